@@ -1,0 +1,1 @@
+"""Crawling: source configs, generic Scrapy spiders, extraction, org-chart matching, dedup and story clustering."""

@@ -1,0 +1,140 @@
+"""Tables owned by the crawling stage: what was fetched, what it mentions, and which story it belongs to.
+
+Articles move through ``stage`` values (fetched → matched | irrelevant → classified → scored) so every later step
+can find its work by querying, and a restart after a crash resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from yuqing.db import Base, JSONType, UTCDateTime
+
+
+class ArticleStage:
+    fetched = "fetched"  # stored raw, not yet matched against the org chart
+    irrelevant = "irrelevant"  # mentions no unit of the bank (or excluded by a keyword plan)
+    matched = "matched"  # has mentions and a story, awaiting classification
+    classified = "classified"  # sentiment done, awaiting risk scoring / alerting
+    scored = "scored"  # risk computed and handed to incidents
+
+
+class Channel:
+    news = "news"
+    social = "social"
+    complaint = "complaint"
+    regulator = "regulator"
+
+
+class SourceState(Base):
+    """Health of one configured source: 'nothing found' must never hide 'nothing crawled'."""
+
+    __tablename__ = "source_states"
+
+    source_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_new_item_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    items_last_run: Mapped[int] = mapped_column(Integer, default=0)
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    stats: Mapped[dict] = mapped_column(JSONType, default=dict, doc="counters from the last run (status codes…)")
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SeenUrl(Base):
+    """Every URL fetched, with validators for conditional GET (incremental crawling)."""
+
+    __tablename__ = "seen_urls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    etag: Mapped[str | None] = mapped_column(String(256))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+
+
+class Story(Base):
+    """A group of articles telling the same story (reposts, rewrites); alerts attach to stories, not copies."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str | None] = mapped_column(String(64), index=True, doc="most specific unit named")
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_article_id: Mapped[int | None] = mapped_column(Integer, doc="earliest published copy: the first source")
+    minhash: Mapped[list | None] = mapped_column(JSONType, doc="signature of the founding text, to rebuild LSH")
+
+    articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.published_at")
+
+
+class Article(Base):
+    """One fetched item: a news article, a social post, a complaint or a regulator notice."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    url_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(256))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    metrics: Mapped[dict] = mapped_column(JSONType, default=dict, doc="reposts, comments, likes, followers…")
+    meta: Mapped[dict] = mapped_column(JSONType, default=dict)
+    stage: Mapped[str] = mapped_column(String(16), default=ArticleStage.fetched, index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    is_duplicate: Mapped[bool] = mapped_column(Boolean, default=False, doc="near-identical copy of another article")
+
+    story: Mapped[Story | None] = relationship(back_populates="articles")
+    mentions: Mapped[list[Mention]] = relationship(back_populates="article", cascade="all, delete-orphan")
+
+
+class Mention(Base):
+    """An article naming a unit of the bank; the primary mention is the most specific unit named."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("article_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[str] = mapped_column(String(64), index=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    terms: Mapped[list] = mapped_column(JSONType, default=list, doc="the names/aliases found")
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float] = mapped_column(Float, default=1.0)
+
+    article: Mapped[Article] = relationship(back_populates="mentions")
+
+
+class ArticleMetricSample(Base):
+    """Counters of a post observed at a time: the spread timeline and the velocity factor come from these."""
+
+    __tablename__ = "article_metric_samples"
+    __table_args__ = (UniqueConstraint("article_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reposts: Mapped[int] = mapped_column(Integer, default=0)
+    comments: Mapped[int] = mapped_column(Integer, default=0)
+    likes: Mapped[int] = mapped_column(Integer, default=0)

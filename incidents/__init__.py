@@ -1,0 +1,1 @@
+"""Incident response: alerts, incidents with levels and checklists, clocks, escalation, notifications, reports."""

@@ -1,0 +1,20 @@
+"""Import every package's models so ``Base.metadata`` is complete (for Alembic and test set-up).
+
+This is part of the composition root: the only core module allowed to import the higher layers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from yuqing.db import Base
+
+
+def all_metadata() -> MetaData:
+    import api.models  # noqa: F401
+    import crawlers.models  # noqa: F401
+    import incidents.models  # noqa: F401
+    import sentiment.models  # noqa: F401
+    import yuqing.models  # noqa: F401
+
+    return Base.metadata

@@ -1,0 +1,91 @@
+"""Process-wide settings from ``YUQING_*`` environment variables and an optional ``.env`` file.
+
+Settings are an object passed around, never module globals read at import time, so tests and the demo can run
+several configurations side by side.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from yuqing.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a deployment configures. Paths are relative to the project root unless absolute."""
+
+    model_config = SettingsConfigDict(env_prefix="YUQING_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="where the SQLite database, snapshots and logs live")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under data_dir")
+    config_dir: Path = Field(default=PROJECT_ROOT / "config")
+    org_file: Path | None = None
+    sources_file: Path | None = None
+    levels_file: Path | None = None
+    checklists_dir: Path | None = None
+    redis_url: str = ""
+    timezone: str = "Asia/Shanghai"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str = Field(default="dev-only-change-me", description="signs session cookies")
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        ZoneInfo(v)
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'yuqing.db').resolve()}"
+
+    def config_path(self, explicit: Path | None, name: str) -> Path:
+        return explicit if explicit is not None else self.config_dir / name
+
+    @property
+    def org_path(self) -> Path:
+        return self.config_path(self.org_file, "org.yaml")
+
+    @property
+    def sources_path(self) -> Path:
+        return self.config_path(self.sources_file, "sources.yaml")
+
+    @property
+    def levels_path(self) -> Path:
+        return self.config_path(self.levels_file, "levels.yaml")
+
+    @property
+    def checklists_path(self) -> Path:
+        return self.checklists_dir if self.checklists_dir is not None else self.config_dir / "checklists"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; invalid environment values become a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [("YUQING_" + ".".join(str(p) for p in e["loc"]).upper(), e["msg"]) for e in exc.errors()]
+        raise ConfigError("environment / .env", problems) from None
