@@ -34,6 +34,10 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     dismissed_reason: Mapped[str | None] = mapped_column(Text)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(String(64))
+    escalation_chain: Mapped[list] = mapped_column(JSONType, default=list,
+                                                   doc="snapshot of the chain when the alert was raised")
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
 
@@ -115,7 +119,8 @@ class Notification(Base):
     purpose: Mapped[str] = mapped_column(String(32), doc="alert | incident_opened | escalation | …")
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True, doc="pending | sent | failed")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True,
+                                        doc="pending | sent | failed | cancelled")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -36,3 +36,5 @@ class StoryRisk(Base):
     level: Mapped[str | None] = mapped_column(String(4), doc="I-IV, or None below the alert threshold")
     category: Mapped[str] = mapped_column(String(32))
     factors: Mapped[dict] = mapped_column(JSONType, default=dict, doc="each factor's value and why")
+    handled_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, index=True, doc="set by incidents in the same transaction as the alert it caused")

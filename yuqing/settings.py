@@ -23,7 +23,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="YUQING_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="where the SQLite database, snapshots and logs live")
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="SQLite database, snapshots and logs")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under data_dir")
     config_dir: Path = Field(default=PROJECT_ROOT / "config")
     org_file: Path | None = None

@@ -1,0 +1,171 @@
+"""Typed FastAPI dependencies: the database session, the signed-in user, roles and unit scope.
+
+``CurrentUser`` serves the JSON API: a bearer token always works; the dashboard's session cookie is accepted for
+reads (GET/HEAD) only, so a forged cross-site request can never change anything through the API. ``PageUser``
+serves the dashboard: the session cookie, or a redirect to the login page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from api import auth, users
+from api.models import User
+from yuqing.clock import Clock
+from yuqing.org import OrgChart, Role
+from yuqing.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Exception):
+    """A dashboard page was asked for without a valid session; answered with a redirect to /login."""
+
+    def __init__(self, next_path: str):
+        self.next_path = next_path
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as the rest of the request sees them: who, which roles, which units."""
+
+    user_id: int
+    login: str
+    name: str
+    roles: tuple[str, ...]
+    unit_id: str
+    unit_ids: frozenset[str]
+    csrf: str | None  # the session's CSRF token (None for bearer-token callers)
+    via: str  # "session" | "token"
+
+    def has_role(self, *roles: Role | str) -> bool:
+        return any(str(r) in self.roles for r in roles)
+
+    @property
+    def role_names(self) -> list[str]:
+        return users.role_labels(list(self.roles))
+
+    def sees_unit(self, unit_id: str | None) -> bool:
+        return unit_id is not None and unit_id in self.unit_ids
+
+
+# --- application state ---------------------------------------------------------------------------------------
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_org(request: Request) -> OrgChart:
+    return request.app.state.org
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def get_policy(request: Request) -> Any:
+    """The incidents policy (levels and checklists), loaded on first use when the app was not given one."""
+    return request.app.state.policy_provider()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+OrgDep = Annotated[OrgChart, Depends(get_org)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+PolicyDep = Annotated[Any, Depends(get_policy)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+# --- who is asking -------------------------------------------------------------------------------------------
+def read_session_cookie(request: Request) -> auth.SessionData | None:
+    signer: auth.SessionSigner = request.app.state.session_signer
+    return signer.loads(request.cookies.get(auth.SESSION_COOKIE))
+
+
+def principal_for(user: User, org: OrgChart, *, csrf: str | None, via: str) -> Principal:
+    roles = tuple(str(r) for r in (user.roles or []))
+    return Principal(user_id=user.id, login=user.login, name=user.name, roles=roles, unit_id=user.unit_id,
+                     unit_ids=users.scope_unit_ids(org, unit_id=user.unit_id, roles=list(roles)),
+                     csrf=csrf, via=via)
+
+
+def _session_principal(request: Request, session: Session) -> Principal | None:
+    data = read_session_cookie(request)
+    if data is None or data.user_id is None:
+        return None
+    user = users.get_user(session, user_id=data.user_id)
+    if user is None:
+        return None
+    return principal_for(user, request.app.state.org, csrf=data.csrf, via="session")
+
+
+def current_api_user(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        user = users.user_for_token(session, token=token.strip(), clock=request.app.state.clock)
+        if user is None:
+            raise _unauthorized("API 令牌无效或已停用")
+        session.commit()  # last_used_at
+        return principal_for(user, request.app.state.org, csrf=None, via="token")
+    principal = _session_principal(request, session)
+    if principal is None:
+        raise _unauthorized("未登录：请提供 API 令牌（Authorization: Bearer …）")
+    if request.method not in SAFE_METHODS:
+        raise _unauthorized("写操作需使用 API 令牌（Authorization: Bearer …）")
+    return principal
+
+
+def current_page_user(request: Request, session: SessionDep) -> Principal:
+    principal = _session_principal(request, session)
+    if principal is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path if request.method in SAFE_METHODS else "/")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_api_user)]
+PageUser = Annotated[Principal, Depends(current_page_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only API callers holding one of ``roles``."""
+
+    def check(principal: CurrentUser) -> Principal:
+        ensure_role(principal, *roles)
+        return principal
+
+    return check
+
+
+# --- checks shared by the API and the dashboard ---------------------------------------------------------------
+def ensure_role(principal: Principal, *roles: Role) -> None:
+    if not principal.has_role(*roles):
+        names = "、".join(users.role_labels([r.value for r in roles]))
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"无权执行此操作：需要以下角色之一：{names}")
+
+
+def ensure_unit(principal: Principal, unit_id: str | None) -> None:
+    if not principal.sees_unit(unit_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "无权访问：该事项不属于您所辖的单位")
+
+
+def ensure_csrf(principal: Principal | None, token: str | None, session_data: auth.SessionData | None = None) -> None:
+    expected = principal.csrf if principal is not None else (session_data.csrf if session_data else None)
+    if not auth.csrf_matches(expected, token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "表单已失效（CSRF 校验失败），请刷新页面后重试")
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})

@@ -1,0 +1,164 @@
+"""Read queries behind the API and the dashboard, each scoped to the units the caller may see.
+
+Routes never query directly; they call these (reads) or the incidents service (writes). ``unit_ids`` is always
+the caller's scope from ``api.users.scope_unit_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from crawlers.models import Article, Mention, SourceState, Story
+from incidents.models import Alert, Incident, Task
+from sentiment.models import Classification, StoryRisk
+
+
+def ping(session: Session) -> None:
+    """Raise if the database cannot answer."""
+    session.execute(text("SELECT 1"))
+
+
+# --- incidents -----------------------------------------------------------------------------------------------
+def list_incidents(session: Session, *, unit_ids: Collection[str], status: str | None = None,
+                   level: str | None = None, limit: int = 100) -> list[Incident]:
+    """Incidents of the given units, most severe first, then newest."""
+    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids))
+    if status:
+        stmt = stmt.where(Incident.status == status)
+    if level:
+        stmt = stmt.where(Incident.level == level)
+    stmt = stmt.order_by(Incident.level, Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def task_counts(session: Session, incident_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """(total, done) tasks per incident."""
+    ids = list(incident_ids)
+    if not ids:
+        return {}
+    done = func.sum(case((Task.status == "done", 1), else_=0))
+    rows = session.execute(select(Task.incident_id, func.count(Task.id), done)
+                           .where(Task.incident_id.in_(ids)).group_by(Task.incident_id))
+    return {iid: (int(total), int(d or 0)) for iid, total, d in rows}
+
+
+def get_incident(session: Session, *, incident_id: int) -> Incident | None:
+    """An incident with its tasks and timeline loaded."""
+    stmt = (select(Incident).where(Incident.id == incident_id)
+            .options(selectinload(Incident.tasks), selectinload(Incident.events)))
+    return session.scalar(stmt)
+
+
+def alert_for_incident(session: Session, *, incident_id: int) -> Alert | None:
+    return session.scalar(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id).limit(1))
+
+
+def get_task(session: Session, *, task_id: int) -> Task | None:
+    return session.get(Task, task_id)
+
+
+# --- alerts --------------------------------------------------------------------------------------------------
+def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None,
+                limit: int = 100) -> list[Alert]:
+    """Alerts of the given units: open ones by deadline first, the rest newest first."""
+    stmt = select(Alert).where(Alert.unit_id.in_(unit_ids))
+    if status:
+        stmt = stmt.where(Alert.status == status)
+    is_open = case((Alert.status == "open", 1), else_=0)
+    stmt = stmt.order_by(is_open.desc(), Alert.ack_due_at, Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_alert(session: Session, *, alert_id: int) -> Alert | None:
+    return session.get(Alert, alert_id)
+
+
+# --- stories and articles ------------------------------------------------------------------------------------
+def latest_risks(session: Session, story_ids: Iterable[int]) -> dict[int, StoryRisk]:
+    """The most recent risk row of each story."""
+    ids = list(set(story_ids))
+    if not ids:
+        return {}
+    newest = (select(func.max(StoryRisk.id)).where(StoryRisk.story_id.in_(ids))
+              .group_by(StoryRisk.story_id).scalar_subquery())
+    return {r.story_id: r for r in session.scalars(select(StoryRisk).where(StoryRisk.id.in_(newest)))}
+
+
+def list_stories(session: Session, *, unit_ids: Collection[str], include_unattributed: bool = False,
+                 limit: int = 100) -> list[Story]:
+    """Stories about the given units, most recently active first."""
+    cond = Story.unit_id.in_(unit_ids)
+    if include_unattributed:
+        cond = cond | Story.unit_id.is_(None)
+    stmt = select(Story).where(cond).order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def get_story(session: Session, *, story_id: int) -> Story | None:
+    return session.scalar(select(Story).where(Story.id == story_id).options(selectinload(Story.articles)))
+
+
+def classifications(session: Session, article_ids: Iterable[int]) -> dict[int, Classification]:
+    ids = list(set(article_ids))
+    if not ids:
+        return {}
+    return {c.article_id: c for c in session.scalars(select(Classification)
+                                                      .where(Classification.article_id.in_(ids)))}
+
+
+def best_mentions(session: Session, article_ids: Iterable[int],
+                  unit_ids: Collection[str] | None = None) -> dict[int, Mention]:
+    """One mention per article to show: the primary one when visible, else the first visible one."""
+    ids = list(set(article_ids))
+    if not ids:
+        return {}
+    stmt = select(Mention).where(Mention.article_id.in_(ids))
+    if unit_ids is not None:
+        stmt = stmt.where(Mention.unit_id.in_(unit_ids))
+    best: dict[int, Mention] = {}
+    for m in session.scalars(stmt.order_by(Mention.is_primary.desc(), Mention.id)):
+        best.setdefault(m.article_id, m)
+    return best
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    article: Article
+    mention: Mention
+    classification: Classification | None
+    risk: StoryRisk | None
+
+
+def mention_feed(session: Session, *, unit_ids: Collection[str], label: str | None = None,
+                 sort: str = "risk", limit: int = 50) -> list[FeedRow]:
+    """Articles mentioning the given units, ranked by their story's current risk (or newest first)."""
+    newest_risk = (select(StoryRisk.story_id, func.max(StoryRisk.id).label("risk_id"))
+                   .group_by(StoryRisk.story_id).subquery())
+    visible = select(Mention.id).where(and_(Mention.article_id == Article.id, Mention.unit_id.in_(unit_ids)))
+    stmt: Select = (select(Article, Classification, StoryRisk)
+                    .outerjoin(Classification, Classification.article_id == Article.id)
+                    .outerjoin(newest_risk, newest_risk.c.story_id == Article.story_id)
+                    .outerjoin(StoryRisk, StoryRisk.id == newest_risk.c.risk_id)
+                    .where(visible.exists()))
+    if label:
+        stmt = stmt.where(Classification.label == label)
+    recency = func.coalesce(Article.published_at, Article.fetched_at)
+    if sort == "time":
+        stmt = stmt.order_by(recency.desc(), Article.id.desc())
+    else:
+        stmt = stmt.order_by(func.coalesce(StoryRisk.score, 0.0).desc(),
+                             func.coalesce(Classification.negative_prob, 0.0).desc(), recency.desc(),
+                             Article.id.desc())
+    rows = session.execute(stmt.limit(limit)).all()
+    mentions = best_mentions(session, [a.id for a, _, _ in rows], unit_ids)
+    return [FeedRow(a, mentions[a.id], c, r) for a, c, r in rows if a.id in mentions]
+
+
+# --- sources -------------------------------------------------------------------------------------------------
+def source_states(session: Session) -> list[SourceState]:
+    return list(session.scalars(select(SourceState).order_by(SourceState.source_id)))
+

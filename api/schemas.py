@@ -1,0 +1,223 @@
+"""Response and request models of the JSON API (``/api/v1``), also what the dashboard templates render.
+
+Naming ladder: ``XListRead`` is the compact row of a list, ``XRead`` the full object. Lists are returned as
+``{"data": [...], "count": n}``. Times are ISO 8601 in UTC; every code (level, status, label, category) comes with
+its Chinese name beside it so clients never need their own tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class ListOf(BaseModel, Generic[T]):
+    data: list[T]
+    count: int
+
+
+class UnitRef(BaseModel):
+    id: str
+    name: str
+
+
+class FactorRead(BaseModel):
+    key: str
+    label: str
+    value: Any
+    reason: str
+
+
+class RiskRead(BaseModel):
+    score: float
+    level: str | None
+    level_name: str
+    category: str
+    category_name: str
+    computed_at: datetime
+    factors: list[FactorRead]
+
+
+class ClockRead(BaseModel):
+    """One reporting clock of an incident (确认时限, 领导知悉, 初报, 续报…)."""
+
+    key: str
+    label: str
+    due_at: datetime | None
+    done_at: datetime | None = None
+    overdue: bool = False
+
+
+class ArticleRead(BaseModel):
+    id: int
+    title: str
+    url: str
+    source_id: str
+    channel: str
+    channel_name: str
+    author: str | None
+    published_at: datetime | None
+    fetched_at: datetime
+    snippet: str
+    label: str | None
+    label_name: str | None
+    negative_prob: float | None
+    category: str | None
+    category_name: str | None
+    is_duplicate: bool
+
+
+class MentionListRead(BaseModel):
+    """One row of the mentions feed: an article, the unit it names and its story's current risk."""
+
+    article_id: int
+    title: str
+    url: str
+    source_id: str
+    channel: str
+    channel_name: str
+    published_at: datetime | None
+    fetched_at: datetime
+    unit: UnitRef
+    snippet: str
+    label: str | None
+    label_name: str | None
+    negative_prob: float | None
+    category: str | None
+    category_name: str | None
+    story_id: int | None
+    risk_score: float | None
+    risk_level: str | None
+    risk_level_name: str | None
+
+
+class StoryListRead(BaseModel):
+    id: int
+    title: str
+    unit: UnitRef | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    article_count: int
+    risk: RiskRead | None
+
+
+class StoryRead(StoryListRead):
+    articles: list[ArticleRead]
+
+
+class TaskRead(BaseModel):
+    id: int
+    incident_id: int
+    position: int
+    key: str
+    title: str
+    owner_role: str
+    owner_role_name: str
+    owner_id: str | None
+    owner_name: str | None
+    due_at: datetime | None
+    overdue: bool
+    status: str
+    status_name: str
+    done_at: datetime | None
+    done_by: str | None
+    note: str
+
+
+class TimelineEventRead(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    text: str
+
+
+class IncidentListRead(BaseModel):
+    id: int
+    number: str
+    title: str
+    level: str
+    level_name: str
+    unit: UnitRef
+    status: str
+    status_name: str
+    category: str
+    category_name: str
+    opened_at: datetime
+    tasks_total: int
+    tasks_done: int
+    clocks: list[ClockRead]
+
+
+class IncidentRead(IncidentListRead):
+    summary: str
+    playbook: str
+    acknowledged_at: datetime | None
+    closed_at: datetime | None
+    commander_id: str | None
+    peak_risk: float
+    alert_id: int | None
+    tasks: list[TaskRead]
+    timeline: list[TimelineEventRead]
+    story: StoryRead | None
+    factors: list[FactorRead]
+
+
+class AlertRead(BaseModel):
+    id: int
+    story_id: int
+    unit: UnitRef
+    level: str
+    level_name: str
+    risk_score: float
+    category: str
+    category_name: str
+    title: str
+    status: str
+    status_name: str
+    created_at: datetime
+    updated_at: datetime
+    ack_due_at: datetime | None
+    ack_overdue: bool
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    dismissed_reason: str | None
+    incident_id: int | None
+    factors: list[FactorRead]
+
+
+class SourceRead(BaseModel):
+    source_id: str
+    health: str = Field(description="ok | quiet | stale | failing | never")
+    health_name: str
+    last_run_at: datetime | None
+    last_success_at: datetime | None
+    last_new_item_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    runs: int
+    items_last_run: int
+    items_total: int
+    next_poll_at: datetime | None
+
+
+class DismissRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why this alert is a false positive")
+
+
+class TaskCompleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ErrorRead(BaseModel):
+    detail: Any
+    message: str

@@ -1,0 +1,234 @@
+"""Builds the read models of ``api.schemas`` from database rows, the org chart and the clock.
+
+The JSON routes return these models and the dashboard templates render the very same ones, so a page and the API
+can never show different facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from api import present, queries
+from api.schemas import (
+    AlertRead,
+    ArticleRead,
+    ClockRead,
+    FactorRead,
+    IncidentListRead,
+    IncidentRead,
+    MentionListRead,
+    RiskRead,
+    SourceRead,
+    StoryListRead,
+    StoryRead,
+    TaskRead,
+    TimelineEventRead,
+    UnitRef,
+)
+from crawlers.models import Article, Mention, SourceState, Story
+from incidents.models import Alert, Incident, Task
+from sentiment.models import Classification, StoryRisk
+from yuqing.clock import Clock
+from yuqing.org import ROLE_LABELS, OrgChart, Role
+
+log = logging.getLogger(__name__)
+SNIPPET_CHARS = 160
+
+
+def unit_ref(org: OrgChart, unit_id: str) -> UnitRef:
+    try:
+        unit = org.unit(unit_id)
+    except KeyError:
+        return UnitRef(id=unit_id, name="未知单位")
+    return UnitRef(id=unit.id, name=unit.short_name or unit.name)
+
+
+def person_name(org: OrgChart, person_id: str | None) -> str | None:
+    if not person_id:
+        return None
+    try:
+        return org.person(person_id).name
+    except KeyError:
+        return person_id
+
+
+def factor_reads(factors: dict[str, Any] | None) -> list[FactorRead]:
+    return [FactorRead(key=r.key, label=r.label, value=r.value, reason=r.reason)
+            for r in present.factor_rows(factors)]
+
+
+def risk_read(risk: StoryRisk | None) -> RiskRead | None:
+    if risk is None:
+        return None
+    return RiskRead(score=risk.score, level=risk.level, level_name=present.level_name(risk.level),
+                    category=risk.category, category_name=present.category_name(risk.category),
+                    computed_at=risk.computed_at, factors=factor_reads(risk.factors))
+
+
+def snippet(article: Article, mention: Mention | None) -> str:
+    if mention is not None and mention.snippet:
+        return mention.snippet
+    return (article.text or "")[:SNIPPET_CHARS]
+
+
+def article_read(article: Article, classification: Classification | None, mention: Mention | None) -> ArticleRead:
+    c = classification
+    return ArticleRead(
+        id=article.id, title=article.title or "（无标题）", url=article.url, source_id=article.source_id,
+        channel=article.channel, channel_name=present.label(present.CHANNEL_LABELS, article.channel),
+        author=article.author, published_at=article.published_at, fetched_at=article.fetched_at,
+        snippet=snippet(article, mention),
+        label=c.label if c else None, label_name=present.label(present.SENTIMENT_LABELS, c.label) if c else None,
+        negative_prob=c.negative_prob if c else None, category=c.category if c else None,
+        category_name=present.category_name(c.category) if c else None, is_duplicate=article.is_duplicate)
+
+
+def mention_reads(org: OrgChart, rows: Iterable[queries.FeedRow]) -> list[MentionListRead]:
+    out = []
+    for row in rows:
+        a, c, r = row.article, row.classification, row.risk
+        out.append(MentionListRead(
+            article_id=a.id, title=a.title or "（无标题）", url=a.url, source_id=a.source_id, channel=a.channel,
+            channel_name=present.label(present.CHANNEL_LABELS, a.channel), published_at=a.published_at,
+            fetched_at=a.fetched_at, unit=unit_ref(org, row.mention.unit_id), snippet=snippet(a, row.mention),
+            label=c.label if c else None,
+            label_name=present.label(present.SENTIMENT_LABELS, c.label) if c else None,
+            negative_prob=c.negative_prob if c else None, category=c.category if c else None,
+            category_name=present.category_name(c.category) if c else None, story_id=a.story_id,
+            risk_score=r.score if r else None, risk_level=r.level if r else None,
+            risk_level_name=present.level_name(r.level) if r and r.level else None))
+    return out
+
+
+def story_list_reads(session: Session, org: OrgChart, stories: list[Story]) -> list[StoryListRead]:
+    risks = queries.latest_risks(session, [s.id for s in stories])
+    return [_story_list_read(org, s, risks.get(s.id)) for s in stories]
+
+
+def story_read(session: Session, org: OrgChart, story: Story) -> StoryRead:
+    """A story with its articles (the evidence), first source first."""
+    risk = queries.latest_risks(session, [story.id]).get(story.id)
+    arts = list(story.articles)
+    ids = [a.id for a in arts]
+    cls = queries.classifications(session, ids)
+    mentions = queries.best_mentions(session, ids)
+    base = _story_list_read(org, story, risk)
+    return StoryRead(**base.model_dump(), articles=[article_read(a, cls.get(a.id), mentions.get(a.id))
+                                                    for a in arts])
+
+
+def _story_list_read(org: OrgChart, story: Story, risk: StoryRisk | None) -> StoryListRead:
+    return StoryListRead(id=story.id, title=story.title, unit=unit_ref(org, story.unit_id) if story.unit_id else None,
+                         first_seen_at=story.first_seen_at, last_seen_at=story.last_seen_at,
+                         article_count=story.article_count, risk=risk_read(risk))
+
+
+def task_read(org: OrgChart, task: Task, now: datetime) -> TaskRead:
+    role_name = ROLE_LABELS[Role(task.owner_role)] if task.owner_role in Role.__members__ else task.owner_role
+    overdue = task.status == "todo" and task.due_at is not None and task.due_at < now
+    return TaskRead(id=task.id, incident_id=task.incident_id, position=task.position, key=task.key,
+                    title=task.title, owner_role=task.owner_role, owner_role_name=role_name, owner_id=task.owner_id,
+                    owner_name=person_name(org, task.owner_id), due_at=task.due_at, overdue=overdue,
+                    status=task.status, status_name=present.label(present.TASK_STATUS_LABELS, task.status),
+                    done_at=task.done_at, done_by=task.done_by, note=task.note or "")
+
+
+def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
+    overdue = alert.status == "open" and alert.ack_due_at is not None and alert.ack_due_at < now
+    return AlertRead(
+        id=alert.id, story_id=alert.story_id, unit=unit_ref(org, alert.unit_id), level=alert.level,
+        level_name=present.level_name(alert.level), risk_score=alert.risk_score, category=alert.category,
+        category_name=present.category_name(alert.category), title=alert.title, status=alert.status,
+        status_name=present.label(present.ALERT_STATUS_LABELS, alert.status), created_at=alert.created_at,
+        updated_at=alert.updated_at, ack_due_at=alert.ack_due_at, ack_overdue=overdue,
+        acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
+        dismissed_reason=alert.dismissed_reason, incident_id=alert.incident_id, factors=factor_reads(alert.factors))
+
+
+def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Any,
+                        clock: Clock) -> list[IncidentListRead]:
+    counts = queries.task_counts(session, [i.id for i in incidents])
+    return [_incident_list_read(session, org, i, counts.get(i.id, (0, 0)), policy=policy, clock=clock)
+            for i in incidents]
+
+
+def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy: Any,
+                  clock: Clock) -> IncidentRead:
+    """The full incident page: clocks, checklist, timeline, evidence and why it was raised."""
+    now = clock.now()
+    tasks = list(incident.tasks)
+    counts = (len(tasks), sum(1 for t in tasks if t.status == "done"))
+    base = _incident_list_read(session, org, incident, counts, policy=policy, clock=clock)
+    alert = queries.alert_for_incident(session, incident_id=incident.id)
+    story = queries.get_story(session, story_id=incident.story_id) if incident.story_id else None
+    story_model = story_read(session, org, story) if story is not None else None
+    if story_model is not None and story_model.risk is not None and story_model.risk.factors:
+        factors = story_model.risk.factors
+    else:
+        factors = factor_reads(alert.factors) if alert is not None else []
+    return IncidentRead(
+        **base.model_dump(), summary=incident.summary or "", playbook=incident.playbook,
+        acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, commander_id=incident.commander_id,
+        peak_risk=incident.peak_risk, alert_id=alert.id if alert else None,
+        tasks=[task_read(org, t, now) for t in tasks],
+        timeline=[TimelineEventRead(id=e.id, at=e.at, kind=e.kind, actor=e.actor, text=e.text)
+                  for e in incident.events],
+        story=story_model, factors=factors)
+
+
+def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,
+                        policy: Any, clock: Clock) -> IncidentListRead:
+    return IncidentListRead(
+        id=incident.id, number=incident.number, title=incident.title, level=incident.level,
+        level_name=present.level_name(incident.level), unit=unit_ref(org, incident.unit_id),
+        status=incident.status, status_name=present.label(present.INCIDENT_STATUS_LABELS, incident.status),
+        category=incident.category, category_name=present.category_name(incident.category),
+        opened_at=incident.opened_at, tasks_total=counts[0], tasks_done=counts[1],
+        clocks=incident_clocks(session, incident, policy=policy, clock=clock))
+
+
+def incident_clocks(session: Session, incident: Incident, *, policy: Any, clock: Clock) -> list[ClockRead]:
+    """The incident's reporting clocks from the incidents service (empty until a policy is available)."""
+    if policy is None:
+        return []
+    try:
+        from incidents.service import incident_clocks as service_clocks
+    except ImportError:
+        return []
+    now = clock.now()
+    return [_clock_read(c, now) for c in service_clocks(session, incident=incident, policy=policy, clock=clock)]
+
+
+def _clock_read(item: Any, now: datetime) -> ClockRead:
+    """Adapt one clock from the incidents service (an object or a mapping) to ``ClockRead``."""
+    def get(name: str, default: Any = None) -> Any:
+        if isinstance(item, dict):
+            return item.get(name, default)
+        return getattr(item, name, default)
+
+    key = str(get("key") or get("kind") or get("name") or "clock")
+    due, done = get("due_at"), get("done_at") or get("met_at")
+    overdue = get("overdue")
+    if overdue is None:
+        overdue = done is None and due is not None and due < now
+    label = get("label") or present.CLOCK_LABELS.get(key, key)
+    return ClockRead(key=key, label=str(label), due_at=due, done_at=done, overdue=bool(overdue))
+
+
+def source_reads(states: list[SourceState], now: datetime) -> list[SourceRead]:
+    out = []
+    for s in states:
+        health = present.source_health(last_run_at=s.last_run_at, last_success_at=s.last_success_at,
+                                       last_new_item_at=s.last_new_item_at,
+                                       consecutive_failures=s.consecutive_failures or 0, now=now)
+        out.append(SourceRead(
+            source_id=s.source_id, health=health.code, health_name=health.label, last_run_at=s.last_run_at,
+            last_success_at=s.last_success_at, last_new_item_at=s.last_new_item_at, last_error=s.last_error,
+            last_error_at=s.last_error_at, consecutive_failures=s.consecutive_failures or 0, runs=s.runs or 0,
+            items_last_run=s.items_last_run or 0, items_total=s.items_total or 0, next_poll_at=s.next_poll_at))
+    return out

@@ -1,0 +1,222 @@
+"""What to crawl: source definitions loaded from ``config/sources.yaml``.
+
+Sources are data, not code: one generic spider per *kind* (feed, sitemap, listing page, JSON API) reads its
+behaviour from a ``SourceConfig``, so an admin adds a news site or a complaint board by editing YAML. Secrets never
+live in the file: a JSON API names the environment variable holding its token (``auth.token_env``), and
+``${NAME}`` placeholders (e.g. ``${SIM_BASE}``) are filled from given variables or the environment. Every problem
+is reported as a ``ConfigError`` naming the file and the field, and every URL passes the SSRF check at load time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawlers.ssrf import UnsafeURLError, check_url
+from yuqing.errors import ConfigError
+from yuqing.yamlfile import load_yaml
+
+SourceKind = Literal["rss", "sitemap", "listing", "json_api"]
+ChannelName = Literal["news", "social", "complaint", "regulator"]
+Authority = Literal[
+    "national_media", "provincial_media", "local_media", "social", "complaint_platform", "regulator", "self_media"
+]
+
+MIN_POLL_INTERVAL = 30
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListingOptions(_Strict):
+    """How to read a list page: which links are articles, and how to reach the next list page."""
+
+    link_selector: str | None = Field(default=None, description="CSS selector of article links, e.g. 'ul.news a'")
+    link_xpath: str | None = Field(default=None, description="XPath of article links (alternative to CSS)")
+    link_pattern: str | None = Field(default=None, description="regex an article URL must match")
+    next_selector: str | None = Field(default=None, description="CSS selector of the next-page link")
+    page_url_template: str | None = Field(
+        default=None, description="URL of list page N with '{page}', e.g. 'https://x.cn/news/list_{page}.html'"
+    )
+    first_page: int = Field(default=1, ge=0)
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _valid_regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+    @field_validator("page_url_template")
+    @classmethod
+    def _has_page(cls, v: str | None) -> str | None:
+        if v is not None and "{page}" not in v:
+            raise ValueError("must contain '{page}'")
+        return v
+
+
+class FieldMapping(_Strict):
+    """Dotted paths into one JSON item (``user.screen_name``) for each field an article needs."""
+
+    id: str = "id"
+    text: str = "text"
+    title: str | None = None
+    url: str | None = None
+    created_at: str | None = "created_at"
+    author: str | None = None
+    metrics: dict[str, str] = Field(
+        default_factory=dict, description="metric name → path, e.g. reposts: reposts_count"
+    )
+    meta: dict[str, str] = Field(
+        default_factory=dict, description="extra values kept in article.meta, e.g. retweeted_text: retweeted_status.text"
+    )
+
+
+class ApiAuth(_Strict):
+    """A bearer-style credential read from the environment at crawl time, never from the YAML file."""
+
+    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    header: str = "Authorization"
+    format: str = "Bearer {token}"
+
+    @field_validator("format")
+    @classmethod
+    def _has_token(cls, v: str) -> str:
+        if "{token}" not in v:
+            raise ValueError("must contain '{token}'")
+        return v
+
+
+class JsonApiOptions(_Strict):
+    items_path: str = Field(default="data", description="dotted path to the list of items ('' = the top level)")
+    fields: FieldMapping = Field(default_factory=FieldMapping)
+    params: dict[str, str] = Field(default_factory=dict, description="query parameters sent with every request")
+    page_param: str | None = Field(default=None, description="query parameter carrying the page number")
+    first_page: int = Field(default=1, ge=0)
+    has_more_path: str | None = Field(default=None, description="path to a boolean saying more pages exist")
+    auth: ApiAuth | None = None
+    track_metrics: bool = Field(
+        default=True, description="re-read known items every poll to update metrics and record a sample"
+    )
+
+
+class SourceConfig(_Strict):
+    id: str = Field(pattern=_SLUG)
+    name: str = Field(min_length=1, description="display name, e.g. 江城晚报网")
+    kind: SourceKind
+    channel: ChannelName
+    url: str = Field(min_length=1, description="feed / sitemap / first list page / API endpoint")
+    authority: Authority
+    enabled: bool = True
+    poll_interval: int = Field(default=600, ge=MIN_POLL_INTERVAL, description="seconds between polls")
+    max_pages: int = Field(default=5, ge=1, le=200, description="list/API/sitemap pages read per poll")
+    max_items: int = Field(default=200, ge=1, description="article pages fetched per poll")
+    listing: ListingOptions | None = None
+    json_api: JsonApiOptions | None = None
+    allow_private_network: bool = False
+    respect_robots: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        v = v.strip()
+        if not re.match(r"^https?://", v, re.I):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @model_validator(mode="after")
+    def _options_match_kind(self) -> SourceConfig:
+        if self.kind == "listing":
+            opts = self.listing
+            if opts is None or not (opts.link_selector or opts.link_xpath):
+                raise ValueError("a listing source needs listing.link_selector or listing.link_xpath")
+        if self.kind == "json_api" and self.json_api is None:
+            raise ValueError("a json_api source needs json_api options (items_path, fields)")
+        if self.kind != "json_api" and self.json_api is not None:
+            raise ValueError(f"json_api options given for a {self.kind} source")
+        return self
+
+    @property
+    def tracks_metrics(self) -> bool:
+        """Items of this source are re-read every poll (their counters change)."""
+        return self.kind == "json_api" and self.json_api is not None and self.json_api.track_metrics
+
+
+class SourcesFile(_Strict):
+    sources: list[SourceConfig]
+
+
+def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> list[SourceConfig]:
+    """Load and validate a sources file; ``${NAME}`` is replaced from ``variables``, then ``os.environ``."""
+    raw = load_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [("", "expected a mapping with a 'sources' list")])
+    problems: list[tuple[str, str]] = []
+    data = _substitute(raw, variables or {}, "", problems)
+    if problems:
+        raise ConfigError(path, problems)
+    try:
+        parsed = SourcesFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, [(_label(field, data), reason)
+                                 for field, reason in ConfigError.from_validation(path, exc).problems]) from None
+    seen: dict[str, int] = {}
+    for index, source in enumerate(parsed.sources):
+        where = f"sources.{index}[{source.id}]"
+        if source.id in seen:
+            problems.append((f"{where}.id", f"duplicate id (also sources.{seen[source.id]})"))
+        seen.setdefault(source.id, index)
+        urls = [("url", source.url)]
+        if source.listing and source.listing.page_url_template:
+            urls.append(("listing.page_url_template", source.listing.page_url_template.replace("{page}", "1")))
+        for field, url in urls:
+            try:
+                check_url(url, allow_private=source.allow_private_network, resolve=False)
+            except UnsafeURLError as exc:
+                hint = "" if source.allow_private_network else " (set allow_private_network: true only for a trusted local source)"
+                problems.append((f"{where}.{field}", f"unsafe URL: {exc}{hint}"))
+    if problems:
+        raise ConfigError(path, problems)
+    return parsed.sources
+
+
+def _substitute(value: Any, variables: dict[str, str], where: str, problems: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return variables[name]
+            if name in os.environ:
+                return os.environ[name]
+            problems.append((where, f"unknown placeholder ${{{name}}} (not given and not in the environment)"))
+            return match.group(0)
+
+        return _PLACEHOLDER.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, variables, f"{where}.{k}" if where else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, variables, f"{where}.{i}" if where else str(i), problems) for i, v in enumerate(value)]
+    return value
+
+
+def _label(field: str, data: Any) -> str:
+    """Add the source id to a ``sources.N.field`` path so the admin sees which source is wrong."""
+    match = re.match(r"^sources\.(\d+)(\..*)?$", field)
+    if not match or not isinstance(data, dict):
+        return field
+    try:
+        source_id = data["sources"][int(match.group(1))].get("id")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return field
+    return f"sources.{match.group(1)}[{source_id}]{match.group(2) or ''}" if source_id else field

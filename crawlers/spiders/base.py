@@ -1,0 +1,229 @@
+"""The behaviour every source spider shares: conditional entry requests, article requests, and error accounting.
+
+A poll succeeds or fails on its *entry* request (the feed, sitemap, first list page or first API page): a 304 there
+is a healthy run with nothing new, while a 401, a 500 after retries or a timeout fails the source with a message an
+admin can act on. Article pages are fetched once (known URLs are skipped) and their failures are counted without
+failing the source, except when every article fetch failed.
+
+Stats keys written here (read by ``crawlers.health``): ``yuqing/entry_status/<code>``, ``yuqing/not_modified``,
+``yuqing/skipped_seen``, ``yuqing/pages_requested``, ``yuqing/pages_received``, ``yuqing/page_failures``,
+``yuqing/page_ignored_status/<code>``, ``yuqing/dropped/<reason>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawlers.sources import SourceConfig
+from crawlers.spiders.items import PageHints, PageItem, ValidatorItem
+from crawlers.spiders.urls import url_hash
+
+logger = logging.getLogger(__name__)
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+
+
+@dataclass
+class KnownState:
+    """What earlier polls left behind: URLs already stored and validators for conditional GETs."""
+
+    seen: set[str] = field(default_factory=set)  # url hashes
+    validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # url hash → (etag, lm)
+
+
+class SourceSpider(scrapy.Spider):
+    """Base of the generic spiders; one instance crawls one ``SourceConfig`` once."""
+
+    def __init__(self, source: SourceConfig, known: KnownState | None = None, **kwargs: Any):
+        super().__init__(name=source.id, **kwargs)
+        self.source = source
+        self.known = known or KnownState()
+        self.allow_private_network = source.allow_private_network
+        self.errors: list[str] = []
+        self.entry_ok = False
+        self.not_modified = False
+        self._queued: set[str] = set()
+        self._articles_queued = 0
+
+    # -- requests -------------------------------------------------------------------------------------------
+
+    def entry_request(self, url: str, callback: Any, *, entry: bool = True, headers: dict[str, str] | None = None,
+                      cb_kwargs: dict[str, Any] | None = None) -> scrapy.Request:
+        """A feed / sitemap / list / API page request, conditional when validators are known."""
+        all_headers = dict(self.source.headers)
+        all_headers.update(headers or {})
+        etag, last_modified = self.known.validators.get(url_hash(url), (None, None))
+        if etag:
+            all_headers["If-None-Match"] = etag
+        if last_modified:
+            all_headers["If-Modified-Since"] = last_modified
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_entry_error if entry else self.on_page_error,
+            headers=all_headers,
+            meta={"handle_httpstatus_all": True, "yuqing_entry": entry},
+            cb_kwargs=cb_kwargs or {},
+            dont_filter=True,
+        )
+
+    def article_request(self, url: str, hints: PageHints | None = None) -> scrapy.Request | None:
+        """A request for an article page, or None if it is known, already queued, or over ``max_items``."""
+        if not url.lower().startswith(("http://", "https://")):
+            return None
+        key = url_hash(url)
+        stats = self.crawler.stats
+        if key in self.known.seen:
+            stats.inc_value("yuqing/skipped_seen")
+            return None
+        if key in self._queued:
+            return None
+        if self._articles_queued >= self.source.max_items:
+            stats.inc_value("yuqing/skipped_over_limit")
+            return None
+        self._queued.add(key)
+        self._articles_queued += 1
+        stats.inc_value("yuqing/pages_requested")
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_page_error,
+            headers=dict(self.source.headers),
+            cb_kwargs={"hints": hints or PageHints()},
+        )
+
+    def is_new(self, url: str) -> bool:
+        key = url_hash(url)
+        return key not in self.known.seen and key not in self._queued
+
+    # -- callbacks --------------------------------------------------------------------------------------------
+
+    def accept_entry(self, response: Response) -> tuple[bool, list[ValidatorItem]]:
+        """Judge an entry-like response: (go on parsing?, validator items to store)."""
+        is_entry = bool(response.meta.get("yuqing_entry"))
+        stats = self.crawler.stats
+        if is_entry:
+            stats.inc_value(f"yuqing/entry_status/{response.status}")
+        if response.status == 304:
+            if is_entry:
+                self.entry_ok = True
+                self.not_modified = True
+            stats.inc_value("yuqing/not_modified")
+            return False, [self._validators(response)]
+        if response.status >= 400 or response.status < 200:
+            message = _status_message(response.status, response.url, self.source)
+            if is_entry:
+                self.errors.append(message)
+            elif response.status in (404, 410):
+                stats.inc_value(f"yuqing/page_ignored_status/{response.status}")
+            else:
+                self.errors.append(message)
+                stats.inc_value("yuqing/page_failures")
+            return False, []
+        if is_entry:
+            self.entry_ok = True
+        return True, [self._validators(response)]
+
+    def parse_article(self, response: Response, hints: PageHints) -> Iterable[PageItem]:
+        stats = self.crawler.stats
+        stats.inc_value("yuqing/pages_received")
+        content_type = _header(response, "Content-Type")
+        if content_type and not content_type.split(";", 1)[0].strip().lower().startswith(HTML_TYPES):
+            stats.inc_value("yuqing/dropped/not_html")
+            logger.info("%s: dropped %s: content type %s is not HTML", self.source.id, response.url, content_type)
+            return
+        yield PageItem(
+            source_id=self.source.id,
+            channel=self.source.channel,
+            url=response.url,
+            body=response.body,
+            content_type=content_type,
+            status=response.status,
+            requested_url=response.request.url if response.request else None,
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+            hints=hints,
+        )
+
+    def on_entry_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else self.source.url
+        self.errors.append(f"入口请求失败：{_failure_reason(failure)}（{url}）")
+        self.crawler.stats.inc_value("yuqing/entry_failures")
+
+    def on_page_error(self, failure: Failure) -> None:
+        stats = self.crawler.stats
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        exc = failure.value
+        if isinstance(exc, HttpError):
+            status = exc.response.status
+            if status < 500 and status not in (408, 429):
+                stats.inc_value(f"yuqing/page_ignored_status/{status}")
+                logger.info("%s: ignored %s (HTTP %s)", self.source.id, url, status)
+                return
+        if isinstance(exc, DownloadCancelledError):
+            stats.inc_value("yuqing/dropped/too_large")
+            logger.warning("%s: dropped %s: %s", self.source.id, url, exc)
+            return
+        if isinstance(exc, IgnoreRequest):
+            stats.inc_value("yuqing/dropped/refused")
+            logger.warning("%s: refused %s: %s", self.source.id, url, exc)
+            return
+        stats.inc_value("yuqing/page_failures")
+        self.errors.append(f"页面抓取失败：{_failure_reason(failure)}（{url}）")
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _validators(self, response: Response) -> ValidatorItem:
+        return ValidatorItem(
+            source_id=self.source.id,
+            url=response.request.url if response.request else response.url,
+            status=response.status,
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+        )
+
+    async def start(self) -> AsyncIterator[Any]:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+        yield
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    return value.decode("latin-1", errors="replace").strip() or None
+
+
+def _status_message(status: int, url: str, source: SourceConfig) -> str:
+    if status in (401, 403):
+        hint = ""
+        if source.json_api is not None and source.json_api.auth is not None:
+            hint = f"，请检查环境变量 {source.json_api.auth.token_env} 中的令牌"
+        return f"HTTP {status}：访问被拒绝（认证失败{hint}）（{url}）"
+    if status == 404:
+        return f"HTTP 404：地址不存在（{url}）"
+    if status >= 500:
+        return f"HTTP {status}：对方服务器错误，重试后仍失败（{url}）"
+    return f"HTTP {status}（{url}）"
+
+
+def _failure_reason(failure: Failure) -> str:
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"HTTP {exc.response.status}"
+    if isinstance(exc, IgnoreRequest):
+        return f"请求被拒绝：{exc}"
+    name = type(exc).__name__
+    text = str(exc).strip()
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,72 @@
+"""List pages (栏目页) linking to articles, with bounded pagination that stops where known links begin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from scrapy.http import Response
+
+from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.items import PageHints
+
+
+class ListingSpider(SourceSpider):
+    """Reads list page 1 (conditional GET) and follows up to ``max_pages`` list pages while they hold new links."""
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield self.entry_request(self.source.url, self.parse_list, cb_kwargs={"page_index": 0})
+
+    def parse_list(self, response: Response, page_index: int) -> Iterable[Any]:
+        go_on, validators = self.accept_entry(response)
+        yield from validators
+        if not go_on:
+            return
+        opts = self.source.listing
+        assert opts is not None
+        if not hasattr(response, "css"):
+            self.errors.append(f"列表页不是 HTML（{response.url}）")
+            return
+        pattern = re.compile(opts.link_pattern) if opts.link_pattern else None
+        new_links = 0
+        for url, title in self._links(response):
+            if pattern is not None and not pattern.search(url):
+                continue
+            if self.is_new(url):
+                new_links += 1
+            request = self.article_request(url, PageHints(title=title))
+            if request is not None:
+                yield request
+        self.crawler.stats.inc_value("yuqing/list_pages")
+        if new_links == 0 or page_index + 1 >= self.source.max_pages:
+            return
+        next_url = None
+        if opts.next_selector:
+            href = response.css(opts.next_selector).attrib.get("href")
+            next_url = response.urljoin(href) if href else None
+        elif opts.page_url_template:
+            next_url = opts.page_url_template.format(page=opts.first_page + page_index + 1)
+        if next_url and next_url != response.url:
+            yield self.entry_request(next_url, self.parse_list, entry=False,
+                                     cb_kwargs={"page_index": page_index + 1})
+
+    def _links(self, response: Response) -> Iterable[tuple[str, str | None]]:
+        opts = self.source.listing
+        assert opts is not None
+        selected = response.xpath(opts.link_xpath) if opts.link_xpath else response.css(opts.link_selector or "a")
+        seen: set[str] = set()
+        for sel in selected:
+            root = sel.root
+            if isinstance(root, str):
+                href, title = root, None
+            else:
+                href = sel.attrib.get("href")
+                title = " ".join("".join(sel.xpath(".//text()").getall()).split()) or sel.attrib.get("title")
+            if not href or href.strip().lower().startswith(("javascript:", "mailto:", "#")):
+                continue
+            url = response.urljoin(href.strip())
+            if url in seen or not url.lower().startswith(("http://", "https://")):
+                continue
+            seen.add(url)
+            yield url, title or None

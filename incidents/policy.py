@@ -1,0 +1,278 @@
+"""Response policy as data: levels, their clocks, checklist templates (playbooks) and notification channels.
+
+Deadlines differ between banks and change when regulators or internal rules change, so none of them live in code.
+``config/levels.yaml`` holds one entry per level (I 特别重大 … IV 一般) with its acknowledgement, leadership,
+初报 and 续报 clocks; ``config/checklists/*.yaml`` hold one playbook each (steps with an owner role and a deadline
+relative to the incident's opening, in minutes or in Chinese working days); ``config/channels.yaml`` says which
+notification channels are on and how delivery retries. Every validation error names the file and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from yuqing.categories import CATEGORIES, LEVEL_ORDER
+from yuqing.errors import ConfigError
+from yuqing.org import Role
+from yuqing.yamlfile import load_model
+
+LevelCode = Literal["I", "II", "III", "IV"]
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ChineseText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ClockName = Literal["ack", "leadership_notice", "initial_report", "regulator_report"]
+LEVEL_COLOURS = ("red", "orange", "yellow", "blue")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LevelPolicy(_Strict):
+    """What one level demands: who is told, how fast, and whether an incident opens by itself."""
+
+    code: LevelCode
+    name: ChineseText = Field(description="特别重大 / 重大 / 较大 / 一般")
+    colour: Literal["red", "orange", "yellow", "blue"]
+    ack_minutes: int = Field(gt=0, description="the general office must acknowledge the alert within this")
+    leadership_notify_minutes: int | Literal["daily", "weekly"] = Field(
+        description="minutes to tell branch leadership, or 'daily'/'weekly' when the routine report suffices")
+    leadership_by_phone: bool = Field(default=False, description="leadership must also be phoned (level I)")
+    initial_report_minutes: int | None = Field(default=None, gt=0, description="written 初报; none for level IV")
+    update_report_minutes: int | None = Field(default=None, gt=0, description="续报 cadence; none for level IV")
+    regulator_report_minutes: int | None = Field(default=None, gt=0,
+                                                 description="report to the regulator (12 h for major events)")
+    auto_open_incident: bool = Field(description="open an incident automatically; false means alert only")
+    notify_roles: list[Role] = Field(default_factory=list,
+                                     description="who is told when an incident opens or rises to this level")
+
+    @field_validator("leadership_notify_minutes")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError("must be a positive number of minutes, 'daily' or 'weekly'")
+        return v
+
+
+class CalendarOverrides(_Strict):
+    """Dates the bundled holiday calendar does not know yet (next year's 国务院 notice), so admins can update it."""
+
+    extra_holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list, description="调休 make-up working days")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CalendarOverrides:
+        both = set(self.extra_holidays) & set(self.extra_workdays)
+        if both:
+            raise ValueError(f"dates listed as both holiday and workday: {sorted(str(d) for d in both)}")
+        return self
+
+
+class LevelsFile(_Strict):
+    """The content of ``config/levels.yaml``."""
+
+    timezone: str = "Asia/Shanghai"
+    levels: list[LevelPolicy] = Field(min_length=4, max_length=4)
+    final_report_minutes_after_close: int = Field(default=24 * 60, gt=0, description="终报 after closing")
+    review_working_days: int = Field(default=5, gt=0, description="复盘 after closing, in working days")
+    daily_report_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+    due_soon_fraction: float = Field(default=0.25, gt=0, lt=1,
+                                     description="a clock is 'due soon' in the last fraction of its span")
+    escalation_chain: list[Role] = Field(default_factory=lambda: [Role.monitor, Role.commander, Role.leader],
+                                         min_length=1)
+    calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
+
+    @field_validator("levels")
+    @classmethod
+    def _all_levels_once(cls, v: list[LevelPolicy]) -> list[LevelPolicy]:
+        codes = [lv.code for lv in v]
+        if sorted(codes, key=LEVEL_ORDER.index) != list(LEVEL_ORDER):
+            raise ValueError(f"must define each of I, II, III, IV exactly once (got {codes})")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
+class PlaybookStep(_Strict):
+    """One checklist step: what, who (a role resolved against the org chart), and by when."""
+
+    key: Key
+    title: ChineseText
+    owner_role: Role
+    due_minutes: int | None = Field(default=None, gt=0, description="minutes after the incident opens")
+    due_minutes_by_level: dict[LevelCode, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    working_days: int | None = Field(default=None, gt=0, description="Chinese working days after opening")
+    working_days_by_level: dict[LevelCode, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    due_clock: ClockName | None = Field(default=None, description="take the deadline from the level's clock")
+    min_level: LevelCode = Field(default="IV", description="only from this level up (I is the highest)")
+
+    @model_validator(mode="after")
+    def _one_kind_of_deadline(self) -> PlaybookStep:
+        kinds = [bool(self.due_minutes or self.due_minutes_by_level),
+                 bool(self.working_days or self.working_days_by_level), self.due_clock is not None]
+        if sum(kinds) > 1:
+            raise ValueError("give only one of due_minutes(_by_level), working_days(_by_level) or due_clock")
+        return self
+
+    def applies_at(self, level: str) -> bool:
+        return LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(self.min_level)
+
+
+class PlaybookRule(_Strict):
+    """When a playbook applies; an empty list means 'any'. The matching playbook with the highest priority wins."""
+
+    categories: list[str] = Field(default_factory=list)
+    levels: list[LevelCode] = Field(default_factory=list)
+    channels: list[Literal["news", "social", "complaint", "regulator"]] = Field(default_factory=list)
+    priority: int = 0
+
+    @field_validator("categories")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        unknown = [c for c in v if c not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown category codes {unknown}; known: {sorted(CATEGORIES)}")
+        return v
+
+    def matches(self, *, category: str, level: str, channels: Iterable[str]) -> bool:
+        if self.categories and category not in self.categories:
+            return False
+        if self.levels and level not in self.levels:
+            return False
+        return not (self.channels and not set(self.channels) & set(channels))
+
+
+class Playbook(_Strict):
+    """A checklist template (应急预案 → 处置清单)."""
+
+    id: Key
+    name: ChineseText
+    description: str = ""
+    applies_to: PlaybookRule = Field(default_factory=PlaybookRule)
+    steps: list[PlaybookStep] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_keys(cls, v: list[PlaybookStep]) -> list[PlaybookStep]:
+        seen: set[str] = set()
+        for i, s in enumerate(v):
+            if s.key in seen:
+                raise ValueError(f"steps[{i}].key: duplicate step key {s.key!r}")
+            seen.add(s.key)
+        return v
+
+    def steps_for(self, level: str) -> list[PlaybookStep]:
+        return [s for s in self.steps if s.applies_at(level)]
+
+
+class InAppChannel(_Strict):
+    enabled: Literal[True] = True
+
+
+class EmailChannel(_Strict):
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    from_address: str = "yuqing@localhost"
+    from_name: str = "舆情应急系统"
+    starttls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password_env: str | None = Field(default=None, description="name of the environment variable with the password")
+    timeout_seconds: float = Field(default=15, gt=0)
+
+
+class Channels(_Strict):
+    """Only channels with a working sender are accepted; WeCom/DingTalk/Feishu webhooks are a later addition."""
+
+    in_app: InAppChannel = Field(default_factory=InAppChannel)
+    email: EmailChannel = Field(default_factory=EmailChannel)
+
+
+class RetryPolicy(_Strict):
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_seconds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [60, 300, 900, 3600],
+                                                                min_length=1)
+
+    def delay_after(self, attempts: int) -> int:
+        """Seconds to wait after the ``attempts``-th failed attempt (1-based)."""
+        return self.backoff_seconds[min(attempts, len(self.backoff_seconds)) - 1]
+
+
+class ChannelsFile(_Strict):
+    """The content of ``config/channels.yaml``."""
+
+    channels: Channels = Field(default_factory=Channels)
+    delivery: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    def person_channels(self, *, has_email: bool) -> list[str]:
+        """Channels one person is reached on: in-app always, email when enabled and the person has an address."""
+        out = ["in_app"]
+        if self.channels.email.enabled and has_email:
+            out.append("email")
+        return out
+
+
+class Policy(BaseModel):
+    """Everything incident response is configured by, loaded once and passed around."""
+
+    model_config = ConfigDict(frozen=True)
+
+    levels_file: LevelsFile
+    playbooks: dict[str, Playbook]
+    channels: ChannelsFile = Field(default_factory=ChannelsFile)
+
+    def level(self, code: str) -> LevelPolicy:
+        for lv in self.levels_file.levels:
+            if lv.code == code:
+                return lv
+        raise KeyError(code)
+
+    @property
+    def timezone(self) -> str:
+        return self.levels_file.timezone
+
+    def choose_playbook(self, *, category: str, level: str, channels: Iterable[str] = ()) -> Playbook:
+        """The matching playbook with the highest priority (ties: file name order)."""
+        chans = list(channels)
+        matching = [p for p in self.playbooks.values()
+                    if p.applies_to.matches(category=category, level=level, channels=chans)]
+        if not matching:
+            raise LookupError(f"no playbook applies to category={category} level={level}")
+        return max(matching, key=lambda p: p.applies_to.priority)
+
+
+def load_policy(levels_path: Path | str, checklists_dir: Path | str,
+                channels_path: Path | str | None = None) -> Policy:
+    """Load levels, every ``*.yaml`` playbook and the channels file (default: ``channels.yaml`` beside levels)."""
+    levels = load_model(levels_path, LevelsFile)
+    cdir = Path(checklists_dir)
+    files = sorted(cdir.glob("*.yaml")) if cdir.is_dir() else []
+    if not files:
+        raise ConfigError(cdir, [("", "no checklist templates (*.yaml) found")])
+    playbooks: dict[str, Playbook] = {}
+    for f in files:
+        pb = load_model(f, Playbook)
+        if pb.id in playbooks:
+            raise ConfigError(f, [("id", f"playbook id {pb.id!r} is already used by another file")])
+        playbooks[pb.id] = pb
+    if not any(not p.applies_to.categories and not p.applies_to.levels and not p.applies_to.channels
+               for p in playbooks.values()):
+        raise ConfigError(cdir, [("applies_to", "one playbook must apply to everything (a generic fallback)")])
+    cpath = Path(channels_path) if channels_path is not None else Path(levels_path).parent / "channels.yaml"
+    missing_default = channels_path is None and not cpath.exists()
+    channels = ChannelsFile() if missing_default else load_model(cpath, ChannelsFile)
+    return Policy(levels_file=levels, playbooks=playbooks, channels=channels)

@@ -1,0 +1,156 @@
+"""Exposure risk of a story, as a product of named factors that a monitor can read ("why this alert").
+
+raw = polarity × severity × authority × reach × velocity × locality; risk = 100 × (1 − e^(−raw / k)), then
+mapped to a level by thresholds from config. polarity and severity are in 0–1 and set the base; the others are
+multipliers (a lone post with no interaction has reach 0.5; provincial media has authority 2). The saturating
+curve keeps compounding factors from pinning every spreading story at 100, so the levels stay apart: with the
+defaults a lone negative complaint is IV, a post spreading beyond its author III, local media III–II,
+provincial media with fast spread II, and a viral run rumour I.
+Every factor is returned with its value and a Chinese reason. Pure: plain values in, plain values out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from yuqing.categories import LEVEL_ORDER, category_label
+from yuqing.yamlfile import load_model
+
+AUTHORITY_LABELS = {
+    "national_media": "全国性媒体",
+    "provincial_media": "省级媒体",
+    "local_media": "地方媒体",
+    "regulator": "监管部门",
+    "complaint_platform": "投诉平台",
+    "social": "社交媒体",
+    "self_media": "自媒体",
+}
+UNIT_KIND_LOCALITY = {"outlet": "网点", "sub_branch": "支行", "city_branch": "二级分行", "branch": "分行",
+                      "head_office": "总行"}
+
+
+class RiskConfig(BaseModel):
+    """Weights and thresholds; defaults mirror config/risk.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severity: dict[str, float] = Field(default_factory=lambda: {
+        "withdrawal_bank_run": 1.0, "liquidity_risk": 1.0, "regulatory_penalty": 0.9, "data_leak_fraud": 0.85,
+        "violent_collection": 0.85, "staff_misconduct": 0.85, "product_mis_selling": 0.75,
+        "system_failure": 0.65, "opaque_fees": 0.6, "service_attitude": 0.6, "other": 0.4})
+    authority: dict[str, float] = Field(default_factory=lambda: {
+        "national_media": 3.0, "regulator": 3.0, "provincial_media": 2.0, "local_media": 1.5,
+        "complaint_platform": 1.0, "social": 1.0, "self_media": 0.9})
+    locality: dict[str, float] = Field(default_factory=lambda: {
+        "outlet": 1.1, "sub_branch": 1.1, "city_branch": 1.0, "branch": 1.0, "head_office": 0.8})
+    # level: minimum score (I is the most severe)
+    thresholds: dict[str, float] = Field(default_factory=lambda: {"I": 80, "II": 60, "III": 30, "IV": 5})
+    saturation: float = Field(5.0, gt=0, description="k in 100 × (1 − e^(−raw / k))")
+    min_negative_prob: float = Field(0.5, ge=0, le=1, description="a story with no article this negative is no risk")
+
+    @model_validator(mode="after")
+    def _check(self) -> RiskConfig:
+        if set(self.thresholds) != set(LEVEL_ORDER):
+            raise ValueError("thresholds: must give exactly the levels I, II, III and IV")
+        values = [self.thresholds[lv] for lv in LEVEL_ORDER]
+        if values != sorted(values, reverse=True):
+            raise ValueError("thresholds: must decrease from I to IV")
+        if "other" not in self.severity:
+            raise ValueError("severity: must include 'other'")
+        return self
+
+
+def load_risk_config(path: Path | str) -> RiskConfig:
+    return load_model(path, RiskConfig)
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    published_at: datetime
+    authority: str
+    channel: str
+    label: str
+    negative_prob: float
+    category: str
+    reposts: int = 0
+    comments: int = 0
+    likes: int = 0
+    followers: int = 0
+
+
+@dataclass(frozen=True)
+class StoryFacts:
+    articles: list[ArticleFacts]
+    unit_kind: str
+    engagement_hour_ago: int = 0  # total reposts+comments+likes one hour before ``now``
+    now: datetime | None = None
+
+
+@dataclass
+class RiskResult:
+    score: float
+    level: str | None
+    category: str
+    factors: dict[str, dict] = field(default_factory=dict)
+
+
+def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResult:
+    """Score a story from its classified articles; see the module docstring for the formula."""
+    cfg = config or RiskConfig()
+    arts = facts.articles
+    if not arts:
+        return RiskResult(0.0, None, "other", {})
+    negatives = [a for a in arts if a.label == "negative"]
+    top_neg = max(a.negative_prob for a in arts)
+    neg_share = len(negatives) / len(arts)
+    polarity = top_neg * (0.6 + 0.4 * neg_share) if top_neg >= cfg.min_negative_prob else 0.0
+
+    category = _story_category(negatives or arts, cfg)
+    severity = cfg.severity.get(category, cfg.severity["other"])
+
+    neg_or_all = negatives or arts
+    best_source = max(neg_or_all, key=lambda a: cfg.authority.get(a.authority, 1.0))
+    authority = cfg.authority.get(best_source.authority, 1.0)
+
+    engagement = sum(a.reposts + a.comments + a.likes for a in arts)
+    followers = max((a.followers for a in arts), default=0)
+    # log scale: a lone post 0.5, a hundred interactions ~1.3, ten thousand ~2.1, capped at 3
+    reach = min(3.0, 0.5 + 0.4 * math.log10(1 + engagement) + 0.05 * math.log10(1 + followers)
+                + 0.05 * (len(arts) - 1))
+
+    now = facts.now or max(a.published_at for a in arts)
+    recent = [a for a in arts if a.published_at >= now - timedelta(hours=1)]
+    growth = max(0, engagement - facts.engagement_hour_ago)
+    velocity = min(1.5, 1.0 + 0.1 * math.log10(1 + growth) + 0.05 * len(recent))
+
+    locality = cfg.locality.get(facts.unit_kind, 1.0)
+
+    raw = polarity * severity * authority * reach * velocity * locality
+    score = 100.0 * (1.0 - math.exp(-raw / cfg.saturation))
+    level = next((lv for lv in LEVEL_ORDER if score >= cfg.thresholds[lv]), None)
+    factors = {
+        "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}，负面占比 {neg_share:.0%}（{len(arts)} 条）"),
+        "severity": _f(severity, f"风险类别：{category_label(category)}"),
+        "authority": _f(authority, f"最具影响力的来源：{AUTHORITY_LABELS.get(best_source.authority, '其他')}"),
+        "reach": _f(reach, f"互动量 {engagement}（转发/评论/点赞），最大粉丝数 {followers}，共 {len(arts)} 条"),
+        "velocity": _f(velocity, f"近 1 小时新增互动 {growth}，新增 {len(recent)} 条"),
+        "locality": _f(locality, f"涉及层级：{UNIT_KIND_LOCALITY.get(facts.unit_kind, '未知')}"),
+    }
+    return RiskResult(round(score, 2), level, category, factors)
+
+
+def _f(value: float, reason: str) -> dict:
+    return {"value": round(value, 3), "reason": reason}
+
+
+def _story_category(articles: list[ArticleFacts], cfg: RiskConfig) -> str:
+    """Most severe category among the articles that carry one; 'other' only when nothing else is known."""
+    cats = [a.category for a in articles if a.category != "other"]
+    if not cats:
+        return "other"
+    return max(cats, key=lambda c: (cfg.severity.get(c, 0.0), cats.count(c)))

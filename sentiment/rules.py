@@ -1,0 +1,114 @@
+"""A deliberately simple, rule-based sentiment and category baseline.
+
+It exists so the whole pipeline runs end to end before the transformers model lands, and so that model has a
+baseline to beat in the same evaluation run. It scores cue words with negation and question handling; it is not
+meant to read sarcasm or context, and says so by its name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from sentiment.classifier import Prediction
+
+# Weighted cue words. Weights are rough log-odds of a negative (+) or positive (-) reading.
+NEGATIVE_CUES: dict[str, float] = {
+    "投诉": 1.2, "曝光": 1.5, "维权": 1.5, "拒绝": 1.0, "拒绝取款": 2.5, "不让取": 2.5, "取不出": 2.5,
+    "取不了": 2.5, "挤兑": 3.0, "倒闭": 3.0, "跑路": 3.0, "破产": 2.5, "排长队": 1.2, "暴力催收": 3.0,
+    "催收": 1.2, "泄露": 2.0, "诈骗": 2.0, "被骗": 2.5, "骗子": 2.5, "坑": 1.5, "套路": 1.5, "乱收费": 2.5,
+    "扣费": 1.2, "莫名扣": 2.0, "亏损": 1.5, "亏了": 1.5, "误导": 2.0, "态度差": 2.5, "态度恶劣": 3.0,
+    "态度很差": 2.5, "甩脸色": 2.5, "推诿": 2.0, "踢皮球": 2.0, "刁难": 2.5, "气愤": 2.0, "愤怒": 2.0,
+    "恶心": 2.0, "垃圾": 2.5, "无语": 1.5, "离谱": 1.8, "太过分": 2.5, "过分": 1.5, "寒心": 2.0,
+    "失望": 1.5, "处罚": 1.8, "罚款": 1.8, "罚没": 1.8, "违规": 1.8, "违法": 1.8, "涉嫌": 1.8, "被查": 2.0,
+    "故障": 1.5, "崩了": 2.0, "闪退": 1.5, "登不上": 1.5, "冻结": 1.5, "出事": 1.5, "恐慌": 2.0, "谣言": 0.8,
+    "报警": 1.5, "欺负": 2.0, "求助": 1.2, "还我": 2.0, "凭什么": 2.0, "黑心": 2.5, "吃相难看": 2.5,
+}
+POSITIVE_CUES: dict[str, float] = {
+    "点赞": 2.0, "感谢": 1.5, "谢谢": 1.2, "贴心": 2.0, "热情": 1.5, "耐心": 1.5, "专业": 1.0, "满意": 1.5,
+    "表扬": 2.0, "锦旗": 2.5, "获奖": 1.8, "荣获": 1.8, "表彰": 1.8, "好评": 2.0, "暖心": 2.0, "给力": 1.5,
+    "帮助": 0.8, "挽回": 1.2, "成功拦截": 2.5, "守护": 1.2, "公益": 1.2, "捐赠": 1.5, "助力": 1.0,
+    "好": 0.5, "不错": 1.2, "方便": 1.0, "便捷": 1.0, "顺利": 1.0,
+}
+# Clarifications and notices are written to calm: they carry alarming words but are not negative exposure.
+NEUTRALISERS = ("澄清", "辟谣", "不实", "经营正常", "情况说明", "温馨提示", "郑重声明", "提醒广大")
+NEGATIONS = ("不", "没", "没有", "未", "无", "别", "非", "并非", "不是", "毫无")
+
+CATEGORY_CUES: dict[str, tuple[str, ...]] = {
+    "withdrawal_bank_run": ("挤兑", "取不出", "取不了", "不让取", "拒绝取款", "取现", "取款", "倒闭", "跑路",
+                            "排长队", "兑付"),
+    "liquidity_risk": ("流动性", "资不抵债", "破产", "接管", "经营困难"),
+    "regulatory_penalty": ("行政处罚", "罚款", "罚没", "监管局", "金融监管总局", "银保监", "警示"),
+    "violent_collection": ("暴力催收", "催收", "爆通讯录", "骚扰电话"),
+    "data_leak_fraud": ("泄露", "诈骗", "被骗", "电诈", "盗刷", "冒用"),
+    "staff_misconduct": ("挪用", "涉案", "受贿", "违规放贷", "被查", "员工违规", "飞单"),
+    "product_mis_selling": ("理财", "亏损", "误导", "基金", "保险", "净值", "收益", "飞单"),
+    "opaque_fees": ("收费", "扣费", "手续费", "年费", "管理费", "乱收费"),
+    "system_failure": ("故障", "崩了", "闪退", "登不上", "系统", "APP", "app", "网银", "宕机"),
+    "service_attitude": ("态度", "服务", "柜员", "大堂经理", "甩脸色", "推诿", "刁难", "排队"),
+}
+_QUESTION = re.compile(r"(请问|怎么|如何|能否|可以吗|吗[？?]|么[？?]|[？?]$)")
+
+
+class RuleBasedClassifier:
+    """Cue-word scoring with negation; see the module docstring for what it cannot do."""
+
+    name = "rules-v0"
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return [self._predict_one(t) for t in texts]
+
+    def _predict_one(self, text: str) -> Prediction:
+        text = (text or "").strip()
+        if not text:
+            return Prediction("neutral", 0.05, "other", ())
+        score, cues = -1.0, []  # prior: most bank mentions are not negative
+        for word, weight in NEGATIVE_CUES.items():
+            for pos in _find_all(text, word):
+                sign = -1.0 if _negated(text, pos) else 1.0
+                score += sign * weight
+                cues.append(word if sign > 0 else f"否定:{word}")
+        for word, weight in POSITIVE_CUES.items():
+            for pos in _find_all(text, word):
+                sign = -1.0 if _negated(text, pos) else 1.0
+                score -= sign * weight
+                cues.append(word if sign > 0 else f"否定:{word}")
+        if any(n in text for n in NEUTRALISERS):
+            score = min(score, 0.0) - 1.0
+            cues.append("澄清/通知")
+        if _QUESTION.search(text[-30:]) and score < 2.5:
+            score -= 0.5  # an enquiry is usually not exposure
+            cues.append("提问")
+        neg_prob = 1.0 / (1.0 + math.exp(-score))
+        pos_strength = sum(w for k, w in POSITIVE_CUES.items() if k in text)
+        if neg_prob >= 0.6:
+            label = "negative"
+        elif pos_strength >= 1.5 and neg_prob < 0.3:
+            label = "positive"
+        else:
+            label = "neutral"
+        return Prediction(label, round(neg_prob, 4), _category(text), tuple(dict.fromkeys(cues)))
+
+
+def _category(text: str) -> str:
+    best, best_hits = "other", 0
+    for code, words in CATEGORY_CUES.items():  # dict order is severity order: earlier wins ties
+        hits = sum(text.count(w) for w in words)
+        if hits > best_hits:
+            best, best_hits = code, hits
+    return best
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    out, start = [], 0
+    while (i := text.find(word, start)) != -1:
+        out.append(i)
+        start = i + len(word)
+    return out
+
+
+def _negated(text: str, pos: int) -> bool:
+    window = text[max(0, pos - 3):pos]
+    return any(window.endswith(n) or (n in window and len(n) == 1 and window.rfind(n) >= len(window) - 2)
+               for n in NEGATIONS)

@@ -1,0 +1,95 @@
+"""Shared fixtures: databases (SQLite and the real PostgreSQL at 127.0.0.1:5432), clocks, the org chart.
+
+The ``db_engine`` fixture runs every test that uses it twice: on a fresh SQLite file and on a fresh PostgreSQL
+schema, both migrated with Alembic. PostgreSQL is skipped, with the reason printed, only when the server is not
+reachable and YUQING_REQUIRE_POSTGRES is unset; CI sets it, so there a missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from yuqing.clock import FrozenClock
+from yuqing.db import make_engine, make_sessionmaker
+from yuqing.migrate import upgrade
+from yuqing.org import OrgChart, load_org
+from yuqing.settings import PROJECT_ROOT
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+PG_URL = os.environ.get("YUQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+def _postgres_available() -> str | None:
+    try:
+        eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as conn:
+            conn.execute(text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # report why, never hide it
+        return f"PostgreSQL at {PG_URL} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("YUQING_REQUIRE_POSTGRES"):
+            pytest.fail(f"{reason} (YUQING_REQUIRE_POSTGRES is set: PostgreSQL tests may not be skipped)")
+        pytest.skip(reason)
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """A migrated, empty schema of its own in the shared ``test`` database, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_engine(request: pytest.FixtureRequest) -> Engine:
+    """The same test on both databases."""
+    return request.getfixturevalue(f"{request.param}_engine")
+
+
+@pytest.fixture
+def session_factory(db_engine: Engine):
+    return make_sessionmaker(db_engine)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(DEMO_START)
+
+
+@pytest.fixture(scope="session")
+def org() -> OrgChart:
+    return load_org(PROJECT_ROOT / "config" / "org.yaml")

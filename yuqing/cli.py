@@ -1,0 +1,157 @@
+"""The ``yuqing`` command line. Part of the composition root: commands import the stages they wire lazily, so
+``yuqing --help`` stays fast and the core never imports the higher layers at module import time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from yuqing.errors import ConfigError
+from yuqing.logs import configure_logging
+from yuqing.settings import Settings, load_settings
+
+app = typer.Typer(help="yuqing 舆情: public-opinion monitoring and incident response for banks.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"错误 error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
+    """Create or upgrade the database schema (SQLite under var/ by default, or YUQING_DATABASE_URL)."""
+    from yuqing.db import make_engine
+    from yuqing.migrate import current_revision, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine)}: "
+               f"{engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate every configuration file (org chart, sources, keywords, levels, checklists, risk)."""
+    from yuqing.clock import SystemClock
+    from yuqing.runtime import build_runtime
+
+    settings = _settings()
+    try:
+        rt = build_runtime(settings, clock=SystemClock(), source_vars={"SIM_BASE": "http://127.0.0.1:8100"})
+    except ConfigError as exc:
+        _fail(str(exc))
+    typer.echo(f"ok: {len(rt.org.units)} units, {len(rt.org.people)} people, {len(rt.sources)} sources")
+
+
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(min=1, help="simulated seconds per wall-clock second")] = 120.0,
+    headless: Annotated[bool, typer.Option(help="no dashboard; exit when the scenario ends, print a summary")]
+    = False,
+) -> None:
+    """Play the scripted crisis on the simulated internet through the whole pipeline (and the dashboard)."""
+    from yuqing.demo import DemoOptions, run_demo
+
+    settings = _settings()
+    try:
+        summary = asyncio.run(run_demo(settings, DemoOptions(speed=speed, headless=headless)))
+    except ConfigError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("已停止 stopped", err=True)
+        return
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@app.command()
+def sim(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8100,
+    speed: Annotated[float, typer.Option(min=1, help="simulated seconds per wall-clock second")] = 60.0,
+) -> None:
+    """Serve the simulated internet (news, RSS, sitemap, Weibo-like API, complaints, regulator) on 127.0.0.1."""
+    from sim.server import serve
+
+    _settings()
+    serve("127.0.0.1", port, speed, "sim-weibo-token")
+
+
+@app.command()
+def run() -> None:
+    """Run every stage and the dashboard in one process, on the real clock, with the configured sources."""
+    from yuqing.service import run_service
+
+    settings = _settings()
+    try:
+        asyncio.run(run_service(settings))
+    except ConfigError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("已停止 stopped", err=True)
+
+
+@app.command()
+def api() -> None:
+    """Serve only the web dashboard and the HTTP API."""
+    from yuqing.service import run_api_only
+
+    settings = _settings()
+    try:
+        asyncio.run(run_api_only(settings))
+    except KeyboardInterrupt:
+        typer.echo("已停止 stopped", err=True)
+
+
+@app.command()
+def extract(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="an HTML file")],
+    url: Annotated[str | None, typer.Option(help="the page's URL, helps extraction")] = None,
+) -> None:
+    """Extract {title, published_at, author, text} from an HTML page as JSON on stdout."""
+    from crawlers.extract import extract_html
+
+    result = extract_html(file.read_bytes(), url=url)
+    typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+
+
+@app.command()
+def classify(
+    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL lines {id, text}")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL lines {id, label, negative_prob, category, risk}")],
+) -> None:
+    """Classify texts: sentiment label, negative probability, risk category and a single-text risk score."""
+    from sentiment.batch import classify_jsonl
+
+    _settings()
+    stats = classify_jsonl(input, output)
+    typer.echo(json.dumps(stats, ensure_ascii=False), err=True)
+    if stats["errors"] and not stats["ok"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    try:
+        app()
+    except ConfigError as exc:
+        typer.echo(f"错误 error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,146 @@
+"""The composition root: build every stage from settings and run the pipeline loop.
+
+This module (with ``yuqing.cli`` and ``yuqing.schema``) is the only part of the core allowed to import the
+higher layers; everything else obeys ``api → incidents → sentiment, crawlers → yuqing``. Each round runs every
+stage once, and every stage finds its work by querying the database (article stages, unhandled risk rows, the
+notification outbox), so a process killed mid-round resumes on restart without duplicates or lost alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from yuqing.clock import Clock
+from yuqing.db import make_engine, make_sessionmaker
+from yuqing.org import OrgChart, load_org
+from yuqing.settings import Settings
+
+log = logging.getLogger("yuqing.pipeline")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    org: OrgChart
+    sources: list[Any]
+    policy: Any
+    risk_ctx: Any
+    matcher: Any
+    story_index: Any
+    classifier: Any
+    senders: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RoundReport:
+    crawled_sources: int = 0
+    new_articles: int = 0
+    relevant: int = 0
+    classified: int = 0
+    risks: int = 0
+    alerts_touched: int = 0
+    escalations: int = 0
+    delivered: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, str] | None = None,
+                  engine: Engine | None = None) -> Runtime:
+    """Load and validate every config file and build each stage (fails fast with a ConfigError)."""
+    from crawlers.keywords import load_keyword_plans
+    from crawlers.matching import Matcher
+    from crawlers.sources import load_sources
+    from crawlers.stories import StoryIndex
+    from incidents.notify import default_senders
+    from incidents.policy import load_policy
+    from sentiment.risk import load_risk_config
+    from sentiment.rules import RuleBasedClassifier
+    from sentiment.service import RiskContext
+
+    org = load_org(settings.org_path)
+    sources = load_sources(settings.sources_path, variables=source_vars or {})
+    plans_path = settings.config_dir / "keywords.yaml"
+    plans = load_keyword_plans(plans_path) if plans_path.exists() else []
+    policy = load_policy(settings.levels_path, settings.checklists_path)
+    risk_cfg = load_risk_config(settings.config_dir / "risk.yaml")
+    engine = engine or make_engine(settings.effective_database_url)
+    session_factory = make_sessionmaker(engine)
+    authorities = {s.id: s.authority for s in sources}
+    index = StoryIndex()
+    with session_factory() as session:
+        index.load(session)
+    return Runtime(
+        settings=settings, clock=clock, engine=engine, session_factory=session_factory, org=org, sources=sources,
+        policy=policy, risk_ctx=RiskContext(org=org, config=risk_cfg, authorities=authorities),
+        matcher=Matcher.from_org(org, plans), story_index=index, classifier=RuleBasedClassifier(),
+        senders=default_senders(policy, settings))
+
+
+async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
+    """Run every stage once: crawl due sources, match, classify, score, alert/open incidents, escalate, notify."""
+    from crawlers.crawl import crawl_sources
+    from crawlers.health import due_sources
+    from crawlers.ingest import process_fetched
+    from incidents.notify import deliver_pending
+    from incidents.service import handle_story_risk, run_escalations
+    from sentiment.models import StoryRisk
+    from sentiment.service import classify_pending, score_stories
+
+    report = RoundReport()
+    t0 = time.perf_counter()
+    if crawl:
+        with rt.session_factory() as session:
+            due = due_sources(session, rt.sources, rt.clock.now())
+        if due:
+            results = await crawl_sources(due, session_factory=rt.session_factory, clock=rt.clock)
+            report.crawled_sources = len(results)
+            report.new_articles = sum(r.new_items for r in results.values())
+            report.errors.extend(f"{sid}: {e}" for sid, r in results.items() for e in r.errors)
+    with rt.session_factory() as session:
+        ingest = process_fetched(session, matcher=rt.matcher, index=rt.story_index, clock=rt.clock)
+        report.relevant = ingest.relevant
+    with rt.session_factory() as session:
+        report.classified = classify_pending(session, classifier=rt.classifier, clock=rt.clock)
+    with rt.session_factory() as session:
+        report.risks = len(score_stories(session, ctx=rt.risk_ctx, clock=rt.clock))
+    with rt.session_factory() as session:
+        pending = session.scalars(select(StoryRisk).where(StoryRisk.handled_at.is_(None))
+                                  .order_by(StoryRisk.computed_at, StoryRisk.id)).all()
+        for risk in pending:
+            handle_story_risk(session, story_risk=risk, org=rt.org, policy=rt.policy, clock=rt.clock)
+            risk.handled_at = rt.clock.now()
+            session.commit()
+            report.alerts_touched += 1
+    with rt.session_factory() as session:
+        report.escalations = run_escalations(session, org=rt.org, policy=rt.policy, clock=rt.clock)
+        session.commit()
+    with rt.session_factory() as session:
+        delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org)
+        report.delivered = delivery.sent
+        session.commit()
+    report.seconds = time.perf_counter() - t0
+    log.info("pipeline round", extra={k: v for k, v in vars(report).items() if k != "errors"})
+    return report
+
+
+async def run_pipeline(rt: Runtime, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+    """Run rounds until ``stop`` is set; a failing round is logged and retried, never fatal."""
+    while not stop.is_set():
+        try:
+            await run_round(rt)
+        except Exception:  # a bad round must not stop monitoring; the next one retries the same work
+            log.exception("pipeline round failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
