@@ -46,7 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "DEPTH_LIMIT": 4,
     "DOWNLOADER_MIDDLEWARES": {
         "crawlers.ssrf.SSRFGuardMiddleware": 50,
-        "crawlers.pipelines.RetryBackoffMiddleware": 560,
+        "crawlers.spiders.middlewares.SeenUrlFilterMiddleware": 60,
+        "crawlers.spiders.middlewares.RetryBackoffMiddleware": 560,
     },
     "ITEM_PIPELINES": {"crawlers.pipelines.StorePipeline": 300},
 }

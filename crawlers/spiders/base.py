@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 
 from crawlers.sources import SourceConfig
 from crawlers.spiders.items import PageHints, PageItem, ValidatorItem
+from crawlers.spiders.middlewares import AlreadySeen
 from crawlers.spiders.urls import url_hash
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class SourceSpider(scrapy.Spider):
         self.known = known or KnownState()
         self.allow_private_network = source.allow_private_network
         self.errors: list[str] = []
-        self.entry_ok = False
+        self.entry_ok = False  # an entry response was read
+        self.entry_failed = False  # an entry request failed: the source failed this poll
         self.not_modified = False
         self._queued: set[str] = set()
         self._articles_queued = 0
@@ -96,10 +98,17 @@ class SourceSpider(scrapy.Spider):
         return scrapy.Request(
             url,
             callback=self.parse_article,
+            meta={"yuqing_article": True},
             errback=self.on_page_error,
             headers=dict(self.source.headers),
             cb_kwargs={"hints": hints or PageHints()},
         )
+
+    def fail_entry(self, response: Response, message: str) -> None:
+        """Record an unusable entry response (not a feed, not JSON…): the source failed this poll."""
+        self.errors.append(message)
+        if response.meta.get("yuqing_entry"):
+            self.entry_failed = True
 
     def is_new(self, url: str) -> bool:
         key = url_hash(url)
@@ -123,6 +132,7 @@ class SourceSpider(scrapy.Spider):
             message = _status_message(response.status, response.url, self.source)
             if is_entry:
                 self.errors.append(message)
+                self.entry_failed = True
             elif response.status in (404, 410):
                 stats.inc_value(f"yuqing/page_ignored_status/{response.status}")
             else:
@@ -158,6 +168,7 @@ class SourceSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         url = request.url if request is not None else self.source.url
         self.errors.append(f"入口请求失败：{_failure_reason(failure)}（{url}）")
+        self.entry_failed = True
         self.crawler.stats.inc_value("yuqing/entry_failures")
 
     def on_page_error(self, failure: Failure) -> None:
@@ -174,6 +185,8 @@ class SourceSpider(scrapy.Spider):
         if isinstance(exc, DownloadCancelledError):
             stats.inc_value("yuqing/dropped/too_large")
             logger.warning("%s: dropped %s: %s", self.source.id, url, exc)
+            return
+        if isinstance(exc, AlreadySeen):
             return
         if isinstance(exc, IgnoreRequest):
             stats.inc_value("yuqing/dropped/refused")

@@ -28,8 +28,7 @@ class FeedSpider(SourceSpider):
             return
         root = parse_xml(response.body)
         if root is None or local(root) not in {"rss", "feed", "rdf"}:
-            self.errors.append(f"订阅源内容不是 RSS/Atom（{response.url}）")
-            self.entry_ok = False
+            self.fail_entry(response, f"订阅源内容不是 RSS/Atom（{response.url}）")
             return
         entries = sorted(
             (self._entry(response, el) for el in (descendants(root, "item") or descendants(root, "entry"))),

@@ -32,6 +32,7 @@ class JsonApiSpider(SourceSpider):
             token = os.environ.get(opts.auth.token_env, "").strip()
             if not token:
                 self.errors.append(f"未设置环境变量 {opts.auth.token_env}（该接口需要访问令牌）")
+                self.entry_failed = True
                 return
             headers[opts.auth.header] = opts.auth.format.format(token=token)
         self._headers = headers
@@ -58,11 +59,11 @@ class JsonApiSpider(SourceSpider):
         try:
             data = json.loads(response.body)
         except (ValueError, UnicodeDecodeError):
-            self._fail(response, f"接口返回的不是有效 JSON（{response.url}）")
+            self.fail_entry(response, f"接口返回的不是有效 JSON（{response.url}）")
             return
         items = get_path(data, opts.items_path) if opts.items_path else data
         if not isinstance(items, list):
-            self._fail(response, f"接口返回中找不到条目列表 {opts.items_path!r}（{response.url}）")
+            self.fail_entry(response, f"接口返回中找不到条目列表 {opts.items_path!r}（{response.url}）")
             return
         stats = self.crawler.stats
         for raw in items:
@@ -116,12 +117,6 @@ class JsonApiSpider(SourceSpider):
             metrics=metrics,
             meta=meta,
         )
-
-    def _fail(self, response: Response, message: str) -> None:
-        self.errors.append(message)
-        if response.meta.get("yuqing_entry"):
-            self.entry_ok = False
-
 
 def get_path(data: Any, path: str) -> Any:
     """Follow a dotted path (``user.screen_name``, ``data.0.id``) through dicts and lists; None if absent."""

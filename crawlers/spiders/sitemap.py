@@ -36,10 +36,7 @@ class SitemapSpider(SourceSpider):
                     yield self.entry_request(response.urljoin(loc), self.parse_sitemap, entry=False)
             return
         if kind != "urlset":
-            message = f"站点地图内容无法解析（{response.url}）"
-            self.errors.append(message)
-            if response.meta.get("yuqing_entry"):
-                self.entry_ok = False
+            self.fail_entry(response, f"站点地图内容无法解析（{response.url}）")
             return
         entries = []
         for url_el in children(root, "url"):

@@ -1,0 +1,624 @@
+"""Incident response service: the only place that changes alerts, incidents, tasks and the notification outbox.
+
+The pipeline calls ``handle_story_risk`` after each risk recomputation; people act through the other functions
+(acknowledge, dismiss, open, complete, change level, close); the scheduler calls ``run_escalations``. Every
+function takes keyword arguments, writes its timeline event, audit entry and outbox rows in the caller's
+transaction (it flushes, the caller commits), and raises ``IncidentError`` with a Chinese ``user_message`` for
+impossible state changes. Re-running any of them after a crash queues nothing twice (outbox ``dedup_key``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawlers.models import Article, Story
+from incidents.clocks import CLOCK_LABELS, REPORT_KINDS, IncidentFacts, ReportingClock, compute_clocks, step_due_at
+from incidents.errors import IncidentError, NotFound
+from incidents.escalation import EscalationStep, build_chain, next_step
+from incidents.levels import automatic_level, check_manual_change, is_higher, level_title
+from incidents.messages import compose, local_time, plain_line
+from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
+from incidents.policy import Playbook, PlaybookStep, Policy
+from sentiment.models import StoryRisk
+from yuqing.clock import Clock
+from yuqing.models import AuditEntry
+from yuqing.org import ROLE_LABELS, OrgChart, Person, Role
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+OPEN, ACKNOWLEDGED, DISMISSED, CLOSED = "open", "acknowledged", "dismissed", "closed"
+
+
+@dataclass
+class AlertOutcome:
+    """What ``handle_story_risk`` did, for the pipeline's log and stats."""
+
+    alert_id: int | None = None
+    incident_id: int | None = None
+    alert_created: bool = False
+    incident_opened: bool = False
+    alert_level_change: tuple[str, str] | None = None
+    incident_level_change: tuple[str, str] | None = None
+    notifications_queued: int = 0
+
+
+# --- the pipeline's entry point --------------------------------------------------------------------------------
+
+def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart, policy: Policy,
+                      clock: Clock) -> AlertOutcome:
+    """Create or update the story's alert (and incident) after its risk was recomputed."""
+    now = clock.now()
+    out = AlertOutcome()
+    story = session.get(Story, story_risk.story_id)
+    if story is None:
+        log.warning("story risk for unknown story ignored", extra={"story_id": story_risk.story_id})
+        return out
+    alert = session.scalar(select(Alert).where(Alert.story_id == story.id))
+    if alert is None and story_risk.level is None:
+        return out
+    if alert is None:
+        alert = _create_alert(session, story=story, risk=story_risk, org=org, policy=policy, now=now)
+        out.alert_created = True
+        out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
+    else:
+        alert.risk_score = float(story_risk.score)
+        alert.factors = dict(story_risk.factors or {})
+        alert.category = story_risk.category or alert.category
+        alert.title = story.title or alert.title
+        alert.updated_at = now
+        new_level = automatic_level(alert.level, story_risk.level)
+        if new_level is not None and new_level != alert.level:
+            out.alert_level_change = (alert.level, new_level)
+            alert.level = new_level
+            if alert.status == DISMISSED:
+                alert.status = OPEN
+                alert.escalation_step = 0
+                alert.ack_due_at = None
+                _audit(session, now, SYSTEM, "alert.reopen", "alert", alert.id,
+                       f"误报预警风险升至{level_title(new_level)}，重新打开", {"level": new_level})
+            if alert.status == OPEN:
+                due = now + timedelta(minutes=policy.level(new_level).ack_minutes)
+                alert.ack_due_at = min(alert.ack_due_at, due) if alert.ack_due_at else due
+            out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
+    out.alert_id = alert.id
+
+    incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
+    if incident is not None:
+        incident.peak_risk = max(incident.peak_risk or 0.0, float(story_risk.score))
+        if out.alert_level_change and is_higher(alert.level, incident.level):
+            if incident.status == CLOSED:
+                _event(session, incident, now, "risk_rose_after_close", SYSTEM,
+                       f"事件已结案，但风险等级升至{level_title(alert.level)}，请研判是否重新处置",
+                       {"level": alert.level, "score": alert.risk_score})
+            else:
+                old = incident.level
+                out.notifications_queued += _set_incident_level(
+                    session, incident=incident, new_level=alert.level, reason="风险评分上升，系统自动升级",
+                    actor=SYSTEM, alert=alert, org=org, policy=policy, now=now)
+                out.incident_level_change = (old, alert.level)
+    elif alert.status != DISMISSED and policy.level(alert.level).auto_open_incident:
+        incident, queued = _open_incident(session, alert=alert, story=story, actor=SYSTEM, org=org,
+                                          policy=policy, now=now)
+        out.incident_opened = True
+        out.notifications_queued += queued
+    out.incident_id = incident.id if incident is not None else None
+    session.flush()
+    return out
+
+
+# --- people's actions ------------------------------------------------------------------------------------------
+
+def acknowledge_alert(session: Session, *, alert_id: int, user_login: str, clock: Clock) -> Alert:
+    """Acknowledge an alert; stops its escalation and cancels escalation messages not yet sent."""
+    now = clock.now()
+    alert = _get_alert(session, alert_id)
+    if alert.status == ACKNOWLEDGED:
+        raise IncidentError(f"alert {alert_id} already acknowledged by {alert.acknowledged_by}",
+                            f"该预警已由 {alert.acknowledged_by} 确认，无需重复确认")
+    if alert.status == DISMISSED:
+        raise IncidentError(f"alert {alert_id} was dismissed", "该预警已被标记为误报，不能确认")
+    alert.status = ACKNOWLEDGED
+    alert.acknowledged_at = now
+    alert.acknowledged_by = user_login
+    _cancel_pending(session, alert_id=alert.id, purposes=("escalation",), reason="预警已确认")
+    if alert.incident_id:
+        incident = session.get(Incident, alert.incident_id)
+        if incident is not None:
+            incident.acknowledged_at = incident.acknowledged_at or now
+            _event(session, incident, now, "acknowledged", user_login, f"{user_login} 确认了预警", {})
+    _audit(session, now, user_login, "alert.acknowledge", "alert", alert.id, "确认预警", {})
+    session.flush()
+    return alert
+
+
+def dismiss_alert(session: Session, *, alert_id: int, user_login: str, reason: str, clock: Clock) -> Alert:
+    """Mark an alert as a false positive; the reason is kept so the risk model can learn from it."""
+    now = clock.now()
+    alert = _get_alert(session, alert_id)
+    if not reason.strip():
+        raise IncidentError("dismissal needs a reason", "标记误报需要填写原因", code="reason_required")
+    if alert.status == DISMISSED:
+        raise IncidentError(f"alert {alert_id} already dismissed", "该预警已被标记为误报")
+    if alert.incident_id:
+        incident = session.get(Incident, alert.incident_id)
+        if incident is not None and incident.status != CLOSED:
+            raise IncidentError(f"alert {alert_id} has open incident {incident.number}",
+                                f"该预警已建立事件 {incident.number}，请在事件中处理或结案")
+    alert.status = DISMISSED
+    alert.dismissed_reason = reason.strip()
+    alert.dismissed_at = now
+    alert.dismissed_by = user_login
+    _cancel_pending(session, alert_id=alert.id, purposes=("escalation", "alert"), reason="预警已标记为误报")
+    _audit(session, now, user_login, "alert.dismiss", "alert", alert.id, reason.strip(),
+           {"story_id": alert.story_id, "level": alert.level, "category": alert.category,
+            "risk_score": alert.risk_score, "factors": alert.factors})
+    session.flush()
+    return alert
+
+
+def open_incident_from_alert(session: Session, *, alert_id: int, user_login: str, org: OrgChart, policy: Policy,
+                             clock: Clock) -> Incident:
+    """Open an incident by hand for an alert the policy left as alert-only (e.g. level IV)."""
+    now = clock.now()
+    alert = _get_alert(session, alert_id)
+    if alert.incident_id:
+        existing = session.get(Incident, alert.incident_id)
+        number = existing.number if existing else alert.incident_id
+        raise IncidentError(f"alert {alert_id} already has incident {number}", f"该预警已建立事件 {number}")
+    if alert.status == DISMISSED:
+        raise IncidentError(f"alert {alert_id} was dismissed", "已标记为误报的预警不能建立事件")
+    story = session.get(Story, alert.story_id)
+    if alert.status == OPEN:
+        alert.status = ACKNOWLEDGED
+        alert.acknowledged_at = now
+        alert.acknowledged_by = user_login
+        _cancel_pending(session, alert_id=alert.id, purposes=("escalation",), reason="已建立事件")
+    incident, _ = _open_incident(session, alert=alert, story=story, actor=user_login, org=org, policy=policy,
+                                 now=now)
+    incident.acknowledged_at = now
+    session.flush()
+    return incident
+
+
+def complete_task(session: Session, *, task_id: int, user_login: str, clock: Clock, note: str = "") -> Task:
+    """Mark a checklist task done; report tasks (初报 …) also start or stop the matching clock."""
+    now = clock.now()
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("task", task_id, "任务")
+    if task.status != "todo":
+        raise IncidentError(f"task {task_id} is already {task.status}",
+                            f"任务“{task.title}”已完成，不能重复完成")
+    task.status = "done"
+    task.done_at = now
+    task.done_by = user_login
+    task.note = note
+    incident = task.incident
+    late = task.due_at is not None and now > task.due_at
+    _event(session, incident, now, "task_done", user_login,
+           f"完成任务：{task.title}" + ("（已超时）" if late else ""),
+           {"task_id": task.id, "key": task.key, "late": late, "note": note})
+    if task.key in REPORT_KINDS:
+        _event(session, incident, now, "report", user_login, f"已报送：{task.title}", {"report": task.key})
+    _audit(session, now, user_login, "task.complete", "task", task.id, task.title, {"note": note})
+    session.flush()
+    return task
+
+
+def record_report(session: Session, *, incident_id: int, kind: str, user_login: str, clock: Clock,
+                  note: str = "") -> TimelineEvent:
+    """Record that a report was made (初报, 续报, 终报, 复盘, leadership told, regulator told); stops its clock."""
+    now = clock.now()
+    incident = _get_incident(session, incident_id)
+    if kind not in REPORT_KINDS:
+        raise IncidentError(f"unknown report kind {kind!r}", "未知的报告类型", code="bad_request")
+    if kind in ("final_report", "review") and incident.status != CLOSED:
+        raise IncidentError(f"{kind} before closing incident {incident.number}", "终报和复盘须在事件结案后提交")
+    ev = _event(session, incident, now, "report", user_login, f"已完成{CLOCK_LABELS[kind]}" +
+                (f"：{plain_line(note, 200)}" if note else ""), {"report": kind, "note": note})
+    _audit(session, now, user_login, "incident.report", "incident", incident.id, kind, {"note": note})
+    session.flush()
+    return ev
+
+
+def change_level(session: Session, *, incident_id: int, new_level: str, reason: str, user_login: str,
+                 org: OrgChart, policy: Policy, clock: Clock) -> Incident:
+    """Raise or lower an incident's level by hand; lowering requires a reason."""
+    now = clock.now()
+    incident = _get_incident(session, incident_id)
+    if incident.status == CLOSED:
+        raise IncidentError(f"incident {incident.number} is closed", "事件已结案，不能调整等级")
+    try:
+        check_manual_change(incident.level, new_level, reason)
+    except ValueError as exc:
+        if "reason" in str(exc):
+            user = "降低事件等级必须填写原因"
+        elif "already" in str(exc):
+            user = f"事件已是{level_title(incident.level)}"
+        else:
+            user = "无效的事件等级"
+        raise IncidentError(f"incident {incident.number}: {exc}", user, code="bad_request") from None
+    alert = session.scalar(select(Alert).where(Alert.incident_id == incident.id))
+    _set_incident_level(session, incident=incident, new_level=new_level, reason=reason.strip() or "人工升级",
+                        actor=user_login, alert=alert, org=org, policy=policy, now=now)
+    session.flush()
+    return incident
+
+
+def close_incident(session: Session, *, incident_id: int, user_login: str, summary: str, clock: Clock) -> Incident:
+    """Close an incident with a summary; starts the 终报 and 复盘 clocks."""
+    now = clock.now()
+    incident = _get_incident(session, incident_id)
+    if incident.status == CLOSED:
+        raise IncidentError(f"incident {incident.number} already closed", f"事件 {incident.number} 已结案")
+    if not summary.strip():
+        raise IncidentError("closing needs a summary", "结案需要填写处置小结", code="reason_required")
+    if now < incident.opened_at:
+        raise IncidentError("closing time before opening time", "结案时间不能早于立案时间")
+    incident.status = CLOSED
+    incident.closed_at = now
+    incident.summary = summary.strip()
+    open_tasks = [t.title for t in incident.tasks if t.status == "todo"]
+    _event(session, incident, now, "closed", user_login,
+           "事件结案" + (f"（{len(open_tasks)}项任务未完成）" if open_tasks else ""),
+           {"summary": incident.summary, "open_tasks": open_tasks})
+    _audit(session, now, user_login, "incident.close", "incident", incident.id, incident.summary,
+           {"open_tasks": len(open_tasks)})
+    session.flush()
+    return incident
+
+
+# --- scheduled jobs --------------------------------------------------------------------------------------------
+
+def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """Escalate every open alert past its acknowledgement deadline one step; returns how many escalated."""
+    now = clock.now()
+    count = 0
+    due = session.scalars(select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
+                                              Alert.ack_due_at <= now).order_by(Alert.id)).all()
+    for alert in due:
+        chain = _chain(alert, org, policy)
+        step = next_step(chain, alert.escalation_step, status=alert.status, ack_due_at=alert.ack_due_at, now=now)
+        if step is None:
+            continue
+        overdue_since = alert.ack_due_at
+        alert.escalation_step = step.index
+        alert.ack_due_at = now + timedelta(minutes=policy.level(alert.level).ack_minutes)
+        people = _people(org, step.people)
+        note = (f"该预警自 {_local(overdue_since, policy)} 起超过确认时限仍未确认，现逐级上报给您"
+                f"（第{step.index}级：{_role_label(step.role)}）。")
+        queued = _queue_many(session, people=people, policy=policy, now=now, alert=alert,
+                             incident_id=alert.incident_id, purpose="escalation",
+                             key=f"alert:{alert.id}:escalation:{step.index}",
+                             message=_message(session, alert=alert, org=org, policy=policy, purpose="escalation",
+                                              note=note, deadline=alert.ack_due_at))
+        if alert.incident_id:
+            incident = session.get(Incident, alert.incident_id)
+            if incident is not None:
+                _event(session, incident, now, "escalated", SYSTEM,
+                       f"预警超时未确认，已上报{_role_label(step.role)}：{'、'.join(p.name for p in people)}",
+                       {"step": step.index, "people": list(step.people)})
+        _audit(session, now, SYSTEM, "alert.escalate", "alert", alert.id, f"step {step.index}",
+               {"people": list(step.people), "queued": queued})
+        count += 1
+    session.flush()
+    return count
+
+
+# --- queries for the dashboard and the API ---------------------------------------------------------------------
+
+def list_incidents(session: Session, *, status: str | None = None, unit_ids: Iterable[str] | None = None,
+                   limit: int = 100) -> list[Incident]:
+    """Incidents, newest first, optionally by status and restricted to some units."""
+    q = select(Incident).order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
+    if status:
+        q = q.where(Incident.status == status)
+    if unit_ids is not None:
+        q = q.where(Incident.unit_id.in_(list(unit_ids)))
+    return list(session.scalars(q))
+
+
+def get_incident(session: Session, *, incident_id: int) -> Incident | None:
+    """Get a single incident by id."""
+    return session.get(Incident, incident_id)
+
+
+def list_alerts(session: Session, *, status: str | None = None, unit_ids: Iterable[str] | None = None,
+                limit: int = 100) -> list[Alert]:
+    """Alerts, most recently updated first, optionally by status and restricted to some units."""
+    q = select(Alert).order_by(Alert.updated_at.desc(), Alert.id.desc()).limit(limit)
+    if status:
+        q = q.where(Alert.status == status)
+    if unit_ids is not None:
+        q = q.where(Alert.unit_id.in_(list(unit_ids)))
+    return list(session.scalars(q))
+
+
+def incident_clocks(session: Session, *, incident: Incident, policy: Policy, clock: Clock) -> list[ReportingClock]:
+    """The incident's reporting clocks as of now."""
+    return compute_clocks(incident_facts(incident), policy=policy, now=clock.now())
+
+
+def incident_facts(incident: Incident) -> IncidentFacts:
+    """Plain values for the clock computation, read from the incident's timeline."""
+    history: list[tuple[str, datetime]] = []
+    reports: dict[str, list[datetime]] = {}
+    for ev in incident.events:
+        if ev.kind == "opened":
+            history.append((str(ev.data.get("level", incident.level)), ev.at))
+        elif ev.kind == "level_changed" and ev.data.get("to"):
+            history.append((str(ev.data["to"]), ev.at))
+        elif ev.kind == "report" and ev.data.get("report"):
+            reports.setdefault(str(ev.data["report"]), []).append(ev.at)
+    if not history:
+        history = [(incident.level, incident.opened_at)]
+    history.sort(key=lambda h: h[1])
+    return IncidentFacts(opened_at=incident.opened_at, level_history=history,
+                         acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, reports=reports)
+
+
+def list_notifications(session: Session, *, recipient_id: str, channel: str = "in_app", unread_only: bool = False,
+                       limit: int = 50) -> list[Notification]:
+    """A person's notifications on one channel (the in-app inbox), newest first."""
+    q = (select(Notification).where(Notification.recipient_id == recipient_id, Notification.channel == channel,
+                                    Notification.status.in_(("pending", "sent")))
+         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+    if unread_only:
+        q = q.where(Notification.read_at.is_(None))
+    return list(session.scalars(q))
+
+
+def mark_notification_read(session: Session, *, notification_id: int, recipient_id: str, clock: Clock) -> None:
+    """Mark one of the person's own notifications as read."""
+    n = session.get(Notification, notification_id)
+    if n is None or n.recipient_id != recipient_id:
+        raise NotFound("notification", notification_id, "通知")
+    n.read_at = n.read_at or clock.now()
+    session.flush()
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+def _create_alert(session: Session, *, story: Story, risk: StoryRisk, org: OrgChart, policy: Policy,
+                  now: datetime) -> Alert:
+    unit_id = _unit_for(org, story.unit_id)
+    level = str(risk.level)
+    chain = build_chain(org, unit_id, policy.levels_file.escalation_chain)
+    alert = Alert(story_id=story.id, unit_id=unit_id, level=level, risk_score=float(risk.score),
+                  category=risk.category or "other", title=story.title or "（无标题）",
+                  factors=dict(risk.factors or {}), status=OPEN, created_at=now, updated_at=now,
+                  ack_due_at=now + timedelta(minutes=policy.level(level).ack_minutes), escalation_step=0,
+                  escalation_chain=[s.to_json() for s in chain])
+    session.add(alert)
+    session.flush()
+    _audit(session, now, SYSTEM, "alert.create", "alert", alert.id, f"{level_title(level)} {alert.title}",
+           {"story_id": story.id, "score": alert.risk_score})
+    return alert
+
+
+def _notify_alert(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, now: datetime) -> int:
+    """Tell the first step of the chain (the duty monitors) about a new alert or a higher level."""
+    chain = _chain(alert, org, policy)
+    if not chain:
+        log.warning("alert has nobody to notify", extra={"alert_id": alert.id, "unit_id": alert.unit_id})
+        return 0
+    return _queue_many(session, people=_people(org, chain[0].people), policy=policy, now=now, alert=alert,
+                       incident_id=alert.incident_id, purpose="alert", key=f"alert:{alert.id}:level:{alert.level}",
+                       message=_message(session, alert=alert, org=org, policy=policy, purpose="alert",
+                                        deadline=alert.ack_due_at))
+
+
+def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor: str, org: OrgChart,
+                   policy: Policy, now: datetime) -> tuple[Incident, int]:
+    level = alert.level
+    channels = list(session.scalars(select(Article.channel).where(Article.story_id == alert.story_id).distinct()))
+    playbook = policy.choose_playbook(category=alert.category, level=level, channels=channels)
+    commanders = org.nearest_with_role(Role.commander, alert.unit_id)
+    incident = Incident(number=_next_number(session, now, policy), title=alert.title, unit_id=alert.unit_id,
+                        level=level, category=alert.category, playbook=playbook.id, status=OPEN,
+                        story_id=alert.story_id, opened_at=now, commander_id=commanders[0].id if commanders else None,
+                        summary="", peak_risk=alert.risk_score)
+    session.add(incident)
+    session.flush()
+    alert.incident_id = incident.id
+    for step in playbook.steps_for(level):
+        _add_task(session, incident=incident, step=step, level=level, start=now, org=org, policy=policy)
+    who = "系统自动" if actor == SYSTEM else actor
+    _event(session, incident, now, "opened", actor,
+           f"{who}立案：{level_title(level)}，处置清单“{playbook.name}”，风险分值 {alert.risk_score:.1f}",
+           {"level": level, "score": alert.risk_score, "factors": alert.factors, "playbook": playbook.id,
+            "alert_id": alert.id, "channels": channels})
+    _audit(session, now, actor, "incident.open", "incident", incident.id, incident.number,
+           {"level": level, "alert_id": alert.id, "playbook": playbook.id})
+    queued = _notify_incident(session, incident=incident, alert=alert, purpose="incident_opened", org=org,
+                              policy=policy, now=now)
+    return incident, queued
+
+
+def _set_incident_level(session: Session, *, incident: Incident, new_level: str, reason: str, actor: str,
+                        alert: Alert | None, org: OrgChart, policy: Policy, now: datetime) -> int:
+    old = incident.level
+    up = is_higher(new_level, old)
+    incident.level = new_level
+    added: list[str] = []
+    if up:
+        playbook = _playbook(incident, policy)
+        by_key = {t.key: t for t in incident.tasks}
+        for step in playbook.steps_for(new_level):
+            due = step_due_at(step, level=new_level, start=now, policy=policy)
+            task = by_key.get(step.key)
+            if task is None:
+                _add_task(session, incident=incident, step=step, level=new_level, start=now, org=org,
+                          policy=policy)
+                added.append(step.title)
+            elif task.status == "todo" and due is not None and (task.due_at is None or due < task.due_at):
+                task.due_at = due
+    _event(session, incident, now, "level_changed", actor,
+           f"等级由{level_title(old)}调整为{level_title(new_level)}：{plain_line(reason, 200)}",
+           {"from": old, "to": new_level, "reason": reason, "direction": "up" if up else "down",
+            "tasks_added": added})
+    _audit(session, now, actor, "incident.level", "incident", incident.id, f"{old}->{new_level}",
+           {"reason": reason})
+    if not up:
+        return 0
+    return _notify_incident(session, incident=incident, alert=alert, purpose="level_changed", org=org,
+                            policy=policy, now=now, previous_level=old)
+
+
+def _notify_incident(session: Session, *, incident: Incident, alert: Alert | None, purpose: str, org: OrgChart,
+                     policy: Policy, now: datetime, previous_level: str | None = None) -> int:
+    """Tell the roles the incident's level requires (commander, leaders …), once per level."""
+    people: list[Person] = []
+    for role in policy.level(incident.level).notify_roles:
+        people += [p for p in org.nearest_with_role(role, incident.unit_id) if p not in people]
+    subject, body = compose(
+        purpose=purpose, level=incident.level, unit_name=_unit_name(org, incident.unit_id), title=incident.title,
+        score=alert.risk_score if alert else incident.peak_risk, category=incident.category,
+        factors=alert.factors if alert else {}, link=f"/incidents/{incident.id}", number=incident.number,
+        previous_level=previous_level, tz=policy.timezone)
+    return _queue_many(session, people=people, policy=policy, now=now, alert=alert, incident_id=incident.id,
+                       purpose=purpose, key=f"incident:{incident.id}:level:{incident.level}", message=(subject, body))
+
+
+def _message(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, purpose: str,
+             note: str = "", deadline: datetime | None = None) -> tuple[str, str]:
+    number = None
+    link = f"/alerts/{alert.id}"
+    if alert.incident_id:
+        incident = session.get(Incident, alert.incident_id)
+        number = incident.number if incident else None
+        link = f"/incidents/{alert.incident_id}"
+    return compose(purpose=purpose, level=alert.level, unit_name=_unit_name(org, alert.unit_id), title=alert.title,
+                   score=alert.risk_score, category=alert.category, factors=alert.factors, link=link,
+                   number=number, deadline=deadline, tz=policy.timezone, note=note)
+
+
+def _queue_many(session: Session, *, people: Sequence[Person], policy: Policy, now: datetime, alert: Alert | None,
+                incident_id: int | None, purpose: str, key: str, message: tuple[str, str]) -> int:
+    subject, body = message
+    queued = 0
+    for person in people:
+        for channel in policy.channels.person_channels(has_email=bool(person.contacts.email)):
+            dedup = f"{key}:{person.id}:{channel}"
+            if session.scalar(select(Notification.id).where(Notification.dedup_key == dedup)) is not None:
+                continue
+            session.add(Notification(dedup_key=dedup, alert_id=alert.id if alert else None, incident_id=incident_id,
+                                     recipient_id=person.id, channel=channel, purpose=purpose, subject=subject,
+                                     body=body, status="pending", attempts=0, created_at=now, next_attempt_at=now))
+            queued += 1
+    session.flush()
+    return queued
+
+
+def _cancel_pending(session: Session, *, alert_id: int, purposes: Sequence[str], reason: str) -> int:
+    rows = session.scalars(select(Notification).where(Notification.alert_id == alert_id,
+                                                      Notification.status == "pending",
+                                                      Notification.purpose.in_(list(purposes)))).all()
+    for n in rows:
+        n.status = "cancelled"
+        n.last_error = reason
+    return len(rows)
+
+
+def _add_task(session: Session, *, incident: Incident, step: PlaybookStep, level: str, start: datetime,
+              org: OrgChart, policy: Policy) -> Task:
+    owners = org.nearest_with_role(step.owner_role, incident.unit_id)
+    task = Task(incident=incident, position=len(incident.tasks), key=step.key, title=step.title,
+                owner_role=str(step.owner_role), owner_id=owners[0].id if owners else None,
+                due_at=step_due_at(step, level=level, start=start, policy=policy), status="todo", note="")
+    session.add(task)
+    return task
+
+
+def _playbook(incident: Incident, policy: Policy) -> Playbook:
+    pb = policy.playbooks.get(incident.playbook)
+    if pb is None:  # the template was removed from config since the incident opened
+        pb = policy.choose_playbook(category=incident.category, level=incident.level)
+    return pb
+
+
+def _chain(alert: Alert, org: OrgChart, policy: Policy) -> list[EscalationStep]:
+    if alert.escalation_chain:
+        return [EscalationStep.from_json(s) for s in alert.escalation_chain]
+    return build_chain(org, alert.unit_id, policy.levels_file.escalation_chain)
+
+
+def _next_number(session: Session, now: datetime, policy: Policy) -> str:
+    """YQ-YYYYMMDD-NNN by the local (Asia/Shanghai) date; the sequence restarts each day."""
+    prefix = f"YQ-{now.astimezone(ZoneInfo(policy.timezone)):%Y%m%d}-"
+    taken = session.scalars(select(Incident.number).where(Incident.number.like(prefix + "%"))).all()
+    seq = max((int(n.rsplit("-", 1)[1]) for n in taken if n.rsplit("-", 1)[1].isdigit()), default=0) + 1
+    return f"{prefix}{seq:03d}"
+
+
+def _event(session: Session, incident: Incident, at: datetime, kind: str, actor: str, text: str,
+           data: dict) -> TimelineEvent:
+    ev = TimelineEvent(incident=incident, at=at, kind=kind, actor=actor, text=text, data=data)
+    session.add(ev)
+    return ev
+
+
+def _audit(session: Session, at: datetime, actor: str, action: str, object_type: str, object_id: object,
+           detail: str, data: dict) -> None:
+    session.add(AuditEntry(at=at, actor=actor, action=action, object_type=object_type, object_id=str(object_id),
+                           detail=detail, data=data))
+
+
+def _get_alert(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("alert", alert_id, "预警")
+    return alert
+
+
+def _get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("incident", incident_id, "事件")
+    return incident
+
+
+def _unit_for(org: OrgChart, unit_id: str | None) -> str:
+    if unit_id:
+        try:
+            return org.unit(unit_id).id
+        except KeyError:
+            log.warning("story names a unit missing from the org chart; using head office",
+                        extra={"unit_id": unit_id})
+    return org.root().id
+
+
+def _unit_name(org: OrgChart, unit_id: str) -> str:
+    try:
+        return org.unit(unit_id).name
+    except KeyError:
+        return unit_id
+
+
+def _people(org: OrgChart, ids: Iterable[str]) -> list[Person]:
+    out = []
+    for pid in ids:
+        try:
+            out.append(org.person(pid))
+        except KeyError:
+            log.warning("escalation chain names a person no longer in the org chart", extra={"person": pid})
+    return out
+
+
+def _role_label(role: str) -> str:
+    try:
+        return ROLE_LABELS[Role(role)]
+    except ValueError:
+        return role
+
+
+def _local(when: datetime | None, policy: Policy) -> str:
+    return local_time(when, policy.timezone)
