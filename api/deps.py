@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from api import auth, users
 from api.models import User
+from incidents.policy import Policy
 from yuqing.clock import Clock
 from yuqing.org import OrgChart, Role
 from yuqing.settings import Settings
@@ -67,7 +68,7 @@ def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-def get_policy(request: Request) -> Any:
+def get_policy(request: Request) -> Policy | None:
     """The incidents policy (levels and checklists), loaded on first use when the app was not given one."""
     return request.app.state.policy_provider()
 
@@ -83,7 +84,7 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 OrgDep = Annotated[OrgChart, Depends(get_org)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
-PolicyDep = Annotated[Any, Depends(get_policy)]
+PolicyDep = Annotated[Policy | None, Depends(get_policy)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

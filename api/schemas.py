@@ -49,6 +49,7 @@ class ClockRead(BaseModel):
     label: str
     due_at: datetime | None
     done_at: datetime | None = None
+    status: str = Field(default="ok", description="ok | due_soon | overdue | done")
     overdue: bool = False
 
 
@@ -186,6 +187,8 @@ class AlertRead(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     dismissed_reason: str | None
+    dismissed_at: datetime | None
+    dismissed_by: str | None
     incident_id: int | None
     factors: list[FactorRead]
 

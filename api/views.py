@@ -31,7 +31,9 @@ from api.schemas import (
     UnitRef,
 )
 from crawlers.models import Article, Mention, SourceState, Story
+from incidents import service as incident_service
 from incidents.models import Alert, Incident, Task
+from incidents.policy import Policy
 from sentiment.models import Classification, StoryRisk
 from yuqing.clock import Clock
 from yuqing.org import ROLE_LABELS, OrgChart, Role
@@ -147,17 +149,18 @@ def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
         status_name=present.label(present.ALERT_STATUS_LABELS, alert.status), created_at=alert.created_at,
         updated_at=alert.updated_at, ack_due_at=alert.ack_due_at, ack_overdue=overdue,
         acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
-        dismissed_reason=alert.dismissed_reason, incident_id=alert.incident_id, factors=factor_reads(alert.factors))
+        dismissed_reason=alert.dismissed_reason, dismissed_at=alert.dismissed_at,
+        dismissed_by=alert.dismissed_by, incident_id=alert.incident_id, factors=factor_reads(alert.factors))
 
 
-def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Any,
+def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Policy | None,
                         clock: Clock) -> list[IncidentListRead]:
     counts = queries.task_counts(session, [i.id for i in incidents])
     return [_incident_list_read(session, org, i, counts.get(i.id, (0, 0)), policy=policy, clock=clock)
             for i in incidents]
 
 
-def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy: Any,
+def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy: Policy | None,
                   clock: Clock) -> IncidentRead:
     """The full incident page: clocks, checklist, timeline, evidence and why it was raised."""
     now = clock.now()
@@ -182,7 +185,7 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
 
 
 def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,
-                        policy: Any, clock: Clock) -> IncidentListRead:
+                        policy: Policy | None, clock: Clock) -> IncidentListRead:
     return IncidentListRead(
         id=incident.id, number=incident.number, title=incident.title, level=incident.level,
         level_name=present.level_name(incident.level), unit=unit_ref(org, incident.unit_id),
@@ -192,32 +195,13 @@ def _incident_list_read(session: Session, org: OrgChart, incident: Incident, cou
         clocks=incident_clocks(session, incident, policy=policy, clock=clock))
 
 
-def incident_clocks(session: Session, incident: Incident, *, policy: Any, clock: Clock) -> list[ClockRead]:
-    """The incident's reporting clocks from the incidents service (empty until a policy is available)."""
+def incident_clocks(session: Session, incident: Incident, *, policy: Policy | None, clock: Clock) -> list[ClockRead]:
+    """The incident's reporting clocks (确认, 报告领导, 初报, 续报…); none until a policy is loaded."""
     if policy is None:
         return []
-    try:
-        from incidents.service import incident_clocks as service_clocks
-    except ImportError:
-        return []
-    now = clock.now()
-    return [_clock_read(c, now) for c in service_clocks(session, incident=incident, policy=policy, clock=clock)]
-
-
-def _clock_read(item: Any, now: datetime) -> ClockRead:
-    """Adapt one clock from the incidents service (an object or a mapping) to ``ClockRead``."""
-    def get(name: str, default: Any = None) -> Any:
-        if isinstance(item, dict):
-            return item.get(name, default)
-        return getattr(item, name, default)
-
-    key = str(get("key") or get("kind") or get("name") or "clock")
-    due, done = get("due_at"), get("done_at") or get("met_at")
-    overdue = get("overdue")
-    if overdue is None:
-        overdue = done is None and due is not None and due < now
-    label = get("label") or present.CLOCK_LABELS.get(key, key)
-    return ClockRead(key=key, label=str(label), due_at=due, done_at=done, overdue=bool(overdue))
+    clocks = incident_service.incident_clocks(session, incident=incident, policy=policy, clock=clock)
+    return [ClockRead(key=c.key, label=c.label, due_at=c.due_at, done_at=c.done_at, status=c.status,
+                      overdue=c.status == "overdue") for c in clocks]
 
 
 def source_reads(states: list[SourceState], now: datetime) -> list[SourceRead]:

@@ -130,9 +130,8 @@ def _visible_text(tree: etree._Element) -> str:
 def _body_text(tree: etree._Element, url: str | None) -> str:
     fallback = _largest_block(tree)  # computed first: trafilatura prunes the tree it is given
     text = _trafilatura_text(tree, url)
-    if not text or len(text) < 20:
-        if len(fallback) > len(text or ""):
-            text = fallback
+    if (not text or len(text) < 20) and len(fallback) > len(text or ""):
+        text = fallback
     text = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
     text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     return text[:MAX_TEXT_CHARS]
@@ -257,7 +256,8 @@ _CN_DATETIME = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})\s*日?"
     r"(?:\s*(?:T|\s)?\s*(?P<H>\d{1,2})\s*(?::|时|点)\s*(?P<M>\d{1,2})(?:\s*(?::|分)\s*(?P<S>\d{1,2}))?)?")
 _LABELLED = re.compile(r"(?:发布时间|发表时间|发布日期|发表于|时间|日期|发布于|更新时间)\s*[:：]?\s*")
-_RELATIVE = re.compile(r"(?P<n>\d{1,3})\s*(?P<u>秒|分钟|小时|天)前|(?P<day>今天|昨天|前天)\s*(?P<H>\d{1,2}):(?P<M>\d{2})")
+_RELATIVE = re.compile(
+    r"(?P<n>\d{1,3})\s*(?P<u>秒|分钟|小时|天)前|(?P<day>今天|昨天|前天)\s*(?P<H>\d{1,2}):(?P<M>\d{2})")
 
 
 def _published_at(tree: etree._Element, page_text: str, *, chinese: bool, now: datetime | None) -> datetime | None:

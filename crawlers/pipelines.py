@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Outcomes returned by the store functions (and counted as ``yuqing/items/<outcome>`` in stats).
-NEW, UPDATED, UNCHANGED, DUPLICATE, EMPTY, VALIDATORS = "new", "updated", "unchanged", "duplicate", "empty", "validators"
+NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
+DUPLICATE, EMPTY, VALIDATORS = "duplicate", "empty", "validators"
 
 TITLE_FROM_TEXT_CHARS = 60
 _WRITE_LOCK = threading.Lock()  # one writer per process: SQLite has one, and it keeps transactions short

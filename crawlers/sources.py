@@ -78,7 +78,8 @@ class FieldMapping(_Strict):
         default_factory=dict, description="metric name → path, e.g. reposts: reposts_count"
     )
     meta: dict[str, str] = Field(
-        default_factory=dict, description="extra values kept in article.meta, e.g. retweeted_text: retweeted_status.text"
+        default_factory=dict,
+        description="extra values kept in article.meta, e.g. retweeted_text: retweeted_status.text",
     )
 
 
@@ -98,16 +99,30 @@ class ApiAuth(_Strict):
 
 
 class JsonApiOptions(_Strict):
+    """How to call a JSON API and map its items; paginate by page number or by a cursor, never both."""
+
     items_path: str = Field(default="data", description="dotted path to the list of items ('' = the top level)")
     fields: FieldMapping = Field(default_factory=FieldMapping)
     params: dict[str, str] = Field(default_factory=dict, description="query parameters sent with every request")
     page_param: str | None = Field(default=None, description="query parameter carrying the page number")
     first_page: int = Field(default=1, ge=0)
     has_more_path: str | None = Field(default=None, description="path to a boolean saying more pages exist")
+    cursor_param: str | None = Field(
+        default=None, description="query parameter carrying the next-page cursor, e.g. max_id (instead of pages)"
+    )
+    cursor_path: str | None = Field(default=None, description="path to the next cursor in a response, e.g. max_id")
     auth: ApiAuth | None = None
     track_metrics: bool = Field(
         default=True, description="re-read known items every poll to update metrics and record a sample"
     )
+
+    @model_validator(mode="after")
+    def _one_pagination(self) -> JsonApiOptions:
+        if self.page_param and self.cursor_param:
+            raise ValueError("use page_param or cursor_param, not both")
+        if bool(self.cursor_param) != bool(self.cursor_path):
+            raise ValueError("cursor_param and cursor_path go together")
+        return self
 
 
 class SourceConfig(_Strict):
@@ -184,7 +199,8 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
             try:
                 check_url(url, allow_private=source.allow_private_network, resolve=False)
             except UnsafeURLError as exc:
-                hint = "" if source.allow_private_network else " (set allow_private_network: true only for a trusted local source)"
+                hint = ("" if source.allow_private_network
+                        else " (set allow_private_network: true only for a trusted local source)")
                 problems.append((f"{where}.{field}", f"unsafe URL: {exc}{hint}"))
     if problems:
         raise ConfigError(path, problems)

@@ -102,7 +102,7 @@ def is_public_address(address: IPAddress) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
-        or address.is_site_local
+        or getattr(address, "is_site_local", False)
         or not address.is_global
     )
 

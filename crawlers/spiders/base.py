@@ -31,6 +31,7 @@ from crawlers.spiders.urls import url_hash
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+TOO_LARGE_STATUS = 413  # recorded in SeenUrl.status_code for a page dropped for its size
 
 
 @dataclass
@@ -39,6 +40,9 @@ class KnownState:
 
     seen: set[str] = field(default_factory=set)  # url hashes
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # url hash → (etag, lm)
+    # URL hashes claimed by any spider of the same crawl round (shared object): the feed, the sitemap and the list
+    # page of one site usually point at the same new articles, which should be fetched once, not three times.
+    claimed: set[str] = field(default_factory=set)
 
 
 class SourceSpider(scrapy.Spider):
@@ -89,10 +93,14 @@ class SourceSpider(scrapy.Spider):
             return None
         if key in self._queued:
             return None
+        if key in self.known.claimed:
+            stats.inc_value("yuqing/skipped_claimed")
+            return None
         if self._articles_queued >= self.source.max_items:
             stats.inc_value("yuqing/skipped_over_limit")
             return None
         self._queued.add(key)
+        self.known.claimed.add(key)
         self._articles_queued += 1
         stats.inc_value("yuqing/pages_requested")
         return scrapy.Request(
@@ -112,7 +120,7 @@ class SourceSpider(scrapy.Spider):
 
     def is_new(self, url: str) -> bool:
         key = url_hash(url)
-        return key not in self.known.seen and key not in self._queued
+        return key not in self.known.seen and key not in self._queued and key not in self.known.claimed
 
     # -- callbacks --------------------------------------------------------------------------------------------
 
@@ -171,7 +179,8 @@ class SourceSpider(scrapy.Spider):
         self.entry_failed = True
         self.crawler.stats.inc_value("yuqing/entry_failures")
 
-    def on_page_error(self, failure: Failure) -> None:
+    def on_page_error(self, failure: Failure) -> Iterable[ValidatorItem]:
+        """Count a failed page; pages that will never work (gone, too large) are remembered so as not to retry."""
         stats = self.crawler.stats
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
@@ -181,10 +190,14 @@ class SourceSpider(scrapy.Spider):
             if status < 500 and status not in (408, 429):
                 stats.inc_value(f"yuqing/page_ignored_status/{status}")
                 logger.info("%s: ignored %s (HTTP %s)", self.source.id, url, status)
+                if status in (404, 410) and request is not None and request.meta.get("yuqing_article"):
+                    yield ValidatorItem(source_id=self.source.id, url=url, status=status)
                 return
         if isinstance(exc, DownloadCancelledError):
             stats.inc_value("yuqing/dropped/too_large")
             logger.warning("%s: dropped %s: %s", self.source.id, url, exc)
+            if request is not None and request.meta.get("yuqing_article"):
+                yield ValidatorItem(source_id=self.source.id, url=url, status=TOO_LARGE_STATUS)
             return
         if isinstance(exc, AlreadySeen):
             return

@@ -43,11 +43,13 @@ class JsonApiSpider(SourceSpider):
         assert self.source.json_api is not None
         return self.source.json_api
 
-    def _page_request(self, page: int, *, entry: bool) -> scrapy.Request:
+    def _page_request(self, page: int, *, entry: bool, cursor: str | None = None) -> scrapy.Request:
         opts = self._opts
         params = dict(opts.params)
         if opts.page_param:
             params[opts.page_param] = str(page)
+        if opts.cursor_param and cursor is not None:
+            params[opts.cursor_param] = cursor
         return self.entry_request(_with_query(self.source.url, params), self.parse_api, entry=entry,
                                   headers=self._headers, cb_kwargs={"page": page})
 
@@ -73,11 +75,16 @@ class JsonApiSpider(SourceSpider):
                 continue
             stats.inc_value("yuqing/records")
             yield record
-        if not opts.page_param or not items or page - opts.first_page + 1 >= self.source.max_pages:
+        if not items or page - opts.first_page + 1 >= self.source.max_pages:
             return
         if opts.has_more_path and not get_path(data, opts.has_more_path):
             return
-        yield self._page_request(page + 1, entry=False)
+        if opts.page_param:
+            yield self._page_request(page + 1, entry=False)
+        elif opts.cursor_param and opts.cursor_path:
+            cursor = _as_text(get_path(data, opts.cursor_path))
+            if cursor and cursor != "0":
+                yield self._page_request(page + 1, entry=False, cursor=cursor)
 
     def _record(self, raw: Any) -> RecordItem | None:
         if not isinstance(raw, dict):

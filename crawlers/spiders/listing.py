@@ -10,6 +10,7 @@ from scrapy.http import Response
 
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.items import PageHints
+from crawlers.spiders.urls import url_hash
 
 
 class ListingSpider(SourceSpider):
@@ -33,7 +34,7 @@ class ListingSpider(SourceSpider):
         for url, title in self._links(response):
             if pattern is not None and not pattern.search(url):
                 continue
-            if self.is_new(url):
+            if url_hash(url) not in self.known.seen:  # unknown before this poll (claims by other spiders don't count)
                 new_links += 1
             request = self.article_request(url, PageHints(title=title))
             if request is not None:

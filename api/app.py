@@ -1,0 +1,178 @@
+"""The FastAPI application: JSON API under ``/api/v1``, the Chinese dashboard, ``/healthz`` and security headers.
+
+``create_app`` is the only way in. Everything the app needs (settings, database sessions, org chart, clock,
+incidents policy) is passed in and kept on ``app.state``, so the demo can run it on a simulated clock and tests on
+a frozen one, several apps side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import auth, queries
+from api.deps import LoginRequired, SessionDep
+from api.login import router as login_router
+from api.pages import router as pages_router
+from api.routers import alerts, articles, incidents, sources, stories, tasks
+from api.templating import STATIC_DIR, make_templates
+from incidents.policy import Policy, load_policy
+from yuqing.clock import Clock
+from yuqing.org import OrgChart
+from yuqing.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+POLICY_RETRY_S = 30.0
+HTTP_STATUS_HEADINGS = {400: "请求有误", 401: "未登录", 403: "无权访问", 404: "页面不存在", 409: "操作未执行",
+                        422: "请求参数无效", 503: "服务暂不可用"}
+
+
+def create_app(*, settings: Settings, session_factory: sessionmaker[Session], org: OrgChart, clock: Clock,
+               policy: Policy | None = None) -> FastAPI:
+    """Build the app. ``policy`` (incidents levels and checklists) is loaded from config on first use if None."""
+    app = FastAPI(title="yuqing 舆情应急处置平台 API", version="0.1.0", docs_url=None, redoc_url=None,
+                  description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。")
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.org = org
+    app.state.clock = clock
+    app.state.policy_provider = _policy_provider(settings, policy)
+    app.state.session_signer = auth.SessionSigner(settings.secret_key)
+    app.state.templates = make_templates(settings.tz)
+
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (incidents, alerts, tasks, articles, stories, sources):
+        app.include_router(module.router)
+    app.include_router(login_router)
+    app.include_router(pages_router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
+    _install_error_handlers(app)
+    return app
+
+
+def healthz(session: SessionDep) -> Response:
+    """``{"status": "ok"}`` when the database answers, 503 otherwise."""
+    try:
+        queries.ping(session)
+    except SQLAlchemyError as exc:
+        log.warning("healthz: database unavailable", extra={"error": str(exc)[:200]})
+        return JSONResponse({"status": "unavailable", "detail": "数据库不可用"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+class SecurityHeadersMiddleware:
+    """Adds the strict CSP and friends to every HTTP response (pages, API, static files, errors)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _policy_provider(settings: Settings, policy: Policy | None) -> Callable[[], Policy | None]:
+    """Return the given policy, or load it from config on first use (retrying now and then if it fails)."""
+    lock = threading.Lock()
+    state: dict[str, Any] = {"policy": policy, "next_try": 0.0}
+
+    def provide() -> Policy | None:
+        if state["policy"] is not None or time.monotonic() < state["next_try"]:
+            return state["policy"]
+        with lock:
+            if state["policy"] is None and time.monotonic() >= state["next_try"]:
+                try:
+                    state["policy"] = load_policy(settings.levels_path, settings.checklists_path)
+                except Exception as exc:  # missing or invalid config: pages still work, without clocks
+                    log.warning("incidents policy not loaded", extra={"error": str(exc)[:300]})
+                    state["next_try"] = time.monotonic() + POLICY_RETRY_S
+        return state["policy"]
+
+    return provide
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}",
+                                status_code=status.HTTP_303_SEE_OTHER)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        # Framework messages are English ("Not Found"); show ours, in Chinese, instead.
+        message = exc.detail if _is_chinese(exc.detail) else "请求未能完成。"
+        if exc.status_code == 404 and not _is_chinese(exc.detail):
+            message = "您访问的页面不存在。"
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [_describe(err) for err in exc.errors()]
+        message = "请求参数无效：" + "；".join(problems)
+        if _is_api(request):
+            return JSONResponse({"detail": _plain_errors(exc.errors()), "message": message},
+                                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return _error_page(request, status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    state = request.app.state
+    return state.templates.TemplateResponse(request, "error.html", {
+        "me": None, "nav": "", "flash": "", "bank_name": state.org.bank.name, "now": state.clock.now(),
+        "heading": HTTP_STATUS_HEADINGS.get(status_code, "出错了"), "message": str(message)},
+        status_code=status_code)
+
+
+def _is_chinese(detail: Any) -> bool:
+    return isinstance(detail, str) and any("\u4e00" <= ch <= "\u9fff" for ch in detail)
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+    return f"{loc or '请求'}：{err.get('msg', '无效')}"
+
+
+def _plain_errors(errors: Any) -> list[dict]:
+    """Validation errors without the raw input and context objects (which may not be JSON-serialisable)."""
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]

@@ -1,0 +1,143 @@
+"""The Chinese web dashboard: 舆情总览, 预警, 事件, 信息源, and the forms that act on alerts and tasks.
+
+Server-rendered and usable without JavaScript (the overview's live region refreshes itself when JS runs). Pages
+render the same read models as the JSON API. Every form POST carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api import actions, queries, views
+from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
+from api.deps import ClockDep, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
+from yuqing.categories import LEVEL_ORDER
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。", "incident": "已立案。", "task": "任务已完成。"}
+OVERVIEW_INCIDENTS = 20
+OVERVIEW_MENTIONS = 20
+
+CsrfField = Annotated[str, Form(max_length=128)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+             policy: PolicyDep) -> Response:
+    return render(request, "overview.html", me, "overview",
+                  overview_context(session, me, org=org, clock=clock, policy=policy))
+
+
+@router.get("/partials/overview", response_class=HTMLResponse)
+def overview_partial(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+                     policy: PolicyDep) -> Response:
+    return render(request, "_overview_live.html", me, "overview",
+                  overview_context(session, me, org=org, clock=clock, policy=policy))
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep) -> Response:
+    now = clock.now()
+    open_rows = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=200)
+    handled = [a for a in queries.list_alerts(session, unit_ids=me.unit_ids, limit=100) if a.status != "open"]
+    return render(request, "alerts.html", me, "alerts", {
+        "open_alerts": [views.alert_read(org, a, now) for a in open_rows],
+        "handled_alerts": [views.alert_read(org, a, now) for a in handled[:50]],
+        "can_handle": me.has_role(*ALERT_HANDLERS), "can_open": me.has_role(*INCIDENT_OPENERS)})
+
+
+@router.post("/alerts/{alert_id}/ack")
+def alert_ack(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: Annotated[int, Path(ge=1)],
+              csrf_token: CsrfField = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.acknowledge_alert(session, me, alert_id=alert_id, clock=clock)
+    return _back("/alerts", "ack")
+
+
+@router.post("/alerts/{alert_id}/dismiss")
+def alert_dismiss(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: Annotated[int, Path(ge=1)],
+                  csrf_token: CsrfField = "", reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.dismiss_alert(session, me, alert_id=alert_id, reason=reason.strip() or "误报", clock=clock)
+    return _back("/alerts", "dismiss")
+
+
+@router.post("/alerts/{alert_id}/incident")
+def alert_open_incident(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
+                        alert_id: Annotated[int, Path(ge=1)], csrf_token: CsrfField = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    incident = actions.open_incident(session, me, alert_id=alert_id, org=org, policy=policy, clock=clock)
+    return _back(f"/incidents/{incident.id}", "incident")
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+                   policy: PolicyDep,
+                   status_: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None) -> Response:
+    rows = queries.list_incidents(session, unit_ids=me.unit_ids, status=status_, limit=200)
+    return render(request, "incidents.html", me, "incidents", {
+        "incidents": views.incident_list_reads(session, org, rows, policy=policy, clock=clock), "status": status_})
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+                  policy: PolicyDep, incident_id: Annotated[int, Path(ge=1)]) -> Response:
+    incident = queries.get_incident(session, incident_id=incident_id)
+    if incident is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
+    ensure_unit(me, incident.unit_id)
+    return render(request, "incident.html", me, "incidents", {
+        "incident": views.incident_read(session, org, incident, policy=policy, clock=clock)})
+
+
+@router.post("/tasks/{task_id}/complete")
+def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: Annotated[int, Path(ge=1)],
+                  csrf_token: CsrfField = "", note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    task = actions.complete_task(session, me, task_id=task_id, note=note.strip(), clock=clock)
+    return _back(f"/incidents/{task.incident_id}", "task", anchor=f"task-{task.id}")
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, me: PageUser, session: SessionDep, clock: ClockDep) -> Response:
+    return render(request, "sources.html", me, "sources",
+                  {"sources": views.source_reads(queries.source_states(session), clock.now())})
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+def overview_context(session, me: Principal, *, org, clock, policy) -> dict[str, Any]:
+    now = clock.now()
+    incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="open", limit=500)
+    by_level = Counter(i.level for i in incidents)
+    open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
+    sources = views.source_reads(queries.source_states(session), now)
+    return {
+        "incidents_by_level": {lv: by_level.get(lv, 0) for lv in LEVEL_ORDER},
+        "open_incidents": views.incident_list_reads(session, org, incidents[:OVERVIEW_INCIDENTS], policy=policy,
+                                                    clock=clock),
+        "open_alerts": [views.alert_read(org, a, now) for a in open_alerts],
+        "mentions": views.mention_reads(org, queries.mention_feed(session, unit_ids=me.unit_ids, sort="time",
+                                                                  limit=OVERVIEW_MENTIONS)),
+        "source_counts": Counter(s.health for s in sources),
+        "problem_sources": [s for s in sources if s.health in {"failing", "stale", "never"}],
+    }
+
+
+def render(request: Request, template: str, me: Principal, nav: str, context: dict[str, Any],
+           status_code: int = 200) -> Response:
+    state = request.app.state
+    flash = FLASH_MESSAGES.get(request.query_params.get("done", ""), "")
+    base = {"me": me, "nav": nav, "flash": flash, "bank_name": state.org.bank.name, "now": state.clock.now()}
+    return state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code,
+                                            headers={"Cache-Control": "no-store"})
+
+
+def _back(path: str, done: str, anchor: str = "") -> Response:
+    """Post/redirect/get back to a page, with a fixed flash code (never user text) in the query."""
+    return RedirectResponse(f"{path}?done={done}" + (f"#{anchor}" if anchor else ""),
+                            status_code=status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,160 @@
+"""Run one poll of several sources with Scrapy, inside the caller's running asyncio loop, as often as needed.
+
+The pipeline calls ``crawl_sources`` every poll round from the same event loop that serves the simulated internet
+and the API, so Scrapy runs without a Twisted reactor (``TWISTED_REACTOR_ENABLED=False``, aiohttp downloads) via
+``AsyncCrawlerRunner``; each source gets its own ``Crawler`` with its own settings, and all run concurrently.
+Before the crawl, each spider is given what earlier polls left (known URLs, validators for conditional GET); after
+it, each source's result is turned into a ``SourceRunResult`` and recorded in ``SourceState`` (``crawlers.health``).
+A source's failure never fails the others, and never raises out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import AsyncCrawlerRunner, Crawler
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawlers.health import record_run
+from crawlers.models import SeenUrl
+from crawlers.settings import build_settings
+from crawlers.sources import SourceConfig
+from crawlers.spiders import SPIDER_FOR_KIND, KnownState, SourceSpider
+from yuqing.clock import Clock
+from yuqing.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+KNOWN_URLS_LIMIT = 50_000  # most recent URLs of a source preloaded; older ones are caught by SeenUrlFilterMiddleware
+_STATUS_PREFIX = "downloader/response_status_count/"
+
+
+@dataclass
+class SourceRunResult:
+    """What one poll of one source did."""
+
+    source_id: str
+    ok: bool
+    new_items: int = 0
+    updated_items: int = 0
+    errors: list[str] = field(default_factory=list)
+    status_counts: dict[int, int] = field(default_factory=dict)
+    duration: float = 0.0  # wall-clock seconds
+    not_modified: bool = False  # the entry answered 304: healthy, nothing new
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+async def crawl_sources(
+    sources: list[SourceConfig],
+    *,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    settings_overrides: dict[str, Any] | None = None,
+) -> dict[str, SourceRunResult]:
+    """Poll every enabled source once, concurrently; store items and health; return results by source id."""
+    enabled = [s for s in sources if s.enabled]
+    if not enabled:
+        return {}
+    _quiet_scrapy_logging((settings_overrides or {}).get("LOG_LEVEL", "WARNING"))
+    known = await asyncio.to_thread(load_known_state, session_factory, enabled)
+    runner = AsyncCrawlerRunner(build_settings(enabled[0], settings_overrides))
+    jobs = [
+        _run_one(runner, source, known[source.id], session_factory=session_factory, clock=clock,
+                 settings=build_settings(source, settings_overrides))
+        for source in enabled
+    ]
+    try:
+        outcomes = await asyncio.gather(*jobs)
+    except asyncio.CancelledError:
+        await runner.stop()
+        raise
+    results = {r.source_id: r for r in outcomes}
+    await asyncio.to_thread(_record_health, session_factory, enabled, results, clock)
+    return results
+
+
+def load_known_state(factory: sessionmaker[Session], sources: Iterable[SourceConfig]) -> dict[str, KnownState]:
+    """Per source: hashes of URLs it stored (most recent first, bounded) and validators of its pages."""
+    known: dict[str, KnownState] = {}
+    claimed: set[str] = set()
+    with factory() as session:
+        for source in sources:
+            rows = session.execute(
+                select(SeenUrl.url_hash, SeenUrl.etag, SeenUrl.last_modified)
+                .where(SeenUrl.source_id == source.id)
+                .order_by(SeenUrl.id.desc())
+                .limit(KNOWN_URLS_LIMIT)
+            ).all()
+            state = KnownState(claimed=claimed)
+            for key, etag, last_modified in rows:
+                state.seen.add(key)
+                if etag or last_modified:
+                    state.validators[key] = (etag, last_modified)
+            if source.tracks_metrics:
+                state.seen.clear()  # items are re-read every poll to update their metrics
+            known[source.id] = state
+    return known
+
+
+async def _run_one(runner: AsyncCrawlerRunner, source: SourceConfig, known: KnownState, *,
+                   session_factory: sessionmaker[Session], clock: Clock, settings: dict[str, Any]) -> SourceRunResult:
+    started = time.monotonic()
+    crawler = Crawler(SPIDER_FOR_KIND[source.kind], settings)
+    crash: str | None = None
+    try:
+        await runner.crawl(crawler, source=source, known=known, session_factory=session_factory, clock=clock)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a broken source must not take the others down
+        logger.exception("crawl of source %s crashed", source.id)
+        crash = f"抓取程序异常：{type(exc).__name__}: {exc}"
+    return _result(source, crawler, crash, time.monotonic() - started)
+
+
+def _result(source: SourceConfig, crawler: Crawler, crash: str | None, duration: float) -> SourceRunResult:
+    stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats is not None else {}
+    spider = getattr(crawler, "spider", None)
+    errors: list[str] = list(spider.errors) if isinstance(spider, SourceSpider) else []
+    if crash:
+        errors.append(crash)
+    ok = (crash is None and isinstance(spider, SourceSpider) and spider.entry_ok and not spider.entry_failed)
+    failures = int(stats.get("yuqing/page_failures", 0))
+    if ok and failures and not stats.get("yuqing/pages_received") and not stats.get("yuqing/items/new"):
+        ok = False
+        errors.append(f"全部 {failures} 个文章页面抓取失败")
+    if not ok and not errors:
+        errors.append("入口没有返回可用的内容")
+    status_counts = {int(k[len(_STATUS_PREFIX):]): int(v) for k, v in stats.items()
+                     if k.startswith(_STATUS_PREFIX) and k[len(_STATUS_PREFIX):].isdigit()}
+    return SourceRunResult(
+        source_id=source.id,
+        ok=ok,
+        new_items=int(stats.get("yuqing/items/new", 0)),
+        updated_items=int(stats.get("yuqing/items/updated", 0)),
+        errors=errors,
+        status_counts=status_counts,
+        duration=duration,
+        not_modified=bool(isinstance(spider, SourceSpider) and spider.not_modified),
+        stats=stats,
+    )
+
+
+def _record_health(factory: sessionmaker[Session], sources: list[SourceConfig],
+                   results: dict[str, SourceRunResult], clock: Clock) -> None:
+    now = clock.now()
+    with session_scope(factory) as session:
+        for source in sources:
+            record_run(session, source, results[source.id], now)
+
+
+def _quiet_scrapy_logging(level: str) -> None:
+    # Scrapy logs through the root logger of the host application; keep its chatter at the configured level, and
+    # don't repeat at every poll that the aiohttp handler is "experimental" (a deliberate choice, see settings).
+    logging.getLogger("scrapy").setLevel(level)
+    logging.getLogger("scrapy.core.downloader.handlers._base_streaming").setLevel(logging.ERROR)

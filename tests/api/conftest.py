@@ -1,0 +1,111 @@
+"""API test fixtures: a fresh SQLite database per test, seeded users, the app and a logged-in client helper."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import auth
+from api.app import create_app
+from api.models import User
+from api.users import create_api_token, seed_users
+from incidents.policy import Policy, load_policy
+from yuqing.clock import FrozenClock
+from yuqing.db import make_engine, make_sessionmaker
+from yuqing.org import OrgChart
+from yuqing.schema import all_metadata
+from yuqing.settings import PROJECT_ROOT, Settings
+
+PASSWORD = "Demo-2026!pass"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with small parameters: same code path, milliseconds instead of ~100 ms per hash."""
+    monkeypatch.setattr(auth, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(auth, "_DUMMY_HASH", None)
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(PROJECT_ROOT / "config" / "levels.yaml", PROJECT_ROOT / "config" / "checklists")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
+    all_metadata().create_all(engine)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def session(db: sessionmaker[Session]) -> Iterator[Session]:
+    s = db()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def users(session: Session, org: OrgChart, clock: FrozenClock) -> dict[str, User]:
+    seeded = seed_users(session, org, password=PASSWORD, clock=clock)
+    session.commit()
+    return {u.login: u for u in seeded}
+
+
+@pytest.fixture
+def app(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> FastAPI:
+    settings = Settings(secret_key="test-secret-key-for-api-tests", data_dir=tmp_path)
+    return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def login_as(app: FastAPI):
+    """A client signed in as ``login`` through the real login form."""
+    clients: list[TestClient] = []
+
+    def _login(login: str, password: str = PASSWORD) -> TestClient:
+        c = TestClient(app, follow_redirects=False)
+        clients.append(c)
+        r = c.post("/login", data={"login": login, "password": password, "csrf_token": csrf_of(c.get("/login").text),
+                                   "next": "/"})
+        assert r.status_code == 303, r.text
+        return c
+
+    yield _login
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def token_for(session: Session, users: dict[str, User], clock: FrozenClock):
+    """Bearer headers for ``login``."""
+
+    def _token(login: str) -> dict[str, str]:
+        token = create_api_token(session, user=users[login], name="test", clock=clock)
+        session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return _token
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF field in page"
+    return match.group(1)

@@ -1,0 +1,145 @@
+"""Org-chart matching against the shipped 示例银行 org chart and keyword plans: the real Chinese web's traps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawlers.keywords import KeywordPlan, load_keyword_plans
+from crawlers.matching import Matcher, normalise
+from yuqing.errors import ConfigError
+from yuqing.org import load_org
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher.from_org(load_org(ROOT / "config/org.yaml"), load_keyword_plans(ROOT / "config/keywords.yaml"))
+
+
+def units(result) -> set[str]:
+    return {m.unit_id for m in result.mentions}
+
+
+def test_full_outlet_name_is_a_strong_mention_with_snippet_and_plan_hits(matcher):
+    r = matcher.match("今天上午，示例银行新华路营业厅门前排起长队，不少储户称取不出钱。", title="储户排长队")
+    assert r.relevant and r.bank_mentioned
+    assert r.primary_unit_id == "xinhualu"
+    (m,) = r.mentions
+    assert m.is_primary and m.terms == ["示例银行新华路营业厅"] and m.score == 1.0
+    assert "示例银行新华路营业厅门前排起长队" in m.snippet and len(m.snippet) <= 90
+    assert "取不出钱" in r.plan_hits["风险事件"]
+    assert "withdrawal_bank_run" in r.categories
+    assert "取不出钱" in r.risk_words
+
+
+def test_bare_alias_counts_when_the_bank_is_named_in_the_same_text(matcher):
+    r = matcher.match("网友爆料：光明路支行的柜员态度差。示例行回应称正在核实。")
+    assert r.primary_unit_id == "guangminglu"
+    assert r.mentions[0].terms == ["光明路支行"] and r.mentions[0].score == 0.8
+
+
+def test_bare_alias_without_the_bank_name_is_not_a_mention(matcher):
+    r = matcher.match("新华路营业厅今天人很多，光明路支行也在排队。")
+    assert not r.relevant and r.mentions == [] and r.primary_unit_id is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("工商银行新华路营业厅排长队，储户不满。另据了解，示例银行没有类似情况。", {"head-office"}),
+    ("建行光明路支行发生纠纷，示例银行客户表示不受影响。", {"head-office"}),
+    ("建行江城分行光明路支行被曝光，示例银行称与本行无关。", {"head-office"}),
+    ("招商银行 光明路支行 排队，示例银行一切正常。", {"head-office"}),
+    ("农商行滨江支行暴力催收？示例银行回应：滨江花园网点业务正常。", {"binjianghuayuan"}),
+])
+def test_other_banks_same_named_outlets_are_not_ours(matcher, text, expected):
+    assert units(matcher.match(text)) == expected
+
+
+def test_other_bank_outlet_and_ours_in_the_same_text(matcher):
+    r = matcher.match("中国工商银行江城市光明路支行排队，示例银行新华路营业厅则正常营业。")
+    assert units(r) == {"xinhualu"}
+    r = matcher.match("建行光明路支行门口排队的人，后来去了示例银行的光明路支行。")
+    assert units(r) == {"guangminglu"}  # the second, undisputed mention
+
+
+def test_bare_place_names_never_count(matcher):
+    r = matcher.match("人民广场、新华路和大学城一带今晚交通管制。")
+    assert r.mentions == [] and not r.relevant
+    r = matcher.match("示例银行发布公告：人民广场、新华路和大学城一带的客户请注意。")
+    assert units(r) == {"head-office"}  # the bank, not the outlets named after those places
+
+
+def test_bank_name_alone_is_a_relevant_head_office_mention(matcher):
+    r = matcher.match("示例银行发布2026年三季度报告，营收同比增长。")
+    assert r.relevant and r.bank_mentioned
+    assert r.primary_unit_id == "head-office"
+    assert r.mentions[0].terms == ["示例银行"] and r.mentions[0].score == 0.5
+
+
+def test_full_width_zero_width_and_odd_spacing_still_match(matcher):
+    for text in ("示 例 银 行　新华路营业厅排队", "示例\u200b银行新华路\u200d营业厅排队", "示例银行新华路\ufeff营业厅排队",
+                 "ＸＸ示例银行光明路支行", "示例\n银行\t光明路支行"):
+        r = matcher.match(text)
+        assert r.relevant, text
+        assert r.primary_unit_id in {"xinhualu", "guangminglu"}, text
+    assert normalise("Ａｂｃ１２３：示 例\u200b银行") == "abc123:示例银行"
+
+
+def test_attribution_goes_to_the_most_specific_unit(matcher):
+    r = matcher.match("示例银行江城分行下属光明路支行的人民广场营业厅发生纠纷，江城分行已介入。")
+    assert r.primary_unit_id == "renminguangchang"
+    assert units(r) == {"renminguangchang", "guangminglu", "jiangcheng"}
+    assert [m.unit_id for m in r.mentions if m.is_primary] == ["renminguangchang"]
+
+
+def test_a_name_inside_a_longer_name_is_not_a_separate_mention(matcher):
+    r = matcher.match("示例银行江城分行光明路支行今日开展反诈宣传。")
+    assert units(r) == {"guangminglu"}
+
+
+def test_short_bank_aliases_inside_ordinary_words_do_not_count(matcher):
+    assert not matcher.match("请向工作人员展示银行卡，新华路营业厅在右侧。").bank_mentioned
+    assert not matcher.match("以下示例行为均属违规，光明路支行请注意。").bank_mentioned
+    assert matcher.match("示银光明路支行服务态度差").primary_unit_id == "guangminglu"
+
+
+def test_exclude_words_make_an_article_irrelevant(matcher):
+    r = matcher.match("下面的示例代码演示了如何调用接口：示例银行新华路营业厅 = Outlet()")
+    assert not r.relevant
+    assert r.excluded_by == ["示例代码"]
+
+
+def test_plan_must_groups_any_and_exclude():
+    plan = KeywordPlan(name="监管处罚", must=[["罚款", "处罚"], ["监管局", "人民银行"]], any=["示例银行"],
+                       exclude=["辟谣"])
+    assert plan.evaluate({"罚款", "监管局", "示例银行"}) == ["监管局", "示例银行", "罚款"]
+    assert plan.evaluate({"罚款", "示例银行"}) is None  # second must group missing
+    assert plan.evaluate({"罚款", "监管局"}) is None  # no any word
+    assert plan.evaluate({"罚款", "监管局", "示例银行", "辟谣"}) is None  # excluded
+
+
+def test_plan_words_are_normalised_like_the_text():
+    org = load_org(ROOT / "config/org.yaml")
+    m = Matcher.from_org(org, [KeywordPlan(name="x", any=["ＡＰＰ崩了"])])
+    assert m.match("示例银行app崩了").plan_hits == {"x": ["app崩了"]}
+
+
+def test_keyword_plan_file_errors_name_file_and_field(tmp_path):
+    bad = tmp_path / "keywords.yaml"
+    bad.write_text("plans:\n  - name: 空方案\n    exclude: [辟谣]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_keyword_plans(bad)
+    assert "keywords.yaml" in str(err.value) and "plans.0" in str(err.value)
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("plans:\n  - {name: a, any: [x]}\n  - {name: a, any: [y]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="duplicate plan name"):
+        load_keyword_plans(dup)
+
+
+def test_shipped_keyword_plans_load():
+    plans = load_keyword_plans(ROOT / "config/keywords.yaml")
+    names = {p.name for p in plans}
+    assert "风险事件" in names
+    assert any(p.role == "filter" and "示例代码" in p.exclude for p in plans)
