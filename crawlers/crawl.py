@@ -80,25 +80,31 @@ async def crawl_sources(
 
 
 def load_known_state(factory: sessionmaker[Session], sources: Iterable[SourceConfig]) -> dict[str, KnownState]:
-    """Per source: hashes of URLs it stored (most recent first, bounded) and validators of its pages."""
-    known: dict[str, KnownState] = {}
+    """Per source: URLs stored by any source of this round (bounded, most recent first) and validators.
+
+    The seen set is shared by the round's sources because one site's feed, sitemap and list pages point at the
+    same articles: whichever stored an article, the others must neither refetch it nor page deeper for it.
+    """
+    sources = list(sources)
+    seen: set[str] = set()
     claimed: set[str] = set()
+    validators: dict[str, dict[str, tuple[str | None, str | None]]] = {s.id: {} for s in sources}
     with factory() as session:
-        for source in sources:
-            rows = session.execute(
-                select(SeenUrl.url_hash, SeenUrl.etag, SeenUrl.last_modified)
-                .where(SeenUrl.source_id == source.id)
-                .order_by(SeenUrl.id.desc())
-                .limit(KNOWN_URLS_LIMIT)
-            ).all()
-            state = KnownState(claimed=claimed)
-            for key, etag, last_modified in rows:
-                state.seen.add(key)
-                if etag or last_modified:
-                    state.validators[key] = (etag, last_modified)
-            if source.tracks_metrics:
-                state.seen.clear()  # items are re-read every poll to update their metrics
-            known[source.id] = state
+        rows = session.execute(
+            select(SeenUrl.source_id, SeenUrl.url_hash, SeenUrl.etag, SeenUrl.last_modified)
+            .where(SeenUrl.source_id.in_([s.id for s in sources]))
+            .order_by(SeenUrl.id.desc())
+            .limit(KNOWN_URLS_LIMIT * len(sources))
+        ).all()
+    for source_id, key, etag, last_modified in rows:
+        seen.add(key)
+        if etag or last_modified:
+            validators[source_id][key] = (etag, last_modified)
+    known: dict[str, KnownState] = {}
+    for source in sources:
+        # JSON items are re-read every poll to update their metrics: nothing is skipped as already seen.
+        known[source.id] = KnownState(seen=set() if source.tracks_metrics else seen,
+                                      validators=validators[source.id], claimed=claimed)
     return known
 
 

@@ -99,7 +99,7 @@ def extract_html(html: bytes | str, url: str | None = None, content_type: str | 
 
 
 # --- parsing ---------------------------------------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 _INERT_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas")
 

@@ -172,9 +172,7 @@ class Matcher:
             and (h.entry.strong or (bank_mentioned and not self._other_bank_precedes(norm, h, by_end)))
         ]
         # Rule (d): a name inside a longer accepted name is part of that name, not a mention of its own.
-        accepted = [h for h in accepted
-                    if not any(o is not h and o.start <= h.start and h.end <= o.end
-                               and (o.end - o.start) > (h.end - h.start) for o in accepted)]
+        accepted = _drop_contained(accepted)
 
         found_words = {h.entry.term for h in hits if h.entry.kind == "word"}
         plan_hits: dict[str, list[str]] = {}
@@ -261,6 +259,19 @@ class Matcher:
                 return False
             pos = min(h.start for h in chain)
         return False
+
+
+def _drop_contained(hits: list[_Hit]) -> list[_Hit]:
+    """Keep hits not strictly inside a longer hit (one sweep: by start, longest first)."""
+    kept: list[_Hit] = []
+    max_end, max_span = -1, (-1, -1)
+    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if max_end >= h.end and max_span != (h.start, h.end):
+            continue
+        kept.append(h)
+        if h.end > max_end:
+            max_end, max_span = h.end, (h.start, h.end)
+    return kept
 
 
 def _first(hits: list[_Hit], body_start: int) -> _Hit:

@@ -3,15 +3,17 @@
 Services write ``Notification`` rows in the same transaction as their cause; this module is the only place that
 talks to the outside world. A crash between "sent" and "marked sent" can resend one message, never lose one.
 
-Senders are synchronous: ``send(notification, person) -> None``, raising any exception to report failure. An
-asyncio pipeline runs ``deliver_pending`` in a worker thread (``asyncio.to_thread``) with its own session, so a
-slow SMTP relay never blocks the event loop. To add a channel (WeCom / DingTalk signed / Feishu webhooks — not
-implemented yet), write a class with that ``send`` method, add its settings model to ``incidents.policy.Channels``
-and register it in ``build_senders``; rows for a channel without a sender fail visibly instead of waiting forever.
+Senders are asynchronous: ``async send(notification, person) -> None``, raising any exception to report
+failure; ``deliver_pending`` is a coroutine the pipeline awaits. A sender must not touch the database session and
+must not block the event loop (``SmtpSender`` runs smtplib in a worker thread). To add a channel (WeCom /
+DingTalk signed / Feishu webhooks via httpx — not implemented yet), write a class with that ``send`` method, add
+its settings model to ``incidents.policy.Channels`` and register it in ``default_senders``; rows for a channel
+without a sender fail visibly instead of waiting forever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import smtplib
@@ -40,7 +42,7 @@ _LEADERSHIP_PURPOSES = ("incident_opened", "level_changed")
 
 
 class Sender(Protocol):
-    def send(self, notification: Notification, person: Person) -> None:
+    async def send(self, notification: Notification, person: Person) -> None:
         """Deliver one message or raise; must not touch the database session."""
         ...
 
@@ -56,7 +58,7 @@ class DeliveryReport:
 class InAppSender:
     """In-app delivery is the row itself: the dashboard shows it, so sending only marks it delivered."""
 
-    def send(self, notification: Notification, person: Person) -> None:
+    async def send(self, notification: Notification, person: Person) -> None:
         return None
 
 
@@ -94,8 +96,11 @@ class SmtpSender:
         msg.set_content(notification.body, subtype="plain", charset="utf-8")
         return msg
 
-    def send(self, notification: Notification, person: Person) -> None:
-        msg = self.build_message(notification, person)
+    async def send(self, notification: Notification, person: Person) -> None:
+        msg = self.build_message(notification, person)  # on the loop: reads ORM attributes
+        await asyncio.to_thread(self._transmit, msg)
+
+    def _transmit(self, msg: EmailMessage) -> None:
         if self.use_ssl:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                                   context=ssl.create_default_context())
@@ -109,15 +114,16 @@ class SmtpSender:
             smtp.send_message(msg)
 
 
-def build_senders(policy: Policy, env: Mapping[str, str] | None = None) -> dict[str, Sender]:
-    """Senders for every channel the policy enables."""
+def default_senders(policy: Policy, settings: object | None = None,
+                    env: Mapping[str, str] | None = None) -> dict[str, Sender]:
+    """Senders for every channel the policy enables (secrets such as the SMTP password come from ``env``)."""
     senders: dict[str, Sender] = {"in_app": InAppSender()}
     if policy.channels.channels.email.enabled:
         senders["email"] = SmtpSender.from_config(policy.channels.channels.email, env)
     return senders
 
 
-def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Sender], org: OrgChart,
+async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Sender], org: OrgChart,
                     retry: RetryPolicy | None = None, limit: int = 200) -> DeliveryReport:
     """Send pending notifications that are due; mark each sent, retrying (with backoff) or failed."""
     now = clock.now()
@@ -141,7 +147,7 @@ def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Sen
             continue
         n.attempts += 1
         try:
-            sender.send(n, person)
+            await sender.send(n, person)
         except Exception as exc:  # any failure of the outside world is a retry, not a crash of the job
             final = n.attempts >= retry.max_attempts
             _fail(session, n, now, f"{type(exc).__name__}: {exc}", report, final=final)

@@ -67,7 +67,6 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
     if alert is None:
         alert = _create_alert(session, story=story, risk=story_risk, org=org, policy=policy, now=now)
         out.alert_created = True
-        out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
     else:
         alert.risk_score = float(story_risk.score)
         alert.factors = dict(story_risk.factors or {})
@@ -87,7 +86,6 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
             if alert.status == OPEN:
                 due = now + timedelta(minutes=policy.level(new_level).ack_minutes)
                 alert.ack_due_at = min(alert.ack_due_at, due) if alert.ack_due_at else due
-            out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
     out.alert_id = alert.id
 
     incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
@@ -110,6 +108,9 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
         out.incident_opened = True
         out.notifications_queued += queued
     out.incident_id = incident.id if incident is not None else None
+    if out.alert_created or out.alert_level_change:
+        # After the incident step, so the duty monitors' message links to the incident when there is one.
+        out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
     session.flush()
     return out
 

@@ -127,7 +127,8 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         report.escalations = run_escalations(session, org=rt.org, policy=rt.policy, clock=rt.clock)
         session.commit()
     with rt.session_factory() as session:
-        delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org)
+        delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org,
+                                         retry=rt.policy.channels.delivery)
         report.delivered = delivery.sent
         session.commit()
     report.seconds = time.perf_counter() - t0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,17 @@ from yuqing.settings import PROJECT_ROOT, Settings
 
 PASSWORD = "Demo-2026!pass"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _load_factories():
+    """Load ``factories.py`` beside this file under a unique module name (tests/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("yuqing_api_test_factories", Path(__file__).with_name("factories.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+factories = _load_factories()
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +66,22 @@ def session(db: sessionmaker[Session]) -> Iterator[Session]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def make(session: Session, clock: FrozenClock):
+    """Row factories bound to this test's session and clock."""
+    return factories.Factories(session, clock)
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture(name="csrf_of")
+def csrf_of_fixture() -> Callable[[str], str]:
+    return csrf_of
 
 
 @pytest.fixture

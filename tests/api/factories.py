@@ -1,16 +1,21 @@
-"""Small row factories for API tests: each inserts one row the way the pipeline stages would, and flushes."""
+"""Small row factories for API tests: each inserts one row the way the pipeline stages would, and flushes.
+
+Tests reach them through the ``make`` fixture (a ``Factories`` bound to the test's session and clock).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from crawlers.models import Article, Mention, SourceState, Story
 from incidents.models import Alert, Incident, Task, TimelineEvent
 from sentiment.models import Classification, StoryRisk
+from yuqing.clock import Clock
 
 _seq = itertools.count(1)
 
@@ -127,3 +132,48 @@ def make_source_state(session: Session, *, source_id: str, now: datetime, failur
     session.add(state)
     session.flush()
     return state
+
+
+class Factories:
+    """The factories above bound to one session and clock (``at`` defaults to the clock's now)."""
+
+    def __init__(self, session: Session, clock: Clock):
+        self.session, self.clock = session, clock
+
+    def _at(self, kw: dict[str, Any]) -> dict[str, Any]:
+        kw.setdefault("at", self.clock.now())
+        return kw
+
+    def story(self, **kw: Any) -> Story:
+        return make_story(self.session, **self._at(kw))
+
+    def article(self, **kw: Any) -> Article:
+        return make_article(self.session, **self._at(kw))
+
+    def story_risk(self, **kw: Any) -> StoryRisk:
+        return make_story_risk(self.session, **self._at(kw))
+
+    def alert(self, **kw: Any) -> Alert:
+        return make_alert(self.session, **self._at(kw))
+
+    def incident(self, **kw: Any) -> Incident:
+        return make_incident(self.session, **self._at(kw))
+
+    def event(self, **kw: Any) -> TimelineEvent:
+        return make_event(self.session, **self._at(kw))
+
+    def source_state(self, **kw: Any) -> SourceState:
+        kw.setdefault("now", self.clock.now())
+        return make_source_state(self.session, **kw)
+
+    def crisis(self, *, unit_id: str = "xinhualu", title: str = "示例银行新华路网点排长队取不出钱",
+               level: str = "II") -> tuple[Story, Alert, Incident]:
+        """A story with two articles, its risk, an alert and an incident: what the pipeline leaves behind."""
+        story = self.story(unit_id=unit_id, title=title)
+        self.article(story=story, unit_id=unit_id, title=title)
+        self.article(story=story, unit_id=unit_id, title=title + "（转载）", source_id="weibo", channel="social")
+        self.story_risk(story=story, level=level)
+        incident = self.incident(unit_id=unit_id, level=level, story=story)
+        alert = self.alert(story=story, level=level, incident=incident, status="acknowledged")
+        self.session.commit()
+        return story, alert, incident

@@ -8,14 +8,13 @@ from api import auth
 from api.login import safe_next
 from api.models import User
 from api.users import authenticate, scope_unit_ids, seed_users
-from tests.api.conftest import PASSWORD, csrf_of
 from yuqing.models import AuditEntry
 
 
-def test_login_with_right_password_sets_a_hardened_session_cookie_and_audits(client, session):
+def test_login_with_right_password_sets_a_hardened_session_cookie_and_audits(client, session, password, csrf_of):
     page = client.get("/login")
     assert page.status_code == 200 and "登录" in page.text
-    r = client.post("/login", data={"login": "wangmin", "password": PASSWORD, "csrf_token": csrf_of(page.text),
+    r = client.post("/login", data={"login": "wangmin", "password": password, "csrf_token": csrf_of(page.text),
                                     "next": "/incidents"})
     assert r.status_code == 303 and r.headers["location"] == "/incidents"
     cookie = r.headers["set-cookie"]
@@ -27,7 +26,7 @@ def test_login_with_right_password_sets_a_hardened_session_cookie_and_audits(cli
     assert entry is not None and entry.actor == "wangmin"
 
 
-def test_login_with_wrong_password_shows_chinese_error_and_audits_the_attempt(client, session):
+def test_login_with_wrong_password_shows_chinese_error_and_audits_the_attempt(client, session, csrf_of):
     page = client.get("/login")
     r = client.post("/login", data={"login": "wangmin", "password": "wrong", "csrf_token": csrf_of(page.text)})
     assert r.status_code == 401
@@ -39,12 +38,12 @@ def test_login_with_wrong_password_shows_chinese_error_and_audits_the_attempt(cl
     assert {e.actor for e in failed} == {"wangmin", "nobody"}
 
 
-def test_login_without_csrf_token_is_refused(client):
+def test_login_without_csrf_token_is_refused(client, password):
     client.get("/login")
-    r = client.post("/login", data={"login": "wangmin", "password": PASSWORD, "csrf_token": "forged-token-123456"})
+    r = client.post("/login", data={"login": "wangmin", "password": password, "csrf_token": "forged-token-123456"})
     assert r.status_code == 403 and "CSRF" in r.text
     fresh = client.__class__(client.app, follow_redirects=False)  # no cookie at all
-    assert fresh.post("/login", data={"login": "wangmin", "password": PASSWORD}).status_code == 403
+    assert fresh.post("/login", data={"login": "wangmin", "password": password}).status_code == 403
 
 
 def test_protected_pages_redirect_to_login_with_the_way_back(client):
@@ -57,11 +56,18 @@ def test_protected_pages_redirect_to_login_with_the_way_back(client):
 def test_tampered_session_cookie_is_ignored(client, login_as):
     c = login_as("wangmin")
     value = c.cookies.get(auth.SESSION_COOKIE)
-    c.cookies.set(auth.SESSION_COOKIE, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
-    assert c.get("/").status_code == 303
+    payload, _, signature = value.partition(".")
+    forged_payload = auth.URLSafeTimedSerializer("guessed-key").dumps({"uid": 1, "csrf": "x" * 20})
+    for forged in [payload + "x." + signature, forged_payload]:
+        c.cookies.clear()
+        c.cookies.set(auth.SESSION_COOKIE, forged)
+        assert c.get("/").status_code == 303
+    c.cookies.clear()
+    c.cookies.set(auth.SESSION_COOKIE, value)
+    assert c.get("/").status_code == 200
 
 
-def test_logout_needs_csrf_clears_the_session_and_audits(login_as, session):
+def test_logout_needs_csrf_clears_the_session_and_audits(login_as, session, csrf_of):
     c = login_as("liuqiang")
     home = c.get("/")
     assert c.post("/logout", data={"csrf_token": "nope-nope-nope-nope"}).status_code == 403
@@ -93,7 +99,7 @@ def test_api_token_is_stored_only_as_a_hash(session, users, clock):
     assert stored.last_used_at == clock.now()
 
 
-def test_seed_users_is_idempotent_and_follows_the_org_chart(session, org, clock, users):
+def test_seed_users_is_idempotent_and_follows_the_org_chart(session, org, clock, users, password):
     assert set(users) == {p.id for p in org.people}
     assert users["zhoufang"].unit_id == "guangminglu" and users["zhoufang"].roles == ["liaison"]
     assert users["yangfan"].roles == ["commander", "monitor"]
@@ -101,7 +107,7 @@ def test_seed_users_is_idempotent_and_follows_the_org_chart(session, org, clock,
     session.commit()
     assert len(again) == len(org.people)
     assert session.query(User).count() == len(org.people)
-    assert authenticate(session, login="wangmin", password=PASSWORD) is not None  # password kept
+    assert authenticate(session, login="wangmin", password=password) is not None  # password kept
     assert authenticate(session, login="wangmin", password="another-password") is None
     assert users["wangmin"].password_hash.startswith("$argon2id$")
 

@@ -79,8 +79,8 @@ def test_bank_name_alone_is_a_relevant_head_office_mention(matcher):
 
 
 def test_full_width_zero_width_and_odd_spacing_still_match(matcher):
-    for text in ("示 例 银 行　新华路营业厅排队", "示例\u200b银行新华路\u200d营业厅排队", "示例银行新华路\ufeff营业厅排队",
-                 "ＸＸ示例银行光明路支行", "示例\n银行\t光明路支行"):
+    for text in ("示 例 银 行　新华路营业厅排队", "示例\u200b银行新华路\u200d营业厅排队",
+                 "示例银行新华路\ufeff营业厅排队", "ＸＸ示例银行光明路支行", "示例\n银行\t光明路支行"):
         r = matcher.match(text)
         assert r.relevant, text
         assert r.primary_unit_id in {"xinhualu", "guangminglu"}, text

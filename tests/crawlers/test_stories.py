@@ -155,11 +155,14 @@ def test_rebuild_from_database_after_restart_gives_the_same_assignments(tmp_path
             ("示例银行滨江支行催收电话一天打了二十个，言语威胁", "binjiang", ["催收", "威胁"], T0 + timedelta(hours=3)),
             ("示例银行中南路营业厅服务态度差", "zhongnanlu", ["态度差"], T0),
         ]
+        reasons = set()
         for text, unit, words, at in probes:
             before = live.assign(text, unit_id=unit, risk_words=words, at=at)
             after = restarted.assign(text, unit_id=unit, risk_words=words, at=at)
             assert (before.story_id, before.reason, before.is_duplicate) == \
                 (after.story_id, after.reason, after.is_duplicate), text
+            reasons.add(after.reason)
+        assert reasons == {"minhash", "same_unit_risk", "new"}  # the probes exercise every path
         stories = session.scalars(select(Story).order_by(Story.id)).all()
         assert restarted.find(REWRITE) == stories[0].id
         assert all(isinstance(v, int) for v in stories[0].minhash) and len(stories[0].minhash) == 128

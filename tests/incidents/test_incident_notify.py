@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -13,8 +14,12 @@ from sqlalchemy import select
 
 from incidents import service
 from incidents.models import Incident, Notification
-from incidents.notify import InAppSender, SmtpSender, build_senders, deliver_pending
+from incidents.notify import InAppSender, SmtpSender, default_senders, deliver_pending
 from incidents.policy import ChannelsFile, RetryPolicy
+
+
+def deliver(session, **kw):
+    return asyncio.run(deliver_pending(session, **kw))
 
 
 def email_policy(policy):
@@ -27,7 +32,7 @@ class FailingSender:
     def __init__(self):
         self.calls = 0
 
-    def send(self, notification, person):
+    async def send(self, notification, person):
         self.calls += 1
         raise ConnectionRefusedError("relay down")
 
@@ -63,7 +68,7 @@ def smtp_server():
 def test_in_app_delivery_marks_sent_and_logs_on_the_timeline(session, org, policy, clock, make_story, make_risk):
     out = service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="II", score=80),
                                     org=org, policy=policy, clock=clock)
-    report = deliver_pending(session, clock=clock, senders=build_senders(policy), org=org)
+    report = deliver(session, clock=clock, senders=default_senders(policy), org=org)
     rows = list(session.scalars(select(Notification)))
     assert report.sent == len(rows) > 0 and report.failed == 0
     assert {n.status for n in rows} == {"sent"} and all(n.sent_at == clock.now() for n in rows)
@@ -72,7 +77,7 @@ def test_in_app_delivery_marks_sent_and_logs_on_the_timeline(session, org, polic
     assert {e.data["recipient"] for e in notified} >= {"liuqiang", "chenjing", "sunhua"}
     clocks = {c.key: c for c in service.incident_clocks(session, incident=incident, policy=policy, clock=clock)}
     assert clocks["leadership_notice"].status == "done"
-    assert deliver_pending(session, clock=clock, senders=build_senders(policy), org=org).sent == 0
+    assert deliver(session, clock=clock, senders=default_senders(policy), org=org).sent == 0
 
 
 def test_failing_sender_retries_with_backoff_then_fails_visibly(session, org, policy, clock, make_story, make_risk):
@@ -85,26 +90,26 @@ def test_failing_sender_retries_with_backoff_then_fails_visibly(session, org, po
     senders = {"in_app": InAppSender(), "email": failing}
     retry = RetryPolicy(max_attempts=3, backoff_seconds=[60, 300])
 
-    r1 = deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry)
+    r1 = deliver(session, clock=clock, senders=senders, org=org, retry=retry)
     assert (r1.sent, r1.retrying, r1.failed) == (3, 3, 0)
     target = emails[0]
     assert target.status == "pending" and target.attempts == 1
     assert target.next_attempt_at == clock.now() + timedelta(seconds=60)
     assert "relay down" in target.last_error
 
-    assert deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 0  # not due
+    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 0  # not due
     clock.advance(59)
-    assert deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 0
+    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 0
     clock.advance(1)
-    assert deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 3
+    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 3
     assert target.attempts == 2 and target.next_attempt_at == clock.now() + timedelta(seconds=300)
     clock.advance(300)
-    r3 = deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry)
+    r3 = deliver(session, clock=clock, senders=senders, org=org, retry=retry)
     assert (r3.retrying, r3.failed) == (0, 3)
     assert target.status == "failed" and target.attempts == 3 and target.next_attempt_at is None
     assert failing.calls == 9
     clock.advance(timedelta(hours=1))
-    assert deliver_pending(session, clock=clock, senders=senders, org=org, retry=retry).failed == 0
+    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).failed == 0
     incident = session.get(Incident, out.incident_id)
     failed_events = [e for e in incident.events if e.kind == "notify_failed"]
     assert len(failed_events) == 3 and "电子邮件通知发送失败" in failed_events[0].text
@@ -114,7 +119,7 @@ def test_channel_without_sender_fails_at_once(session, org, policy, clock, make_
     pol = email_policy(policy)
     service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="IV"), org=org, policy=pol,
                               clock=clock)
-    report = deliver_pending(session, clock=clock, senders={"in_app": InAppSender()}, org=org)
+    report = deliver(session, clock=clock, senders={"in_app": InAppSender()}, org=org)
     assert report.failed == 2 and report.sent == 2
     failed = list(session.scalars(select(Notification).where(Notification.status == "failed")))
     assert {n.channel for n in failed} == {"email"} and "no sender" in failed[0].last_error
@@ -127,7 +132,7 @@ def test_smtp_sender_delivers_chinese_subject_and_body_to_a_real_server(
     service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="II", score=81.5),
                               org=org, policy=pol, clock=clock)
     smtp = SmtpSender(host="127.0.0.1", port=ctl.port, from_address="yuqing@jc.shili-bank.example")
-    report = deliver_pending(session, clock=clock, senders={"in_app": InAppSender(), "email": smtp}, org=org)
+    report = deliver(session, clock=clock, senders={"in_app": InAppSender(), "email": smtp}, org=org)
     assert report.failed == 0 and report.retrying == 0
     emails = list(session.scalars(select(Notification).where(Notification.channel == "email")))
     assert len(handler.messages) == len(emails) > 0
@@ -151,4 +156,4 @@ def test_smtp_sender_failure_is_an_exception_for_retry(org):
     sender = SmtpSender(host="127.0.0.1", port=port, from_address="a@b.example", timeout=2)
     n = Notification(id=1, subject="主题", body="正文", created_at=datetime.now(UTC))
     with pytest.raises(OSError):
-        sender.send(n, org.person("chenjing"))
+        asyncio.run(sender.send(n, org.person("chenjing")))

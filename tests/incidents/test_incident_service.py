@@ -85,6 +85,9 @@ def test_risk_rising_iii_ii_i_opens_one_incident_adds_tasks_and_notifies_each_pe
     assert "I级（特别重大）" in msg.subject and "示例银行江城分行新华路网点" in msg.subject
     assert "风险分值：92.0 / 100" in msg.body and "两小时内转发量增长十倍" in msg.body
     assert f"/incidents/{incident.id}" in msg.body and incident.number in msg.body
+    first_alert = notifications(session, recipient_id="wangmin")[0]
+    assert first_alert.incident_id == incident.id and f"/incidents/{incident.id}" in first_alert.body
+    assert "请于 2026-11-23 10:30（北京时间）前确认处理" in first_alert.body
 
 
 def test_falling_risk_never_lowers_the_level(session, org, policy, clock, make_story, make_risk):
