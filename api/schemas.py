@@ -126,6 +126,7 @@ class TaskRead(BaseModel):
     status_name: str
     done_at: datetime | None
     done_by: str | None
+    done_by_name: str | None
     note: str
 
 
@@ -134,6 +135,7 @@ class TimelineEventRead(BaseModel):
     at: datetime
     kind: str
     actor: str
+    actor_name: str
     text: str
 
 
@@ -186,9 +188,11 @@ class AlertRead(BaseModel):
     ack_overdue: bool
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    acknowledged_by_name: str | None
     dismissed_reason: str | None
     dismissed_at: datetime | None
     dismissed_by: str | None
+    dismissed_by_name: str | None
     incident_id: int | None
     factors: list[FactorRead]
 

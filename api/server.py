@@ -45,6 +45,12 @@ async def serve_api(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *,
     return server, task
 
 
+async def stop_api(handle: tuple[uvicorn.Server, asyncio.Task], *, timeout: float = 10.0) -> None:
+    """``stop`` for the pair ``serve_api`` returned."""
+    server, task = handle
+    await stop(server, task, timeout=timeout)
+
+
 async def _serve_guarded(server: uvicorn.Server) -> None:
     """uvicorn calls ``sys.exit`` when it cannot start (port in use…); in a shared loop that must not end the
     process, so it becomes an ordinary error of this task."""

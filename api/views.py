@@ -51,8 +51,11 @@ def unit_ref(org: OrgChart, unit_id: str) -> UnitRef:
 
 
 def person_name(org: OrgChart, person_id: str | None) -> str | None:
+    """The name of an org-chart person (user logins are person ids); 系统 for the system itself."""
     if not person_id:
         return None
+    if person_id == "system":
+        return "系统"
     try:
         return org.person(person_id).name
     except KeyError:
@@ -137,7 +140,8 @@ def task_read(org: OrgChart, task: Task, now: datetime) -> TaskRead:
                     title=task.title, owner_role=task.owner_role, owner_role_name=role_name, owner_id=task.owner_id,
                     owner_name=person_name(org, task.owner_id), due_at=task.due_at, overdue=overdue,
                     status=task.status, status_name=present.label(present.TASK_STATUS_LABELS, task.status),
-                    done_at=task.done_at, done_by=task.done_by, note=task.note or "")
+                    done_at=task.done_at, done_by=task.done_by,
+                    done_by_name=person_name(org, task.done_by), note=task.note or "")
 
 
 def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
@@ -149,8 +153,10 @@ def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
         status_name=present.label(present.ALERT_STATUS_LABELS, alert.status), created_at=alert.created_at,
         updated_at=alert.updated_at, ack_due_at=alert.ack_due_at, ack_overdue=overdue,
         acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
+        acknowledged_by_name=person_name(org, alert.acknowledged_by),
         dismissed_reason=alert.dismissed_reason, dismissed_at=alert.dismissed_at,
-        dismissed_by=alert.dismissed_by, incident_id=alert.incident_id, factors=factor_reads(alert.factors))
+        dismissed_by=alert.dismissed_by, dismissed_by_name=person_name(org, alert.dismissed_by),
+        incident_id=alert.incident_id, factors=factor_reads(alert.factors))
 
 
 def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Policy | None,
@@ -179,7 +185,8 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
         acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, commander_id=incident.commander_id,
         peak_risk=incident.peak_risk, alert_id=alert.id if alert else None,
         tasks=[task_read(org, t, now) for t in tasks],
-        timeline=[TimelineEventRead(id=e.id, at=e.at, kind=e.kind, actor=e.actor, text=e.text)
+        timeline=[TimelineEventRead(id=e.id, at=e.at, kind=e.kind, actor=e.actor,
+                                    actor_name=person_name(org, e.actor) or e.actor, text=e.text)
                   for e in incident.events],
         story=story_model, factors=factors)
 

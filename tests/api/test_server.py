@@ -8,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from api.server import bound_port, serve_api, stop
+from api.server import bound_port, serve_api, stop, stop_api
 
 
 def test_serve_api_in_the_current_loop_and_stop(app):
@@ -45,3 +45,12 @@ def test_port_in_use_is_an_error_not_a_process_exit(app):
 
         with pytest.raises(RuntimeError, match="failed to start"):
             asyncio.run(scenario())
+
+
+def test_stop_api_takes_the_pair_serve_api_returned(app):
+    async def scenario() -> bool:
+        handle = await serve_api(app, "127.0.0.1", 0)
+        await stop_api(handle)
+        return handle[1].done()
+
+    assert asyncio.run(scenario())

@@ -53,7 +53,7 @@ class LocalSite:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 with site._lock:
                     site.requests.append(SeenRequest(self.path, {k.lower(): v for k, v in self.headers.items()}))
                     route = site.routes.get(self.path)
@@ -97,7 +97,8 @@ class LocalSite:
         self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     def start(self) -> LocalSite:
         self._thread.start()

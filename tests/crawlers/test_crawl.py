@@ -17,8 +17,10 @@ from crawlers.spiders.urls import normalise_url, url_hash
 from yuqing.settings import PROJECT_ROOT
 
 ARTICLE = """<!DOCTYPE html><html><head><meta charset="{charset}"><title>{title}_江城晚报网</title></head>
-<body><div class="nav">首页 | 本地 | 财经</div><h1>{title}</h1><div class="info">发布时间：2026-11-23 09:15 来源：江城晚报</div>
-<div class="content"><p>{para}</p><p>记者在现场看到，网点大堂内有十余名客户排队等候办理业务，工作人员正在逐一解释情况。</p>
+<body><div class="nav">首页 | 本地 | 财经</div><h1>{title}</h1>
+<div class="info">发布时间：2026-11-23 09:15 来源：江城晚报</div>
+<div class="content"><p>{para}</p>
+<p>记者在现场看到，网点大堂内有十余名客户排队等候办理业务，工作人员正在逐一解释情况。</p>
 <p>该行相关负责人表示，将尽快核实情况并向社会公布处理结果，欢迎市民继续监督。</p></div></body></html>"""
 
 
@@ -29,7 +31,8 @@ def page(title: str, para: str, charset: str = "utf-8") -> bytes:
 def rss(base: str, links: list[str]) -> str:
     items = "".join(f"<item><title>第{i}条</title><link>{base}{link}</link>"
                     f"<pubDate>Mon, 23 Nov 2026 0{i}:00:00 +0800</pubDate></item>" for i, link in enumerate(links))
-    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>测试</title>{items}</channel></rss>'
+    head = '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>测试</title>'
+    return f"{head}{items}</channel></rss>"
 
 
 def source(site, **kwargs) -> SourceConfig:
@@ -277,9 +280,9 @@ def test_listing_and_sitemap_sources_crawl_concurrently_without_duplicates(site,
     for i in range(1, 7):
         site.add(f"/news/a/{i}.html", page(f"新闻{i}", f"示例银行第{i}条新闻正文内容。"))
     lis = lambda ids: "".join(f'<li><a href="/news/a/{i}.html">新闻{i}</a></li>' for i in ids)  # noqa: E731
-    site.add("/news/list_1.html", f'<ul class="list">{lis([1, 2, 3])}</ul><a class="next" href="/news/list_2.html">下一页</a>'
-             '<a href="javascript:void(0)">x</a>')
-    site.add("/news/list_2.html", f'<ul class="list">{lis([4, 5])}</ul><a class="next" href="/news/list_3.html">下一页</a>')
+    nxt = '<a class="next" href="/news/list_{}.html">下一页</a>'.format
+    site.add("/news/list_1.html", f'<ul class="list">{lis([1, 2, 3])}</ul>{nxt(2)}<a href="javascript:void(0)">x</a>')
+    site.add("/news/list_2.html", f'<ul class="list">{lis([4, 5])}</ul>{nxt(3)}')
     site.add("/news/list_3.html", f'<ul class="list">{lis([6])}</ul>')
     urls = "".join(f"<url><loc>{site.base}/news/a/{i}.html</loc><news:news><news:publication_date>"
                    f"2026-11-23T0{i}:00:00+08:00</news:publication_date><news:title>新闻{i}</news:title>"
@@ -429,6 +432,11 @@ def test_every_sim_source_yields_articles_and_a_recrawl_adds_no_duplicates(sessi
     assert per_source.get("regulator-penalties", 0) > 0
     assert sum(per_source.get(k, 0) for k in ("jcwb-rss", "jcwb-sitemap", "jcwb-list")) > 10
     assert first["jcwb-rss"].new_items > 0
+    # the sim's hostile pages: the ~3 MB page dropped, the intermittent 500 retried, the deleted page ignored
+    news = [first[k].stats for k in ("jcwb-rss", "jcwb-sitemap", "jcwb-list")]
+    assert sum(s.get("yuqing/dropped/too_large", 0) for s in news) == 1
+    assert sum(s.get("retry/reason_count/500 Internal Server Error", 0) for s in news) >= 1
+    assert sum(s.get("yuqing/page_ignored_status/404", 0) for s in news) >= 1
     with session_factory() as s:
         dupes = s.execute(select(Article.url_hash, func.count()).group_by(Article.url_hash)
                           .having(func.count() > 1)).all()
@@ -441,3 +449,23 @@ def test_every_sim_source_yields_articles_and_a_recrawl_adds_no_duplicates(sessi
     assert news_second <= 3
     assert second["jcwb-rss"].not_modified or second["jcwb-rss"].new_items > 0
     assert second["weibo-search"].updated_items > 0  # counters of known posts moved
+
+
+def test_feed_with_full_content_is_stored_without_fetching_the_article_pages(site, session_factory, clock,
+                                                                              fast) -> None:
+    body = ("&lt;p&gt;示例银行高新区支行推出适老化服务，老年客户可优先办理。&lt;/p&gt;"
+            "&lt;script&gt;alert(1)&lt;/script&gt;")
+    site.add("/atom.xml", f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>测试</title>
+<entry><title>高新区支行适老化服务</title><link rel="alternate" href="{site.base}/a/full.html"/>
+<published>2026-11-23T08:00:00+08:00</published><author><name>记者甲</name></author>
+<content type="html">{body}</content></entry></feed>""", content_type="application/atom+xml")
+    result = asyncio.run(crawl_sources([source(site, url=f"{site.base}/atom.xml")], session_factory=session_factory,
+                                       clock=clock, settings_overrides=fast))["jcwb"]
+    assert result.ok and result.new_items == 1
+    assert not site.hits("/a/full.html")
+    with session_factory() as s:
+        article = s.scalar(select(Article))
+    assert article.title == "高新区支行适老化服务"
+    assert "老年客户可优先办理" in article.text and "alert" not in article.text
+    assert article.published_at == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)

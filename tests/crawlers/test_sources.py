@@ -151,5 +151,6 @@ def test_missing_or_empty_file_is_a_config_error(tmp_path) -> None:
 
 
 def test_source_config_flags_metric_tracking_only_for_json_items() -> None:
-    rss = SourceConfig(id="r", name="r", kind="rss", channel="news", url="https://a.example.cn/", authority="local_media")
+    rss = SourceConfig(id="r", name="r", kind="rss", channel="news", url="https://a.example.cn/",
+                       authority="local_media")
     assert not rss.tracks_metrics
