@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -51,8 +53,12 @@ HTTP_STATUS_HEADINGS = {400: "请求有误", 401: "未登录", 403: "无权访�
 
 
 def create_app(*, settings: Settings, session_factory: sessionmaker[Session], org: OrgChart, clock: Clock,
-               policy: Policy | None = None) -> FastAPI:
-    """Build the app. ``policy`` (incidents levels and checklists) is loaded from config on first use if None."""
+               policy: Policy | None = None, source_names: Mapping[str, str] | None = None) -> FastAPI:
+    """Build the app.
+
+    ``policy`` (incident levels and checklists) is loaded from config on first use if None. ``source_names``
+    (source id → display name such as 江城晚报网) is read from the sources file if None.
+    """
     app = FastAPI(title="yuqing 舆情应急处置平台 API", version="0.1.0", docs_url=None, redoc_url=None,
                   description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。")
     app.state.settings = settings
@@ -61,7 +67,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.state.clock = clock
     app.state.policy_provider = _policy_provider(settings, policy)
     app.state.session_signer = auth.SessionSigner(settings.secret_key)
-    app.state.templates = make_templates(settings.tz)
+    app.state.source_names = dict(source_names) if source_names is not None \
+        else read_source_names(settings.sources_path)
+    app.state.templates = make_templates(settings.tz, app.state.source_names)
 
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -123,6 +131,17 @@ def _policy_provider(settings: Settings, policy: Policy | None) -> Callable[[], 
         return state["policy"]
 
     return provide
+
+
+def read_source_names(path: Path) -> dict[str, str]:
+    """Display names of the configured sources (only ``id`` and ``name`` are read, no placeholders filled)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return {str(s["id"]): str(s["name"]) for s in data.get("sources", []) if isinstance(s, dict)
+                and s.get("id") and s.get("name")}
+    except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
+        log.warning("source names not read; showing source ids", extra={"path": str(path), "error": str(exc)[:200]})
+        return {}
 
 
 def _is_api(request: Request) -> bool:

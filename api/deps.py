@@ -68,6 +68,10 @@ def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
+def get_source_names(request: Request) -> dict[str, str]:
+    return request.app.state.source_names
+
+
 def get_policy(request: Request) -> Policy | None:
     """The incidents policy (levels and checklists), loaded on first use when the app was not given one."""
     return request.app.state.policy_provider()
@@ -86,6 +90,7 @@ OrgDep = Annotated[OrgChart, Depends(get_org)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 PolicyDep = Annotated[Policy | None, Depends(get_policy)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SourceNamesDep = Annotated[dict[str, str], Depends(get_source_names)]
 
 
 # --- who is asking -------------------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ def current_api_user(request: Request, session: SessionDep) -> Principal:
         user = users.user_for_token(session, token=token.strip(), clock=request.app.state.clock)
         if user is None:
             raise _unauthorized("API 令牌无效或已停用")
-        session.commit()  # last_used_at
+        session.commit()  # last_used_at, if it moved
         return principal_for(user, request.app.state.org, csrf=None, via="token")
     principal = _session_principal(request, session)
     if principal is None:

@@ -106,7 +106,8 @@ def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: A
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, me: PageUser, session: SessionDep, clock: ClockDep) -> Response:
     return render(request, "sources.html", me, "sources",
-                  {"sources": views.source_reads(queries.source_states(session), clock.now())})
+                  {"sources": views.source_reads(queries.source_states(session), clock.now(),
+                                                 names=request.app.state.source_names)})
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def overview_context(session, me: Principal, *, org, clock, policy) -> dict[str,
     incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="open", limit=500)
     by_level = Counter(i.level for i in incidents)
     open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
-    sources = views.source_reads(queries.source_states(session), now)
+    sources = views.source_reads(queries.source_states(session), now, names={})
     return {
         "incidents_by_level": {lv: by_level.get(lv, 0) for lv in LEVEL_ORDER},
         "open_incidents": views.incident_list_reads(session, org, incidents[:OVERVIEW_INCIDENTS], policy=policy,

@@ -25,8 +25,8 @@ def ping(session: Session) -> None:
 # --- incidents -----------------------------------------------------------------------------------------------
 def list_incidents(session: Session, *, unit_ids: Collection[str], status: str | None = None,
                    level: str | None = None, limit: int = 100) -> list[Incident]:
-    """Incidents of the given units, most severe first, then newest."""
-    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids))
+    """Incidents of the given units, most severe first, then newest (timelines loaded: the clocks read them)."""
+    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.events))
     if status:
         stmt = stmt.where(Incident.status == status)
     if level:

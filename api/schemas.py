@@ -199,6 +199,7 @@ class AlertRead(BaseModel):
 
 class SourceRead(BaseModel):
     source_id: str
+    name: str
     health: str = Field(description="ok | quiet | stale | failing | never")
     health_name: str
     last_run_at: datetime | None

@@ -6,6 +6,7 @@ crawled pages go through the ``href`` filter, which only lets absolute http(s) U
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +21,9 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def make_templates(tz: ZoneInfo) -> Jinja2Templates:
+def make_templates(tz: ZoneInfo, source_names: Mapping[str, str] | None = None) -> Jinja2Templates:
+    names = dict(source_names or {})
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
@@ -34,5 +37,6 @@ def make_templates(tz: ZoneInfo) -> Jinja2Templates:
                        level_colour=present.level_colour, level_name=present.level_name,
                        percent=lambda v: "" if v is None else f"{v:.0%}",
                        score=lambda v: "" if v is None else f"{v:.1f}")
+    env.filters["source_name"] = lambda source_id: names.get(source_id, source_id)
     env.globals.update(LEVEL_ORDER=LEVEL_ORDER, LEVEL_NAMES={lv: present.level_name(lv) for lv in LEVEL_ORDER})
     return Jinja2Templates(env=env)

@@ -211,14 +211,16 @@ def incident_clocks(session: Session, incident: Incident, *, policy: Policy | No
                       overdue=c.status == "overdue") for c in clocks]
 
 
-def source_reads(states: list[SourceState], now: datetime) -> list[SourceRead]:
+def source_reads(states: list[SourceState], now: datetime, *, names: dict[str, str]) -> list[SourceRead]:
+    """Health of each source, with its display name (the id when the sources file does not name it)."""
     out = []
     for s in states:
         health = present.source_health(last_run_at=s.last_run_at, last_success_at=s.last_success_at,
                                        last_new_item_at=s.last_new_item_at,
                                        consecutive_failures=s.consecutive_failures or 0, now=now)
         out.append(SourceRead(
-            source_id=s.source_id, health=health.code, health_name=health.label, last_run_at=s.last_run_at,
+            source_id=s.source_id, name=names.get(s.source_id, s.source_id), health=health.code,
+            health_name=health.label, last_run_at=s.last_run_at,
             last_success_at=s.last_success_at, last_new_item_at=s.last_new_item_at, last_error=s.last_error,
             last_error_at=s.last_error_at, consecutive_failures=s.consecutive_failures or 0, runs=s.runs or 0,
             items_last_run=s.items_last_run or 0, items_total=s.items_total or 0, next_poll_at=s.next_poll_at))

@@ -57,6 +57,8 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=print) 
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     rt = build_runtime(settings, clock=clock, source_vars={"SIM_BASE": sim.base_url}, engine=engine)
+    # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
+    rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
     with rt.session_factory() as session:
         users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock)
         session.commit()

@@ -40,6 +40,7 @@ class Runtime:
     story_index: Any
     classifier: Any
     senders: dict[str, Any] = field(default_factory=dict)
+    crawl_overrides: dict[str, Any] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
 
 
 @dataclass
@@ -104,7 +105,8 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         with rt.session_factory() as session:
             due = due_sources(session, rt.sources, rt.clock.now())
         if due:
-            results = await crawl_sources(due, session_factory=rt.session_factory, clock=rt.clock)
+            results = await crawl_sources(due, session_factory=rt.session_factory, clock=rt.clock,
+                                          settings_overrides=rt.crawl_overrides or None)
             report.crawled_sources = len(results)
             report.new_articles = sum(r.new_items for r in results.values())
             report.errors.extend(f"{sid}: {e}" for sid, r in results.items() for e in r.errors)

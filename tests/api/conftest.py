@@ -52,7 +52,11 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A fresh SQLite database; tests parametrized with ``indirect=["db"]`` also run on PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        yield make_sessionmaker(request.getfixturevalue("postgres_engine"))
+        return
     engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
     all_metadata().create_all(engine)
     yield make_sessionmaker(engine)
@@ -94,7 +98,8 @@ def users(session: Session, org: OrgChart, clock: FrozenClock) -> dict[str, User
 @pytest.fixture
 def app(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> FastAPI:
     settings = Settings(secret_key="test-secret-key-for-api-tests", data_dir=tmp_path)
-    return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy)
+    return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy,
+                      source_names={"weibo": "微博", "jiangcheng-news": "江城晚报网"})
 
 
 @pytest.fixture

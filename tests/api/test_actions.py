@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from incidents.models import Alert, Incident, Task
@@ -13,6 +14,7 @@ def _fresh(session, model, ident):
     return session.get(model, ident)
 
 
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_ack_via_api_acknowledges_the_alert_and_writes_the_audit_log(client, make, token_for, session):
     story = make.story(unit_id="xinhualu")
     alert = make.alert(story=story)
@@ -64,6 +66,7 @@ def test_open_incident_from_alert_via_api_builds_the_checklist(client, make, tok
     assert client.post(f"/api/v1/alerts/{alert.id}/incident", headers=token_for("liuqiang")).status_code == 409
 
 
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_complete_task_via_api_by_the_units_liaison(client, make, token_for, session):
     _, _, incident = make.crisis(unit_id="xinhualu")
     task = incident.tasks[0]

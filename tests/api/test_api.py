@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 
+# The scoped, ranked queries run on both databases the project supports.
+BOTH_DATABASES = pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                                         indirect=True)
+
+
+@BOTH_DATABASES
 def test_incidents_list_has_the_documented_shape(client, make, token_for, clock):
     _, _, incident = make.crisis()
     r = client.get("/api/v1/incidents", headers=token_for("wangmin"))
@@ -64,6 +71,7 @@ def test_invalid_input_is_422_naming_the_parameter(client, token_for):
     assert r.status_code == 422 and "reason" in r.json()["message"]
 
 
+@BOTH_DATABASES
 def test_liaison_sees_only_incidents_of_own_units_and_gets_403_elsewhere(client, make, token_for):
     _, _, mine = make.crisis(unit_id="xinhualu", title="新华路网点排队")  # under 光明路支行
     _, _, theirs = make.crisis(unit_id="binjiang", title="滨江支行理财亏损")
@@ -78,6 +86,7 @@ def test_liaison_sees_only_incidents_of_own_units_and_gets_403_elsewhere(client,
     assert {i["id"] for i in both["data"]} == {mine.id, theirs.id}
 
 
+@BOTH_DATABASES
 def test_alerts_are_scoped_and_carry_deadline_and_factors(client, make, token_for, clock):
     s1 = make.story(unit_id="renminguangchang", title="人民广场网点ATM吞卡")
     s2 = make.story(unit_id="kejiyuan", title="科技园网点服务差")
@@ -94,6 +103,7 @@ def test_alerts_are_scoped_and_carry_deadline_and_factors(client, make, token_fo
     assert client.get("/api/v1/alerts", headers=token_for("zhoufang")).json()["data"][0]["ack_overdue"] is True
 
 
+@BOTH_DATABASES
 def test_articles_feed_is_ranked_by_risk_filtered_and_scoped(client, make, token_for):
     calm = make.story(unit_id="xinhualu", title="新华路网点开展金融知识宣传")
     make.article(story=calm, title="新华路网点开展金融知识宣传", label="positive", negative_prob=0.05)
@@ -118,6 +128,7 @@ def test_articles_feed_is_ranked_by_risk_filtered_and_scoped(client, make, token
     assert client.get("/api/v1/articles?limit=1", headers=token_for("wangmin")).json()["data"][0]["risk_score"] == 90
 
 
+@BOTH_DATABASES
 def test_stories_list_and_detail(client, make, token_for):
     story, _, _ = make.crisis()
     h = token_for("wangmin")
@@ -140,6 +151,8 @@ def test_sources_report_health_so_silence_is_not_mistaken_for_calm(client, make,
     assert health["jiangcheng-news"] == ("ok", "正常")
     assert health["weibo"][0] == "failing" and "连续 3 次" in health["weibo"][1]
     assert health["tousu"][0] == "stale" and health["forum"][0] == "quiet" and health["regulator"][0] == "never"
+    names = {s["source_id"]: s["name"] for s in body["data"]}
+    assert names["weibo"] == "微博" and names["forum"] == "forum"  # unnamed sources fall back to their id
 
 
 def test_healthz_pings_the_database(client, app):

@@ -139,7 +139,8 @@ def test_sources_page_lists_every_source_with_health(login_as, make, session):
     make.source_state(source_id="regulator", ran=False)
     session.commit()
     html = login_as("admin").get("/sources").text
-    assert "weibo" in html and "抓取失败（连续 1 次）" in html and "未运行" in html and "超时" in html
+    assert "微博" in html and "weibo" in html and "抓取失败（连续 1 次）" in html
+    assert "未运行" in html and "超时" in html
 
 
 def test_pages_are_mobile_friendly_and_work_without_javascript(login_as, make, session):
