@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
-from crawlers.stories import StoryIndex, article_time, original_text, story_text
+from crawlers.stories import StoryIndex, article_time, original_text, story_text, topic_grams
 from yuqing.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         .with_for_update(skip_locked=True)).first()
     if article is None:
         return None
-    result = matcher.match(article.text or "", title=article.title or "")
+    original = original_text(article.meta)
+    result = matcher.match(article.text or "", title=article.title or "", original=original)
     if not result.relevant:
         article.stage = ArticleStage.irrelevant
         article.meta = {**(article.meta or {}), "match": {
@@ -111,17 +112,20 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
 
     _sync_mentions(session, article, result)
     story_unit = result.primary_unit_id if result.primary_unit_id != matcher.root_unit_id else None
+    grams = sorted(topic_grams(result.topic)) if story_unit else []
     at = article_time(article)
     outcome: _Outcome
     reason = "kept"
+    topic_score = 0.0
     story = session.get(Story, article.story_id) if article.story_id is not None else None
     if story is not None:
         outcome = _Outcome(relevant=True, story_id=story.id)
     else:
         assignment = index.assign(
             story_text(article.title, article.text, article.meta), unit_id=story_unit,
-            risk_words=result.risk_words, at=at, original=original_text(article.meta) or None)
+            risk_words=result.risk_words, at=at, original=original or None, grams=grams)
         reason = assignment.reason
+        topic_score = assignment.topic_score
         story = session.get(Story, assignment.story_id) if assignment.story_id is not None else None
         if story is None:
             story = Story(title=_story_title(article), unit_id=result.primary_unit_id, first_seen_at=at,
@@ -133,7 +137,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
             outcome = _Outcome(relevant=True, story_id=story.id, new_story=True,
                                signature=tuple(assignment.signature))
         else:
-            _join(session, story, article, at)
+            _join(session, story, article, at, story_unit, root_unit_id=matcher.root_unit_id)
             article.is_duplicate = assignment.is_duplicate
             outcome = _Outcome(relevant=True, story_id=story.id, joined=True, duplicate=assignment.is_duplicate)
         article.story_id = story.id
@@ -141,7 +145,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     article.meta = {**(article.meta or {}), "match": {
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,
         "plan_hits": result.plan_hits, "risk_words": result.risk_words, "categories": result.categories,
-        "story_reason": reason}}
+        "story_reason": reason, "topic_score": topic_score, "topic_grams": grams}}
     return outcome
 
 
@@ -163,7 +167,10 @@ def _sync_mentions(session: Session, article: Article, result: MatchResult | Non
         row.score = m.score
 
 
-def _join(session: Session, story: Story, article: Article, at: datetime) -> None:
+def _join(session: Session, story: Story, article: Article, at: datetime, unit_id: str | None, *,
+          root_unit_id: str) -> None:
+    if unit_id and story.unit_id in (None, root_unit_id):
+        story.unit_id = unit_id  # a story first seen as "about the bank" turns out to be about one of its units
     story.article_count = (story.article_count or 0) + 1
     story.first_seen_at = min(story.first_seen_at, at)
     story.last_seen_at = max(story.last_seen_at, at)

@@ -19,6 +19,13 @@ e. Text is normalised first (full-width → half-width, zero-width characters re
    characters removed, ASCII lower-cased) so "示例 银行" or "示例\u200b银行" still match. Short bank aliases
    (示银, 示例行) are rejected inside ordinary words (展示银行卡, 示例行为).
 f. Each mention carries a ~80-character plain-text snippet around its first hit.
+g. A repost is matched on its own text, its ``//@user:`` chain (already part of the text) *and* the original post
+   it forwards (``original``, from ``Article.meta['retweeted_text']``), as one text: "示例银行出来回应！" forwarding
+   a post about 示例银行新华路网点 is about that outlet, and "新华路这家我去过" forwarding it is relevant at all.
+h. ``MatchResult.topic`` is what the article says *about its primary unit*: the title plus a window of
+   ``TOPIC_WINDOW`` characters either side of every mention of that unit (the whole text for short posts), with
+   every bank and unit name blanked out. Story clustering compares topics, so two articles about the same outlet
+   are not "similar" merely because both spell out 示例银行江城分行新华路网点.
 
 An article is relevant when it mentions a unit (or the bank) and no filter plan's exclude word appears.
 """
@@ -53,6 +60,7 @@ INSTITUTION_SUFFIXES: tuple[str, ...] = (
 SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 50
 MAX_GAP = 4
+TOPIC_WINDOW = 150
 
 # Words a short bank alias can hide in: a character before its first, or after its last, that makes a common word
 # (展示/显示/提示… + 银; 示例 + 行为/行业…).
@@ -92,6 +100,7 @@ class MatchResult:
     excluded_by: list[str] = field(default_factory=list)
     relevant: bool = False
     categories: list[str] = field(default_factory=list)
+    topic: str = ""  # rule (h): the passages about the primary unit, names blanked (normalised text)
 
     @property
     def risk_words(self) -> list[str]:
@@ -152,10 +161,17 @@ class Matcher:
     def from_org(cls, org: OrgChart, plans: list[KeywordPlan] | None = None) -> Matcher:
         return cls(org, plans)
 
-    def match(self, text: str, title: str = "") -> MatchResult:
-        """Find the units a text (and its title) mentions, the primary one, and the keyword plans it hits."""
+    def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:
+        """Find the units a text (and its title) mentions, the primary one, and the keyword plans it hits.
+
+        ``original`` is the post a repost forwards (rule g); it is matched as part of the text unless the text
+        already quotes it in full."""
         norm_title = normalise(title)
-        norm = f"{norm_title}\n{normalise(text)}" if norm_title else normalise(text)
+        norm_text = normalise(text)
+        norm_original = normalise(original)
+        if norm_original and norm_original not in norm_text:
+            norm_text = f"{norm_text}\n{norm_original}" if norm_text else norm_original
+        norm = f"{norm_title}\n{norm_text}" if norm_title else norm_text
         body_start = len(norm_title) + 1 if norm_title else 0
         hits = [
             _Hit(end + 1 - len(entry.term), end + 1, entry)
@@ -191,10 +207,15 @@ class Matcher:
 
         mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title)
         primary = next((m.unit_id for m in mentions if m.is_primary), None)
+        topic = ""
+        if primary is not None:
+            anchors = [h for h in accepted if h.entry.unit_id == primary] or bank_hits
+            names = [h for h in hits if h.entry.kind != "word"]
+            topic = _topic(norm, len(norm_title), anchors, names)
         return MatchResult(
             mentions=mentions, primary_unit_id=primary, bank_mentioned=bank_mentioned, plan_hits=plan_hits,
             excluded_by=sorted(set(excluded_by)), relevant=bool(mentions) and not excluded_by,
-            categories=categories,
+            categories=categories, topic=topic,
         )
 
     # --- helpers -----------------------------------------------------------------------------------------------------
@@ -278,6 +299,23 @@ def _first(hits: list[_Hit], body_start: int) -> _Hit:
     """The first hit in the body if there is one (a better snippet than the title), else the first hit."""
     in_body = [h for h in hits if h.start >= body_start]
     return min(in_body or hits, key=lambda h: h.start)
+
+
+def _topic(norm: str, title_len: int, anchors: list[_Hit], names: list[_Hit]) -> str:
+    """Rule (h): the title and ``TOPIC_WINDOW`` characters around each anchor, names blanked, windows merged."""
+    chars = list(norm)
+    for h in names:
+        chars[h.start:h.end] = " " * (h.end - h.start)
+    blanked = "".join(chars)
+    spans = [(0, title_len)] if title_len else []
+    spans += [(max(0, h.start - TOPIC_WINDOW), min(len(norm), h.end + TOPIC_WINDOW)) for h in anchors]
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return "\n".join(_WS.sub(" ", blanked[a:b]).strip() for a, b in merged).strip()
 
 
 def _snippet(norm: str, hit: _Hit) -> str:

@@ -12,21 +12,46 @@ after a restart assigns the same way.
    reading. Weibo reposts (``转发理由//@用户: …``) lose their ``//@user:`` chain markers, and when the crawler
    stored the original post in ``meta['retweeted_text']`` the repost is compared by that original as well, so
    a repost with a long comment still joins the original's story.
-2. **Same unit, same risk, same time** (the explainable rule for texts too different for MinHash, e.g. a 30-
-   character post and a 2,000-character article). An article whose primary unit is a named unit (not the head
-   office by the bank's name alone) joins the *open* story of that same unit when they share at least one
-   risk keyword (the hit words of the topic keyword plans, e.g. 取不出钱) and the story's last article is
-   within ``window`` (48 h) of this one. Among several, the one sharing most words wins, then the most recent,
+2. **Same outlet, same topic, same time** (for texts too different for MinHash: a 30-character post and a
+   2,000-character article, a rumour and the complaint it grew from). Only for articles whose primary unit is a
+   named unit (not the head office by the bank's name alone), and only against stories that had an article about
+   that *same* unit within ``window`` (48 h) of this one — two incidents at one outlet days apart stay apart.
+   Reposts count with their original (``crawlers.matching`` rule g), so a repost's unit is the original's.
+
+   *Topic* is not a keyword list. Each article brings its topic grams: the character bigrams (plus amounts like
+   ``5万``/``67岁`` and latin words) of ``MatchResult.topic`` — the passages about the unit with every bank/unit
+   name blanked — minus bigrams containing a function character (的了是在我你他…) and minus ``STOP_BIGRAMS``
+   (记者/表示/今天/网点/银行/客户…, words any article about a bank uses). Per (unit, story) the index keeps a
+   profile: in how many member articles each gram occurred (``df``) and how many members there were (``n``).
+   The article's **topic score** against a story is the weighted share of its grams the story already knows::
+
+       score = Σ_{g ∈ grams} min(1, df(g) / min(n, CORE_MEMBERS)) / |grams|
+
+   so with ``CORE_MEMBERS`` = 3 a gram counts fully once three members used it (or every member, in a story of
+   one or two) and a word seen once in a 40-article story counts a third — an anti-fraud post does not join a
+   withdrawal crisis just because one crisis article mentioned 电信诈骗. The article joins when
+
+   * ``score ≥ TOPIC_THRESHOLD`` (0.30) — reason ``same_unit_topic``; or
+   * it shares a risk keyword with the story (hit words of the topic plans in ``config/keywords.yaml``, e.g.
+     取不出钱/挤兑) **and** ``score ≥ RISK_TOPIC_FLOOR`` (0.12) — reason ``same_unit_risk``. The floor keeps a
+     lone shared word (诈骗 in a 反诈宣传 post) from merging unrelated events.
+
+   Articles with fewer than ``MIN_TOPIC_GRAMS`` (4) grams (``示例银行新华路网点！``) have no topic score. Stories
+   without any stored grams (rows written before topic grams existed) fall back to "shares a risk word".
+   Among several candidate stories the highest score wins, then most shared risk words, then the most recent,
    then the lowest id.
 
 Otherwise the article founds a new story. The founding text's signature is stored on ``Story.minhash`` (a list of
-ints) and ``StoryIndex.load`` rebuilds the index from those signatures plus the recent member articles.
+ints), each article's topic grams and risk words on ``Article.meta['match']``, and ``StoryIndex.load`` rebuilds the
+index from those plus the recent member articles, in id order, so a restarted process assigns the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +71,29 @@ SHINGLE = 3
 MAX_CHARS = 5000
 MIN_SHINGLES = 3
 DEFAULT_WINDOW = timedelta(hours=48)
+TOPIC_THRESHOLD = 0.30
+RISK_TOPIC_FLOOR = 0.12
+CORE_MEMBERS = 3
+MIN_TOPIC_GRAMS = 4
+
+# Characters that make a bigram grammar rather than topic (particles, pronouns, demonstratives, copulas).
+FUNCTION_CHARS = frozenset("的了是在我你他她它们这那也都就和与及吗呢吧啊哦嘛呀着之其而很还又再么哪谁啥咋吧哈嗯")
+# Bigrams every article about a bank, its outlets or the news uses: they say nothing about *which* event.
+_STOP_TEXT = """
+记者 本报 报讯 近日 日前 今天 今日 昨天 昨日 明天 上午 下午 晚上 日上 日下 日晚 时许 目前 现在 时候 之前 之后 以后 已经
+表示 介绍 了解 获悉 发布 报道 消息 网友 市民 客户 顾客 储户 工作 作人 人员 负责 责人 相关 有关 方面 部门 情况 问题
+进行 开展 通过 对于 关于 其中 以及 同时 并且 但是 不过 因为 所以 如果 虽然 还有 而且 然后 一个 一些 一下 一直 一起
+一次 一位 没有 不是 就是 还是 可以 需要 应该 知道 觉得 认为 大家 自己 什么 怎么 看到 出来 起来 过来 真的
+银行 网点 支行 分行 总行 营业 业厅 分理 理处 江城 湖北 全国 微博 视频 转发 评论 回复 网页 链接 全文 分享
+"""
+STOP_BIGRAMS = frozenset(_STOP_TEXT.split())
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"@[^\s:：,，。!！?？@#/]{1,30}")
+_CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(万|千|元|块|岁)")
+_AMOUNT_UNIT = {"块": "元"}
+_LATIN = re.compile("[a-z]{3,}")
 
 _REPOST_MARK = re.compile(r"//\s*@[^:：\s/]{1,40}\s*[:：]")
 _REPLY_MARK = re.compile(r"(?:回复|转发)\s*@[^:：\s/]{1,40}\s*[:：]")
@@ -63,12 +111,25 @@ class Assignment:
     is_duplicate: bool
     signature: list[int]
     shared_words: list[str] = field(default_factory=list)
+    topic_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class UnitCandidate:
+    """The best open story of a unit for an article (rule 2), and the evidence."""
+
+    story_id: int
+    reason: str  # "same_unit_topic" | "same_unit_risk"
+    topic_score: float
+    shared_words: list[str]
 
 
 @dataclass
 class _UnitActivity:
     last_seen: datetime
     words: set[str]
+    grams: Counter[str] = field(default_factory=Counter)
+    members: int = 0
 
 
 def story_text(title: str, text: str, meta: dict[str, Any] | None = None) -> str:
@@ -94,6 +155,24 @@ def strip_repost_chain(text: str) -> str:
     text = _REPLY_MARK.sub(" ", text)
     text = _BOILERPLATE.sub(" ", text)
     return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def topic_grams(topic: str) -> set[str]:
+    """The grams a topic passage is compared by (rule 2): content bigrams of its Chinese runs, amounts (``5万``,
+    ``67岁``) and latin words; URLs, ``@handles`` and repost markers removed, function and stop bigrams dropped."""
+    text = normalise(strip_repost_chain(topic or ""))
+    text = _HANDLE.sub(" ", _URL.sub(" ", text))
+    grams: set[str] = set()
+    for number, unit in _AMOUNT.findall(text):
+        grams.add(f"{number}{_AMOUNT_UNIT.get(unit, unit)}")
+    grams.update(_LATIN.findall(text))
+    for run in _CJK_RUN.findall(text):
+        for i in range(len(run) - 1):
+            gram = run[i:i + 2]
+            if gram in STOP_BIGRAMS or gram[0] in FUNCTION_CHARS or gram[1] in FUNCTION_CHARS:
+                continue
+            grams.add(gram)
+    return grams
 
 
 def shingles(text: str) -> set[str]:
@@ -170,40 +249,55 @@ class StoryIndex:
         return (best[1], best[0]) if best else None
 
     # --- the unit rule -------------------------------------------------------------------------------------------
-    def touch(self, story_id: int, *, unit_id: str | None, at: datetime, risk_words: list[str] | set[str]) -> None:
-        """Record that ``story_id`` had an article at ``at`` about ``unit_id`` with these risk words."""
+    def touch(self, story_id: int, *, unit_id: str | None, at: datetime, risk_words: Iterable[str],
+              grams: Iterable[str] = ()) -> None:
+        """Record that ``story_id`` had an article at ``at`` about ``unit_id`` with these risk words and topic grams."""
         seen = self._story_seen.get(story_id)
         self._story_seen[story_id] = at if seen is None or at > seen else seen
         if not unit_id:
             return
         activity = self._units.setdefault(unit_id, {}).get(story_id)
         if activity is None:
-            self._units[unit_id][story_id] = _UnitActivity(at, set(risk_words))
-        else:
-            activity.last_seen = max(activity.last_seen, at)
-            activity.words |= set(risk_words)
+            activity = self._units[unit_id][story_id] = _UnitActivity(at, set())
+        activity.last_seen = max(activity.last_seen, at)
+        activity.words |= set(risk_words)
+        grams = set(grams)
+        if grams:
+            activity.grams.update(grams)
+            activity.members += 1
 
-    def find_for_unit(self, unit_id: str | None, risk_words: list[str] | set[str],
-                      at: datetime) -> tuple[int, list[str]] | None:
-        """The open story of ``unit_id`` sharing a risk word within the window, with the shared words."""
-        words = set(risk_words)
-        if not unit_id or not words:
+    def topic_score(self, unit_id: str, story_id: int, grams: Iterable[str]) -> float:
+        """Rule 2's weighted share of ``grams`` the (unit, story) profile already knows; 0 without a profile."""
+        activity = self._units.get(unit_id, {}).get(story_id)
+        return _score(set(grams), activity) if activity is not None else 0.0
+
+    def find_for_unit(self, unit_id: str | None, risk_words: Iterable[str], at: datetime,
+                      grams: Iterable[str] = ()) -> UnitCandidate | None:
+        """The open story of ``unit_id`` within the window that this article's topic (or topic + a shared risk
+        word) joins, by rule 2; None if there is none."""
+        if not unit_id:
             return None
-        best: tuple[int, datetime, int, list[str]] | None = None
+        words, grams = set(risk_words), set(grams)
+        best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
         for story_id, activity in self._units.get(unit_id, {}).items():
             if abs(at - activity.last_seen) > self.window:
                 continue
             shared = sorted(words & activity.words)
-            if not shared:
+            score = _score(grams, activity)
+            if score >= TOPIC_THRESHOLD:
+                reason = "same_unit_topic"
+            elif shared and (score >= RISK_TOPIC_FLOOR or not activity.members):
+                reason = "same_unit_risk"
+            else:
                 continue
-            rank = (len(shared), activity.last_seen, -story_id)
-            if best is None or rank > (best[0], best[1], -best[2]):
-                best = (len(shared), activity.last_seen, story_id, shared)
-        return (best[2], best[3]) if best else None
+            rank = (score, len(shared), activity.last_seen, -story_id)
+            if best is None or rank > best[0]:
+                best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
+        return best[1] if best else None
 
     # --- both rules ----------------------------------------------------------------------------------------------
-    def assign(self, text: str, *, unit_id: str | None, risk_words: list[str], at: datetime,
-               original: str | None = None) -> Assignment:
+    def assign(self, text: str, *, unit_id: str | None, risk_words: Iterable[str], at: datetime,
+               original: str | None = None, grams: Iterable[str] = ()) -> Assignment:
         """Decide which story an article joins (rule 1, then rule 2) without changing the index."""
         sig = self.signature(text)
         values = [int(v) for v in sig.hashvalues] if sig is not None else []
@@ -215,9 +309,10 @@ class StoryIndex:
                 found = via_original
         if found:
             return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values)
-        by_unit = self.find_for_unit(unit_id, risk_words, at)
+        by_unit = self.find_for_unit(unit_id, risk_words, at, grams)
         if by_unit:
-            return Assignment(by_unit[0], "same_unit_risk", 0.0, False, values, by_unit[1])
+            return Assignment(by_unit.story_id, by_unit.reason, 0.0, False, values, by_unit.shared_words,
+                              by_unit.topic_score)
         return Assignment(None, "new", 0.0, False, values)
 
     # --- persistence ---------------------------------------------------------------------------------------------
@@ -253,7 +348,7 @@ class StoryIndex:
         if not article.is_duplicate:
             self.add(article.story_id, story_text(article.title, article.text, article.meta), key=f"a{article.id}")
         self.touch(article.story_id, unit_id=info.get("story_unit_id"), at=article_time(article),
-                   risk_words=info.get("risk_words") or [])
+                   risk_words=info.get("risk_words") or [], grams=info.get("topic_grams") or [])
 
     def prune(self, before: datetime) -> int:
         """Forget stories last seen before ``before`` (long-running processes); returns entries removed."""
@@ -271,6 +366,13 @@ class StoryIndex:
 
     def _as_minhash(self, signature: MinHash | list[int]) -> MinHash:
         return signature if isinstance(signature, MinHash) else self.from_values(signature)
+
+
+def _score(grams: set[str], activity: _UnitActivity | None) -> float:
+    if activity is None or len(grams) < MIN_TOPIC_GRAMS or not activity.members:
+        return 0.0
+    core = min(activity.members, CORE_MEMBERS)
+    return sum(min(1.0, activity.grams.get(g, 0) / core) for g in grams) / len(grams)
 
 
 def article_time(article: Article) -> datetime:
