@@ -369,10 +369,16 @@ class StoryIndex:
 
 
 def _score(grams: set[str], activity: _UnitActivity | None) -> float:
+    """Rule 2's topic score: the better of "how much of the article the story knows" and "how much of the story's
+    core the article repeats" (see the module docstring)."""
     if activity is None or len(grams) < MIN_TOPIC_GRAMS or not activity.members:
         return 0.0
-    core = min(activity.members, CORE_MEMBERS)
-    return sum(min(1.0, activity.grams.get(g, 0) / core) for g in grams) / len(grams)
+    weight = min(activity.members, CORE_MEMBERS)
+    known = sum(min(1.0, activity.grams.get(g, 0) / weight) for g in grams) / len(grams)
+    floor = min(activity.members, 2)
+    core = {g for g, df in activity.grams.items() if df >= floor}
+    repeated = len(grams & core) / min(len(core), len(grams)) if core else 0.0
+    return max(known, repeated)
 
 
 def article_time(article: Article) -> datetime:
