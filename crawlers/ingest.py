@@ -9,7 +9,9 @@ crash loses at most the article in hand, which is still ``fetched`` and is proce
 Mentions are upserted on (article_id, unit_id), an article already assigned to a story keeps it, and the
 in-memory ``StoryIndex`` is only updated after the commit succeeded — re-running after a crash creates no
 duplicate mentions or stories. Each article is selected ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so several
-workers can share the queue. Articles are taken oldest first (``fetched_at``, then id).
+workers can share the queue. Articles are taken oldest first by when they happened (publish time, else fetch
+time; then fetch time and id): one crawl round brings a complaint from 09:00 and a repost from 10:30 together, and
+clustering should meet the story in the order the world told it.
 
 Per-article match details (primary unit, plan hits, risk words, how the story was chosen) are kept in
 ``Article.meta['match']`` so an operator can see why, and so the story index can be rebuilt after a restart.
@@ -21,7 +23,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawlers.matching import Matcher, MatchResult
@@ -64,7 +66,8 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
     report = IngestReport()
     ids = session.scalars(
         select(Article.id).where(Article.stage == ArticleStage.fetched)
-        .order_by(Article.fetched_at, Article.id).limit(limit)).all()
+        .order_by(func.coalesce(Article.published_at, Article.fetched_at), Article.fetched_at, Article.id)
+        .limit(limit)).all()
     for article_id in ids:
         try:
             outcome = _process_one(session, article_id, matcher=matcher, index=index)
@@ -117,18 +120,21 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     outcome: _Outcome
     reason = "kept"
     topic_score = 0.0
+    shared_words: list[str] = []
     story = session.get(Story, article.story_id) if article.story_id is not None else None
     if story is not None:
         outcome = _Outcome(relevant=True, story_id=story.id)
     else:
         assignment = index.assign(
             story_text(article.title, article.text, article.meta), unit_id=story_unit,
-            risk_words=result.risk_words, at=at, original=original or None, grams=grams)
+            risk_words=result.risk_words, at=at, original=original or None, grams=grams,
+            categories=result.categories)
         reason = assignment.reason
         topic_score = assignment.topic_score
+        shared_words = assignment.shared_words
         story = session.get(Story, assignment.story_id) if assignment.story_id is not None else None
         if story is None:
-            story = Story(title=_story_title(article), unit_id=result.primary_unit_id, first_seen_at=at,
+            story = Story(title=_story_title(article, original), unit_id=result.primary_unit_id, first_seen_at=at,
                           last_seen_at=at, article_count=1, first_article_id=article.id,
                           minhash=assignment.signature or None)
             session.add(story)
@@ -145,7 +151,8 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     article.meta = {**(article.meta or {}), "match": {
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,
         "plan_hits": result.plan_hits, "risk_words": result.risk_words, "categories": result.categories,
-        "story_reason": reason, "topic_score": topic_score, "topic_grams": grams}}
+        "story_reason": reason, "topic_score": topic_score, "shared_words": shared_words,
+        "topic_grams": grams}}
     return outcome
 
 
@@ -180,8 +187,9 @@ def _join(session: Session, story: Story, article: Article, at: datetime, unit_i
         story.first_article_id = article.id  # the earliest published copy is the first source
 
 
-def _story_title(article: Article) -> str:
+def _story_title(article: Article, original: str = "") -> str:
+    """The article's title, else its text — for a repost, the original it forwards (not "转发微博")."""
     title = (article.title or "").strip()
     if not title:
-        title = " ".join((article.text or "").split())
+        title = " ".join((original or article.text or "").split())
     return title[:STORY_TITLE_CHARS] or "（无标题）"

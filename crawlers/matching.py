@@ -22,10 +22,12 @@ f. Each mention carries a ~80-character plain-text snippet around its first hit.
 g. A repost is matched on its own text, its ``//@user:`` chain (already part of the text) *and* the original post
    it forwards (``original``, from ``Article.meta['retweeted_text']``), as one text: "示例银行出来回应！" forwarding
    a post about 示例银行新华路网点 is about that outlet, and "新华路这家我去过" forwarding it is relevant at all.
-h. ``MatchResult.topic`` is what the article says *about its primary unit*: the title plus a window of
-   ``TOPIC_WINDOW`` characters either side of every mention of that unit (the whole text for short posts), with
-   every bank and unit name blanked out. Story clustering compares topics, so two articles about the same outlet
-   are not "similar" merely because both spell out 示例银行江城分行新华路网点.
+h. ``MatchResult.topic`` is what the article says *about its primary unit*, with every bank and unit name blanked
+   out: the whole text (first ``TOPIC_MAX`` characters) when it names no other unit outside the primary unit's
+   chain and no other bank; otherwise the title plus ``TOPIC_WINDOW`` characters either side of every mention of
+   the primary unit (a roundup of five banks' outlets is only about ours where it names ours). Story clustering
+   compares topics, so two articles about the same outlet are not "similar" merely because both spell out
+   示例银行江城分行新华路网点.
 
 An article is relevant when it mentions a unit (or the bank) and no filter plan's exclude word appears.
 """
@@ -61,6 +63,7 @@ SNIPPET_BEFORE = 30
 SNIPPET_AFTER = 50
 MAX_GAP = 4
 TOPIC_WINDOW = 150
+TOPIC_MAX = 3000
 
 # Words a short bank alias can hide in: a character before its first, or after its last, that makes a common word
 # (展示/显示/提示… + 银; 示例 + 行为/行业…).
@@ -211,7 +214,10 @@ class Matcher:
         if primary is not None:
             anchors = [h for h in accepted if h.entry.unit_id == primary] or bank_hits
             names = [h for h in hits if h.entry.kind != "word"]
-            topic = _topic(norm, len(norm_title), anchors, names)
+            chain = {u.id for u in self.org.ancestors(primary)}
+            alone = (all(m.unit_id in chain for m in mentions)
+                     and not any(h.entry.kind == "other" for h in hits))
+            topic = _topic(norm, len(norm_title), anchors, names, whole=alone)
         return MatchResult(
             mentions=mentions, primary_unit_id=primary, bank_mentioned=bank_mentioned, plan_hits=plan_hits,
             excluded_by=sorted(set(excluded_by)), relevant=bool(mentions) and not excluded_by,
@@ -301,12 +307,14 @@ def _first(hits: list[_Hit], body_start: int) -> _Hit:
     return min(in_body or hits, key=lambda h: h.start)
 
 
-def _topic(norm: str, title_len: int, anchors: list[_Hit], names: list[_Hit]) -> str:
-    """Rule (h): the title and ``TOPIC_WINDOW`` characters around each anchor, names blanked, windows merged."""
+def _topic(norm: str, title_len: int, anchors: list[_Hit], names: list[_Hit], *, whole: bool) -> str:
+    """Rule (h): the text, or the title and ``TOPIC_WINDOW`` characters around each anchor; names blanked."""
     chars = list(norm)
     for h in names:
         chars[h.start:h.end] = " " * (h.end - h.start)
     blanked = "".join(chars)
+    if whole:
+        return _WS.sub(" ", blanked[:TOPIC_MAX]).strip()
     spans = [(0, title_len)] if title_len else []
     spans += [(max(0, h.start - TOPIC_WINDOW), min(len(norm), h.end + TOPIC_WINDOW)) for h in anchors]
     merged: list[list[int]] = []

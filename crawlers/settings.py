@@ -34,8 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
     "DOWNLOAD_DELAY": 0.5,
     "DOWNLOAD_TIMEOUT": 15,
-    # Extraction reads at most 2 MB of a page (crawlers.extract.MAX_INPUT_BYTES) and costs seconds of CPU on
-    # multi-megabyte pages; a bigger body is dropped (stats: yuqing/dropped/too_large) rather than half-read.
+    # Extraction reads at most 2 MB of a page (crawlers.extract.MAX_INPUT_BYTES); a bigger body is dropped
+    # (stats: yuqing/dropped/too_large) rather than half-read.
     "DOWNLOAD_MAXSIZE": 2 * 1024 * 1024,
     "DOWNLOAD_WARNSIZE": 1024 * 1024,
     "RETRY_ENABLED": True,

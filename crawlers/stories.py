@@ -19,22 +19,27 @@ after a restart assigns the same way.
    Reposts count with their original (``crawlers.matching`` rule g), so a repost's unit is the original's.
 
    *Topic* is not a keyword list. Each article brings its topic grams: the character bigrams (plus amounts like
-   ``5万``/``67岁`` and latin words) of ``MatchResult.topic`` — the passages about the unit with every bank/unit
-   name blanked — minus bigrams containing a function character (的了是在我你他…) and minus ``STOP_BIGRAMS``
-   (记者/表示/今天/网点/银行/客户…, words any article about a bank uses). Per (unit, story) the index keeps a
-   profile: in how many member articles each gram occurred (``df``) and how many members there were (``n``).
-   The article's **topic score** against a story is the weighted share of its grams the story already knows::
+   ``5万``/``67岁`` and latin words such as ``atm``) of ``MatchResult.topic`` — what the text says about the unit,
+   every bank/unit name blanked — minus bigrams containing a function character (的了是在我你他…) and minus
+   ``STOP_BIGRAMS`` (记者/表示/今天/网点/银行/客户…, words any article about a bank uses). Per (unit, story) the
+   index keeps a profile: in how many of the story's *tellings* each gram and each risk word occurred (``df``) and
+   how many tellings there were (``n``). A telling is an article that founded the story or joined it by rule 2;
+   copies and reposts (joined by rule 1) keep the story open but add nothing, so 500 reposts of one post do not
+   make its every word "core". With ``w`` = 1 while ``n < CORE_MEMBERS`` (3), else ``max(2, ⌈CORE_SHARE·n⌉)``
+   (``CORE_SHARE`` = 0.1) and ``core`` = the grams with ``df ≥ max(min(n, 2), ⌈CORE_SHARE·n⌉)``::
 
-       score = Σ_{g ∈ grams} min(1, df(g) / min(n, CORE_MEMBERS)) / |grams|
+       known    = Σ_{g ∈ grams} min(1, df(g) / w) / |grams|      how much of the article the story already knows
+       repeated = |grams ∩ core| / min(|grams|, |core|)           how much of the story's core the article repeats
+       score    = max(known, repeated)
 
-   so with ``CORE_MEMBERS`` = 3 a gram counts fully once three members used it (or every member, in a story of
-   one or two) and a word seen once in a 40-article story counts a third — an anti-fraud post does not join a
-   withdrawal crisis just because one crisis article mentioned 电信诈骗. The article joins when
+   The article joins when
 
    * ``score ≥ TOPIC_THRESHOLD`` (0.30) — reason ``same_unit_topic``; or
-   * it shares a risk keyword with the story (hit words of the topic plans in ``config/keywords.yaml``, e.g.
-     取不出钱/挤兑) **and** ``score ≥ RISK_TOPIC_FLOOR`` (0.12) — reason ``same_unit_risk``. The floor keeps a
-     lone shared word (诈骗 in a 反诈宣传 post) from merging unrelated events.
+   * it shares *core evidence* with the story **and** ``score ≥ RISK_TOPIC_FLOOR`` (0.08) — reason
+     ``same_unit_risk``. Evidence is the hit words of the topic plans in ``config/keywords.yaml`` (取不出钱, 预约,
+     挤兑…) and their risk categories; core evidence is what at least two tellings (the only one, for a story of
+     one) and at least ``CORE_SHARE`` of them used — one article's aside about 电信诈骗 does not pull an
+     anti-fraud campaign into a withdrawal crisis.
 
    Articles with fewer than ``MIN_TOPIC_GRAMS`` (4) grams (``示例银行新华路网点！``) have no topic score. Stories
    without any stored grams (rows written before topic grams existed) fall back to "shares a risk word".
@@ -49,6 +54,7 @@ index from those plus the recent member articles, in id order, so a restarted pr
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -72,8 +78,9 @@ MAX_CHARS = 5000
 MIN_SHINGLES = 3
 DEFAULT_WINDOW = timedelta(hours=48)
 TOPIC_THRESHOLD = 0.30
-RISK_TOPIC_FLOOR = 0.12
+RISK_TOPIC_FLOOR = 0.08
 CORE_MEMBERS = 3
+CORE_SHARE = 0.1
 MIN_TOPIC_GRAMS = 4
 
 # Characters that make a bigram grammar rather than topic (particles, pronouns, demonstratives, copulas).
@@ -127,9 +134,23 @@ class UnitCandidate:
 @dataclass
 class _UnitActivity:
     last_seen: datetime
-    words: set[str]
-    grams: Counter[str] = field(default_factory=Counter)
-    members: int = 0
+    articles: int = 0  # articles about the unit in this story
+    words: Counter[str] = field(default_factory=Counter)  # risk word → articles using it
+    members: int = 0  # articles that brought topic grams
+    grams: Counter[str] = field(default_factory=Counter)  # topic gram → articles using it
+
+    def core_words(self) -> set[str]:
+        """Risk words used by at least two of the story's articles about the unit (its only one, if one) and by at
+        least ``CORE_SHARE`` of them: one aside in a long-running story is not what the story is about."""
+        floor = max(min(self.articles, 2), math.ceil(CORE_SHARE * self.articles))
+        return {w for w, n in self.words.items() if n >= floor}
+
+    def gram_weight(self) -> int:
+        """Articles a topic gram must appear in to count fully: 1 while the story has fewer than ``CORE_MEMBERS``
+        tellings, then 2, or ``CORE_SHARE`` of them once that is more."""
+        if self.members < CORE_MEMBERS:
+            return 1
+        return max(2, math.ceil(CORE_SHARE * self.members))
 
 
 def story_text(title: str, text: str, meta: dict[str, Any] | None = None) -> str:
@@ -250,17 +271,21 @@ class StoryIndex:
 
     # --- the unit rule -------------------------------------------------------------------------------------------
     def touch(self, story_id: int, *, unit_id: str | None, at: datetime, risk_words: Iterable[str],
-              grams: Iterable[str] = ()) -> None:
-        """Record that ``story_id`` had an article at ``at`` about ``unit_id`` with these risk words and topic grams."""
+              grams: Iterable[str] = (), categories: Iterable[str] = (), counts: bool = True) -> None:
+        """Record that ``story_id`` had an article at ``at`` about ``unit_id`` with these risk words and topic grams
+        (``counts=False``: a retelling that only keeps the story open)."""
         seen = self._story_seen.get(story_id)
         self._story_seen[story_id] = at if seen is None or at > seen else seen
         if not unit_id:
             return
         activity = self._units.setdefault(unit_id, {}).get(story_id)
         if activity is None:
-            activity = self._units[unit_id][story_id] = _UnitActivity(at, set())
+            activity = self._units[unit_id][story_id] = _UnitActivity(at)
         activity.last_seen = max(activity.last_seen, at)
-        activity.words |= set(risk_words)
+        if not counts:
+            return
+        activity.articles += 1
+        activity.words.update(_evidence(risk_words, categories))
         grams = set(grams)
         if grams:
             activity.grams.update(grams)
@@ -272,17 +297,17 @@ class StoryIndex:
         return _score(set(grams), activity) if activity is not None else 0.0
 
     def find_for_unit(self, unit_id: str | None, risk_words: Iterable[str], at: datetime,
-                      grams: Iterable[str] = ()) -> UnitCandidate | None:
+                      grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
         """The open story of ``unit_id`` within the window that this article's topic (or topic + a shared risk
         word) joins, by rule 2; None if there is none."""
         if not unit_id:
             return None
-        words, grams = set(risk_words), set(grams)
+        words, grams = _evidence(risk_words, categories), set(grams)
         best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
         for story_id, activity in self._units.get(unit_id, {}).items():
             if abs(at - activity.last_seen) > self.window:
                 continue
-            shared = sorted(words & activity.words)
+            shared = sorted(words & activity.core_words())
             score = _score(grams, activity)
             if score >= TOPIC_THRESHOLD:
                 reason = "same_unit_topic"
@@ -297,7 +322,8 @@ class StoryIndex:
 
     # --- both rules ----------------------------------------------------------------------------------------------
     def assign(self, text: str, *, unit_id: str | None, risk_words: Iterable[str], at: datetime,
-               original: str | None = None, grams: Iterable[str] = ()) -> Assignment:
+               original: str | None = None, grams: Iterable[str] = (), categories: Iterable[str] = ()
+               ) -> Assignment:
         """Decide which story an article joins (rule 1, then rule 2) without changing the index."""
         sig = self.signature(text)
         values = [int(v) for v in sig.hashvalues] if sig is not None else []
@@ -309,7 +335,7 @@ class StoryIndex:
                 found = via_original
         if found:
             return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values)
-        by_unit = self.find_for_unit(unit_id, risk_words, at, grams)
+        by_unit = self.find_for_unit(unit_id, risk_words, at, grams, categories)
         if by_unit:
             return Assignment(by_unit.story_id, by_unit.reason, 0.0, False, values, by_unit.shared_words,
                               by_unit.topic_score)
@@ -347,8 +373,12 @@ class StoryIndex:
         info = (article.meta or {}).get("match") or {}
         if not article.is_duplicate:
             self.add(article.story_id, story_text(article.title, article.text, article.meta), key=f"a{article.id}")
+        # A copy, rewrite or repost (joined by MinHash) retells what the story already holds: it keeps the story
+        # open but adds nothing to the topic profile, so a viral post's 500 reposts don't drown everything else.
+        retelling = info.get("story_reason") == "minhash"
         self.touch(article.story_id, unit_id=info.get("story_unit_id"), at=article_time(article),
-                   risk_words=info.get("risk_words") or [], grams=info.get("topic_grams") or [])
+                   risk_words=info.get("risk_words") or [], categories=info.get("categories") or [],
+                   grams=info.get("topic_grams") or [], counts=not retelling)
 
     def prune(self, before: datetime) -> int:
         """Forget stories last seen before ``before`` (long-running processes); returns entries removed."""
@@ -368,14 +398,19 @@ class StoryIndex:
         return signature if isinstance(signature, MinHash) else self.from_values(signature)
 
 
+def _evidence(risk_words: Iterable[str], categories: Iterable[str]) -> set[str]:
+    """Risk words and risk categories (as ``#category``) in one set: sharing either is evidence of one event."""
+    return set(risk_words) | {f"#{c}" for c in categories}
+
+
 def _score(grams: set[str], activity: _UnitActivity | None) -> float:
     """Rule 2's topic score: the better of "how much of the article the story knows" and "how much of the story's
     core the article repeats" (see the module docstring)."""
     if activity is None or len(grams) < MIN_TOPIC_GRAMS or not activity.members:
         return 0.0
-    weight = min(activity.members, CORE_MEMBERS)
+    weight = activity.gram_weight()
     known = sum(min(1.0, activity.grams.get(g, 0) / weight) for g in grams) / len(grams)
-    floor = min(activity.members, 2)
+    floor = max(min(activity.members, 2), math.ceil(CORE_SHARE * activity.members))
     core = {g for g, df in activity.grams.items() if df >= floor}
     repeated = len(grams & core) / min(len(core), len(grams)) if core else 0.0
     return max(known, repeated)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from starlette.testclient import TestClient
+
 from crawlers.encoding import decode_html, normalise_charset
-from crawlers.extract import MAX_INPUT_BYTES, extract_html, parse_datetime, strip_site_suffix
+from crawlers.extract import MAX_INPUT_BYTES, MAX_TABLE_ROWS, extract_html, parse_datetime, strip_site_suffix
+from sim.model import DISTRACTOR
+from sim.scenario import DEFAULT_START, build_scenario, fill
+from sim.server import create_app
+from yuqing.clock import FrozenClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -155,6 +162,157 @@ def test_three_megabyte_page_is_capped_and_still_extracted():
     assert e.published_at == utc(2026, 11, 23, 1, 15)
     assert "示例银行光明路支行的故事" in e.text
     assert len(e.text) <= MAX_INPUT_BYTES
+
+
+# --- boilerplate: short Chinese pages where nav, related links and ads outweigh the article --------------------------
+def test_short_local_news_keeps_the_story_and_drops_nav_related_ads_and_comments():
+    e = extract_html(load("short_news_related.html"), url="https://www.jcrb.example.cn/jc/2026/1123/88.html")
+    assert e.title == "建设银行江城分行为新市民开设“安家账户” 首批服务千余户"
+    assert e.published_at == utc(2026, 11, 23, 0, 40)
+    assert e.author == "陈静"
+    assert e.text.startswith("本报讯（记者 陈静）11月22日，建设银行江城分行在光谷科技园网点启动“安家账户”服务")
+    assert "为灵活就业人员提供小额信用贷款" in e.text
+    assert e.text.endswith("现在一个窗口就搞定了。”")
+    # the 推荐阅读 / 热点排行 blocks name other banks — including ours — and must not leak into this story
+    for junk in ("示例银行", "招商银行", "农商银行", "推荐阅读", "热点排行", "网友评论", "支持！", "首页", "登录",
+                 "您现在的位置", "家电低至五折", "驾校冬季班", "打印", "关闭", "版权所有", "鄂ICP备", "STAT-55120",
+                 "责任编辑"):
+        assert junk not in e.text, junk
+
+
+def test_mobile_page_whose_related_cards_are_article_elements():
+    e = extract_html(load("mobile_cards.html"))
+    assert e.title == "滨江片区新增三处公共停车场 共提供车位620个"
+    assert e.published_at == utc(2026, 11, 23, 6, 5)
+    assert e.text.startswith("记者从市城管部门获悉")  # not the headline again, not the source/time line
+    assert "市民可通过“江城停车”小程序查询空余车位。" in e.text
+    for junk in ("示例银行", "光大银行", "猜你喜欢", "电梯工程", "返回", "菜单", "意见反馈"):
+        assert junk not in e.text, junk
+
+
+def test_gb2312_government_notice_keeps_its_table_and_drops_site_furniture():
+    e = extract_html(load("gov_notice_table.html"), content_type="text/html")
+    assert e.encoding == "gb18030"
+    assert e.title == "江城市地方金融管理局关于2026年度银行业金融消费者权益保护示范网点名单的公示"
+    assert e.published_at == utc(2026, 11, 20, 2, 30)
+    assert e.text.startswith("各有关单位：")
+    assert "拟确定以下10家网点为2026年度示范网点" in e.text
+    assert "序号 | 机构名称 | 网点地址" in e.text
+    assert "1 | 示例银行江城分行光明路支行 | 江城市光明路88号" in e.text
+    assert "4 | 江城农商银行大学城支行" in e.text
+    assert "附件：示范网点评分表.xlsx" in e.text  # a link inside the notice is part of it
+    assert e.text.endswith("江城市地方金融管理局\n2026年11月20日")
+    for junk in ("当前位置", "政务公开", "浏览次数", "1536", "字号", "打印本页", "关闭窗口", "相关链接",
+                 "2025年度示范单位", "网站标识码", "鄂ICP备", "无障碍浏览", "主办单位"):
+        assert junk not in e.text, junk
+
+
+def test_gbk_forum_thread_keeps_the_first_post_not_the_replies():
+    e = extract_html(load("forum_thread.html"), content_type="text/html; charset=utf-8")
+    assert e.encoding == "gb18030"
+    assert e.title == "示例银行新华路网点取钱又要预约？"
+    assert e.published_at == utc(2026, 11, 23, 1, 15)  # the first "发表于", not a reply's time
+    assert e.text.startswith("今天上午陪我妈去示例银行新华路网点取三万块钱交住院押金")
+    assert e.text.endswith("之前从来没听说过。")
+    for junk in ("工商银行", "招商银行", "人民银行", "楼主", "沙发", "签名", "热干面", "回复", "举报", "只看该作者",
+                 "江城论坛", "Discuz", "下一页", "注册", "排行榜", "查看"):
+        assert junk not in e.text, junk
+
+
+def test_related_heading_inside_the_article_box_cuts_only_what_follows():
+    page = ('<html><head><meta charset="utf-8"><title>江城新闻</title></head><body>'
+            '<div class="article-content"><p>示例银行滨江支行今日恢复营业，客户可正常办理各项业务。</p>'
+            "<p>该行表示，此前因装修暂停营业，给客户带来的不便深表歉意。</p>"
+            "<p><strong>【相关阅读】</strong></p><ul><li><a href='/1'>工商银行网点装修</a></li>"
+            "<li><a href='/2'>建设银行推出新产品</a></li></ul>"
+            "<p>上一篇：<a href='/0'>江城天气</a></p></div></body></html>")
+    e = extract_html(page)
+    assert e.text == ("示例银行滨江支行今日恢复营业，客户可正常办理各项业务。\n"
+                      "该行表示，此前因装修暂停营业，给客户带来的不便深表歉意。")
+    # …while a heading-like phrase inside prose is left alone
+    page = page.replace("<strong>【相关阅读】</strong>", "全省GDP排行第三。")
+    assert "全省GDP排行第三。" in extract_html(page).text
+
+
+def test_a_mislabelled_wrapper_around_the_article_is_not_pruned():
+    body = "".join(f"<p>第{i}段：示例银行光明路支行的服务故事，客户反映良好。</p>" for i in range(5))
+    page = ('<html><head><meta charset="utf-8"><title>测试</title></head><body>'
+            '<form id="form1"><div class="wrap has-sidebar"><div class="c1">' + body + "</div>"
+            "<div class='c2'><a href='/x'>链接一</a> <a href='/y'>链接二</a></div></div></form></body></html>")
+    e = extract_html(page)
+    assert e.text.count("示例银行光明路支行的服务故事") == 5
+    assert "链接一" not in e.text
+
+
+def test_nothing_but_navigation_gives_no_body_rather_than_the_menu():
+    page = ('<html><head><meta charset="utf-8"><title>江城晚报网</title></head><body>'
+            '<ul class="nav"><li><a href="/">首页</a></li><li><a href="/a">本地</a></li><li><a href="/b">民生</a></li>'
+            '</ul><div class="footer">版权所有</div></body></html>')
+    assert extract_html(page).text == ""
+
+
+@pytest.fixture(scope="module")
+def sim_pages() -> list[tuple[str, str, str, bytes, str | None]]:
+    """(path, truth, own body text, bytes, content type) of every news/province article visible at t+12h."""
+    scenario = build_scenario(DEFAULT_START)
+    now = DEFAULT_START + timedelta(hours=12)
+    truth = scenario.ground_truth()
+    pages = []
+    with TestClient(create_app(FrozenClock(now), scenario, slow_page_seconds=0)) as client:
+        for pa in scenario.visible_news(now) + scenario.visible_province(now):
+            response = client.get(pa.path)
+            if response.status_code == 500:  # the deliberately flaky page fails every other request
+                response = client.get(pa.path)
+            if response.status_code == 404:  # the deliberately missing page
+                continue
+            assert response.status_code == 200, pa.path
+            own = "\n".join(fill(p, pa.published, scenario.start) for p in pa.article.body)
+            pages.append((pa.path, truth[pa.path], own, response.content, response.headers.get("content-type")))
+    return pages
+
+
+def test_sim_article_bodies_carry_no_site_furniture(sim_pages):
+    assert len(sim_pages) > 40
+    ads = ("全场低至5折", "拎包入驻", "限时特惠", "包过包接送")
+    for path, label, own, body, ctype in sim_pages:
+        e = extract_html(body, url="http://127.0.0.1" + path, content_type=ctype)
+        text = e.text
+        assert text, path
+        for nav in ("江城晚报网", "楚江网 ·", "首页", "当前位置", "您当前的位置", "| 江城晚报网"):
+            assert not text.startswith(nav), (path, text[:60])
+        if "<" not in own:  # the injection page's own text is raw markup
+            assert text.startswith(own[:12]), (path, text[:60])  # the body starts with the story itself
+        for junk in ("推荐阅读", "相关新闻", "相关阅读", "热点排行", "24小时热榜", "网友评论", "分享到", "登录",
+                     "首页 本地", "版权所有", "鄂ICP备", "【字号", "快来抢沙发", "暂无评论", *ads):
+            assert junk not in text or junk in own, (path, junk)
+        if "示例银行" not in own:
+            # the 工商银行 story next to a 示例银行 headline in "推荐阅读" must not become a 示例银行 story
+            assert "示例银行" not in text, (path, label)
+        if label == DISTRACTOR:
+            assert ("示例银行" in text) == ("示例银行" in own), path
+
+
+def test_sim_article_bodies_keep_every_paragraph(sim_pages):
+    for path, _label, own, body, ctype in sim_pages:
+        e = extract_html(body, url="http://127.0.0.1" + path, content_type=ctype)
+        paragraphs = [p for p in own.splitlines() if p]
+        if "<" in own or len(e.text) < len(own) // 2:
+            continue  # the injection page (raw markup) and the page cut mid-tag are checked elsewhere
+        for paragraph in paragraphs:
+            assert paragraph in e.text, (path, paragraph[:30])
+
+
+def test_huge_table_page_is_summarised():
+    rows = "".join(f"<tr><td>{i}</td><td>JC-{i:05d}</td><td>江城市教育局</td><td>办公设备采购</td></tr>"
+                   for i in range(17_000))
+    page = ('<html><head><meta charset="utf-8"><title>采购意向汇总表</title></head><body>'
+            '<div class="article-content"><p>现将采购意向汇总公开如下：</p><table>' + rows + "</table></div>"
+            "</body></html>").encode()
+    e = extract_html(page)
+    assert e.text.startswith("现将采购意向汇总公开如下：")
+    assert "JC-00000" in e.text and f"JC-{MAX_TABLE_ROWS - 1:05d}" in e.text
+    assert f"JC-{MAX_TABLE_ROWS:05d}" not in e.text
+    assert f"此处仅保留前 {MAX_TABLE_ROWS} 行" in e.text
 
 
 def test_str_input_has_no_encoding_and_naive_times_of_non_chinese_pages_are_utc():

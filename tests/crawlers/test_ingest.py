@@ -101,13 +101,13 @@ def test_batch_attributes_clusters_and_reports(factory, matcher):
         # the earlier-published rewrite all joined it
         story = by_key["original"].story
         assert {by_key[k].story_id for k in ("copy", "short_post", "repost", "rewrite_earlier")} == {story.id}
-        assert by_key["short_post"].meta["match"]["story_reason"] == "same_unit_risk"
+        assert by_key["short_post"].meta["match"]["story_reason"] in {"same_unit_topic", "same_unit_risk"}
         assert by_key["repost"].meta["match"]["story_reason"] == "minhash"
         assert story.unit_id == "xinhualu" and story.article_count == 5
         assert story.first_article_id == ids["rewrite_earlier"]  # the earliest published copy is the first source
         assert story.first_seen_at == T0 - timedelta(minutes=30)
         assert story.last_seen_at == T0 + timedelta(minutes=70)
-        assert story.title == "示例银行新华路营业厅排长队 储户称取不出钱"
+        assert story.title == "储户排长队取不出钱"  # the first told (published) founds the story
         assert len(story.minhash) == 128 and all(isinstance(v, int) for v in story.minhash)
 
         assert by_key["copy"].is_duplicate and not by_key["original"].is_duplicate
@@ -163,9 +163,9 @@ class ExplodingMatcher:
         self.inner, self.die_on_call, self.calls = inner, die_on_call, 0
         self.root_unit_id = inner.root_unit_id
 
-    def match(self, text: str, title: str = "") -> MatchResult:
+    def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:
         self.calls += 1
-        result = self.inner.match(text, title=title)
+        result = self.inner.match(text, title=title, original=original)
         if self.calls == self.die_on_call:
             raise RuntimeError("worker killed")
         return result
@@ -203,12 +203,98 @@ def test_crash_mid_batch_then_rerun_after_restart_gives_the_clean_result(tmp_pat
     engine.dispose()
 
 
-def test_limit_takes_the_oldest_fetched_first(factory, matcher):
+def test_limit_takes_the_oldest_first_by_publish_time(factory, matcher):
     clock = FrozenClock(T0 + timedelta(hours=2))
     with factory() as session:
         ids = seed(session)
         report = process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock, limit=2)
         assert report.processed == 2
         stages = {k: session.get(Article, i).stage for k, i in ids.items()}
-        assert stages["original"] == stages["copy"] == ArticleStage.matched
-        assert stages["short_post"] == ArticleStage.fetched
+        # fetched last but published first: the rewrite is met before the copies of it
+        assert stages["rewrite_earlier"] == stages["original"] == ArticleStage.matched
+        assert stages["copy"] == ArticleStage.fetched
+
+
+# --- the simulated crisis, end to end through Matcher + StoryIndex -------------------------------------------------
+def _sim_rows(now_offset: timedelta) -> tuple[list[dict], object]:
+    """Every sim item visible at start + ``now_offset``, as the crawlers would store it (reposts carry the
+    original in ``meta['retweeted_text']``, as the JSON API spider's field mapping does)."""
+    from sim.scenario import DEFAULT_START, build_scenario, fill
+
+    sc = build_scenario(DEFAULT_START)
+    now = sc.start + now_offset
+    rows: list[dict] = []
+    for a in sc.news + sc.province:
+        if a.article.kind == "normal":
+            rows.append(dict(key=a.key, truth=a.article.truth, title=a.article.title, published=a.published,
+                             text="\n".join(fill(p, a.published, sc.start) for p in a.article.body), meta={}))
+    for c in sc.complaints:
+        rows.append(dict(key=c.key, truth=c.complaint.truth, title=c.complaint.title, published=c.published,
+                         text=fill(c.complaint.content, c.published, sc.start), meta={}))
+    for p in sc.weibo:
+        meta = {"retweeted_text": fill(sc.post_by_key(p.root_key).text, p.published, sc.start)} if p.root_key else {}
+        rows.append(dict(key=p.key, truth=p.post.truth, title="", published=p.published,
+                         text=fill(p.text, p.published, sc.start), meta=meta))
+    for r in sc.penalties:
+        rows.append(dict(key=r.key, truth=r.penalty.truth, title=r.penalty.party, published=r.published,
+                         text=r.penalty.facts, meta={}))
+    return sorted((r for r in rows if r["published"] <= now), key=lambda r: (r["published"], r["key"])), sc
+
+
+ANTI_FRAUD = ("示例银行新华路网点工作人员走进社区开展反诈宣传，向老年客户讲解如何识别电信诈骗，提醒市民不要轻信"
+              "陌生来电，保护好个人信息和银行卡密码。")
+
+
+def test_the_simulated_crisis_becomes_one_story_at_the_outlet(factory, matcher):
+    rows, sc = _sim_rows(timedelta(hours=12))
+    # positive news about the same outlet on the same day, in the middle of the crisis
+    rows.append(dict(key="x-anti-fraud", truth="bank_positive", title="", text=ANTI_FRAUD, meta={},
+                     published=sc.start + timedelta(hours=6, minutes=30)))
+    rows.append(dict(key="x-anti-fraud-title", truth="bank_positive", title="", meta={},
+                     text="示例银行新华路网点开展反诈宣传", published=sc.start + timedelta(hours=6, minutes=50)))
+    rows.sort(key=lambda r: (r["published"], r["key"]))
+    with factory() as session:
+        for n, r in enumerate(rows):
+            session.add(Article(source_id="sim", channel="x", url=f"http://sim.example/{r['key']}",
+                                url_hash=f"h-{n}", title=r["title"], text=r["text"], content_hash=f"c-{n}",
+                                published_at=r["published"], fetched_at=r["published"],
+                                meta={**r["meta"], "key": r["key"], "truth": r["truth"]}))
+        session.commit()
+        process_fetched(session, matcher=matcher, index=StoryIndex(), clock=FrozenClock(rows[-1]["published"]),
+                        limit=5000)
+        articles = {a.meta["key"]: a for a in session.scalars(select(Article))}
+
+    def unit(a: Article) -> str | None:
+        return (a.meta.get("match") or {}).get("primary_unit_id")
+
+    outlet_items = [a for a in articles.values() if a.meta["truth"] == "incident" and unit(a) == "xinhualu"]
+    crisis_story_ids = {a.story_id for a in outlet_items}
+    assert len(crisis_story_ids) == 1, sorted((a.story_id, a.meta["key"]) for a in outlet_items)
+    (crisis_id,) = crisis_story_ids
+    with factory() as session:
+        story = session.get(Story, crisis_id)
+        assert story.unit_id == "xinhualu"
+    assert len(outlet_items) >= 80  # the scripted beats and their reposts
+
+    # the beats of the timeline, whatever way they are written
+    for key in ("c-xinhua-1", "w-root", "w-hot-local", "n-xinhua-1", "w-jcwb-1", "c-xinhua-2", "p-xinhua-1",
+                "w-p1", "w-bigv", "w-rumour", "c-xinhua-3", "w-official", "n-xinhua-2", "p-xinhua-2"):
+        assert articles[key].story_id == crisis_id, key
+    # reposts whose subject is only in the original
+    reposts = [a for a in articles.values() if a.text.startswith(("新华路这家我去过", "示例银行出来回应"))]
+    assert len(reposts) == 2
+    for a in reposts:
+        assert a.stage != ArticleStage.irrelevant and unit(a) == "xinhualu" and a.story_id == crisis_id
+
+    # nothing else is in it: no distractor, no background post or its reposts, no same-day good news
+    members = [a for a in articles.values() if a.story_id == crisis_id]
+    assert {a.meta["truth"] for a in members} == {"incident"}
+    assert articles["x-anti-fraud"].story_id not in {None, crisis_id}
+    assert articles["x-anti-fraud-title"].story_id != crisis_id
+
+    # other banks' outlets on 新华路 stay out entirely
+    namesakes = ("招商银行江城新华路营业厅", "农商银行新华路分理处", "工商银行江城分行新华路支行")
+    other_banks = [a for a in articles.values() if any(w in a.text for w in namesakes)]
+    assert other_banks and all(a.stage == ArticleStage.irrelevant for a in other_banks), \
+        [(a.meta["key"], a.meta.get("match")) for a in other_banks if a.stage != ArticleStage.irrelevant]
+    assert all(a.stage == ArticleStage.irrelevant for a in articles.values() if a.meta["truth"] == "distractor")

@@ -143,3 +143,34 @@ def test_shipped_keyword_plans_load():
     names = {p.name for p in plans}
     assert "风险事件" in names
     assert any(p.role == "filter" and "示例代码" in p.exclude for p in plans)
+
+
+ROOT_POST = "我爸今天去示例银行新华路网点取他自己的5万块钱，柜员说没预约不给取 @示例银行"
+
+
+def test_a_repost_is_matched_with_its_original_and_attributed_to_the_most_specific_unit(matcher):
+    alone = matcher.match("新华路这家我去过，排队一直很慢//@用户7391823645:规定是规定，态度是态度，两码事")
+    assert not alone.relevant
+    r = matcher.match("新华路这家我去过，排队一直很慢//@用户7391823645:规定是规定，态度是态度，两码事",
+                      original=ROOT_POST)
+    assert r.relevant and r.primary_unit_id == "xinhualu"
+    # the repost's own words name only the bank; the original names the outlet: the outlet wins
+    assert matcher.match("示例银行出来回应！").primary_unit_id == "head-office"
+    assert matcher.match("示例银行出来回应！", original=ROOT_POST).primary_unit_id == "xinhualu"
+    # a repost that already quotes the original in full is not matched twice
+    assert matcher.match(ROOT_POST, original=ROOT_POST).mentions[0].terms == ["示例银行新华路网点"]
+    # another bank's original stays another bank's
+    other = matcher.match("说得对", original="工商银行新华路营业厅排队两小时，示例什么的都别提了")
+    assert not other.relevant
+
+
+def test_topic_is_about_the_primary_unit_with_names_blanked(matcher):
+    r = matcher.match(ROOT_POST, title="示例银行新华路网点取款被拒")
+    assert r.topic and "示例银行" not in r.topic and "新华路网点" not in r.topic
+    assert "取款被拒" in r.topic and "没预约不给取" in r.topic
+    roundup = ("本周江城多家银行开展活动：工商银行光谷支行举办理财讲座，建设银行汉口支行开展适老化服务体验，"
+               + "邀请市民参加。" * 20 + "示例银行新华路网点则因取款被拒一事引发关注，网点表示正在核实。")
+    r = matcher.match(roundup)
+    assert r.primary_unit_id == "xinhualu"
+    assert "取款被拒" in r.topic and "理财讲座" not in r.topic  # only the passage about our outlet
+    assert matcher.match("今天天气不错").topic == ""
