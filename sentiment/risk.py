@@ -34,6 +34,26 @@ UNIT_KIND_LOCALITY = {"outlet": "网点", "sub_branch": "支行", "city_branch":
                       "head_office": "总行"}
 
 
+class LevelFloor(BaseModel):
+    """A trigger from the level table (e.g. a run rumour that has spread is level I whatever the score says)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: str = Field(pattern=r"^(I|II|III|IV)$")
+    reason: str = Field(min_length=1, description="shown to the monitor, in Chinese")
+    categories: list[str] = Field(default_factory=list, description="story category must be one of these")
+    authorities: list[str] = Field(default_factory=list, description="a negative item must come from one of these")
+    min_negative_items: int = Field(1, ge=1)
+    min_engagement: int = Field(0, ge=0)
+
+    def applies(self, category: str, negatives: list[ArticleFacts], engagement: int) -> bool:
+        if self.categories and category not in self.categories:
+            return False
+        if self.authorities and not any(a.authority in self.authorities for a in negatives):
+            return False
+        return len(negatives) >= self.min_negative_items and engagement >= self.min_engagement
+
+
 class RiskConfig(BaseModel):
     """Weights and thresholds; defaults mirror config/risk.yaml."""
 
@@ -52,6 +72,9 @@ class RiskConfig(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=lambda: {"I": 80, "II": 60, "III": 30, "IV": 5})
     saturation: float = Field(5.0, gt=0, description="k in 100 × (1 − e^(−raw / k))")
     min_negative_prob: float = Field(0.5, ge=0, le=1, description="a story with no article this negative is no risk")
+    stale_after_hours: float = Field(
+        72, gt=0, description="a story whose newest item is older than this when first seen is history, not an alert")
+    floors: list[LevelFloor] = Field(default_factory=list, description="DOMAIN.md triggers that force a minimum level")
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:
@@ -107,7 +130,12 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
         return RiskResult(0.0, None, "other", {})
     negatives = [a for a in arts if a.label == "negative"]
     top_neg = max(a.negative_prob for a in arts)
-    neg_share = len(negatives) / len(arts)
+    # Share of attention that is negative: items weigh by their own interactions, so one viral negative post
+    # outweighs fifty bare reposts of it (whose short texts read as neutral), and media items weigh extra.
+    # (square root of interactions; a media article counts like a post with 400 interactions).
+    weights = [1.0 + math.sqrt(a.reposts + a.comments + a.likes) + (20.0 if a.channel == "news" else 0.0)
+               for a in arts]
+    neg_share = sum(w for w, a in zip(weights, arts, strict=True) if a.label == "negative") / sum(weights)
     polarity = top_neg * (0.6 + 0.4 * neg_share) if top_neg >= cfg.min_negative_prob else 0.0
 
     category = _story_category(negatives or arts, cfg)
@@ -134,13 +162,24 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     score = 100.0 * (1.0 - math.exp(-raw / cfg.saturation))
     level = next((lv for lv in LEVEL_ORDER if score >= cfg.thresholds[lv]), None)
     factors = {
-        "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}，负面占比 {neg_share:.0%}（{len(arts)} 条）"),
+        "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}，按互动加权的负面占比 {neg_share:.0%}"
+                                 f"（{len(negatives)}/{len(arts)} 条负面）"),
         "severity": _f(severity, f"风险类别：{category_label(category)}"),
         "authority": _f(authority, f"最具影响力的来源：{AUTHORITY_LABELS.get(best_source.authority, '其他')}"),
         "reach": _f(reach, f"互动量 {engagement}（转发/评论/点赞），最大粉丝数 {followers}，共 {len(arts)} 条"),
         "velocity": _f(velocity, f"近 1 小时新增互动 {growth}，新增 {len(recent)} 条"),
         "locality": _f(locality, f"涉及层级：{UNIT_KIND_LOCALITY.get(facts.unit_kind, '未知')}"),
     }
+    if polarity > 0:
+        for floor in cfg.floors:
+            if floor.applies(category, negatives, engagement) and (
+                    level is None or LEVEL_ORDER.index(floor.level) < LEVEL_ORDER.index(level)):
+                level = floor.level
+                factors["floor"] = _f(1.0, f"触发分级规则（至少{floor.level}级）：{floor.reason}")
+    newest = max(a.published_at for a in arts)
+    if now - newest > timedelta(hours=cfg.stale_after_hours):
+        level = None
+        factors["stale"] = _f(0.0, f"最新一条发布于 {cfg.stale_after_hours:g} 小时以前：作为历史信息记录，不预警")
     return RiskResult(round(score, 2), level, category, factors)
 
 

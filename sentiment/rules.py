@@ -62,8 +62,10 @@ class RuleBasedClassifier:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return [self._predict_one(t) for t in texts]
 
+    max_chars = 4000  # cue counting on megabyte inputs would only add noise (and time)
+
     def _predict_one(self, text: str) -> Prediction:
-        text = (text or "").strip()
+        text = (text or "").strip()[: self.max_chars]
         if not text:
             return Prediction("neutral", 0.05, "other", ())
         score, cues = -1.0, []  # prior: most bank mentions are not negative
@@ -83,7 +85,7 @@ class RuleBasedClassifier:
         if _QUESTION.search(text[-30:]) and score < 2.5:
             score -= 0.5  # an enquiry is usually not exposure
             cues.append("提问")
-        neg_prob = 1.0 / (1.0 + math.exp(-score))
+        neg_prob = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, score))))
         pos_strength = sum(w for k, w in POSITIVE_CUES.items() if k in text)
         if neg_prob >= 0.6:
             label = "negative"

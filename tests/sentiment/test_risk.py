@@ -1,0 +1,93 @@
+"""Risk scoring: the level rises as a story spreads the way DOMAIN.md's level table says, every factor explains
+itself, triggers force a level, and old news never raises an alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, load_risk_config, score_story
+from yuqing.errors import ConfigError
+from yuqing.settings import PROJECT_ROOT
+
+NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+CFG = load_risk_config(PROJECT_ROOT / "config" / "risk.yaml")
+
+
+def art(authority="social", channel="social", label="negative", p=0.95, category="withdrawal_bank_run",
+        reposts=0, comments=0, likes=0, followers=0, age_h=0.5) -> ArticleFacts:
+    return ArticleFacts(NOW - timedelta(hours=age_h), authority, channel, label, p, category, reposts, comments,
+                        likes, followers)
+
+
+def level(*articles, unit_kind="outlet", before=0) -> str | None:
+    return score_story(StoryFacts(list(articles), unit_kind, engagement_hour_ago=before, now=NOW), CFG).level
+
+
+def test_the_crisis_climbs_the_level_table():
+    complaint = art("complaint_platform", "complaint")
+    assert level(complaint) == "IV"  # a single negative complaint
+    post = art(reposts=40, comments=30, likes=60, followers=900)
+    assert level(complaint, post) == "III"  # a post spreading beyond its author
+    local = art("local_media", "news", category="service_attitude")
+    viral = art(reposts=900, comments=700, likes=2500, followers=900)
+    assert level(complaint, viral, local) in {"III", "II"}  # local media
+    provincial = art("provincial_media", "news", category="service_attitude")
+    assert level(complaint, viral, local, provincial) == "II"  # provincial media
+    trending = art(reposts=9000, comments=6000, likes=20000, followers=900)
+    assert level(complaint, trending, local, provincial, before=5000) == "I"  # run risk, trending
+
+
+def test_neutral_and_positive_stories_are_not_risks():
+    result = score_story(StoryFacts([art(label="neutral", p=0.3, reposts=10_000),
+                                     art(label="positive", p=0.05)], "outlet", now=NOW), CFG)
+    assert result.level is None and result.score == 0.0
+
+
+def test_every_factor_is_stored_with_a_chinese_reason():
+    result = score_story(StoryFacts([art(reposts=100), art("local_media", "news")], "outlet", now=NOW), CFG)
+    assert set(result.factors) >= {"polarity", "severity", "authority", "reach", "velocity", "locality"}
+    for f in result.factors.values():
+        assert isinstance(f["value"], float) and f["reason"]
+    assert "地方媒体" in result.factors["authority"]["reason"]
+    assert "网点" in result.factors["locality"]["reason"]
+
+
+def test_bare_reposts_do_not_dilute_a_viral_negative_post():
+    original = art(reposts=5000, comments=2000, likes=9000)
+    reposts = [art(label="neutral", p=0.3) for _ in range(60)]
+    diluted = score_story(StoryFacts([original, *reposts], "outlet", now=NOW), CFG)
+    assert diluted.factors["polarity"]["value"] > 0.7
+
+
+def test_regulator_notice_forces_level_I_but_old_news_raises_nothing():
+    notice = art("regulator", "regulator", category="regulatory_penalty", p=0.7)
+    fresh = score_story(StoryFacts([notice], "branch", now=NOW), CFG)
+    assert fresh.level == "I" and "触发分级规则" in fresh.factors["floor"]["reason"]
+    old = score_story(StoryFacts([art("regulator", "regulator", category="regulatory_penalty", p=0.7,
+                                      age_h=24 * 130)], "branch", now=NOW), CFG)
+    assert old.level is None and "历史信息" in old.factors["stale"]["reason"]
+
+
+def test_head_office_mentions_weigh_less_than_an_outlet():
+    a = [art(reposts=100)]
+    outlet = score_story(StoryFacts(a, "outlet", now=NOW), CFG).score
+    head = score_story(StoryFacts(a, "head_office", now=NOW), CFG).score
+    assert head < outlet
+
+
+def test_bad_thresholds_are_rejected_with_file_and_field(tmp_path: Path):
+    p = tmp_path / "risk.yaml"
+    p.write_text("thresholds: {I: 10, II: 60, III: 30, IV: 5}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"risk\.yaml.*must decrease"):
+        load_risk_config(p)
+    p.write_text("floors: [{level: V, reason: x}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"floors\.0\.level"):
+        load_risk_config(p)
+
+
+def test_defaults_match_the_shipped_config_except_triggers():
+    shipped = CFG.model_dump(exclude={"floors"})
+    assert shipped == RiskConfig().model_dump(exclude={"floors"})
