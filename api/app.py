@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -29,10 +27,13 @@ from api import auth, queries
 from api.deps import LoginRequired, SessionDep
 from api.login import router as login_router
 from api.pages import router as pages_router
-from api.routers import alerts, articles, incidents, sources, stories, tasks
+from api.routers import alerts, articles, incidents, stories, tasks
+from api.routers import sources as sources_router
 from api.templating import STATIC_DIR, make_templates
+from crawlers.sources import SourceConfig, load_sources
 from incidents.policy import Policy, load_policy
 from yuqing.clock import Clock
+from yuqing.errors import ConfigError
 from yuqing.org import OrgChart
 from yuqing.settings import Settings
 
@@ -53,11 +54,13 @@ HTTP_STATUS_HEADINGS = {400: "请求有误", 401: "未登录", 403: "无权访�
 
 
 def create_app(*, settings: Settings, session_factory: sessionmaker[Session], org: OrgChart, clock: Clock,
-               policy: Policy | None = None, source_names: Mapping[str, str] | None = None) -> FastAPI:
+               policy: Policy | None = None, sources: Sequence[SourceConfig] | None = None,
+               source_names: Mapping[str, str] | None = None) -> FastAPI:
     """Build the app.
 
-    ``policy`` (incident levels and checklists) is loaded from config on first use if None. ``source_names``
-    (source id → display name such as 江城晚报网) is read from the sources file if None.
+    ``policy`` (incident levels and checklists) is loaded from config on first use if None. ``sources`` (the
+    crawl configuration, whose health the dashboard shows) is loaded from the sources file if None.
+    ``source_names`` overrides display names (source id → e.g. 江城晚报网); by default they come from ``sources``.
     """
     app = FastAPI(title="yuqing 舆情应急处置平台 API", version="0.1.0", docs_url=None, redoc_url=None,
                   description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。")
@@ -67,13 +70,13 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.state.clock = clock
     app.state.policy_provider = _policy_provider(settings, policy)
     app.state.session_signer = auth.SessionSigner(settings.secret_key)
-    app.state.source_names = dict(source_names) if source_names is not None \
-        else read_source_names(settings.sources_path)
+    app.state.sources = list(sources) if sources is not None else _load_sources(settings)
+    app.state.source_names = {s.id: s.name for s in app.state.sources} | dict(source_names or {})
     app.state.templates = make_templates(settings.tz, app.state.source_names)
 
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (incidents, alerts, tasks, articles, stories, sources):
+    for module in (incidents, alerts, tasks, articles, stories, sources_router):
         app.include_router(module.router)
     app.include_router(login_router)
     app.include_router(pages_router)
@@ -133,15 +136,13 @@ def _policy_provider(settings: Settings, policy: Policy | None) -> Callable[[], 
     return provide
 
 
-def read_source_names(path: Path) -> dict[str, str]:
-    """Display names of the configured sources (only ``id`` and ``name`` are read, no placeholders filled)."""
+def _load_sources(settings: Settings) -> list[SourceConfig]:
+    """The configured sources; on a broken file the dashboard still starts and says so in the log."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return {str(s["id"]): str(s["name"]) for s in data.get("sources", []) if isinstance(s, dict)
-                and s.get("id") and s.get("name")}
-    except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
-        log.warning("source names not read; showing source ids", extra={"path": str(path), "error": str(exc)[:200]})
-        return {}
+        return load_sources(settings.sources_path)
+    except ConfigError as exc:
+        log.warning("sources not loaded; source health unavailable", extra={"error": str(exc)[:500]})
+        return []
 
 
 def _is_api(request: Request) -> bool:

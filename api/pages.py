@@ -30,14 +30,16 @@ CsrfField = Annotated[str, Form(max_length=128)]
 def overview(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
              policy: PolicyDep) -> Response:
     return render(request, "overview.html", me, "overview",
-                  overview_context(session, me, org=org, clock=clock, policy=policy))
+                  overview_context(session, me, org=org, clock=clock, policy=policy,
+                                   sources=request.app.state.sources))
 
 
 @router.get("/partials/overview", response_class=HTMLResponse)
 def overview_partial(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
                      policy: PolicyDep) -> Response:
     return render(request, "_overview_live.html", me, "overview",
-                  overview_context(session, me, org=org, clock=clock, policy=policy))
+                  overview_context(session, me, org=org, clock=clock, policy=policy,
+                                   sources=request.app.state.sources))
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -106,17 +108,16 @@ def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: A
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, me: PageUser, session: SessionDep, clock: ClockDep) -> Response:
     return render(request, "sources.html", me, "sources",
-                  {"sources": views.source_reads(queries.source_states(session), clock.now(),
-                                                 names=request.app.state.source_names)})
+                  {"sources": views.source_reads(session, request.app.state.sources, clock.now())})
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
-def overview_context(session, me: Principal, *, org, clock, policy) -> dict[str, Any]:
+def overview_context(session, me: Principal, *, org, clock, policy, sources) -> dict[str, Any]:
     now = clock.now()
     incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="open", limit=500)
     by_level = Counter(i.level for i in incidents)
     open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
-    sources = views.source_reads(queries.source_states(session), now, names={})
+    health = views.source_reads(session, sources, now)
     return {
         "incidents_by_level": {lv: by_level.get(lv, 0) for lv in LEVEL_ORDER},
         "open_incidents": views.incident_list_reads(session, org, incidents[:OVERVIEW_INCIDENTS], policy=policy,
@@ -124,8 +125,8 @@ def overview_context(session, me: Principal, *, org, clock, policy) -> dict[str,
         "open_alerts": [views.alert_read(org, a, now) for a in open_alerts],
         "mentions": views.mention_reads(org, queries.mention_feed(session, unit_ids=me.unit_ids, sort="time",
                                                                   limit=OVERVIEW_MENTIONS)),
-        "source_counts": Counter(s.health for s in sources),
-        "problem_sources": [s for s in sources if s.health in {"failing", "stale", "never"}],
+        "source_counts": Counter(s.health for s in health),
+        "problem_sources": [s for s in health if s.health in {"failing", "silent", "never_run"}],
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -33,9 +33,6 @@ FACTOR_LABELS = {
 CLOCK_LABELS = {"ack": "确认时限", "leadership": "领导知悉", "initial_report": "初报", "update_report": "续报",
                 "final_report": "终报", "review": "复盘"}
 
-# Source health thresholds: a source that has not succeeded for this long is "stale" even without errors.
-STALE_AFTER = timedelta(hours=1)
-QUIET_AFTER = timedelta(hours=24)
 
 
 def local_time(value: datetime | None, tz: ZoneInfo = SHANGHAI) -> str:
@@ -134,22 +131,3 @@ def factor_rows(factors: Mapping[str, Any] | None) -> list[FactorRow]:
         rows.append(FactorRow(str(key), FACTOR_LABELS.get(str(key), str(key)), value, reason))
     return rows
 
-
-@dataclass(frozen=True)
-class SourceHealth:
-    code: str  # ok | failing | stale | quiet | never
-    label: str
-
-
-def source_health(*, last_run_at: datetime | None, last_success_at: datetime | None,
-                  last_new_item_at: datetime | None, consecutive_failures: int, now: datetime) -> SourceHealth:
-    """Judge one source: "nothing found" (quiet) must never look like "nothing crawled" (failing / stale)."""
-    if last_run_at is None:
-        return SourceHealth("never", "未运行")
-    if consecutive_failures > 0:
-        return SourceHealth("failing", f"抓取失败（连续 {consecutive_failures} 次）")
-    if last_success_at is None or now - last_success_at > STALE_AFTER:
-        return SourceHealth("stale", "长时间未成功抓取")
-    if last_new_item_at is None or now - last_new_item_at > QUIET_AFTER:
-        return SourceHealth("quiet", "正常，近期无新内容")
-    return SourceHealth("ok", "正常")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, case, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from crawlers.models import Article, Mention, SourceState, Story
+from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, Task
 from sentiment.models import Classification, StoryRisk
 
@@ -159,6 +159,4 @@ def mention_feed(session: Session, *, unit_ids: Collection[str], label: str | No
 
 
 # --- sources -------------------------------------------------------------------------------------------------
-def source_states(session: Session) -> list[SourceState]:
-    return list(session.scalars(select(SourceState).order_by(SourceState.source_id)))
 

@@ -200,8 +200,9 @@ class AlertRead(BaseModel):
 class SourceRead(BaseModel):
     source_id: str
     name: str
-    health: str = Field(description="ok | quiet | stale | failing | never")
+    health: str = Field(description="ok | failing | silent | never_run | disabled")
     health_name: str
+    reason: str = Field(description="why, in Chinese: 'nothing found' and 'nothing crawled' read differently")
     last_run_at: datetime | None
     last_success_at: datetime | None
     last_new_item_at: datetime | None

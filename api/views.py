@@ -7,7 +7,7 @@ can never show different facts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,9 @@ from api.schemas import (
     TimelineEventRead,
     UnitRef,
 )
+from crawlers.health import health_report
 from crawlers.models import Article, Mention, SourceState, Story
+from crawlers.sources import SourceConfig
 from incidents import service as incident_service
 from incidents.models import Alert, Incident, Task
 from incidents.policy import Policy
@@ -211,17 +213,16 @@ def incident_clocks(session: Session, incident: Incident, *, policy: Policy | No
                       overdue=c.status == "overdue") for c in clocks]
 
 
-def source_reads(states: list[SourceState], now: datetime, *, names: dict[str, str]) -> list[SourceRead]:
-    """Health of each source, with its display name (the id when the sources file does not name it)."""
+def source_reads(session: Session, sources: Sequence[SourceConfig], now: datetime) -> list[SourceRead]:
+    """Health of each configured source, judged once, by the crawling stage's own rules."""
     out = []
-    for s in states:
-        health = present.source_health(last_run_at=s.last_run_at, last_success_at=s.last_success_at,
-                                       last_new_item_at=s.last_new_item_at,
-                                       consecutive_failures=s.consecutive_failures or 0, now=now)
+    for h in health_report(session, sources, now):
+        state = session.get(SourceState, h.source_id)
         out.append(SourceRead(
-            source_id=s.source_id, name=names.get(s.source_id, s.source_id), health=health.code,
-            health_name=health.label, last_run_at=s.last_run_at,
-            last_success_at=s.last_success_at, last_new_item_at=s.last_new_item_at, last_error=s.last_error,
-            last_error_at=s.last_error_at, consecutive_failures=s.consecutive_failures or 0, runs=s.runs or 0,
-            items_last_run=s.items_last_run or 0, items_total=s.items_total or 0, next_poll_at=s.next_poll_at))
+            source_id=h.source_id, name=h.name, health=h.status, health_name=h.label, reason=h.reason,
+            last_run_at=h.last_run_at, last_success_at=h.last_success_at, last_new_item_at=h.last_new_item_at,
+            last_error=h.last_error, last_error_at=state.last_error_at if state else None,
+            consecutive_failures=h.consecutive_failures, runs=(state.runs or 0) if state else 0,
+            items_last_run=(state.items_last_run or 0) if state else 0, items_total=h.items_total,
+            next_poll_at=h.next_poll_at))
     return out

@@ -169,16 +169,25 @@ class SourceConfig(_Strict):
 
 
 class SourcesFile(_Strict):
+    variables: dict[str, str] = Field(default_factory=dict, description="defaults for ${NAME} placeholders")
     sources: list[SourceConfig]
 
 
 def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> list[SourceConfig]:
-    """Load and validate a sources file; ``${NAME}`` is replaced from ``variables``, then ``os.environ``."""
+    """Load and validate a sources file.
+
+    ``${NAME}`` is replaced from ``variables``, then ``os.environ``, then the file's own ``variables:`` defaults.
+    """
     raw = load_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(path, [("", "expected a mapping with a 'sources' list")])
+    defaults = raw.get("variables") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(path, [("variables", "expected a mapping of NAME: value")])
     problems: list[tuple[str, str]] = []
-    data = _substitute(raw, variables or {}, "", problems)
+    lookup = {**{str(k): str(v) for k, v in defaults.items()},
+              **{k: v for k, v in os.environ.items() if k in defaults}, **(variables or {})}
+    data = _substitute(raw, lookup, "", problems)
     if problems:
         raise ConfigError(path, problems)
     try:

@@ -49,15 +49,15 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
 @app.command("check-config")
 def check_config() -> None:
     """Validate every configuration file (org chart, sources, keywords, levels, checklists, risk)."""
-    from yuqing.clock import SystemClock
-    from yuqing.runtime import build_runtime
+    from yuqing.runtime import load_config
 
     settings = _settings()
     try:
-        rt = build_runtime(settings, clock=SystemClock(), source_vars={"SIM_BASE": "http://127.0.0.1:8100"})
+        cfg = load_config(settings)
     except ConfigError as exc:
         _fail(str(exc))
-    typer.echo(f"ok: {len(rt.org.units)} units, {len(rt.org.people)} people, {len(rt.sources)} sources")
+    typer.echo(f"ok: {len(cfg.org.units)} units, {len(cfg.org.people)} people, {len(cfg.sources)} sources, "
+               f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
 
 
 @app.command()

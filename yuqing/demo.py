@@ -65,7 +65,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=print) 
     api_server = None
     if not options.headless:
         app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
-                         policy=rt.policy)
+                         policy=rt.policy, sources=rt.sources)
         api_server = await serve_api(app, settings.api_host, settings.api_port)
         url = f"http://{settings.api_host}:{settings.api_port}"
         announce(f"仪表盘 / dashboard: {url}")

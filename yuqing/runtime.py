@@ -57,36 +57,56 @@ class RoundReport:
     errors: list[str] = field(default_factory=list)
 
 
-def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, str] | None = None,
-                  engine: Engine | None = None) -> Runtime:
-    """Load and validate every config file and build each stage (fails fast with a ConfigError)."""
+@dataclass
+class LoadedConfig:
+    """Every configuration file, loaded and validated (no database, no network)."""
+
+    org: OrgChart
+    sources: list[Any]
+    plans: list[Any]
+    policy: Any
+    risk_config: Any
+
+
+def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None) -> LoadedConfig:
+    """Load and validate every config file; the first problem raises a ConfigError naming file and field."""
     from crawlers.keywords import load_keyword_plans
-    from crawlers.matching import Matcher
     from crawlers.sources import load_sources
-    from crawlers.stories import StoryIndex
-    from incidents.notify import default_senders
     from incidents.policy import load_policy
     from sentiment.risk import load_risk_config
+
+    plans_path = settings.config_dir / "keywords.yaml"
+    return LoadedConfig(
+        org=load_org(settings.org_path),
+        sources=load_sources(settings.sources_path, variables=source_vars or {}),
+        plans=load_keyword_plans(plans_path) if plans_path.exists() else [],
+        policy=load_policy(settings.levels_path, settings.checklists_path),
+        risk_config=load_risk_config(settings.config_dir / "risk.yaml"),
+    )
+
+
+def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, str] | None = None,
+                  engine: Engine | None = None) -> Runtime:
+    """Load the configuration and build each stage on a migrated database (fails fast with a ConfigError)."""
+    from crawlers.matching import Matcher
+    from crawlers.stories import StoryIndex
+    from incidents.notify import default_senders
     from sentiment.rules import RuleBasedClassifier
     from sentiment.service import RiskContext
 
-    org = load_org(settings.org_path)
-    sources = load_sources(settings.sources_path, variables=source_vars or {})
-    plans_path = settings.config_dir / "keywords.yaml"
-    plans = load_keyword_plans(plans_path) if plans_path.exists() else []
-    policy = load_policy(settings.levels_path, settings.checklists_path)
-    risk_cfg = load_risk_config(settings.config_dir / "risk.yaml")
+    cfg = load_config(settings, source_vars=source_vars)
     engine = engine or make_engine(settings.effective_database_url)
     session_factory = make_sessionmaker(engine)
-    authorities = {s.id: s.authority for s in sources}
+    authorities = {s.id: s.authority for s in cfg.sources}
     index = StoryIndex()
     with session_factory() as session:
         index.load(session)
     return Runtime(
-        settings=settings, clock=clock, engine=engine, session_factory=session_factory, org=org, sources=sources,
-        policy=policy, risk_ctx=RiskContext(org=org, config=risk_cfg, authorities=authorities),
-        matcher=Matcher.from_org(org, plans), story_index=index, classifier=RuleBasedClassifier(),
-        senders=default_senders(policy, settings))
+        settings=settings, clock=clock, engine=engine, session_factory=session_factory, org=cfg.org,
+        sources=cfg.sources, policy=cfg.policy,
+        risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities=authorities),
+        matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=RuleBasedClassifier(),
+        senders=default_senders(cfg.policy, settings))
 
 
 async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:

@@ -26,7 +26,7 @@ async def run_service(settings: Settings) -> None:
     upgrade(engine)
     rt = build_runtime(settings, clock=clock, engine=engine)
     app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
-                     policy=rt.policy)
+                     policy=rt.policy, sources=rt.sources)
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
     log.info("yuqing running", extra={"url": f"http://{settings.api_host}:{settings.api_port}"})

@@ -17,6 +17,7 @@ from api import auth
 from api.app import create_app
 from api.models import User
 from api.users import create_api_token, seed_users
+from crawlers.sources import SourceConfig
 from incidents.policy import Policy, load_policy
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
@@ -95,11 +96,21 @@ def users(session: Session, org: OrgChart, clock: FrozenClock) -> dict[str, User
     return {u.login: u for u in seeded}
 
 
+def _source(source_id: str, name: str, channel: str = "news", kind: str = "rss") -> SourceConfig:
+    return SourceConfig(id=source_id, name=name, kind=kind, channel=channel, url=f"https://{source_id}.example/feed",
+                        authority="local_media", poll_interval=600)
+
+
+TEST_SOURCES = [_source("jiangcheng-news", "江城晚报网"), _source("weibo", "微博", "social"),
+                _source("tousu", "投诉平台", "complaint"), _source("forum", "本地论坛"),
+                _source("regulator", "监管公告", "regulator")]
+
+
 @pytest.fixture
 def app(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> FastAPI:
     settings = Settings(secret_key="test-secret-key-for-api-tests", data_dir=tmp_path)
     return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy,
-                      source_names={"weibo": "微博", "jiangcheng-news": "江城晚报网"})
+                      sources=TEST_SOURCES)
 
 
 @pytest.fixture

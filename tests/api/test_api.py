@@ -142,17 +142,18 @@ def test_stories_list_and_detail(client, make, token_for):
 def test_sources_report_health_so_silence_is_not_mistaken_for_calm(client, make, token_for):
     make.source_state(source_id="jiangcheng-news")
     make.source_state(source_id="weibo", failures=3, error="HTTP 503")
-    make.source_state(source_id="tousu", last_success_ago=timedelta(hours=3))
+    make.source_state(source_id="tousu", failures=30, last_success_ago=timedelta(days=3), error="timeout")
     make.source_state(source_id="forum", last_new_ago=timedelta(days=3))
-    make.source_state(source_id="regulator", ran=False)
-    make.session.commit()
+    make.session.commit()  # "regulator" is configured but has never run
     body = client.get("/api/v1/sources", headers=token_for("admin")).json()
-    health = {s["source_id"]: (s["health"], s["health_name"]) for s in body["data"]}
-    assert health["jiangcheng-news"] == ("ok", "正常")
-    assert health["weibo"][0] == "failing" and "连续 3 次" in health["weibo"][1]
-    assert health["tousu"][0] == "stale" and health["forum"][0] == "quiet" and health["regulator"][0] == "never"
+    health = {s["source_id"]: (s["health"], s["reason"]) for s in body["data"]}
+    assert health["jiangcheng-news"][0] == "ok"
+    assert health["weibo"][0] == "failing" and "3 次" in health["weibo"][1] and "HTTP 503" in health["weibo"][1]
+    assert health["tousu"][0] == "silent" and "未成功抓取" in health["tousu"][1]  # nothing crawled
+    assert health["forum"][0] == "silent" and "没有新内容" in health["forum"][1]  # nothing found
+    assert health["regulator"][0] == "never_run"
     names = {s["source_id"]: s["name"] for s in body["data"]}
-    assert names["weibo"] == "微博" and names["forum"] == "forum"  # unnamed sources fall back to their id
+    assert names["weibo"] == "微博" and names["forum"] == "本地论坛"
 
 
 def test_healthz_pings_the_database(client, app):

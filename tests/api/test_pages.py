@@ -91,7 +91,7 @@ def test_overview_shows_levels_alert_countdown_mentions_and_source_health(login_
     assert 'class="badge level-red">I级 特别重大' in html
     assert "剩余 30分0秒" in html and "2026-11-23 09:30" in html
     assert "解放大道网点排队" in html and "中性" in html and "负面" in html
-    assert "抓取失败（连续 2 次）" in html and "HTTP 503" in html
+    assert "抓取失败" in html and "最近 2 次抓取失败" in html and "HTTP 503" in html
     assert 'data-refresh-url="/partials/overview"' in html and '<script src="/static/app.js" defer>' in html
     clock.advance(timedelta(minutes=45))
     partial = c.get("/partials/overview").text
@@ -139,8 +139,9 @@ def test_sources_page_lists_every_source_with_health(login_as, make, session):
     make.source_state(source_id="regulator", ran=False)
     session.commit()
     html = login_as("admin").get("/sources").text
-    assert "微博" in html and "weibo" in html and "抓取失败（连续 1 次）" in html
-    assert "未运行" in html and "超时" in html
+    assert "微博" in html and "weibo" in html and "抓取失败" in html and "最近 1 次抓取失败：超时" in html
+    assert "尚未运行" in html and "尚未抓取过" in html
+    assert "本地论坛" in html  # configured sources show even before their first run
 
 
 def test_pages_are_mobile_friendly_and_work_without_javascript(login_as, make, session):

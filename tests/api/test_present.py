@@ -39,18 +39,6 @@ def test_factor_rows_in_a_stable_order_with_chinese_names():
     assert present.factor_rows(None) == []
 
 
-def test_source_health_separates_nothing_found_from_nothing_crawled():
-    def health(**kw):
-        base = {"last_run_at": NOW, "last_success_at": NOW, "last_new_item_at": NOW, "consecutive_failures": 0}
-        return present.source_health(**{**base, **kw}, now=NOW).code
-
-    assert health() == "ok"
-    assert health(last_new_item_at=NOW - timedelta(days=2)) == "quiet"
-    assert health(last_success_at=NOW - timedelta(hours=2)) == "stale"
-    assert health(consecutive_failures=1) == "failing"
-    assert health(last_run_at=None, last_success_at=None, last_new_item_at=None) == "never"
-
-
 def test_unknown_codes_never_leak_identifiers():
     assert present.label(present.SENTIMENT_LABELS, "weird") == "未知"
     assert present.category_name("made_up") == "其他"
