@@ -62,6 +62,7 @@ class SessionData:
 
     user_id: int | None
     csrf: str
+    epoch: int = 0
 
 
 class SessionSigner:
@@ -72,7 +73,7 @@ class SessionSigner:
         self.max_age_s = max_age_s
 
     def dumps(self, data: SessionData) -> str:
-        return self._serializer.dumps({"uid": data.user_id, "csrf": data.csrf})
+        return self._serializer.dumps({"uid": data.user_id, "csrf": data.csrf, "ep": data.epoch})
 
     def loads(self, value: str | None) -> SessionData | None:
         """The session in ``value``, or None when absent, expired, tampered with or malformed."""
@@ -84,10 +85,12 @@ class SessionSigner:
             return None
         if not isinstance(raw, dict):
             return None
-        uid, csrf = raw.get("uid"), raw.get("csrf")
+        uid, csrf, epoch = raw.get("uid"), raw.get("csrf"), raw.get("ep", 0)
         if (uid is not None and not isinstance(uid, int)) or not isinstance(csrf, str) or len(csrf) < 16:
             return None
-        return SessionData(user_id=uid, csrf=csrf)
+        if not isinstance(epoch, int):
+            return None
+        return SessionData(user_id=uid, csrf=csrf, epoch=epoch)
 
 
 def new_csrf_token() -> str:

@@ -111,8 +111,8 @@ def _session_principal(request: Request, session: Session) -> Principal | None:
     if data is None or data.user_id is None:
         return None
     user = users.get_user(session, user_id=data.user_id)
-    if user is None:
-        return None
+    if user is None or (user.session_epoch or 0) != data.epoch:
+        return None  # logged out elsewhere or password changed: the cookie was revoked on the server
     return principal_for(user, request.app.state.org, csrf=data.csrf, via="session")
 
 

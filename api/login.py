@@ -50,7 +50,8 @@ def login_submit(request: Request, session: SessionDep, clock: ClockDep,
                  detail="登录成功")
     session.commit()
     response = RedirectResponse(safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
-    set_session_cookie(request, response, auth.SessionData(user_id=user.id, csrf=auth.new_csrf_token()))
+    set_session_cookie(request, response, auth.SessionData(user_id=user.id, csrf=auth.new_csrf_token(),
+                                                           epoch=user.session_epoch or 0))
     return response
 
 
@@ -61,7 +62,8 @@ def logout(request: Request, session: SessionDep, clock: ClockDep,
     ensure_csrf(None, csrf_token, data)
     if data is not None and data.user_id is not None:
         user = users.get_user(session, user_id=data.user_id)
-        if user is not None:
+        if user is not None and (user.session_epoch or 0) == data.epoch:
+            user.session_epoch = (user.session_epoch or 0) + 1  # revoke every copy of this session's cookie
             audit.record(session, clock=clock, actor=user.login, action="logout", object_type="user",
                          object_id=user.id, detail="退出登录")
             session.commit()

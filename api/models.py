@@ -22,6 +22,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        doc="bumped on logout and password change: every cookie signed with an older epoch stops working")
 
 
 class ApiToken(Base):

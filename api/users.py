@@ -57,6 +57,28 @@ def authenticate(session: Session, *, login: str, password: str) -> User | None:
     return user
 
 
+MIN_PASSWORD_LENGTH = 10
+
+
+def set_password(session: Session, *, login: str, password: str) -> User:
+    """Replace a user's password and sign out all their sessions. Raises LookupError / ValueError."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = session.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise LookupError(f"no user with login {login!r}")
+    user.password_hash = auth.hash_password(password)
+    user.session_epoch = (user.session_epoch or 0) + 1
+    session.flush()
+    return user
+
+
+def get_user_by_login(session: Session, *, login: str) -> User | None:
+    """An active user by login."""
+    user = session.scalar(select(User).where(User.login == login))
+    return user if user is not None and user.active else None
+
+
 def get_user(session: Session, *, user_id: int) -> User | None:
     """An active user by id."""
     user = session.get(User, user_id)

@@ -145,6 +145,73 @@ def classify(
         raise typer.Exit(1)
 
 
+user_app = typer.Typer(help="Dashboard users: create them from the org chart, set passwords, issue API tokens.",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _user_session():
+    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.migrate import upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    return settings, make_sessionmaker(engine)
+
+
+@user_app.command("seed")
+def user_seed(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                                    help="initial password for new users")]) -> None:
+    """Create a login for every person in the org chart (login = person id); existing users are kept."""
+    from api.users import MIN_PASSWORD_LENGTH, seed_users
+    from yuqing.clock import SystemClock
+    from yuqing.org import load_org
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        _fail(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    settings, factory = _user_session()
+    with factory() as session:
+        users = seed_users(session, load_org(settings.org_path), password=password, clock=SystemClock())
+        session.commit()
+        for u in users:
+            typer.echo(f"{u.login}\t{u.name}\t{','.join(u.roles)}\t{u.unit_id}")
+
+
+@user_app.command("password")
+def user_password(login: Annotated[str, typer.Argument(help="user login")],
+                  password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)]
+                  ) -> None:
+    """Set a user's password; every open session of that user is signed out."""
+    from api.users import set_password
+
+    _, factory = _user_session()
+    with factory() as session:
+        try:
+            set_password(session, login=login, password=password)
+        except (LookupError, ValueError) as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"password changed for {login}")
+
+
+@user_app.command("token")
+def user_token(login: Annotated[str, typer.Argument(help="user login")],
+               name: Annotated[str, typer.Option(help="what the token is for")] = "cli") -> None:
+    """Issue an API token (Authorization: Bearer …) for a user; it is shown once and stored only as a hash."""
+    from api.users import create_api_token, get_user_by_login
+    from yuqing.clock import SystemClock
+
+    _, factory = _user_session()
+    with factory() as session:
+        user = get_user_by_login(session, login=login)
+        if user is None:
+            _fail(f"no active user with login {login!r}")
+        token = create_api_token(session, user=user, name=name, clock=SystemClock())
+        session.commit()
+    typer.echo(token)
+
+
 def main() -> None:  # pragma: no cover - console entry
     try:
         app()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 11:09:15.099611
+Create Date: 2026-11-23 11:49:55.093742
 """
 from collections.abc import Sequence
 
@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=256), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', yuqing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('session_epoch', sa.Integer(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('login', name=op.f('uq_users_login'))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from api import auth
@@ -127,3 +128,28 @@ def test_safe_next_only_allows_local_paths():
     for hostile in ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "",
                     "/a\r\nSet-Cookie: x=1"]:
         assert safe_next(hostile) == "/", hostile
+
+
+def test_logout_revokes_a_stolen_copy_of_the_cookie(login_as, csrf_of):
+    c = login_as("liuqiang")
+    stolen = c.cookies.get(auth.SESSION_COOKIE)
+    c.post("/logout", data={"csrf_token": csrf_of(c.get("/").text)})
+    thief = login_as("wangmin")  # any client; replace its cookie with the stolen one
+    thief.cookies.clear()
+    thief.cookies.set(auth.SESSION_COOKIE, stolen)
+    assert thief.get("/").status_code == 303
+
+
+def test_password_change_signs_out_every_session(login_as, session):
+    from api.users import set_password
+
+    c = login_as("zhoufang")
+    assert c.get("/").status_code == 200
+    with pytest.raises(ValueError, match="at least"):
+        set_password(session, login="zhoufang", password="short")
+    with pytest.raises(LookupError):
+        set_password(session, login="nobody", password="long-enough-password")
+    set_password(session, login="zhoufang", password="a-new-long-password")
+    session.commit()
+    assert c.get("/").status_code == 303
+    assert login_as("zhoufang", "a-new-long-password").get("/").status_code == 200

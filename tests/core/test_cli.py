@@ -1,0 +1,92 @@
+"""The ``yuqing`` command line: every command has help, config errors exit 2 with the file and field, and the
+user commands manage logins, passwords and API tokens on a real database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from api.models import ApiToken, User
+from yuqing.cli import app
+from yuqing.settings import PROJECT_ROOT
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_every_command_has_help():
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0
+    commands = ["migrate", "check-config", "demo", "sim", "run", "api", "extract", "classify", "user"]
+    for name in commands:
+        assert name in top.output
+        assert runner.invoke(app, [name, "--help"]).exit_code == 0, name
+    for sub in ["seed", "password", "token"]:
+        assert runner.invoke(app, ["user", sub, "--help"]).exit_code == 0, sub
+
+
+def test_check_config_passes_on_the_shipped_config_and_names_the_bad_field(env, monkeypatch, tmp_path):
+    ok = runner.invoke(app, ["check-config"])
+    assert ok.exit_code == 0 and "13 units" in ok.output
+    bad = tmp_path / "org.yaml"
+    bad.write_text((PROJECT_ROOT / "config" / "org.yaml").read_text(encoding="utf-8")
+                   .replace("kind: outlet", "kind: kiosk", 1), encoding="utf-8")
+    monkeypatch.setenv("YUQING_ORG_FILE", str(bad))
+    result = runner.invoke(app, ["check-config"])
+    assert result.exit_code == 2
+    assert "org.yaml" in result.output and "units.5.kind" in result.output
+
+
+def test_bad_environment_setting_exits_2(env, monkeypatch):
+    monkeypatch.setenv("YUQING_LOG_LEVEL", "LOUD")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 2 and "YUQING_LOG_LEVEL" in result.output
+
+
+def test_migrate_then_user_seed_password_and_token(env):
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    seeded = runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n")
+    assert seeded.exit_code == 0, seeded.output
+    assert "wangmin" in seeded.output and "liuqiang" in seeded.output
+    short = runner.invoke(app, ["user", "password", "wangmin"], input="short\nshort\n")
+    assert short.exit_code == 2 and "at least" in short.output
+    changed = runner.invoke(app, ["user", "password", "wangmin"], input="second-password\nsecond-password\n")
+    assert changed.exit_code == 0
+    token = runner.invoke(app, ["user", "token", "wangmin", "--name", "监测大屏"])
+    assert token.exit_code == 0
+    value = token.output.strip().splitlines()[-1]
+    assert runner.invoke(app, ["user", "token", "nobody"]).exit_code == 2
+
+    engine = create_engine(f"sqlite:///{env / 'yuqing.db'}")
+    with Session(engine) as s:
+        user = s.scalar(select(User).where(User.login == "wangmin"))
+        assert user.session_epoch == 1
+        row = s.scalar(select(ApiToken))
+        assert row.name == "监测大屏" and value not in row.token_hash
+    engine.dispose()
+
+
+def test_extract_prints_the_stable_json_shape(tmp_path):
+    page = tmp_path / "a.html"
+    page.write_text("<html><head><title>示例银行新华路网点回应 - 江城晚报网</title>"
+                    '<meta property="article:published_time" content="2026-11-23T09:15:00+08:00"></head>'
+                    "<body><h1>示例银行新华路网点回应</h1><div class='article-content'><p>记者 周晓雯</p>"
+                    "<p>针对网传视频，示例银行江城分行表示已向客户致歉，并说明大额取现需提前预约。</p>"
+                    "</div></body></html>", encoding="utf-8")
+    result = runner.invoke(app, ["extract", str(page)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"title", "published_at", "author", "text"}
+    assert data["title"] == "示例银行新华路网点回应"
+    assert data["published_at"].startswith("2026-11-23T01:15:00")
+    assert "已向客户致歉" in data["text"]
