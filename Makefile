@@ -3,12 +3,16 @@
 #   make test  — the same set-up plus Debian packages for browser tests, then lint and the whole test suite
 # Both are idempotent and return quickly when everything is already installed.
 
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SPEED  ?= 120
 # The install stamp changes whenever pyproject.toml changes, so edits to dependencies reinstall.
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+# pip on these machines warns about every missing local mirror folder; keep real errors, drop that noise.
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -25,8 +29,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first and alone, exactly 2.13.0: the CPU wheel on local disk (any other spec pulls a CUDA build).
 	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null \
-		|| $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+		|| $(BIN)/pip install -q torch==2.13.0 2>&1 | $(QUIET_PIP)
+	$(BIN)/pip install -q -e '.[dev]' 2>&1 | $(QUIET_PIP)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

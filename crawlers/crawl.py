@@ -11,6 +11,7 @@ A source's failure never fails the others, and never raises out of here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -50,6 +51,9 @@ class SourceRunResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+STOP_GRACE_S = 2.0  # seconds a cancelled crawl may take to stop
+
+
 async def crawl_sources(
     sources: list[SourceConfig],
     *,
@@ -72,7 +76,9 @@ async def crawl_sources(
     try:
         outcomes = await asyncio.gather(*jobs)
     except asyncio.CancelledError:
-        await runner.stop()
+        # Shutting down (Ctrl-C): give in-flight requests a moment, never wait out their retries.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(runner.stop(), timeout=STOP_GRACE_S)
         raise
     results = {r.source_id: r for r in outcomes}
     await asyncio.to_thread(_record_health, session_factory, enabled, results, clock)

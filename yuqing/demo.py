@@ -36,8 +36,11 @@ class DemoOptions:
     round_pause: float = 0.2  # wall seconds between pipeline rounds
 
 
-async def run_demo(settings: Settings, options: DemoOptions, *, announce=print) -> dict:
+async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -> dict:
     """Play the scenario to its end; serve the dashboard unless headless. Returns the summary."""
+    if announce is None:
+        def announce(line: str) -> None:
+            print(line, flush=True)
     from api.app import create_app
     from api.server import serve_api, stop_api
     from api.users import seed_users
