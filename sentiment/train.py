@@ -1,0 +1,188 @@
+"""``yuqing train``: train the sentiment model from the project's own corpus, reproducibly, on CPU.
+
+A small BERT (character vocabulary, a few MB) trained from scratch with three heads: polarity (the standard
+sequence-classification head), risk category and about-bank (``AuxHeads``). Fixed seeds, one thread count,
+deterministic splits (``sentiment.corpus.split``); the epoch with the best dev negative-F1 is kept. Metrics of
+every epoch and the final dev/test figures are written to ``metrics.json`` beside the weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sentiment.classifier import LABELS
+from sentiment.corpus import LabelledText, load_corpus, split
+from sentiment.model import AUX_CONFIG, AUX_WEIGHTS, DEFAULT_MODEL_DIR, AuxHeads
+from sentiment.textnorm import normalise_text
+from sentiment.vocab import build_vocab, write_vocab
+from yuqing.categories import CATEGORIES
+
+log = logging.getLogger("sentiment.train")
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 20261123
+    hidden: int = 160
+    layers: int = 3
+    heads: int = 4
+    intermediate: int = 512
+    max_length: int = 128
+    batch_size: int = 32
+    epochs: int = 14
+    lr: float = 6e-4
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    category_weight: float = 0.5
+    about_weight: float = 0.3
+    char_dropout: float = 0.05  # augmentation: drop characters at random in training texts
+    threads: int = 2
+    extra_train: list[str] = field(default_factory=list)  # extra JSONL files (monitor feedback)
+
+
+def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
+          items: Sequence[LabelledText] | None = None, init_from: Path | None = None) -> dict:
+    """Train and save a model directory; returns the metrics written to metrics.json."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    cfg = cfg or TrainConfig()
+    _seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    corpus = list(items) if items is not None else load_corpus()
+    parts = split(corpus)
+    train_items = list(parts["train"])
+    for extra in cfg.extra_train:
+        from sentiment.corpus import load_jsonl
+
+        train_items.extend(load_jsonl(Path(extra)))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    categories = list(CATEGORIES)
+
+    if init_from is not None:
+        tokenizer = BertTokenizerFast.from_pretrained(init_from, local_files_only=True)
+        model = BertForSequenceClassification.from_pretrained(init_from, local_files_only=True)
+        aux = AuxHeads(model.config.hidden_size, len(categories), cfg.dropout)
+        if (init_from / AUX_WEIGHTS).exists():
+            aux.load_state_dict(torch.load(init_from / AUX_WEIGHTS, map_location="cpu", weights_only=True))
+    else:
+        vocab_path = out_dir / "vocab.txt"
+        write_vocab(build_vocab([i.text for i in corpus]), vocab_path)
+        tokenizer = BertTokenizerFast(vocab=str(vocab_path), do_lower_case=True, tokenize_chinese_chars=True)
+        config = BertConfig(
+            vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
+            num_attention_heads=cfg.heads, intermediate_size=cfg.intermediate,
+            max_position_embeddings=cfg.max_length + 2, hidden_dropout_prob=cfg.dropout,
+            attention_probs_dropout_prob=cfg.dropout, num_labels=3,
+            id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
+        model = BertForSequenceClassification(config)
+        aux = AuxHeads(cfg.hidden, len(categories), cfg.dropout)
+
+    params = list(model.parameters()) + list(aux.parameters())
+    optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_items) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = int(total * cfg.warmup)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (total - s) / max(1, total - warmup)))
+    ce = nn.CrossEntropyLoss()
+    rng = random.Random(cfg.seed)
+    history, best, best_state = [], -1.0, None
+    t0 = time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        aux.train()
+        order = list(range(len(train_items)))
+        rng.shuffle(order)
+        running = 0.0
+        for start in range(0, len(order), cfg.batch_size):
+            batch = [train_items[i] for i in order[start:start + cfg.batch_size]]
+            texts = [_augment(normalise_text(b.text), rng, cfg.char_dropout) for b in batch]
+            enc = tokenizer(texts, padding=True, truncation=True, max_length=cfg.max_length, return_tensors="pt")
+            out = model(**enc, output_hidden_states=True)
+            pooled = out.hidden_states[-1][:, 0]
+            cat_logits, about_logits = aux(pooled)
+            y_pol = torch.tensor([LABELS.index(b.polarity) for b in batch])
+            y_cat = torch.tensor([categories.index(b.category) for b in batch])
+            y_about = torch.tensor([int(b.about_bank) for b in batch])
+            loss = (ce(out.logits, y_pol) + cfg.category_weight * ce(cat_logits, y_cat)
+                    + cfg.about_weight * ce(about_logits, y_about))
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimiser.step()
+            schedule.step()
+            running += loss.item() * len(batch)
+        dev = _evaluate(model, aux, tokenizer, parts["dev"], categories, cfg)
+        row = {"epoch": epoch, "loss": round(running / len(train_items), 4), "seconds": round(time.perf_counter() - t0),
+               **{f"dev_{k}": v for k, v in dev.items()}}
+        history.append(row)
+        log.info("epoch", extra=row)
+        if dev["negative_f1"] > best:
+            best = dev["negative_f1"]
+            best_state = ({k: v.clone() for k, v in model.state_dict().items()},
+                          {k: v.clone() for k, v in aux.state_dict().items()}, epoch)
+    assert best_state is not None
+    model.load_state_dict(best_state[0])
+    aux.load_state_dict(best_state[1])
+    model.eval()
+    aux.eval()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    torch.save(aux.state_dict(), out_dir / AUX_WEIGHTS)
+    (out_dir / AUX_CONFIG).write_text(json.dumps({"categories": categories}, ensure_ascii=False, indent=1),
+                                      encoding="utf-8")
+    metrics = {
+        "config": asdict(cfg), "best_epoch": best_state[2], "history": history,
+        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items)},
+        "dev": _evaluate(model, aux, tokenizer, parts["dev"], categories, cfg),
+        "test": _evaluate(model, aux, tokenizer, parts["test"], categories, cfg),
+        "parameters": sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in aux.parameters()),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
+    return metrics
+
+
+def _evaluate(model, aux, tokenizer, items: Sequence[LabelledText], categories: list[str], cfg: TrainConfig) -> dict:
+    from sentiment.metrics import polarity_metrics
+
+    model.eval()
+    aux.eval()
+    probs, cats = [], []
+    with torch.inference_mode():
+        for start in range(0, len(items), 64):
+            batch = items[start:start + 64]
+            enc = tokenizer([normalise_text(b.text) for b in batch], padding=True, truncation=True,
+                            max_length=cfg.max_length, return_tensors="pt")
+            out = model(**enc, output_hidden_states=True)
+            probs.extend(out.logits.softmax(-1).tolist())
+            c, _ = aux(out.hidden_states[-1][:, 0])
+            cats.extend(categories[i] for i in c.argmax(-1).tolist())
+    m = polarity_metrics([b.polarity for b in items], [p[0] for p in probs],
+                         [LABELS[max(range(3), key=lambda k: p[k])] for p in probs])
+    m["category_accuracy"] = round(sum(c == b.category for c, b in zip(cats, items, strict=True))
+                                   / max(1, len(items)), 4)
+    return {k: v for k, v in m.items() if k != "confusion"}
+
+
+def _augment(text: str, rng: random.Random, p: float) -> str:
+    if p <= 0 or len(text) < 8:
+        return text
+    return "".join(ch for ch in text if rng.random() >= p)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
