@@ -145,6 +145,23 @@ def classify(
         raise typer.Exit(1)
 
 
+@app.command()
+def train(
+    out: Annotated[Path | None, typer.Option(help="model directory to write (default: the bundled model)")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="override the number of epochs")] = None,
+) -> None:
+    """Train the sentiment model from the labelled corpus (fixed seeds; metrics written beside the weights)."""
+    from sentiment.model import DEFAULT_MODEL_DIR
+    from sentiment.train import TrainConfig
+    from sentiment.train import train as run_training
+
+    _settings()
+    cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
+    metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
+    typer.echo(json.dumps({k: metrics[k] for k in ("best_epoch", "dev", "test", "parameters", "train_seconds")},
+                          ensure_ascii=False))
+
+
 user_app = typer.Typer(help="Dashboard users: create them from the org chart, set passwords, issue API tokens.",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
