@@ -26,6 +26,7 @@ from incidents.levels import automatic_level, check_manual_change, is_higher, le
 from incidents.messages import compose, local_time, plain_line
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.policy import Playbook, PlaybookStep, Policy
+from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
 from yuqing.clock import Clock
 from yuqing.models import AuditEntry
@@ -158,6 +159,8 @@ def dismiss_alert(session: Session, *, alert_id: int, user_login: str, reason: s
     alert.dismissed_at = now
     alert.dismissed_by = user_login
     _cancel_pending(session, alert_id=alert.id, purposes=("escalation", "alert"), reason="预警已标记为误报")
+    sentiment_feedback.record_dismissal(session, story_id=alert.story_id, alert_id=alert.id, user_login=user_login,
+                                        reason=alert.dismissed_reason, at=now)
     _audit(session, now, user_login, "alert.dismiss", "alert", alert.id, reason.strip(),
            {"story_id": alert.story_id, "level": alert.level, "category": alert.category,
             "risk_score": alert.risk_score, "factors": alert.factors})
@@ -185,6 +188,8 @@ def open_incident_from_alert(session: Session, *, alert_id: int, user_login: str
     incident, _ = _open_incident(session, alert=alert, story=story, actor=user_login, org=org, policy=policy,
                                  now=now)
     incident.acknowledged_at = now
+    sentiment_feedback.record_manual_raise(session, story_id=alert.story_id, alert_id=alert.id, user_login=user_login,
+                                           reason=f"人工立案：{level_title(alert.level)}", at=now)
     session.flush()
     return incident
 
@@ -248,8 +253,13 @@ def change_level(session: Session, *, incident_id: int, new_level: str, reason: 
             user = "无效的事件等级"
         raise IncidentError(f"incident {incident.number}: {exc}", user, code="bad_request") from None
     alert = session.scalar(select(Alert).where(Alert.incident_id == incident.id))
+    raised = is_higher(new_level, incident.level)
     _set_incident_level(session, incident=incident, new_level=new_level, reason=reason.strip() or "人工升级",
                         actor=user_login, alert=alert, org=org, policy=policy, now=now)
+    if raised and incident.story_id is not None:
+        sentiment_feedback.record_manual_raise(session, story_id=incident.story_id,
+                                               alert_id=alert.id if alert else None, user_login=user_login,
+                                               reason=reason.strip() or "人工升级", at=now)
     session.flush()
     return incident
 

@@ -2,43 +2,113 @@
 
 Each output line is ``{"id", "label", "negative_prob", "category", "risk"}`` where ``risk`` is the 0–100 score the
 text would get as a lone social post about an outlet (no spread yet): a triage number, not a story's risk.
+
+The classifier is the best one available (``choose_classifier``): the blend of transformer, lexicon and rules when
+the model directory has a fitted ``blend.json``, else the transformer; the rule baseline only when asked
+(``--rules``) or when there is no model directory — and then it says so on stderr. Lines are read in chunks and
+handed to the classifier whole, so the model's own batching (length-sorted, dynamic padding) does the work. A
+long text is judged by its passages about a bank, not by its opening characters.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from sentiment.classifier import Classifier
+from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
 
 log = logging.getLogger("sentiment.batch")
 MAX_TEXT_CHARS = 1_000_000
-BATCH = 64
+CHUNK_TEXTS = 1024  # texts handed to the classifier at once (it batches and length-sorts inside)
+CHUNK_CHARS = 2_000_000  # …or fewer, so a file of long texts does not hold gigabytes in memory
+LONG_TEXT_CHARS = 512  # longer texts are reduced to their passages about a bank
+PASSAGE_WINDOW = 8000  # characters around the first bank term searched for passages (bounds the work)
+# Generic words that put a sentence about a bank, for texts that come without their matched keyword terms.
+BANK_TERMS = ["银行", "支行", "分行", "网点", "营业厅", "柜台", "柜员", "大堂经理", "客户经理", "客服", "信用卡",
+              "储蓄卡", "借记卡", "贷款", "房贷", "理财", "存款", "取款", "取钱", "转账", "ATM", "手机银行", "App"]
+
+
+def resolve_model_dir(model_dir: Path | str | None = None) -> Path:
+    """``model_dir``, else ``YUQING_MODEL_DIR``, else the bundled model's directory (which may not exist)."""
+    from sentiment.model import DEFAULT_MODEL_DIR
+
+    return Path(model_dir or os.environ.get("YUQING_MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def choose_classifier(model_dir: Path | str | None = None, *, rules: bool = False,
+                      errors: TextIO | None = None) -> Classifier:
+    """The best available classifier: blend > transformer; the rules only if asked or if there is no model.
+
+    Which one and why is said on ``errors`` (default stderr) whenever it is not the model. A model directory
+    that exists but cannot be loaded raises (a broken model is never silently replaced).
+    """
+    from sentiment.rules import RuleBasedClassifier
+
+    errors = errors or sys.stderr
+
+    if rules:
+        print("使用规则基线 using the rule-based baseline (rules-v0), as asked (--rules)", file=errors)
+        return RuleBasedClassifier()
+    directory = resolve_model_dir(model_dir)
+    if not (directory / "config.json").exists():
+        print(f"警告 warning: 未找到模型 no model at {directory} (config.json missing); 改用规则基线 falling back "
+              "to the rule-based baseline rules-v0 — run `yuqing train`, pass --model or set YUQING_MODEL_DIR",
+              file=errors)
+        return RuleBasedClassifier()
+    from sentiment.model import SentimentModel, TransformerClassifier
+
+    model = SentimentModel(directory)
+    try:
+        from sentiment.blend import BlendedClassifier
+    except ImportError:
+        return TransformerClassifier(model)
+    return BlendedClassifier(model) if BlendedClassifier.available(directory) else TransformerClassifier(model)
+
+
+def text_for_model(text: str) -> str:
+    """Short texts as they are; a long one reduced to (at most 512 characters of) its passages about a bank."""
+    if len(text) <= LONG_TEXT_CHARS:
+        return text
+    hits = [i for i in (text.find(t) for t in BANK_TERMS) if i >= 0]
+    start = max(0, min(hits) - PASSAGE_WINDOW // 4) if hits else 0
+    return passages_about("", text[start:start + PASSAGE_WINDOW], BANK_TERMS, max_chars=LONG_TEXT_CHARS)
 
 
 def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifier | None = None,
-                   errors=sys.stderr) -> dict:
-    """Classify every valid line; report each invalid one on ``errors`` with its line number."""
+                   errors: TextIO | None = None) -> dict:
+    """Classify every valid line; report each invalid one on ``errors`` with its line number.
+
+    ``classifier`` defaults to the rule baseline (a library default that needs no model files); the CLI passes
+    ``choose_classifier()``. Returns ``{"ok", "errors", "model"}``.
+    """
     from sentiment.rules import RuleBasedClassifier
 
     clf = classifier or RuleBasedClassifier()
+    errors = errors or sys.stderr
     ok = bad = 0
     with output_path.open("w", encoding="utf-8") as out:
         batch: list[tuple[object, str]] = []
+        chars = 0
         for lineno, item, err in _read_lines(input_path):
             if err:
                 bad += 1
                 print(f"{input_path}:{lineno}: {err}", file=errors)
                 continue
-            batch.append(item)
-            if len(batch) >= BATCH:
+            assert item is not None
+            text = text_for_model(item[1])
+            batch.append((item[0], text))
+            chars += len(text)
+            if len(batch) >= CHUNK_TEXTS or chars >= CHUNK_CHARS:
                 ok += _flush(clf, batch, out)
-                batch = []
+                batch, chars = [], 0
         ok += _flush(clf, batch, out)
     return {"ok": ok, "errors": bad, "model": clf.name}
 
@@ -57,6 +127,9 @@ def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, st
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 yield lineno, None, f"invalid JSON ({exc.msg})"
+                continue
+            except RecursionError:
+                yield lineno, None, "invalid JSON (nested too deeply)"
                 continue
             if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
                 yield lineno, None, 'expected an object with "id" and "text"'

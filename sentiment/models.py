@@ -1,10 +1,11 @@
-"""Tables owned by the sentiment stage: per-article classifications and per-story risk history."""
+"""Tables owned by the sentiment stage: per-article classifications, per-story risk history, and the labels
+monitors give by their actions (dismissing an alert, raising one by hand) so the classifier can learn from them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -38,3 +39,28 @@ class StoryRisk(Base):
     factors: Mapped[dict] = mapped_column(JSONType, default=dict, doc="each factor's value and why")
     handled_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, index=True, doc="set by incidents in the same transaction as the alert it caused")
+
+
+class FeedbackLabel(Base):
+    """A monitor's judgement of one article, implied by an action on its alert: a dismissal (误报) says the article
+    the classifier called negative is not negative exposure; a manual raise (人工立案/升级) says an article it called
+    neutral or positive is. One row per article and source; ``text`` is exactly what the classifier saw."""
+
+    __tablename__ = "feedback_labels"
+    __table_args__ = (UniqueConstraint("article_id", "source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True, doc="the story the action was taken on")
+    alert_id: Mapped[int | None] = mapped_column(Integer, doc="the alert acted on (no FK: incidents sits above)")
+    source: Mapped[str] = mapped_column(String(16), doc="dismissal | manual_raise")
+    label: Mapped[str] = mapped_column(String(16), doc="the monitor's polarity: neutral | negative")
+    about_bank: Mapped[bool] = mapped_column(Boolean)
+    category: Mapped[str] = mapped_column(String(32), doc="the classification's risk category")
+    text: Mapped[str] = mapped_column(Text, doc="crawled passage the classifier saw; plain text, never rendered")
+    predicted_label: Mapped[str] = mapped_column(String(16), doc="what the classifier had said")
+    negative_prob: Mapped[float] = mapped_column(Float)
+    model: Mapped[str] = mapped_column(String(64), doc="the classifier that was corrected")
+    labelled_by: Mapped[str] = mapped_column(String(64))
+    labelled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -134,28 +134,83 @@ def extract(
 def classify(
     input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL lines {id, text}")],
     output: Annotated[Path, typer.Option("--output", help="JSONL lines {id, label, negative_prob, category, risk}")],
+    model: Annotated[Path | None, typer.Option("--model", help="model directory (default: YUQING_MODEL_DIR or "
+                                               "the bundled model)")] = None,
+    rules: Annotated[bool, typer.Option("--rules", help="use the rule-based baseline instead of the model")] = False,
 ) -> None:
     """Classify texts: sentiment label, negative probability, risk category and a single-text risk score."""
-    from sentiment.batch import classify_jsonl
+    from sentiment.batch import choose_classifier, classify_jsonl
 
     _settings()
-    stats = classify_jsonl(input, output)
+    try:
+        classifier = choose_classifier(model, rules=rules)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot load the model: {exc}")
+    stats = classify_jsonl(input, output, classifier=classifier)
     typer.echo(json.dumps(stats, ensure_ascii=False), err=True)
     if stats["errors"] and not stats["ok"]:
         raise typer.Exit(1)
 
 
 @app.command()
+def evaluate(
+    data: Annotated[str, typer.Option("--data", help="corpus-format JSONL file or directory, or 'heldout', "
+                                      "or 'corpus' (with --split)")],
+    split: Annotated[str | None, typer.Option("--split", help="train|dev|test split of the data "
+                                              "(default for 'corpus': test)")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="model directory (default: YUQING_MODEL_DIR or "
+                                               "the bundled model)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write every number to this JSON file")]
+    = None,
+) -> None:
+    """Evaluate the model beside the snownlp and lexicon baselines, in the same run, on labelled texts."""
+    from sentiment.corpus import CorpusError
+    from sentiment.evaluate import evaluate as run_evaluation
+    from sentiment.evaluate import evaluation_classifiers, format_report, json_safe, load_items
+
+    _settings()
+    try:
+        items, what = load_items(data, split)
+    except (CorpusError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    if not items:
+        _fail(f"{what}: no texts to evaluate")
+    try:
+        classifiers = evaluation_classifiers(model)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot load the model: {exc}")
+    result = run_evaluation(items, classifiers)
+    typer.echo(format_report(result, title=f"评估 evaluation: {what}"))
+    if json_out is not None:
+        json_out.write_text(json.dumps(json_safe({"data": what, "results": result}), ensure_ascii=False, indent=1),
+                            encoding="utf-8")
+
+
+@app.command()
 def train(
     out: Annotated[Path | None, typer.Option(help="model directory to write (default: the bundled model)")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="override the number of epochs")] = None,
+    with_feedback: Annotated[bool, typer.Option(
+        "--with-feedback", help="fine-tune the current model on monitors' feedback into var/models/<time>")] = False,
+    feedback_file: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="feedback JSONL to use instead of exporting it from the database")] = None,
 ) -> None:
     """Train the sentiment model from the labelled corpus (fixed seeds; metrics written beside the weights)."""
     from sentiment.model import DEFAULT_MODEL_DIR
     from sentiment.train import TrainConfig
     from sentiment.train import train as run_training
 
-    _settings()
+    settings = _settings()
+    if with_feedback or feedback_file:
+        from sentiment.feedback import FeedbackError, train_with_feedback
+
+        try:
+            run = train_with_feedback(database_url=settings.effective_database_url, models_root=settings.data_dir
+                                      / "models", out=out, feedback_file=feedback_file, epochs=epochs)
+        except FeedbackError as exc:
+            _fail(str(exc))
+        typer.echo(run.render())
+        return
     cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
     typer.echo(json.dumps({k: metrics[k] for k in ("best_epoch", "dev", "test", "parameters", "train_seconds")},
