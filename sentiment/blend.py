@@ -6,8 +6,10 @@ questions, official notices) fail in different places. A multinomial logistic re
 fitted on the dev split, never on test or held-out — combines them and yields calibrated probabilities.
 ``yuqing evaluate`` reports each part alone and the blend, so every part's contribution is measured.
 
-Features per text: the transformer's three log-probabilities, logit of the rules' negative probability, and
-logit of snownlp's negative probability (1 − sentiment score).
+Features per text: the transformer's three log-probabilities, the character n-gram model's three
+log-probabilities (``sentiment.ngram``), logit of the rules' negative probability, and logit of snownlp's
+negative probability (1 − sentiment score). A text with nothing to read (empty, whitespace, emoji only) is
+neutral by definition rather than whatever the features of an empty string happen to say.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import torch
 
 from sentiment.classifier import LABELS, Prediction
 from sentiment.model import SentimentModel
+from sentiment.ngram import NGRAM_WEIGHTS, load_ngram
 from sentiment.rules import RuleBasedClassifier
+from sentiment.textnorm import normalise_text
 
 BLEND_FILE = "blend.json"
-FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive", "rules_negative",
-            "snownlp_negative")
+FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive", "ngram_negative",
+            "ngram_neutral", "ngram_positive", "rules_negative", "snownlp_negative")
 
 
 def _logit(p: float) -> float:
@@ -34,13 +38,19 @@ def _logit(p: float) -> float:
 
 
 def snownlp_negative(texts: Sequence[str]) -> list[float]:
-    from snownlp import SnowNLP
+    from sentiment.baselines import SnowNLPClassifier
 
+    snow = SnowNLPClassifier()
     out = []
     for t in texts:
-        t = (t or "").strip()[:2000]
-        out.append(1.0 - SnowNLP(t).sentiments if t else 0.5)
+        s = snow.score(t)
+        out.append(0.5 if s is None else 1.0 - s)
     return out
+
+
+def has_content(text: str) -> bool:
+    """Whether a text has any letter, digit or CJK character to read."""
+    return any(ch.isalnum() for ch in normalise_text(text))
 
 
 class BlendedClassifier:
@@ -48,6 +58,9 @@ class BlendedClassifier:
 
     def __init__(self, model: SentimentModel, weights: dict | None = None):
         self.model = model
+        self.ngram = load_ngram(model.model_dir)
+        if self.ngram is None:
+            raise FileNotFoundError(f"{model.model_dir}: {NGRAM_WEIGHTS} missing; run `yuqing train`")
         self.rules = RuleBasedClassifier()
         path = model.model_dir / BLEND_FILE
         self.weights = weights if weights is not None else json.loads(path.read_text(encoding="utf-8"))
@@ -57,14 +70,19 @@ class BlendedClassifier:
     def available(cls, model_dir: Path) -> bool:
         return (model_dir / BLEND_FILE).exists()
 
-    def features(self, texts: Sequence[str]) -> tuple[torch.Tensor, list[Prediction], object]:
+    def features(self, texts: Sequence[str], *, all_features: bool = False
+                 ) -> tuple[torch.Tensor, list[Prediction], object]:
+        """Feature rows; snownlp (slow, pure Python) is computed only when the fitted blend uses it."""
         raw = self.model.encode(texts)
+        ngram = self.ngram.probabilities(list(texts))
         rules = self.rules.predict(texts)
-        snow = snownlp_negative(texts)
+        use_snow = all_features or "snownlp_negative" in self.weights.get("used", FEATURES)
+        snow = snownlp_negative(texts) if use_snow else [0.5] * len(texts)
         rows = []
         for i in range(len(texts)):
             logp = raw.polarity[i].clamp_min(1e-6).log().tolist()
-            rows.append([*logp, _logit(rules[i].negative_prob), _logit(snow[i])])
+            logq = ngram[i].clamp_min(1e-6).log().tolist()
+            rows.append([*logp, *logq, _logit(rules[i].negative_prob), _logit(snow[i])])
         return torch.tensor(rows, dtype=torch.float32), rules, raw
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -74,6 +92,9 @@ class BlendedClassifier:
         probs = blend_probabilities(x, self.weights)
         out = []
         for i in range(len(texts)):
+            if not has_content(texts[i]):
+                out.append(Prediction("neutral", 0.0, "other", ()))
+                continue
             p = probs[i].tolist()
             label = LABELS[max(range(3), key=lambda k: p[k])]
             if raw.category is not None:
@@ -121,15 +142,20 @@ def fit_blend(x: torch.Tensor, y: Sequence[str], *, l2: float = 1e-2, features: 
 
 ABLATIONS = {
     "transformer": [0, 1, 2],
-    "rules": [3],
-    "snownlp": [4],
-    "transformer+rules": [0, 1, 2, 3],
-    "transformer+snownlp": [0, 1, 2, 4],
-    "blend": [0, 1, 2, 3, 4],
+    "ngram": [3, 4, 5],
+    "rules": [6],
+    "snownlp": [7],
+    "transformer+ngram": [0, 1, 2, 3, 4, 5],
+    "transformer+ngram+rules": [0, 1, 2, 3, 4, 5, 6],
+    "transformer+ngram+snownlp": [0, 1, 2, 3, 4, 5, 7],
+    "blend": [0, 1, 2, 3, 4, 5, 6, 7],
 }
 
 
-def fit_model_blend(model_dir: Path) -> dict:
+DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of the time; see metrics.json
+
+
+def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED) -> dict:
     """Fit the blend on the dev split, write ``blend.json``, and measure every part on test and held-out.
 
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
@@ -141,7 +167,7 @@ def fit_model_blend(model_dir: Path) -> dict:
     parts = split(load_corpus())
     sets = {"dev": parts["dev"], "test": parts["test"], "heldout": load_heldout()}
     clf = BlendedClassifier(SentimentModel(model_dir), weights={})
-    feats = {name: clf.features([i.text for i in items])[0] for name, items in sets.items()}
+    feats = {name: clf.features([i.text for i in items], all_features=True)[0] for name, items in sets.items()}
     gold = {name: [i.polarity for i in items] for name, items in sets.items()}
     report: dict[str, dict] = {}
     chosen = None
@@ -153,7 +179,7 @@ def fit_model_blend(model_dir: Path) -> dict:
             pred = [LABELS[int(k)] for k in probs.argmax(-1)]
             m = polarity_metrics(gold[split_name], probs[:, 0].tolist(), pred)
             report[name][split_name] = {k: v for k, v in m.items() if k != "confusion"}
-        if name == "blend":
+        if name == deployed:
             chosen = weights
-    (model_dir / BLEND_FILE).write_text(json.dumps(chosen, indent=1), encoding="utf-8")
+    (model_dir / BLEND_FILE).write_text(json.dumps(chosen | {"ablation": deployed}, indent=1), encoding="utf-8")
     return report

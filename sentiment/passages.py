@@ -15,11 +15,9 @@ def passages_about(title: str, text: str, terms: list[str], *, max_chars: int = 
     """
     sentences = [s.strip() for s in _SENTENCE_END.split(text or "") if s.strip()]
     hits = [i for i, s in enumerate(sentences) if any(t and t in s for t in terms)]
-    keep: list[int] = []
+    keep: set[int] = set()
     for i in hits:
-        for j in range(max(0, i - context), min(len(sentences), i + context + 1)):
-            if j not in keep:
-                keep.append(j)
+        keep.update(range(max(0, i - context), min(len(sentences), i + context + 1)))
     body = "".join(sentences[j] for j in sorted(keep)) if keep else (text or "")
     joined = f"{title.strip()}。{body}" if title and title.strip() else body
     return joined[:max_chars]

@@ -48,6 +48,7 @@ class TrainConfig:
     about_weight: float = 0.3
     char_dropout: float = 0.05  # augmentation: drop characters at random in training texts
     threads: int = 2
+    fit_blend: bool = True
     extra_train: list[str] = field(default_factory=list)  # extra JSONL files (monitor feedback)
 
 
@@ -142,6 +143,10 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
     torch.save(aux.state_dict(), out_dir / AUX_WEIGHTS)
     (out_dir / AUX_CONFIG).write_text(json.dumps({"categories": categories}, ensure_ascii=False, indent=1),
                                       encoding="utf-8")
+    from sentiment.ngram import save_ngram, train_ngram
+
+    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed)
+    save_ngram(ngram, out_dir)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_state[2], "history": history,
         "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items)},
@@ -150,6 +155,11 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
         "parameters": sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in aux.parameters()),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
+    if cfg.fit_blend:
+        from sentiment.blend import fit_model_blend
+
+        # Fitted on dev; every part and the blend measured on test and on the held-out set (never trained on).
+        metrics["blend"] = fit_model_blend(out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 

@@ -213,8 +213,8 @@ def train(
         return
     cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
     metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
-    typer.echo(json.dumps({k: metrics[k] for k in ("best_epoch", "dev", "test", "parameters", "train_seconds")},
-                          ensure_ascii=False))
+    keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds")
+    typer.echo(json.dumps({k: metrics[k] for k in keys if k in metrics}, ensure_ascii=False))
 
 
 user_app = typer.Typer(help="Dashboard users: create them from the org chart, set passwords, issue API tokens.",
