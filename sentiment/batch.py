@@ -65,12 +65,24 @@ def choose_classifier(model_dir: Path | str | None = None, *, rules: bool = Fals
         return RuleBasedClassifier()
     from sentiment.model import SentimentModel, TransformerClassifier
 
-    model = SentimentModel(directory)
+    if os.environ.get("YUQING_SENTIMENT_BACKEND", "torch").lower() == "onnx":
+        from sentiment.onnx_runtime import OnnxSentimentModel
+
+        model = OnnxSentimentModel(directory, onnx_path=onnx_cache_path(directory))
+    else:
+        model = SentimentModel(directory)
     try:
         from sentiment.blend import BlendedClassifier
     except ImportError:
         return TransformerClassifier(model)
     return BlendedClassifier(model) if BlendedClassifier.available(directory) else TransformerClassifier(model)
+
+
+def onnx_cache_path(model_dir: Path) -> Path:
+    """Where the ONNX export of a model lives: under var/, so the shipped weights directory stays read-only."""
+    from yuqing.settings import load_settings
+
+    return load_settings().data_dir / "onnx" / f"{model_dir.name}.onnx"
 
 
 def text_for_model(text: str) -> str:

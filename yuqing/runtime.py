@@ -91,7 +91,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
     from incidents.notify import default_senders
-    from sentiment.rules import RuleBasedClassifier
+    from sentiment.batch import choose_classifier
     from sentiment.service import RiskContext
 
     cfg = load_config(settings, source_vars=source_vars)
@@ -105,7 +105,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         settings=settings, clock=clock, engine=engine, session_factory=session_factory, org=cfg.org,
         sources=cfg.sources, policy=cfg.policy,
         risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities=authorities),
-        matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=RuleBasedClassifier(),
+        matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=choose_classifier(),
         senders=default_senders(cfg.policy, settings))
 
 
