@@ -36,13 +36,25 @@ def _quote(value: object) -> str:
     return json.dumps(s, ensure_ascii=False) if (" " in s or not s) else s
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", as_json: bool = False, stream=None) -> None:
     """Install the structured formatter on the root logger (idempotent)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_yuqing", False):
             root.removeHandler(h)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler._yuqing = True  # type: ignore[attr-defined]
     handler.setFormatter(_StructuredFormatter(as_json))
     root.addHandler(handler)
