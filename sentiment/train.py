@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -47,7 +48,7 @@ class TrainConfig:
     category_weight: float = 0.5
     about_weight: float = 0.3
     char_dropout: float = 0.05  # augmentation: drop characters at random in training texts
-    threads: int = 2
+    threads: int = field(default_factory=lambda: int(os.environ.get("YUQING_TRAIN_THREADS", "2")))
     fit_blend: bool = True
     extra_train: list[str] = field(default_factory=list)  # extra JSONL files (monitor feedback)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 11:49:55.093742
+Create Date: 2026-11-23 12:39:17.774426
 """
 from collections.abc import Sequence
 
@@ -241,6 +241,30 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_classifications_article_id_articles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('article_id', name=op.f('pk_classifications'))
     )
+    op.create_table('feedback_labels',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('story_id', sa.Integer(), nullable=True),
+    sa.Column('alert_id', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('label', sa.String(length=16), nullable=False),
+    sa.Column('about_bank', sa.Boolean(), nullable=False),
+    sa.Column('category', sa.String(length=32), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('predicted_label', sa.String(length=16), nullable=False),
+    sa.Column('negative_prob', sa.Float(), nullable=False),
+    sa.Column('model', sa.String(length=64), nullable=False),
+    sa.Column('labelled_by', sa.String(length=64), nullable=False),
+    sa.Column('labelled_at', yuqing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_feedback_labels_article_id_articles'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback_labels')),
+    sa.UniqueConstraint('article_id', 'source', name=op.f('uq_feedback_labels_article_id_source'))
+    )
+    with op.batch_alter_table('feedback_labels', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_labels_article_id'), ['article_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_feedback_labels_story_id'), ['story_id'], unique=False)
+
     op.create_table('mentions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=False),
@@ -347,6 +371,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_mentions_article_id'))
 
     op.drop_table('mentions')
+    with op.batch_alter_table('feedback_labels', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_labels_story_id'))
+        batch_op.drop_index(batch_op.f('ix_feedback_labels_article_id'))
+
+    op.drop_table('feedback_labels')
     op.drop_table('classifications')
     with op.batch_alter_table('article_metric_samples', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_article_metric_samples_article_id'))

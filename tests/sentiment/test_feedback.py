@@ -206,7 +206,7 @@ def base_model(tmp_path_factory) -> Path:
     """A tiny model trained for one epoch on a corpus slice: the "current model" to be corrected."""
     out = tmp_path_factory.mktemp("base-model")
     train(out, TrainConfig(hidden=64, layers=1, heads=2, intermediate=64, max_length=64, epochs=1, batch_size=16,
-                           threads=1), items=_corpus_slice(30))
+                           threads=1, fit_blend=False), items=_corpus_slice(30))
     return out
 
 
@@ -235,7 +235,8 @@ def test_fine_tuning_on_feedback_moves_the_model_towards_the_monitors_labels(ses
     assert feedback.export_feedback(session, path) == 5
 
     common = dict(base_dir=base_model, feedback_path=path, corpus=_corpus_slice(10),
-                  heldout=load_jsonl(HELDOUT_DIR / "heldout.jsonl")[:30], epochs=2, lr=1e-2, batch_size=8, threads=1)
+                  heldout=load_jsonl(HELDOUT_DIR / "heldout.jsonl")[:30], epochs=2, lr=1e-2, batch_size=8, threads=1,
+                  fit_blend=False)
     run = feedback.fine_tune_with_feedback(out_dir=tmp_path / "with", repeat=3, **common)
     feedback.fine_tune_with_feedback(out_dir=tmp_path / "without", repeat=0, **common)
 
