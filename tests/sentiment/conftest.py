@@ -14,6 +14,7 @@ import torch
 
 from sentiment.classifier import LABELS
 from sentiment.model import AUX_CONFIG, AUX_WEIGHTS, AuxHeads
+from sentiment.ngram import save_ngram, train_ngram
 from sentiment.vocab import build_vocab, write_vocab
 from yuqing.categories import CATEGORIES
 
@@ -40,6 +41,9 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden: int = 16, max_leng
     torch.save(aux.state_dict(), out_dir / AUX_WEIGHTS)
     (out_dir / AUX_CONFIG).write_text(json.dumps({"categories": list(CATEGORIES)}, ensure_ascii=False),
                                       encoding="utf-8")
+    ngram = train_ngram(["银行态度太差了", "请问怎么开户", "柜员很耐心点赞"], ["negative", "neutral", "positive"],
+                        epochs=1, seed=seed)
+    save_ngram(ngram, out_dir)
     return out_dir
 
 

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sentiment.batch import BANK_TERMS, LONG_TEXT_CHARS, MAX_TEXT_CHARS, choose_classifier, text_for_model
+from sentiment.blend import FEATURES
 from yuqing.cli import app
 
 runner = CliRunner()
@@ -26,6 +27,8 @@ def _env(tmp_path, monkeypatch):
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+N = len(FEATURES)
 
 
 def _lines(rows: list) -> bytes:
@@ -114,11 +117,12 @@ def test_choose_classifier_prefers_the_blend(tiny_model_dir, tmp_path):
     blended = tmp_path / "blended"
     shutil.copytree(tiny_model_dir, blended)
     (blended / "blend.json").write_text(json.dumps(
-        {"mean": [0.0] * 5, "std": [1.0] * 5, "coef": [[0.0] * 5] * 3, "intercept": [2.0, 0.0, 0.0]}),
+        {"mean": [0.0] * N, "std": [1.0] * N, "coef": [[0.0] * N] * 3, "intercept": [2.0, 0.0, 0.0]}),
         encoding="utf-8")
     clf = choose_classifier(blended)
     assert clf.name == "blend:blended"
-    assert [p.label for p in clf.predict(["示例银行", "😀"])] == ["negative", "negative"]  # intercept decides
+    # the intercept decides; a text with nothing to read is neutral whatever the weights say
+    assert [p.label for p in clf.predict(["示例银行", "😀"])] == ["negative", "neutral"]
 
 
 def test_a_long_text_is_read_by_its_passages_about_a_bank():

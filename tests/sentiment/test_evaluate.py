@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 from sentiment.baselines import SNOWNLP_NEGATIVE_BELOW, SnowNLPClassifier, baseline_classifiers
+from sentiment.blend import FEATURES
 from sentiment.classifier import Prediction
 from sentiment.corpus import LabelledText
 from sentiment.evaluate import (
@@ -36,6 +37,8 @@ class Fixed:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return [Prediction(self.answers[t][0], self.answers[t][1], "other") for t in texts]
+
+N = len(FEATURES)
 
 
 def item(i: int, polarity: str, about: bool = True) -> LabelledText:
@@ -168,7 +171,7 @@ def test_evaluation_classifiers_put_the_blend_first_and_say_when_there_is_no_mod
     with_blend = tmp_path / "with-blend"
     shutil.copytree(tiny_model_dir, with_blend)
     (with_blend / "blend.json").write_text(json.dumps(
-        {"mean": [0.0] * 5, "std": [1.0] * 5, "coef": [[1.0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0], [0, 0, 1.0, 0, 0]],
+        {"mean": [0.0] * N, "std": [1.0] * N, "coef": [[float(i == k) for i in range(N)] for k in range(3)],
          "intercept": [0.0, 0.0, 0.0]}), encoding="utf-8")
     assert list(evaluation_classifiers(with_blend)) == ["blend:with-blend", "transformer:with-blend", "snownlp",
                                                         "rules-v0"]
