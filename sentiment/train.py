@@ -40,7 +40,7 @@ class TrainConfig:
     intermediate: int = 512
     max_length: int = 128
     batch_size: int = 32
-    epochs: int = 14
+    epochs: int = 10
     lr: float = 6e-4
     warmup: float = 0.1
     weight_decay: float = 0.01
