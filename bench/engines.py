@@ -3,7 +3,9 @@ importing each engine's libraries separately from loading its model.
 
 Engines: ``snownlp`` (the baseline; one text at a time, it has no batching), ``rules`` (``rules-v0``),
 ``transformer`` (``SentimentModel`` on torch) and ``onnx`` (``OnnxSentimentModel.encode_numpy`` on ONNX Runtime,
-in a process without torch).
+in a process without torch); and what the pipeline actually runs, the calibrated blend of transformer, n-gram
+model and rules (``BlendedClassifier.predict``): ``blend`` on torch with the deployed default of one thread, and
+``blend-onnx`` on ONNX Runtime, again without torch.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-BATCHED = ("transformer", "onnx")
-ENGINES = ("snownlp", "rules", "transformer", "onnx")
+BATCHED = ("transformer", "onnx", "blend", "blend-onnx")
+ENGINES = ("snownlp", "rules", "transformer", "onnx", "blend", "blend-onnx")
+DEPLOYED_TORCH_THREADS = 1  # SentimentModel's default in the pipeline (see sentiment.model)
 THREADS = 2
 _LIBRARIES = {
     "snownlp": ("snownlp",),
     "rules": ("sentiment.rules",),
     "transformer": ("torch", "transformers", "sentiment.model"),
     "onnx": ("numpy", "onnxruntime", "tokenizers", "sentiment.onnx_runtime"),
+    "blend": ("torch", "transformers", "sentiment.model", "sentiment.blend"),
+    "blend-onnx": ("numpy", "onnxruntime", "tokenizers", "sentiment.onnx_runtime", "sentiment.blend"),
 }
 
 
@@ -68,4 +73,16 @@ def load(name: str, *, model_dir: Path, onnx_path: Path | None = None) -> Engine
 
         model = OnnxSentimentModel(model_dir, onnx_path, threads=THREADS)
         return Engine(name, model.encode_numpy, model)  # torch-free: see sentiment.onnx_runtime
+    if name == "blend":
+        from sentiment.blend import BlendedClassifier
+        from sentiment.model import SentimentModel
+
+        model = SentimentModel(model_dir, threads=DEPLOYED_TORCH_THREADS)
+        return Engine(name, BlendedClassifier(model).predict, model)
+    if name == "blend-onnx":
+        from sentiment.blend import BlendedClassifier
+        from sentiment.onnx_runtime import OnnxSentimentModel
+
+        model = OnnxSentimentModel(model_dir, onnx_path, threads=THREADS)
+        return Engine(name, BlendedClassifier(model).predict, model)
     raise ValueError(f"unknown engine {name!r}; choose from {ENGINES}")

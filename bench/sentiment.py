@@ -141,6 +141,10 @@ def run(*, model_dir: Path, n_texts: int, calls: int, with_onnx: bool, with_memo
             result["onnx_export_s"] = note  # None when an up-to-date export was reused
         else:
             result["notes"].append(f"ONNX skipped: {note}")
+    if (model_dir / "blend.json").exists():
+        names += ["blend"] + (["blend-onnx"] if "onnx" in names else [])
+    else:
+        result["notes"].append(f"blend skipped: no blend.json in {model_dir}")
     warm = sorted(texts, key=len)[-WARM_BATCH:]  # the longest texts: the worst-case batch
     outputs = {}
     for name in names:
@@ -166,10 +170,15 @@ def run(*, model_dir: Path, n_texts: int, calls: int, with_onnx: bool, with_memo
             row["memory"] = memory(name, model_dir, onnx_path, warm)
         result["engines"][name] = row
         del engine
+        torch.set_num_threads(engines.THREADS)  # loading a SentimentModel sets the process-wide thread count
     if "onnx" in outputs:
         a, b = outputs["transformer"], outputs["onnx"]
         pairs = [(a.polarity, b.polarity), (a.category, b.category), (a.about, b.about)]
         result["onnx_max_abs_diff"] = max(float(abs(x.numpy() - y).max()) for x, y in pairs if x is not None)
+    if "blend-onnx" in outputs:
+        pairs = list(zip(outputs["blend"], outputs["blend-onnx"], strict=True))
+        result["blend_onnx_max_abs_diff"] = max(abs(x.negative_prob - y.negative_prob) for x, y in pairs)
+        result["blend_onnx_label_agreement"] = sum(x.label == y.label for x, y in pairs) / len(pairs)
     if "onnx" in result["engines"]:
         result["onnx_vs_torch"] = _compare(result["engines"]["transformer"], result["engines"]["onnx"])
     result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -239,6 +248,10 @@ def render(r: dict) -> str:
                   f"{v['torch_p50_ms']:.2f} ms = {v['p50_latency_ratio']:.2f}× → {v['verdict']}",
                   f"  max |Δ probability| {r['onnx_max_abs_diff']:.1e} on {EQUALITY_TEXTS} texts; "
                   + ("export reused" if r["onnx_export_s"] is None else f"export took {r['onnx_export_s']} s")]
+    if "blend_onnx_max_abs_diff" in r:
+        lines += [f"Blend on ONNX Runtime vs on torch: max |Δ negative probability| "
+                  f"{r['blend_onnx_max_abs_diff']:.1e}, same label on {r['blend_onnx_label_agreement']:.1%} "
+                  f"of {EQUALITY_TEXTS} texts"]
     lines += ["", "Targets (issue 4)"]
     for t in r["targets"]:
         lines.append(f"  [{'PASS' if t['pass'] else 'FAIL'}] {t['target']}: {t['measured']}")
@@ -296,7 +309,7 @@ def _prepare_onnx(model_dir: Path) -> tuple[Path | None, float | str | None]:
 
 def _targets(r: dict) -> list[dict]:
     out = []
-    for name in ("transformer", "onnx"):
+    for name in ("transformer", "onnx", "blend", "blend-onnx"):
         row = r["engines"].get(name)
         if row is None:
             continue
@@ -342,7 +355,8 @@ def _best(row: dict) -> float:
 
 def _label(name: str) -> str:
     return {"snownlp": "snownlp (baseline)", "rules": "rules-v0", "transformer": "transformer (torch)",
-            "onnx": "transformer (ONNX Runtime)"}[name]
+            "onnx": "transformer (ONNX Runtime)", "blend": "blend, deployed (torch)",
+            "blend-onnx": "blend (ONNX Runtime)"}[name]
 
 
 def _pct(sorted_values: Sequence[float], pct: float) -> float:

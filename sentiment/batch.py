@@ -38,7 +38,7 @@ BANK_TERMS = ["银行", "支行", "分行", "网点", "营业厅", "柜台", "�
 
 def resolve_model_dir(model_dir: Path | str | None = None) -> Path:
     """``model_dir``, else ``YUQING_MODEL_DIR``, else the bundled model's directory (which may not exist)."""
-    from sentiment.model import DEFAULT_MODEL_DIR
+    from sentiment.model_dir import DEFAULT_MODEL_DIR
 
     return Path(model_dir or os.environ.get("YUQING_MODEL_DIR") or DEFAULT_MODEL_DIR)
 
@@ -63,19 +63,22 @@ def choose_classifier(model_dir: Path | str | None = None, *, rules: bool = Fals
               "to the rule-based baseline rules-v0 — run `yuqing train`, pass --model or set YUQING_MODEL_DIR",
               file=errors)
         return RuleBasedClassifier()
-    from sentiment.model import SentimentModel, TransformerClassifier
-
     if os.environ.get("YUQING_SENTIMENT_BACKEND", "torch").lower() == "onnx":
+        # With a cached export and a blend, nothing below imports torch: the process stays small.
         from sentiment.onnx_runtime import OnnxSentimentModel
 
         model = OnnxSentimentModel(directory, onnx_path=onnx_cache_path(directory))
     else:
+        from sentiment.model import SentimentModel
+
         model = SentimentModel(directory)
-    try:
-        from sentiment.blend import BlendedClassifier
-    except ImportError:
-        return TransformerClassifier(model)
-    return BlendedClassifier(model) if BlendedClassifier.available(directory) else TransformerClassifier(model)
+    from sentiment.blend import BlendedClassifier
+
+    if BlendedClassifier.available(directory):
+        return BlendedClassifier(model)
+    from sentiment.model import TransformerClassifier
+
+    return TransformerClassifier(model)
 
 
 def onnx_cache_path(model_dir: Path) -> Path:

@@ -17,15 +17,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from sentiment.classifier import LABELS, Prediction
-from sentiment.model import SentimentModel
 from sentiment.ngram import NGRAM_WEIGHTS, load_ngram
 from sentiment.rules import RuleBasedClassifier
 from sentiment.textnorm import normalise_text
+
+if TYPE_CHECKING:
+    from sentiment.model import SentimentModel
+    from sentiment.onnx_runtime import OnnxSentimentModel
 
 BLEND_FILE = "blend.json"
 FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive", "ngram_negative",
@@ -53,10 +58,29 @@ def has_content(text: str) -> bool:
     return any(ch.isalnum() for ch in normalise_text(text))
 
 
-class BlendedClassifier:
-    """Transformer + lexicon + rules, blended by a fitted logistic regression stored as ``blend.json``."""
+@dataclass
+class _Encoded:
+    polarity: np.ndarray  # [n, 3] in LABELS order
+    category: np.ndarray | None  # [n, n_categories]
 
-    def __init__(self, model: SentimentModel, weights: dict | None = None):
+
+def _encode(model: SentimentModel | OnnxSentimentModel, texts: Sequence[str]) -> _Encoded:
+    """The transformer's outputs as NumPy: ONNX Runtime's directly (no torch), torch's converted."""
+    encode_numpy = getattr(model, "encode_numpy", None)
+    if encode_numpy is not None:
+        out = encode_numpy(texts)
+        return _Encoded(out.polarity, out.category)
+    raw = model.encode(texts)
+    return _Encoded(raw.polarity.numpy(), None if raw.category is None else raw.category.numpy())
+
+
+class BlendedClassifier:
+    """Transformer + lexicon + rules, blended by a fitted logistic regression stored as ``blend.json``.
+
+    Everything past the transformer is NumPy, so with the ONNX Runtime backend no torch is loaded at all.
+    """
+
+    def __init__(self, model: SentimentModel | OnnxSentimentModel, weights: dict | None = None):
         self.model = model
         self.ngram = load_ngram(model.model_dir)
         if self.ngram is None:
@@ -71,24 +95,24 @@ class BlendedClassifier:
         return (model_dir / BLEND_FILE).exists()
 
     def features(self, texts: Sequence[str], *, all_features: bool = False
-                 ) -> tuple[torch.Tensor, list[Prediction], object]:
-        """Feature rows; snownlp (slow, pure Python) is computed only when the fitted blend uses it."""
-        raw = self.model.encode(texts)
+                 ) -> tuple[np.ndarray, list[Prediction], _Encoded]:
+        """Feature rows [n, len(FEATURES)]; snownlp (slow, pure Python) only when the fitted blend uses it."""
+        enc = _encode(self.model, texts)
         ngram = self.ngram.probabilities(list(texts))
         rules = self.rules.predict(texts)
         use_snow = all_features or "snownlp_negative" in self.weights.get("used", FEATURES)
         snow = snownlp_negative(texts) if use_snow else [0.5] * len(texts)
-        rows = []
-        for i in range(len(texts)):
-            logp = raw.polarity[i].clamp_min(1e-6).log().tolist()
-            logq = ngram[i].clamp_min(1e-6).log().tolist()
-            rows.append([*logp, *logq, _logit(rules[i].negative_prob), _logit(snow[i])])
-        return torch.tensor(rows, dtype=torch.float32), rules, raw
+        x = np.empty((len(texts), len(FEATURES)), dtype=np.float32)
+        x[:, 0:3] = np.log(np.clip(enc.polarity, 1e-6, None))
+        x[:, 3:6] = np.log(np.clip(ngram, 1e-6, None))
+        x[:, 6] = [_logit(r.negative_prob) for r in rules]
+        x[:, 7] = [_logit(p) for p in snow]
+        return x, rules, enc
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        x, rules, raw = self.features(texts)
+        x, rules, enc = self.features(texts)
         probs = blend_probabilities(x, self.weights)
         out = []
         for i in range(len(texts)):
@@ -97,35 +121,42 @@ class BlendedClassifier:
                 continue
             p = probs[i].tolist()
             label = LABELS[max(range(3), key=lambda k: p[k])]
-            if raw.category is not None:
-                category = self.model.categories[int(raw.category[i].argmax())]
+            if enc.category is not None:
+                category = self.model.categories[int(enc.category[i].argmax())]
             else:
                 category = rules[i].category
             out.append(Prediction(label, round(p[0], 4), category, rules[i].cues))
         return out
 
 
-def blend_probabilities(x: torch.Tensor, weights: dict) -> torch.Tensor:
-    mean = torch.tensor(weights["mean"])
-    std = torch.tensor(weights["std"])
-    w = torch.tensor(weights["coef"])  # [3, n_features]
-    b = torch.tensor(weights["intercept"])  # [3]
-    return (((x - mean) / std) @ w.T + b).softmax(-1)
+def blend_probabilities(x: np.ndarray, weights: dict) -> np.ndarray:
+    """[n, 3] probabilities: softmax of the standardised features through the fitted linear map."""
+    mean = np.asarray(weights["mean"], dtype=np.float32)
+    std = np.asarray(weights["std"], dtype=np.float32)
+    w = np.asarray(weights["coef"], dtype=np.float32)  # [3, n_features]
+    b = np.asarray(weights["intercept"], dtype=np.float32)  # [3]
+    z = ((np.asarray(x, dtype=np.float32) - mean) / std) @ w.T + b
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_blend(x: torch.Tensor, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None) -> dict:
+def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None) -> dict:
     """Fit a multinomial logistic regression (L-BFGS, L2) on features ``x`` [n, f] and gold labels ``y``.
 
     ``features`` selects columns (others get zero weight), so ablations use the same code path.
     """
+    import torch
+
     torch.manual_seed(0)
-    cols = list(range(x.shape[1])) if features is None else list(features)
-    mask = torch.zeros(x.shape[1])
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    cols = list(range(xt.shape[1])) if features is None else list(features)
+    mask = torch.zeros(xt.shape[1])
     mask[cols] = 1.0
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    xs = (x - mean) / std * mask
+    mean, std = xt.mean(0), xt.std(0).clamp_min(1e-6)
+    xs = (xt - mean) / std * mask
     target = torch.tensor([LABELS.index(v) for v in y])
-    w = torch.zeros(3, x.shape[1], requires_grad=True)
+    w = torch.zeros(3, xt.shape[1], requires_grad=True)
     b = torch.zeros(3, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
@@ -163,6 +194,7 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED) -> dict:
     """
     from sentiment.corpus import load_corpus, load_heldout, split
     from sentiment.metrics import polarity_metrics
+    from sentiment.model import SentimentModel
 
     parts = split(load_corpus())
     sets = {"dev": parts["dev"], "test": parts["test"], "heldout": load_heldout()}

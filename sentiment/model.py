@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from sentiment.classifier import Prediction
+from sentiment.model_dir import DEFAULT_MODEL_DIR
 from sentiment.textnorm import normalise_text
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "yuqing-sentiment-zh"
 AUX_WEIGHTS = "aux_heads.pt"
 AUX_CONFIG = "aux_heads.json"
 

@@ -1,30 +1,30 @@
 """A linear model over hashed character n-grams (1–3), TF-IDF weighted: the classic strong baseline for short
 Chinese texts with little data, trained in seconds. It is one member of the blend (``sentiment.blend``): it
 remembers exact phrasings the small transformer blurs, and costs almost nothing at inference.
+
+Inference here is NumPy only, so the deployed blend on ONNX Runtime runs without torch in the process;
+training (``sentiment.ngram_train``) uses torch.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
 import zlib
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from torch import nn
+import numpy as np
 
-from sentiment.classifier import LABELS
 from sentiment.textnorm import normalise_text
 
-NGRAM_WEIGHTS = "ngram.pt"
+NGRAM_WEIGHTS = "ngram.npz"
 NGRAM_CONFIG = "ngram.json"
 BUCKETS = 1 << 18
 
 
 def ngrams(text: str, n_max: int = 3) -> Counter[int]:
+    """Counts of the text's hashed character 1- to ``n_max``-grams (normalised, lower-cased, no pure spaces)."""
     t = normalise_text(text).lower()
     grams: Counter[int] = Counter()
     for n in range(1, n_max + 1):
@@ -35,85 +35,64 @@ def ngrams(text: str, n_max: int = 3) -> Counter[int]:
     return grams
 
 
-class NgramClassifier(nn.Module):
-    def __init__(self, idf: torch.Tensor):
-        super().__init__()
-        self.register_buffer("idf", idf)
-        self.weight = nn.EmbeddingBag(BUCKETS, 3, mode="sum")
-        nn.init.zeros_(self.weight.weight)
-        self.bias = nn.Parameter(torch.zeros(3))
-
-    def featurize(self, text: str) -> tuple[list[int], list[float]]:
-        """Hashed n-gram ids and their L2-normalised TF-IDF weights."""
-        grams = ngrams(text)
-        ids = list(grams)
-        vals = [(1 + math.log(grams[g])) * float(self.idf[g]) for g in ids]
-        norm = math.sqrt(sum(v * v for v in vals)) or 1.0
-        return ids, [v / norm for v in vals]
-
-    def forward_features(self, feats: Sequence[tuple[list[int], list[float]]]) -> torch.Tensor:
-        ids, weights, offsets = [], [], []
-        for gram_ids, gram_weights in feats:
-            offsets.append(len(ids))
-            ids.extend(gram_ids)
-            weights.extend(gram_weights)
-        return self.weight(torch.tensor(ids, dtype=torch.long), torch.tensor(offsets, dtype=torch.long),
-                           per_sample_weights=torch.tensor(weights)) + self.bias
-
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.forward_features([self.featurize(t) for t in texts])
-
-    def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
-        with torch.inference_mode():
-            return self(texts).softmax(-1) if texts else torch.zeros(0, 3)
+def tfidf(grams: Counter[int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket ids and their L2-normalised sublinear TF-IDF weights (float32)."""
+    ids = np.fromiter(grams.keys(), dtype=np.int64, count=len(grams))
+    counts = np.fromiter(grams.values(), dtype=np.float32, count=len(grams))
+    vals = (1.0 + np.log(counts)) * idf[ids]
+    norm = float(np.sqrt((vals * vals).sum())) or 1.0
+    return ids, (vals / norm).astype(np.float32)
 
 
-def train_ngram(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 12, seed: int = 7,
-                weight_decay: float = 1e-5) -> NgramClassifier:
-    df = torch.zeros(BUCKETS)
-    for t in texts:
-        for g in ngrams(t):
-            df[g] += 1
-    idf = torch.log((1 + len(texts)) / (1 + df)) + 1
-    model = NgramClassifier(idf)
-    feats = [model.featurize(t) for t in texts]  # once, not every epoch
-    opt = torch.optim.Adam(model.parameters(), lr=0.05, weight_decay=weight_decay)
-    y = [LABELS.index(v) for v in labels]
-    rng = random.Random(seed)
-    order = list(range(len(texts)))
-    for _ in range(epochs):
-        rng.shuffle(order)
-        for start in range(0, len(order), 64):
-            idx = order[start:start + 64]
-            loss = nn.functional.cross_entropy(model.forward_features([feats[i] for i in idx]),
-                                               torch.tensor([y[i] for i in idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
-    return model
+class NgramScorer:
+    """Inference: softmax(Σ tfidf(g) · W[g] + b) over a text's hashed n-grams."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray):
+        if weight.shape != (BUCKETS, 3) or idf.shape != (BUCKETS,) or bias.shape != (3,):
+            raise ValueError(f"n-gram arrays have shapes {weight.shape}, {bias.shape}, {idf.shape}; "
+                             f"expected ({BUCKETS}, 3), (3,), ({BUCKETS},)")
+        self.weight = weight.astype(np.float32)
+        self.bias = bias.astype(np.float32)
+        self.idf = idf.astype(np.float32)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.tile(self.bias, (len(texts), 1))
+        for i, text in enumerate(texts):
+            ids, vals = tfidf(ngrams(text), self.idf)
+            if len(ids):
+                out[i] += vals @ self.weight[ids]
+        return out
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """[n, 3] probabilities in ``LABELS`` order."""
+        if not texts:
+            return np.zeros((0, 3), dtype=np.float32)
+        z = self.logits(texts)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
 
 
-def save_ngram(model: NgramClassifier, model_dir: Path) -> None:
-    # Store only the used rows: the table is sparse, and the repo should carry megabytes, not tens of them.
-    w = model.weight.weight.detach()
-    used = (w.abs().sum(1) > 0) | (model.idf != model.idf.max())
-    rows = used.nonzero().squeeze(1)
-    torch.save({"rows": rows, "weight": w[rows].half(), "idf": model.idf[rows].half(), "bias": model.bias.detach(),
-                "idf_default": float(model.idf.max())}, model_dir / NGRAM_WEIGHTS)
+def save_arrays(model_dir: Path, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray) -> None:
+    """Store only the rows in use (the table is sparse): the repo should carry megabytes, not tens of them."""
+    idf_default = float(idf.max())
+    used = (np.abs(weight).sum(axis=1) > 0) | (idf != idf_default)
+    rows = np.nonzero(used)[0].astype(np.int32)
+    np.savez_compressed(model_dir / NGRAM_WEIGHTS, rows=rows, weight=weight[rows].astype(np.float16),
+                        idf=idf[rows].astype(np.float16), bias=bias.astype(np.float32),
+                        idf_default=np.float32(idf_default))
     (model_dir / NGRAM_CONFIG).write_text(json.dumps({"buckets": BUCKETS, "n_max": 3}), encoding="utf-8")
 
 
-def load_ngram(model_dir: Path) -> NgramClassifier | None:
+def load_ngram(model_dir: Path) -> NgramScorer | None:
+    """The model directory's n-gram scorer, or None when it has none (e.g. a bank's own RoBERTa directory)."""
     path = model_dir / NGRAM_WEIGHTS
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    idf = torch.full((BUCKETS,), state["idf_default"])
-    idf[state["rows"]] = state["idf"].float()
-    model = NgramClassifier(idf)
-    with torch.no_grad():
-        model.weight.weight[state["rows"]] = state["weight"].float()
-        model.bias.copy_(state["bias"])
-    model.eval()
-    return model
+    with np.load(path) as state:
+        rows = state["rows"]
+        weight = np.zeros((BUCKETS, 3), dtype=np.float32)
+        weight[rows] = state["weight"].astype(np.float32)
+        idf = np.full(BUCKETS, float(state["idf_default"]), dtype=np.float32)
+        idf[rows] = state["idf"].astype(np.float32)
+        return NgramScorer(weight, state["bias"], idf)

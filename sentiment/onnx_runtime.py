@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentiment.model_dir import DEFAULT_MODEL_DIR
 from sentiment.textnorm import normalise_text
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 ONNX_FILE = "model.onnx"  # also sentiment.onnx_export.ONNX_FILE; repeated so this module never imports torch
 AUX_CONFIG = "aux_heads.json"  # as sentiment.model.AUX_CONFIG
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "yuqing-sentiment-zh"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "aux_heads.pt")
 POLARITY_ORDER = ("negative", "neutral", "positive")
 

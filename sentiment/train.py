@@ -144,7 +144,7 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
     torch.save(aux.state_dict(), out_dir / AUX_WEIGHTS)
     (out_dir / AUX_CONFIG).write_text(json.dumps({"categories": categories}, ensure_ascii=False, indent=1),
                                       encoding="utf-8")
-    from sentiment.ngram import save_ngram, train_ngram
+    from sentiment.ngram_train import save_ngram, train_ngram
 
     ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed)
     save_ngram(ngram, out_dir)

@@ -14,7 +14,7 @@ import torch
 
 from sentiment.classifier import LABELS
 from sentiment.model import AUX_CONFIG, AUX_WEIGHTS, AuxHeads
-from sentiment.ngram import save_ngram, train_ngram
+from sentiment.ngram_train import save_ngram, train_ngram
 from sentiment.vocab import build_vocab, write_vocab
 from yuqing.categories import CATEGORIES
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -135,3 +136,58 @@ def test_numpy_path_never_imports_torch(tiny_model_dir: Path, onnx_file: Path) -
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.split() == ["False", "False"]
+
+
+def _blended_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """The tiny model plus a hand-set blend over every feature but snownlp's.
+
+    Not fitted: the random tiny model's outputs barely vary, so a fitted blend would standardise by a tiny spread
+    and turn 1e-6 numerical noise into visible differences; real models' features spread widely.
+    """
+    from sentiment.blend import FEATURES
+
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "blended"))
+    coef = [[1.0, -0.5, -0.5, 0.8, -0.4, -0.4, 0.6, 0.0],
+            [-0.5, 1.0, -0.5, -0.4, 0.8, -0.4, -0.3, 0.0],
+            [-0.5, -0.5, 1.0, -0.4, -0.4, 0.8, -0.3, 0.0]]
+    weights = {"features": list(FEATURES), "used": list(FEATURES[:7]), "mean": [0.0] * 8, "std": [1.0] * 8,
+               "coef": coef, "intercept": [0.0, 0.2, 0.0]}
+    (model_dir / "blend.json").write_text(json.dumps(weights), encoding="utf-8")
+    return model_dir
+
+
+def test_blend_on_onnx_equals_blend_on_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from sentiment.blend import BlendedClassifier
+
+    model_dir = _blended_dir(tiny_model_dir, tmp_path)
+    via_torch = BlendedClassifier(SentimentModel(model_dir)).predict(TEXTS)
+    via_onnx = BlendedClassifier(OnnxSentimentModel(model_dir, tmp_path / "b.onnx")).predict(TEXTS)
+    assert [(p.label, p.category, p.cues) for p in via_onnx] == [(p.label, p.category, p.cues) for p in via_torch]
+    assert [p.negative_prob for p in via_onnx] == pytest.approx([p.negative_prob for p in via_torch], abs=1e-4)
+    # Texts with nothing to read are neutral by definition on both backends.
+    assert via_onnx[1].label == via_onnx[2].label == via_onnx[3].label == "neutral"
+
+
+def test_deployed_blend_on_onnx_never_imports_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """YUQING_SENTIMENT_BACKEND=onnx gives the pipeline's whole classifier (blend) without torch in the process."""
+    model_dir = _blended_dir(tiny_model_dir, tmp_path)
+    data_dir = tmp_path / "var"
+    env = dict(os.environ, YUQING_SENTIMENT_BACKEND="onnx", YUQING_DATA_DIR=str(data_dir))
+    first = textwrap.dedent(f"""
+        from sentiment.batch import choose_classifier
+        print(choose_classifier({str(model_dir)!r}).name)
+    """)  # the first use exports the graph (this needs torch, once)
+    proc = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "blend:blended"
+    second = textwrap.dedent(f"""
+        import sys
+        from sentiment.batch import choose_classifier
+        clf = choose_classifier({str(model_dir)!r})
+        preds = clf.predict(["示例银行新华路网点拒绝取款，太过分了", "😡"])
+        assert [p.label for p in preds][1] == "neutral", preds
+        print(clf.name, "torch" in sys.modules, "transformers" in sys.modules)
+    """)
+    proc = subprocess.run([sys.executable, "-c", second], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["blend:blended", "False", "False"]
