@@ -1,7 +1,8 @@
 """Sentiment benchmark: throughput, single-text latency and memory of the transformer model beside snownlp.
 
 Everything is measured in one run on this machine: the snownlp baseline, the rule-based classifier, the
-transformer on torch and the same model on ONNX Runtime (when ``onnxruntime`` is installed). Texts are a fixed
+transformer on torch and the same model on ONNX Runtime (when ``onnxruntime`` is installed), and the classifier the
+pipeline deploys — the blend of transformer, n-gram model and rules — on both backends. Texts are a fixed
 sample of corpus texts of at most 128 characters. Each engine is warmed up before timing; torch and ONNX Runtime
 both get 2 threads. Memory is measured per engine in a fresh process (``bench.memprobe``). The table shows
 absolute numbers and ratios to snownlp, and PASS/FAIL against the targets of issue 4; results are also written to

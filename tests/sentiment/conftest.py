@@ -7,6 +7,7 @@ that loads a model directory (inference, evaluation, the CLI, ONNX export) is ex
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,22 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, hidden: int = 16, max_leng
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random model directory (read-only by convention: copy it before adding files)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny-bert")
+
+
+@pytest.fixture
+def blended_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny model plus a hand-set ``blend.json`` over every feature but snownlp's.
+
+    Not fitted: the random tiny model's outputs barely vary, so a fitted blend would standardise by a tiny spread
+    and turn 1e-6 numerical noise into visible differences; real models' features spread widely.
+    """
+    from sentiment.blend import FEATURES
+
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "blended"))
+    coef = [[1.0, -0.5, -0.5, 0.8, -0.4, -0.4, 0.6, 0.0],
+            [-0.5, 1.0, -0.5, -0.4, 0.8, -0.4, -0.3, 0.0],
+            [-0.5, -0.5, 1.0, -0.4, -0.4, 0.8, -0.3, 0.0]]
+    weights = {"features": list(FEATURES), "used": list(FEATURES[:7]), "mean": [0.0] * 8, "std": [1.0] * 8,
+               "coef": coef, "intercept": [0.0, 0.2, 0.0]}
+    (model_dir / "blend.json").write_text(json.dumps(weights), encoding="utf-8")
+    return model_dir

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -138,28 +137,10 @@ def test_numpy_path_never_imports_torch(tiny_model_dir: Path, onnx_file: Path) -
     assert proc.stdout.split() == ["False", "False"]
 
 
-def _blended_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """The tiny model plus a hand-set blend over every feature but snownlp's.
-
-    Not fitted: the random tiny model's outputs barely vary, so a fitted blend would standardise by a tiny spread
-    and turn 1e-6 numerical noise into visible differences; real models' features spread widely.
-    """
-    from sentiment.blend import FEATURES
-
-    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "blended"))
-    coef = [[1.0, -0.5, -0.5, 0.8, -0.4, -0.4, 0.6, 0.0],
-            [-0.5, 1.0, -0.5, -0.4, 0.8, -0.4, -0.3, 0.0],
-            [-0.5, -0.5, 1.0, -0.4, -0.4, 0.8, -0.3, 0.0]]
-    weights = {"features": list(FEATURES), "used": list(FEATURES[:7]), "mean": [0.0] * 8, "std": [1.0] * 8,
-               "coef": coef, "intercept": [0.0, 0.2, 0.0]}
-    (model_dir / "blend.json").write_text(json.dumps(weights), encoding="utf-8")
-    return model_dir
-
-
-def test_blend_on_onnx_equals_blend_on_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_blend_on_onnx_equals_blend_on_torch(blended_model_dir: Path, tmp_path: Path) -> None:
     from sentiment.blend import BlendedClassifier
 
-    model_dir = _blended_dir(tiny_model_dir, tmp_path)
+    model_dir = blended_model_dir
     via_torch = BlendedClassifier(SentimentModel(model_dir)).predict(TEXTS)
     via_onnx = BlendedClassifier(OnnxSentimentModel(model_dir, tmp_path / "b.onnx")).predict(TEXTS)
     assert [(p.label, p.category, p.cues) for p in via_onnx] == [(p.label, p.category, p.cues) for p in via_torch]
@@ -168,9 +149,9 @@ def test_blend_on_onnx_equals_blend_on_torch(tiny_model_dir: Path, tmp_path: Pat
     assert via_onnx[1].label == via_onnx[2].label == via_onnx[3].label == "neutral"
 
 
-def test_deployed_blend_on_onnx_never_imports_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_deployed_blend_on_onnx_never_imports_torch(blended_model_dir: Path, tmp_path: Path) -> None:
     """YUQING_SENTIMENT_BACKEND=onnx gives the pipeline's whole classifier (blend) without torch in the process."""
-    model_dir = _blended_dir(tiny_model_dir, tmp_path)
+    model_dir = blended_model_dir
     data_dir = tmp_path / "var"
     env = dict(os.environ, YUQING_SENTIMENT_BACKEND="onnx", YUQING_DATA_DIR=str(data_dir))
     first = textwrap.dedent(f"""
