@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -285,6 +287,8 @@ def user_token(login: Annotated[str, typer.Argument(help="user login")],
 
 
 def main() -> None:  # pragma: no cover - console entry
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         app()
     except ConfigError as exc:

@@ -112,4 +112,9 @@ def test_monitor_sees_the_crisis_and_works_the_checklist(running_demo):
 
     # Ctrl-C stops everything cleanly
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 0
+    try:
+        assert proc.wait(timeout=20) == 0
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack into the log
+        time.sleep(1)
+        pytest.fail("Ctrl-C did not stop the demo within 20 s:\n" + (tmp_path / "demo.log").read_text()[-6000:])
