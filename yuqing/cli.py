@@ -73,13 +73,27 @@ def demo(
 
     settings = _settings()
     try:
-        summary = asyncio.run(run_demo(settings, DemoOptions(speed=speed, headless=headless)))
+        summary = asyncio.run(_until_signalled(run_demo(settings, DemoOptions(speed=speed, headless=headless))))
     except ConfigError as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         typer.echo("已停止 stopped", err=True)
         return
     typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+async def _until_signalled(coro):
+    """Await ``coro``, cancelling it on SIGINT or SIGTERM so its ``finally`` blocks stop servers cleanly.
+
+    Explicit handlers rather than Python's default KeyboardInterrupt: a process started in the background by a
+    non-interactive shell inherits SIGINT as ignored, and a process manager stops services with SIGTERM.
+    """
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    return await coro
 
 
 @app.command()

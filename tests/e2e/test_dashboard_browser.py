@@ -118,3 +118,35 @@ def test_monitor_sees_the_crisis_and_works_the_checklist(running_demo):
         proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack into the log
         time.sleep(1)
         pytest.fail("Ctrl-C did not stop the demo within 20 s:\n" + (tmp_path / "demo.log").read_text()[-6000:])
+
+
+def test_sigterm_stops_the_demo_cleanly_even_with_sigint_ignored(tmp_path):
+    """As under a process manager, or started in the background by a script (SIGINT inherited as ignored)."""
+    port = _free_port()
+    env = {**os.environ, "YUQING_DATA_DIR": str(tmp_path), "YUQING_API_PORT": str(port), "HF_HUB_OFFLINE": "1"}
+    env.pop("YUQING_DATABASE_URL", None)
+    log_path = tmp_path / "demo.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(YUQING), "demo", "--speed", "200"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.3)
+        time.sleep(3)  # mid-scenario: pipeline rounds are running
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log_path.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "已停止" in log_path.read_text()
+    with pytest.raises(httpx.HTTPError):  # the dashboard's port is closed, not left serving
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
