@@ -27,27 +27,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def running_demo(tmp_path):
+def _start_demo(tmp_path: Path, speed: int, **popen) -> tuple[str, subprocess.Popen]:
+    """Start ``yuqing demo`` with its own data dir and port; return once its dashboard answers /healthz."""
     port = _free_port()
     env = {**os.environ, "YUQING_DATA_DIR": str(tmp_path), "YUQING_API_PORT": str(port), "HF_HUB_OFFLINE": "1"}
     env.pop("YUQING_DATABASE_URL", None)
-    log = (tmp_path / "demo.log").open("w")
-    proc = subprocess.Popen([str(YUQING), "demo", "--speed", "1500"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    log_path = tmp_path / "demo.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(YUQING), "demo", "--speed", str(speed)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, **popen)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
+                return base, proc
         except httpx.HTTPError:
             pass
-        assert proc.poll() is None, (tmp_path / "demo.log").read_text()
+        assert proc.poll() is None, log_path.read_text()
         time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not come up:\n" + (tmp_path / "demo.log").read_text())
+    proc.kill()
+    pytest.fail("dashboard did not come up:\n" + log_path.read_text())
+
+
+@pytest.fixture
+def running_demo(tmp_path):
+    base, proc = _start_demo(tmp_path, 1500)
     yield base, proc, tmp_path
     if proc.poll() is None:
         proc.kill()
@@ -122,24 +127,9 @@ def test_monitor_sees_the_crisis_and_works_the_checklist(running_demo):
 
 def test_sigterm_stops_the_demo_cleanly_even_with_sigint_ignored(tmp_path):
     """As under a process manager, or started in the background by a script (SIGINT inherited as ignored)."""
-    port = _free_port()
-    env = {**os.environ, "YUQING_DATA_DIR": str(tmp_path), "YUQING_API_PORT": str(port), "HF_HUB_OFFLINE": "1"}
-    env.pop("YUQING_DATABASE_URL", None)
+    base, proc = _start_demo(tmp_path, 200, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     log_path = tmp_path / "demo.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([str(YUQING), "demo", "--speed", "200"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            time.sleep(0.3)
         time.sleep(3)  # mid-scenario: pipeline rounds are running
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log_path.read_text()[-3000:]
@@ -149,4 +139,4 @@ def test_sigterm_stops_the_demo_cleanly_even_with_sigint_ignored(tmp_path):
             proc.wait()
     assert "已停止" in log_path.read_text()
     with pytest.raises(httpx.HTTPError):  # the dashboard's port is closed, not left serving
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        httpx.get(f"{base}/healthz", timeout=1)
