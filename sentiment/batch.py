@@ -12,6 +12,7 @@ long text is judged by its passages about a bank, not by its opening characters.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -63,12 +64,20 @@ def choose_classifier(model_dir: Path | str | None = None, *, rules: bool = Fals
               "to the rule-based baseline rules-v0 — run `yuqing train`, pass --model or set YUQING_MODEL_DIR",
               file=errors)
         return RuleBasedClassifier()
-    if os.environ.get("YUQING_SENTIMENT_BACKEND", "torch").lower() == "onnx":
+    from yuqing.settings import load_settings
+
+    settings = load_settings()
+    model = None
+    if settings.sentiment_backend == "onnx":
         # With a cached export and a blend, nothing below imports torch: the process stays small.
         from sentiment.onnx_runtime import OnnxSentimentModel
 
-        model = OnnxSentimentModel(directory, onnx_path=onnx_cache_path(directory))
-    else:
+        try:
+            model = OnnxSentimentModel(directory, onnx_path=onnx_cache_path(directory, settings.cache_dir))
+        except Exception as exc:  # any export or runtime failure: the torch path still works
+            print(f"警告 warning: ONNX Runtime 不可用 cannot run {directory} on ONNX Runtime ({exc!r}); "
+                  "改用 torch falling back to torch (YUQING_SENTIMENT_BACKEND=torch silences this)", file=errors)
+    if model is None:
         from sentiment.model import SentimentModel
 
         model = SentimentModel(directory)
@@ -81,11 +90,24 @@ def choose_classifier(model_dir: Path | str | None = None, *, rules: bool = Fals
     return TransformerClassifier(model)
 
 
-def onnx_cache_path(model_dir: Path) -> Path:
-    """Where the ONNX export of a model lives: under var/, so the shipped weights directory stays read-only."""
-    from yuqing.settings import load_settings
+def onnx_cache_path(model_dir: Path, cache_dir: Path) -> Path:
+    """Where a model's ONNX export lives: named by a hash of the files it is exported from, under the cache dir.
 
-    return load_settings().data_dir / "onnx" / f"{model_dir.name}.onnx"
+    Content, not modification times, decides whether an export is current (a git checkout resets mtimes), and
+    every process and data dir that runs the same weights shares one export; the weights directory stays
+    read-only.
+    """
+    from sentiment.onnx_runtime import WEIGHT_FILES
+
+    digest = hashlib.sha256()
+    for name in ("config.json", "aux_heads.json", *WEIGHT_FILES):
+        path = model_dir / name
+        if path.exists():
+            digest.update(name.encode() + b"\0")
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    return cache_dir / "onnx" / f"{model_dir.name}-{digest.hexdigest()[:16]}.onnx"
 
 
 def text_for_model(text: str) -> str:

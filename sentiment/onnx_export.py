@@ -9,6 +9,7 @@ dynamically padded batching. Uses the TorchScript exporter (``dynamo=False``): i
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -57,8 +58,15 @@ def export_onnx(model_dir: Path | str, out_path: Path | str | None = None) -> Pa
     # input (query and key lengths are equal in an encoder), which the ONNX equality test confirms.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapper, args, str(out), input_names=inputs, output_names=outputs,
-                          dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+        # Written beside the target and renamed into place: a process that starts while another exports never
+        # reads half a graph, and two concurrent exports of the same weights leave one whole file.
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        try:
+            torch.onnx.export(wrapper, args, str(tmp), input_names=inputs, output_names=outputs,
+                              dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, dynamo=False)
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     return out
 
 

@@ -7,7 +7,10 @@ reachable and YUQING_REQUIRE_POSTGRES is unset; CI sets it, so there a missing s
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +26,10 @@ from yuqing.org import OrgChart, load_org
 from yuqing.settings import PROJECT_ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One cache (ONNX exports by content hash) for the whole run and its subprocesses, outside the repository.
+if "YUQING_CACHE_DIR" not in os.environ:
+    os.environ["YUQING_CACHE_DIR"] = tempfile.mkdtemp(prefix="yuqing-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["YUQING_CACHE_DIR"], ignore_errors=True)
 PG_URL = os.environ.get("YUQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 

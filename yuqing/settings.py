@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -35,6 +36,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = Field(default="dev-only-change-me", description="signs session cookies")
+    sentiment_backend: Literal["onnx", "torch"] = Field(
+        default="onnx", description="runs the transformer on ONNX Runtime (measured faster and < 300 MB; see "
+        "docs/benchmarks.md) or on torch; training always uses torch")
+    cache_dir: Path = Field(default=PROJECT_ROOT / "var" / "cache",
+                            description="derived files shared by every data dir, e.g. ONNX exports by content hash")
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -153,7 +153,8 @@ def test_deployed_blend_on_onnx_never_imports_torch(blended_model_dir: Path, tmp
     """YUQING_SENTIMENT_BACKEND=onnx gives the pipeline's whole classifier (blend) without torch in the process."""
     model_dir = blended_model_dir
     data_dir = tmp_path / "var"
-    env = dict(os.environ, YUQING_SENTIMENT_BACKEND="onnx", YUQING_DATA_DIR=str(data_dir))
+    env = dict(os.environ, YUQING_SENTIMENT_BACKEND="onnx", YUQING_DATA_DIR=str(data_dir),
+               YUQING_CACHE_DIR=str(tmp_path / "cache"))
     first = textwrap.dedent(f"""
         from sentiment.batch import choose_classifier
         print(choose_classifier({str(model_dir)!r}).name)
