@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import zhconv
+from opencc import OpenCC
 
+# OpenCC (Apache-2.0) traditional → simplified; one converter per process (it loads its dictionaries once).
+_T2S = OpenCC("t2s")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]")
 _SPACES = re.compile(r"\s+")
 
@@ -16,5 +18,5 @@ def normalise_text(text: str) -> str:
     """NFKC (full-width → half-width), traditional → simplified, no zero-width characters, single spaces."""
     text = unicodedata.normalize("NFKC", text or "")
     text = _ZERO_WIDTH.sub("", text)
-    text = zhconv.convert(text, "zh-cn")
+    text = _T2S.convert(text)
     return _SPACES.sub(" ", text).strip()
