@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentiment.arrays import softmax
 from sentiment.classifier import LABELS, Prediction
 from sentiment.ngram import NGRAM_WEIGHTS, load_ngram
 from sentiment.rules import RuleBasedClassifier
@@ -135,10 +136,7 @@ def blend_probabilities(x: np.ndarray, weights: dict) -> np.ndarray:
     std = np.asarray(weights["std"], dtype=np.float32)
     w = np.asarray(weights["coef"], dtype=np.float32)  # [3, n_features]
     b = np.asarray(weights["intercept"], dtype=np.float32)  # [3]
-    z = ((np.asarray(x, dtype=np.float32) - mean) / std) @ w.T + b
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(((np.asarray(x, dtype=np.float32) - mean) / std) @ w.T + b)
 
 
 def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None) -> dict:

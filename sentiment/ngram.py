@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment.arrays import softmax
 from sentiment.textnorm import normalise_text
 
 NGRAM_WEIGHTS = "ngram.npz"
@@ -67,10 +68,7 @@ class NgramScorer:
         """[n, 3] probabilities in ``LABELS`` order."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
-        z = self.logits(texts)
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.logits(texts))
 
 
 def save_arrays(model_dir: Path, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentiment.arrays import softmax
 from sentiment.model_dir import DEFAULT_MODEL_DIR
 from sentiment.textnorm import normalise_text
 
@@ -101,10 +102,10 @@ class OnnxSentimentModel:
             idx = order[start:start + self.batch_size]
             feed = self._tokenize([norm[i] for i in idx])
             outs = self.session.run(None, {k: feed[k] for k in self._inputs})
-            pol[idx] = _softmax(outs[0])[:, perm]
+            pol[idx] = softmax(outs[0])[:, perm]
             if self._has_aux:
-                cat[idx] = _softmax(outs[1])
-                about[idx] = _softmax(outs[2])[:, 1]
+                cat[idx] = softmax(outs[1])
+                about[idx] = softmax(outs[2])[:, 1]
         return NumpyOutput(pol, cat, about)
 
 
@@ -114,12 +115,6 @@ def is_stale(onnx_path: Path, model_dir: Path) -> bool:
         return True
     built = onnx_path.stat().st_mtime
     return any((model_dir / f).exists() and (model_dir / f).stat().st_mtime > built for f in WEIGHT_FILES)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float32) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _tokenizer(model_dir: Path, max_length: int):
