@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from yuqing.errors import ConfigError
 
@@ -35,7 +35,15 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
-    secret_key: str = Field(default="dev-only-change-me", description="signs session cookies")
+    secret_key: str = Field(default="", description="signs session cookies; `yuqing run` and `yuqing api` refuse "
+                            "to start without a strong one (see yuqing.security.require_secret_key)")
+    allow_private_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="ids of sources (comma-separated) that may fetch from the private host "
+        "their `private_network` field names; every other private source is refused at start")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses or CIDR ranges (comma-separated) of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto headers are believed (TLS terminated in front of yuqing)")
+    max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
     sentiment_backend: Literal["onnx", "torch"] = Field(
         default="onnx", description="runs the transformer on ONNX Runtime (measured faster and < 300 MB; see "
         "docs/benchmarks.md) or on torch; training always uses torch")
@@ -51,6 +59,13 @@ class Settings(BaseSettings):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @field_validator("allow_private_sources", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [item.strip() for item in v.split(",") if item.strip()]
         return v
 
     @field_validator("log_level")
