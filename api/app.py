@@ -1,5 +1,10 @@
 """The FastAPI application: JSON API under ``/api/v1``, the Chinese dashboard, ``/healthz`` and security headers.
 
+Hardening applied to every response: the strict CSP and friends, HSTS when the request came over TLS, ``no-store``
+on API responses; request bodies above ``max_request_bytes`` are refused with 413 before they are read; behind a
+reverse proxy listed in ``trusted_proxies`` its X-Forwarded-For / -Proto are believed (so the client address the
+login throttle counts is the real one, and cookies are ``Secure``), and nobody else's are.
+
 ``create_app`` is the only way in. Everything the app needs (settings, database sessions, org chart, clock,
 incidents policy) is passed in and kept on ``app.state``, so the demo can run it on a simulated clock and tests on
 a frozen one, several apps side by side.
@@ -7,6 +12,7 @@ a frozen one, several apps side by side.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,12 +28,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import auth, queries
-from api.deps import LoginRequired, SessionDep
+from api.account import router as account_router
+from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
 from api.pages import router as pages_router
-from api.routers import alerts, articles, incidents, stories, tasks
+from api.routers import alerts, articles, incidents, stories, tasks, tokens
 from api.routers import sources as sources_router
 from api.templating import STATIC_DIR, make_templates
 from crawlers.sources import SourceConfig, load_sources
@@ -35,6 +43,7 @@ from incidents.policy import Policy, load_policy
 from yuqing.clock import Clock
 from yuqing.errors import ConfigError
 from yuqing.org import OrgChart
+from yuqing.security import require_secret_key
 from yuqing.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,10 +56,14 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+NO_STORE = (b"cache-control", b"no-store")
 POLICY_RETRY_S = 30.0
 HTTP_STATUS_HEADINGS = {400: "请求有误", 401: "未登录", 403: "无权访问", 404: "页面不存在", 409: "操作未执行",
-                        422: "请求参数无效", 503: "服务暂不可用"}
+                        413: "请求过大", 422: "请求参数无效", 429: "请求过于频繁", 503: "服务暂不可用"}
 
 
 def create_app(*, settings: Settings, session_factory: sessionmaker[Session], org: OrgChart, clock: Clock,
@@ -61,7 +74,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     ``policy`` (incident levels and checklists) is loaded from config on first use if None. ``sources`` (the
     crawl configuration, whose health the dashboard shows) is loaded from the sources file if None.
     ``source_names`` overrides display names (source id → e.g. 江城晚报网); by default they come from ``sources``.
+    Refuses (``ConfigError``) a missing or weak ``secret_key``: it signs every session.
     """
+    require_secret_key(settings.secret_key)
     app = FastAPI(title="yuqing 舆情应急处置平台 API", version="0.1.0", docs_url=None, redoc_url=None,
                   description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。")
     app.state.settings = settings
@@ -70,15 +85,21 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.state.clock = clock
     app.state.policy_provider = _policy_provider(settings, policy)
     app.state.session_signer = auth.SessionSigner(settings.secret_key)
+    app.state.password_gate = auth.PasswordGate()
     app.state.sources = list(sources) if sources is not None else _load_sources(settings)
     app.state.source_names = {s.id: s.name for s in app.state.sources} | dict(source_names or {})
     app.state.templates = make_templates(settings.tz, app.state.source_names)
 
+    # Added last = outermost: proxy headers first, then the size cap, then headers on whatever answers.
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (incidents, alerts, tasks, articles, stories, sources_router):
+    for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens):
         app.include_router(module.router)
     app.include_router(login_router)
+    app.include_router(account_router)
     app.include_router(pages_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)
@@ -96,7 +117,8 @@ def healthz(session: SessionDep) -> Response:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the strict CSP and friends to every HTTP response (pages, API, static files, errors)."""
+    """Adds the strict CSP and friends to every HTTP response (pages, API, static files, errors), HSTS to those
+    served over TLS, and ``Cache-Control: no-store`` to API responses (they carry personal and crisis data)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -105,15 +127,82 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        wanted = list(SECURITY_HEADERS)
+        if scope.get("scheme") == "https":
+            wanted.append(HSTS)
+        path = scope.get("path", "")
+        if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
+            wanted.append(NO_STORE)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in wanted if k not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses request bodies larger than ``max_bytes`` with 413, by Content-Length up front or, for chunked
+    bodies, as soon as the bytes received pass the limit (the handler never sees a partial body)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > self.max_bytes:
+                    await self._refuse(scope, send)
+                    return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body = json.dumps({"detail": _BodyTooLarge(self.max_bytes).detail}, ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` mid-body: FastAPI re-raises HTTP exceptions from body parsing, so the app's own
+    error handler answers 413 (JSON for the API, the Chinese error page for the dashboard)."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, f"请求体过大（上限 {max_bytes // 1024} KiB）")
 
 
 def _policy_provider(settings: Settings, policy: Policy | None) -> Callable[[], Policy | None]:
@@ -154,6 +243,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}",
                                 status_code=status.HTTP_303_SEE_OTHER)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse("/account/password", status_code=status.HTTP_303_SEE_OTHER)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

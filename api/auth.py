@@ -4,6 +4,10 @@ Passwords are hashed with argon2id (argon2-cffi). The dashboard session is a coo
 ``settings.secret_key`` (itsdangerous) carrying the user id and a per-session CSRF token; it is HttpOnly and
 SameSite=Lax, and every form POST must echo the CSRF token in a hidden field. API clients use bearer tokens of
 which only a SHA-256 hash is stored (``api_tokens``), so a leaked database does not leak usable tokens.
+
+Password hashing is deliberately expensive (argon2id: ~0.1 s and 64 MiB each), so it is also a way to exhaust
+the server: ``PasswordGate`` lets at most a couple of hashes run at once, keeps a short queue, and turns the rest
+away at once with 503 instead of letting guessers take every worker thread and gigabytes of memory.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -21,6 +29,10 @@ SESSION_COOKIE = "yuqing_session"
 SESSION_MAX_AGE_S = 12 * 3600  # one working shift and then some
 CSRF_FIELD = "csrf_token"
 API_TOKEN_PREFIX = "yq_"
+
+T = TypeVar("T")
+HASH_CONCURRENCY = 2  # the machines this runs on have two cores; more in parallel only adds memory
+HASH_QUEUE = 16  # checks allowed to wait for a slot; beyond that the server answers "busy" at once
 
 # Replaceable (tests use cheaper parameters); verification reads the parameters from the stored hash.
 password_hasher = PasswordHasher()
@@ -54,6 +66,36 @@ def burn_password_check(password: str) -> None:
     if _DUMMY_HASH is None:
         _DUMMY_HASH = hash_password(secrets.token_hex(16))
     verify_password(_DUMMY_HASH, password)
+
+
+class PasswordGateBusy(Exception):
+    """Too many password checks are running or waiting; the caller should answer 503 with Retry-After."""
+
+
+class PasswordGate:
+    """Runs password checks in worker threads, ``concurrency`` at a time, with at most ``queue`` waiting.
+
+    Waiting happens on the event loop (an anyio limiter), not in a thread, so a crowd of guessers never takes the
+    threads that serve ordinary requests.
+    """
+
+    def __init__(self, concurrency: int = HASH_CONCURRENCY, queue: int = HASH_QUEUE):
+        self.concurrency, self.queue = concurrency, queue
+        self._limiter: anyio.CapacityLimiter | None = None
+        self.pending = 0
+        self.refused = 0
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        if self.pending >= self.concurrency + self.queue:
+            self.refused += 1
+            raise PasswordGateBusy
+        if self._limiter is None:  # created inside the running loop
+            self._limiter = anyio.CapacityLimiter(self.concurrency)
+        self.pending += 1
+        try:
+            return await anyio.to_thread.run_sync(fn, limiter=self._limiter)
+        finally:
+            self.pending -= 1
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 ``CurrentUser`` serves the JSON API: a bearer token always works; the dashboard's session cookie is accepted for
 reads (GET/HEAD) only, so a forged cross-site request can never change anything through the API. ``PageUser``
-serves the dashboard: the session cookie, or a redirect to the login page.
+serves the dashboard: the session cookie, or a redirect to the login page. A user still holding a password
+someone else set (``must_change_password``) is sent to the password page by ``PageUser`` and refused by the API
+until they pick their own; ``AccountUser`` admits them (the pages that let them do so).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
 from api import auth, users
@@ -22,6 +24,8 @@ from yuqing.org import OrgChart, Role
 from yuqing.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns; a larger id names nothing (422, never a database error)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 class LoginRequired(Exception):
@@ -29,6 +33,10 @@ class LoginRequired(Exception):
 
     def __init__(self, next_path: str):
         self.next_path = next_path
+
+
+class PasswordChangeRequired(Exception):
+    """A signed-in user with an initial or reset password asked for another page; redirected to change it."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Principal:
     unit_ids: frozenset[str]
     csrf: str | None  # the session's CSRF token (None for bearer-token callers)
     via: str  # "session" | "token"
+    must_change_password: bool = False
 
     def has_role(self, *roles: Role | str) -> bool:
         return any(str(r) in self.roles for r in roles)
@@ -103,7 +112,7 @@ def principal_for(user: User, org: OrgChart, *, csrf: str | None, via: str) -> P
     roles = tuple(str(r) for r in (user.roles or []))
     return Principal(user_id=user.id, login=user.login, name=user.name, roles=roles, unit_id=user.unit_id,
                      unit_ids=users.scope_unit_ids(org, unit_id=user.unit_id, roles=list(roles)),
-                     csrf=csrf, via=via)
+                     csrf=csrf, via=via, must_change_password=bool(user.must_change_password))
 
 
 def _session_principal(request: Request, session: Session) -> Principal | None:
@@ -130,10 +139,13 @@ def current_api_user(request: Request, session: SessionDep) -> Principal:
         raise _unauthorized("未登录：请提供 API 令牌（Authorization: Bearer …）")
     if request.method not in SAFE_METHODS:
         raise _unauthorized("写操作需使用 API 令牌（Authorization: Bearer …）")
+    if principal.must_change_password:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "请先在仪表盘修改初始密码")
     return principal
 
 
-def current_page_user(request: Request, session: SessionDep) -> Principal:
+def current_account_user(request: Request, session: SessionDep) -> Principal:
+    """The signed-in dashboard user, even one who must still change their password."""
     principal = _session_principal(request, session)
     if principal is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -141,7 +153,14 @@ def current_page_user(request: Request, session: SessionDep) -> Principal:
     return principal
 
 
+def current_page_user(principal: Annotated[Principal, Depends(current_account_user)]) -> Principal:
+    if principal.must_change_password:
+        raise PasswordChangeRequired
+    return principal
+
+
 CurrentUser = Annotated[Principal, Depends(current_api_user)]
+AccountUser = Annotated[Principal, Depends(current_account_user)]
 PageUser = Annotated[Principal, Depends(current_page_user)]
 
 

@@ -1,10 +1,11 @@
-"""Tables owned by the API: dashboard users (a person of the org chart with a login) and API tokens."""
+"""Tables owned by the API: dashboard users (a person of the org chart with a login), API tokens and the login
+throttle (failed sign-ins counted per login name and per client address)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -25,6 +26,12 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0",
         doc="bumped on logout and password change: every cookie signed with an older epoch stops working")
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0",
+        doc="set for seeded and admin-set passwords: the dashboard admits nothing else until the user picks one")
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deactivated_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiToken(Base):
@@ -36,3 +43,27 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, doc="when the token stops working; None only on tokens issued before expiry existed, which "
+        "expire the default lifetime after their creation")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of one login name or one client address within the current window, and its lock-out.
+
+    Stored in the database, not in process memory, so every API process behind a load balancer sees the same
+    counts and a restart does not reset an attacker's budget.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), doc="'login' or 'address'")
+    key: Mapped[str] = mapped_column(String(128))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, doc="consecutive lock-outs: each one lasts longer")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api import actions, queries, views
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
-from api.deps import ClockDep, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
+from api.deps import ClockDep, IdPath, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
 from yuqing.categories import LEVEL_ORDER
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -54,7 +54,7 @@ def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep
 
 
 @router.post("/alerts/{alert_id}/ack")
-def alert_ack(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: Annotated[int, Path(ge=1)],
+def alert_ack(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: IdPath,
               csrf_token: CsrfField = "") -> Response:
     ensure_csrf(me, csrf_token)
     actions.acknowledge_alert(session, me, alert_id=alert_id, clock=clock)
@@ -62,7 +62,7 @@ def alert_ack(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: Anno
 
 
 @router.post("/alerts/{alert_id}/dismiss")
-def alert_dismiss(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: Annotated[int, Path(ge=1)],
+def alert_dismiss(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: IdPath,
                   csrf_token: CsrfField = "", reason: Annotated[str, Form(max_length=500)] = "") -> Response:
     ensure_csrf(me, csrf_token)
     actions.dismiss_alert(session, me, alert_id=alert_id, reason=reason.strip() or "误报", clock=clock)
@@ -71,7 +71,7 @@ def alert_dismiss(me: PageUser, session: SessionDep, clock: ClockDep, alert_id: 
 
 @router.post("/alerts/{alert_id}/incident")
 def alert_open_incident(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
-                        alert_id: Annotated[int, Path(ge=1)], csrf_token: CsrfField = "") -> Response:
+                        alert_id: IdPath, csrf_token: CsrfField = "") -> Response:
     ensure_csrf(me, csrf_token)
     incident = actions.open_incident(session, me, alert_id=alert_id, org=org, policy=policy, clock=clock)
     return _back(f"/incidents/{incident.id}", "incident")
@@ -88,7 +88,7 @@ def incidents_page(request: Request, me: PageUser, session: SessionDep, org: Org
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
-                  policy: PolicyDep, incident_id: Annotated[int, Path(ge=1)]) -> Response:
+                  policy: PolicyDep, incident_id: IdPath) -> Response:
     incident = queries.get_incident(session, incident_id=incident_id)
     if incident is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
@@ -98,7 +98,7 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
 
 
 @router.post("/tasks/{task_id}/complete")
-def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: Annotated[int, Path(ge=1)],
+def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: IdPath,
                   csrf_token: CsrfField = "", note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     ensure_csrf(me, csrf_token)
     task = actions.complete_task(session, me, task_id=task_id, note=note.strip(), clock=clock)

@@ -8,7 +8,7 @@ its Chinese name beside it so clients never need their own tables.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -230,3 +230,25 @@ class TaskCompleteRequest(BaseModel):
 class ErrorRead(BaseModel):
     detail: Any
     message: str
+
+
+class TokenRead(BaseModel):
+    id: int
+    user: str = Field(description="owner's login")
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    status: Literal["active", "expired", "revoked"]
+
+
+class TokenCreateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, description="what the token is for")
+    days: int = Field(default=90, ge=1, le=365, description="lifetime in days")
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="the bearer token itself; shown only in this response")

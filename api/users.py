@@ -1,30 +1,47 @@
-"""Dashboard users: seeding from the org chart, sign-in, API tokens and the units a user may see.
+"""Dashboard users: seeding from the org chart, sign-in, passwords, API tokens and the units a user may see.
 
 A user is a person of the org chart with a login. What they see is decided by their unit and roles: a liaison
 sees their own unit and everything under it; monitors, commanders, leaders and admins see the whole branch their
 unit belongs to (head-office staff see the whole bank).
+
+The org chart is the source of truth for who may sign in: ``sync_with_org`` deactivates the user of every person
+who has left it (sessions signed out, tokens revoked, audited), and every start of ``yuqing run`` / ``yuqing api``
+runs it. Passwords set by someone else (seeding, an admin's reset) must be changed by the user at the next
+sign-in. API tokens always expire and can be listed and revoked.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import auth
+from api import audit, auth
 from api.models import ApiToken, User
 from yuqing.clock import Clock
 from yuqing.org import ROLE_LABELS, OrgChart, Role
 
 BRANCH_WIDE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin})
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+MIN_PASSWORD_LENGTH = 10
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
+LEFT_ORG_REASON = "人员已不在组织架构中"
 
 
-def seed_users(session: Session, org: OrgChart, *, password: str, clock: Clock) -> list[User]:
+class AccountError(ValueError):
+    """A refused account change; ``str()`` is a Chinese message fit for the user."""
+
+
+def seed_users(session: Session, org: OrgChart, *, password: str, clock: Clock,
+               must_change: bool = True) -> list[User]:
     """Create one user per org-chart person (login = person id); idempotent.
 
-    Existing users keep their password; their name, roles and unit follow the org chart.
+    New users get ``password`` as an initial password that must be changed at first sign-in (``must_change``;
+    only the throwaway demo database turns that off). Existing users keep their password; their name, roles and
+    unit follow the org chart. Users of people no longer in the chart are deactivated (``sync_with_org``).
     """
     if not password:
         raise ValueError("seed_users needs a non-empty password")
@@ -35,13 +52,70 @@ def seed_users(session: Session, org: OrgChart, *, password: str, clock: Clock) 
         roles = [r.value for r in person.roles]
         if user is None:
             user = User(login=person.id, person_id=person.id, name=person.name, roles=roles, unit_id=person.unit,
-                        password_hash=auth.hash_password(password), active=True, created_at=clock.now())
+                        password_hash=auth.hash_password(password), active=True, created_at=clock.now(),
+                        must_change_password=must_change)
             session.add(user)
         else:
             user.person_id, user.name, user.roles, user.unit_id = person.id, person.name, roles, person.unit
         users.append(user)
     session.flush()
+    sync_with_org(session, org, clock=clock)
     return users
+
+
+@dataclass
+class SyncReport:
+    updated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+
+
+def sync_with_org(session: Session, org: OrgChart, *, clock: Clock) -> SyncReport:
+    """Make users follow the org chart: name, roles and unit updated; people who left deactivated.
+
+    A deactivated user's sessions are signed out and tokens revoked at once, and the audit log says why. A
+    person who comes back is not reactivated silently: an admin runs ``yuqing user activate``.
+    """
+    people = {p.id: p for p in org.people}
+    report = SyncReport()
+    for user in session.scalars(select(User).where(User.active.is_(True))):
+        person = people.get(user.person_id or user.login)
+        if person is None:
+            deactivate(session, user=user, reason=LEFT_ORG_REASON, actor="system", clock=clock)
+            report.deactivated.append(user.login)
+            continue
+        roles = [r.value for r in person.roles]
+        if (user.name, list(user.roles or []), user.unit_id) != (person.name, roles, person.unit):
+            user.name, user.roles, user.unit_id = person.name, roles, person.unit
+            report.updated.append(user.login)
+    session.flush()
+    return report
+
+
+def deactivate(session: Session, *, user: User, reason: str, actor: str, clock: Clock) -> None:
+    """Stop a user from signing in: sessions signed out, every token revoked, audited."""
+    now = clock.now()
+    user.active = False
+    user.deactivated_at, user.deactivated_reason = now, reason[:200]
+    user.session_epoch = (user.session_epoch or 0) + 1
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+        token.revoked_at, token.revoked_by = now, actor[:64]
+    audit.record(session, clock=clock, actor=actor, action="user.deactivated", object_type="user",
+                 object_id=user.login, detail=f"账号已停用：{reason}")
+
+
+def activate(session: Session, *, login: str, org: OrgChart, actor: str, clock: Clock) -> User:
+    """Let a deactivated user sign in again, if their person is in the org chart; they must set a new password."""
+    user = session.scalar(select(User).where(User.login == login))
+    if user is None:
+        raise LookupError(f"no user with login {login!r}")
+    if (user.person_id or user.login) not in {p.id for p in org.people}:
+        raise AccountError(f"{login} 不在组织架构中，不能启用")
+    user.active, user.deactivated_at, user.deactivated_reason = True, None, None
+    user.must_change_password = True
+    audit.record(session, clock=clock, actor=actor, action="user.activated", object_type="user",
+                 object_id=user.login, detail="账号已重新启用（须修改密码）")
+    session.flush()
+    return user
 
 
 def authenticate(session: Session, *, login: str, password: str) -> User | None:
@@ -57,20 +131,50 @@ def authenticate(session: Session, *, login: str, password: str) -> User | None:
     return user
 
 
-MIN_PASSWORD_LENGTH = 10
+def set_password(session: Session, *, login: str, password: str, clock: Clock, temporary: bool = True,
+                 actor: str = "admin") -> User:
+    """An admin sets a user's password and signs out all their sessions. Raises LookupError / AccountError.
 
-
-def set_password(session: Session, *, login: str, password: str) -> User:
-    """Replace a user's password and sign out all their sessions. Raises LookupError / ValueError."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    A password someone else chose is ``temporary``: the user must replace it at the next sign-in.
+    """
+    _check_strength(password, login=login)
     user = session.scalar(select(User).where(User.login == login))
     if user is None:
         raise LookupError(f"no user with login {login!r}")
     user.password_hash = auth.hash_password(password)
     user.session_epoch = (user.session_epoch or 0) + 1
+    user.must_change_password = temporary
+    user.password_changed_at = clock.now()
+    audit.record(session, clock=clock, actor=actor, action="password.reset", object_type="user",
+                 object_id=user.login, detail="管理员重设密码" + ("（须在下次登录时修改）" if temporary else ""))
     session.flush()
     return user
+
+
+def change_own_password(session: Session, *, user: User, current: str, new: str, clock: Clock) -> None:
+    """The user replaces their own password (after proving the current one); other sessions are signed out."""
+    if not auth.verify_password(user.password_hash, current):
+        raise AccountError("当前密码不正确")
+    if new == current:
+        raise AccountError("新密码不能与当前密码相同")
+    _check_strength(new, login=user.login)
+    user.password_hash = auth.hash_password(new)
+    user.must_change_password = False
+    user.password_changed_at = clock.now()
+    user.session_epoch = (user.session_epoch or 0) + 1
+    audit.record(session, clock=clock, actor=user.login, action="password.changed", object_type="user",
+                 object_id=user.login, detail="用户修改了自己的密码")
+    session.flush()
+
+
+def _check_strength(password: str, *, login: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符 (password must have at least "
+                           f"{MIN_PASSWORD_LENGTH} characters)")
+    if login and login.lower() in password.lower():
+        raise AccountError("密码不能包含登录名")
+    if len(set(password)) < 4:
+        raise AccountError("密码过于简单")
 
 
 def get_user_by_login(session: Session, *, login: str) -> User | None:
@@ -85,24 +189,71 @@ def get_user(session: Session, *, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-def create_api_token(session: Session, *, user: User, name: str, clock: Clock) -> str:
-    """Issue a bearer token for ``user``; returns the token itself, which is not stored anywhere."""
+# --- API tokens ------------------------------------------------------------------------------------------------
+def create_api_token(session: Session, *, user: User, name: str, clock: Clock,
+                     days: int = DEFAULT_TOKEN_DAYS, actor: str | None = None) -> str:
+    """Issue a bearer token for ``user`` valid for ``days``; returns the token itself, which is not stored."""
+    return issue_api_token(session, user=user, name=name, clock=clock, days=days, actor=actor)[0]
+
+
+def issue_api_token(session: Session, *, user: User, name: str, clock: Clock, days: int = DEFAULT_TOKEN_DAYS,
+                    actor: str | None = None) -> tuple[str, ApiToken]:
+    """``create_api_token`` returning the stored row as well."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"令牌有效期须为 1–{MAX_TOKEN_DAYS} 天")
     token = auth.new_api_token()
-    session.add(ApiToken(user_id=user.id, token_hash=auth.api_token_hash(token), name=name[:64],
-                         created_at=clock.now()))
+    now = clock.now()
+    row = ApiToken(user_id=user.id, token_hash=auth.api_token_hash(token), name=name.strip()[:64] or "token",
+                   created_at=now, expires_at=now + timedelta(days=days))
+    session.add(row)
     session.flush()
-    return token
+    audit.record(session, clock=clock, actor=actor or user.login, action="token.created", object_type="api_token",
+                 object_id=row.id, detail=f"为 {user.login} 签发 API 令牌「{row.name}」，{days} 天后过期")
+    return token, row
+
+
+def token_expiry(row: ApiToken) -> datetime:
+    """When a token stops working (tokens from before expiry existed: the default lifetime after creation)."""
+    return row.expires_at or row.created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
+
+
+def token_status(row: ApiToken, now: datetime) -> str:
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if token_expiry(row) <= now else "active"
+
+
+def list_api_tokens(session: Session, *, user_id: int | None = None) -> list[tuple[ApiToken, str]]:
+    """Tokens (newest first) with their owner's login; one user's when ``user_id`` is given."""
+    stmt = select(ApiToken, User.login).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    return [(row, login) for row, login in session.execute(stmt)]
+
+
+def revoke_api_token(session: Session, *, token_id: int, actor: str, clock: Clock,
+                     owner_id: int | None = None) -> ApiToken:
+    """Revoke a token (idempotent). With ``owner_id`` only that user's token may be revoked (LookupError else)."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (owner_id is not None and row.user_id != owner_id):
+        raise LookupError(f"令牌不存在（编号 {token_id}）")
+    if row.revoked_at is None:
+        row.revoked_at, row.revoked_by = clock.now(), actor[:64]
+        audit.record(session, clock=clock, actor=actor, action="token.revoked", object_type="api_token",
+                     object_id=row.id, detail=f"API 令牌「{row.name}」已吊销")
+    session.flush()
+    return row
 
 
 def user_for_token(session: Session, *, token: str, clock: Clock) -> User | None:
-    """The active user owning bearer ``token`` (and note its use), or None."""
+    """The active user owning bearer ``token`` if it is neither revoked nor expired (and note its use), or None."""
     if not token.startswith(auth.API_TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == auth.api_token_hash(token)))
-    if row is None:
+    now = clock.now()
+    if row is None or token_status(row, now) != "active":
         return None
     user = get_user(session, user_id=row.user_id)
-    now = clock.now()
     if user is not None and (row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION):
         row.last_used_at = now  # to the minute: a busy client must not turn every read into a write
     return user

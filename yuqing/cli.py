@@ -130,6 +130,8 @@ def api() -> None:
     settings = _settings()
     try:
         asyncio.run(run_api_only(settings))
+    except ConfigError as exc:
+        _fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("已停止 stopped", err=True)
 
@@ -251,7 +253,8 @@ def _user_session():
 @user_app.command("seed")
 def user_seed(password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
                                                     help="initial password for new users")]) -> None:
-    """Create a login for every person in the org chart (login = person id); existing users are kept."""
+    """Create a login for every person in the org chart (login = person id) with an initial password each user
+    must change at first sign-in; existing users are kept, people who left the chart are deactivated."""
     from api.users import MIN_PASSWORD_LENGTH, seed_users
     from yuqing.clock import SystemClock
     from yuqing.org import load_org
@@ -268,26 +271,32 @@ def user_seed(password: Annotated[str, typer.Option(prompt=True, hide_input=True
 
 @user_app.command("password")
 def user_password(login: Annotated[str, typer.Argument(help="user login")],
-                  password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)]
+                  password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+                  temporary: Annotated[bool, typer.Option(
+                      "--temporary/--final", help="the user must replace it at the next sign-in (default), or "
+                      "it is final (e.g. for an account only scripts use)")] = True,
                   ) -> None:
     """Set a user's password; every open session of that user is signed out."""
     from api.users import set_password
+    from yuqing.clock import SystemClock
 
     _, factory = _user_session()
     with factory() as session:
         try:
-            set_password(session, login=login, password=password)
+            set_password(session, login=login, password=password, clock=SystemClock(), temporary=temporary,
+                         actor="cli")
         except (LookupError, ValueError) as exc:
             _fail(str(exc))
         session.commit()
-    typer.echo(f"password changed for {login}")
+    typer.echo(f"password changed for {login}" + (" (to be changed at next sign-in)" if temporary else ""))
 
 
 @user_app.command("token")
 def user_token(login: Annotated[str, typer.Argument(help="user login")],
-               name: Annotated[str, typer.Option(help="what the token is for")] = "cli") -> None:
+               name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+               days: Annotated[int, typer.Option(min=1, max=365, help="days until the token expires")] = 90) -> None:
     """Issue an API token (Authorization: Bearer …) for a user; it is shown once and stored only as a hash."""
-    from api.users import create_api_token, get_user_by_login
+    from api.users import get_user_by_login, issue_api_token
     from yuqing.clock import SystemClock
 
     _, factory = _user_session()
@@ -295,9 +304,95 @@ def user_token(login: Annotated[str, typer.Argument(help="user login")],
         user = get_user_by_login(session, login=login)
         if user is None:
             _fail(f"no active user with login {login!r}")
-        token = create_api_token(session, user=user, name=name, clock=SystemClock())
+        token, row = issue_api_token(session, user=user, name=name, clock=SystemClock(), days=days, actor="cli")
         session.commit()
+        typer.echo(f"token #{row.id} for {login}, expires {row.expires_at.isoformat()}", err=True)
     typer.echo(token)
+
+
+@user_app.command("tokens")
+def user_tokens(login: Annotated[str | None, typer.Argument(help="only this user's tokens")] = None) -> None:
+    """List API tokens: id, owner, name, created, expires, last used, status (the tokens themselves are not kept)."""
+    from api.users import get_user_by_login, list_api_tokens, token_expiry, token_status
+    from yuqing.clock import SystemClock
+
+    _, factory = _user_session()
+    now = SystemClock().now()
+    with factory() as session:
+        user_id = None
+        if login is not None:
+            user = get_user_by_login(session, login=login)
+            if user is None:
+                _fail(f"no active user with login {login!r}")
+            user_id = user.id
+        for row, owner in list_api_tokens(session, user_id=user_id):
+            used = row.last_used_at.isoformat() if row.last_used_at else "-"
+            typer.echo(f"{row.id}\t{owner}\t{row.name}\t{row.created_at.isoformat()}\t"
+                       f"{token_expiry(row).isoformat()}\t{used}\t{token_status(row, now)}")
+
+
+@user_app.command("revoke-token")
+def user_revoke_token(token_id: Annotated[int, typer.Argument(min=1, help="token id (see `yuqing user tokens`)")]
+                      ) -> None:
+    """Revoke an API token at once."""
+    from api.users import revoke_api_token
+    from yuqing.clock import SystemClock
+
+    _, factory = _user_session()
+    with factory() as session:
+        try:
+            revoke_api_token(session, token_id=token_id, actor="cli", clock=SystemClock())
+        except LookupError as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"token #{token_id} revoked")
+
+
+@user_app.command("unlock")
+def user_unlock(login: Annotated[str, typer.Argument(help="user login")]) -> None:
+    """Lift a login's lock-out after too many failed sign-ins (audited)."""
+    from api import audit, throttle
+    from yuqing.clock import SystemClock
+
+    _, factory = _user_session()
+    with factory() as session:
+        lifted = throttle.unlock(session, login=login)
+        audit.record(session, clock=SystemClock(), actor="cli", action="login.unlocked", object_type="login",
+                     object_id=login, detail="管理员解除登录锁定")
+        session.commit()
+    typer.echo(f"{login}: " + ("lock-out lifted" if lifted else "was not locked"))
+
+
+@user_app.command("sync")
+def user_sync() -> None:
+    """Make users follow the org chart: update names, roles and units; deactivate people who left."""
+    from api.users import sync_with_org
+    from yuqing.clock import SystemClock
+    from yuqing.org import load_org
+
+    settings, factory = _user_session()
+    with factory() as session:
+        report = sync_with_org(session, load_org(settings.org_path), clock=SystemClock())
+        session.commit()
+    typer.echo(f"updated: {', '.join(report.updated) or '-'}; deactivated: {', '.join(report.deactivated) or '-'}")
+
+
+@user_app.command("activate")
+def user_activate(login: Annotated[str, typer.Argument(help="user login")]) -> None:
+    """Let a deactivated user sign in again (their person must be in the org chart; they must set a new
+    password)."""
+    from api.users import activate
+    from yuqing.clock import SystemClock
+    from yuqing.org import load_org
+
+    settings, factory = _user_session()
+    with factory() as session:
+        try:
+            activate(session, login=login, org=load_org(settings.org_path), actor="cli", clock=SystemClock())
+        except (LookupError, ValueError) as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"{login} activated")
 
 
 def main() -> None:  # pragma: no cover - console entry

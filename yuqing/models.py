@@ -1,4 +1,5 @@
-"""Core tables: the audit log every layer writes to (who did what, when, to which object)."""
+"""Core tables: the audit log every layer writes to (who did what, when, to which object), and facts about the
+deployment itself (``deployment_facts``: e.g. that a database was created by ``yuqing demo``)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+class DeploymentFact(Base):
+    """One key/value fact about the database as a whole, such as ``kind = demo``."""
+
+    __tablename__ = "deployment_facts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)

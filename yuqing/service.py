@@ -1,4 +1,8 @@
-"""``yuqing run`` and ``yuqing api``: the long-running service on the real clock. Part of the composition root."""
+"""``yuqing run`` and ``yuqing api``: the long-running service on the real clock. Part of the composition root.
+
+Both refuse to start with a missing or weak ``YUQING_SECRET_KEY`` and on a database the demo created, and both
+bring the dashboard users in line with the org chart before serving (people who left can no longer sign in).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import asyncio
 import logging
 import signal
 
-from yuqing.clock import SystemClock
+from sqlalchemy.orm import Session, sessionmaker
+
+from yuqing.clock import Clock, SystemClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
-from yuqing.org import load_org
+from yuqing.org import OrgChart, load_org
 from yuqing.runtime import build_runtime, run_pipeline
+from yuqing.security import refuse_demo_database, require_secret_key
 from yuqing.settings import Settings
 
 log = logging.getLogger("yuqing.service")
@@ -21,10 +28,12 @@ async def run_service(settings: Settings) -> None:
     from api.app import create_app
     from api.server import serve_api, stop_api
 
+    require_secret_key(settings.secret_key)
     clock = SystemClock()
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     rt = build_runtime(settings, clock=clock, engine=engine)
+    prepare_accounts(rt.session_factory, rt.org, clock=clock)
     app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
                      policy=rt.policy, sources=rt.sources)
     stop = _stop_event()
@@ -42,10 +51,14 @@ async def run_api_only(settings: Settings) -> None:
     from api.server import serve_api, stop_api
     from incidents.policy import load_policy
 
+    require_secret_key(settings.secret_key)
     clock = SystemClock()
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    app = create_app(settings=settings, session_factory=make_sessionmaker(engine), org=load_org(settings.org_path),
+    org = load_org(settings.org_path)
+    session_factory = make_sessionmaker(engine)
+    prepare_accounts(session_factory, org, clock=clock)
+    app = create_app(settings=settings, session_factory=session_factory, org=org,
                      clock=clock, policy=load_policy(settings.levels_path, settings.checklists_path))
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
@@ -53,6 +66,18 @@ async def run_api_only(settings: Settings) -> None:
         await stop.wait()
     finally:
         await stop_api(server)
+
+
+def prepare_accounts(session_factory: sessionmaker[Session], org: OrgChart, *, clock: Clock) -> None:
+    """Refuse a demo database, then deactivate the users of people who left the org chart (logged)."""
+    from api.users import sync_with_org
+
+    with session_factory() as session:
+        refuse_demo_database(session, where=str(session.get_bind().url.render_as_string(hide_password=True)))
+        report = sync_with_org(session, org, clock=clock)
+        session.commit()
+    if report.deactivated:
+        log.warning("users deactivated: no longer in the org chart", extra={"count": len(report.deactivated)})
 
 
 def _stop_event() -> asyncio.Event:

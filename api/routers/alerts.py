@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from api import actions, queries, views
-from api.deps import ClockDep, CurrentUser, OrgDep, PolicyDep, SessionDep
+from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep
 from api.schemas import AlertRead, DismissRequest, IncidentRead, ListOf
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-AlertId = Annotated[int, Path(ge=1)]
+AlertId = IdPath
 
 
 @router.get("", response_model=ListOf[AlertRead], summary="预警列表")

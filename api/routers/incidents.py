@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api import queries, views
-from api.deps import ClockDep, CurrentUser, OrgDep, PolicyDep, SessionDep, ensure_unit
+from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep, ensure_unit
 from api.schemas import IncidentListRead, IncidentRead, ListOf
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -27,7 +27,7 @@ def list_incidents(principal: CurrentUser, session: SessionDep, org: OrgDep, clo
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="事件详情")
 def get_incident(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
-                 incident_id: Annotated[int, Path(ge=1)]) -> IncidentRead:
+                 incident_id: IdPath) -> IncidentRead:
     incident = queries.get_incident(session, incident_id=incident_id)
     if incident is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")

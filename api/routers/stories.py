@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api import queries, views
-from api.deps import CurrentUser, OrgDep, SessionDep, ensure_unit
+from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_unit
 from api.schemas import ListOf, StoryListRead, StoryRead
 
 router = APIRouter(prefix="/api/v1/stories", tags=["stories"])
@@ -24,7 +24,7 @@ def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep,
 
 @router.get("/{story_id}", response_model=StoryRead, summary="话题详情（含全部报道）")
 def get_story(principal: CurrentUser, session: SessionDep, org: OrgDep,
-              story_id: Annotated[int, Path(ge=1)]) -> StoryRead:
+              story_id: IdPath) -> StoryRead:
     story = queries.get_story(session, story_id=story_id)
     if story is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"话题 {story_id} 不存在")

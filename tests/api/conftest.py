@@ -26,6 +26,7 @@ from yuqing.schema import all_metadata
 from yuqing.settings import PROJECT_ROOT, Settings
 
 PASSWORD = "Demo-2026!pass"
+TEST_SECRET_KEY = "api-tests-7Hq2xW9pLm4Rt8Vz3Nc6Bk1Yd5Gf0Js"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -91,7 +92,8 @@ def csrf_of_fixture() -> Callable[[str], str]:
 
 @pytest.fixture
 def users(session: Session, org: OrgChart, clock: FrozenClock) -> dict[str, User]:
-    seeded = seed_users(session, org, password=PASSWORD, clock=clock)
+    # Users who have already replaced their initial password (the forced change is tested in test_accounts.py).
+    seeded = seed_users(session, org, password=PASSWORD, clock=clock, must_change=False)
     session.commit()
     return {u.login: u for u in seeded}
 
@@ -108,7 +110,7 @@ TEST_SOURCES = [_source("jiangcheng-news", "江城晚报网"), _source("weibo", 
 
 @pytest.fixture
 def app(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> FastAPI:
-    settings = Settings(secret_key="test-secret-key-for-api-tests", data_dir=tmp_path)
+    settings = Settings(secret_key=TEST_SECRET_KEY, data_dir=tmp_path)
     return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy,
                       sources=TEST_SOURCES)
 

@@ -140,16 +140,16 @@ def test_logout_revokes_a_stolen_copy_of_the_cookie(login_as, csrf_of):
     assert thief.get("/").status_code == 303
 
 
-def test_password_change_signs_out_every_session(login_as, session):
+def test_password_change_signs_out_every_session(login_as, session, clock):
     from api.users import set_password
 
     c = login_as("zhoufang")
     assert c.get("/").status_code == 200
     with pytest.raises(ValueError, match="at least"):
-        set_password(session, login="zhoufang", password="short")
+        set_password(session, login="zhoufang", password="short", clock=clock)
     with pytest.raises(LookupError):
-        set_password(session, login="nobody", password="long-enough-password")
-    set_password(session, login="zhoufang", password="a-new-long-password")
+        set_password(session, login="nobody", password="long-enough-password", clock=clock)
+    set_password(session, login="zhoufang", password="a-new-long-password", clock=clock, temporary=False)
     session.commit()
     assert c.get("/").status_code == 303
     assert login_as("zhoufang", "a-new-long-password").get("/").status_code == 200
