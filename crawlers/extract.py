@@ -31,6 +31,7 @@ import lxml.html
 from lxml import etree
 
 from crawlers.encoding import decode_html
+from yuqing.text import repair_text
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,9 @@ def extract_html(html: bytes | str, url: str | None = None, content_type: str | 
             log.info("extract: input truncated", extra={"url": url or "", "chars": len(text_html),
                                                          "kept": MAX_INPUT_BYTES})
             text_html = text_html[:MAX_INPUT_BYTES]
-    # Control characters (NUL breaks PostgreSQL text) and replacement characters (undecodable bytes) carry nothing.
-    text_html = _CONTROL.sub("", text_html).replace("\ufffd", "")
+    # Control characters (NUL breaks PostgreSQL text), lone surrogates (no driver can encode them) and replacement
+    # characters (undecodable bytes) carry nothing.
+    text_html = repair_text(text_html).replace("\ufffd", "")
     if not text_html.strip():
         return Extracted("", None, None, "", encoding)
 
@@ -108,7 +110,6 @@ def extract_html(html: bytes | str, url: str | None = None, content_type: str | 
 
 
 # --- parsing ---------------------------------------------------------------------------------------------------------
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>", re.I)
 _INERT_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas")
 
@@ -241,7 +242,7 @@ def _body_text(tree: etree._Element, url: str | None, title: str = "") -> str:
         fallback = _largest_block(tree, prose_m)
         if (not text or len(text) < 20) and len(fallback) > len(text or ""):
             text = fallback
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text or ""))
+    text = repair_text(unicodedata.normalize("NFC", text or ""))
     return _tidy_lines(text, title)[:MAX_TEXT_CHARS]
 
 
@@ -660,7 +661,10 @@ def parse_datetime(value: str | None, local: Any = SHANGHAI) -> datetime | None:
         return _from_match(m, local) if m else None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=local)
-    return _sane(parsed.astimezone(UTC))
+    try:
+        return _sane(parsed.astimezone(UTC))
+    except OverflowError:  # "9999-12-31T23:59:59-05:00" is past datetime.max in UTC: a hostile page, no date
+        return None
 
 
 def _from_match(m: re.Match[str], local: Any) -> datetime | None:

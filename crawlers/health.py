@@ -6,6 +6,14 @@ time. Polling adapts: a source that just produced new items is polled sooner (ha
 minimum), an idle one gradually less often (up to 4× its interval), and a failing one backs off the same way.
 ``health_report`` tells the admin, per source, whether it is ok, failing, or silent — and if silent, whether it
 is crawled fine but finds nothing, or has not been crawled successfully for too long.
+
+A poll can succeed while some of what the source offered is lost: a page that cannot be parsed, an item the
+database refuses, an API record without an id or text. Those are counted from the run's stats
+(``ITEM_PROBLEM_STATS``, written by ``crawlers.pipelines`` and the spiders), remembered in ``SourceState.stats``
+(``items/problem_*``) with their messages, and make the source ``failing`` with the label "部分内容失败" for as long
+as the last such problem is recent (the silent window) — without a failure streak or a longer poll interval,
+because the source itself answers. An admin sees which item failed and why instead of a healthy-looking source
+that silently drops posts.
 """
 
 from __future__ import annotations
@@ -31,6 +39,16 @@ _STATS_PREFIXES = ("downloader/response_status_count/", "retry/", "yuqing/", "ss
                    "downloader/exception_type_count/", "robotstxt/", "item_scraped_count", "finish_reason")
 
 STATUS_LABELS = {"ok": "正常", "failing": "抓取失败", "silent": "静默", "never_run": "尚未运行", "disabled": "已停用"}
+PARTIAL_LABEL = "部分内容失败"  # status "failing" because items were lost although the poll itself worked
+# Run stats that count items a source offered but that did not become articles, with what each one means.
+ITEM_PROBLEM_STATS = {
+    "yuqing/items/failed": "条内容入库失败",
+    "yuqing/items/unparsable": "个页面无法解析",
+    "yuqing/items/empty": "个页面没有可读的标题或正文",
+    "yuqing/dropped/bad_record": "条接口记录缺少编号或正文，已跳过（请检查该来源 json_api.fields 的字段路径）",
+}
+ITEM_ERRORS_STAT = "yuqing/item_errors"  # messages, one per failed item (crawlers.pipelines)
+MAX_ITEM_ERRORS = 10
 NOTHING_CRAWLED = "nothing_crawled"  # silent because no poll succeeded for too long
 NOTHING_FOUND = "nothing_found"  # silent because polls succeed but bring nothing new
 
@@ -86,11 +104,22 @@ def record_run(session: Session, source: SourceConfig, result: SourceRunResult, 
         state.consecutive_failures = (state.consecutive_failures or 0) + 1
         state.last_error = "；".join(result.errors[:3]) or "未知错误"
         state.last_error_at = now
+    problems, messages = item_problems(result.stats)
+    if problems:
+        remembered: dict[str, Any] = {"items/problem_at": now.isoformat(), "items/problems": problems,
+                                      "items/problem_errors": messages[:MAX_ITEM_ERRORS]}
+        if result.ok:  # a failed poll's own error says more; the item problems stay in the stats
+            state.last_error = "；".join(messages[:3])
+            state.last_error_at = now
+    else:  # a clean poll does not erase a recent problem: the admin must get a chance to see it
+        remembered = {k: v for k, v in (state.stats or {}).items() if k.startswith("items/problem")}
     interval = next_interval(source.poll_interval, previous_interval, ok=result.ok, new_items=result.new_items,
                              consecutive_failures=state.consecutive_failures)
     state.next_poll_at = now + timedelta(seconds=interval)
     state.stats = {
         **_counters(result.stats),
+        **remembered,
+        "run/item_problems": problems,
         "poll/interval": interval,
         "run/ok": result.ok,
         "run/new_items": result.new_items,
@@ -102,6 +131,17 @@ def record_run(session: Session, source: SourceConfig, result: SourceRunResult, 
     }
     session.flush()
     return state
+
+
+def item_problems(stats: Mapping[str, Any]) -> tuple[int, list[str]]:
+    """How many items of a run were lost (``ITEM_PROBLEM_STATS``) and the messages saying which and why."""
+    counts = {key: int(stats.get(key) or 0) for key in ITEM_PROBLEM_STATS}
+    total = sum(counts.values())
+    messages = [m for m in (stats.get(ITEM_ERRORS_STAT) or []) if isinstance(m, str)]
+    # problems counted without messages of their own (records the spider dropped) are summed up, first
+    summaries = [f"{n} {ITEM_PROBLEM_STATS[key]}" for key, n in counts.items()
+                 if n and (key == "yuqing/dropped/bad_record" or not messages)]
+    return total, [*summaries, *messages][:MAX_ITEM_ERRORS]
 
 
 def due_sources(session: Session, sources: Iterable[SourceConfig], now: datetime) -> list[SourceConfig]:
@@ -127,9 +167,10 @@ def health_report(session: Session, sources: Iterable[SourceConfig], now: dateti
 def _judge(source: SourceConfig, state: SourceState | None, now: datetime, silent_after: float) -> SourceHealth:
     window = timedelta(seconds=source.poll_interval * silent_after)
 
-    def line(status: str, reason: str, silent_kind: str | None = None) -> SourceHealth:
+    def line(status: str, reason: str, silent_kind: str | None = None, label: str | None = None) -> SourceHealth:
         return SourceHealth(
-            source_id=source.id, name=source.name, status=status, label=STATUS_LABELS[status], reason=reason,
+            source_id=source.id, name=source.name, status=status, label=label or STATUS_LABELS[status],
+            reason=reason,
             silent_kind=silent_kind,
             last_run_at=state.last_run_at if state else None,
             last_success_at=state.last_success_at if state else None,
@@ -151,12 +192,31 @@ def _judge(source: SourceConfig, state: SourceState | None, now: datetime, silen
                               f"{state.consecutive_failures} 次）：{state.last_error or ''}", NOTHING_CRAWLED)
     if state.consecutive_failures:
         return line("failing", f"最近 {state.consecutive_failures} 次抓取失败：{state.last_error or ''}")
+    partial = _item_problem_reason(state, now, window)
+    if partial:
+        return line("failing", partial, label=PARTIAL_LABEL)
     if state.last_new_item_at is None:
         if (state.runs or 0) >= silent_after:
             return line("silent", f"抓取正常，但 {state.runs} 次抓取从未发现新内容", NOTHING_FOUND)
     elif now - state.last_new_item_at > window:
         return line("silent", f"抓取正常，但{_ago(now, state.last_new_item_at)}起没有新内容", NOTHING_FOUND)
     return line("ok", "正常")
+
+
+def _item_problem_reason(state: SourceState, now: datetime, window: timedelta) -> str | None:
+    """The admin's reason when items were lost recently (within ``window``), else None."""
+    stats = state.stats or {}
+    count = stats.get("items/problems")
+    try:
+        at = datetime.fromisoformat(stats["items/problem_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not count or at.tzinfo is None or now - at > window:
+        return None
+    when = "最近一次抓取" if state.last_run_at is not None and at >= state.last_run_at else f"{_ago(now, at)}的抓取"
+    errors = [e for e in stats.get("items/problem_errors") or [] if isinstance(e, str)]
+    detail = "；".join(errors[:3]) + ("……" if len(errors) > 3 else "")
+    return f"抓取正常，但{when}有 {count} 条内容未能入库：{detail}"
 
 
 def _states(session: Session, ids: list[str]) -> dict[str, SourceState]:

@@ -8,28 +8,45 @@ a crash, or the same article reached through two sources, never makes a duplicat
 Items from JSON sources (posts, complaints) are re-read every poll: a known item gets its ``metrics`` (and
 changing fields such as a complaint's status) updated, and an ``ArticleMetricSample`` is appended whenever the
 counters moved — the spread timeline and the velocity factor of risk scoring are built from those samples.
+
+Crawled content is hostile, and one bad item must never lose the others nor hide behind a "healthy" source:
+
+* every text field (url, title, text, author, external id, meta strings, validators) is repaired with
+  ``yuqing.text`` before it is hashed or stored — a lone surrogate or a NUL in one post would otherwise make the
+  database refuse the row (PostgreSQL refuses NUL in ``text``; no driver can encode a lone surrogate) — and
+  values are cut to their column sizes and counters to the integer range;
+* each item is its own transaction, and whatever still goes wrong with it (the database refuses it, extraction
+  raises, the page body is empty) is caught: the item's outcome is ``failed`` or ``unparsable``, an admin-readable
+  Chinese message is appended to the ``yuqing/item_errors`` stat, and the crawl goes on with the next item.
+
+Stats written here (read by ``crawlers.health``, which counts ``failed``, ``unparsable`` and ``empty`` against the
+source): ``yuqing/items/<outcome>``, ``yuqing/items/repaired`` (items whose text had to be repaired) and
+``yuqing/item_errors`` (up to ``MAX_ITEM_ERRORS`` messages).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.extract import extract_html
 from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl
-from crawlers.spiders.items import PageItem, RecordItem, ValidatorItem
+from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
+from yuqing.text import repair, repair_value
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -39,10 +56,35 @@ logger = logging.getLogger(__name__)
 # Outcomes returned by the store functions (and counted as ``yuqing/items/<outcome>`` in stats).
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 DUPLICATE, EMPTY, VALIDATORS = "duplicate", "empty", "validators"
+FAILED = "failed"  # the database refused the item (after retries), or storing it raised
+UNPARSABLE = "unparsable"  # a page whose body is empty or whose extraction raised
+# Outcomes that mean the source offered an item that did not become an article: they count against its health.
+PROBLEM_OUTCOMES = (FAILED, UNPARSABLE, EMPTY)
+ITEM_ERRORS_STAT = "yuqing/item_errors"
+REPAIRED_STAT = "yuqing/items/repaired"
+MAX_ITEM_ERRORS = 10
 
 TITLE_FROM_TEXT_CHARS = 60
+MAX_AUTHOR_CHARS = 256  # Article.author is VARCHAR(256): PostgreSQL refuses longer values
+MAX_EXTERNAL_ID_CHARS = 128
+MAX_COUNTER = 2**31 - 1  # metric samples are INTEGER columns
+MESSAGE_URL_CHARS = 200
 _WRITE_LOCK = threading.Lock()  # one writer per process: SQLite has one, and it keeps transactions short
 _TRUNCATED = re.compile(r"(\.\.\.|…)\s*$")
+_SWEPT = "yuqing_swept"  # session.info flag: the sweep repaired a new article's fields
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing one item did: its outcome, whether its text was repaired, and (for a problem) why."""
+
+    outcome: str
+    repaired: bool = False
+    error: str | None = None  # Chinese, for the admin: what failed, where, and what to check
+
+
+class UnparsablePage(Exception):
+    """A fetched page that cannot be turned into an article (empty body, extraction raised); message in Chinese."""
 
 
 class StorePipeline:
@@ -59,13 +101,115 @@ class StorePipeline:
         spider = self.crawler.spider
         factory = spider.session_factory
         now = spider.clock.now()
-        outcome = await asyncio.to_thread(_store_with_retry, factory, item, now)
-        self.crawler.stats.inc_value(f"yuqing/items/{outcome}")
+        result = await asyncio.to_thread(store_safely, factory, item, now)
+        record_result(self.crawler.stats, result)
         return item
 
 
+def record_result(stats: Any, result: StoreResult) -> None:
+    """Count one item's outcome in a Scrapy stats collector (what ``crawlers.health`` reads after the poll)."""
+    stats.inc_value(f"yuqing/items/{result.outcome}")
+    if result.repaired:
+        stats.inc_value(REPAIRED_STAT)
+    if result.error:
+        errors = list(stats.get_value(ITEM_ERRORS_STAT) or [])
+        if len(errors) < MAX_ITEM_ERRORS:
+            stats.set_value(ITEM_ERRORS_STAT, [*errors, result.error])
+
+
+def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attempts: int = 3) -> StoreResult:
+    """Repair and store one item in its own transaction; never raises for a bad item, whatever it contains.
+
+    A lost race on a unique key or a busy database is retried; anything else is reported in the result (and
+    logged) so the crawl stores the other items and the source's health shows the failure.
+    """
+    try:
+        item, repaired = repair_item(item)
+    except Exception as exc:  # an item the repair cannot even read: report it, never crash the crawl
+        logger.exception("could not read item %r", getattr(item, "url", item))
+        return StoreResult(FAILED, error=f"内容无法读取：{_reason(exc)}（{_where(item)}）")
+    if repaired:
+        logger.warning("%s: repaired invalid characters (lone surrogates, NUL, control characters) in %s",
+                       getattr(item, "source_id", "?"), getattr(item, "url", "?"))
+    for attempt in range(1, attempts + 1):
+        session = factory()
+        try:
+            with _WRITE_LOCK:
+                outcome, swept = _store_repaired(session, item, now)
+                session.commit()
+            error = None
+            if outcome == EMPTY:
+                error = f"页面中没有可读的标题或正文（可能需要登录或脚本渲染），未入库（{_where(item)}）"
+            return StoreResult(outcome, repaired or swept, error)
+        except UnparsablePage as exc:
+            session.rollback()
+            logger.warning("%s: %s", getattr(item, "source_id", "?"), exc)
+            return StoreResult(UNPARSABLE, repaired, str(exc))
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            if attempt == attempts:
+                logger.error("could not store %s: %s", getattr(item, "url", item), exc)
+                return StoreResult(FAILED, repaired, f"内容入库失败（重试 {attempts} 次后）：{_reason(exc)}"
+                                                     f"（{_where(item)}），请检查数据库日志")
+        except Exception as exc:  # the database refused this item's data, or storing it hit a bug: skip only it
+            session.rollback()
+            logger.exception("could not store %s", getattr(item, "url", item))
+            what = "数据库拒绝了这条内容" if isinstance(exc, DBAPIError) else "入库时出错"
+            return StoreResult(FAILED, repaired, f"内容入库失败，{what}：{_reason(exc)}（{_where(item)}），"
+                                                 "该条未入库，请检查该来源返回的内容或数据库日志")
+        finally:
+            session.close()
+    return StoreResult(FAILED, repaired)  # pragma: no cover
+
+
+def repair_item(item: Any) -> tuple[Any, bool]:
+    """A copy of ``item`` whose every text field is valid, storable text (see ``yuqing.text``), and whether any
+    field had to be repaired; counters are clamped to what an INTEGER column holds."""
+    changed = False
+
+    def fix(value: str | None) -> str | None:
+        nonlocal changed
+        if value is None:
+            return None
+        fixed = repair(value)
+        changed = changed or fixed.changed
+        return fixed.text
+
+    if isinstance(item, RecordItem):
+        meta, meta_changed = repair_value(item.meta)
+        raw_metrics, metrics_changed = repair_value(item.metrics)
+        metrics = {k: _counter(v) for k, v in raw_metrics.items()}
+        fixed = dataclasses.replace(
+            item, source_id=fix(item.source_id), channel=fix(item.channel), url=fix(item.url),
+            external_id=fix(item.external_id), text=fix(item.text), title=fix(item.title), author=fix(item.author),
+            meta=meta, metrics=metrics)
+        return fixed, changed or meta_changed or metrics_changed or metrics != raw_metrics
+    if isinstance(item, PageItem):
+        hints = dataclasses.replace(item.hints, title=fix(item.hints.title), author=fix(item.hints.author))
+        fixed = dataclasses.replace(
+            item, source_id=fix(item.source_id), channel=fix(item.channel), url=fix(item.url),
+            content_type=fix(item.content_type), requested_url=fix(item.requested_url), etag=fix(item.etag),
+            last_modified=fix(item.last_modified), hints=hints)
+        return fixed, changed
+    if isinstance(item, ValidatorItem):
+        fixed = dataclasses.replace(item, source_id=fix(item.source_id), url=fix(item.url), etag=fix(item.etag),
+                                    last_modified=fix(item.last_modified))
+        return fixed, changed
+    return item, False
+
+
+def _store_repaired(session: Session, item: Any, now: datetime) -> tuple[str, bool]:
+    """Store an already repaired item; returns (outcome, whether the last sweep over the new article's fields
+    repaired anything — extraction and HTML-to-text decode character references, e.g. ``&#1;``)."""
+    session.info[_SWEPT] = False
+    outcome = store_item(session, item, now)
+    return outcome, bool(session.info.pop(_SWEPT, False))
+
+
 def store_item(session: Session, item: Any, now: datetime) -> str:
-    """Store one spider item in ``session`` (not committed); returns the outcome."""
+    """Store one (repaired, see ``repair_item``) spider item in ``session`` (not committed); returns the outcome.
+
+    Raises ``UnparsablePage`` for a page that cannot become an article."""
     if isinstance(item, PageItem):
         return store_page(session, item, now)
     if isinstance(item, RecordItem):
@@ -85,8 +229,15 @@ def store_page(session: Session, item: PageItem, now: datetime) -> str:
     key = url_hash(item.url)
     if session.scalar(select(Article.id).where(Article.url_hash == key)) is not None:
         return DUPLICATE
-    extracted = extract_html(item.body, url=item.url, content_type=item.content_type, now=now)
-    hints = item.hints
+    if not item.body or (isinstance(item.body, bytes | bytearray) and not item.body.strip()):
+        raise UnparsablePage(f"页面内容为空（HTTP {item.status}，{len(item.body or b'')} 字节），未入库，"
+                             f"下次抓取时重试（{_where(item)}）")
+    try:
+        extracted = extract_html(item.body, url=item.url, content_type=item.content_type, now=now)
+    except Exception as exc:  # "never raises" is the extractor's promise; a broken page must not break the crawl
+        logger.exception("%s: extraction failed for %s", item.source_id, item.url)
+        raise UnparsablePage(f"页面解析失败：{_reason(exc)}，未入库，下次抓取时重试（{_where(item)}）") from exc
+    hints = item.hints or PageHints()
     title = hints.title if hints.title and not _TRUNCATED.search(hints.title) else extracted.title
     title = title or hints.title or ""
     if not extracted.text.strip() and not title.strip():
@@ -97,14 +248,14 @@ def store_page(session: Session, item: PageItem, now: datetime) -> str:
         meta["requested_url"] = item.requested_url
     if hints.title and hints.title != title:
         meta["listed_title"] = hints.title
-    session.add(Article(
+    _add_article(session, Article(
         source_id=item.source_id,
         channel=item.channel,
         url=item.url,
         url_hash=key,
         title=title,
         text=extracted.text,
-        author=extracted.author or hints.author,
+        author=_author(extracted.author or hints.author),
         published_at=hints.published_at or extracted.published_at,
         fetched_at=now,
         encoding=extracted.encoding,
@@ -136,10 +287,10 @@ def store_record(session: Session, item: RecordItem, now: datetime) -> str:
             channel=item.channel,
             url=item.url,
             url_hash=key,
-            external_id=item.external_id,
+            external_id=(item.external_id or "")[:MAX_EXTERNAL_ID_CHARS] or None,
             title=title,
             text=text,
-            author=item.author,
+            author=_author(item.author),
             published_at=item.published_at,
             fetched_at=now,
             encoding="utf-8",
@@ -148,7 +299,7 @@ def store_record(session: Session, item: RecordItem, now: datetime) -> str:
             meta=meta,
             stage=ArticleStage.fetched,
         )
-        session.add(article)
+        _add_article(session, article)
         session.flush()
         if item.metrics:
             _add_sample(session, article.id, item.metrics, now)
@@ -218,26 +369,58 @@ def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now:
     if sample is None:
         sample = ArticleMetricSample(article_id=article_id, observed_at=now)
         session.add(sample)
-    sample.reposts = int(metrics.get("reposts", 0))
-    sample.comments = int(metrics.get("comments", 0))
-    sample.likes = int(metrics.get("likes", 0))
+    sample.reposts = _counter(metrics.get("reposts", 0))
+    sample.comments = _counter(metrics.get("comments", 0))
+    sample.likes = _counter(metrics.get("likes", 0))
     session.flush()
 
 
-def _store_with_retry(factory: sessionmaker[Session], item: Any, now: datetime, attempts: int = 3) -> str:
-    """One transaction per item; a lost race on a unique key or a busy database is retried."""
-    for attempt in range(1, attempts + 1):
-        session = factory()
-        try:
-            with _WRITE_LOCK:
-                outcome = store_item(session, item, now)
-                session.commit()
-            return outcome
-        except (IntegrityError, OperationalError) as exc:
-            session.rollback()
-            if attempt == attempts:
-                logger.error("could not store %s: %s", getattr(item, "url", item), exc)
-                return "failed"
-        finally:
-            session.close()
-    return "failed"  # pragma: no cover
+def _add_article(session: Session, article: Article) -> None:
+    if _sweep(article):
+        session.info[_SWEPT] = True
+    session.add(article)
+
+
+def _counter(value: Any) -> int:
+    """A counter as an INTEGER column holds it: hostile APIs send 1e30 reposts or -5 likes."""
+    try:
+        return max(0, min(MAX_COUNTER, int(value)))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _author(value: str | None) -> str | None:
+    return value[:MAX_AUTHOR_CHARS] if value else value
+
+
+def _sweep(article: Article) -> bool:
+    """Repair the text fields of an article about to be inserted; True if anything changed."""
+    changed = False
+    for name in ("title", "text", "author", "url", "external_id"):
+        value = getattr(article, name)
+        if isinstance(value, str):
+            fixed = repair(value)
+            if fixed.changed:
+                setattr(article, name, fixed.text)
+                changed = True
+    for name in ("meta", "metrics"):
+        fixed_value, fixed_changed = repair_value(getattr(article, name) or {})
+        if fixed_changed:
+            setattr(article, name, fixed_value)
+            changed = True
+    return changed
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, single-line reason: the driver's message for database errors, else the exception's."""
+    inner = getattr(exc, "orig", None) or exc
+    text = " ".join(str(inner).split())[:300]
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+
+
+def _where(item: Any) -> str:
+    url = getattr(item, "url", None)
+    if not isinstance(url, str):
+        return "?"
+    url = repair(url).text
+    return url if len(url) <= MESSAGE_URL_CHARS else url[:MESSAGE_URL_CHARS] + "…"

@@ -332,3 +332,25 @@ def test_title_suffix_and_datetime_helpers():
     assert parse_datetime("2026/11/23 09:15") == utc(2026, 11, 23, 1, 15)
     assert parse_datetime("1795012500") == datetime.fromtimestamp(1795012500, UTC)
     assert parse_datetime("not a date") is None
+
+
+def test_dates_past_the_ends_of_time_never_make_extraction_raise():
+    # year 9999 at UTC-5 is past datetime.max in UTC; year 1 at UTC+5 before datetime.min: a hostile page, no date
+    assert parse_datetime("9999-12-31T23:59:59-05:00") is None
+    assert parse_datetime("0001-01-01T00:00:00+05:00") is None
+    page = ('<html><head><meta property="article:published_time" content="9999-12-31T23:59:59-05:00">'
+            '<title>示例银行滨江支行开业</title></head><body><time datetime="0001-01-01T00:00:00+05:00"></time>'
+            '<div class="content"><p>示例银行滨江支行今日开业，发布时间：2026-11-23 09:15。</p></div></body></html>')
+    e = extract_html(page.encode())
+    assert "滨江支行今日开业" in e.text and e.published_at == utc(2026, 11, 23, 1, 15)
+
+
+def test_nul_surrogates_and_c1_controls_never_reach_the_fields():
+    page = ("<html><head><title>示例\x00银行\ud800公告</title><meta name='author' content='记者\x85甲'></head><body>"
+            "<div class='content'><p>示例银行\x00滨江支行\ud83d\ude00今日\x9f开业，欢迎市民前来办理业务。</p></div>"
+            "</body></html>")
+    e = extract_html(page)
+    assert e.title == "示例银行公告" and e.author == "记者甲"
+    assert e.text == "示例银行滨江支行😀今日开业，欢迎市民前来办理业务。"
+    for value in (e.title, e.author, e.text):
+        value.encode("utf-8")
