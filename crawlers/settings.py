@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOADER_MIDDLEWARES": {
         "crawlers.ssrf.SSRFGuardMiddleware": 50,
         "crawlers.spiders.middlewares.SeenUrlFilterMiddleware": 60,
+        # before DefaultHeadersMiddleware (400); sees redirected requests again, so it strips off-origin headers
+        "crawlers.spiders.middlewares.OwnOriginHeadersMiddleware": 390,
         "crawlers.spiders.middlewares.RetryBackoffMiddleware": 560,
     },
     "ITEM_PIPELINES": {"crawlers.pipelines.StorePipeline": 300},

@@ -3,8 +3,15 @@
 Sources are data, not code: one generic spider per *kind* (feed, sitemap, listing page, JSON API) reads its
 behaviour from a ``SourceConfig``, so an admin adds a news site or a complaint board by editing YAML. Secrets never
 live in the file: a JSON API names the environment variable holding its token (``auth.token_env``), and
-``${NAME}`` placeholders (e.g. ``${SIM_BASE}``) are filled from given variables or the environment. Every problem
-is reported as a ``ConfigError`` naming the file and the field, and every URL passes the SSRF check at load time.
+``${NAME}`` placeholders (e.g. ``${SIM_HOST_PORT}``) are filled from given variables or the environment. Every
+problem is reported as a ``ConfigError`` naming the file and the field, and every URL passes the SSRF check at load
+time.
+
+A source on a private network (an intranet portal, the simulated internet of ``yuqing demo``) names the one host and
+port it may reach there, ``private_network: "host:port"`` — never a blanket switch, because whatever else its pages
+link or redirect to must still be treated as the public internet. ``yuqing run`` additionally refuses such a source
+unless the admin lists its id in ``YUQING_ALLOW_PRIVATE_SOURCES`` (``require_private_opt_in``): one file edit alone
+must not open the internal network.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crawlers.ssrf import UnsafeURLError, check_url
+from crawlers.ssrf import PrivateAllowance, UnsafeURLError, check_url, url_host_port
 from yuqing.errors import ConfigError
 from yuqing.yamlfile import load_yaml
 
@@ -29,6 +36,7 @@ Authority = Literal[
 MIN_POLL_INTERVAL = 30
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+OPT_IN_VARIABLE = "YUQING_ALLOW_PRIVATE_SOURCES"
 
 
 class _Strict(BaseModel):
@@ -138,9 +146,19 @@ class SourceConfig(_Strict):
     max_items: int = Field(default=200, ge=1, description="article pages fetched per poll")
     listing: ListingOptions | None = None
     json_api: JsonApiOptions | None = None
-    allow_private_network: bool = False
+    private_network: str | None = Field(
+        default=None, description="the one 'host:port' this source may reach on a private network, e.g. "
+        "'127.0.0.1:8100'; everything else it links or redirects to is checked as the public internet")
     respect_robots: bool = True
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="sent only to the origin (scheme, host, port) of `url`, never to the "
+        "other hosts its pages link or redirect to")
+
+    @field_validator("private_network")
+    @classmethod
+    def _allowance(cls, v: str | None) -> str | None:
+        # Stored in canonical form ("[::1]:8100", "127.0.0.1:8100") so logs and the opt-in message read the same.
+        return None if v is None else str(PrivateAllowance.parse(v))
 
     @field_validator("url")
     @classmethod
@@ -161,6 +179,11 @@ class SourceConfig(_Strict):
         if self.kind != "json_api" and self.json_api is not None:
             raise ValueError(f"json_api options given for a {self.kind} source")
         return self
+
+    @property
+    def private_allowance(self) -> PrivateAllowance | None:
+        """The parsed ``private_network`` (validated when the config was built)."""
+        return None if self.private_network is None else PrivateAllowance.parse(self.private_network)
 
     @property
     def tracks_metrics(self) -> bool:
@@ -190,11 +213,14 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
     data = _substitute(raw, lookup, "", problems)
     if problems:
         raise ConfigError(path, problems)
+    legacy = _legacy_fields(data)
     try:
         parsed = SourcesFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, [(_label(field, data), reason)
-                                 for field, reason in ConfigError.from_validation(path, exc).problems]) from None
+        raise ConfigError(path, legacy + [(_label(field, data), reason) for field, reason
+                                          in ConfigError.from_validation(path, exc).problems]) from None
+    if legacy:
+        raise ConfigError(path, legacy)
     seen: dict[str, int] = {}
     for index, source in enumerate(parsed.sources):
         where = f"sources.{index}[{source.id}]"
@@ -206,14 +232,60 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
             urls.append(("listing.page_url_template", source.listing.page_url_template.replace("{page}", "1")))
         for field, url in urls:
             try:
-                check_url(url, allow_private=source.allow_private_network, resolve=False)
+                check_url(url, source.private_allowance, resolve=False)
             except UnsafeURLError as exc:
-                hint = ("" if source.allow_private_network
-                        else " (set allow_private_network: true only for a trusted local source)")
+                if source.private_network is None:
+                    hint = (" (a trusted source on a private network names the one host and port it may reach: "
+                            "private_network: \"host:port\")")
+                else:
+                    hint = f" (private_network allows only {source.private_network})"
                 problems.append((f"{where}.{field}", f"unsafe URL: {exc}{hint}"))
     if problems:
         raise ConfigError(path, problems)
     return parsed.sources
+
+
+def require_private_opt_in(sources: list[SourceConfig], allowed_ids: list[str], path: Path | str) -> None:
+    """Refuse enabled sources with a ``private_network`` whose id the admin has not listed by name.
+
+    The sources file says what a source may reach; the opt-in, in the process environment, says the person running
+    ``yuqing run`` accepts it — so a changed or swapped sources file alone cannot point the crawler inward.
+    """
+    allowed = set(allowed_ids)
+    missing = [(i, s) for i, s in enumerate(sources)
+               if s.enabled and s.private_network is not None and s.id not in allowed]
+    if not missing:
+        return
+    wanted = ",".join(dict.fromkeys([*allowed_ids, *(s.id for _, s in missing)]))
+    problems = [(f"sources.{i}[{s.id}].private_network",
+                 f"来源 {s.id} 要访问内网地址 {s.private_network}，但未获管理员放行：确认该来源可信后，"
+                 f"把它的 id 加入环境变量 {OPT_IN_VARIABLE}（逗号分隔），例如 {OPT_IN_VARIABLE}={wanted}"
+                 f"（source {s.id} may reach the private address {s.private_network} only when listed in "
+                 f"{OPT_IN_VARIABLE}）")
+                for i, s in missing]
+    raise ConfigError(path, problems)
+
+
+def _legacy_fields(data: Any) -> list[tuple[str, str]]:
+    """``allow_private_network: true`` (a whole-source switch) is gone; say what to write instead."""
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        return []
+    problems: list[tuple[str, str]] = []
+    for index, entry in enumerate(data["sources"]):
+        if not isinstance(entry, dict) or "allow_private_network" not in entry:
+            continue
+        label = f"sources.{index}[{entry['id']}]" if entry.get("id") else f"sources.{index}"
+        try:
+            host, port = url_host_port(str(entry.get("url", "")))
+            example = str(PrivateAllowance(host, port))
+        except (UnsafeURLError, ValueError):
+            example = "host:port"
+        del entry["allow_private_network"]
+        problems.append((f"{label}.allow_private_network",
+                         f"该字段已取消（no longer supported）：删除它；若该来源确实在内网，改写为 "
+                         f"private_network: \"{example}\"（只允许访问这一个主机和端口），"
+                         f"并在环境变量 {OPT_IN_VARIABLE} 中列出来源 id"))
+    return problems
 
 
 def _substitute(value: Any, variables: dict[str, str], where: str, problems: list[tuple[str, str]]) -> Any:

@@ -12,5 +12,15 @@ Layout:
 - ``sim.content``   the hand-written Chinese content: the crisis itself and ~80 % background/distractors;
 - ``sim.scenario``  ``Scenario`` / ``build_scenario(start)``: content placed on a timeline with stable ids;
 - ``sim.render``    HTML/XML rendering of the sites (several page layouts, charsets, hostile pages);
-- ``sim.server``    ``create_app``, ``SimServer`` (in-loop uvicorn) and the blocking ``serve`` for ``yuqing sim``.
+- ``sim.server``    ``create_app``, ``SimServer`` (in-loop uvicorn) and the blocking ``serve`` for ``yuqing sim``;
+- ``sim.demo_sources`` ``DEMO_SOURCES_FILE`` (``sim/sources.yaml``), the sources that crawl the sim — demo only,
+  kept out of ``config/`` so a bank's configuration never carries a private-network allowance it did not write.
 """
+
+from __future__ import annotations
+
+# Re-exported for ``sim.DEMO_SOURCES_FILE``; import from ``sim.demo_sources`` where a ``tests/sim`` directory on
+# sys.path can shadow this package's ``__init__`` (pytest's rootdir insertion).
+from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids, demo_source_variables
+
+__all__ = ["DEMO_SOURCES_FILE", "SIM_HOST_PORT_VARIABLE", "demo_source_ids", "demo_source_variables"]

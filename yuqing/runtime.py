@@ -69,16 +69,23 @@ class LoadedConfig:
 
 
 def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None) -> LoadedConfig:
-    """Load and validate every config file; the first problem raises a ConfigError naming file and field."""
+    """Load and validate every config file; the first problem raises a ConfigError naming file and field.
+
+    Sources that name a ``private_network`` are refused unless their ids are in ``allow_private_sources``
+    (``YUQING_ALLOW_PRIVATE_SOURCES``): reaching inside the network takes the admin's word, not just the file's.
+    """
     from crawlers.keywords import load_keyword_plans
-    from crawlers.sources import load_sources
+    from crawlers.sources import load_sources, require_private_opt_in
     from incidents.policy import load_policy
     from sentiment.risk import load_risk_config
 
     plans_path = settings.config_dir / "keywords.yaml"
+    org = load_org(settings.org_path)
+    sources = load_sources(settings.sources_path, variables=source_vars or {})
+    require_private_opt_in(sources, settings.allow_private_sources, settings.sources_path)
     return LoadedConfig(
-        org=load_org(settings.org_path),
-        sources=load_sources(settings.sources_path, variables=source_vars or {}),
+        org=org,
+        sources=sources,
         plans=load_keyword_plans(plans_path) if plans_path.exists() else [],
         policy=load_policy(settings.levels_path, settings.checklists_path),
         risk_config=load_risk_config(settings.config_dir / "risk.yaml"),
@@ -95,6 +102,11 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     from sentiment.service import RiskContext
 
     cfg = load_config(settings, source_vars=source_vars)
+    if not any(s.enabled for s in cfg.sources):
+        # Not an error: a fresh installation starts with an empty config/sources.yaml, and the dashboard and
+        # incident handling are useful before the first source is added. But silence must not look like calm.
+        log.warning("未配置任何来源，不会抓取任何内容：请在来源配置文件中添加来源 (no sources configured)",
+                    extra={"sources_file": str(settings.sources_path)})
     engine = engine or make_engine(settings.effective_database_url)
     session_factory = make_sessionmaker(engine)
     authorities = {s.id: s.authority for s in cfg.sources}

@@ -5,6 +5,10 @@ is a healthy run with nothing new, while a 401, a 500 after retries or a timeout
 admin can act on. Article pages are fetched once (known URLs are skipped) and their failures are counted without
 failing the source, except when every article fetch failed.
 
+Requests carry no source credentials: the source's ``headers`` (and a JSON API's token) are added by
+``OwnOriginHeadersMiddleware`` only to requests for the source's own origin, so an article link or a redirect to
+another host never receives them. The spider's ``private_network`` is what the SSRF guard allows it to reach.
+
 Stats keys written here (read by ``crawlers.health``): ``yuqing/entry_status/<code>``, ``yuqing/not_modified``,
 ``yuqing/skipped_seen``, ``yuqing/pages_requested``, ``yuqing/pages_received``, ``yuqing/page_failures``,
 ``yuqing/page_ignored_status/<code>``, ``yuqing/dropped/<reason>``.
@@ -27,6 +31,7 @@ from crawlers.sources import SourceConfig
 from crawlers.spiders.items import PageHints, PageItem, ValidatorItem
 from crawlers.spiders.middlewares import AlreadySeen
 from crawlers.spiders.urls import url_hash
+from crawlers.ssrf import PrivateAllowance
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ class SourceSpider(scrapy.Spider):
         super().__init__(name=source.id, **kwargs)
         self.source = source
         self.known = known or KnownState()
-        self.allow_private_network = source.allow_private_network
+        self.private_network: PrivateAllowance | None = source.private_allowance  # read by SSRFGuardMiddleware
         self.errors: list[str] = []
         self.entry_ok = False  # an entry response was read
         self.entry_failed = False  # an entry request failed: the source failed this poll
@@ -65,8 +70,7 @@ class SourceSpider(scrapy.Spider):
     def entry_request(self, url: str, callback: Any, *, entry: bool = True, headers: dict[str, str] | None = None,
                       cb_kwargs: dict[str, Any] | None = None) -> scrapy.Request:
         """A feed / sitemap / list / API page request, conditional when validators are known."""
-        all_headers = dict(self.source.headers)
-        all_headers.update(headers or {})
+        all_headers = dict(headers or {})
         etag, last_modified = self.known.validators.get(url_hash(url), (None, None))
         if etag:
             all_headers["If-None-Match"] = etag
@@ -108,9 +112,12 @@ class SourceSpider(scrapy.Spider):
             callback=self.parse_article,
             meta={"yuqing_article": True},
             errback=self.on_page_error,
-            headers=dict(self.source.headers),
             cb_kwargs={"hints": hints or PageHints()},
         )
+
+    def own_headers(self) -> dict[str, str]:
+        """Headers only the source's own origin may receive (``OwnOriginHeadersMiddleware`` adds or strips them)."""
+        return dict(self.source.headers)
 
     def fail_entry(self, response: Response, message: str) -> None:
         """Record an unusable entry response (not a feed, not JSON…): the source failed this poll."""

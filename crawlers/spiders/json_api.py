@@ -2,7 +2,9 @@
 
 Items are re-read on every poll when the source tracks metrics, so reposts/comments/likes of known posts are
 updated and a new metric sample recorded; that is how spread velocity is measured. The token comes from the
-environment variable the config names, never from the config file.
+environment variable the config names, never from the config file, and is sent only to the API's own origin: it
+joins ``own_headers``, which ``OwnOriginHeadersMiddleware`` strips from any request to another host (item links,
+redirects).
 """
 
 from __future__ import annotations
@@ -27,16 +29,18 @@ MAX_TEXT_CHARS = 20_000
 class JsonApiSpider(SourceSpider):
     async def start(self) -> AsyncIterator[Any]:
         opts = self._opts
-        headers = {"Accept": "application/json"}
         if opts.auth is not None:
             token = os.environ.get(opts.auth.token_env, "").strip()
             if not token:
                 self.errors.append(f"未设置环境变量 {opts.auth.token_env}（该接口需要访问令牌）")
                 self.entry_failed = True
                 return
-            headers[opts.auth.header] = opts.auth.format.format(token=token)
-        self._headers = headers
+            self._auth_headers = {opts.auth.header: opts.auth.format.format(token=token)}
         yield self._page_request(opts.first_page, entry=True)
+
+    def own_headers(self) -> dict[str, str]:
+        """The source's headers plus the API token (which wins over a configured header of the same name)."""
+        return {**super().own_headers(), **getattr(self, "_auth_headers", {})}
 
     @property
     def _opts(self) -> JsonApiOptions:
@@ -51,7 +55,7 @@ class JsonApiSpider(SourceSpider):
         if opts.cursor_param and cursor is not None:
             params[opts.cursor_param] = cursor
         return self.entry_request(_with_query(self.source.url, params), self.parse_api, entry=entry,
-                                  headers=self._headers, cb_kwargs={"page": page})
+                                  headers={"Accept": "application/json"}, cb_kwargs={"page": page})
 
     def parse_api(self, response: Response, page: int) -> Iterable[Any]:
         go_on, _validators = self.accept_entry(response)

@@ -1,15 +1,23 @@
-"""Downloader middlewares of our own: exponential retry backoff, and skipping URLs any source already fetched.
+"""Downloader middlewares of our own: exponential retry backoff, skipping URLs any source already fetched, and
+keeping a source's headers and token on the source's own origin.
 
 Backoff: Scrapy's RetryMiddleware re-schedules a failed request at once; a struggling server (the intermittent 500s of a
 busy news site) is better served by waiting. A request carrying ``retry_times`` = n waits
 ``YUQING_RETRY_BACKOFF * 2**(n-1)`` seconds (capped by ``YUQING_RETRY_BACKOFF_MAX``) before it is downloaded.
 The wait is recorded in stats as ``retry/backoff_seconds``.
+
+Own-origin headers: a source's configured headers and a JSON API's token are credentials for that one site. Scrapy's
+RedirectMiddleware copies every header into the redirected request (it drops only ``Cookie`` and
+``Authorization`` across hosts), and article links lead anywhere, so ``OwnOriginHeadersMiddleware`` looks at every
+request as it is about to be downloaded — redirects come back through it — and adds those headers when the request
+is for the source URL's origin (scheme, host, port) and removes them otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from sqlalchemy import select
@@ -77,3 +85,48 @@ class SeenUrlFilterMiddleware:
 def _url_known(factory: sessionmaker[Session], key: str) -> bool:
     with factory() as session:
         return session.scalar(select(SeenUrl.id).where(SeenUrl.url_hash == key)) is not None
+
+
+class OwnOriginHeadersMiddleware:
+    """Give the spider's ``own_headers()`` to requests for its source's origin only; strip them from all others.
+
+    Runs before ``DefaultHeadersMiddleware`` (400) and adds with ``setdefault``, so a header the spider set on one
+    request (``Accept: application/json``) wins, and a stripped ``Accept`` or ``User-Agent`` falls back to the
+    defaults rather than to nothing.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OwnOriginHeadersMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        spider = self.crawler.spider
+        own_headers = getattr(spider, "own_headers", None)
+        source = getattr(spider, "source", None)
+        if not callable(own_headers) or source is None:
+            return
+        headers: dict[str, str] = own_headers()
+        if not headers:
+            return
+        if origin(request.url) == origin(source.url):
+            for name, value in headers.items():
+                request.headers.setdefault(name, value)
+        else:
+            for name in headers:
+                request.headers.pop(name, None)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; a malformed URL has no port."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, "", None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").rstrip(".").lower(), port

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, Notification, Task
 from sentiment.models import StoryRisk
+from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids
 from sim.scenario import DEFAULT_START, build_scenario
 from sim.server import SimServer
 from yuqing.clock import FrozenClock
@@ -42,15 +43,16 @@ def sim_at() -> Iterator[tuple[FrozenClock, str]]:
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
     assert ready.wait(10)
-    yield clock, server.base_url
+    yield clock, f"{server.host}:{server.port}"
     loop.call_soon_threadsafe(stop.set)
     thread.join(10)
 
 
-def _runtime(engine: Engine, clock: FrozenClock, base_url: str, tmp_path, monkeypatch) -> Runtime:
+def _runtime(engine: Engine, clock: FrozenClock, host_port: str, tmp_path, monkeypatch) -> Runtime:
     monkeypatch.setenv("YUQING_WEIBO_TOKEN", WEIBO_TOKEN)
-    settings = load_settings(data_dir=tmp_path)
-    rt = build_runtime(settings, clock=clock, source_vars={"SIM_BASE": base_url}, engine=engine)
+    settings = load_settings(data_dir=tmp_path, sources_file=DEMO_SOURCES_FILE,
+                             allow_private_sources=demo_source_ids())
+    rt = build_runtime(settings, clock=clock, source_vars={SIM_HOST_PORT_VARIABLE: host_port}, engine=engine)
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01}
     return rt
 
@@ -123,3 +125,18 @@ def test_crash_mid_round_resumes_without_duplicates_or_losses(db_engine, sim_at,
     monkeypatch.setattr(incidents.service, "handle_story_risk", real)
     asyncio.run(run_round(_runtime(db_engine, clock, base, tmp_path, monkeypatch)))
     assert _state(db_engine) == reference
+
+
+def test_run_with_the_shipped_empty_sources_file_starts_and_says_no_sources_are_configured(
+    db_engine, tmp_path, caplog
+):
+    import logging
+
+    settings = load_settings(data_dir=tmp_path)  # config/sources.yaml as shipped: `sources: []`
+    with caplog.at_level(logging.WARNING, logger="yuqing.pipeline"):
+        rt = build_runtime(settings, clock=FrozenClock(DEFAULT_START), engine=db_engine)
+    assert rt.sources == []
+    warnings = [r for r in caplog.records if r.name == "yuqing.pipeline" and "未配置任何来源" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].sources_file == str(settings.sources_path)
+    report = asyncio.run(run_round(rt))
+    assert report.crawled_sources == 0 and report.errors == []

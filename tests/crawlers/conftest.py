@@ -123,6 +123,14 @@ def site() -> Iterator[LocalSite]:
 
 
 @pytest.fixture
+def other_site() -> Iterator[LocalSite]:
+    """A second local server on another port: another host as far as a source's allowance and headers go."""
+    server = LocalSite().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def session_factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(f"sqlite:///{tmp_path / 'crawl.db'}")
     all_metadata().create_all(engine)

@@ -14,7 +14,7 @@ from crawlers.models import Article, ArticleMetricSample, SeenUrl, SourceState
 from crawlers.sources import SourceConfig, load_sources
 from crawlers.spiders.timeparse import parse_datetime
 from crawlers.spiders.urls import normalise_url, url_hash
-from yuqing.settings import PROJECT_ROOT
+from sim.demo_sources import DEMO_SOURCES_FILE, demo_source_variables
 
 ARTICLE = """<!DOCTYPE html><html><head><meta charset="{charset}"><title>{title}_江城晚报网</title></head>
 <body><div class="nav">首页 | 本地 | 财经</div><h1>{title}</h1>
@@ -35,9 +35,14 @@ def rss(base: str, links: list[str]) -> str:
     return f"{head}{items}</channel></rss>"
 
 
+def host_port(site) -> str:
+    """The local test server's ``host:port``: the one private address its source may reach."""
+    return site.base.removeprefix("http://")
+
+
 def source(site, **kwargs) -> SourceConfig:
     values = {"id": "jcwb", "name": "江城晚报网", "kind": "rss", "channel": "news", "url": f"{site.base}/feed.xml",
-              "authority": "local_media", "allow_private_network": True, "respect_robots": False}
+              "authority": "local_media", "private_network": host_port(site), "respect_robots": False}
     values.update(kwargs)
     return SourceConfig(**values)
 
@@ -141,7 +146,7 @@ def test_entry_500_is_retried_then_recorded_as_a_source_failure(site, session_fa
 
 def test_unreachable_source_fails_with_a_clear_error(session_factory, clock, fast) -> None:
     src = SourceConfig(id="down", name="停机", kind="rss", channel="news", url="http://127.0.0.1:9/feed.xml",
-                       authority="local_media", allow_private_network=True, respect_robots=False)
+                       authority="local_media", private_network="127.0.0.1:9", respect_robots=False)
     fast["RETRY_TIMES"] = 0
     result = asyncio.run(crawl_sources([src], session_factory=session_factory, clock=clock,
                                        settings_overrides=fast))["down"]
@@ -164,7 +169,7 @@ def weibo_source(site, **json_overrides) -> SourceConfig:
     }
     options.update(json_overrides)
     return SourceConfig(id="weibo", name="微博", kind="json_api", channel="social", url=f"{site.base}/api/search",
-                        authority="social", allow_private_network=True, respect_robots=False, json_api=options)
+                        authority="social", private_network=host_port(site), respect_robots=False, json_api=options)
 
 
 def weibo_posts(base: str, reposts: int) -> bytes:
@@ -259,7 +264,7 @@ def test_paged_json_api_maps_fields_and_stops_when_no_more(site, session_factory
     site.add("/api/list?page_size=2&page=2", complaints(2, False), content_type="application/json")
     src = SourceConfig(
         id="complaints", name="投诉平台", kind="json_api", channel="complaint", url=f"{site.base}/api/list",
-        authority="complaint_platform", allow_private_network=True, respect_robots=False,
+        authority="complaint_platform", private_network=host_port(site), respect_robots=False,
         json_api={"items_path": "data", "params": {"page_size": "2"}, "page_param": "page",
                   "has_more_path": "has_more",
                   "fields": {"id": "id", "title": "title", "text": "content", "url": "url",
@@ -407,7 +412,7 @@ def test_every_sim_source_yields_articles_and_a_recrawl_adds_no_duplicates(sessi
         server = SimServer(clock, build_scenario(start), slow_page_seconds=0.5)
         await server.start()
         try:
-            sources = load_sources(PROJECT_ROOT / "config" / "sources.yaml", {"SIM_BASE": server.base_url})
+            sources = load_sources(DEMO_SOURCES_FILE, demo_source_variables(server.host, server.port))
             first = await crawl_sources(sources, session_factory=session_factory, clock=clock,
                                         settings_overrides=overrides)
             with session_factory() as s:
@@ -469,3 +474,77 @@ def test_feed_with_full_content_is_stored_without_fetching_the_article_pages(sit
     assert article.title == "高新区支行适老化服务"
     assert "老年客户可优先办理" in article.text and "alert" not in article.text
     assert article.published_at == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+
+# A source's headers and token belong to its own origin. The second local server stands for another site on the
+# public internet; the SSRF guard is switched off for these tests only because, on 127.0.0.1, it would refuse
+# the second server before any header could reach it (tests/crawlers/test_ssrf.py covers that). What is under
+# test is the other line of defence: even a request the guard lets through never carries the source's secrets.
+WITHOUT_GUARD = {"DOWNLOADER_MIDDLEWARES": {"crawlers.ssrf.SSRFGuardMiddleware": None}}
+SECRET_HEADERS = ("x-source-key", "x-api-token", "authorization", "cookie")
+
+
+def test_custom_headers_reach_the_source_host_but_not_links_or_redirects_to_another_host(
+    site, other_site, session_factory, clock, fast
+) -> None:
+    site.add("/feed.xml", rss(site.base, ["/a/1.html", "/a/moved.html"]).replace(
+        "</channel>", f"<item><title>外站</title><link>{other_site.base}/b/1.html</link></item></channel>"),
+        content_type="application/rss+xml")
+    site.add("/a/1.html", page("光明路支行排长队", "示例银行光明路支行门前排起长队。"))
+    site.add("/a/moved.html", b"", status=302, headers={"Location": f"{other_site.base}/b/moved.html"})
+    other_site.add("/b/1.html", page("外站文章", "示例银行滨江支行为老年客户开通绿色通道。"))
+    other_site.add("/b/moved.html", page("外站转载", "示例银行高新区支行开展反诈宣传。"))
+    src = source(site, headers={"X-Source-Key": "source-secret", "Authorization": "Basic c2VjcmV0"})
+    result = asyncio.run(crawl_sources([src], session_factory=session_factory, clock=clock,
+                                       settings_overrides={**fast, **WITHOUT_GUARD}))["jcwb"]
+    assert result.ok and result.new_items == 3, result.errors
+
+    for path in ("/feed.xml", "/a/1.html", "/a/moved.html"):
+        [hit] = site.hits(path)
+        assert hit.headers["x-source-key"] == "source-secret", path
+        assert hit.headers["authorization"] == "Basic c2VjcmV0", path
+    assert {r.path for r in other_site.requests} == {"/b/1.html", "/b/moved.html"}
+    for hit in other_site.requests:
+        assert not set(SECRET_HEADERS) & set(hit.headers), (hit.path, hit.headers)
+        assert "source-secret" not in str(hit.headers) and "c2VjcmV0" not in str(hit.headers)
+        assert hit.headers["user-agent"].startswith("Mozilla/5.0 (compatible; yuqing")  # defaults still sent
+
+
+def test_json_api_token_is_not_sent_when_a_request_of_the_source_is_redirected_to_another_host(
+    site, other_site, session_factory, clock, fast, monkeypatch
+) -> None:
+    monkeypatch.setenv("TEST_WEIBO_TOKEN", "token-secret")
+    # The API's robots.txt redirects to another host; Scrapy follows it, copying every header. API pages
+    # themselves are entry requests, which are never redirected (handle_httpstatus_all): page 2's 302 must
+    # reach no one.
+    first = json.dumps({"statuses": [{"idstr": "1", "text": "示例银行光明路支行排长队"}], "has_more": True,
+                        "max_id": "2"}, ensure_ascii=False).encode()
+    site.add("/robots.txt", b"", status=302, headers={"Location": f"{other_site.base}/robots.txt"})
+    other_site.add("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    site.add("/api/search?count=100", first, content_type="application/json")
+    site.add("/api/search?count=100&max_id=2", b"", status=302,
+             headers={"Location": f"{other_site.base}/api/search?count=100&max_id=2"})
+    other_site.add("/api/search?count=100&max_id=2", b'{"statuses": []}', content_type="application/json")
+    src = weibo_source(site, auth={"token_env": "TEST_WEIBO_TOKEN", "header": "X-Api-Token", "format": "{token}"},
+                       cursor_param="max_id", cursor_path="max_id", has_more_path="has_more")
+    src = src.model_copy(update={"headers": {"X-Source-Key": "source-secret"}, "respect_robots": True})
+    result = asyncio.run(crawl_sources([src], session_factory=session_factory, clock=clock,
+                                       settings_overrides={**fast, **WITHOUT_GUARD}))["weibo"]
+    assert result.new_items == 1, result.errors
+    for path in ("/robots.txt", "/api/search?count=100", "/api/search?count=100&max_id=2"):
+        [own] = site.hits(path)
+        assert own.headers["x-api-token"] == "token-secret" and own.headers["x-source-key"] == "source-secret"
+    [elsewhere] = other_site.requests
+    assert elsewhere.path == "/robots.txt"
+    assert not set(SECRET_HEADERS) & set(elsewhere.headers), elsewhere.headers
+    assert "token-secret" not in str(elsewhere.headers) and "source-secret" not in str(elsewhere.headers)
+
+
+def test_headers_follow_the_origin_not_the_host_name_alone() -> None:
+    from crawlers.spiders.middlewares import origin
+
+    assert origin("http://News.Example.cn./a") == origin("http://news.example.cn:80/b")
+    assert origin("http://news.example.cn/") == ("http", "news.example.cn", 80)
+    assert origin("https://news.example.cn/a") != origin("http://news.example.cn/a")
+    assert origin("http://news.example.cn:8080/") != origin("http://news.example.cn/")
+    assert origin("http://[::1]:8100/") == ("http", "::1", 8100)

@@ -1,4 +1,5 @@
-"""Source configuration: the shipped file loads, and every mistake names the file and the field."""
+"""Source configuration: the shipped files load, every mistake names the file and the field, and a private-network
+allowance names one safe host and port and still needs the admin's opt-in by name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.sources import SourceConfig, load_sources
+from crawlers.sources import SourceConfig, load_sources, require_private_opt_in
+from sim.demo_sources import DEMO_SOURCES_FILE, demo_source_ids, demo_source_variables
 from yuqing.errors import ConfigError
 from yuqing.settings import PROJECT_ROOT
 
@@ -23,8 +25,16 @@ def problems(exc: pytest.ExceptionInfo[ConfigError]) -> dict[str, str]:
     return dict(exc.value.problems)
 
 
-def test_shipped_sources_describe_every_sim_site_without_secrets() -> None:
-    sources = load_sources(SHIPPED, {"SIM_BASE": "http://127.0.0.1:8765"})
+def test_the_banks_sources_file_ships_empty_and_without_private_allowances() -> None:
+    assert load_sources(SHIPPED) == []
+    text = SHIPPED.read_text(encoding="utf-8")
+    active = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("private_network" in line or "127.0.0.1" in line for line in active)
+    assert "allow_private_network" not in text
+
+
+def test_demo_sources_describe_every_sim_site_without_secrets() -> None:
+    sources = load_sources(DEMO_SOURCES_FILE, demo_source_variables("127.0.0.1", 8765))
     by_kind = {s.kind for s in sources}
     assert by_kind == {"rss", "sitemap", "listing", "json_api"}
     assert {s.channel for s in sources} == {"news", "social", "complaint", "regulator"}
@@ -35,8 +45,10 @@ def test_shipped_sources_describe_every_sim_site_without_secrets() -> None:
     weibo = next(s for s in sources if s.channel == "social")
     assert weibo.json_api is not None and weibo.json_api.auth is not None
     assert weibo.json_api.auth.token_env == "YUQING_WEIBO_TOKEN"
-    assert "sim-weibo-token" not in SHIPPED.read_text(encoding="utf-8")
-    assert all(s.allow_private_network for s in sources)
+    assert "sim-weibo-token" not in DEMO_SOURCES_FILE.read_text(encoding="utf-8")
+    assert all(s.private_network == "127.0.0.1:8765" for s in sources)  # exactly the sim, nothing wider
+    assert demo_source_ids() == [s.id for s in sources]
+    assert [s.private_network for s in load_sources(DEMO_SOURCES_FILE)] == ["127.0.0.1:8100"] * len(sources)
 
 
 def test_placeholders_come_from_variables_before_the_environment(tmp_path, monkeypatch) -> None:
@@ -76,7 +88,7 @@ sources:
     assert f"{path}: sources.1[no-url].url" in str(exc.value)
 
 
-def test_private_url_needs_the_explicit_flag(tmp_path) -> None:
+def test_private_url_needs_an_allowance_naming_its_host_and_port(tmp_path) -> None:
     text = """
 sources:
   - {id: local, name: 内网, kind: rss, channel: news, url: "http://127.0.0.1:9000/rss.xml", authority: local_media%s}
@@ -84,7 +96,97 @@ sources:
     with pytest.raises(ConfigError) as exc:
         load_sources(write(tmp_path, text % ""))
     assert "unsafe URL" in problems(exc)["sources.0[local].url"]
-    assert load_sources(write(tmp_path, text % ", allow_private_network: true"))[0].allow_private_network
+    assert "private_network" in problems(exc)["sources.0[local].url"]
+    assert load_sources(write(tmp_path, text % ", private_network: '127.0.0.1:9000'"))[0].private_network == (
+        "127.0.0.1:9000")
+    with pytest.raises(ConfigError) as exc:  # an allowance for another port does not cover the URL
+        load_sources(write(tmp_path, text % ", private_network: '127.0.0.1:9001'"))
+    assert "127.0.0.1:9001" in problems(exc)["sources.0[local].url"]
+
+
+@pytest.mark.parametrize(("value", "canonical"), [
+    ("127.0.0.1:8100", "127.0.0.1:8100"),
+    ("10.20.30.40:443", "10.20.30.40:443"),
+    ("[::1]:8100", "[::1]:8100"),
+    ("[0:0:0:0:0:0:0:1]:8100", "[::1]:8100"),
+    ("Intranet.Bank.Example:8443", "intranet.bank.example:8443"),
+    ("localhost:8100", "localhost:8100"),
+])
+def test_a_valid_allowance_is_stored_in_canonical_form(value: str, canonical: str) -> None:
+    source = SourceConfig(id="a", name="甲", kind="rss", channel="news", url="https://a.example.cn/rss",
+                          authority="local_media", private_network=value)
+    assert source.private_network == canonical
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("127.0.0.1", "端口"),  # no port
+    ("intranet.example", "端口"),
+    ("::1:8100", "方括号"),  # IPv6 without brackets
+    ("[127.0.0.1]:80", "IPv6"),
+    ("http://127.0.0.1:8100", "host:port"),  # a URL, not host:port
+    ("127.0.0.1:0", "端口"),
+    ("127.0.0.1:65536", "端口"),
+    ("127.0.0.1:http", "端口"),
+    ("169.254.169.254:80", "云元数据"),
+    ("169.254.10.1:80", "链路本地"),
+    ("[fe80::1]:80", "链路本地"),
+    ("100.100.100.200:80", "云元数据"),  # Alibaba Cloud
+    ("[fd00:ec2::254]:80", "云元数据"),  # AWS over IPv6
+    ("[::ffff:169.254.169.254]:80", "云元数据"),
+    ("metadata.google.internal:80", "元数据"),
+    ("metadata:80", "元数据"),
+    ("instance-data.ec2.internal:80", "元数据"),
+    ("0.0.0.0:8100", "未指定"),
+    ("[::]:8100", "未指定"),
+    ("224.0.0.1:8100", "组播"),
+    ("[ff02::1]:8100", "组播"),
+    ("255.255.255.255:8100", "广播"),
+    ("2130706433:8100", "点分"),  # 127.0.0.1 in disguise
+    ("bad_host!:80", "主机名"),
+])
+def test_an_unsafe_or_malformed_allowance_names_the_file_and_field(tmp_path, value: str, reason: str) -> None:
+    path = write(tmp_path, f"""
+sources:
+  - {{id: intranet, name: 内网, kind: rss, channel: news, url: "https://news.example.cn/rss",
+     authority: local_media, private_network: "{value}"}}
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_sources(path)
+    assert exc.value.path == str(path)
+    assert reason in problems(exc)["sources.0[intranet].private_network"]
+
+
+def test_the_old_blanket_flag_is_refused_with_what_to_write_instead(tmp_path) -> None:
+    path = write(tmp_path, """
+sources:
+  - {id: sim, name: 模拟, kind: rss, channel: news, url: "http://127.0.0.1:8100/news/rss.xml",
+     authority: local_media, allow_private_network: true}
+  - {id: portal, name: 内网门户, kind: rss, channel: news, url: "https://portal.bank.example/rss",
+     authority: local_media, allow_private_network: true}
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_sources(path)
+    found = problems(exc)
+    assert 'private_network: "127.0.0.1:8100"' in found["sources.0[sim].allow_private_network"]
+    assert "YUQING_ALLOW_PRIVATE_SOURCES" in found["sources.0[sim].allow_private_network"]
+    assert 'private_network: "portal.bank.example:443"' in found["sources.1[portal].allow_private_network"]
+    assert str(path) in str(exc.value)
+
+
+def test_private_sources_need_the_admins_opt_in_by_id(tmp_path) -> None:
+    sources = load_sources(DEMO_SOURCES_FILE)
+    with pytest.raises(ConfigError) as exc:
+        require_private_opt_in(sources, [], DEMO_SOURCES_FILE)
+    message = str(exc.value)
+    assert str(DEMO_SOURCES_FILE) in message and "YUQING_ALLOW_PRIVATE_SOURCES=" in message
+    assert all(f"[{s.id}].private_network" in message for s in sources)
+    with pytest.raises(ConfigError) as exc:
+        require_private_opt_in(sources, ["jcwb-rss", "weibo-search"], DEMO_SOURCES_FILE)
+    assert not any("[jcwb-rss]" in f or "[weibo-search]" in f for f in problems(exc))
+    assert "sources.2[jcwb-list].private_network" in problems(exc)
+    require_private_opt_in(sources, demo_source_ids(), DEMO_SOURCES_FILE)
+    disabled = [s.model_copy(update={"enabled": False}) for s in sources]
+    require_private_opt_in(disabled, [], DEMO_SOURCES_FILE)  # what is not crawled needs no opt-in
 
 
 def test_metadata_address_is_refused_even_in_decimal_form(tmp_path) -> None:
@@ -154,3 +256,30 @@ def test_source_config_flags_metric_tracking_only_for_json_items() -> None:
     rss = SourceConfig(id="r", name="r", kind="rss", channel="news", url="https://a.example.cn/",
                        authority="local_media")
     assert not rss.tracks_metrics
+
+
+def test_run_and_check_config_refuse_private_sources_the_admin_did_not_list(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+    from yuqing.runtime import load_config
+    from yuqing.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path, sources_file=DEMO_SOURCES_FILE)
+    with pytest.raises(ConfigError, match="YUQING_ALLOW_PRIVATE_SOURCES") as exc:
+        load_config(settings)
+    assert "jcwb-rss" in str(exc.value) and "127.0.0.1:8100" in str(exc.value)
+    listed = load_config(settings.model_copy(update={"allow_private_sources": demo_source_ids()}))
+    assert [s.id for s in listed.sources] == demo_source_ids()
+
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("YUQING_SOURCES_FILE", str(DEMO_SOURCES_FILE))
+    monkeypatch.setenv("YUQING_ALLOW_PRIVATE_SOURCES", "jcwb-rss")
+    refused = CliRunner().invoke(app, ["check-config"])
+    assert refused.exit_code == 2
+    assert "YUQING_ALLOW_PRIVATE_SOURCES" in refused.output and "weibo-search" in refused.output
+    assert "[jcwb-rss].private_network" not in refused.output
+    monkeypatch.setenv("YUQING_ALLOW_PRIVATE_SOURCES", ",".join(demo_source_ids()))
+    accepted = CliRunner().invoke(app, ["check-config"])
+    assert accepted.exit_code == 0, accepted.output
+    assert f"{len(demo_source_ids())} sources" in accepted.output
