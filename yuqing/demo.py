@@ -44,6 +44,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     from api.app import create_app
     from api.server import serve_api, stop_api
     from api.users import seed_users
+    from sim.demo_sources import DEMO_SOURCES_FILE, demo_source_ids, demo_source_variables
     from sim.scenario import build_scenario
     from sim.server import SimServer
 
@@ -51,6 +52,9 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     if options.reset:
         _remove_sqlite(db_path)
     settings = settings.model_copy(update={"database_url": settings.database_url or f"sqlite:///{db_path}"})
+    # The demo crawls the sim's own sources file and opts them in, by id, to the one private host:port they name.
+    settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
+                                           "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = ScaledClock(start, options.speed)
     scenario = build_scenario(start)
@@ -59,7 +63,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     os.environ.setdefault("YUQING_WEIBO_TOKEN", DEMO_WEIBO_TOKEN)
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
-    rt = build_runtime(settings, clock=clock, source_vars={"SIM_BASE": sim.base_url}, engine=engine)
+    rt = build_runtime(settings, clock=clock, source_vars=demo_source_variables(sim.host, sim.port), engine=engine)
     # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
     with rt.session_factory() as session:
