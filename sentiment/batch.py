@@ -16,15 +16,17 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from sentiment.classifier import Classifier
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
+from yuqing.text import repair
 
 log = logging.getLogger("sentiment.batch")
 MAX_TEXT_CHARS = 1_000_000
@@ -33,6 +35,7 @@ CHUNK_CHARS = 2_000_000  # …or fewer, so a file of long texts does not hold gi
 LONG_TEXT_CHARS = 512  # longer texts are reduced to their passages about a bank
 PASSAGE_WINDOW = 8000  # characters around the first bank term searched for passages (bounds the work)
 # Generic words that put a sentence about a bank, for texts that come without their matched keyword terms.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 BANK_TERMS = ["银行", "支行", "分行", "网点", "营业厅", "柜台", "柜员", "大堂经理", "客户经理", "客服", "信用卡",
               "储蓄卡", "借记卡", "贷款", "房贷", "理财", "存款", "取款", "取钱", "转账", "ATM", "手机银行", "App"]
 
@@ -119,20 +122,41 @@ def text_for_model(text: str) -> str:
     return passages_about("", text[start:start + PASSAGE_WINDOW], BANK_TERMS, max_chars=LONG_TEXT_CHARS)
 
 
+class _Line(NamedTuple):
+    lineno: int
+    item_id: object
+    text: str
+
+
 def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifier | None = None,
                    errors: TextIO | None = None) -> dict:
     """Classify every valid line; report each invalid one on ``errors`` with its line number.
 
     ``classifier`` defaults to the rule baseline (a library default that needs no model files); the CLI passes
     ``choose_classifier()``. Returns ``{"ok", "errors", "model"}``.
+
+    Hostile input never costs the other lines: a text with lone surrogates or control characters is repaired
+    (``yuqing.text``; noted on ``errors``) and classified; an ``id`` is written back exactly as it was read (a lone
+    surrogate in it is kept as a ``\\uXXXX`` escape, so the output stays valid UTF-8 and still joins on the id);
+    and a chunk the classifier fails on is split until the one failing line is found and reported.
     """
     from sentiment.rules import RuleBasedClassifier
 
     clf = classifier or RuleBasedClassifier()
     errors = errors or sys.stderr
     ok = bad = 0
+
+    def flush(lines: list[_Line]) -> None:
+        nonlocal ok, bad
+        written, failed = _flush(clf, lines, out)
+        ok += written
+        bad += len(failed)
+        for line, exc in failed:
+            print(f"{input_path}:{line.lineno}: could not classify this text ({type(exc).__name__}: {exc})",
+                  file=errors)
+
     with output_path.open("w", encoding="utf-8") as out:
-        batch: list[tuple[object, str]] = []
+        batch: list[_Line] = []
         chars = 0
         for lineno, item, err in _read_lines(input_path):
             if err:
@@ -140,15 +164,19 @@ def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifie
                 print(f"{input_path}:{lineno}: {err}", file=errors)
                 continue
             assert item is not None
-            text = text_for_model(item[1])
-            batch.append((item[0], text))
+            item_id, raw = item
+            fixed = repair(raw)
+            if fixed.changed:
+                print(f"{input_path}:{lineno}: note: repaired invalid characters in \"text\" (lone surrogates, "
+                      "NUL or other control characters); classified the repaired text", file=errors)
+            text = text_for_model(fixed.text)
+            batch.append(_Line(lineno, item_id, text))
             chars += len(text)
             if len(batch) >= CHUNK_TEXTS or chars >= CHUNK_CHARS:
-                ok += _flush(clf, batch, out)
+                flush(batch)
                 batch, chars = [], 0
-        ok += _flush(clf, batch, out)
+        flush(batch)
     return {"ok": ok, "errors": bad, "model": clf.name}
-
 
 def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, str | None]]:
     with path.open("rb") as fh:
@@ -171,6 +199,9 @@ def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, st
             if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
                 yield lineno, None, 'expected an object with "id" and "text"'
                 continue
+            if isinstance(obj["id"], bool) or not isinstance(obj["id"], str | int):
+                yield lineno, None, f'"id" must be a string or an integer, not {_json_type(obj["id"])}'
+                continue
             if not isinstance(obj["text"], str):
                 yield lineno, None, '"text" must be a string'
                 continue
@@ -181,16 +212,38 @@ def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, st
             yield lineno, (obj["id"], text), None
 
 
-def _flush(clf: Classifier, batch: list[tuple[object, str]], out) -> int:
+def _flush(clf: Classifier, batch: list[_Line], out: TextIO) -> tuple[int, list[tuple[_Line, Exception]]]:
+    """Classify and write ``batch``; returns (lines written, lines that failed with why). A chunk the classifier
+    raises on is halved until the failing lines are isolated, so one text can only ever lose itself."""
     if not batch:
-        return 0
-    preds = clf.predict([t for _, t in batch])
+        return 0, []
+    try:
+        preds = clf.predict([line.text for line in batch])
+    except Exception as exc:  # a text the model cannot take: find it, keep the rest
+        if len(batch) == 1:
+            log.debug("classify: line %d failed", batch[0].lineno, exc_info=True)
+            return 0, [(batch[0], exc)]
+        half = len(batch) // 2
+        written, failed = _flush(clf, batch[:half], out)
+        more, failed_more = _flush(clf, batch[half:], out)
+        return written + more, failed + failed_more
     now = datetime.now(UTC)
     cfg = RiskConfig()
-    for (item_id, _), p in zip(batch, preds, strict=True):
+    for line, p in zip(batch, preds, strict=True):
         facts = StoryFacts([ArticleFacts(now, "social", "social", p.label, p.negative_prob, p.category)],
                            unit_kind="outlet", now=now)
         risk = score_story(facts, cfg).score
-        out.write(json.dumps({"id": item_id, "label": p.label, "negative_prob": p.negative_prob,
-                              "category": p.category, "risk": risk}, ensure_ascii=False) + "\n")
-    return len(batch)
+        out.write(_json_line({"id": line.item_id, "label": p.label, "negative_prob": p.negative_prob,
+                              "category": p.category, "risk": risk}))
+    return len(batch), []
+
+
+def _json_line(obj: dict) -> str:
+    """One JSONL line, non-ASCII text as UTF-8; a lone surrogate (only an ``id`` can hold one) as its escape."""
+    line = json.dumps(obj, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", line) + "\n"
+
+
+def _json_type(value: object) -> str:
+    return {bool: "a boolean", type(None): "null", float: "a number", list: "an array", dict: "an object"}.get(
+        type(value), type(value).__name__)

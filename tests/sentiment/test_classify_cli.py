@@ -53,7 +53,7 @@ def test_classify_with_the_model_processes_hard_texts_and_reports_bad_lines(tiny
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["classify", "--input", str(src), "--output", str(out),
                                  "--model", str(tiny_model_dir)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some lines failed: every good one written, and the status says so
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5, 6, "seven"]
     for r in rows:
@@ -87,6 +87,77 @@ def test_classify_falls_back_to_the_rules_loudly_and_uses_them_when_asked(tiny_m
                                 "--model", str(tiny_model_dir)])
     assert asked.exit_code == 0 and "--rules" in asked.stderr
     assert json.loads(asked.stderr.strip().splitlines()[-1])["model"] == "rules-v0"
+
+
+def test_classify_repairs_lone_surrogates_reports_malformed_lines_and_exits_1(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    # JSON escapes are valid UTF-8 on disk, but decode to lone surrogates / NUL in Python
+    src.write_bytes(b"\n".join([
+        '{"id": 1, "text": "示例银行\\ud800 ATM \\udcff"}'.encode(),
+        '{"id": "\\ud800编号", "text": "给光明路支行点赞"}'.encode(),
+        '{"id": 3, "text": "含\\u0000空字符\\u001b与\\ud83d\\ude00"}'.encode(),
+        b'{"id": null, "text": "x"}',
+        b'{"id": true, "text": "x"}',
+        b'{"id": [1], "text": "x"}',
+        b'{"text": "no id"}',
+        b'{"id": 8, "text": null}',
+        '{"id": 9, "text": "很好"}'.encode(),
+        b'{"id": 10, "text": "cut',
+    ]) + b"\n")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["classify", "--input", str(src), "--output", str(out),
+                                 "--model", str(tiny_model_dir)])
+    assert result.exit_code == 1, result.output
+    raw = out.read_bytes()
+    raw.decode("utf-8")  # strictly valid UTF-8
+    rows = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [1, "\ud800编号", 3, 9]  # the id comes back exactly as it was read
+    assert b"\\ud800" in raw.splitlines()[1]
+    for r in rows:
+        assert r["label"] in ("negative", "neutral", "positive") and 0.0 <= r["negative_prob"] <= 1.0
+    stats = json.loads(result.stderr.strip().splitlines()[-1])
+    assert stats == {"ok": 4, "errors": 6, "model": f"transformer:{tiny_model_dir.name}"}
+    reported = {int(line.split("in.jsonl:")[1].split(":")[0]): line for line in result.stderr.splitlines()
+                if "in.jsonl:" in line}
+    assert sorted(reported) == [1, 3, 4, 5, 6, 7, 8, 10]
+    for lineno in (1, 3):
+        assert "repaired invalid characters" in reported[lineno]
+    for lineno, reason in [(4, '"id" must be a string or an integer, not null'), (5, "not a boolean"),
+                           (6, "not an array"), (7, '"id" and "text"'), (8, "must be a string"),
+                           (10, "invalid JSON")]:
+        assert reason in reported[lineno], reported[lineno]
+
+
+def test_classify_exits_0_when_every_line_is_good(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines([{"id": 1, "text": "示例银行新华路网点拒绝取款"}, {"id": "b", "text": "点赞"}]))
+    result = runner.invoke(app, ["classify", "--input", str(src), "--output", str(tmp_path / "o.jsonl"),
+                                 "--model", str(tiny_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stderr.strip().splitlines()[-1])["ok"] == 2
+
+
+def test_a_text_the_classifier_fails_on_loses_only_its_own_line(tmp_path):
+    """A model directory is the bank's own (``YUQING_MODEL_DIR``): if it raises on one text, the chunk is split
+    until that line is found; it is reported, and every other line of the chunk is written."""
+    from sentiment.batch import classify_jsonl
+    from sentiment.rules import RuleBasedClassifier
+
+    class Picky(RuleBasedClassifier):
+        def predict(self, texts):
+            if any("炸" in t for t in texts):
+                raise RuntimeError("model cannot take this text")
+            return super().predict(texts)
+
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines([{"id": i, "text": "炸" if i == 5 else f"示例银行第{i}条"} for i in range(1, 9)]))
+    out = tmp_path / "out.jsonl"
+    errors = io.StringIO()
+    stats = classify_jsonl(src, out, classifier=Picky(), errors=errors)
+    ids = [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert ids == [1, 2, 3, 4, 6, 7, 8]
+    assert stats["ok"] == 7 and stats["errors"] == 1
+    assert "in.jsonl:5: could not classify this text (RuntimeError: model cannot take this text)" in errors.getvalue()
 
 
 def test_classify_exits_1_when_every_line_is_bad(tiny_model_dir, tmp_path):
