@@ -258,11 +258,10 @@ def require_private_opt_in(sources: list[SourceConfig], allowed_ids: list[str], 
         return
     wanted = ",".join(dict.fromkeys([*allowed_ids, *(s.id for _, s in missing)]))
     problems = [(f"sources.{i}[{s.id}].private_network",
-                 f"来源 {s.id} 要访问内网地址 {s.private_network}，但未获管理员放行：确认该来源可信后，"
-                 f"把它的 id 加入环境变量 {OPT_IN_VARIABLE}（逗号分隔），例如 {OPT_IN_VARIABLE}={wanted}"
-                 f"（source {s.id} may reach the private address {s.private_network} only when listed in "
-                 f"{OPT_IN_VARIABLE}）")
+                 f"要访问内网地址 {s.private_network}，但未获管理员放行（not listed in {OPT_IN_VARIABLE}）")
                 for i, s in missing]
+    problems.append(("", f"确认这些来源可信后，在环境变量中按 id 放行（comma-separated ids）："
+                         f"{OPT_IN_VARIABLE}={wanted}"))
     raise ConfigError(path, problems)
 
 
