@@ -6,12 +6,20 @@ in the middle of a multi-byte character. Decoding with the wrong codec turns eve
 mojibake, and then no mention is ever found — so this module verifies every declaration against the bytes.
 
 Order of evidence: byte-order mark; the HTTP ``Content-Type`` charset; ``<meta charset>`` / ``http-equiv`` in the
-first 4 KB; then sniffing (strict UTF-8, then GB18030). A declaration is only accepted if the bytes decode
-strictly with it. Two deliberate exceptions, both measured on real sites:
+first 4 KB; then sniffing (strict UTF-8, then Chinese double-byte). A declaration is only accepted if the bytes
+decode strictly with it. Deliberate exceptions, all measured on real sites:
 
 * bytes that are valid UTF-8 *and* contain non-ASCII characters are UTF-8 whatever a legacy declaration says
   (GBK text is practically never valid UTF-8, while GB18030 will happily "decode" UTF-8 bytes into nonsense);
-* GBK, GB2312, x-gbk and cp936 are all read as GB18030, their superset, so rare characters in names survive.
+* GBK, GB2312, x-gbk and cp936 are all read as GB18030, their superset, so rare characters in names survive; Big5,
+  Big5-HKSCS and cp950 are read as Big5-HKSCS (what browsers do), falling back to cp950 for its few extras;
+* GB18030 and Big5 accept almost any byte pair, so "decodes strictly" cannot tell them apart: an undeclared
+  (or weakly declared) page that is not UTF-8 is decoded both ways and the reading with fewer *implausible*
+  characters wins — for GB18030, anything outside the GB2312 hanzi and common punctuation (Big5 bytes read as
+  GB18030 turn into kana, Greek, private-use and GBK-extension characters); for Big5, anything outside its
+  frequently used hanzi (常用字) and common punctuation (GBK bytes read as Big5 turn into rare 次常用字 and
+  bopomofo). A tie goes to GB18030, the mainland default. A GB or Big5 *declaration* is overridden only when at
+  least a fifth of its characters are implausible and the other reading has fewer.
 
 It never raises on bad bytes: as a last resort it decodes with replacement characters, choosing the codec that
 needs the fewest replacements.
@@ -20,12 +28,24 @@ needs the fewest replacements.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 
 META_SCAN_BYTES = 4096
+SNIFF_CHARS = 100_000  # characters of each reading compared (bounds the work on huge pages)
+GB, BIG5 = "gb18030", "big5hkscs"
+OVERRIDE_SHARE = 0.2  # a declared GB/Big5 reading with this share of implausible characters may be overridden
 
 _GB_ALIASES = {"gbk", "gb2312", "x-gbk", "cp936", "gb_2312-80", "gb_2312", "euc-cn", "euccn", "x-euc-cn",
                "csgb2312", "ms936", "windows-936", "gb18030", "chinese", "936"}
+_BIG5_ALIASES = {"big5", "big-5", "big5-hkscs", "big5hkscs", "csbig5", "x-x-big5", "x-big5", "cn-big5", "cp950",
+                 "ms950", "windows-950", "950"}
+# Tried in this order for a Big5 page: HKSCS is the superset browsers use; cp950 has a few characters it lacks.
+_BIG5_CODECS = (BIG5, "cp950")
+# Punctuation common to Chinese text in either script (the same code points whichever codec produced them).
+_COMMON_PUNCTUATION = frozenset(
+    "，。、；：？！「」『』（）《》〈〉【】〔〕…—–·‧•．“”‘’　％＋－＝／＼＠＃＆＊～｜＿"
+    "０１２３４５６７８９﹐﹑﹒﹔﹕﹖﹗")
 # Charsets servers send by default without having looked at the page; a declaration of one of these is weak.
 _WEAK = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii", "iso8859-1"}
 
@@ -45,6 +65,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
 
     >>> decode_html("示例银行".encode("gbk"), "text/html; charset=utf-8")
     ('示例银行', 'gb18030')
+    >>> decode_html("臺灣銀行分行公告：今日暫停營業。".encode("big5"))
+    ('臺灣銀行分行公告：今日暫停營業。', 'big5hkscs')
     """
     if not body:
         return "", "utf-8"
@@ -56,19 +78,100 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if body.isascii():
         return body.decode("ascii"), (declared[0] if declared and declared[0] not in _WEAK else "utf-8")
 
-    # Strong declarations after UTF-8, then GB18030, then weak ones (a server default of ISO-8859-1 is the usual
-    # liar for GBK pages).
-    ordered = [c for c in declared if c not in _WEAK and c != "utf-8"]
-    weak = [c for c in declared if c in _WEAK]
-    for name in list(dict.fromkeys(["utf-8", *ordered, "gb18030", *weak])):
+    text = _strict_decode(body, "utf-8")
+    if text is not None:
+        return text, "utf-8"
+    # Strong declarations next, then the Chinese double-byte codecs, then weak ones (a server default of
+    # ISO-8859-1 is the usual liar for GBK and Big5 pages).
+    for name in dict.fromkeys(c for c in declared if c not in _WEAK and c != "utf-8"):
+        if name in (GB, BIG5):
+            found = _chinese(body, declared=name)
+            if found is not None:
+                return found
+            continue
+        text = _strict_decode(body, name)
+        if text is not None:
+            return text, name
+    found = _chinese(body)
+    if found is not None:
+        return found
+    for name in dict.fromkeys(c for c in declared if c in _WEAK):
         text = _strict_decode(body, name)
         if text is not None:
             return text, name
 
-    # Nothing decodes cleanly: pick the codec that needs the fewest replacements.
-    candidates = list(dict.fromkeys([*ordered, "utf-8", "gb18030"]))
-    best = min(candidates, key=lambda n: body.decode(n, errors="replace").count("\ufffd"))
-    return body.decode(best, errors="replace"), best
+    # Nothing decodes cleanly: pick the codec that needs the fewest replacements (then the most plausible).
+    candidates = list(dict.fromkeys([*(c for c in declared if c not in _WEAK), "utf-8", GB, BIG5]))
+    decoded = {name: body.decode(name, errors="replace") for name in candidates}
+    best = min(candidates, key=lambda n: (decoded[n].count("\ufffd"), implausible(decoded[n], n)[0]))
+    return decoded[best], best
+
+
+def implausible(text: str, codec: str) -> tuple[int, int]:
+    """(implausible characters, non-ASCII characters) in the first ``SNIFF_CHARS`` of ``text`` read with
+    ``codec`` (GB18030 or a Big5 codec): what a wrong reading of the other codec's bytes is full of."""
+    plausible = _plausible_big5() if codec in _BIG5_CODECS or codec == "big5" else _plausible_gb()
+    sample = text[:SNIFF_CHARS]
+    wide = [ch for ch in sample if ch > "\x7f"]
+    return sum(1 for ch in wide if ch not in plausible), len(wide)
+
+
+def _chinese(body: bytes, declared: str | None = None) -> tuple[str, str] | None:
+    """Read ``body`` as GB18030 or Big5, whichever is plausible (see the module docstring); None if neither
+    decodes strictly. ``declared`` (GB or BIG5) wins unless its reading is clearly implausible."""
+    readings: dict[str, str] = {}
+    gb = _strict_decode(body, GB)
+    if gb is not None:
+        readings[GB] = gb
+    for name in _BIG5_CODECS:
+        big5 = _strict_decode(body, name)
+        if big5 is not None:
+            readings[name] = big5
+            break
+    if not readings:
+        return None
+    if len(readings) == 1:
+        [(name, text)] = readings.items()
+        return text, name
+    scores = {name: implausible(text, name) for name, text in readings.items()}
+    gb_bad, big5_name = scores[GB][0], next(n for n in readings if n != GB)
+    big5_bad = scores[big5_name][0]
+    if declared is not None:
+        mine = GB if declared == GB else big5_name
+        other = big5_name if mine == GB else GB
+        bad, wide = scores[mine]
+        if bad >= OVERRIDE_SHARE * wide and scores[other][0] < bad:
+            return readings[other], other
+        return readings[mine], mine
+    if big5_bad < gb_bad:
+        return readings[big5_name], big5_name
+    return readings[GB], GB
+
+
+@functools.cache
+def _plausible_gb() -> frozenset[str]:
+    """GB2312's hanzi (rows 16–87: what simplified-Chinese text is made of) and common punctuation."""
+    return frozenset(_decode_range(GB, range(0xB0, 0xF8), range(0xA1, 0xFF))) | _COMMON_PUNCTUATION
+
+
+@functools.cache
+def _plausible_big5() -> frozenset[str]:
+    """Big5's frequently used hanzi (常用字, A440–C67E) and common punctuation."""
+    trails = [*range(0x40, 0x7F), *range(0xA1, 0xFF)]
+    chars = [ch for lead in range(0xA4, 0xC7) for trail in trails if (lead << 8 | trail) <= 0xC67E
+             for ch in _decode_range("big5", [lead], [trail])]
+    return frozenset(chars) | _COMMON_PUNCTUATION
+
+
+def _decode_range(codec: str, leads: range | list[int], trails: range | list[int]) -> list[str]:
+    out = []
+    for lead in leads:
+        for trail in trails:
+            try:
+                out.append(bytes((lead, trail)).decode(codec))
+            except UnicodeDecodeError:
+                continue
+    return out
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -86,12 +189,14 @@ def meta_charset(body: bytes) -> str | None:
 
 
 def normalise_charset(name: str | None) -> str | None:
-    """Canonical codec name: GB family → ``gb18030``; unknown names → None."""
+    """Canonical codec name: GB family → ``gb18030``, Big5 family → ``big5hkscs``; unknown names → None."""
     if not name:
         return None
     key = name.strip().strip("\"'").lower()
     if key in _GB_ALIASES:
-        return "gb18030"
+        return GB
+    if key in _BIG5_ALIASES:
+        return BIG5
     if key in _WEAK:
         return "iso-8859-1" if key in {"iso-8859-1", "latin-1", "latin1", "iso8859-1"} else key
     try:
@@ -99,7 +204,9 @@ def normalise_charset(name: str | None) -> str | None:
     except LookupError:
         return None
     if canonical in {"gbk", "gb2312", "cp936"}:
-        return "gb18030"
+        return GB
+    if canonical in {"big5", "cp950", "big5hkscs"}:
+        return BIG5
     return "utf-8" if canonical == "utf-8" else canonical
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,82 @@ def test_utf8_bytes_under_a_stale_gbk_meta_stay_utf8():
     body = '<meta charset="gb2312"><p>示例银行光明路支行系统升级</p>'.encode()
     text, enc = decode_html(body, "text/html; charset=iso-8859-1")
     assert enc == "utf-8" and "光明路支行" in text
+
+
+TW_NEWS = "臺灣銀行今日宣布，自下月起調整新臺幣存款利率，活期儲蓄存款年息維持不變"
+_CHARSET_DECLARATION = re.compile(rb"""<meta[^>]*charset=[^>]*>""", re.I)
+
+
+def test_big5_page_without_any_charset_is_detected():
+    body = load("big5_news_undeclared.html")
+    assert b"charset" not in body.lower()
+    text, enc = decode_html(body, None)
+    assert enc == "big5hkscs" and TW_NEWS in text
+    e = extract_html(body, content_type="text/html")
+    assert e.title == "臺灣銀行調整新臺幣存款利率 部分分行自動櫃員機暫停服務"
+    assert TW_NEWS in e.text and "自動櫃員機暫停服務，造成民眾排隊等候" in e.text
+    assert e.published_at == utc(2026, 11, 23, 1, 15) and e.encoding == "big5hkscs"
+
+
+def test_big5_page_behind_a_default_latin1_header_or_a_stale_gb2312_meta_is_big5():
+    body = load("big5_news_undeclared.html")
+    text, enc = decode_html(body, "text/html; charset=ISO-8859-1")
+    assert enc == "big5hkscs" and TW_NEWS in text
+    stale = body.replace(b"<head>", b'<head><meta charset="gb2312">', 1)  # a mainland template, copied
+    text, enc = decode_html(stale, None)
+    assert enc == "big5hkscs" and TW_NEWS in text
+
+
+def test_hong_kong_page_declared_big5_keeps_its_hkscs_characters():
+    text, enc = decode_html(load("big5hkscs_declared_big5.html"), None)
+    assert enc == "big5hkscs"
+    assert "我哋驚銀行有事，所以嚟攞返啲錢" in text
+    for name in ("big5", "Big5-HKSCS", "cp950", "x-x-big5"):
+        assert normalise_charset(name) == "big5hkscs"
+
+
+@pytest.mark.parametrize(("chinese", "codec"), [
+    ("臺北分行公告", "big5"),  # a title alone
+    ("本行系統維護，暫停服務。", "big5"),
+    ("香港分行今日照常營業，請客戶留意。", "big5"),
+    ("示例银行取款难", "gbk"),
+    ("新华路营业厅暂停服务。", "gbk"),
+    ("示例银行江城分行回应“取款难”：系统升级已完成", "gbk"),
+    ("示例银行𠮷野家联名卡", "gb18030"),  # CJK Extension B: four-byte GB18030
+    ("臺灣銀行今日宣布調整利率", "utf-8"),
+    ("示例银行", "utf-8"),
+])
+@pytest.mark.parametrize("declared", [False, True])
+def test_short_pages_and_ascii_heavy_markup_with_little_chinese_decode_right(chinese, codec, declared):
+    script = "<script>var config = {api: '/v1/items', retry: 3, debug: false};</script>\n" * 40
+    nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(60))
+    meta = f'<meta charset="{codec}">' if declared else ""
+    pages = [f"<html><head>{meta}<title>{chinese}</title></head><body><p>{chinese}</p></body></html>",
+             f"<html><head>{meta}{script}</head><body><ul class='nav'>{nav}</ul><div class='content'><p>{chinese}"
+             f"</p></div><footer>Copyright 2026 Example News. All rights reserved.</footer></body></html>"]
+    expected = {"big5": "big5hkscs", "gbk": "gb18030", "gb18030": "gb18030", "utf-8": "utf-8"}[codec]
+    for html in pages:
+        text, enc = decode_html(html.encode(codec), None)
+        assert chinese in text and enc == expected, (html[:80], enc)
+
+
+@pytest.mark.parametrize("name", ["forum_thread.html", "gb2312_meta_only.html", "gbk_news.html",
+                                  "gov_notice_table.html", "wrong_header_gbk.html", "portal_news.html",
+                                  "short_news_related.html", "weibo_mobile.html", "mobile_cards.html",
+                                  "big5hkscs_declared_big5.html"])
+def test_every_fixture_decodes_the_same_with_and_without_its_charset_declaration(name):
+    body = load(name)
+    declared, enc = decode_html(body, None)
+    undeclared, enc_undeclared = decode_html(_CHARSET_DECLARATION.sub(b"", body), None)
+    assert enc == enc_undeclared and enc in {"utf-8", "gb18030", "big5hkscs"}
+    assert _CHARSET_DECLARATION.sub(b"", declared.encode(enc)) == undeclared.encode(enc)
+    assert "\ufffd" not in declared
+
+
+def test_gb2312_text_under_a_wrong_big5_declaration_is_still_gb():
+    body = '<meta charset="big5"><p>示例银行新华路营业厅取款难，储户排队两小时，该行表示正在核实。</p>'.encode("gbk")
+    text, enc = decode_html(body, None)
+    assert enc == "gb18030" and "储户排队两小时" in text
 
 
 def test_bom_wins_and_bad_bytes_never_raise():
