@@ -46,10 +46,11 @@ from crawlers.extract import extract_html
 from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
-from yuqing.text import repair, repair_value
+from yuqing.text import repair, repair_text, repair_value
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class StorePipeline:
         return item
 
 
-def record_result(stats: Any, result: StoreResult) -> None:
+def record_result(stats: StatsCollector, result: StoreResult) -> None:
     """Count one item's outcome in a Scrapy stats collector (what ``crawlers.health`` reads after the poll)."""
     stats.inc_value(f"yuqing/items/{result.outcome}")
     if result.repaired:
@@ -129,7 +130,7 @@ def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attem
         logger.exception("could not read item %r", getattr(item, "url", item))
         return StoreResult(FAILED, error=f"内容无法读取：{_reason(exc)}（{_where(item)}）")
     if repaired:
-        logger.warning("%s: repaired invalid characters (lone surrogates, NUL, control characters) in %s",
+        logger.info("%s: repaired invalid characters (lone surrogates, NUL, control characters) in %s",
                        getattr(item, "source_id", "?"), getattr(item, "url", "?"))
     for attempt in range(1, attempts + 1):
         session = factory()
@@ -153,8 +154,12 @@ def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attem
                                                      f"（{_where(item)}），请检查数据库日志")
         except Exception as exc:  # the database refused this item's data, or storing it hit a bug: skip only it
             session.rollback()
-            logger.exception("could not store %s", getattr(item, "url", item))
-            what = "数据库拒绝了这条内容" if isinstance(exc, DBAPIError) else "入库时出错"
+            refused = isinstance(exc, DBAPIError)
+            if refused:  # the same post comes back every poll: one line each time, not a traceback
+                logger.error("database refused %s: %s", getattr(item, "url", item), _reason(exc))
+            else:
+                logger.exception("could not store %s", getattr(item, "url", item))
+            what = "数据库拒绝了这条内容" if refused else "入库时出错"
             return StoreResult(FAILED, repaired, f"内容入库失败，{what}：{_reason(exc)}（{_where(item)}），"
                                                  "该条未入库，请检查该来源返回的内容或数据库日志")
         finally:
@@ -349,7 +354,8 @@ def content_hash(text: str) -> str:
 
 
 def plain_text(value: str) -> str:
-    """Text of a field that may carry HTML (Weibo text has links and <br>): tags and scripts removed."""
+    """Text of a field that may carry HTML (Weibo text has links and <br>): tags and scripts removed, character
+    references that decode to control characters (``&#1;``) repaired away."""
     if "<" not in value or ">" not in value:
         return value.strip()
     try:
@@ -360,7 +366,7 @@ def plain_text(value: str) -> str:
         bad.drop_tree()
     for br in fragment.xpath(".//br"):
         br.tail = "\n" + (br.tail or "")
-    return re.sub(r"[ \t\r\f\v]+", " ", fragment.text_content()).strip()
+    return repair_text(re.sub(r"[ \t\r\f\v]+", " ", fragment.text_content())).strip()
 
 
 def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now: datetime) -> None:
