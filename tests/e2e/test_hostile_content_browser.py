@@ -433,18 +433,24 @@ CRAWLED_PAGES = {"/", "/partials/overview", "/alerts", "/incidents", "/incidents
 EXTRA_QUERIES = {"/incidents": ["?status=open", "?status=closed"]}
 
 
-def page_urls(app: FastAPI, ids: dict[str, list[Any]]) -> list[tuple[str, str]]:
-    """(route path, URL) of every GET page of the app, each path parameter filled with every known id."""
+def page_urls(app: FastAPI, ids: dict[str, list[Any]], *, api: bool = False) -> list[tuple[str, str]]:
+    """(route path, URL) of every GET page of the app, each path parameter filled with every known id.
+
+    With ``api``, the GET routes of the JSON API instead (those whose parameters cannot be filled are left out:
+    they are not pages, and a browser only ever shows them as text).
+    """
     urls: list[tuple[str, str]] = []
     # FastAPI ≥ 0.16x keeps included routers as such in app.routes; iter_route_contexts flattens them
     flatten = getattr(fastapi.routing, "iter_route_contexts", None)
     for route in (flatten(app.routes) if flatten else app.routes):
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
-        if not path or "GET" not in (methods or set()) or path.startswith("/api/") or path in NOT_PAGES \
+        if not path or "GET" not in (methods or set()) or path.startswith("/api/") != api or path in NOT_PAGES \
                 or path in {app.openapi_url, app.docs_url, app.redoc_url}:
             continue
         params = re.findall(r"{(\w+)(?::\w+)?}", path)
         unknown = [p for p in params if p not in ids]
+        if unknown and api:
+            continue
         if unknown:
             pytest.fail(f"page {path} has path parameters {unknown} this test cannot fill: add them to the ids in "
                         "the dashboard fixture so hostile content is checked on that page too")
@@ -577,7 +583,7 @@ def test_hostile_crawled_content_never_executes_on_any_page(dashboard: Dashboard
     assert paths >= CRAWLED_PAGES, f"pages gone from the app? {CRAWLED_PAGES - paths}"
     shown: dict[str, str] = {}
     blank: list[str] = []  # pages that should show crawled text but showed none of it
-    clicked_links = clicked_texts = 0
+    clicked_links = clicked_texts = api_pages = 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="zh-CN")
@@ -613,6 +619,17 @@ def test_hostile_crawled_content_never_executes_on_any_page(dashboard: Dashboard
         page.wait_for_function("() => !document.querySelector('#live [data-stale]')", timeout=5_000)
         shown["/ (refreshed)"] = inspect(page, watch, "/ (refreshed)")
 
+        # the JSON API opened in the browser: served as JSON (never HTML), shown as inert text
+        for _, url in page_urls(dashboard.app, dashboard.ids, api=True):
+            probe = page.request.get(base + url)
+            ctype = probe.headers.get("content-type", "")
+            if ctype.startswith("text/html"):
+                watch.problems.append(f"{url}: JSON API answered {ctype}")
+            if probe.status == 200 and ctype.startswith("application/json"):
+                page.goto(base + url)
+                inspect(page, watch, url)  # (not counted as shown: the pages themselves must show the text)
+                api_pages += 1
+
         # reflected input: hostile paths and query strings come back (if at all) as text
         before = len(watch.errors)
         for url, status in ((f"/login?next={_q(payload('next'))}", {200}),
@@ -640,6 +657,7 @@ def test_hostile_crawled_content_never_executes_on_any_page(dashboard: Dashboard
         assert url in everything, f"script URL {url} is not shown as text"
     assert "{{7*7}}" in everything  # template syntax in crawled text is text, never evaluated
     assert clicked_texts >= len(SCRIPT_URLS) and clicked_links >= 4, (clicked_texts, clicked_links)
+    assert api_pages >= 5, api_pages
 
 
 def _q(text: str) -> str:
