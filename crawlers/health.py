@@ -8,7 +8,8 @@ minimum), an idle one gradually less often (up to 4× its interval), and a faili
 is crawled fine but finds nothing, or has not been crawled successfully for too long.
 
 A poll can succeed while some of what the source offered is lost: a page that cannot be parsed, an item the
-database refuses, an API record without an id or text. Those are counted from the run's stats
+database refuses, an API record without an id or text, a spider callback that raised on a hostile feed or API
+page (Scrapy's ``spider_exceptions/*``). Those are counted from the run's stats
 (``ITEM_PROBLEM_STATS``, written by ``crawlers.pipelines`` and the spiders), remembered in ``SourceState.stats``
 (``items/problem_*``) with their messages, and make the source ``failing`` with the label "部分内容失败" for as long
 as the last such problem is recent (the silent window) — without a failure streak or a longer poll interval,
@@ -36,17 +37,23 @@ MAX_BACKOFF_FACTOR = 4
 IDLE_GROWTH = 1.5
 SILENT_AFTER_INTERVALS = 12.0
 _STATS_PREFIXES = ("downloader/response_status_count/", "retry/", "yuqing/", "ssrf/", "httperror/",
-                   "downloader/exception_type_count/", "robotstxt/", "item_scraped_count", "finish_reason")
+                   "spider_exceptions/", "downloader/exception_type_count/", "robotstxt/", "item_scraped_count",
+                   "finish_reason")
 
 STATUS_LABELS = {"ok": "正常", "failing": "抓取失败", "silent": "静默", "never_run": "尚未运行", "disabled": "已停用"}
 PARTIAL_LABEL = "部分内容失败"  # status "failing" because items were lost although the poll itself worked
 # Run stats that count items a source offered but that did not become articles, with what each one means.
+SPIDER_EXCEPTIONS_STAT = "spider_exceptions/count"
 ITEM_PROBLEM_STATS = {
     "yuqing/items/failed": "条内容入库失败",
     "yuqing/items/unparsable": "个页面无法解析",
     "yuqing/items/empty": "个页面没有可读的标题或正文",
     "yuqing/dropped/bad_record": "条接口记录缺少编号或正文，已跳过（请检查该来源 json_api.fields 的字段路径）",
+    # a spider callback raised (Scrapy counts it): the rest of that feed / list / API page was not read
+    SPIDER_EXCEPTIONS_STAT: "次解析出错，所在页面的其余条目未能读取（请把日志中的报错交给开发人员）",
 }
+# Problems the spiders count without a message of their own: summed up in the health reason.
+_UNMESSAGED = ("yuqing/dropped/bad_record", SPIDER_EXCEPTIONS_STAT)
 ITEM_ERRORS_STAT = "yuqing/item_errors"  # messages, one per failed item (crawlers.pipelines)
 MAX_ITEM_ERRORS = 10
 NOTHING_CRAWLED = "nothing_crawled"  # silent because no poll succeeded for too long
@@ -138,9 +145,14 @@ def item_problems(stats: Mapping[str, Any]) -> tuple[int, list[str]]:
     counts = {key: int(stats.get(key) or 0) for key in ITEM_PROBLEM_STATS}
     total = sum(counts.values())
     messages = [m for m in (stats.get(ITEM_ERRORS_STAT) or []) if isinstance(m, str)]
-    # problems counted without messages of their own (records the spider dropped) are summed up, first
+    # problems counted without messages of their own (records or pages the spider lost) are summed up, first
     summaries = [f"{n} {ITEM_PROBLEM_STATS[key]}" for key, n in counts.items()
-                 if n and (key == "yuqing/dropped/bad_record" or not messages)]
+                 if n and (key in _UNMESSAGED or not messages)]
+    if counts[SPIDER_EXCEPTIONS_STAT]:
+        kinds = sorted(k.removeprefix("spider_exceptions/") for k in stats
+                       if k.startswith("spider_exceptions/") and k != SPIDER_EXCEPTIONS_STAT)
+        summaries = [s.replace("次解析出错", f"次解析出错（{'、'.join(kinds)}）", 1) if kinds else s
+                     for s in summaries]
     return total, [*summaries, *messages][:MAX_ITEM_ERRORS]
 
 

@@ -215,4 +215,20 @@ def test_an_item_the_database_refuses_is_counted_against_the_source_and_the_othe
 
 
 def test_health_counts_exactly_the_outcomes_the_pipeline_reports_as_problems():
-    assert {f"yuqing/items/{o}" for o in PROBLEM_OUTCOMES} | {"yuqing/dropped/bad_record"} == set(ITEM_PROBLEM_STATS)
+    assert {f"yuqing/items/{o}" for o in PROBLEM_OUTCOMES} | {"yuqing/dropped/bad_record",
+                                                              "spider_exceptions/count"} == set(ITEM_PROBLEM_STATS)
+
+
+def test_a_spider_callback_that_raised_counts_against_the_source(factory, clock):
+    # What Scrapy records when a feed / API callback raises half-way through a page (e.g. on a hostile timestamp):
+    # the rest of that page was never read, although the poll itself "succeeded".
+    run = {"yuqing/items/new": 1, "spider_exceptions/count": 1, "spider_exceptions/OverflowError": 1}
+    source = _source()
+    with factory.begin() as s:
+        record_run(s, source, SourceRunResult(source_id="weibo", ok=True, new_items=1, stats=run), clock.now())
+    with factory() as s:
+        [line] = health_report(s, [source], clock.now())
+        state = s.get(SourceState, "weibo")
+    assert line.status == "failing" and line.label == PARTIAL_LABEL
+    assert "1 次解析出错（OverflowError）" in line.reason and "交给开发人员" in line.reason
+    assert state.stats["spider_exceptions/OverflowError"] == 1
