@@ -17,9 +17,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from yuqing.clock import ScaledClock
-from yuqing.db import make_engine
+from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
 from yuqing.runtime import Runtime, build_runtime, run_round
+from yuqing.security import claim_for_demo, random_secret_key, secret_key_problem
 from yuqing.settings import Settings
 
 log = logging.getLogger("yuqing.demo")
@@ -52,22 +53,34 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     if options.reset:
         _remove_sqlite(db_path)
     settings = settings.model_copy(update={"database_url": settings.database_url or f"sqlite:///{db_path}"})
+    if secret_key_problem(settings.secret_key) is not None:
+        # The demo's sessions live as long as the process: a fresh random key, never a shared default.
+        settings = settings.model_copy(update={"secret_key": random_secret_key()})
     # The demo crawls the sim's own sources file and opts them in, by id, to the one private host:port they name.
     settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = ScaledClock(start, options.speed)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as session:
+            # Refuses a database holding anything but an earlier demo: the demo writes simulated articles and
+            # users whose password is printed in the README.
+            claim_for_demo(session, clock=clock, where=engine.url.render_as_string(hide_password=True))
+    except BaseException:
+        engine.dispose()
+        raise
     scenario = build_scenario(start)
     sim = SimServer(clock, scenario, weibo_token=DEMO_WEIBO_TOKEN)
     await sim.start()
     os.environ.setdefault("YUQING_WEIBO_TOKEN", DEMO_WEIBO_TOKEN)
-    engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
     rt = build_runtime(settings, clock=clock, source_vars=demo_source_variables(sim.host, sim.port), engine=engine)
     # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
     with rt.session_factory() as session:
-        users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock)
+        # The demo's logins keep the published demo password (no forced change): the database is a throwaway.
+        users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock, must_change=False)
         session.commit()
     api_server = None
     if not options.headless:

@@ -109,10 +109,20 @@ TEST_SOURCES = [_source("jiangcheng-news", "江城晚报网"), _source("weibo", 
 
 
 @pytest.fixture
-def app(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> FastAPI:
-    settings = Settings(secret_key=TEST_SECRET_KEY, data_dir=tmp_path)
-    return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy,
-                      sources=TEST_SOURCES)
+def app_with(db, org: OrgChart, clock: FrozenClock, policy: Policy, users, tmp_path: Path) -> Callable[..., FastAPI]:
+    """Build the app with settings overridden (e.g. ``trusted_proxies``)."""
+
+    def build(**overrides: object) -> FastAPI:
+        settings = Settings(**{"secret_key": TEST_SECRET_KEY, "data_dir": tmp_path, **overrides})
+        return create_app(settings=settings, session_factory=db, org=org, clock=clock, policy=policy,
+                          sources=TEST_SOURCES)
+
+    return build
+
+
+@pytest.fixture
+def app(app_with) -> FastAPI:
+    return app_with()
 
 
 @pytest.fixture
