@@ -2,7 +2,9 @@
 
 Each action checks the caller's role and unit scope, then calls the incidents service, which owns the state
 change, its timeline event, its audit entry and its notifications; the action commits them as one transaction.
-A refused change (``IncidentError``) becomes 409 (or 404 / 422) with the service's Chinese message.
+A refused change (``IncidentError``) becomes 409 (or 404 / 422) with the service's Chinese message. Free text a
+person typed (reasons, notes) is repaired here (``yuqing.text``): a NUL or a lone surrogate would otherwise be
+refused by PostgreSQL and turn a valid action into a server error.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from incidents.models import Alert, Incident, Task
 from incidents.policy import Policy
 from yuqing.clock import Clock
 from yuqing.org import OrgChart, Role
+from yuqing.text import repair_text
 
 R = TypeVar("R")
 
@@ -43,8 +46,8 @@ def dismiss_alert(session: Session, principal: Principal, *, alert_id: int, reas
     """误报: the alert is a false positive; the reason is kept for tuning."""
     alert = _visible_alert(session, principal, alert_id)
     ensure_role(principal, *ALERT_HANDLERS)
-    _call(incident_service.dismiss_alert, session, alert_id=alert.id, user_login=principal.login, reason=reason,
-          clock=clock)
+    _call(incident_service.dismiss_alert, session, alert_id=alert.id, user_login=principal.login,
+          reason=repair_text(reason).strip() or "误报", clock=clock)
     session.commit()
     return _reloaded(session, alert)
 
@@ -69,7 +72,7 @@ def complete_task(session: Session, principal: Principal, *, task_id: int, note:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"任务不存在（编号 {task_id}）")
     ensure_unit(principal, task.incident.unit_id)
     _call(incident_service.complete_task, session, task_id=task.id, user_login=principal.login, clock=clock,
-          note=note)
+          note=repair_text(note).strip())
     session.commit()
     return _reloaded(session, task)
 

@@ -19,6 +19,7 @@ from api import audit, auth, throttle, users
 from api.deps import ClockDep, SessionDep, ensure_csrf, read_session_cookie
 from api.models import User
 from yuqing.clock import Clock
+from yuqing.text import repair_text
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
@@ -49,7 +50,7 @@ async def login_submit(request: Request, session: SessionDep, clock: ClockDep,
     data = read_session_cookie(request)
     ensure_csrf(None, csrf_token, data)
     assert data is not None  # ensure_csrf refuses a request without a session
-    login = login.strip()
+    login = repair_text(login).strip()  # a NUL would make PostgreSQL refuse the lookup (a 500, not a 401)
     address = client_address(request)
     lock = await anyio.to_thread.run_sync(
         lambda: throttle.current_lock(session, login=login, address=address, clock=clock))

@@ -22,6 +22,7 @@ from api import audit, auth
 from api.models import ApiToken, User
 from yuqing.clock import Clock
 from yuqing.org import ROLE_LABELS, OrgChart, Role
+from yuqing.text import repair_text
 
 BRANCH_WIDE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin})
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -203,8 +204,9 @@ def issue_api_token(session: Session, *, user: User, name: str, clock: Clock, da
         raise AccountError(f"令牌有效期须为 1–{MAX_TOKEN_DAYS} 天")
     token = auth.new_api_token()
     now = clock.now()
-    row = ApiToken(user_id=user.id, token_hash=auth.api_token_hash(token), name=name.strip()[:64] or "token",
-                   created_at=now, expires_at=now + timedelta(days=days))
+    row = ApiToken(user_id=user.id, token_hash=auth.api_token_hash(token),
+                   name=repair_text(name).strip()[:64] or "token", created_at=now,
+                   expires_at=now + timedelta(days=days))
     session.add(row)
     session.flush()
     audit.record(session, clock=clock, actor=actor or user.login, action="token.created", object_type="api_token",
