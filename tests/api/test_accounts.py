@@ -102,25 +102,35 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_throttled_not_the_proxy
 
 
 # --- the password-hashing gate ----------------------------------------------------------------------------------
+class Overlap:
+    """Wraps a function so that it takes ``seconds`` and records how many calls ran at the same time."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.running, self.peak, self._lock = seconds, 0, 0, threading.Lock()
+
+    def wrap(self, fn):
+        def timed(*args):
+            with self._lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            time.sleep(self.seconds)
+            with self._lock:
+                self.running -= 1
+            return fn(*args)
+
+        return timed
+
+
 def test_password_gate_runs_at_most_its_concurrency_and_refuses_beyond_its_queue():
     gate = auth.PasswordGate(concurrency=2, queue=3)
-    running, peak, lock = 0, 0, threading.Lock()
-
-    def slow() -> int:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.05)
-        with lock:
-            running -= 1
-        return 1
+    overlap = Overlap(0.05)
+    slow = overlap.wrap(lambda: 1)
 
     async def crowd() -> list[object]:
         return await asyncio.gather(*(gate.run(slow) for _ in range(12)), return_exceptions=True)
 
     results = asyncio.run(crowd())
-    assert peak == 2
+    assert overlap.peak == 2
     assert results.count(1) == 5
     assert sum(isinstance(r, auth.PasswordGateBusy) for r in results) == 7
     assert gate.refused == 7 and gate.pending == 0
@@ -134,20 +144,8 @@ def test_a_crowd_of_guessers_gets_busy_answers_not_a_stalled_server(app, monkeyp
     from api.server import bound_port, serve_api, stop_api
 
     app.state.password_gate = auth.PasswordGate(concurrency=2, queue=4)
-    in_hash, peak, lock = 0, 0, threading.Lock()
-    real_verify = auth.verify_password
-
-    def slow_verify(stored: str, pw: str) -> bool:
-        nonlocal in_hash, peak
-        with lock:
-            in_hash += 1
-            peak = max(peak, in_hash)
-        time.sleep(0.2)
-        with lock:
-            in_hash -= 1
-        return real_verify(stored, pw)
-
-    monkeypatch.setattr(auth, "verify_password", slow_verify)
+    overlap = Overlap(0.2)
+    monkeypatch.setattr(auth, "verify_password", overlap.wrap(auth.verify_password))
 
     async def scenario() -> tuple[list[httpx.Response], int, int]:
         handle = await serve_api(app, "127.0.0.1", 0)
@@ -173,7 +171,7 @@ def test_a_crowd_of_guessers_gets_busy_answers_not_a_stalled_server(app, monkeyp
     answers, health, refused = asyncio.run(scenario())
     statuses = [r.status_code for r in answers]
     assert health == 200
-    assert peak <= 2
+    assert overlap.peak <= 2
     assert statuses.count(503) == refused >= 1
     assert all(r.headers["retry-after"] == "5" for r in answers if r.status_code == 503)
     assert set(statuses) <= {401, 429, 503} and 401 in statuses
