@@ -8,7 +8,8 @@ minimum), an idle one gradually less often (up to 4× its interval), and a faili
 is crawled fine but finds nothing, or has not been crawled successfully for too long.
 
 A poll can succeed while some of what the source offered is lost: a page that cannot be parsed, an item the
-database refuses, an API record without an id or text, a spider callback that raised on a hostile feed or API
+database refuses, an API record without an id or text (or one that could not be read), a feed item or link whose
+URL is no absolute http(s) URL (``yuqing/dropped/bad_url``), a spider callback that raised on a hostile feed or API
 page (Scrapy's ``spider_exceptions/*``). Those are counted from the run's stats
 (``ITEM_PROBLEM_STATS``, written by ``crawlers.pipelines`` and the spiders), remembered in ``SourceState.stats``
 (``items/problem_*``) with their messages, and make the source ``failing`` with the label "部分内容失败" for as long
@@ -49,11 +50,15 @@ ITEM_PROBLEM_STATS = {
     "yuqing/items/unparsable": "个页面无法解析",
     "yuqing/items/empty": "个页面没有可读的标题或正文",
     "yuqing/dropped/bad_record": "条接口记录缺少编号或正文，已跳过（请检查该来源 json_api.fields 的字段路径）",
+    # a feed item, sitemap entry or list link whose URL is no absolute http(s) URL (javascript:, data:, no host…)
+    "yuqing/dropped/bad_url": "个条目的链接不是有效的 http(s) 网址（如 javascript:、data: 或缺少主机名），已跳过",
+    "yuqing/dropped/record_error": "条接口记录解析出错，已跳过（请把日志中的报错交给开发人员）",
     # a spider callback raised (Scrapy counts it): the rest of that feed / list / API page was not read
     SPIDER_EXCEPTIONS_STAT: "次解析出错，所在页面的其余条目未能读取（请把日志中的报错交给开发人员）",
 }
 # Problems the spiders count without a message of their own: summed up in the health reason.
-_UNMESSAGED = ("yuqing/dropped/bad_record", SPIDER_EXCEPTIONS_STAT)
+_UNMESSAGED = ("yuqing/dropped/bad_record", "yuqing/dropped/bad_url", "yuqing/dropped/record_error",
+               SPIDER_EXCEPTIONS_STAT)
 ITEM_ERRORS_STAT = "yuqing/item_errors"  # messages, one per failed item (crawlers.pipelines)
 MAX_ITEM_ERRORS = 10
 NOTHING_CRAWLED = "nothing_crawled"  # silent because no poll succeeded for too long

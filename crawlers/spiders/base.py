@@ -9,9 +9,14 @@ Requests carry no source credentials: the source's ``headers`` (and a JSON API's
 ``OwnOriginHeadersMiddleware`` only to requests for the source's own origin, so an article link or a redirect to
 another host never receives them. The spider's ``private_network`` is what the SSRF guard allows it to reach.
 
+Everything a page says is hostile. Article URLs are absolute http(s) only (``article_url``: relative links are
+resolved against the page, anything else — ``javascript:``, ``data:``, no host, credentials — is dropped and
+counted as ``yuqing/dropped/bad_url``, which counts against the source's health). Times go through
+``parse_time``, which never raises and refuses dates before 1990 or more than a day after the spider's clock.
+
 Stats keys written here (read by ``crawlers.health``): ``yuqing/entry_status/<code>``, ``yuqing/not_modified``,
 ``yuqing/skipped_seen``, ``yuqing/pages_requested``, ``yuqing/pages_received``, ``yuqing/page_failures``,
-``yuqing/page_ignored_status/<code>``, ``yuqing/dropped/<reason>``.
+``yuqing/page_ignored_status/<code>``, ``yuqing/dropped/<reason>``, ``yuqing/dates_refused``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -30,11 +36,15 @@ from twisted.python.failure import Failure
 from crawlers.sources import SourceConfig
 from crawlers.spiders.items import PageHints, PageItem, ValidatorItem
 from crawlers.spiders.middlewares import AlreadySeen
-from crawlers.spiders.urls import url_hash
+from crawlers.spiders.timeparse import parse_datetime
+from crawlers.spiders.urls import url_hash, web_url
 from crawlers.ssrf import PrivateAllowance
 
 logger = logging.getLogger(__name__)
 
+BAD_URL_STAT = "yuqing/dropped/bad_url"  # an item or link whose URL is not an absolute http(s) URL
+DATES_REFUSED_STAT = "yuqing/dates_refused"  # a time given but unreadable or implausible: stored without it
+LOGGED_URL_CHARS = 120
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 TOO_LARGE_STATUS = 413  # recorded in SeenUrl.status_code for a page dropped for its size
 
@@ -87,8 +97,10 @@ class SourceSpider(scrapy.Spider):
         )
 
     def article_request(self, url: str, hints: PageHints | None = None) -> scrapy.Request | None:
-        """A request for an article page, or None if it is known, already queued, or over ``max_items``."""
-        if not url.lower().startswith(("http://", "https://")):
+        """A request for an article page, or None if it is known, already queued, over ``max_items``, or not an
+        absolute http(s) URL (counted, see ``article_url``)."""
+        if web_url(url) is None:
+            self.bad_url(url)
             return None
         key = url_hash(url)
         stats = self.crawler.stats
@@ -124,6 +136,32 @@ class SourceSpider(scrapy.Spider):
         self.errors.append(message)
         if response.meta.get("yuqing_entry"):
             self.entry_failed = True
+
+    def article_url(self, link: object, base: str | None) -> str | None:
+        """``link`` as an absolute http(s) URL (resolved against ``base``, the page it was on), or None — counted
+        as ``yuqing/dropped/bad_url`` and logged — when it is missing or cannot be one (``javascript:``…)."""
+        url = web_url(link, base)
+        if url is None:
+            self.bad_url(link)
+        return url
+
+    def bad_url(self, link: object) -> None:
+        self.crawler.stats.inc_value(BAD_URL_STAT)
+        shown = repr(link)[:LOGGED_URL_CHARS]
+        logger.warning("%s: dropped an item whose link is not an http(s) URL: %s", self.source.id, shown)
+
+    def now(self) -> datetime:
+        """The crawl's clock (``crawl_sources`` passes it); the system clock for a spider built without one."""
+        clock = getattr(self, "clock", None)
+        return clock.now() if clock is not None else datetime.now(UTC)
+
+    def parse_time(self, value: object) -> datetime | None:
+        """A publication time from a feed, sitemap or API (see ``parse_datetime``): None when missing, unreadable
+        or implausible (before 1990, or more than a day ahead of ``now``) — the item is kept without it."""
+        result = parse_datetime(value, now=self.now())
+        if result is None and value is not None and not (isinstance(value, str) and not value.strip()):
+            self.crawler.stats.inc_value(DATES_REFUSED_STAT)
+        return result
 
     def is_new(self, url: str) -> bool:
         key = url_hash(url)

@@ -1,4 +1,9 @@
-"""RSS 2.0 / Atom feeds: each item links to an article page, unless the feed already carries the full text."""
+"""RSS 2.0 / Atom feeds: each item links to an article page, unless the feed already carries the full text.
+
+An item's link (``<link>`` text or ``href``, else a ``<guid>``/``<id>`` that is a URL) is resolved against the
+feed's URL and must be an absolute http(s) URL: an item without one — ``javascript:``, ``data:``, no host — is
+dropped and counted (``yuqing/dropped/bad_url``), full text or not, because its URL is what gets stored and linked.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from scrapy.http import Response
 
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.items import PageHints, PageItem
-from crawlers.spiders.timeparse import parse_datetime
 from crawlers.spiders.urls import url_hash
 from crawlers.spiders.xml import child_text, children, descendants, local, parse_xml
 
@@ -35,8 +39,9 @@ class FeedSpider(SourceSpider):
             key=lambda e: e[1].published_at.timestamp() if e[1].published_at else 0.0,
             reverse=True,
         )
-        for link, hints, content in entries:
-            if not link:
+        for raw_link, hints, content in entries:
+            link = self.article_url(raw_link, response.url)
+            if link is None:
                 continue
             if content:
                 if self.is_new(link) and self._take_inline():
@@ -57,6 +62,7 @@ class FeedSpider(SourceSpider):
                 yield request
 
     def _entry(self, response: Response, el: Any) -> tuple[str | None, PageHints, str | None]:
+        """(the item's link as written, hints, inline full text)."""
         link = None
         for link_el in children(el, "link"):
             href = link_el.get("href")
@@ -70,14 +76,12 @@ class FeedSpider(SourceSpider):
                 break
         if not link:
             guid = child_text(el, "guid", "id")
-            if guid and guid.startswith(("http://", "https://")):
+            if guid and guid.lower().startswith(("http://", "https://")):
                 link = guid
-        if link:
-            link = response.urljoin(link)
         when = child_text(el, "pubDate", "published", "updated", "date", "issued")
         hints = PageHints(
             title=child_text(el, "title"),
-            published_at=parse_datetime(when),
+            published_at=self.parse_time(when),
             author=child_text(el, "creator", "author"),
         )
         content = child_text(el, "encoded") or _atom_content(el)

@@ -5,11 +5,19 @@ updated and a new metric sample recorded; that is how spread velocity is measure
 environment variable the config names, never from the config file, and is sent only to the API's own origin: it
 joins ``own_headers``, which ``OwnOriginHeadersMiddleware`` strips from any request to another host (item links,
 redirects).
+
+A post is hostile data: one record must never cost the others of its page. Times go through ``parse_time`` (never
+raises; implausible dates are dropped, the post kept), counters that are no finite number are left out, numbers too
+long for ``int`` stay text, and a link that is no absolute http(s) URL (``javascript:``, ``data:``, relative, no
+host) is replaced by the item's own URL on the API (``yuqing/items/url_replaced``) — the post is stored, its link
+never. A record the mapping still cannot read is skipped and counted (``yuqing/dropped/record_error``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -21,9 +29,15 @@ from scrapy.http import Response
 from crawlers.sources import JsonApiOptions
 from crawlers.spiders.base import SourceSpider
 from crawlers.spiders.items import RecordItem
-from crawlers.spiders.timeparse import parse_datetime
+from crawlers.spiders.urls import web_url
+from yuqing.text import repair_text
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 20_000
+MAX_INT_DIGITS = 1000  # longer JSON integers stay text: ``int`` refuses to convert beyond 4300 digits
+URL_REPLACED_STAT = "yuqing/items/url_replaced"
+RECORD_ERROR_STAT = "yuqing/dropped/record_error"
 
 
 class JsonApiSpider(SourceSpider):
@@ -63,8 +77,8 @@ class JsonApiSpider(SourceSpider):
             return
         opts = self._opts
         try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            data = json.loads(response.body, parse_int=_json_int)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             self.fail_entry(response, f"接口返回的不是有效 JSON（{response.url}）")
             return
         items = get_path(data, opts.items_path) if opts.items_path else data
@@ -73,7 +87,12 @@ class JsonApiSpider(SourceSpider):
             return
         stats = self.crawler.stats
         for raw in items:
-            record = self._record(raw)
+            try:
+                record = self._record(raw)
+            except Exception:  # a record nobody foresaw: skip it, read the rest of the page
+                logger.exception("%s: could not read a record of %s", self.source.id, response.url)
+                stats.inc_value(RECORD_ERROR_STAT)
+                continue
             if record is None:
                 stats.inc_value("yuqing/dropped/bad_record")
                 continue
@@ -87,6 +106,7 @@ class JsonApiSpider(SourceSpider):
             yield self._page_request(page + 1, entry=False)
         elif opts.cursor_param and opts.cursor_path:
             cursor = _as_text(get_path(data, opts.cursor_path))
+            cursor = repair_text(cursor) if cursor else cursor  # (a lone surrogate cannot go into a URL)
             if cursor and cursor != "0":
                 yield self._page_request(page + 1, entry=False, cursor=cursor)
 
@@ -99,18 +119,20 @@ class JsonApiSpider(SourceSpider):
         if ident in (None, "") or text is None:
             return None
         external_id = str(ident)[:128]
-        url = _as_text(get_path(raw, f.url)) if f.url else None
-        if not url or not url.lower().startswith(("http://", "https://")):
-            url = _with_query(self.source.url, {"yuqing_item": external_id}, keep=False)
+        given = _as_text(get_path(raw, f.url)) if f.url else None
+        # Not resolved when relative: JSON has no base URL by standard, and the item's API URL below is what such
+        # posts have always been stored under (resolving now would store them all a second time).
+        url = web_url(given) if given else None
+        if url is None:
+            if given:
+                self.crawler.stats.inc_value(URL_REPLACED_STAT)
+            # the item's own address on the API (the id repaired first: a lone surrogate cannot be URL-encoded)
+            url = _with_query(self.source.url, {"yuqing_item": repair_text(external_id)}, keep=False)
         metrics: dict[str, int] = {}
         for name, path in f.metrics.items():
-            value = get_path(raw, path)
-            if isinstance(value, bool):
-                value = int(value)
-            if isinstance(value, int | float):
-                metrics[name] = int(value)
-            elif isinstance(value, str) and value.strip().isdigit():
-                metrics[name] = int(value.strip())
+            count = _count(get_path(raw, path))
+            if count is not None:
+                metrics[name] = count
         meta: dict[str, Any] = {"external_id": external_id}
         for name, path in f.meta.items():
             value = get_path(raw, path)
@@ -124,7 +146,7 @@ class JsonApiSpider(SourceSpider):
             text=text[:MAX_TEXT_CHARS],
             title=(_as_text(get_path(raw, f.title)) or "") if f.title else "",
             author=_as_text(get_path(raw, f.author)) if f.author else None,
-            published_at=parse_datetime(get_path(raw, f.created_at)) if f.created_at else None,
+            published_at=self.parse_time(get_path(raw, f.created_at)) if f.created_at else None,
             metrics=metrics,
             meta=meta,
         )
@@ -142,6 +164,25 @@ def get_path(data: Any, path: str) -> Any:
         if current is None:
             return None
     return current
+
+
+def _json_int(digits: str) -> int | str:
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
+
+
+def _count(value: Any) -> int | None:
+    """A counter as an int (clamped later to the column), or None when it is no finite whole number."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        digits = value.strip()
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_INT_DIGITS:
+            return int(digits)
+    return None
 
 
 def _as_text(value: Any) -> str | None:

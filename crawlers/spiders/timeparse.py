@@ -2,6 +2,12 @@
 
 A time without a zone from a Chinese site means Beijing time (Asia/Shanghai), never UTC: reading it as UTC would
 put every post eight hours in the future and break "first source" and spread timelines.
+
+Times come from hostile feeds and APIs, so ``parse_datetime`` never raises, whatever it is given
+(``9999-12-31T23:59:59-05:00`` lies past ``datetime.max`` in UTC, ``"²"`` is a digit ``int`` cannot read, a
+5000-digit number is too long to convert), and refuses what cannot be a publication time: before ``EARLIEST``, or
+more than ``MAX_FUTURE_SKEW`` after ``now`` (after ``LATEST`` when no ``now`` is given). Every spider passes its
+clock's ``now`` (``SourceSpider.parse_time``), so an epoch of ``99999999999999`` is no post from the year 5138.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" times are garbage (epoch 0, 0001-01-01…)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # the ceiling when the caller gives no ``now``
+MAX_FUTURE_SKEW = timedelta(days=1)  # a server clock a little ahead is tolerated, a post from next year is not
+MAX_TEXT_CHARS = 200  # no timestamp is longer; longer values are not parsed at all
 
 _FORMATS = (
     "%a %b %d %H:%M:%S %z %Y",  # Weibo: Mon Nov 23 09:15:00 +0800 2026
@@ -30,15 +40,18 @@ _CHINESE = re.compile(
 def parse_datetime(value: object, *, now: datetime | None = None) -> datetime | None:
     """Parse ``value`` (ISO 8601, RFC 822, Weibo style, 2026年11月23日 09:15, epoch seconds/ms) to aware UTC.
 
-    Returns None when nothing sensible can be read, or when the result lies more than a day after ``now``
-    (a wrong clock or a wrong guess should not produce posts from the future).
+    Returns None when nothing sensible can be read, when the result lies before ``EARLIEST``, or more than
+    ``MAX_FUTURE_SKEW`` after ``now`` (a wrong clock or a wrong guess should not produce posts from the future;
+    without ``now``, after ``LATEST``). Never raises.
     """
-    result = _parse(value)
-    if result is None:
+    try:
+        result = _parse(value)
+    except Exception:  # hostile input must cost its date, never the rest of the page
         return None
-    if now is not None and result > now + timedelta(days=1):
+    if result is None or result < EARLIEST:
         return None
-    return result
+    ceiling = now + MAX_FUTURE_SKEW if now is not None else LATEST
+    return result if result <= ceiling else None
 
 
 def _parse(value: object) -> datetime | None:
@@ -47,7 +60,7 @@ def _parse(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return _aware(value)
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
+        seconds = value / 1000 if value > 1e11 else value  # epoch milliseconds
         try:
             return datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
@@ -55,9 +68,9 @@ def _parse(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text:
+    if not text or len(text) > MAX_TEXT_CHARS:
         return None
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return _parse(int(text))
     try:
         return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))

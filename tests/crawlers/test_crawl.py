@@ -392,6 +392,23 @@ def test_chinese_site_times_without_zone_are_beijing_time() -> None:
     assert parse_datetime("2027-01-01", now=now) is None  # from the future: refused
 
 
+def test_parse_datetime_never_raises_and_refuses_implausible_dates() -> None:
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    hostile = ["9999-12-31T23:59:59-05:00", "Fri, 31 Dec 9999 23:59:59 -0500", "Fri Dec 31 23:59:59 -0500 9999",
+               "0001-01-01T00:00:00+05:00", "9999年12月31日 23:59", 99999999999999, 10**400, float("inf"),
+               float("nan"), -1e300, "\u00b2", "\u0662\u0660\u0662\u0666", "1" * 5000, "x" * 100_000, "\ud800", b"2026",
+               ["2026-11-23"], {"t": 1}, datetime.max.replace(tzinfo=None), datetime.min.replace(tzinfo=UTC)]
+    for value in hostile:
+        assert parse_datetime(value, now=now) is None, repr(value)[:60]
+        assert parse_datetime(value) is None, repr(value)[:60]  # without a clock: nothing after 2100 either
+    assert parse_datetime("1990-01-01T00:00:00Z", now=now) == datetime(1990, 1, 1, tzinfo=UTC)
+    assert parse_datetime("1989-12-31T23:59:59Z", now=now) is None  # epoch 0 and friends are garbage
+    assert parse_datetime(0, now=now) is None
+    assert parse_datetime(now + timedelta(hours=23), now=now) == now + timedelta(hours=23)  # a clock a bit ahead
+    assert parse_datetime(now + timedelta(hours=25), now=now) is None
+    assert parse_datetime(1795395300000, now=now) == datetime.fromtimestamp(1795395300, UTC)  # epoch milliseconds
+
+
 def test_tracking_parameters_and_fragments_do_not_make_new_urls() -> None:
     assert url_hash("http://News.Example.cn/a/1.html?utm_source=wx&id=2#top") == url_hash(
         "http://news.example.cn/a/1.html?id=2")

@@ -30,7 +30,9 @@ from crawlers.pipelines import (
     store_safely,
 )
 from crawlers.sources import SourceConfig
+from crawlers.spiders.base import BAD_URL_STAT
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
+from crawlers.spiders.json_api import RECORD_ERROR_STAT
 from crawlers.spiders.urls import url_hash
 from yuqing.db import make_sessionmaker
 
@@ -215,8 +217,20 @@ def test_an_item_the_database_refuses_is_counted_against_the_source_and_the_othe
 
 
 def test_health_counts_exactly_the_outcomes_the_pipeline_reports_as_problems():
-    assert {f"yuqing/items/{o}" for o in PROBLEM_OUTCOMES} | {"yuqing/dropped/bad_record",
-                                                              "spider_exceptions/count"} == set(ITEM_PROBLEM_STATS)
+    spider_drops = {"yuqing/dropped/bad_record", BAD_URL_STAT, RECORD_ERROR_STAT, "spider_exceptions/count"}
+    assert {f"yuqing/items/{o}" for o in PROBLEM_OUTCOMES} | spider_drops == set(ITEM_PROBLEM_STATS)
+
+
+def test_records_the_json_spider_could_not_read_and_bad_links_count_against_the_source(factory, clock):
+    run = {"yuqing/items/new": 3, RECORD_ERROR_STAT: 1, BAD_URL_STAT: 2}
+    source = _source()
+    with factory.begin() as s:
+        record_run(s, source, SourceRunResult(source_id="weibo", ok=True, new_items=3, stats=run), clock.now())
+    with factory() as s:
+        [line] = health_report(s, [source], clock.now())
+    assert line.status == "failing" and line.label == PARTIAL_LABEL
+    assert "3 条内容未能入库" in line.reason
+    assert "1 条接口记录解析出错" in line.reason and "2 个条目的链接不是有效的 http(s) 网址" in line.reason
 
 
 def test_a_spider_callback_that_raised_counts_against_the_source(factory, clock):

@@ -2,9 +2,10 @@
 
 The data is what the pipeline stores. A hostile local site (a Weibo-like JSON API and an RSS feed carrying full
 text) is crawled, matched, classified (rule baseline), scored and turned into an alert and an incident by the real
-stages. Rows the current crawler does not produce but the database can hold — ``javascript:``/``data:`` URLs in
-every spelling, payloads in authors, metadata, keyword hits, risk reasons, incident summaries, task notes,
-dismissal reasons and source errors — are added with the API test factories.
+stages, configured as ``yuqing run`` loads them (``load_config``); the feed's items whose links are script URLs are
+refused by the crawler and counted against their source. Rows the crawler does not produce but the database can
+hold — ``javascript:``/``data:`` URLs in every spelling, payloads in authors, metadata, keyword hits, risk reasons,
+incident summaries, task notes, dismissal reasons and source errors — are added with the API test factories.
 
 A commander signs in through the real form and visits every GET page the app has (enumerated from ``app.routes``,
 so pages added later are covered too) in Debian's chromium. Every payload calls a trap that an init script defines
@@ -45,22 +46,18 @@ from api.app import create_app
 from api.models import User
 from api.server import serve_api, stop_api
 from api.users import seed_users
-from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher
-from crawlers.models import Article, Mention, Story
-from crawlers.sources import SourceConfig
+from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.stories import StoryIndex
 from incidents.models import Alert, Incident, Task
 from incidents.notify import default_senders
-from incidents.policy import load_policy
-from sentiment.risk import load_risk_config
 from sentiment.rules import RuleBasedClassifier
 from sentiment.service import RiskContext
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
-from yuqing.org import Role, load_org
-from yuqing.runtime import Runtime, run_round
+from yuqing.org import Role
+from yuqing.runtime import LoadedConfig, Runtime, load_config, run_round
 from yuqing.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -159,6 +156,7 @@ SCRIPT_URLS = {
     "url-vbscript": 'vbscript:msgbox("url-vbscript")',
     "url-no-host": f"https:javascript:{call('url-no-host')}",
     "url-relative": f"//evil.example/{call('url-relative')}",
+    "url-rss-link": f"javascript:{call('rss-link')}",  # what the feed's item links to (the crawler refuses it)
 }
 # Tags whose payload the dashboard shows today: each must appear, as text, on some page.
 SHOWN = ["rss-title", "wb-text", "story-b", "alert-title", "incident-title", "incident-summary", "factor-reason",
@@ -196,28 +194,23 @@ class HostileSite:
         self.server.shutdown()
         self.server.server_close()
 
-    @property
-    def reach(self) -> dict[str, Any]:
-        """What lets a source crawl this loopback site (the one host:port, where the config supports naming it)."""
-        if "private_network" in SourceConfig.model_fields:
-            return {"private_network": f"127.0.0.1:{self.server.server_port}"}
-        return {"allow_private_network": True}
-
-    def sources(self) -> list[SourceConfig]:
-        weibo = SourceConfig(
-            id="weibo", name="微博", kind="json_api", channel="social", url=f"{self.base}/api/statuses",
-            authority="social", **self.reach, respect_robots=False,
-            json_api={"items_path": "statuses", "params": {"count": "100"}, "fields": {
-                "id": "idstr", "text": "text", "url": "page_url", "created_at": "created_at",
-                "author": "user.screen_name",
-                "metrics": {"reposts": "reposts_count", "comments": "comments_count", "likes": "attitudes_count",
-                            "followers": "user.followers_count"},
-                "meta": {"retweeted_text": "retweeted_status.text", "location": "user.location"}}})
-        news = SourceConfig(id="jcwb", name="江城晚报网", kind="rss", channel="news", url=f"{self.base}/feed.xml",
-                            authority="local_media", **self.reach, respect_robots=False)
-        forum = SourceConfig(id="forum", name="本地论坛", kind="rss", channel="news", url=f"{self.base}/forum.xml",
-                             authority="self_media", **self.reach, respect_robots=False)
-        return [weibo, news, forum]
+    def sources_file(self, path: Path) -> Path:
+        """The site's sources as an admin writes them (JSON is YAML), each allowed onto this one loopback port."""
+        reach = {"private_network": f"127.0.0.1:{self.server.server_port}", "respect_robots": False}
+        weibo = {"id": "weibo", "name": "微博", "kind": "json_api", "channel": "social", "authority": "social",
+                 "url": f"{self.base}/api/statuses", **reach,
+                 "json_api": {"items_path": "statuses", "params": {"count": "100"}, "fields": {
+                     "id": "idstr", "text": "text", "url": "page_url", "created_at": "created_at",
+                     "author": "user.screen_name",
+                     "metrics": {"reposts": "reposts_count", "comments": "comments_count",
+                                 "likes": "attitudes_count", "followers": "user.followers_count"},
+                     "meta": {"retweeted_text": "retweeted_status.text", "location": "user.location"}}}}
+        news = {"id": "jcwb", "name": "江城晚报网", "kind": "rss", "channel": "news", "authority": "local_media",
+                "url": f"{self.base}/feed.xml", **reach}
+        forum = {"id": "forum", "name": "本地论坛", "kind": "rss", "channel": "news", "authority": "self_media",
+                 "url": f"{self.base}/forum.xml", **reach}
+        path.write_text(json.dumps({"sources": [weibo, news, forum]}, ensure_ascii=False), encoding="utf-8")
+        return path
 
     def plant(self) -> None:
         """Hostile posts and feed items, encoded as such sources really send them (escaped text, raw fields)."""
@@ -244,10 +237,12 @@ class HostileSite:
                     f"<pubDate>Mon, 23 Nov 2026 09:00:00 +0800</pubDate>"
                     f"<content:encoded>{html.escape(content)}</content:encoded></item>")
 
-        items = [item("示例银行新华路网点挤兑" + payload("rss-title"), f"javascript:{call('rss-link')}", "rss-text"),
-                 item("示例银行新华路网点挤兑（转载）", f"JaVaScRiPt:{call('rss-link-case')}", "rss-text-2"),
-                 item("示例银行新华路网点挤兑（跟进）", f'{self.base}/a/1.html?x="><script>{call("rss-url")}</script>',
-                      "rss-text-3")]
+        # the crawler refuses the items whose links are script URLs (counted against the source); the dashboard
+        # still meets such URLs, planted as rows (SCRIPT_URLS)
+        items = [item("示例银行新华路网点挤兑" + payload("rss-title"),
+                      f'{self.base}/a/1.html?x="><script>{call("rss-url")}</script>', "rss-text"),
+                 item("示例银行新华路网点挤兑（转载）", f"javascript:{call('rss-link')}", "rss-text-2"),
+                 item("示例银行新华路网点挤兑（跟进）", f"JaVaScRiPt:{call('rss-link-case')}", "rss-text-3")]
         feed = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
                 'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>江城晚报</title>'
                 + "".join(items) + "</channel></rss>")
@@ -264,20 +259,21 @@ def _load_factories() -> Any:
 
 
 def run_pipeline(settings: Settings, factory: sessionmaker[Session], engine: Any, clock: FrozenClock,
-                 sources: list[SourceConfig]) -> tuple[Any, Any]:
-    """One round of the real pipeline (crawl → match → classify → score → alert/incident → notify)."""
-    org, policy = load_org(settings.org_path), load_policy(settings.levels_path, settings.checklists_path)
-    plans_path = settings.config_dir / "keywords.yaml"
-    plans = load_keyword_plans(plans_path) if plans_path.exists() else []
-    risk = load_risk_config(settings.config_dir / "risk.yaml")
-    rt = Runtime(settings=settings, clock=clock, engine=engine, session_factory=factory, org=org,
-                 sources=sources, policy=policy,
-                 risk_ctx=RiskContext(org=org, config=risk, authorities={s.id: s.authority for s in sources}),
-                 matcher=Matcher.from_org(org, plans), story_index=StoryIndex(), classifier=RuleBasedClassifier(),
-                 senders=default_senders(policy, settings), crawl_overrides=dict(FAST_CRAWL))
+                 crawled: list[str]) -> LoadedConfig:
+    """Load the configuration as ``yuqing run`` does and run one round of the real pipeline (crawl → match →
+    classify → score → alert/incident → notify) over the sources named in ``crawled``."""
+    cfg = load_config(settings)
+    sources = [s for s in cfg.sources if s.id in crawled]
+    rt = Runtime(settings=settings, clock=clock, engine=engine, session_factory=factory, org=cfg.org,
+                 sources=sources, policy=cfg.policy,
+                 risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config,
+                                      authorities={s.id: s.authority for s in cfg.sources}),
+                 matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=StoryIndex(),
+                 classifier=RuleBasedClassifier(), senders=default_senders(cfg.policy, settings),
+                 crawl_overrides=dict(FAST_CRAWL))
     report = asyncio.run(run_round(rt))
     assert report.errors == [], report.errors
-    return org, policy
+    return cfg
 
 
 def plant_rows(session: Session, clock: FrozenClock, site: HostileSite) -> None:
@@ -391,21 +387,25 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
     try:
         upgrade(engine)
         factory = make_sessionmaker(engine)
-        settings = Settings(secret_key=secrets.token_urlsafe(32), data_dir=tmp_path)
+        settings = Settings(secret_key=secrets.token_urlsafe(32), data_dir=tmp_path,
+                            sources_file=site.sources_file(tmp_path / "sources.yaml"),
+                            allow_private_sources=["weibo", "jcwb", "forum"])
         clock = FrozenClock(NOW)
         site.plant()
-        sources = site.sources()
-        org, policy = run_pipeline(settings, factory, engine, clock, sources[:2])
+        cfg = run_pipeline(settings, factory, engine, clock, crawled=["weibo", "jcwb"])
+        org, policy, sources = cfg.org, cfg.policy, cfg.sources
         with factory() as session:
             assert session.scalar(select(Incident).where(Incident.unit_id == "xinhualu")) is not None, \
                 "the hostile crawl should have opened an incident at 新华路网点"
-            assert session.scalar(select(Article).where(Article.url.like("javascript:%"))) is not None
-            for user in seed_users(session, org, password=PASSWORD, clock=clock):
-                if hasattr(user, "must_change_password"):
-                    user.must_change_password = False  # as in the demo database: no first-login password change
+            # the feed's items with script links were refused, and counted against the source
+            assert session.scalar(select(Article).where(Article.url.like("javascript:%"))) is None
+            assert session.get(SourceState, "jcwb").stats["yuqing/dropped/bad_url"] == 2
+            # (as in the demo database: no first-login password change)
+            for user in seed_users(session, org, password=PASSWORD, clock=clock, must_change=False):
                 if user.login == LOGIN:
                     user.roles = [str(role) for role in Role]  # every role: no page is closed to the visit
             plant_rows(session, clock, site)
+            assert session.scalar(select(Article).where(Article.url.like("javascript:%"))) is not None
             ids = {"incident_id": list(session.scalars(select(Incident.id))),
                    "alert_id": list(session.scalars(select(Alert.id))),
                    "story_id": list(session.scalars(select(Story.id))),
