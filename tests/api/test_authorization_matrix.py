@@ -1,0 +1,774 @@
+"""The authorisation matrix: every HTTP route the app serves × every kind of caller × unit scope.
+
+``MATRIX`` below is the specification, written as data: for each (method, route, target) the answer each caller
+must get. ``test_every_served_route_is_in_the_matrix`` enumerates the routes from the app itself and fails when a
+route is served that the matrix does not list (or the matrix lists one no longer served), so a new route cannot
+ship without its row. ``test_the_matrix_rules_hold_for_every_route`` checks the table itself against the rules
+that must hold everywhere (the JSON API never writes on the cookie alone, every dashboard page sends a user who
+must change the password to the password page, …); ``test_authorization_matrix`` sends every request and asserts
+the exact answer, and that a refused write changed nothing while an accepted one did.
+
+Callers (columns):
+  anon     no cookie, no token              forged   a bearer token that was never issued
+  expired  an expired token (wangmin's)     revoked  a revoked token (wangmin's)
+  c:XXX    the dashboard session cookie of XXX, signed in through the real /login form
+  t:XXX    a bearer API token of XXX (and no cookie)
+where XXX is, from config/org.yaml (checked at test time):
+  mon  wangmin   monitor, 江城分行 (branch-wide)     com  liuqiang  commander, 江城分行 (branch-wide)
+  lea  chenjing  leader, 江城分行 (branch-wide)      lia  zhoufang  liaison, 光明路支行 (sub-branch and its outlets)
+  out  huangwei  liaison, 新华路网点 (the outlet)     adm  admin     admin, 江城分行 (branch-wide)
+  hq   yangfan   commander + monitor, 总行 (the whole bank)
+  mcp  zhaolei   monitor, 江城分行, who must still change the initial password (``must_change_password``)
+
+Targets (what an ``{id}`` names, or ``?unit=`` for the mentions feed): an object of
+  own  新华路网点 (xinhualu; in everyone's scope)        sub  光明路支行 (guangminglu; not the outlet liaison's)
+  sib  滨江花园网点 (binjianghuayuan, another sub-branch: neither liaison's)
+  hq   总行 (head-office: outside the 江城分行 — the org chart has one branch, so the head office stands for
+       "another branch": branch-wide roles must not see it; only head-office staff do)
+  none a story attributed to no unit (only whole-bank callers see it)
+  missing  id 2**31-1, the largest id the path accepts, naming no row (``?unit=`` of an unknown unit)
+  range    each of OUT_OF_RANGE_IDS (0, -1, 2**31, 2**63, …): 422 once the caller is authenticated, never 500
+  mine / other  for tokens: one of the caller's own tokens / another user's
+  all      ``?all=true`` on the token list
+
+Answers: a status code, or for 303 redirects where they go — LGN: to /login?next=… (sign in first),
+PWD: to /account/password (change the initial password first), 303: anywhere else (a form's success).
+
+Rules encoded here as today's behaviour (see the report in the commit message / PR):
+  * out-of-scope objects answer 403 (not 404): existence is not hidden from signed-in staff; only another user's
+    API token answers 404 (the token routes deliberately hide whose token an id is — even to admins on the
+    dashboard, whose revoke form only ever acts on one's own tokens);
+  * a missing alert answers 404 even to a role that may not act on alerts (existence is checked first);
+  * any user whose scope contains the incident's unit may complete any of its tasks, whatever the owner role;
+  * source health (/api/v1/sources, /sources) is not scoped: every signed-in user sees every source;
+  * a user who must change the initial password is held back on the dashboard and when the API is read with the
+    session cookie, but an API token they already hold keeps working (``t:mcp``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import auth
+from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
+from api.models import ApiToken, User
+from api.users import BRANCH_WIDE_ROLES, create_api_token, revoke_api_token, scope_unit_ids
+from incidents.models import Alert, Task
+from yuqing.clock import FrozenClock
+from yuqing.org import OrgChart, Role
+
+# --- the callers -----------------------------------------------------------------------------------------------
+ROLE_CALLERS: dict[str, tuple[str, frozenset[str], str]] = {  # column -> (login, roles, unit) per config/org.yaml
+    "mon": ("wangmin", frozenset({"monitor"}), "jiangcheng"),
+    "com": ("liuqiang", frozenset({"commander"}), "jiangcheng"),
+    "lea": ("chenjing", frozenset({"leader"}), "jiangcheng"),
+    "lia": ("zhoufang", frozenset({"liaison"}), "guangminglu"),
+    "out": ("huangwei", frozenset({"liaison"}), "xinhualu"),
+    "adm": ("admin", frozenset({"admin"}), "jiangcheng"),
+    "hq": ("yangfan", frozenset({"commander", "monitor"}), "head-office"),
+    "mcp": ("zhaolei", frozenset({"monitor"}), "jiangcheng"),
+}
+MUST_CHANGE = "mcp"
+OTHER_LOGIN = "sunhua"  # signed in by no column: the owner of the "other" token
+ANONYMOUS = ("anon", "forged", "expired", "revoked")
+CALLERS = ANONYMOUS + tuple(f"c:{k}" for k in ROLE_CALLERS) + tuple(f"t:{k}" for k in ROLE_CALLERS)
+
+# --- the targets -----------------------------------------------------------------------------------------------
+TARGET_UNITS: dict[str, str | None] = {"own": "xinhualu", "sub": "guangminglu", "sib": "binjianghuayuan",
+                                       "hq": "head-office", "none": None}
+MISSING_ID = 2**31 - 1
+OUT_OF_RANGE_IDS = ("0", "-1", str(2**31), str(2**32 + 1), str(2**63), "9" * 30)
+SCOPE_TARGETS = frozenset({"sub", "sib", "hq", "none", "missing", "range", "other", "all"})  # the PostgreSQL slice
+PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/static"),
+                 ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+SUCCESS = {"200", "201", "303"}
+
+# --- the specification -----------------------------------------------------------------------------------------
+_ANON = "anon frg  exp  rev"
+_ROLES = "mon com lea lia out adm hq  mcp"
+MATRIX_TEXT = f"""
+# method path                                   target   {_ANON}  | cookie: {_ROLES} | token: {_ROLES}
+# --- JSON API: reads (the cookie may read; must-change users may not) -------------------------------------------
+GET    /api/v1/incidents                         -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
+GET    /api/v1/incidents/{{incident_id}}          missing  401 401 401 401 | 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}          range    401 401 401 401 | 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422
+GET    /api/v1/alerts                            -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/stories                           -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
+GET    /api/v1/stories/{{story_id}}               sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
+GET    /api/v1/stories/{{story_id}}               hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
+GET    /api/v1/stories/{{story_id}}               none     401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
+GET    /api/v1/stories/{{story_id}}               missing  401 401 401 401 | 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404
+GET    /api/v1/stories/{{story_id}}               range    401 401 401 401 | 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422
+GET    /api/v1/articles                          -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/articles                          own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/articles                          sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
+GET    /api/v1/articles                          sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
+GET    /api/v1/articles                          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
+GET    /api/v1/articles                          missing  401 401 401 401 | 403 403 403 403 403 403 403 403 | 403 403 403 403 403 403 403 403
+GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/tokens                            -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
+# --- JSON API: writes (a bearer token only; the cookie alone is 401) ---------------------------------------------
+POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/ack            sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/ack            hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/alerts/{{alert_id}}/ack            missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/ack            range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/alerts/{{alert_id}}/dismiss        own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/alerts/{{alert_id}}/dismiss        missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/dismiss        range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/alerts/{{alert_id}}/incident       own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/incident       sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/incident       sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
+POST   /api/v1/alerts/{{alert_id}}/incident       hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/alerts/{{alert_id}}/incident       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/incident       range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/complete         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
+POST   /api/v1/tasks/{{task_id}}/complete         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 403 200 200 200
+POST   /api/v1/tasks/{{task_id}}/complete         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/tasks/{{task_id}}/complete         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/complete         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/complete         range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/tokens                            -        401 401 401 401 | 401 401 401 401 401 401 401 401 | 201 201 201 201 201 201 201 201
+DELETE /api/v1/tokens/{{token_id}}                mine     401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
+DELETE /api/v1/tokens/{{token_id}}                other    401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 200 404 404
+DELETE /api/v1/tokens/{{token_id}}                missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+DELETE /api/v1/tokens/{{token_id}}                range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+# --- public ------------------------------------------------------------------------------------------------------
+GET    /healthz                                  -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+GET    /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+HEAD   /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+GET    /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+HEAD   /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+GET    /login                                    -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+POST   /login                                    -        403 403 403 403 | 303 303 303 303 303 303 303 PWD | 403 403 403 403 403 403 403 403
+POST   /logout                                   -        403 403 403 403 | 303 303 303 303 303 303 303 303 | 403 403 403 403 403 403 403 403
+# --- dashboard pages (the cookie only; a bearer token is not a dashboard login) ------------------------------
+GET    /                                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /partials/overview                        -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /alerts                                   -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents                                -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN
+# --- dashboard forms (the right CSRF token is sent; test_every_dashboard_form_needs_its_csrf_token sends wrong ones)
+POST   /alerts/{{alert_id}}/ack                   own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              own      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              sub      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              sib      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                own      LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sub      LGN LGN LGN LGN | 303 303 303 303 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/password                         -        LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+"""  # noqa: E501 — a table, one row per line
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    target: str
+    expected: dict[str, str]  # caller -> answer
+
+    @property
+    def route(self) -> tuple[str, str]:
+        return self.method, self.path
+
+
+def parse_matrix(text: str) -> list[Row]:
+    rows: list[Row] = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        method, path, target, *rest = [t for t in line.split() if t != "|"]
+        assert len(rest) == len(CALLERS), f"{method} {path} {target}: {len(rest)} answers for {len(CALLERS)} callers"
+        assert all(re.fullmatch(r"\d{3}|LGN|PWD", a) for a in rest), line
+        rows.append(Row(method, path, target, dict(zip(CALLERS, rest, strict=True))))
+    keys = [(r.method, r.path, r.target) for r in rows]
+    assert len(keys) == len(set(keys)), "a (method, path, target) is listed twice"
+    return rows
+
+
+MATRIX = parse_matrix(MATRIX_TEXT)
+
+
+# --- routes as the app serves them -----------------------------------------------------------------------------
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route of the app, included routers flattened (FastAPI ≥ 0.165 nests them)."""
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = list(flatten(app.routes)) if flatten else list(_walk(app.routes))
+    served: set[tuple[str, str]] = set()
+    for route in routes:
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        assert path, f"a route without a path: {route!r}"
+        if methods is None:  # a mount (/static): StaticFiles answers GET and HEAD
+            methods = {"GET", "HEAD"}
+        served |= {(m, path) for m in methods}
+    return served
+
+
+def _walk(routes: list[Any], prefix: str = "") -> Iterator[Any]:
+    for route in routes:
+        sub = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
+        if sub is not None and not hasattr(route, "app") and getattr(route, "methods", None) is None:
+            yield from _walk(sub, prefix)
+        else:
+            yield route
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+# --- the world the matrix runs in ------------------------------------------------------------------------------
+@dataclass
+class Call:
+    """One request to make: ``form`` gets the caller's CSRF token added; ``effect`` names the row a success
+    changes, as (kind, id): ("alert", id) | ("task", id) | ("token", id) | ("token_named", name)."""
+
+    url: str
+    json: Any = None
+    form: dict[str, str] | None = None
+    effect: tuple[str, Any] | None = None
+
+
+def outcome(response: Any) -> str:
+    if response.status_code == 303:
+        location = response.headers["location"]
+        if location.startswith("/login?next="):
+            return "LGN"
+        if location == "/account/password":
+            return "PWD"
+        return "303"
+    return str(response.status_code)
+
+
+class World:
+    """The app with its callers signed in once (one client per caller), and objects made for each request."""
+
+    def __init__(self, app: FastAPI, session: Session, users: dict[str, User], make: Any, clock: FrozenClock,
+                 password: str, csrf_of: Callable[[str], str], stack: ExitStack):
+        self.app, self.session, self.users, self.make, self.clock = app, session, users, make, clock
+        self.password, self.csrf_of, self.stack = password, csrf_of, stack
+        self.signer: auth.SessionSigner = app.state.session_signer
+        self.background: dict[tuple[str, str], int] = {}
+        self.serial = 0
+        must_change = users[ROLE_CALLERS[MUST_CHANGE][0]]
+        must_change.must_change_password = True
+        session.commit()
+        self.clients: dict[str, TestClient] = {}
+        wangmin = users["wangmin"]
+        expired = create_api_token(session, user=wangmin, name="MXTOK-expired", days=1,
+                                   clock=FrozenClock(clock.now() - timedelta(days=1, seconds=1)))
+        revoked = create_api_token(session, user=wangmin, name="MXTOK-revoked", clock=clock)
+        revoke_api_token(session, token_id=session.scalar(select(ApiToken.id).where(ApiToken.name == "MXTOK-revoked")),
+                         actor="admin", clock=clock)
+        bearer = {"anon": None, "forged": "yq_" + "forged0" * 6, "expired": expired, "revoked": revoked}
+        for key, (login, _, _) in ROLE_CALLERS.items():
+            bearer[f"t:{key}"] = create_api_token(session, user=users[login], name="MXTOK-bearer", clock=clock)
+        session.commit()
+        for caller in CALLERS:
+            client = stack.enter_context(TestClient(app, follow_redirects=False))
+            if caller.startswith("c:"):
+                self.sign_in(client, caller)
+            elif bearer[caller] is not None:
+                client.headers["Authorization"] = f"Bearer {bearer[caller]}"
+            self.clients[caller] = client
+
+    # callers
+    @staticmethod
+    def login_of(caller: str) -> str | None:
+        return ROLE_CALLERS[caller[2:]][0] if caller[:2] in ("c:", "t:") else None
+
+    def sign_in(self, client: TestClient, caller: str) -> None:
+        client.cookies.clear()
+        login = self.login_of(caller)
+        page = client.get("/login")
+        r = client.post("/login", data={"login": login, "password": self.password, "next": "/",
+                                        "csrf_token": self.csrf_of(page.text)})
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == ("/account/password" if caller == f"c:{MUST_CHANGE}" else "/")
+
+    def csrf(self, caller: str) -> str:
+        data = self.signer.loads(self.clients[caller].cookies.get(auth.SESSION_COOKIE))
+        return data.csrf if data is not None else ""
+
+    def send(self, caller: str, method: str, call: Call) -> Any:
+        client = self.clients[caller]
+        if not caller.startswith("c:"):
+            client.cookies.clear()  # these callers hold no cookie, whatever an earlier answer set
+        if call.form is not None:
+            return client.request(method, call.url, data={**call.form, "csrf_token": self.csrf(caller)})
+        if call.json is not None:
+            return client.request(method, call.url, json=call.json)
+        return client.request(method, call.url)
+
+    # objects
+    def _next(self) -> int:
+        self.serial += 1
+        return self.serial
+
+    def story(self, target: str) -> int:
+        """A story (with two articles, risk, incident and alert when attributed) per target, made once."""
+        if ("story", target) not in self.background:
+            unit = TARGET_UNITS[target]
+            title = f"MX_{target}_MX 示例银行网点排长队"
+            if unit is None:
+                story = self.make.story(unit_id=None, title=title)
+                self.session.commit()
+                self.background[("story", target)] = story.id
+            else:
+                story, _alert, incident = self.make.crisis(unit_id=unit, title=title)
+                self.background[("story", target)] = story.id
+                self.background[("incident", target)] = incident.id
+        return self.background[("story", target)]
+
+    def incident(self, target: str) -> int:
+        self.story(target)
+        return self.background[("incident", target)]
+
+    def fresh_alert(self, target: str) -> int:
+        unit = TARGET_UNITS[target]
+        story = self.make.story(unit_id=unit, title=f"MX_{target}_MX 预警 {self._next()}")
+        self.make.article(story=story, unit_id=unit)
+        return self.make.alert(story=story).id
+
+    def fresh_task(self, target: str) -> int:
+        incident = self.make.incident(unit_id=TARGET_UNITS[target], title=f"MX_{target}_MX 任务 {self._next()}")
+        return min(t.id for t in incident.tasks)
+
+    def fresh_token(self, login: str) -> int:
+        n = self._next()
+        create_api_token(self.session, user=self.users[login], name=f"matrix-fresh-{n}", clock=self.clock)
+        return self.session.scalar(select(ApiToken.id).where(ApiToken.name == f"matrix-fresh-{n}"))
+
+
+# --- how each route is called ----------------------------------------------------------------------------------
+Prepare = Callable[[World, str, str], Call]  # (world, target, caller) -> the request
+
+
+def _id(target: str, make_one: Callable[[], int]) -> str:
+    if target == "missing":
+        return str(MISSING_ID)
+    if target == "range":
+        return "{range}"  # filled with each of OUT_OF_RANGE_IDS
+    return str(make_one())
+
+
+def _effect(kind: str, target: str, ident: str) -> tuple[str, int] | None:
+    """The row a success would change, when the id names a row made for this request."""
+    return None if target in ("missing", "range") else (kind, int(ident))
+
+
+def _fixed(url: str) -> Prepare:
+    return lambda w, target, caller: Call(url)
+
+
+def _alert_action(prefix: str, action: str, body: dict[str, str] | None = None) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        alert = _id(target, lambda: w.fresh_alert(target))
+        url = f"{prefix}/alerts/{alert}/{action}"
+        effect = _effect("alert", target, alert)
+        if prefix:  # the JSON API
+            return Call(url, json=body, effect=effect)
+        return Call(url, form=dict(body or {}), effect=effect)
+    return prepare
+
+
+def _task_complete(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        task = _id(target, lambda: w.fresh_task(target))
+        url, effect = f"{prefix}/tasks/{task}/complete", _effect("task", target, task)
+        if prefix:
+            return Call(url, json={"note": "矩阵测试"}, effect=effect)
+        return Call(url, form={"note": "矩阵测试"}, effect=effect)
+    return prepare
+
+
+def _token_id(w: World, target: str, caller: str) -> str:
+    owner = w.login_of(caller) or "wangmin"
+    return _id(target, lambda: w.fresh_token(owner if target == "mine" else OTHER_LOGIN))
+
+
+def _api_revoke(w: World, target: str, caller: str) -> Call:
+    token = _token_id(w, target, caller)
+    return Call(f"/api/v1/tokens/{token}", effect=_effect("token", target, token))
+
+
+def _page_revoke(w: World, target: str, caller: str) -> Call:
+    token = _token_id(w, target, caller)
+    return Call(f"/account/tokens/{token}/revoke", form={}, effect=_effect("token", target, token))
+
+
+def _api_create_token(w: World, target: str, caller: str) -> Call:
+    name = f"matrix-new-{w._next()}"
+    return Call("/api/v1/tokens", json={"name": name, "days": 7}, effect=("token_named", name))
+
+
+def _page_create_token(w: World, target: str, caller: str) -> Call:
+    name = f"matrix-new-{w._next()}"
+    return Call("/account/tokens", form={"name": name, "days": "7"}, effect=("token_named", name))
+
+
+def _articles(w: World, target: str, caller: str) -> Call:
+    if target == "-":
+        return Call("/api/v1/articles")
+    return Call(f"/api/v1/articles?unit={TARGET_UNITS.get(target, 'no-such-unit')}")
+
+
+def _login(w: World, target: str, caller: str) -> Call:
+    return Call("/login", form={"login": w.login_of(caller) or "wangmin", "password": w.password, "next": "/"})
+
+
+RECIPES: dict[tuple[str, str], Prepare] = {
+    ("GET", "/api/v1/incidents"): _fixed("/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{incident_id}"):
+        lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}"),
+    ("GET", "/api/v1/alerts"): _fixed("/api/v1/alerts"),
+    ("GET", "/api/v1/stories"): _fixed("/api/v1/stories"),
+    ("GET", "/api/v1/stories/{story_id}"): lambda w, t, c: Call(f"/api/v1/stories/{_id(t, lambda: w.story(t))}"),
+    ("GET", "/api/v1/articles"): _articles,
+    ("GET", "/api/v1/sources"): _fixed("/api/v1/sources"),
+    ("GET", "/api/v1/tokens"): lambda w, t, c: Call("/api/v1/tokens?all=true" if t == "all" else "/api/v1/tokens"),
+    ("POST", "/api/v1/alerts/{alert_id}/ack"): _alert_action("/api/v1", "ack"),
+    ("POST", "/api/v1/alerts/{alert_id}/dismiss"): _alert_action("/api/v1", "dismiss", {"reason": "矩阵测试"}),
+    ("POST", "/api/v1/alerts/{alert_id}/incident"): _alert_action("/api/v1", "incident"),
+    ("POST", "/api/v1/tasks/{task_id}/complete"): _task_complete("/api/v1"),
+    ("POST", "/api/v1/tokens"): _api_create_token,
+    ("DELETE", "/api/v1/tokens/{token_id}"): _api_revoke,
+    ("GET", "/healthz"): _fixed("/healthz"),
+    ("GET", "/openapi.json"): _fixed("/openapi.json"),
+    ("HEAD", "/openapi.json"): _fixed("/openapi.json"),
+    ("GET", "/static"): _fixed("/static/app.css"),
+    ("HEAD", "/static"): _fixed("/static/app.js"),
+    ("GET", "/login"): _fixed("/login"),
+    ("POST", "/login"): _login,
+    ("POST", "/logout"): lambda w, t, c: Call("/logout", form={}),
+    ("GET", "/"): _fixed("/"),
+    ("GET", "/partials/overview"): _fixed("/partials/overview"),
+    ("GET", "/alerts"): _fixed("/alerts"),
+    ("GET", "/incidents"): _fixed("/incidents"),
+    ("GET", "/incidents/{incident_id}"): lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}"),
+    ("GET", "/sources"): _fixed("/sources"),
+    ("GET", "/account"): _fixed("/account"),
+    ("GET", "/account/password"): _fixed("/account/password"),
+    ("POST", "/alerts/{alert_id}/ack"): _alert_action("", "ack"),
+    ("POST", "/alerts/{alert_id}/dismiss"): _alert_action("", "dismiss", {"reason": "矩阵测试"}),
+    ("POST", "/alerts/{alert_id}/incident"): _alert_action("", "incident"),
+    ("POST", "/tasks/{task_id}/complete"): _task_complete(""),
+    # a wrong current password: the form is reached and answered (422) without changing anyone's password
+    ("POST", "/account/password"): lambda w, t, c: Call("/account/password", form={
+        "current": "Not-the-password-1", "new": "Matrix-new-pass-77", "confirm": "Matrix-new-pass-77"}),
+    ("POST", "/account/tokens"): _page_create_token,
+    ("POST", "/account/tokens/{token_id}/revoke"): _page_revoke,
+}
+SIGNS_OUT = {("POST", "/logout")}  # the user's every session ends: the runner signs the caller in again
+
+
+@pytest.fixture
+def world(app, session, users, make, clock, password, csrf_of) -> Iterator[World]:
+    with ExitStack() as stack:
+        yield World(app, session, users, make, clock, password, csrf_of, stack)
+
+
+def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[str, Any], bool]:
+    """Whether each effect has happened (one query per kind, after all requests)."""
+    session.rollback()  # a fresh read transaction: see what the app committed
+    ids = {kind: [v for k, v in effects if k == kind] for kind in ("alert", "task", "token", "token_named")}
+    done: dict[tuple[str, Any], bool] = {}
+    for aid, status, incident_id in session.execute(
+            select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
+        done[("alert", aid)] = status != "open" or incident_id is not None
+    for tid, status in session.execute(select(Task.id, Task.status).where(Task.id.in_(ids["task"]))):
+        done[("task", tid)] = status == "done"
+    for tid, revoked_at in session.execute(select(ApiToken.id, ApiToken.revoked_at)
+                                           .where(ApiToken.id.in_(ids["token"]))):
+        done[("token", tid)] = revoked_at is not None
+    names = set(session.scalars(select(ApiToken.name).where(ApiToken.name.in_(ids["token_named"]))))
+    done.update({("token_named", n): n in names for n in ids["token_named"]})
+    assert set(done) == set(effects), "an effect names a row that does not exist"
+    return done
+
+
+def run_matrix(world: World, rows: list[Row]) -> list[str]:
+    """Send every (row, caller) request; return the differences from the table (empty when all is as written)."""
+    cells: list[tuple[Row, str, Call]] = []
+    for row in rows:
+        for caller in CALLERS:
+            cells.append((row, caller, RECIPES[row.route](world, row.target, caller)))
+    world.session.commit()  # every object the requests name exists before the first request
+    problems: list[str] = []
+    effects: list[tuple[Row, str, str, tuple[str, Any]]] = []
+    for row, caller, call in cells:
+        # every out-of-range id where the validator is reached (422); one where the caller is refused before
+        bad_ids = OUT_OF_RANGE_IDS if row.expected[caller] == "422" else (str(2**31),)
+        urls = [call.url.replace("{range}", bad) for bad in bad_ids] if "{range}" in call.url else [call.url]
+        for url in urls:
+            response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect))
+            got, want = outcome(response), row.expected[caller]
+            if got != want:
+                problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
+                                f"{response.text[:160]!r}")
+        if call.effect is not None:
+            effects.append((row, caller, got, call.effect))
+        if row.route in SIGNS_OUT and caller.startswith("c:") and got == "303":
+            world.sign_in(world.clients[caller], caller)
+    happened = effects_now(world.session, [e for *_, e in effects])
+    for row, caller, got, effect in effects:
+        if happened[effect] != (got in SUCCESS):
+            problems.append(f"{row.method} {row.path} [{row.target}] as {caller}: answered {got} but the change "
+                            f"{'was' if happened[effect] else 'was not'} made")
+    return problems
+
+
+# --- the tests -------------------------------------------------------------------------------------------------
+def test_every_served_route_is_in_the_matrix(app):
+    served = served_routes(app)
+    listed = {row.route for row in MATRIX}
+    assert len(served) >= 30, f"route enumeration found too little: {sorted(served)}"
+    unlisted = sorted(served - listed)
+    assert not unlisted, f"routes served but missing from MATRIX (add a row for every caller): {unlisted}"
+    stale = sorted(listed - served)
+    assert not stale, f"MATRIX lists routes the app no longer serves: {stale}"
+    assert set(RECIPES) == served, "every route needs a recipe (how to call it) in RECIPES"
+
+
+def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
+    """The table itself follows the rules every route must obey, so a row cannot quietly be written wrong."""
+    for login, roles, unit in ROLE_CALLERS.values():
+        person = next(p for p in org.people if p.id == login)
+        assert ({r.value for r in person.roles}, person.unit) == (roles, unit), f"config/org.yaml changed {login}"
+    assert OTHER_LOGIN not in {login for login, _, _ in ROLE_CALLERS.values()}
+    cookie = [f"c:{k}" for k in ROLE_CALLERS]
+    token = [f"t:{k}" for k in ROLE_CALLERS]
+    id_routes = {row.route for row in MATRIX if "{" in row.path}
+    for route in id_routes:
+        targets = {row.target for row in MATRIX if row.route == route}
+        assert {"missing", "range"} <= targets, f"{route}: every {{id}} route needs 'missing' and 'range' rows"
+    for row in MATRIX:
+        where = f"{row.method} {row.path} [{row.target}]"
+        if row.route in PUBLIC_ROUTES:
+            continue
+        if is_api(row.path):
+            assert all(row.expected[c] == "401" for c in ANONYMOUS), f"{where}: the API needs a login"
+            if row.method not in ("GET", "HEAD"):
+                assert all(row.expected[c] == "401" for c in cookie), f"{where}: API writes need a bearer token"
+            else:
+                assert row.expected[f"c:{MUST_CHANGE}"] == "403", f"{where}: must-change users read nothing"
+            assert all(row.expected[c] not in ("LGN", "PWD") for c in token + cookie), where
+        else:
+            assert all(row.expected[c] == "LGN" for c in ANONYMOUS + tuple(token)), \
+                f"{where}: dashboard routes take the session cookie only"
+            if row.path != "/account/password":
+                assert row.expected[f"c:{MUST_CHANGE}"] == "PWD", f"{where}: must change the password first"
+        if row.target not in TARGET_UNITS:
+            continue
+        for caller in (*cookie, *token):  # the answer for an object of a unit follows from role and scope alone
+            key = caller[2:]
+            if key == MUST_CHANGE and (caller.startswith("c:") or not is_api(row.path)):
+                continue  # held back before any scope check (asserted above)
+            if caller.startswith("c:") and is_api(row.path) and row.method != "GET":
+                continue  # 401 (asserted above)
+            if caller.startswith("t:") and not is_api(row.path):
+                continue  # LGN (asserted above)
+            login, roles, unit = ROLE_CALLERS[key]
+            scope = scope_unit_ids(org, unit_id=unit, roles=sorted(roles))
+            target_unit = TARGET_UNITS[row.target]
+            in_scope = target_unit in scope if target_unit is not None else org.root().id in scope
+            allowed = True
+            if "/alerts/" in row.path:
+                needed = INCIDENT_OPENERS if row.path.endswith("/incident") else ALERT_HANDLERS
+                allowed = bool(roles & {r.value for r in needed})
+            success = "303" if row.method == "POST" and not is_api(row.path) else "200"
+            want = success if in_scope and allowed else "403"
+            assert row.expected[caller] == want, f"{where} as {caller}: the rules give {want}"
+    assert {Role.monitor, Role.commander, Role.leader, Role.admin} == BRANCH_WIDE_ROLES
+
+
+def test_authorization_matrix(world):
+    problems = run_matrix(world, MATRIX)
+    assert not problems, f"{len(problems)} answers differ from the matrix:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_scope_and_id_range_slice_on_postgres(world):
+    """The scope checks (other units, other branch, other user's tokens) and the id range on PostgreSQL."""
+    rows = [row for row in MATRIX if row.target in SCOPE_TARGETS]
+    assert {row.route for row in rows} >= {row.route for row in MATRIX if "{" in row.path}
+    problems = run_matrix(world, rows)
+    assert not problems, f"{len(problems)} answers differ from the matrix:\n" + "\n".join(problems)
+
+
+# --- what lists show: exactly the caller's scope --------------------------------------------------------------
+VISIBLE = {  # caller -> the targets whose objects every list and overview shows them (and no other)
+    "mon": "own sub sib", "com": "own sub sib", "lea": "own sub sib", "adm": "own sub sib",
+    "lia": "own sub", "out": "own", "hq": "own sub sib hq none",
+}
+LISTS = {  # route -> the targets that can appear there at all (unattributed stories exist only as stories)
+    "/api/v1/incidents": "own sub sib hq", "/api/v1/alerts": "own sub sib hq",
+    "/api/v1/stories": "own sub sib hq none", "/api/v1/articles": "own sub sib hq",
+    "/": "own sub sib hq", "/partials/overview": "own sub sib hq", "/alerts": "own sub sib hq",
+    "/incidents": "own sub sib hq",
+}
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_lists_show_exactly_the_callers_scope(world):
+    for target in TARGET_UNITS:
+        world.story(target)
+    problems = []
+    for key, visible in VISIBLE.items():
+        for path, possible in LISTS.items():
+            caller = f"t:{key}" if is_api(path) else f"c:{key}"
+            r = world.send(caller, "GET", Call(path))
+            assert r.status_code == 200, (caller, path, r.text[:200])
+            text = json.dumps(r.json(), ensure_ascii=False) if is_api(path) else r.text
+            shown = {t for t in TARGET_UNITS if f"MX_{t}_MX" in text}
+            want = set(visible.split()) & set(possible.split())
+            if shown != want:
+                problems.append(f"{path} as {caller}: shows {sorted(shown)}, expected {sorted(want)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_token_lists_show_only_ones_own_tokens_but_all_to_an_admin(world):
+    for key, (login, _, _) in ROLE_CALLERS.items():
+        if key == MUST_CHANGE:
+            continue
+        mine = world.send(f"t:{key}", "GET", Call("/api/v1/tokens")).json()
+        assert {t["user"] for t in mine["data"]} == {login}, key
+        page = world.send(f"c:{key}", "GET", Call("/account"))
+        assert page.status_code == 200 and "MXTOK-bearer" in page.text
+        assert ("MXTOK-expired" in page.text) == (login == "wangmin"), key  # wangmin's own, on his page only
+    everyone = world.send("t:adm", "GET", Call("/api/v1/tokens?all=true")).json()
+    assert {t["user"] for t in everyone["data"]} == {login for login, _, _ in ROLE_CALLERS.values()}
+    assert {t["status"] for t in everyone["data"] if t["name"] in ("MXTOK-expired", "MXTOK-revoked")} == {
+        "expired", "revoked"}
+
+
+# --- CSRF on every dashboard form ------------------------------------------------------------------------------
+CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller allowed to use it, target)
+    "/alerts/{alert_id}/ack": ("c:mon", "own"),
+    "/alerts/{alert_id}/dismiss": ("c:com", "sib"),
+    "/alerts/{alert_id}/incident": ("c:adm", "own"),
+    "/tasks/{task_id}/complete": ("c:lia", "own"),
+    "/account/tokens": ("c:lea", "-"),
+    "/account/tokens/{token_id}/revoke": ("c:out", "mine"),
+    "/account/password": ("c:hq", "-"),
+    "/logout": ("c:com", "-"),
+    "/login": ("anon", "-"),
+}
+
+
+def test_every_dashboard_form_needs_its_csrf_token(world):
+    """Every dashboard POST is refused (403, nothing changed) without the session's own CSRF token — missing,
+    forged, or another session's — even from a signed-in user with the right role; with it, it works."""
+    forms = {path for method, path in served_routes(world.app) if method == "POST" and not is_api(path)}
+    assert forms == set(CSRF_FORMS), "every dashboard form needs a CSRF case here"
+    for path, (caller, target) in CSRF_FORMS.items():
+        other_session = world.csrf("c:adm" if caller != "c:adm" else "c:mon")  # valid, but not this session's
+        assert other_session and other_session != (world.csrf(caller) if caller.startswith("c:") else "")
+        if path == "/login":
+            _check_login_csrf(world, other_session)
+            continue
+        if path == "/account/password":
+            _check_password_csrf(world, caller, other_session)
+            continue
+        client = world.clients[caller]
+        for bad in ("", "forged-csrf-token-" + "x" * 25, other_session):
+            call = Call("/logout", form={}) if path == "/logout" else RECIPES[("POST", path)](world, target, caller)
+            world.session.commit()
+            data = {**(call.form or {}), "csrf_token": bad} if bad else dict(call.form or {})
+            r = client.post(call.url, data=data)
+            assert r.status_code == 403 and "CSRF" in r.text, (path, bad, r.status_code)
+            if call.effect is not None:
+                assert not effects_now(world.session, [call.effect])[call.effect], (path, "changed without CSRF")
+            assert client.get("/account/password").status_code == 200, "still signed in"
+        call = Call("/logout", form={}) if path == "/logout" else RECIPES[("POST", path)](world, target, caller)
+        world.session.commit()
+        r = world.send(caller, "POST", call)
+        assert outcome(r) in SUCCESS, (path, r.status_code, r.text[:200])
+        if call.effect is not None:
+            assert effects_now(world.session, [call.effect])[call.effect], (path, "the right token did nothing")
+        if path == "/logout":
+            assert outcome(client.get("/")) == "LGN"
+
+
+def _check_login_csrf(world: World, other_session: str) -> None:
+    client = world.clients["anon"]
+    client.cookies.clear()
+    right = world.csrf_of(client.get("/login").text)
+    form = {"login": OTHER_LOGIN, "password": world.password, "next": "/"}
+    for bad in ("", "forged-csrf-token-" + "x" * 25, other_session):
+        r = client.post("/login", data={**form, "csrf_token": bad} if bad else form)
+        assert r.status_code == 403, (bad, r.status_code)
+        assert outcome(client.get("/")) == "LGN", "a refused login signs nobody in"
+    r = client.post("/login", data={**form, "csrf_token": right})
+    assert outcome(r) == "303" and client.get("/").status_code == 200
+    client.cookies.clear()
+
+
+def _check_password_csrf(world: World, caller: str, other_session: str) -> None:
+    client = world.clients[caller]
+    login = world.login_of(caller)
+    before = world.session.scalar(select(User.password_hash).where(User.login == login))
+    form = {"current": world.password, "new": "Matrix-own-pass-2026", "confirm": "Matrix-own-pass-2026"}
+    for bad in ("", "forged-csrf-token-" + "x" * 25, other_session):
+        r = client.post("/account/password", data={**form, "csrf_token": bad} if bad else form)
+        assert r.status_code == 403, (bad, r.status_code)
+    world.session.rollback()
+    assert world.session.scalar(select(User.password_hash).where(User.login == login)) == before
+    r = world.send(caller, "POST", Call("/account/password", form=form))
+    assert outcome(r) == "303", r.text[:200]
+    world.session.rollback()
+    assert world.session.scalar(select(User.password_hash).where(User.login == login)) != before
