@@ -49,17 +49,40 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
 
 
 @app.command("check-config")
-def check_config() -> None:
-    """Validate every configuration file (org chart, sources, keywords, levels, checklists, risk)."""
+def check_config(ctx: typer.Context) -> None:
+    """Validate every configuration file (org chart, sources, keywords, levels, checklists, risk, holidays).
+
+    Also says how far the holiday calendar reaches: a warning from 60 days before its end, an error past it (the
+    exit status stays 0: deadlines still work, counted Monday–Friday). ``ctx.obj["clock"]`` may inject a clock.
+    """
+    from incidents.workdays import HOLIDAYS_FILE, calendar_for, coverage_status, package_disagreements, package_years
+    from yuqing.clock import SystemClock
     from yuqing.runtime import load_config
 
     settings = _settings()
+    holidays_path = settings.config_dir / HOLIDAYS_FILE
     try:
         cfg = load_config(settings)
+        calendar = calendar_for(holidays_path)
     except ConfigError as exc:
         _fail(str(exc))
     typer.echo(f"ok: {len(cfg.org.units)} units, {len(cfg.org.people)} people, {len(cfg.sources)} sources, "
                f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
+    first, last = package_years()
+    extra = ", ".join(str(y) for y in sorted(calendar.years)) or "none"
+    typer.echo(f"holidays: known through {calendar.last_covered_date} (chinesecalendar {first}-{last}; "
+               f"{holidays_path}: {extra})")
+    for year, days in package_disagreements(calendar).items():
+        note = (f"chinesecalendar now knows {year} too and agrees; the entry can be removed" if not days else
+                f"{year} differs from chinesecalendar on {', '.join(str(d) for d in days[:5])}"
+                f"{' …' if len(days) > 5 else ''}; the file wins: check it against the State Council's notice")
+        typer.echo(f"注意 note: {holidays_path}: years.{year}: {note}", err=bool(days))
+    clock = (ctx.obj or {}).get("clock") if isinstance(ctx.obj, dict) else None
+    today = (clock or SystemClock()).now().astimezone(settings.tz).date()
+    status = coverage_status(calendar, today)
+    if status.level != "ok":
+        prefix = "错误 error" if status.level == "error" else "警告 warning"
+        typer.echo(f"{prefix}: {status.message(str(holidays_path))}", err=True)
 
 
 @app.command()
