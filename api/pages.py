@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api import actions, queries, views
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.deps import ClockDep, IdPath, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
+from api.templating import calendar_notice
 from yuqing.categories import LEVEL_ORDER
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -134,7 +135,9 @@ def render(request: Request, template: str, me: Principal, nav: str, context: di
            status_code: int = 200) -> Response:
     state = request.app.state
     flash = FLASH_MESSAGES.get(request.query_params.get("done", ""), "")
-    base = {"me": me, "nav": nav, "flash": flash, "bank_name": state.org.bank.name, "now": state.clock.now()}
+    now = state.clock.now()
+    base = {"me": me, "nav": nav, "flash": flash, "bank_name": state.org.bank.name, "now": now,
+            "calendar_notice": calendar_notice(state.settings, now, me)}
     return state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code,
                                             headers={"Cache-Control": "no-store"})
 
