@@ -77,12 +77,14 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     from crawlers.keywords import load_keyword_plans
     from crawlers.sources import load_sources, require_private_opt_in
     from incidents.policy import load_policy
+    from incidents.workdays import HOLIDAYS_FILE, calendar_for
     from sentiment.risk import load_risk_config
 
     plans_path = settings.config_dir / "keywords.yaml"
     org = load_org(settings.org_path)
     sources = load_sources(settings.sources_path, variables=source_vars or {})
     require_private_opt_in(sources, settings.allow_private_sources, settings.sources_path)
+    calendar_for(settings.config_dir / HOLIDAYS_FILE)  # an invalid holidays file stops start-up, not deadlines
     return LoadedConfig(
         org=org,
         sources=sources,

@@ -24,6 +24,8 @@ def load_yaml(path: Path | str) -> object:
         raise ConfigError(p, [("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     try:
         return yaml.safe_load(text)
+    except ValueError as exc:  # e.g. an impossible date such as 2027-02-30, which the YAML loader converts
+        raise ConfigError(p, [("", f"invalid value: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -295,3 +295,23 @@ def test_check_config_fails_on_an_invalid_holidays_file(config_dir):
     result = check_config_on(date(2026, 12, 6))
     assert result.exit_code == 2
     assert HOLIDAYS_FILE in result.output and "years.2027.workdays.0" in result.output
+
+
+def test_an_impossible_date_in_any_config_file_is_a_config_error_and_stops_start_up(tmp_path):
+    import shutil
+
+    from yuqing.errors import ConfigError
+    from yuqing.runtime import load_config
+    from yuqing.settings import PROJECT_ROOT, Settings
+    from yuqing.yamlfile import load_yaml
+
+    bad = tmp_path / "x.yaml"
+    bad.write_text("extra_holidays: [2027-02-30]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="x.yaml"):
+        load_yaml(bad)
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    (config / "holidays.yaml").write_text("years:\n  2027:\n    notice: x\n    holidays: [2027-02-30]\n",
+                                          encoding="utf-8")
+    with pytest.raises(ConfigError, match="holidays.yaml"):
+        load_config(Settings(config_dir=config, data_dir=tmp_path))
