@@ -4,14 +4,25 @@ Spiders store raw ``Article`` rows with ``stage == "fetched"``; this step matche
 the keyword plans, writes its ``Mention`` rows, assigns it to a ``Story`` (see ``crawlers.stories`` for the two
 rules) and moves it to ``matched`` or ``irrelevant`` so the sentiment stage can find it.
 
-Transactions: ``process_fetched`` **commits after every article** (and rolls back and re-raises on error), so a
-crash loses at most the article in hand, which is still ``fetched`` and is processed cleanly by the next run.
+Transactions: ``process_fetched`` **commits after every article**, so a crash (the process killed, the database
+gone) loses at most the article in hand, which is still ``fetched`` and is processed cleanly by the next run.
 Mentions are upserted on (article_id, unit_id), an article already assigned to a story keeps it, and the
-in-memory ``StoryIndex`` is only updated after the commit succeeded — re-running after a crash creates no
-duplicate mentions or stories. Each article is selected ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so several
-workers can share the queue. Articles are taken oldest first by when they happened (publish time, else fetch
-time; then fetch time and id): one crawl round brings a complaint from 09:00 and a repost from 10:30 together, and
-clustering should meet the story in the order the world told it.
+in-memory ``StoryIndex`` is only updated after the commit succeeded (``StoryIndex.assign`` changes nothing) —
+re-running after a crash creates no duplicate mentions or stories. Each article is selected ``FOR UPDATE SKIP
+LOCKED`` (PostgreSQL), so several workers can share the queue. Articles are taken oldest first by when they
+happened (publish time, else fetch time; then fetch time and id): one crawl round brings a complaint from 09:00 and
+a repost from 10:30 together, and clustering should meet the story in the order the world told it.
+
+One article must not stop the others. What an article's own content makes matching or clustering raise would
+raise again on every retry, and since articles are taken oldest first it would stay at the head of the queue and
+block ingest — and every stage after it — for good. So such an error is *isolated*: the article's transaction is
+rolled back, the article is moved to stage ``ingest_failed`` with the error in ``meta['ingest_error']`` (logged
+with its traceback, counted in ``IngestReport.failed``), and the batch goes on. ``requeue_failed`` puts failed
+articles back once the cause is fixed. What is not the article's doing still stops the batch, rolled back and
+re-raised, the article left ``fetched`` for the next round: an interruption (``KeyboardInterrupt``, task
+cancellation — any ``BaseException`` that is not an ``Exception``) and an unusable database (lost connection,
+locked or read-only file, schema out of date: any database error except ``DataError`` and ``IntegrityError``,
+which the article's own values cause).
 
 Per-article match details (primary unit, plan hits, risk words, how the story was chosen) are kept in
 ``Article.meta['match']`` so an operator can see why, and so the story index can be rebuilt after a restart.
@@ -24,17 +35,24 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
 from crawlers.stories import StoryIndex, article_time, original_text, story_text, topic_grams
 from yuqing.clock import Clock
+from yuqing.text import repair_text
 
 log = logging.getLogger(__name__)
 
 INDEX_LOOKBACK = timedelta(days=7)
 STORY_TITLE_CHARS = 120
+# The stage of an article whose matching or clustering raised (an ``ArticleStage`` value in all but name).
+INGEST_FAILED = "ingest_failed"
+INGEST_ERROR_KEY = "ingest_error"  # Article.meta[...]: {"error": "<type>: <message>", "at": ISO time}
+MAX_ERROR_CHARS = 500
 
 
 @dataclass
@@ -45,6 +63,7 @@ class IngestReport:
     new_stories: int = 0
     joined_stories: int = 0
     duplicates: int = 0
+    failed: int = 0  # articles whose own content made matching raise: moved to INGEST_FAILED, not processed
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -72,6 +91,13 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
         try:
             outcome = _process_one(session, article_id, matcher=matcher, index=index)
             session.commit()
+        except Exception as exc:
+            session.rollback()
+            if not _is_articles_own(exc):
+                raise
+            log.exception("ingest: article %s failed and is set aside (stage %s)", article_id, INGEST_FAILED)
+            report.failed += _set_aside(session, article_id, exc, clock.now())
+            continue
         except BaseException:
             session.rollback()
             raise
@@ -92,9 +118,51 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
         if article is not None:
             index.remember(article)
     index.prune(clock.now() - INDEX_LOOKBACK)
-    if report.processed:
+    if report.processed or report.failed:
         log.info("ingest batch", extra=report.as_dict())
     return report
+
+
+def requeue_failed(session: Session, article_ids: list[int] | None = None) -> int:
+    """Put failed articles (all, or those of ``article_ids``) back to ``fetched`` for the next ingest; commits.
+
+    Their last error stays in ``meta['ingest_error']`` until they are matched. Returns how many were requeued."""
+    query = select(Article).where(Article.stage == INGEST_FAILED)
+    if article_ids is not None:
+        query = query.where(Article.id.in_(article_ids))
+    articles = session.scalars(query).all()
+    for article in articles:
+        article.stage = ArticleStage.fetched
+    session.commit()
+    return len(articles)
+
+
+def _is_articles_own(exc: Exception) -> bool:
+    """Whether ``exc`` comes from the article in hand (it would raise again on every retry) rather than from the
+    database being unusable (which the next round may find working again)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True  # the database refuses this article's values
+    return not isinstance(exc, DBAPIError | DisconnectionError | PoolTimeoutError)
+
+
+def _set_aside(session: Session, article_id: int, exc: Exception, now: datetime) -> int:
+    """Move a failed article to ``INGEST_FAILED`` with its error, in a transaction of its own; 1 if it was moved
+    (0 when another worker took it meanwhile). A failure here is the database's: rolled back and raised."""
+    try:
+        article = session.scalars(
+            select(Article).where(Article.id == article_id, Article.stage == ArticleStage.fetched)
+            .with_for_update(skip_locked=True)).first()
+        if article is None:
+            session.rollback()
+            return 0
+        message = repair_text(" ".join(f"{type(exc).__name__}: {exc}".split()))[:MAX_ERROR_CHARS]
+        article.meta = {**(article.meta or {}), INGEST_ERROR_KEY: {"error": message, "at": now.isoformat()}}
+        article.stage = INGEST_FAILED
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return 1
 
 
 def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: StoryIndex) -> _Outcome | None:
@@ -107,7 +175,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     result = matcher.match(article.text or "", title=article.title or "", original=original)
     if not result.relevant:
         article.stage = ArticleStage.irrelevant
-        article.meta = {**(article.meta or {}), "match": {
+        article.meta = {**_without_error(article.meta), "match": {
             "bank_mentioned": result.bank_mentioned, "excluded_by": result.excluded_by,
             "units": [m.unit_id for m in result.mentions]}}
         _sync_mentions(session, article, None)
@@ -148,12 +216,17 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
             outcome = _Outcome(relevant=True, story_id=story.id, joined=True, duplicate=assignment.is_duplicate)
         article.story_id = story.id
     article.stage = ArticleStage.matched
-    article.meta = {**(article.meta or {}), "match": {
+    article.meta = {**_without_error(article.meta), "match": {
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,
         "plan_hits": result.plan_hits, "risk_words": result.risk_words, "categories": result.categories,
         "story_reason": reason, "topic_score": topic_score, "shared_words": shared_words,
         "topic_grams": grams}}
     return outcome
+
+
+def _without_error(meta: dict | None) -> dict:
+    """The article's meta without the error of an earlier failed attempt (it was requeued and is matched now)."""
+    return {k: v for k, v in (meta or {}).items() if k != INGEST_ERROR_KEY}
 
 
 def _sync_mentions(session: Session, article: Article, result: MatchResult | None) -> None:

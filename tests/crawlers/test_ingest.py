@@ -1,16 +1,21 @@
-"""The ingest step on a real SQLite database: attribution, stories, idempotency and crash recovery."""
+"""The ingest step on a real database: attribution, stories, idempotency, crash recovery and isolation of one
+failing article."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawlers.ingest import IngestReport, process_fetched
+from crawlers.ingest import INGEST_FAILED, IngestReport, process_fetched, requeue_failed
 from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
@@ -156,22 +161,37 @@ def test_rematching_an_article_does_not_duplicate_mentions_or_story_counts(facto
         assert session.get(Article, ids["original"]).story_id == story_id
 
 
-class ExplodingMatcher:
-    """Delegates to a real matcher but dies on the n-th call, like a worker killed mid-batch."""
+# A worker process that ingests the seeded database and is killed (SIGKILL: no exception handler, no rollback, no
+# cleanup runs) in the middle of one article's transaction, right after its mentions were written to the database.
+CRASH_WORKER = """
+import os, signal, sys
+from datetime import datetime
+from pathlib import Path
+from sqlalchemy import event
+from crawlers.ingest import process_fetched
+from crawlers.keywords import load_keyword_plans
+from crawlers.matching import Matcher
+from crawlers.models import Mention
+from crawlers.stories import StoryIndex
+from yuqing.clock import FrozenClock
+from yuqing.db import make_engine, make_sessionmaker
+from yuqing.org import load_org
 
-    def __init__(self, inner: Matcher, die_on_call: int):
-        self.inner, self.die_on_call, self.calls = inner, die_on_call, 0
-        self.root_unit_id = inner.root_unit_id
+db, root, victim, now = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), datetime.fromisoformat(sys.argv[4])
+matcher = Matcher.from_org(load_org(root / "config/org.yaml"), load_keyword_plans(root / "config/keywords.yaml"))
+session = make_sessionmaker(make_engine(f"sqlite:///{db}"))()
 
-    def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:
-        self.calls += 1
-        result = self.inner.match(text, title=title, original=original)
-        if self.calls == self.die_on_call:
-            raise RuntimeError("worker killed")
-        return result
+@event.listens_for(session, "after_flush")
+def die_mid_transaction(flushed, _context):
+    if any(isinstance(o, Mention) and o.article_id == victim for o in flushed.new):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+process_fetched(session, matcher=matcher, index=StoryIndex(), clock=FrozenClock(now))
+print("not killed")
+"""
 
 
-def test_crash_mid_batch_then_rerun_after_restart_gives_the_clean_result(tmp_path, matcher):
+def test_process_killed_mid_article_then_rerun_after_restart_gives_the_clean_result(tmp_path, matcher):
     clock = FrozenClock(T0 + timedelta(hours=2))
     clean_engine = make_engine(f"sqlite:///{tmp_path / 'clean.db'}")
     all_metadata().create_all(clean_engine)
@@ -181,25 +201,136 @@ def test_crash_mid_batch_then_rerun_after_restart_gives_the_clean_result(tmp_pat
         clean = counts(session)
     clean_engine.dispose()
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'crashy.db'}")
+    db = tmp_path / "crashy.db"
+    engine = make_engine(f"sqlite:///{db}")
     all_metadata().create_all(engine)
     factory = make_sessionmaker(engine)
     with factory() as session:
-        seed(session)
-        with pytest.raises(RuntimeError, match="worker killed"):
-            process_fetched(session, matcher=ExplodingMatcher(matcher, die_on_call=4), index=StoryIndex(),
-                            clock=clock)
+        ids = seed(session)
+    victim = ids["short_post"]  # the fourth article by publish time, and one that names a unit
+    worker = subprocess.run([sys.executable, "-c", CRASH_WORKER, str(db), str(ROOT), str(victim),
+                             clock.now().isoformat()], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert worker.returncode == -signal.SIGKILL, worker.stdout + worker.stderr
     with factory() as session:  # the process restarts: new session, index rebuilt from the database
-        done = session.scalar(select(func.count()).select_from(Article).where(Article.stage != ArticleStage.fetched))
-        assert done == 3  # the three articles before the crash are committed, the fourth rolled back
+        done = session.scalars(select(Article.id).where(Article.stage != ArticleStage.fetched)).all()
+        assert len(done) == 3 and victim not in done  # three articles committed; the fourth's work is gone
+        assert session.scalar(select(func.count()).select_from(Mention).where(Mention.article_id == victim)) == 0
         index = StoryIndex()
         index.load(session, now=clock.now())
         rest = process_fetched(session, matcher=matcher, index=index, clock=clock)
-        assert rest.processed == 6
+        assert rest.processed == 6 and rest.failed == 0
         assert counts(session) == clean
         left = session.scalar(select(func.count()).select_from(Article).where(Article.stage == ArticleStage.fetched))
         assert left == 0
         assert session.scalar(select(func.count()).select_from(Story)) == clean_report.new_stories
+    engine.dispose()
+
+
+class PathologicalTextMatcher:
+    """A real matcher that raises on one text, as a matcher bug triggered by one article's content would."""
+
+    def __init__(self, inner: Matcher, marker: str, error: Exception):
+        self.inner, self.marker, self.error = inner, marker, error
+        self.root_unit_id = inner.root_unit_id
+        self.calls = 0
+
+    def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:
+        self.calls += 1
+        if self.marker in text:
+            raise self.error
+        return self.inner.match(text, title=title, original=original)
+
+
+class InterruptingMatcher(PathologicalTextMatcher):
+    def __init__(self, inner: Matcher, die_on_call: int):
+        super().__init__(inner, marker="", error=KeyboardInterrupt())
+        self.die_on_call = die_on_call
+
+    def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:
+        self.calls += 1
+        if self.calls == self.die_on_call:
+            raise KeyboardInterrupt
+        return self.inner.match(text, title=title, original=original)
+
+
+POISON = "示例银行新华路营业厅\u202e" + "（" * 50  # the "pathological" text the matcher chokes on
+
+
+def seed_poison(session: Session) -> int:
+    article = Article(source_id="test", channel="social", url="https://x.example/poison", url_hash="hash-poison",
+                      title="", text=f"{POISON}排队取不出钱", content_hash="content-poison",
+                      published_at=T0 - timedelta(hours=1), fetched_at=T0, meta={"retweeted_text": "原帖"})
+    session.add(article)
+    session.commit()
+    return article.id
+
+
+def test_an_article_whose_content_makes_matching_raise_is_set_aside_and_the_batch_goes_on(db_engine, matcher):
+    clock = FrozenClock(T0 + timedelta(hours=2))
+    factory = make_sessionmaker(db_engine)
+    with factory() as session:
+        ids = seed(session)
+        poison = seed_poison(session)  # published first: at the head of the queue
+        picky = PathologicalTextMatcher(matcher, POISON, RecursionError("maximum recursion depth exceeded"))
+        report = process_fetched(session, matcher=picky, index=StoryIndex(), clock=clock)
+        assert report.failed == 1 and report.processed == len(ids)
+        assert report.relevant == 7 and report.irrelevant == 2
+        failed = session.get(Article, poison)
+        assert failed.stage == INGEST_FAILED and failed.story_id is None
+        assert failed.meta["ingest_error"] == {"error": "RecursionError: maximum recursion depth exceeded",
+                                               "at": clock.now().isoformat()}
+        assert failed.meta["retweeted_text"] == "原帖"  # the rest of its meta kept
+        assert session.scalar(select(func.count()).select_from(Mention).where(Mention.article_id == poison)) == 0
+        assert all(session.get(Article, i).stage in {ArticleStage.matched, ArticleStage.irrelevant}
+                   for i in ids.values())
+
+        # the next round does not meet it again: the queue is empty
+        again = process_fetched(session, matcher=picky, index=StoryIndex(), clock=clock)
+        assert again == IngestReport() and picky.calls == len(ids) + 1
+
+        # once the cause is fixed, an operator puts it back and it is matched like any other, its error gone
+        assert requeue_failed(session) == 1
+        fixed = process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock)
+        assert fixed.processed == 1 and fixed.relevant == 1 and fixed.failed == 0
+        matched = session.get(Article, poison)
+        assert matched.stage == ArticleStage.matched and "ingest_error" not in matched.meta
+        assert matched.meta["match"]["primary_unit_id"] == "xinhualu"
+
+
+def test_an_interruption_stops_the_batch_and_marks_nothing_failed(factory, matcher):
+    clock = FrozenClock(T0 + timedelta(hours=2))
+    with factory() as session:
+        seed(session)
+        with pytest.raises(KeyboardInterrupt):
+            process_fetched(session, matcher=InterruptingMatcher(matcher, die_on_call=4), index=StoryIndex(),
+                            clock=clock)
+    with factory() as session:
+        stages = list(session.scalars(select(Article.stage)))
+        assert stages.count(ArticleStage.fetched) == 6 and INGEST_FAILED not in stages
+        rest = process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock)
+        assert rest.processed == 6 and rest.failed == 0
+
+
+def test_a_database_that_refuses_writes_stops_the_batch_and_marks_nothing_failed(tmp_path, matcher):
+    clock = FrozenClock(T0 + timedelta(hours=2))
+    url = f"sqlite:///{tmp_path / 'ingest.db'}"
+    engine = make_engine(url)
+    all_metadata().create_all(engine)
+    with make_sessionmaker(engine)() as session:
+        seed(session)
+    read_only = make_engine(url)
+
+    @event.listens_for(read_only, "connect")
+    def _query_only(dbapi_conn, _record):  # the file became read-only (a full disk, a permissions change)
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+    with make_sessionmaker(read_only)() as session, pytest.raises(OperationalError, match="readonly"):
+        process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock)
+    read_only.dispose()
+    with make_sessionmaker(engine)() as session:  # writable again: everything is still there to do
+        assert set(session.scalars(select(Article.stage))) == {ArticleStage.fetched}
+        report = process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock)
+        assert report.processed == len(SCENARIO) and report.failed == 0
     engine.dispose()
 
 
