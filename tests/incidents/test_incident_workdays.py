@@ -307,11 +307,11 @@ def test_an_impossible_date_in_any_config_file_is_a_config_error_and_stops_start
 
     bad = tmp_path / "x.yaml"
     bad.write_text("extra_holidays: [2027-02-30]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="x.yaml"):
+    with pytest.raises(ConfigError, match=r"x\.yaml"):
         load_yaml(bad)
     config = tmp_path / "config"
     shutil.copytree(PROJECT_ROOT / "config", config)
     (config / "holidays.yaml").write_text("years:\n  2027:\n    notice: x\n    holidays: [2027-02-30]\n",
                                           encoding="utf-8")
-    with pytest.raises(ConfigError, match="holidays.yaml"):
+    with pytest.raises(ConfigError, match=r"holidays\.yaml"):
         load_config(Settings(config_dir=config, data_dir=tmp_path))
