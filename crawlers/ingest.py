@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 INDEX_LOOKBACK = timedelta(days=7)
 STORY_TITLE_CHARS = 120
-# The stage of an article whose matching or clustering raised (an ``ArticleStage`` value in all but name).
-INGEST_FAILED = "ingest_failed"
+# The stage of an article whose matching or clustering raised.
+INGEST_FAILED = ArticleStage.ingest_failed
 INGEST_ERROR_KEY = "ingest_error"  # Article.meta[...]: {"error": "<type>: <message>", "at": ISO time}
 MAX_ERROR_CHARS = 500
 

@@ -20,6 +20,7 @@ class ArticleStage:
     matched = "matched"  # has mentions and a story, awaiting classification
     classified = "classified"  # sentiment done, awaiting risk scoring / alerting
     scored = "scored"  # risk computed and handed to incidents
+    ingest_failed = "ingest_failed"  # its own content made matching raise; set aside (`yuqing ingest requeue`)
 
 
 class Channel:

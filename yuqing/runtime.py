@@ -48,6 +48,7 @@ class RoundReport:
     crawled_sources: int = 0
     new_articles: int = 0
     relevant: int = 0
+    ingest_failed: int = 0
     classified: int = 0
     risks: int = 0
     alerts_touched: int = 0
@@ -147,6 +148,7 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     with rt.session_factory() as session:
         ingest = process_fetched(session, matcher=rt.matcher, index=rt.story_index, clock=rt.clock)
         report.relevant = ingest.relevant
+        report.ingest_failed = ingest.failed
     with rt.session_factory() as session:
         report.classified = classify_pending(session, classifier=rt.classifier, clock=rt.clock)
     with rt.session_factory() as session:
