@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from yuqing import audit_chain
 from yuqing.clock import Clock
 from yuqing.models import AuditEntry
 
 
 def record(session: Session, *, clock: Clock, actor: str, action: str, object_type: str, object_id: object,
            detail: str = "", data: dict | None = None) -> AuditEntry:
-    """Append one audit entry in the caller's transaction (so it commits or rolls back with the action)."""
-    entry = AuditEntry(at=clock.now(), actor=actor[:64], action=action[:64], object_type=object_type[:32],
-                       object_id=str(object_id)[:64], detail=detail, data=data or {})
-    session.add(entry)
-    return entry
+    """Append one audit entry in the caller's transaction (so it commits or rolls back with the action).
+
+    Goes through ``yuqing.audit_chain.append``, the one writer every layer uses, so the entry is hash-chained.
+    """
+    return audit_chain.append(session, at=clock.now(), actor=actor, action=action, object_type=object_type,
+                              object_id=object_id, detail=detail, data=data)

@@ -28,8 +28,8 @@ from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.policy import Playbook, PlaybookStep, Policy
 from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
+from yuqing import audit_chain
 from yuqing.clock import Clock
-from yuqing.models import AuditEntry
 from yuqing.org import ROLE_LABELS, OrgChart, Person, Role
 
 log = logging.getLogger(__name__)
@@ -579,8 +579,9 @@ def _event(session: Session, incident: Incident, at: datetime, kind: str, actor:
 
 def _audit(session: Session, at: datetime, actor: str, action: str, object_type: str, object_id: object,
            detail: str, data: dict) -> None:
-    session.add(AuditEntry(at=at, actor=actor, action=action, object_type=object_type, object_id=str(object_id),
-                           detail=detail, data=data))
+    """Through ``audit_chain.append``, the one writer of the audit log, so the entry is hash-chained."""
+    audit_chain.append(session, at=at, actor=actor, action=action, object_type=object_type, object_id=object_id,
+                       detail=detail, data=data)
 
 
 def _get_alert(session: Session, alert_id: int) -> Alert:

@@ -422,6 +422,52 @@ def user_activate(login: Annotated[str, typer.Argument(help="user login")]) -> N
     typer.echo(f"{login} activated")
 
 
+audit_app = typer.Typer(help="The audit log: check that no entry was changed, removed or inserted.",
+                        no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[str | None, typer.Option(
+        help="ID:HASH printed by an earlier verify and kept elsewhere: that row must still carry that hash")] = None,
+    start_hash: Annotated[str | None, typer.Option(
+        help="after older rows were archived: the hash of the last archived row (the first kept row links to it)")]
+    = None,
+) -> None:
+    """Recompute the audit log's hash chain. Exit 0 and print the rows checked and the newest hash when intact;
+    exit 1 naming the first bad row (content changed, row removed, row inserted) when not. Read-only."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from yuqing.audit_chain import GENESIS, parse_anchor, parse_hash, verify
+    from yuqing.db import make_engine
+
+    settings = _settings()
+    try:
+        anchored = parse_anchor(anchor) if anchor else None
+        start = parse_hash(start_hash) if start_hash else GENESIS
+    except ValueError as exc:
+        _fail(str(exc))
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with engine.connect() as conn:
+            report = verify(conn, start_hash=start, anchor=anchored)
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read audit_log ({type(exc).__name__}); is the database migrated (`yuqing migrate`)?")
+    finally:
+        engine.dispose()
+    if report.problem is not None:
+        typer.echo(f"审计日志校验失败 FAILED: {report.problem.message} ({report.rows} rows before it verified)",
+                   err=True)
+        raise typer.Exit(1)
+    if report.last_id is None:
+        typer.echo("ok: 0 rows checked; the audit log is empty")
+        return
+    typer.echo(f"ok: {report.rows} rows checked; newest row {report.last_id} hash {report.last_hash}")
+    typer.echo(f"anchor: {report.last_id}:{report.last_hash}  (keep it elsewhere; later: "
+               f"yuqing audit verify --anchor {report.last_id}:{report.last_hash})")
+
+
 def main() -> None:  # pragma: no cover - console entry
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
