@@ -6,7 +6,11 @@ route is served that the matrix does not list (or the matrix lists one no longer
 ship without its row. ``test_the_matrix_rules_hold_for_every_route`` checks the table itself against the rules
 that must hold everywhere (the JSON API never writes on the cookie alone, every dashboard page sends a user who
 must change the password to the password page, …); ``test_authorization_matrix`` sends every request and asserts
-the exact answer, and that a refused write changed nothing while an accepted one did.
+the exact answer, that a refused write changed nothing while an accepted one did, and that no refusal shows the
+object. ``test_scope_and_id_range_slice_on_postgres`` runs the scope and id-range rows on PostgreSQL.
+``test_lists_show_exactly_the_callers_scope`` checks what every list and overview shows each caller, and
+``test_every_dashboard_form_needs_its_csrf_token`` posts every dashboard form without its CSRF token, with a forged
+one and with another live session's, as a user whose role and scope would otherwise be allowed.
 
 Callers (columns):
   anon     no cookie, no token              forged   a bearer token that was never issued
@@ -34,7 +38,7 @@ Targets (what an ``{id}`` names, or ``?unit=`` for the mentions feed): an object
 Answers: a status code, or for 303 redirects where they go — LGN: to /login?next=… (sign in first),
 PWD: to /account/password (change the initial password first), 303: anywhere else (a form's success).
 
-Rules encoded here as today's behaviour (see the report in the commit message / PR):
+Deliberate today, encoded as they are (questionable; to be revisited separately, not changed here):
   * out-of-scope objects answer 403 (not 404): existence is not hidden from signed-in staff; only another user's
     API token answers 404 (the token routes deliberately hide whose token an id is — even to admins on the
     dashboard, whose revoke form only ever acts on one's own tokens);
@@ -42,7 +46,8 @@ Rules encoded here as today's behaviour (see the report in the commit message / 
   * any user whose scope contains the incident's unit may complete any of its tasks, whatever the owner role;
   * source health (/api/v1/sources, /sources) is not scoped: every signed-in user sees every source;
   * a user who must change the initial password is held back on the dashboard and when the API is read with the
-    session cookie, but an API token they already hold keeps working (``t:mcp``).
+    session cookie, but an API token they already hold keeps working (``t:mcp``), and can issue further tokens
+    (tokens that ``yuqing user token`` issues to integration users who never sign in depend on this).
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ from sqlalchemy.orm import Session
 from api import auth
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.models import ApiToken, User
-from api.users import BRANCH_WIDE_ROLES, create_api_token, revoke_api_token, scope_unit_ids
+from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
 from incidents.models import Alert, Task
 from yuqing.clock import FrozenClock
 from yuqing.org import OrgChart, Role
@@ -245,26 +250,17 @@ MATRIX = parse_matrix(MATRIX_TEXT)
 
 # --- routes as the app serves them -----------------------------------------------------------------------------
 def served_routes(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path) of every route of the app, included routers flattened (FastAPI ≥ 0.165 nests them)."""
+    """(method, path) of every route of the app. FastAPI ≥ 0.165 keeps included routers nested in ``app.routes``;
+    ``iter_route_contexts`` flattens them (before 0.165 ``app.routes`` is already flat)."""
     flatten = getattr(fastapi.routing, "iter_route_contexts", None)
-    routes = list(flatten(app.routes)) if flatten else list(_walk(app.routes))
     served: set[tuple[str, str]] = set()
-    for route in routes:
+    for route in (flatten(app.routes) if flatten else app.routes):
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         assert path, f"a route without a path: {route!r}"
         if methods is None:  # a mount (/static): StaticFiles answers GET and HEAD
             methods = {"GET", "HEAD"}
         served |= {(m, path) for m in methods}
     return served
-
-
-def _walk(routes: list[Any], prefix: str = "") -> Iterator[Any]:
-    for route in routes:
-        sub = getattr(route, "routes", None) or getattr(getattr(route, "original_router", None), "routes", None)
-        if sub is not None and not hasattr(route, "app") and getattr(route, "methods", None) is None:
-            yield from _walk(sub, prefix)
-        else:
-            yield route
 
 
 def is_api(path: str) -> bool:
@@ -311,9 +307,8 @@ class World:
         wangmin = users["wangmin"]
         expired = create_api_token(session, user=wangmin, name="MXTOK-expired", days=1,
                                    clock=FrozenClock(clock.now() - timedelta(days=1, seconds=1)))
-        revoked = create_api_token(session, user=wangmin, name="MXTOK-revoked", clock=clock)
-        revoke_api_token(session, token_id=session.scalar(select(ApiToken.id).where(ApiToken.name == "MXTOK-revoked")),
-                         actor="admin", clock=clock)
+        revoked, row = issue_api_token(session, user=wangmin, name="MXTOK-revoked", clock=clock)
+        revoke_api_token(session, token_id=row.id, actor="admin", clock=clock)
         bearer = {"anon": None, "forged": "yq_" + "forged0" * 6, "expired": expired, "revoked": revoked}
         for key, (login, _, _) in ROLE_CALLERS.items():
             bearer[f"t:{key}"] = create_api_token(session, user=users[login], name="MXTOK-bearer", clock=clock)
@@ -389,9 +384,8 @@ class World:
         return min(t.id for t in incident.tasks)
 
     def fresh_token(self, login: str) -> int:
-        n = self._next()
-        create_api_token(self.session, user=self.users[login], name=f"matrix-fresh-{n}", clock=self.clock)
-        return self.session.scalar(select(ApiToken.id).where(ApiToken.name == f"matrix-fresh-{n}"))
+        _, row = issue_api_token(self.session, user=self.users[login], name=f"matrix-{self._next()}", clock=self.clock)
+        return row.id
 
 
 # --- how each route is called ----------------------------------------------------------------------------------
@@ -541,29 +535,37 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     return done
 
 
-def run_matrix(world: World, rows: list[Row]) -> list[str]:
-    """Send every (row, caller) request; return the differences from the table (empty when all is as written)."""
-    cells: list[tuple[Row, str, Call]] = []
-    for row in rows:
-        for caller in CALLERS:
-            cells.append((row, caller, RECIPES[row.route](world, row.target, caller)))
-    world.session.commit()  # every object the requests name exists before the first request
+def run_matrix(world: World, rows: list[Row], keep: Callable[[Row, str], bool] = lambda row, caller: True
+               ) -> list[str]:
+    """Send every (row, caller) request ``keep`` admits; return the differences from the table (empty when all
+    is as written), and every refused request that changed something or an accepted one that did not.
+
+    Reads run first, on the few objects they name (lists stay short and fast); then the objects every write
+    needs are made, all before the first write (factory incidents never come after one the service numbered)."""
     problems: list[str] = []
     effects: list[tuple[Row, str, str, tuple[str, Any]]] = []
-    for row, caller, call in cells:
-        # every out-of-range id where the validator is reached (422); one where the caller is refused before
-        bad_ids = OUT_OF_RANGE_IDS if row.expected[caller] == "422" else (str(2**31),)
-        urls = [call.url.replace("{range}", bad) for bad in bad_ids] if "{range}" in call.url else [call.url]
-        for url in urls:
-            response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect))
-            got, want = outcome(response), row.expected[caller]
-            if got != want:
-                problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
-                                f"{response.text[:160]!r}")
-        if call.effect is not None:
-            effects.append((row, caller, got, call.effect))
-        if row.route in SIGNS_OUT and caller.startswith("c:") and got == "303":
-            world.sign_in(world.clients[caller], caller)
+    reads = [r for r in rows if r.method in ("GET", "HEAD")]
+    for group in (reads, [r for r in rows if r not in reads]):
+        cells = [(row, caller, RECIPES[row.route](world, row.target, caller))
+                 for row in group for caller in CALLERS if keep(row, caller)]
+        world.session.commit()
+        for row, caller, call in cells:
+            # every out-of-range id where the validator is reached (422); one where the caller is refused before
+            bad_ids = OUT_OF_RANGE_IDS if row.expected[caller] == "422" else (str(2**31),)
+            urls = [call.url.replace("{range}", bad) for bad in bad_ids] if "{range}" in call.url else [call.url]
+            for url in urls:
+                response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect))
+                got, want = outcome(response), row.expected[caller]
+                if got != want:
+                    problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
+                                    f"{response.text[:160]!r}")
+                if got not in SUCCESS and "MX_" in response.text:
+                    problems.append(f"{row.method} {url} [{row.target}] as {caller}: refused ({got}) but the "
+                                    "answer shows the object's content")
+            if call.effect is not None:
+                effects.append((row, caller, got, call.effect))
+            if row.route in SIGNS_OUT and caller.startswith("c:") and got == "303":
+                world.sign_in(world.clients[caller], caller)
     happened = effects_now(world.session, [e for *_, e in effects])
     for row, caller, got, effect in effects:
         if happened[effect] != (got in SUCCESS):
@@ -643,10 +645,11 @@ def test_authorization_matrix(world):
 
 @pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_scope_and_id_range_slice_on_postgres(world):
-    """The scope checks (other units, other branch, other user's tokens) and the id range on PostgreSQL."""
+    """The scope checks (other units, other branch, other user's tokens) and the id range on PostgreSQL: every
+    cell of those rows that gets past sign-in (the ones refused before — 401, LGN, PWD — look nothing up)."""
     rows = [row for row in MATRIX if row.target in SCOPE_TARGETS]
     assert {row.route for row in rows} >= {row.route for row in MATRIX if "{" in row.path}
-    problems = run_matrix(world, rows)
+    problems = run_matrix(world, rows, keep=lambda row, caller: row.expected[caller] not in ("401", "LGN", "PWD"))
     assert not problems, f"{len(problems)} answers differ from the matrix:\n" + "\n".join(problems)
 
 
