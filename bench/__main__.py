@@ -1,6 +1,31 @@
-"""``python -m bench`` (``make bench``): run every benchmark and print its table."""
+"""``python -m bench`` (``make bench``): run every benchmark and print its table.
 
-from bench.sentiment import main
+``python -m bench sentiment [OPTIONS]`` or ``python -m bench login-flood [OPTIONS]`` runs one of them (``--help``
+for its options). Options without a benchmark name belong to the sentiment benchmark, which then runs alone
+(``python -m bench --texts 40`` as before).
+"""
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["login-flood"]:
+        from bench import login_flood
+
+        return login_flood.main(args[1:])
+    from bench import sentiment
+
+    if args[:1] == ["sentiment"]:
+        return sentiment.main(args[1:])
+    if args:
+        return sentiment.main(args)
+    from bench import login_flood
+
+    status = sentiment.main([])
+    print(flush=True)
+    return max(status, login_flood.main([]))
+
 
 if __name__ == "__main__":
     raise SystemExit(main())
