@@ -36,6 +36,7 @@ from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
 from api.pages import router as pages_router
 from api.routers import alerts, articles, incidents, stories, tasks, tokens
+from api.routers import audit as audit_router
 from api.routers import sources as sources_router
 from api.templating import STATIC_DIR, make_templates
 from crawlers.sources import SourceConfig, load_sources
@@ -96,7 +97,7 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens):
+    for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens, audit_router):
         app.include_router(module.router)
     app.include_router(login_router)
     app.include_router(account_router)

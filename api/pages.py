@@ -146,3 +146,69 @@ def _back(path: str, done: str, anchor: str = "") -> Response:
     """Post/redirect/get back to a page, with a fixed flash code (never user text) in the query."""
     return RedirectResponse(f"{path}?done={done}" + (f"#{anchor}" if anchor else ""),
                             status_code=status.HTTP_303_SEE_OTHER)
+
+
+# --- 审计日志 (admins only) --------------------------------------------------------------------------------------
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, me: PageUser, session: SessionDep, actor: str = "", action: str = "",
+               object_type: str = "", object_id: str = "", since: str = "", until: str = "", before_id: str = "",
+               after_id: str = "") -> Response:
+    """The audit log, newest first, filtered and paged by id, with the hash chain's verdict on top.
+
+    Parameters are plain strings checked here, after the role check, so only an admin ever learns whether a
+    query was well-formed (everyone else gets 403), and an empty form field means "no filter", not an error.
+    """
+    # Imported here so this page stays a self-contained addition to the module.
+    import json
+    from datetime import datetime
+    from urllib.parse import urlencode
+
+    from api.deps import MAX_ROW_ID, ensure_role
+    from api.routers import audit as audit_api
+    from yuqing import audit_chain
+    from yuqing.org import Role
+
+    ensure_role(me, Role.admin)
+    tz = request.app.state.settings.tz
+    raw = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id, "since": since,
+           "until": until}
+    raw = {k: v.strip() for k, v in raw.items()}
+    if any(len(v) > 64 for v in raw.values()):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "筛选条件过长（每项最多 64 个字符）")
+
+    def local_time(name: str, label: str) -> datetime | None:
+        if not raw[name]:
+            return None
+        try:
+            value = datetime.fromisoformat(raw[name])
+        except ValueError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"{label}时间格式无效：请使用 2026-11-23 09:30 这样的格式") from None
+        return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+    def row_id(value: str, label: str) -> int | None:
+        if not value.strip():
+            return None
+        if not value.strip().isdigit() or not 1 <= int(value) <= MAX_ROW_ID:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label}无效")
+        return int(value)
+
+    filters = audit_api.AuditFilters(actor=raw["actor"] or None, action=raw["action"] or None,
+                                     object_type=raw["object_type"] or None, object_id=raw["object_id"] or None,
+                                     since=local_time("since", "起始"), until=local_time("until", "截止"))
+    before, after = row_id(before_id, "翻页位置"), row_id(after_id, "翻页位置")
+    page = audit_api.search(session, filters, before_id=before, after_id=None if before is not None else after)
+    kept = {k: v for k, v in raw.items() if v}
+    entries = [{
+        "id": e.id, "at": e.at, "at_local": e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor,
+        "action": e.action, "action_name": audit_api.ACTION_NAMES.get(e.action, ""), "object_type": e.object_type,
+        "object_type_name": audit_api.OBJECT_TYPE_NAMES.get(e.object_type, ""), "object_id": e.object_id,
+        "detail": e.detail, "data": json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data else "",
+        "row_hash": e.row_hash, "prev_hash": e.prev_hash} for e in page.entries]
+    return render(request, "audit.html", me, "audit", {
+        "entries": entries, "total": page.total, "filters": raw, "filtered": bool(kept),
+        "newer_query": urlencode({**kept, "after_id": page.newer_after_id}) if page.newer_after_id else "",
+        "older_query": urlencode({**kept, "before_id": page.older_before_id}) if page.older_before_id else "",
+        "newest_query": urlencode(kept), "paged": before is not None or after is not None,
+        "chain": audit_chain.verify(session), "suggestions": audit_api.distinct_values(session),
+        "timezone": request.app.state.settings.timezone})

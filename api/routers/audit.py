@@ -1,0 +1,180 @@
+"""``/api/v1/audit``: the audit log for system administrators — filtered, newest first, paged by id.
+
+Paging is by id (``before_id`` / ``after_id``) rather than by offset: the log only grows, and an offset would
+shift by one row every time someone acts while an admin pages through it. The same search serves the dashboard's
+审计日志 page (``api.pages.audit_page``). Entries hold hostile text (typed login names of failed sign-ins,
+reasons, crawled titles): the API returns it as JSON strings, the page escapes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from api.deps import MAX_ROW_ID, Principal, SessionDep, require_roles
+from yuqing import audit_chain
+from yuqing.models import AuditEntry
+from yuqing.org import Role
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+ACTION_NAMES = {
+    "login": "登录", "login.failed": "登录失败", "login.locked": "登录锁定", "login.unlocked": "解除登录锁定",
+    "logout": "退出", "password.changed": "修改密码", "password.reset": "重置密码", "token.created": "签发令牌",
+    "token.revoked": "吊销令牌", "user.activated": "启用账号", "user.deactivated": "停用账号",
+    "alert.create": "生成预警", "alert.reopen": "重新打开预警", "alert.escalate": "预警升级通知",
+    "alert.acknowledge": "确认预警", "alert.dismiss": "标记误报", "incident.open": "立案",
+    "incident.level": "调整事件级别", "incident.report": "报送", "incident.close": "结案", "task.complete": "完成任务",
+}
+OBJECT_TYPE_NAMES = {"alert": "预警", "incident": "事件", "task": "任务", "user": "用户", "login": "登录名",
+                     "address": "地址", "api_token": "API 令牌"}
+
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+TextQuery = Annotated[str | None, Query(max_length=64)]
+AdminUser = Annotated[Principal, Depends(require_roles(Role.admin))]  # refused before any parameter is looked at
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What to show: exact actor, action, object type and id; ``since <= at < until`` (aware, any zone)."""
+
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[Any]:
+        c = AuditEntry
+        out: list[Any] = [col == value for col, value in ((c.actor, self.actor), (c.action, self.action),
+                                                           (c.object_type, self.object_type),
+                                                           (c.object_id, self.object_id)) if value]
+        if self.since is not None:
+            out.append(c.at >= self.since)
+        if self.until is not None:
+            out.append(c.at < self.until)
+        return out
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]  # newest first
+    total: int  # entries matching the filters, on all pages
+    newer_after_id: int | None  # pass as after_id for the page of newer entries (None: this is the newest)
+    older_before_id: int | None  # pass as before_id for the page of older entries (None: this is the oldest)
+
+
+def search(session: Session, filters: AuditFilters, *, before_id: int | None = None, after_id: int | None = None,
+           limit: int = PAGE_SIZE) -> AuditPage:
+    """One page of matching entries, newest first: the newest, those older than ``before_id``, or those just
+    newer than ``after_id``."""
+    where = filters.conditions()
+    stmt = select(AuditEntry).where(*where)
+    if after_id is not None:
+        entries = list(session.scalars(stmt.where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)))
+        entries.reverse()
+    else:
+        if before_id is not None:
+            stmt = stmt.where(AuditEntry.id < before_id)
+        entries = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
+    if not entries:
+        return AuditPage([], total, None, None)
+
+    def any_beyond(condition: Any) -> bool:
+        return bool(session.scalar(select(exists().where(*where, condition))))
+
+    newer = entries[0].id if any_beyond(AuditEntry.id > entries[0].id) else None
+    older = entries[-1].id if any_beyond(AuditEntry.id < entries[-1].id) else None
+    return AuditPage(entries, total, newer, older)
+
+
+def distinct_values(session: Session) -> dict[str, list[str]]:
+    """Actions and object types present, for the page's suggestions (code-defined names, not typed text)."""
+    return {"actions": sorted(set(ACTION_NAMES) | set(session.scalars(select(AuditEntry.action).distinct()))),
+            "object_types": sorted(set(OBJECT_TYPE_NAMES)
+                                   | set(session.scalars(select(AuditEntry.object_type).distinct())))}
+
+
+# --- the JSON API ----------------------------------------------------------------------------------------------
+class AuditEntryRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    action_name: str = Field(description="操作的中文名（未知操作为空）")
+    object_type: str
+    object_id: str
+    detail: str
+    data: Any
+    prev_hash: str
+    row_hash: str
+
+
+class AuditProblemRead(BaseModel):
+    id: int
+    kind: str = Field(description="changed | removed | inserted | anchor")
+    kind_name: str
+    message: str
+    message_zh: str
+
+
+class AuditChainRead(BaseModel):
+    ok: bool
+    rows: int = Field(description="校验通过的记录数（有异常时为异常之前的记录数）")
+    last_id: int | None
+    last_hash: str | None
+    problem: AuditProblemRead | None
+
+
+class AuditListRead(BaseModel):
+    data: list[AuditEntryRead]
+    count: int
+    total: int = Field(description="符合条件的记录总数")
+    limit: int
+    newer_after_id: int | None = Field(description="较新一页：以此作为 after_id；为空表示已是最新")
+    older_before_id: int | None = Field(description="较早一页：以此作为 before_id；为空表示已是最早")
+    chain: AuditChainRead | None = Field(default=None, description="哈希链校验结果（verify=true 时）")
+
+
+def entry_read(entry: AuditEntry) -> AuditEntryRead:
+    return AuditEntryRead(id=entry.id, at=entry.at, actor=entry.actor, action=entry.action,
+                          action_name=ACTION_NAMES.get(entry.action, ""), object_type=entry.object_type,
+                          object_id=entry.object_id, detail=entry.detail, data=entry.data,
+                          prev_hash=entry.prev_hash, row_hash=entry.row_hash)
+
+
+@router.get("", response_model=AuditListRead, summary="审计日志（仅系统管理员）")
+def list_audit(principal: AdminUser, session: SessionDep,
+               actor: TextQuery = None, action: TextQuery = None, object_type: TextQuery = None,
+               object_id: TextQuery = None,
+               since: Annotated[datetime | None, Query(description="起（含），ISO 8601；无时区按 UTC")] = None,
+               until: Annotated[datetime | None, Query(description="止（不含），ISO 8601；无时区按 UTC")] = None,
+               before_id: IdQuery = None, after_id: IdQuery = None,
+               limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+               verify: Annotated[bool, Query(description="同时校验整条哈希链（读全表）")] = False) -> AuditListRead:
+    if before_id is not None and after_id is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "before_id 与 after_id 只能给出其一")
+    filters = AuditFilters(actor=actor or None, action=action or None, object_type=object_type or None,
+                           object_id=object_id or None, since=_as_utc(since), until=_as_utc(until))
+    page = search(session, filters, before_id=before_id, after_id=after_id, limit=limit)
+    chain = AuditChainRead(**audit_chain.verify(session).to_json()) if verify else None
+    return AuditListRead(data=[entry_read(e) for e in page.entries], count=len(page.entries), total=page.total,
+                         limit=limit, newer_after_id=page.newer_after_id, older_before_id=page.older_before_id,
+                         chain=chain)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """The API speaks UTC: a time without an offset is taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
