@@ -43,6 +43,7 @@ async def change_password(request: Request, me: AccountUser, session: SessionDep
     user = users.get_user(session, user_id=me.user_id)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "账号已停用")
+    session.rollback()  # hand the connection back while waiting for the password gate (see api.login)
 
     def change() -> str:
         try:

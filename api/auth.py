@@ -6,8 +6,9 @@ SameSite=Lax, and every form POST must echo the CSRF token in a hidden field. AP
 which only a SHA-256 hash is stored (``api_tokens``), so a leaked database does not leak usable tokens.
 
 Password hashing is deliberately expensive (argon2id: ~0.1 s and 64 MiB each), so it is also a way to exhaust
-the server: ``PasswordGate`` lets at most a couple of hashes run at once, keeps a short queue, and turns the rest
-away at once with 503 instead of letting guessers take every worker thread and gigabytes of memory.
+the server: ``PasswordGate`` lets one hash run at a time (configurable), keeps a short queue, and turns the rest
+away at once with 503 instead of letting guessers take every worker thread, every database connection and gigabytes
+of memory.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ CSRF_FIELD = "csrf_token"
 API_TOKEN_PREFIX = "yq_"
 
 T = TypeVar("T")
-HASH_CONCURRENCY = 2  # the machines this runs on have two cores; more in parallel only adds memory
-HASH_QUEUE = 16  # checks allowed to wait for a slot; beyond that the server answers "busy" at once
+# One hash at a time leaves a core for everyone else's requests: measured with `python -m bench login-flood`
+# (docs/benchmarks.md), reads under 40 guessers were about 16× baseline at p50 with one, 44× with two, and
+# ~1,000× with no gate. One argon2id check takes 0.1–0.4 s here, so one slot still signs in several people a second.
+HASH_CONCURRENCY = 1
+HASH_QUEUE = 32  # checks allowed to wait (holding neither a thread nor a database connection); beyond: 503
 
 # Replaceable (tests use cheaper parameters); verification reads the parameters from the stored hash.
 password_hasher = PasswordHasher()

@@ -52,8 +52,7 @@ async def login_submit(request: Request, session: SessionDep, clock: ClockDep,
     assert data is not None  # ensure_csrf refuses a request without a session
     login = repair_text(login).strip()  # a NUL would make PostgreSQL refuse the lookup (a 500, not a 401)
     address = client_address(request)
-    lock = await anyio.to_thread.run_sync(
-        lambda: throttle.current_lock(session, login=login, address=address, clock=clock))
+    lock = await anyio.to_thread.run_sync(lambda: _current_lock(session, clock, login, address))
     if lock is not None:
         return _locked(request, data, login, next, lock.minutes_left(clock.now()))
     gate: auth.PasswordGate = request.app.state.password_gate
@@ -72,6 +71,15 @@ async def login_submit(request: Request, session: SessionDep, clock: ClockDep,
     set_session_cookie(request, response, auth.SessionData(user_id=user.id, csrf=auth.new_csrf_token(),
                                                            epoch=user.session_epoch or 0))
     return response
+
+
+def _current_lock(session: Session, clock: Clock, login: str, address: str) -> throttle.Lock | None:
+    """The lock-out in force, with the database connection handed back at once: a sign-in waiting for the
+    password gate must not hold one of the pool's connections (a crowd of guessers would starve every read)."""
+    try:
+        return throttle.current_lock(session, login=login, address=address, clock=clock)
+    finally:
+        session.rollback()
 
 
 def _check_password(session: Session, clock: Clock, login: str, password: str,

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from api import auth
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["baseline", "address-lock", "gate-only", "no-gate"]
 
@@ -44,8 +46,9 @@ def test_login_flood_bench_reports_every_figure(tmp_path: Path) -> None:
     lock, gate, open_gate = (result["scenarios"][n] for n in ("address-lock", "gate-only", "no-gate"))
     assert lock["server"]["locked"]["address"] == 1 and lock["guesses"]["statuses"].get("429", 0) > 0
     assert gate["server"]["locked"] == {"login": 0, "address": 0} and "429" not in gate["guesses"]["statuses"]
-    assert gate["gate"] == [2, 16] and gate["server"]["peak_concurrent_hashes"] <= 2
-    assert lock["server"]["peak_concurrent_hashes"] <= 2
+    assert gate["gate"] == [auth.HASH_CONCURRENCY, auth.HASH_QUEUE]
+    assert gate["server"]["peak_concurrent_hashes"] <= auth.HASH_CONCURRENCY
+    assert lock["server"]["peak_concurrent_hashes"] <= auth.HASH_CONCURRENCY
     assert open_gate["gate"] == [40, 1000] and open_gate["server"]["gate_refused"] == 0
 
     table = proc.stdout
