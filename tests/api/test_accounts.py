@@ -177,6 +177,54 @@ def test_a_crowd_of_guessers_gets_busy_answers_not_a_stalled_server(app, monkeyp
     assert set(statuses) <= {401, 429, 503} and 401 in statuses
 
 
+def test_sign_ins_waiting_for_the_gate_hold_no_database_connection(app, monkeypatch):
+    """A sign-in queued behind the password gate must not keep a pooled connection: forty of them would hold the
+    whole pool and stall every other request (measured by `python -m bench login-flood`)."""
+    import httpx
+
+    from api.server import bound_port, serve_api, stop_api
+
+    gate = auth.PasswordGate(concurrency=1, queue=5)
+    app.state.password_gate = gate
+    release = threading.Event()
+    real_verify = auth.verify_password
+
+    def blocked_verify(stored: str, pw: str) -> bool:
+        release.wait(10)
+        return real_verify(stored, pw)
+
+    monkeypatch.setattr(auth, "verify_password", blocked_verify)
+    pool = app.state.session_factory.kw["bind"].pool
+
+    async def scenario() -> tuple[int, list[int]]:
+        handle = await serve_api(app, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{bound_port(handle[0])}"
+        try:
+            async def guess(i: int) -> int:
+                async with httpx.AsyncClient(base_url=base, timeout=20) as c:
+                    page = await c.get("/login")
+                    r = await c.post("/login", data={"login": f"user{i}", "password": "guess",
+                                                     "csrf_token": CSRF.search(page.text).group(1)})
+                    return r.status_code
+
+            tasks = [asyncio.create_task(guess(i)) for i in range(4)]
+            for _ in range(500):
+                if gate.pending == 4:
+                    break
+                await asyncio.sleep(0.01)
+            assert gate.pending == 4, "one sign-in hashing and three waiting"
+            held = pool.checkedout()
+            release.set()
+            return held, list(await asyncio.gather(*tasks))
+        finally:
+            release.set()
+            await stop_api(handle)
+
+    held, statuses = asyncio.run(scenario())
+    assert held <= 1, f"{held} connections held while one sign-in hashes and three wait"
+    assert statuses == [401, 401, 401, 401]
+
+
 # --- forced password change -------------------------------------------------------------------------------------
 @pytest.fixture
 def fresh_user(session, org, clock) -> User:
