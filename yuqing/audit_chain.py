@@ -27,7 +27,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +35,11 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from yuqing.models import AuditEntry
+from yuqing.models import AuditEntry, DeploymentFact
 
 GENESIS = "0" * 64  # the prev_hash of the very first row
 LOCK_NAMESPACE = 0x5951  # high 32 bits of the PostgreSQL advisory lock key ("YQ"); low 32 bits: the table's OID
+ARCHIVE_FACT = "audit_log.archived_through"  # deployment fact "ID:HASH": rows up to ID were archived
 RECENT_HASHES = 4096  # how far back verify looks to tell "a row was inserted" from "a row was removed"
 VERIFY_BATCH = 1000
 
@@ -205,6 +206,7 @@ class ChainReport:
     last_id: int | None  # the newest intact row
     last_hash: str | None
     problem: ChainProblem | None = None
+    archived_through: int | None = None  # rows up to this id were archived (the chain starts after it)
 
     @property
     def ok(self) -> bool:
@@ -212,6 +214,7 @@ class ChainReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "rows": self.rows, "last_id": self.last_id, "last_hash": self.last_hash,
+                "archived_through": self.archived_through,
                 "problem": self.problem.to_json() if self.problem else None}
 
 
@@ -231,16 +234,29 @@ def parse_anchor(value: str) -> tuple[int, str]:
     return int(ident), parse_hash(digest)
 
 
-def verify(conn: Connection | Session, *, start_hash: str = GENESIS,
+def verify(conn: Connection | Session, *, start_hash: str | None = None,
            anchor: tuple[int, str] | None = None) -> ChainReport:
     """Walk the whole log in id order and report the first row that breaks the chain (or that all is intact).
 
-    ``start_hash`` is the hash the first row must link to: ``GENESIS``, or after older rows were archived the
-    hash of the last archived row. ``anchor`` (id, hash) is a row's hash recorded elsewhere earlier: that row
-    must still exist with that hash, so a rewrite of everything up to it (hashes recomputed) or the removal of
-    the newest rows is found too.
+    ``start_hash`` is the hash the first row must link to. By default: the hash recorded when older rows were
+    archived (deployment fact ``audit_log.archived_through`` = ``ID:HASH``, see docs/security.md), else
+    ``GENESIS``. ``anchor`` (id, hash) is a row's hash recorded elsewhere earlier: that row must still exist with
+    that hash, so a rewrite of everything up to it (hashes recomputed) or the removal of the newest rows is found
+    too.
     """
-    return _walk(_batches(conn), start_hash=start_hash, anchor=anchor)
+    archived: int | None = None
+    if start_hash is None:
+        fact = conn.execute(select(DeploymentFact.value).where(DeploymentFact.key == ARCHIVE_FACT)).scalar()
+        start_hash = GENESIS
+        if fact is not None:
+            try:
+                archived, start_hash = parse_anchor(fact)
+            except ValueError:
+                return ChainReport(0, None, None, ChainProblem(
+                    0, "anchor", f"deployment fact {ARCHIVE_FACT} is {fact!r}, not ID:HASH",
+                    f"归档记录（{ARCHIVE_FACT}）格式无效"))
+    report = _walk(_batches(conn), start_hash=start_hash, anchor=anchor)
+    return replace(report, archived_through=archived)
 
 
 def _batches(conn: Connection | Session) -> Iterable[Any]:
@@ -327,11 +343,11 @@ def _check(row: Any, *, expected: str, prev_id: int | None, recent: OrderedDict[
                             f"第 {first} 条记录是插入的：第 {rid} 条记录与第 {linked} 条相连，"
                             f"第 {first}–{prev_id} 条不在链上（它们被插入，或第 {rid} 条被插入）")
     if prev_id is None:
-        hint = "" if start_hash == GENESIS else f" {start_hash}"
+        start = "the first row's zeros" if start_hash == GENESIS else f"{start_hash}"
         return ChainProblem(rid, "removed",
-                            f"row {rid}: rows before it were removed — it does not link to the start of the chain"
-                            f"{hint} (after archiving, pass the last archived row's hash as --start-hash)",
-                            f"第 {rid} 条之前的记录被删除：它与链的起点不相连（归档后请提供最后一条归档记录的哈希）")
+                            f"row {rid}: rows before it were removed — it does not link to the start of the chain "
+                            f"({start}; an archive must be recorded as docs/security.md describes)",
+                            f"第 {rid} 条之前的记录被删除：它与链的起点不相连（归档须按 docs/security.md 登记）")
     if rid != prev_id + 1:
         gap = f"{prev_id + 1}" if rid == prev_id + 2 else f"{prev_id + 1}..{rid - 1}"
         return ChainProblem(rid, "removed",

@@ -432,20 +432,20 @@ def audit_verify(
     anchor: Annotated[str | None, typer.Option(
         help="ID:HASH printed by an earlier verify and kept elsewhere: that row must still carry that hash")] = None,
     start_hash: Annotated[str | None, typer.Option(
-        help="after older rows were archived: the hash of the last archived row (the first kept row links to it)")]
+        help="the hash the first row must link to (default: the archive record, see docs/security.md; else zeros)")]
     = None,
 ) -> None:
     """Recompute the audit log's hash chain. Exit 0 and print the rows checked and the newest hash when intact;
     exit 1 naming the first bad row (content changed, row removed, row inserted) when not. Read-only."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from yuqing.audit_chain import GENESIS, parse_anchor, parse_hash, verify
+    from yuqing.audit_chain import parse_anchor, parse_hash, verify
     from yuqing.db import make_engine
 
     settings = _settings()
     try:
         anchored = parse_anchor(anchor) if anchor else None
-        start = parse_hash(start_hash) if start_hash else GENESIS
+        start = parse_hash(start_hash) if start_hash else None
     except ValueError as exc:
         _fail(str(exc))
     engine = make_engine(settings.effective_database_url)
@@ -463,7 +463,8 @@ def audit_verify(
     if report.last_id is None:
         typer.echo("ok: 0 rows checked; the audit log is empty")
         return
-    typer.echo(f"ok: {report.rows} rows checked; newest row {report.last_id} hash {report.last_hash}")
+    archived = f" (rows up to {report.archived_through} archived)" if report.archived_through else ""
+    typer.echo(f"ok: {report.rows} rows checked{archived}; newest row {report.last_id} hash {report.last_hash}")
     typer.echo(f"anchor: {report.last_id}:{report.last_hash}  (keep it elsewhere; later: "
                f"yuqing audit verify --anchor {report.last_id}:{report.last_hash})")
 

@@ -133,6 +133,7 @@ class AuditChainRead(BaseModel):
     rows: int = Field(description="校验通过的记录数（有异常时为异常之前的记录数）")
     last_id: int | None
     last_hash: str | None
+    archived_through: int | None = Field(default=None, description="此编号及之前的记录已归档")
     problem: AuditProblemRead | None
 
 

@@ -155,6 +155,40 @@ def test_tables_made_by_create_all_get_the_same_postgres_guard(postgres_url):
         admin.dispose()
 
 
+@pytest.mark.postgres
+def test_a_role_with_only_select_and_insert_can_append_and_verify_but_not_lift_the_guard(postgres_engine):
+    """What docs/security.md recommends: the service's role holds SELECT and INSERT on audit_log, nothing more."""
+    import uuid
+
+    role = f"yq_app_{uuid.uuid4().hex[:8]}"
+    with postgres_engine.begin() as conn:
+        schema = conn.execute(text("select current_schema()")).scalar_one()
+        conn.exec_driver_sql(f'CREATE ROLE "{role}" NOLOGIN')
+        conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        conn.exec_driver_sql(f'GRANT SELECT, INSERT ON audit_log TO "{role}"')
+        conn.exec_driver_sql(f'GRANT SELECT ON deployment_facts TO "{role}"')
+    try:
+        with make_sessionmaker(postgres_engine)() as s:
+            s.execute(text(f'SET LOCAL ROLE "{role}"'))
+            audit_chain.append(s, at=T0, actor="wangmin", action="login", object_type="user", object_id=1)
+            s.flush()
+            audit_chain.append(s, at=T0, actor="wangmin", action="logout", object_type="user", object_id=1)
+            s.commit()
+        with postgres_engine.connect() as conn:
+            conn.exec_driver_sql(f'SET ROLE "{role}"')
+            assert verify(conn).rows == 2
+            for statement in ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+                              "DELETE FROM audit_log"):
+                with pytest.raises(DBAPIError, match=r"owner|permission denied"):
+                    conn.exec_driver_sql(statement)
+                conn.rollback()
+                conn.exec_driver_sql(f'SET ROLE "{role}"')
+    finally:
+        with postgres_engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
+            conn.exec_driver_sql(f'DROP ROLE "{role}"')
+
+
 def test_a_second_writer_waits_for_the_first_and_chains_after_it(session_factory, db_engine):
     """Deterministic: B appends while A's transaction holds the chain; B waits, then links to A's rows."""
     write(session_factory, 1)
@@ -342,16 +376,29 @@ def test_an_anchor_catches_a_consistent_rewrite_and_removed_newest_rows(session_
     assert check(db_engine, anchor=(7, "c" * 64)).problem.kind == "anchor"
 
 
-def test_after_archiving_verify_starts_from_the_last_archived_hash(session_factory, db_engine):
+def test_archiving_old_rows_as_documented_keeps_the_chain_verifiable(session_factory, db_engine):
+    """The procedure of docs/security.md: delete the old rows (owner, trigger off) and record the last one."""
     write(session_factory, 5)
     archived_hash = rows(db_engine)[1].row_hash
-    tamper(db_engine, "DELETE FROM audit_log WHERE id <= 2")
-    assert check(db_engine).problem.kind == "removed"
-    report = check(db_engine, start_hash=archived_hash)
-    assert report.ok and report.rows == 3
+    pg = db_engine.dialect.name == "postgresql"
+    with db_engine.begin() as conn:
+        if pg:
+            conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        conn.execute(text("DELETE FROM audit_log WHERE id <= 2"))
+        if pg:
+            conn.exec_driver_sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        conn.execute(text("INSERT INTO deployment_facts (key, value, set_at) "
+                          "VALUES ('audit_log.archived_through', :v, CURRENT_TIMESTAMP)"), {"v": f"2:{archived_hash}"})
+    report = check(db_engine)
+    assert report.ok and (report.rows, report.archived_through) == (3, 2)
+    assert check(db_engine, start_hash=GENESIS).problem.kind == "removed", "without the record: rows removed"
     write(session_factory, 1, start=5)
     assert [r.id for r in rows(db_engine)] == [3, 4, 5, 6]
-    assert check(db_engine, start_hash=archived_hash).ok
+    assert check(db_engine).ok
+    tamper(db_engine, "DELETE FROM audit_log WHERE id = 3")
+    assert (check(db_engine).problem.id, check(db_engine).problem.kind) == (4, "removed")
+    tamper(db_engine, "UPDATE deployment_facts SET value = 'garbage' WHERE key = 'audit_log.archived_through'")
+    assert check(db_engine).problem.kind == "anchor"
 
 
 # --- the migration ---------------------------------------------------------------------------------------------
