@@ -132,6 +132,8 @@ GET    /api/v1/articles                          missing  401 401 401 401 | 403 
 GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
 GET    /api/v1/tokens                            -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
 GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
+GET    /api/v1/audit                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
+GET    /api/v1/audit                             range    401 401 401 401 | 403 403 403 403 403 422 403 403 | 403 403 403 403 403 422 403 403
 # --- JSON API: writes (a bearer token only; the cookie alone is 401) ---------------------------------------------
 POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
 POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
@@ -184,6 +186,8 @@ GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404
 GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN
 # --- dashboard forms (the right CSRF token is sent; test_every_dashboard_form_needs_its_csrf_token sends wrong ones)
 POST   /alerts/{{alert_id}}/ack                   own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
@@ -481,6 +485,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/api/v1/tasks/{task_id}/complete"): _task_complete("/api/v1"),
     ("POST", "/api/v1/tokens"): _api_create_token,
     ("DELETE", "/api/v1/tokens/{token_id}"): _api_revoke,
+    ("GET", "/api/v1/audit"): lambda w, t, c: Call("/api/v1/audit" + ("?before_id={range}" if t == "range" else "")),
+    ("GET", "/admin/audit"): lambda w, t, c: Call("/admin/audit" + ("?before_id={range}" if t == "range" else "")),
     ("GET", "/healthz"): _fixed("/healthz"),
     ("GET", "/openapi.json"): _fixed("/openapi.json"),
     ("HEAD", "/openapi.json"): _fixed("/openapi.json"),
