@@ -3,8 +3,10 @@
 ``CurrentUser`` serves the JSON API: a bearer token always works; the dashboard's session cookie is accepted for
 reads (GET/HEAD) only, so a forged cross-site request can never change anything through the API. ``PageUser``
 serves the dashboard: the session cookie, or a redirect to the login page. A user still holding a password
-someone else set (``must_change_password``) is sent to the password page by ``PageUser`` and refused by the API
-until they pick their own; ``AccountUser`` admits them (the pages that let them do so).
+someone else set (``must_change_password``) is sent to the password page by ``PageUser``, and the API refuses
+their session cookie, until they pick their own; ``AccountUser`` admits them (the pages that let them do so). API
+tokens are separate credentials an admin issued on purpose (often for an integration account that never signs
+in), so they keep working; revoke them with ``yuqing user revoke-token`` when a password is reset after a leak.
 """
 
 from __future__ import annotations
