@@ -160,7 +160,7 @@ def audit_page(request: Request, me: PageUser, session: SessionDep, actor: str =
     """
     # Imported here so this page stays a self-contained addition to the module.
     import json
-    from datetime import datetime
+    from datetime import UTC, datetime
     from urllib.parse import urlencode
 
     from api.deps import MAX_ROW_ID, ensure_role
@@ -181,15 +181,15 @@ def audit_page(request: Request, me: PageUser, session: SessionDep, actor: str =
             return None
         try:
             value = datetime.fromisoformat(raw[name])
-        except ValueError:
+            return (value.replace(tzinfo=tz) if value.tzinfo is None else value).astimezone(UTC)
+        except (ValueError, OverflowError):  # not a time, or one that leaves the calendar in UTC
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"{label}时间格式无效：请使用 2026-11-23 09:30 这样的格式") from None
-        return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
     def row_id(value: str, label: str) -> int | None:
         if not value.strip():
             return None
-        if not value.strip().isdigit() or not 1 <= int(value) <= MAX_ROW_ID:
+        if not (value.strip().isascii() and value.strip().isdigit()) or not 1 <= int(value) <= MAX_ROW_ID:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{label}无效")
         return int(value)
 

@@ -178,4 +178,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
     """The API speaks UTC: a time without an offset is taken as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+08:00 is before the first UTC instant Python can hold
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "时间超出可表示的范围") from None

@@ -113,7 +113,8 @@ def test_pages_of_fifty_with_newer_and_older_links(login_as, session, users):
 @pytest.mark.parametrize("params, message", [
     ({"since": "yesterday"}, "时间格式无效"), ({"until": "2026-13-01"}, "时间格式无效"),
     ({"before_id": "abc"}, "翻页位置无效"), ({"after_id": str(2**31)}, "翻页位置无效"),
-    ({"actor": "x" * 65}, "筛选条件过长"),
+    ({"actor": "x" * 65}, "筛选条件过长"), ({"since": "0001-01-01T00:00"}, "时间格式无效"),
+    ({"before_id": "²"}, "翻页位置无效"), ({"after_id": "0"}, "翻页位置无效"),
 ])
 def test_bad_page_parameters_are_explained(login_as, users, params, message):
     r = login_as("admin").get("/admin/audit", params=params)
@@ -187,3 +188,5 @@ def test_the_api_filters_and_pages_like_the_page(client, token_for, session, use
     assert both.status_code == 422 and "只能给出其一" in both.text
     assert client.get("/api/v1/audit", params={"limit": 201}, headers=headers).status_code == 422
     assert client.get("/api/v1/audit", params={"before_id": 2**31}, headers=headers).status_code == 422
+    early = client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00+08:00"}, headers=headers)
+    assert early.status_code == 422 and "范围" in early.text
