@@ -469,6 +469,41 @@ def audit_verify(
                f"yuqing audit verify --anchor {report.last_id}:{report.last_hash})")
 
 
+ingest_app = typer.Typer(help="Articles the ingest stage set aside because their own content made matching fail.",
+                         no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("failed")
+def ingest_failed() -> None:
+    """List set-aside articles: id, source, URL, when and why matching failed."""
+    from sqlalchemy import select
+
+    from crawlers.ingest import INGEST_ERROR_KEY
+    from crawlers.models import Article, ArticleStage
+
+    _, factory = _user_session()
+    with factory() as session:
+        rows = session.scalars(select(Article).where(Article.stage == ArticleStage.ingest_failed)
+                               .order_by(Article.id)).all()
+        for a in rows:
+            error = (a.meta or {}).get(INGEST_ERROR_KEY) or {}
+            typer.echo(f"{a.id}\t{a.source_id}\t{a.url}\t{error.get('at', '-')}\t{error.get('error', '-')}")
+    typer.echo(f"{len(rows)} set aside", err=True)
+
+
+@ingest_app.command("requeue")
+def ingest_requeue(ids: Annotated[list[int] | None, typer.Argument(help="article ids (default: all set aside)")]
+                   = None) -> None:
+    """Put set-aside articles back in the queue (e.g. after an upgrade fixed what made them fail)."""
+    from crawlers.ingest import requeue_failed
+
+    _, factory = _user_session()
+    with factory() as session:
+        count = requeue_failed(session, list(ids) if ids else None)
+    typer.echo(f"{count} requeued")
+
+
 def main() -> None:  # pragma: no cover - console entry
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)

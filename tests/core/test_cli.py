@@ -90,3 +90,32 @@ def test_extract_prints_the_stable_json_shape(tmp_path):
     assert data["title"] == "示例银行新华路网点回应"
     assert data["published_at"].startswith("2026-11-23T01:15:00")
     assert "已向客户致歉" in data["text"]
+
+
+def test_ingest_failed_lists_set_aside_articles_and_requeue_puts_them_back(env):
+    from datetime import UTC, datetime
+
+    from crawlers.models import Article, ArticleStage
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    engine = create_engine(f"sqlite:///{env / 'yuqing.db'}")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with Session(engine) as s:
+        for i, stage in enumerate([ArticleStage.ingest_failed, ArticleStage.ingest_failed, ArticleStage.matched]):
+            s.add(Article(source_id="jcwb-rss", channel="news", url=f"https://news.example.cn/a/{i}.html",
+                          url_hash=f"{i:064d}", title=f"标题{i}", text="正文", fetched_at=now, stage=stage,
+                          content_hash=f"{i:064x}",
+                          meta={"ingest_error": {"error": "ValueError: boom", "at": now.isoformat()}}))
+        s.commit()
+    listed = runner.invoke(app, ["ingest", "failed"])
+    assert listed.exit_code == 0
+    lines = [line for line in listed.stdout.splitlines() if line.strip()]
+    assert [line.split("\t")[2] for line in lines] == ["https://news.example.cn/a/0.html",
+                                                       "https://news.example.cn/a/1.html"]
+    assert "ValueError: boom" in lines[0]
+    assert runner.invoke(app, ["ingest", "requeue", "1"]).stdout.strip() == "1 requeued"
+    assert runner.invoke(app, ["ingest", "requeue"]).stdout.strip() == "1 requeued"
+    with Session(engine) as s:
+        stages = [a.stage for a in s.scalars(select(Article).order_by(Article.id))]
+    engine.dispose()
+    assert stages == [ArticleStage.fetched, ArticleStage.fetched, ArticleStage.matched]
