@@ -1,14 +1,28 @@
 """Delivering the notification outbox: pending rows are sent on their channel, retried with backoff, or failed.
 
-Services write ``Notification`` rows in the same transaction as their cause; this module is the only place that
-talks to the outside world. A crash between "sent" and "marked sent" can resend one message, never lose one.
+Services write ``Notification`` rows in the same transaction as their cause (``queue_notifications`` here, or the
+service's own queueing); this module is the only place that talks to the outside world. A crash between "sent" and
+"marked sent" can resend one message, never lose one (the signed webhook carries the notification id so a receiver
+can drop the duplicate).
 
-Senders are asynchronous: ``async send(notification, person) -> None``, raising any exception to report
-failure; ``deliver_pending`` is a coroutine the pipeline awaits. A sender must not touch the database session and
-must not block the event loop (``SmtpSender`` runs smtplib in a worker thread). To add a channel (WeCom /
-DingTalk signed / Feishu webhooks via httpx — not implemented yet), write a class with that ``send`` method, add
-its settings model to ``incidents.policy.Channels`` and register it in ``default_senders``; rows for a channel
-without a sender fail visibly instead of waiting forever.
+What each outcome means, honestly:
+
+* **in-app** — delivered when stored: the row is in the person's 消息 inbox. It is *read* only when the person
+  opens or marks it, and *acknowledged* only when they press 确认 (``incidents.acks``).
+* **email** — sent when the SMTP server accepted it (250 for every recipient); not that anyone read it.
+* **WeCom / DingTalk / Feishu robots, signed webhook, SMS gateway** — sent when the platform answered 2xx *and*
+  its success body (``errcode == 0`` …); see ``incidents.channels``. Robots post one message per batch of rows
+  that share a message (everyone it is for, @-mentioned), not one per person.
+* **phone** — nobody is called automatically. The row becomes a phone-call task on the incident (number, whom to
+  call) and waits (``awaiting_call``); it is sent when a person completes that task ("called, confirmed").
+
+Every outcome of a message about an incident is on its timeline: sent, each failed attempt with its retry time,
+the final failure, the phone task and its confirmation.
+
+Senders are asynchronous and never touch the database session. A personal sender has ``async send(notification,
+person) -> str | None`` (a confirmation such as ``SMTP 250``, or None), a group sender ``async
+send_group(notification, people) -> str | None``; both raise to report failure. Rows for a channel without a
+sender fail visibly instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -16,34 +30,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from incidents.models import Alert, Incident, Notification, TimelineEvent
-from incidents.policy import EmailChannel, Policy, RetryPolicy
+from incidents.acks import AckLinks
+from incidents.channels import (
+    DingTalkRobotSender,
+    FeishuBotSender,
+    SignedWebhookSender,
+    SmsGatewaySender,
+    WeComRobotSender,
+)
+from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
+from incidents.policy import EmailChannel, Policy, RetryPolicy, check_http_url
 from yuqing.clock import Clock
+from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, Person, Role
 
 log = logging.getLogger(__name__)
 
 CHANNEL_LABELS = {"in_app": "站内消息", "email": "电子邮件", "wecom": "企业微信", "dingtalk": "钉钉",
-                  "feishu": "飞书", "webhook": "Webhook"}
-_LEADERSHIP_PURPOSES = ("incident_opened", "level_changed")
+                  "feishu": "飞书", "webhook": "Webhook", "sms": "短信", "phone": "电话"}
+STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "awaiting_call": "待电话确认", "failed": "发送失败",
+                 "cancelled": "已取消"}
+AWAITING_CALL = "awaiting_call"
+_LINK_RE = re.compile(r"^处理链接：(/\S*)$", re.MULTILINE)
 
 
 class Sender(Protocol):
-    async def send(self, notification: Notification, person: Person) -> None:
+    async def send(self, notification: Notification, person: Person) -> str | None:
         """Deliver one message or raise; must not touch the database session."""
+        ...
+
+
+class GroupSender(Protocol):
+    group: bool
+
+    async def send_group(self, notification: Notification, people: Sequence[Person]) -> str | None:
+        """Deliver one message to a group, mentioning ``people``, or raise."""
         ...
 
 
@@ -52,34 +88,41 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    awaiting_call: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 class InAppSender:
-    """In-app delivery is the row itself: the dashboard shows it, so sending only marks it delivered."""
+    """In-app delivery is the row itself: stored means it is in the person's inbox. Read and acknowledged are
+    recorded later, by the person."""
 
-    async def send(self, notification: Notification, person: Person) -> None:
-        return None
+    async def send(self, notification: Notification, person: Person) -> str | None:
+        return "已存入消息箱"
 
 
 class SmtpSender:
-    """Plain-text UTF-8 email over SMTP (optionally STARTTLS or implicit TLS, optionally authenticated)."""
+    """Plain-text UTF-8 email over SMTP (optionally STARTTLS or implicit TLS, optionally authenticated).
+
+    With ``links`` each email carries absolute dashboard links and the recipient's own one-click acknowledgement
+    link; the stored body never holds the link (it is a credential for one person)."""
 
     def __init__(self, *, host: str, port: int, from_address: str, from_name: str = "舆情应急系统",
                  username: str | None = None, password: str | None = None, starttls: bool = False,
-                 use_ssl: bool = False, timeout: float = 15.0):
+                 use_ssl: bool = False, timeout: float = 15.0, links: AckLinks | None = None):
         self.host, self.port = host, port
         self.from_address, self.from_name = from_address, from_name
         self.username, self.password = username, password
         self.starttls, self.use_ssl, self.timeout = starttls, use_ssl, timeout
+        self.links = links
 
     @classmethod
-    def from_config(cls, cfg: EmailChannel, env: Mapping[str, str] | None = None) -> SmtpSender:
+    def from_config(cls, cfg: EmailChannel, env: Mapping[str, str] | None = None,
+                    links: AckLinks | None = None) -> SmtpSender:
         env = os.environ if env is None else env
         password = env.get(cfg.password_env) if cfg.password_env else None
         return cls(host=cfg.smtp_host, port=cfg.smtp_port, from_address=cfg.from_address, from_name=cfg.from_name,
                    username=cfg.username, password=password, starttls=cfg.starttls, use_ssl=cfg.use_ssl,
-                   timeout=cfg.timeout_seconds)
+                   timeout=cfg.timeout_seconds, links=links)
 
     def build_message(self, notification: Notification, person: Person) -> EmailMessage:
         """The email for one notification; the subject is RFC 2047-encoded by the email package."""
@@ -93,14 +136,16 @@ class SmtpSender:
         domain = self.from_address.rsplit("@", 1)[-1] or "localhost"
         msg["Message-ID"] = make_msgid(idstring=f"yuqing-{notification.id}", domain=domain)
         msg["X-Yuqing-Notification"] = str(notification.id)
-        msg.set_content(notification.body, subtype="plain", charset="utf-8")
+        text = (self.links.personal_text(notification.id, person.id, notification.body) if self.links
+                else notification.body)
+        msg.set_content(text, subtype="plain", charset="utf-8")
         return msg
 
-    async def send(self, notification: Notification, person: Person) -> None:
+    async def send(self, notification: Notification, person: Person) -> str | None:
         msg = self.build_message(notification, person)  # on the loop: reads ORM attributes
-        await asyncio.to_thread(self._transmit, msg)
+        return await asyncio.to_thread(self._transmit, msg)
 
-    def _transmit(self, msg: EmailMessage) -> None:
+    def _transmit(self, msg: EmailMessage) -> str:
         if self.use_ssl:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                                   context=ssl.create_default_context())
@@ -111,30 +156,167 @@ class SmtpSender:
                 smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(msg)
+            refused = smtp.send_message(msg)
+        if refused:  # accepted for some recipients only: not delivered to this one
+            raise smtplib.SMTPRecipientsRefused(refused)
+        return "SMTP 250"
 
 
-def default_senders(policy: Policy, settings: object | None = None,
-                    env: Mapping[str, str] | None = None) -> dict[str, Sender]:
-    """Senders for every channel the policy enables (secrets such as the SMTP password come from ``env``)."""
-    senders: dict[str, Sender] = {"in_app": InAppSender()}
-    if policy.channels.channels.email.enabled:
-        senders["email"] = SmtpSender.from_config(policy.channels.channels.email, env)
+class PersonalHttpSender:
+    """A per-person HTTP channel (signed webhook, SMS) with the person's own text and one-click link."""
+
+    def __init__(self, channel: SignedWebhookSender | SmsGatewaySender, links: AckLinks | None = None):
+        self.channel, self.links = channel, links
+
+    async def send(self, notification: Notification, person: Person) -> str | None:
+        if self.links is None:
+            return await self.channel.send_personal(notification, person, notification.body, None)
+        text = self.links.personal_text(notification.id, person.id, notification.body)
+        return await self.channel.send_personal(notification, person, text,
+                                                self.links.url(notification.id, person.id))
+
+
+class GroupRobotSender:
+    """A group robot, given the dashboard address so its message links to the page (not a one-click link)."""
+
+    group = True
+
+    def __init__(self, robot: WeComRobotSender | DingTalkRobotSender | FeishuBotSender, base_url: str | None):
+        self.robot, self.base_url = robot, base_url
+
+    async def send_group(self, notification: Notification, people: Sequence[Person]) -> str | None:
+        match = _LINK_RE.search(notification.body)
+        url = f"{self.base_url}{match.group(1)}" if match and self.base_url else None
+        return await self.robot.send_group(notification, people, url)
+
+
+class PhoneCallTasks:
+    """The phone channel: turns a row into a phone-call task for the incident's commander (not a sender)."""
+
+    def __init__(self, due_minutes: int = 30):
+        self.due_minutes = due_minutes
+
+
+def links_for(policy: Policy, settings: Any | None) -> AckLinks | None:
+    """One-click links need the app's secret key (from settings); without it messages carry none."""
+    secret = getattr(settings, "secret_key", None) if settings is not None else None
+    if not secret:
+        return None
+    base = policy.channels.links.base_url
+    if base is None:
+        host = getattr(settings, "api_host", "127.0.0.1")
+        base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{getattr(settings, 'api_port', 8000)}"
+    return AckLinks(secret, base_url=base, expiry_hours=policy.channels.links.ack_expiry_hours)
+
+
+def default_senders(policy: Policy, settings: Any | None = None, env: Mapping[str, str] | None = None, *,
+                    config_path: Path | str | None = None) -> dict[str, Any]:
+    """Senders for every channel the policy enables; secrets come from the environment variables the channels
+    file names. A missing or unusable variable is a ``ConfigError`` naming the file and the field."""
+    env = os.environ if env is None else env
+    path = Path(config_path) if config_path else (
+        Path(settings.config_dir) / "channels.yaml" if settings is not None and hasattr(settings, "config_dir")
+        else Path("channels.yaml"))
+    c = policy.channels.channels
+    links = links_for(policy, settings)
+    base = links.base_url if links else policy.channels.links.base_url
+
+    def secret(name: str | None, field_path: str, *, url: bool = False) -> str | None:
+        if name is None:
+            return None
+        value = env.get(name, "").strip()
+        if not value:
+            raise ConfigError(path, [(field_path, f"environment variable {name} is not set")])
+        if url:
+            try:
+                check_http_url(value)
+            except ValueError as exc:
+                raise ConfigError(path, [(field_path, f"environment variable {name}: {exc}")]) from None
+        return value
+
+    senders: dict[str, Any] = {"in_app": InAppSender()}
+    if c.email.enabled:
+        senders["email"] = SmtpSender.from_config(c.email, env, links=links)
+    if c.wecom.enabled:
+        senders["wecom"] = GroupRobotSender(WeComRobotSender(
+            secret(c.wecom.url_env, "channels.wecom.url_env", url=True) or "", timeout=c.wecom.timeout_seconds), base)
+    if c.dingtalk.enabled:
+        senders["dingtalk"] = GroupRobotSender(DingTalkRobotSender(
+            secret(c.dingtalk.url_env, "channels.dingtalk.url_env", url=True) or "",
+            secret=secret(c.dingtalk.secret_env, "channels.dingtalk.secret_env"),
+            timeout=c.dingtalk.timeout_seconds), base)
+    if c.feishu.enabled:
+        senders["feishu"] = GroupRobotSender(FeishuBotSender(
+            secret(c.feishu.url_env, "channels.feishu.url_env", url=True) or "",
+            secret=secret(c.feishu.secret_env, "channels.feishu.secret_env"),
+            timeout=c.feishu.timeout_seconds), base)
+    if c.webhook.enabled:
+        senders["webhook"] = PersonalHttpSender(SignedWebhookSender(
+            c.webhook.url or "", secret=secret(c.webhook.secret_env, "channels.webhook.secret_env") or "",
+            signature_header=c.webhook.signature_header, timestamp_header=c.webhook.timestamp_header,
+            timeout=c.webhook.timeout_seconds), links)
+    if c.sms.enabled:
+        credential = secret(c.sms.auth_env, "channels.sms.auth_env")
+        auth_value = f"{c.sms.auth_scheme} {credential}".strip() if credential else None
+        senders["sms"] = PersonalHttpSender(SmsGatewaySender(
+            c.sms.url or "", method=c.sms.method, json_body=c.sms.json_body, auth_header=c.sms.auth_header,
+            auth_value=auth_value, success_field=c.sms.success_field, success_value=c.sms.success_value,
+            max_chars=c.sms.max_chars, timeout=c.sms.timeout_seconds), links)
+    if c.phone.enabled:
+        senders["phone"] = PhoneCallTasks()
     return senders
 
 
-async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Sender], org: OrgChart,
-                    retry: RetryPolicy | None = None, limit: int = 200) -> DeliveryReport:
-    """Send pending notifications that are due; mark each sent, retrying (with backoff) or failed."""
+# --- queueing (for the service side) ---------------------------------------------------------------------------
+
+def queue_notifications(session: Session, *, people: Sequence[Person], policy: Policy, now: datetime,
+                        alert: Alert | None, incident_id: int | None, purpose: str, key: str,
+                        message: tuple[str, str], level: str | None = None) -> int:
+    """Queue one message for ``people`` on every channel each is reached on; returns how many rows were added.
+
+    The same contract as the service's own queueing (dedup key ``{key}:{person}:{channel}``: re-running after a
+    crash adds nothing twice), plus the person-dependent channels it cannot know about: SMS (needs a mobile
+    number) and, for incident messages (``incident_opened``, ``level_changed``) at a level whose policy says
+    ``leadership_by_phone``, a phone-call row for each leader with a number.
+    """
+    subject, body = message
+    by_phone = (level is not None and incident_id is not None and purpose in ("incident_opened", "level_changed")
+                and policy.level(level).leadership_by_phone and policy.channels.channels.phone.enabled)
+    queued = 0
+    for person in people:
+        channels = policy.channels.person_channels(has_email=bool(person.contacts.email),
+                                                   has_phone=bool(person.contacts.phone))
+        if by_phone and Role.leader in person.roles and person.contacts.phone:
+            channels.append("phone")
+        for channel in channels:
+            dedup = f"{key}:{person.id}:{channel}"
+            if session.scalar(select(Notification.id).where(Notification.dedup_key == dedup)) is not None:
+                continue
+            session.add(Notification(dedup_key=dedup, alert_id=alert.id if alert else None, incident_id=incident_id,
+                                     recipient_id=person.id, channel=channel, purpose=purpose, subject=subject,
+                                     body=body, status="pending", attempts=0, created_at=now, next_attempt_at=now))
+            queued += 1
+    session.flush()
+    return queued
+
+
+# --- delivery --------------------------------------------------------------------------------------------------
+
+async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Any], org: OrgChart,
+                          retry: RetryPolicy | None = None, limit: int = 200) -> DeliveryReport:
+    """Send pending notifications that are due; mark each sent, retrying (with backoff) or failed; turn phone
+    rows into call tasks and confirm those whose task a person has completed."""
     now = clock.now()
     retry = retry or RetryPolicy()
     report = DeliveryReport()
+    _confirm_calls(session, org, now, report)
     rows = session.scalars(
         select(Notification)
         .where(Notification.status == "pending",
                or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
         .order_by(Notification.created_at, Notification.id).limit(limit)
         .with_for_update(skip_locked=True)).all()
+    batches: dict[tuple, list[tuple[Notification, Person]]] = {}
     for n in rows:
         try:
             person = org.person(n.recipient_id)
@@ -145,59 +327,148 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
         if sender is None:
             _fail(session, n, now, f"no sender configured for channel {n.channel}", report, final=True)
             continue
+        if isinstance(sender, PhoneCallTasks):
+            _open_call_task(session, n, person, sender, now, report)
+            continue
+        if getattr(sender, "group", False):
+            key = (n.channel, n.purpose, n.subject, n.body, n.alert_id, n.incident_id, n.created_at, n.attempts)
+            batches.setdefault(key, []).append((n, person))
+            continue
         n.attempts += 1
         try:
-            await sender.send(n, person)
+            confirmation = await sender.send(n, person)
         except Exception as exc:  # any failure of the outside world is a retry, not a crash of the job
-            final = n.attempts >= retry.max_attempts
-            _fail(session, n, now, f"{type(exc).__name__}: {exc}", report, final=final)
-            if not final:
-                n.next_attempt_at = now + timedelta(seconds=retry.delay_after(n.attempts))
+            _attempt_failed(session, n, now, f"{type(exc).__name__}: {exc}", report, retry)
             continue
-        n.status = "sent"
-        n.sent_at = now
-        n.next_attempt_at = None
-        n.last_error = None
-        report.sent += 1
-        _record_sent(session, n, person, now)
+        _mark_sent(session, n, [person], now, confirmation, report)
+    for batch in batches.values():
+        first = batch[0][0]
+        group_sender = senders[first.channel]
+        for n, _ in batch:
+            n.attempts += 1
+        try:
+            confirmation = await group_sender.send_group(first, [p for _, p in batch])
+        except Exception as exc:
+            for n, _ in batch:
+                _attempt_failed(session, n, now, f"{type(exc).__name__}: {exc}", report, retry)
+            continue
+        for n, person in batch:
+            _mark_sent(session, n, [person], now, confirmation, report)
     session.flush()
     return report
+
+
+def _attempt_failed(session: Session, n: Notification, now: datetime, error: str, report: DeliveryReport,
+                    retry: RetryPolicy) -> None:
+    final = n.attempts >= retry.max_attempts
+    if not final:
+        n.next_attempt_at = now + timedelta(seconds=retry.delay_after(n.attempts))
+    _fail(session, n, now, error, report, final=final)
+
+
+def _mark_sent(session: Session, n: Notification, people: list[Person], now: datetime, confirmation: str | None,
+               report: DeliveryReport) -> None:
+    n.status = "sent"
+    n.sent_at = now
+    n.next_attempt_at = None
+    n.last_error = None
+    report.sent += 1
+    _record_sent(session, n, people[0], now, confirmation)
 
 
 def _fail(session: Session, n: Notification, now: datetime, error: str, report: DeliveryReport, *, final: bool) -> None:
     n.last_error = error[:1000]
     report.errors.append(f"notification {n.id}: {error}")
+    label = CHANNEL_LABELS.get(n.channel, n.channel)
+    incident = _incident_of(session, n)
     if not final:
         report.retrying += 1
         log.info("notification delivery failed; will retry",
                  extra={"notification_id": n.id, "attempts": n.attempts, "error": error})
+        if incident is not None:
+            session.add(TimelineEvent(
+                incident=incident, at=now, kind="notify_retry", actor="system",
+                text=f"{label}通知第{n.attempts}次发送失败（{n.recipient_id}），将自动重试",
+                data={"notification_id": n.id, "error": n.last_error, "attempts": n.attempts,
+                      "next_attempt_at": n.next_attempt_at.isoformat() if n.next_attempt_at else None}))
         return
     n.status = "failed"
     n.next_attempt_at = None
     report.failed += 1
     log.warning("notification delivery failed for good",
                 extra={"notification_id": n.id, "channel": n.channel, "recipient": n.recipient_id, "error": error})
-    incident = _incident_of(session, n)
     if incident is not None:
         session.add(TimelineEvent(incident=incident, at=now, kind="notify_failed", actor="system",
-                                  text=f"{CHANNEL_LABELS.get(n.channel, n.channel)}通知发送失败（{n.recipient_id}）",
+                                  text=f"{label}通知发送失败（{n.recipient_id}）",
                                   data={"notification_id": n.id, "error": n.last_error, "attempts": n.attempts}))
 
 
-def _record_sent(session: Session, n: Notification, person: Person, now: datetime) -> None:
+def _record_sent(session: Session, n: Notification, person: Person, now: datetime,
+                 confirmation: str | None = None) -> None:
+    """The timeline says what happened and no more: a stored in-app row is "in the inbox", not "told"."""
     incident = _incident_of(session, n)
     if incident is None:
         return
-    session.add(TimelineEvent(incident=incident, at=now, kind="notified", actor="system",
-                              text=f"已通过{CHANNEL_LABELS.get(n.channel, n.channel)}通知{person.name}",
+    label = CHANNEL_LABELS.get(n.channel, n.channel)
+    if n.channel == "in_app":
+        text = f"站内消息已送达{person.name}的消息箱（待阅读）"
+    elif n.channel == "phone":
+        text = f"已电话告知{person.name}（{confirmation or '已确认'}）"
+    else:
+        text = f"已通过{label}通知{person.name}" + (f"（{confirmation}）" if confirmation else "")
+    session.add(TimelineEvent(incident=incident, at=now, kind="notified", actor="system", text=text,
                               data={"notification_id": n.id, "recipient": person.id, "channel": n.channel,
-                                    "purpose": n.purpose}))
-    if Role.leader in person.roles and n.purpose in _LEADERSHIP_PURPOSES:
-        already = any(ev.kind == "report" and ev.data.get("report") == "leadership_notice" for ev in incident.events)
-        if not already:
-            session.add(TimelineEvent(incident=incident, at=now, kind="report", actor="system",
-                                      text=f"已告知分行领导{person.name}",
-                                      data={"report": "leadership_notice", "recipient": person.id, "auto": True}))
+                                    "purpose": n.purpose, "confirmation": confirmation}))
+
+
+# --- phone: a task for a person, confirmed by a person ---------------------------------------------------------
+
+def _call_task_key(n: Notification) -> str:
+    return f"phone_call_{n.id}"
+
+
+def _open_call_task(session: Session, n: Notification, person: Person, phone: PhoneCallTasks, now: datetime,
+                    report: DeliveryReport) -> None:
+    incident = session.get(Incident, n.incident_id) if n.incident_id else _incident_of(session, n)
+    if incident is None or not person.contacts.phone:
+        why = "no incident to attach a phone-call task to" if incident is None else f"{person.id} has no phone"
+        _fail(session, n, now, why, report, final=True)
+        return
+    key = _call_task_key(n)
+    if not any(t.key == key for t in incident.tasks):
+        who = person.title or "、".join(str(r) for r in person.roles)
+        session.add(Task(incident=incident, position=len(incident.tasks), key=key,
+                         title=f"电话告知{person.name}（{who}，{person.contacts.phone}）：{n.subject[:60]}——接通并确认对方知悉后点“完成”",
+                         owner_role=str(Role.commander), owner_id=incident.commander_id,
+                         due_at=now + timedelta(minutes=phone.due_minutes), status="todo", note=""))
+    n.attempts += 1
+    n.status = AWAITING_CALL
+    n.next_attempt_at = None
+    report.awaiting_call += 1
+    session.add(TimelineEvent(incident=incident, at=now, kind="phone_task", actor="system",
+                              text=f"需电话告知{person.name}（{person.contacts.phone}）：已生成电话任务，待致电确认",
+                              data={"notification_id": n.id, "recipient": person.id, "task_key": key}))
+
+
+def _confirm_calls(session: Session, org: OrgChart, now: datetime, report: DeliveryReport) -> None:
+    """Phone rows whose task a person completed are sent (at the moment they confirmed); dropped tasks cancel."""
+    waiting = session.scalars(select(Notification).where(Notification.status == AWAITING_CALL)).all()
+    for n in waiting:
+        incident = session.get(Incident, n.incident_id) if n.incident_id else None
+        task = next((t for t in incident.tasks if t.key == _call_task_key(n)), None) if incident else None
+        if task is None or task.status == "todo":
+            continue
+        if task.status != "done":
+            n.status, n.last_error = "cancelled", f"电话任务未执行（{task.status}）"
+            continue
+        try:
+            person = org.person(n.recipient_id)
+        except KeyError:
+            n.status, n.last_error = "failed", f"recipient {n.recipient_id} is not in the org chart"
+            continue
+        n.status, n.sent_at = "sent", task.done_at or now
+        report.sent += 1
+        _record_sent(session, n, person, task.done_at or now, f"{task.done_by or '值班人员'}致电并确认")
 
 
 def _incident_of(session: Session, n: Notification) -> Incident | None:

@@ -182,6 +182,33 @@ class InAppChannel(_Strict):
     enabled: Literal[True] = True
 
 
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+
+
+def check_http_url(value: str, *, templated: bool = False) -> str:
+    """An admin-configured endpoint: absolute http(s), a host, no credentials in the URL.
+
+    Delivery endpoints are internal or vendor hosts an admin chose, so they are not put through the crawler's
+    public-address (SSRF) rules; but a typo such as ``file:`` or ``ftp:`` must fail at start, and credentials
+    belong in environment variables, not in a file that is copied around.
+    """
+    from urllib.parse import urlsplit
+
+    probe = value.replace("{phone}", "0").replace("{text}", "x") if templated else value
+    try:
+        parts = urlsplit(probe)
+        parts.port  # noqa: B018 — raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must be an http:// or https:// URL (got scheme {parts.scheme!r})")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if parts.username or parts.password:
+        raise ValueError("credentials may not be written into the URL; use an environment variable")
+    return value
+
+
 class EmailChannel(_Strict):
     enabled: bool = False
     smtp_host: str = "127.0.0.1"
@@ -195,11 +222,106 @@ class EmailChannel(_Strict):
     timeout_seconds: float = Field(default=15, gt=0)
 
 
+class RobotChannel(_Strict):
+    """A group-chat robot (WeCom / DingTalk / Feishu). Its webhook URL carries the robot's token, so the URL itself
+    is a secret: the file names the environment variable that holds it, never the URL."""
+
+    enabled: bool = False
+    url_env: EnvName | None = Field(default=None, description="environment variable holding the robot's webhook URL")
+    secret_env: EnvName | None = Field(default=None, description="environment variable with the signing secret")
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _url_when_enabled(self) -> RobotChannel:
+        if self.enabled and not self.url_env:
+            raise ValueError("url_env is required when the channel is enabled")
+        return self
+
+
+class WebhookChannel(_Strict):
+    """A generic JSON webhook, signed with HMAC-SHA256 over ``timestamp + "." + body``."""
+
+    enabled: bool = False
+    url: str | None = None
+    secret_env: EnvName | None = Field(default=None, description="environment variable with the HMAC secret")
+    signature_header: str = "X-Yuqing-Signature"
+    timestamp_header: str = "X-Yuqing-Timestamp"
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> WebhookChannel:
+        if self.enabled and (not self.url or not self.secret_env):
+            raise ValueError("url and secret_env are required when the webhook is enabled")
+        return self
+
+
+class SmsChannel(_Strict):
+    """SMS through the bank's HTTP gateway. ``url`` and the values of ``json_body`` may contain ``{phone}`` and
+    ``{text}`` (URL-encoded in the URL, plain in the JSON body)."""
+
+    enabled: bool = False
+    url: str | None = None
+    method: Literal["POST", "GET"] = "POST"
+    json_body: dict[str, str] = Field(default_factory=lambda: {"mobile": "{phone}", "content": "{text}"})
+    auth_header: str | None = Field(default="Authorization", description="header that carries the credential")
+    auth_scheme: str = Field(default="Bearer", description="prefix before the credential ('' for none)")
+    auth_env: EnvName | None = Field(default=None, description="environment variable with the credential")
+    success_field: str | None = Field(default=None, description="JSON field of the answer that says success")
+    success_value: str = "0"
+    max_chars: int = Field(default=300, ge=20, le=2000)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v, templated=True)
+
+    @model_validator(mode="after")
+    def _url_when_enabled(self) -> SmsChannel:
+        if self.enabled and not self.url:
+            raise ValueError("url is required when SMS is enabled")
+        return self
+
+
+class PhoneChannel(_Strict):
+    """Levels with ``leadership_by_phone`` give the duty officer a phone-call task (number, whom to call, and a
+    "called, confirmed" action). Nobody is called automatically: the call and its confirmation are a person's acts."""
+
+    enabled: bool = True
+
+
+class LinkSettings(_Strict):
+    """Links in messages: the dashboard address people open from mail and chat, and one-click acknowledgement."""
+
+    base_url: str | None = Field(default=None, description="e.g. https://yuqing.jc.bank.internal; default: the API "
+                                                           "host and port of this process")
+    ack_expiry_hours: int = Field(default=24, ge=1, le=168)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return None if v is None else check_http_url(v).rstrip("/")
+
+
 class Channels(_Strict):
-    """Only channels with a working sender are accepted; WeCom/DingTalk/Feishu webhooks are a later addition."""
+    """Every channel the outbox can deliver on; each has a sender in ``incidents.notify.default_senders``."""
 
     in_app: InAppChannel = Field(default_factory=InAppChannel)
     email: EmailChannel = Field(default_factory=EmailChannel)
+    wecom: RobotChannel = Field(default_factory=RobotChannel)
+    dingtalk: RobotChannel = Field(default_factory=RobotChannel)
+    feishu: RobotChannel = Field(default_factory=RobotChannel)
+    webhook: WebhookChannel = Field(default_factory=WebhookChannel)
+    sms: SmsChannel = Field(default_factory=SmsChannel)
+    phone: PhoneChannel = Field(default_factory=PhoneChannel)
+
+
+GROUP_CHANNELS = ("wecom", "dingtalk", "feishu")
 
 
 class RetryPolicy(_Strict):
@@ -217,12 +339,19 @@ class ChannelsFile(_Strict):
 
     channels: Channels = Field(default_factory=Channels)
     delivery: RetryPolicy = Field(default_factory=RetryPolicy)
+    links: LinkSettings = Field(default_factory=LinkSettings)
 
-    def person_channels(self, *, has_email: bool) -> list[str]:
-        """Channels one person is reached on: in-app always, email when enabled and the person has an address."""
+    def person_channels(self, *, has_email: bool, has_phone: bool = False) -> list[str]:
+        """Channels one person is reached on: in-app always; email and SMS when enabled and the person has an
+        address / a mobile number; every enabled group robot and webhook (the person is @-mentioned there).
+        The phone channel is not listed: a phone-call task depends on the level (``leadership_by_phone``)."""
+        c = self.channels
         out = ["in_app"]
-        if self.channels.email.enabled and has_email:
+        if c.email.enabled and has_email:
             out.append("email")
+        if c.sms.enabled and has_phone:
+            out.append("sms")
+        out += [name for name in (*GROUP_CHANNELS, "webhook") if getattr(c, name).enabled]
         return out
 
 
