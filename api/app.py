@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import auth, queries
+from api import auth, inbox, queries
 from api.account import router as account_router
 from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
@@ -102,6 +102,7 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.include_router(login_router)
     app.include_router(account_router)
     app.include_router(pages_router)
+    inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)
     return app

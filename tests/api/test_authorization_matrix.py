@@ -71,7 +71,9 @@ from api import auth
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.models import ApiToken, User
 from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
-from incidents.models import Alert, Task
+from incidents.acks import AckLinks
+from incidents.message_acks import MessageAck
+from incidents.models import Alert, Notification, Task
 from yuqing.clock import FrozenClock
 from yuqing.org import OrgChart, Role
 
@@ -98,7 +100,8 @@ MISSING_ID = 2**31 - 1
 OUT_OF_RANGE_IDS = ("0", "-1", str(2**31), str(2**32 + 1), str(2**63), "9" * 30)
 SCOPE_TARGETS = frozenset({"sub", "sib", "hq", "none", "missing", "range", "other", "all"})  # the PostgreSQL slice
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/static"),
-                 ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
+                 ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+                 ("GET", "/ack/{token}"), ("POST", "/ack/{token}")}
 SUCCESS = {"200", "201", "303"}
 
 # --- the specification -----------------------------------------------------------------------------------------
@@ -134,6 +137,12 @@ GET    /api/v1/tokens                            -        401 401 401 401 | 200 
 GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
 GET    /api/v1/audit                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
 GET    /api/v1/audit                             range    401 401 401 401 | 403 403 403 403 403 422 403 403 | 403 403 403 403 403 422 403 403
+# --- JSON API: the caller's own in-app messages (another person's answer 404, like a missing one) ------------
+GET    /api/v1/notifications                      -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
+POST   /api/v1/notifications/{{notification_id}}/read mine     401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
+POST   /api/v1/notifications/{{notification_id}}/read other    401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/read missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/read range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
 # --- JSON API: writes (a bearer token only; the cookie alone is 401) ---------------------------------------------
 POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
 POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
@@ -173,6 +182,16 @@ HEAD   /static                                   -        200 200 200 200 | 200 
 GET    /login                                    -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
 POST   /login                                    -        403 403 403 403 | 303 303 303 303 303 303 303 PWD | 403 403 403 403 403 403 403 403
 POST   /logout                                   -        403 403 403 403 | 303 303 303 303 303 303 303 303 | 403 403 403 403 403 403 403 403
+# one-click acknowledgement links: the signed token is the credential (no login); a browser signed in as someone
+# else is refused (403); an invalid, unsigned or out-of-range token is 404. GET only shows; POST acknowledges.
+GET    /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+GET    /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200
+GET    /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
+GET    /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
+POST   /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
+POST   /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200
+POST   /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
+POST   /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
 # --- dashboard pages (the cookie only; a bearer token is not a dashboard login) ------------------------------
 GET    /                                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /partials/overview                        -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
@@ -189,6 +208,18 @@ GET    /account                                  -        LGN LGN LGN LGN | 200 
 GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN
+# 消息 (own messages) and 发送记录 (admins)
+GET    /inbox                                     -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /outbox                                    -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /outbox                                    range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 # --- dashboard forms (the right CSRF token is sent; test_every_dashboard_form_needs_its_csrf_token sends wrong ones)
 POST   /alerts/{{alert_id}}/ack                   own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /alerts/{{alert_id}}/ack                   sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
@@ -387,6 +418,16 @@ class World:
         incident = self.make.incident(unit_id=TARGET_UNITS[target], title=f"MX_{target}_MX 任务 {self._next()}")
         return min(t.id for t in incident.tasks)
 
+    def fresh_notification(self, login: str, channel: str = "in_app") -> int:
+        """A delivered message to ``login`` (no alert: acknowledging it records receipt only)."""
+        now = self.clock.now()
+        n = Notification(dedup_key=f"matrix:{self._next()}", recipient_id=login, channel=channel, purpose="alert",
+                         subject=f"MX_msg_MX 消息 {self.serial}", body="MX_msg_MX 正文", status="sent", attempts=1,
+                         created_at=now, sent_at=now)
+        self.session.add(n)
+        self.session.flush()
+        return n.id
+
     def fresh_token(self, login: str) -> int:
         _, row = issue_api_token(self.session, user=self.users[login], name=f"matrix-{self._next()}", clock=self.clock)
         return row.id
@@ -431,6 +472,33 @@ def _task_complete(prefix: str) -> Prepare:
         if prefix:
             return Call(url, json={"note": "矩阵测试"}, effect=effect)
         return Call(url, form={"note": "矩阵测试"}, effect=effect)
+    return prepare
+
+
+def _notification(path: str, effect_kind: str) -> Prepare:
+    """A fresh message of the caller ("mine"; anonymous callers: wangmin's) or of OTHER_LOGIN ("other")."""
+    def prepare(w: World, target: str, caller: str) -> Call:
+        owner = OTHER_LOGIN if target == "other" else (w.login_of(caller) or "wangmin")
+        ident = _id(target, lambda: w.fresh_notification(owner))
+        effect = _effect(effect_kind, target, ident)
+        url = path.replace("{id}", ident)
+        return Call(url, effect=effect) if is_api(url) else Call(url, form={}, effect=effect)
+    return prepare
+
+
+def _ack_link(method: str) -> Prepare:
+    """A one-click link for a fresh emailed message; "missing" is a well-formed but unsigned token."""
+    def prepare(w: World, target: str, caller: str) -> Call:
+        if target == "range":
+            return Call("/ack/{range}", form={} if method == "POST" else None)
+        if target == "missing":
+            return Call("/ack/eyJuIjoxLCJwIjoid2FuZ21pbiJ9.forged.signature", form={} if method == "POST" else None)
+        owner = OTHER_LOGIN if target == "other" else (w.login_of(caller) or "wangmin")
+        ident = w.fresh_notification(owner, channel="email")
+        token = AckLinks(w.app.state.settings.secret_key, base_url="").token(ident, owner)
+        if method == "GET":
+            return Call(f"/ack/{token}")  # test_inbox.py proves a GET never acknowledges
+        return Call(f"/ack/{token}", form={}, effect=("msgack", ident))
     return prepare
 
 
@@ -510,6 +578,14 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     # a wrong current password: the form is reached and answered (422) without changing anyone's password
     ("POST", "/account/password"): lambda w, t, c: Call("/account/password", form={
         "current": "Not-the-password-1", "new": "Matrix-new-pass-77", "confirm": "Matrix-new-pass-77"}),
+    ("GET", "/api/v1/notifications"): _fixed("/api/v1/notifications"),
+    ("POST", "/api/v1/notifications/{notification_id}/read"): _notification("/api/v1/notifications/{id}/read", "read"),
+    ("GET", "/inbox"): _fixed("/inbox"),
+    ("GET", "/outbox"): lambda w, t, c: Call("/outbox" + ("?before_id={range}" if t == "range" else "")),
+    ("POST", "/inbox/{notification_id}/read"): _notification("/inbox/{id}/read", "read"),
+    ("POST", "/inbox/{notification_id}/ack"): _notification("/inbox/{id}/ack", "msgack"),
+    ("GET", "/ack/{token}"): _ack_link("GET"),
+    ("POST", "/ack/{token}"): _ack_link("POST"),
     ("POST", "/account/tokens"): _page_create_token,
     ("POST", "/account/tokens/{token_id}/revoke"): _page_revoke,
 }
@@ -537,6 +613,13 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
         done[("token", tid)] = revoked_at is not None
     names = set(session.scalars(select(ApiToken.name).where(ApiToken.name.in_(ids["token_named"]))))
     done.update({("token_named", n): n in names for n in ids["token_named"]})
+    mine = {kind: [v for k, v in effects if k == kind] for kind in ("read", "msgack")}  # api/inbox.py
+    for nid, read_at in session.execute(select(Notification.id, Notification.read_at)
+                                        .where(Notification.id.in_(mine["read"]))):
+        done[("read", nid)] = read_at is not None
+    acked = set(session.scalars(select(MessageAck.notification_id)
+                                .where(MessageAck.notification_id.in_(mine["msgack"]))))
+    done.update({("msgack", nid): nid in acked for nid in mine["msgack"]})
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 
@@ -710,6 +793,8 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/alerts/{alert_id}/ack": ("c:mon", "own"),
     "/alerts/{alert_id}/dismiss": ("c:com", "sib"),
     "/alerts/{alert_id}/incident": ("c:adm", "own"),
+    "/inbox/{notification_id}/read": ("c:lia", "mine"),
+    "/inbox/{notification_id}/ack": ("c:out", "mine"),
     "/tasks/{task_id}/complete": ("c:lia", "own"),
     "/account/tokens": ("c:lea", "-"),
     "/account/tokens/{token_id}/revoke": ("c:out", "mine"),
@@ -718,11 +803,15 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/login": ("anon", "-"),
 }
 
+# Forms whose credential is a signed token in the URL, not the session: no CSRF token (test_inbox.py).
+TOKEN_BOUND_FORMS = {"/ack/{token}"}
+
 
 def test_every_dashboard_form_needs_its_csrf_token(world):
     """Every dashboard POST is refused (403, nothing changed) without the session's own CSRF token — missing,
     forged, or another session's — even from a signed-in user with the right role; with it, it works."""
-    forms = {path for method, path in served_routes(world.app) if method == "POST" and not is_api(path)}
+    forms = {path for method, path in served_routes(world.app)
+             if method == "POST" and not is_api(path) and path not in TOKEN_BOUND_FORMS}
     assert forms == set(CSRF_FORMS), "every dashboard form needs a CSRF case here"
     for path, (caller, target) in CSRF_FORMS.items():
         other_session = world.csrf("c:adm" if caller != "c:adm" else "c:mon")  # valid, but not this session's
