@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api import actions, queries, views
+from api import actions, present, queries, views
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.deps import ClockDep, IdPath, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
 from api.templating import calendar_notice
@@ -20,7 +20,11 @@ from yuqing.categories import LEVEL_ORDER
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
-FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。", "incident": "已立案。", "task": "任务已完成。"}
+FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。", "incident": "已立案。", "task": "任务已完成。",
+                  "inc_ack": "已确认事件。", "respond": "已开始处置。", "monitor": "已转入持续监测。",
+                  "level": "已调整等级，处置清单与报告时限已重新计算。", "report": "报告已报送。",
+                  "leader_ack": "已确认知悉。", "close": "已结案：终报与复盘开始计时。", "reopen": "事件已重新打开。",
+                  "review": "复盘已提交。", "reassign": "任务已改派。", "na": "任务已标记为不适用。"}
 OVERVIEW_INCIDENTS = 20
 OVERVIEW_MENTIONS = 20
 
@@ -81,7 +85,9 @@ def alert_open_incident(me: PageUser, session: SessionDep, org: OrgDep, clock: C
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
                    policy: PolicyDep,
-                   status_: Annotated[Literal["open", "closed"] | None, Query(alias="status")] = None) -> Response:
+                   status_: Annotated[Literal["active", "ended", "open", "acknowledged", "responding", "monitoring",
+                                              "closed", "reviewed"] | None, Query(alias="status")] = None
+                   ) -> Response:
     rows = queries.list_incidents(session, unit_ids=me.unit_ids, status=status_, limit=200)
     return render(request, "incidents.html", me, "incidents", {
         "incidents": views.incident_list_reads(session, org, rows, policy=policy, clock=clock), "status": status_})
@@ -95,14 +101,18 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
     ensure_unit(me, incident.unit_id)
     return render(request, "incident.html", me, "incidents", {
-        "incident": views.incident_read(session, org, incident, policy=policy, clock=clock)})
+        "incident": views.incident_read(session, org, incident, policy=policy, clock=clock),
+        "can": incident_permissions(me, incident), "people": org.people,
+        "task_can": {t.id: actions.may_tick(me, t, org) for t in incident.tasks},
+        "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
+        "duration": present.duration_text})
 
 
 @router.post("/tasks/{task_id}/complete")
-def task_complete(me: PageUser, session: SessionDep, clock: ClockDep, task_id: IdPath,
+def task_complete(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, task_id: IdPath,
                   csrf_token: CsrfField = "", note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     ensure_csrf(me, csrf_token)
-    task = actions.complete_task(session, me, task_id=task_id, note=note.strip(), clock=clock)
+    task = actions.complete_task(session, me, task_id=task_id, note=note.strip(), org=org, clock=clock)
     return _back(f"/incidents/{task.incident_id}", "task", anchor=f"task-{task.id}")
 
 
@@ -115,7 +125,7 @@ def sources_page(request: Request, me: PageUser, session: SessionDep, clock: Clo
 # --- helpers -------------------------------------------------------------------------------------------------
 def overview_context(session, me: Principal, *, org, clock, policy, sources) -> dict[str, Any]:
     now = clock.now()
-    incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="open", limit=500)
+    incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="active", limit=500)
     by_level = Counter(i.level for i in incidents)
     open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
     health = views.source_reads(session, sources, now)
@@ -212,3 +222,119 @@ def audit_page(request: Request, me: PageUser, session: SessionDep, actor: str =
         "newest_query": urlencode(kept), "paged": before is not None or after is not None,
         "chain": audit_chain.verify(session), "suggestions": audit_api.distinct_values(session),
         "timezone": request.app.state.settings.timezone})
+
+
+# --- incident lifecycle forms (who may: incidents.lifecycle; the buttons show only to them) ---------------------
+Text = Annotated[str, Form(max_length=20000)]
+Reason = Annotated[str, Form(max_length=2000)]
+
+
+def incident_permissions(me: Principal, incident: Any) -> dict[str, bool]:
+    """Which lifecycle forms the page shows this user: role allowed and the status admits the action."""
+    from incidents.lifecycle import TRANSITIONS, Action, IncidentStatus, may
+
+    status = IncidentStatus(incident.status)
+    return {a.value: may(me.roles, a) and status in TRANSITIONS[a][0] for a in Action}
+
+
+@router.post("/incidents/{incident_id}/ack")
+def incident_ack(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                 csrf_token: CsrfField = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.acknowledge_incident(session, me, incident_id=incident_id, clock=clock)
+    return _back(f"/incidents/{incident_id}", "inc_ack")
+
+
+@router.post("/incidents/{incident_id}/respond")
+def incident_respond(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                     csrf_token: CsrfField = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.start_response(session, me, incident_id=incident_id, clock=clock)
+    return _back(f"/incidents/{incident_id}", "respond")
+
+
+@router.post("/incidents/{incident_id}/monitor")
+def incident_monitor(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                     csrf_token: CsrfField = "", note: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.start_monitoring(session, me, incident_id=incident_id, note=note, clock=clock)
+    return _back(f"/incidents/{incident_id}", "monitor")
+
+
+@router.post("/incidents/{incident_id}/level")
+def incident_level(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
+                   incident_id: IdPath, csrf_token: CsrfField = "",
+                   level: Annotated[Literal["I", "II", "III", "IV"], Form()] = "IV", reason: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.change_level(session, me, incident_id=incident_id, level=level, reason=reason, org=org, policy=policy,
+                         clock=clock)
+    return _back(f"/incidents/{incident_id}", "level")
+
+
+@router.post("/incidents/{incident_id}/reports")
+def incident_report(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                    csrf_token: CsrfField = "", kind: Annotated[Literal["initial", "follow_up", "final"], Form()]
+                    = "initial", text: Text = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.file_report(session, me, incident_id=incident_id, kind=kind, text=text, clock=clock)
+    return _back(f"/incidents/{incident_id}", "report", anchor="reports")
+
+
+@router.post("/incidents/{incident_id}/leader-ack")
+def incident_leader_ack(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                        csrf_token: CsrfField = "", note: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.leader_acknowledge(session, me, incident_id=incident_id, note=note, clock=clock)
+    return _back(f"/incidents/{incident_id}", "leader_ack")
+
+
+@router.post("/incidents/{incident_id}/close")
+def incident_close(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                   csrf_token: CsrfField = "", summary: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.close_incident(session, me, incident_id=incident_id, summary=summary, clock=clock)
+    return _back(f"/incidents/{incident_id}", "close")
+
+
+@router.post("/incidents/{incident_id}/reopen")
+def incident_reopen(me: PageUser, session: SessionDep, clock: ClockDep, incident_id: IdPath,
+                    csrf_token: CsrfField = "", reason: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    actions.reopen_incident(session, me, incident_id=incident_id, reason=reason, clock=clock)
+    return _back(f"/incidents/{incident_id}", "reopen")
+
+
+@router.post("/incidents/{incident_id}/review")
+def incident_review(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, incident_id: IdPath,
+                    csrf_token: CsrfField = "", text: Text = "", went_well: Text = "", went_badly: Text = "",
+                    item_title: Annotated[list[str] | None, Form(max_length=500)] = None,
+                    item_owner: Annotated[list[str] | None, Form(max_length=64)] = None) -> Response:
+    """The form sends action items as parallel ``item_title`` / ``item_owner`` fields; empty rows are ignored."""
+    from incidents.flows import ActionItemIn
+
+    ensure_csrf(me, csrf_token)
+    titles, owners = item_title or [], item_owner or []
+    if len(titles) != len(owners) or len(titles) > 50:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "整改事项填写不完整")
+    items = [ActionItemIn(t, o) for t, o in zip(titles, owners, strict=True) if t.strip() or o.strip()]
+    actions.review_incident(session, me, incident_id=incident_id, text=text, went_well=went_well,
+                            went_badly=went_badly, action_items=items, org=org, clock=clock)
+    return _back(f"/incidents/{incident_id}", "review", anchor="review")
+
+
+@router.post("/tasks/{task_id}/reassign")
+def task_reassign(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, task_id: IdPath,
+                  csrf_token: CsrfField = "", owner_id: Annotated[str, Form(max_length=64)] = "",
+                  reason: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    task = actions.reassign_task(session, me, task_id=task_id, owner_id=owner_id, reason=reason, org=org,
+                                 clock=clock)
+    return _back(f"/incidents/{task.incident_id}", "reassign", anchor=f"task-{task.id}")
+
+
+@router.post("/tasks/{task_id}/not-applicable")
+def task_not_applicable(me: PageUser, session: SessionDep, clock: ClockDep, task_id: IdPath,
+                        csrf_token: CsrfField = "", reason: Reason = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    task = actions.task_not_applicable(session, me, task_id=task_id, reason=reason, clock=clock)
+    return _back(f"/incidents/{task.incident_id}", "na", anchor=f"task-{task.id}")

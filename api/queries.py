@@ -28,11 +28,19 @@ def list_incidents(session: Session, *, unit_ids: Collection[str], status: str |
     """Incidents of the given units, most severe first, then newest (timelines loaded: the clocks read them)."""
     stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.events))
     if status:
-        stmt = stmt.where(Incident.status == status)
+        stmt = stmt.where(Incident.status.in_(incident_statuses(status)))
     if level:
         stmt = stmt.where(Incident.level == level)
     stmt = stmt.order_by(Incident.level, Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def incident_statuses(status: str) -> list[str]:
+    """A status filter: ``active`` (every status before closing), ``ended`` (closed or reviewed) or one status."""
+    from incidents.lifecycle import ACTIVE, ENDED
+
+    groups = {"active": ACTIVE, "ended": ENDED}
+    return sorted(str(s) for s in groups[status]) if status in groups else [status]
 
 
 def task_counts(session: Session, incident_ids: Iterable[int]) -> dict[int, tuple[int, int]]:

@@ -49,8 +49,10 @@ class ClockRead(BaseModel):
     label: str
     due_at: datetime | None
     done_at: datetime | None = None
-    status: str = Field(default="ok", description="ok | due_soon | overdue | done")
+    status: str = Field(default="ok", description="ok | due_soon | overdue | done | stopped (by closing)")
     overdue: bool = False
+    stopped_at: datetime | None = None
+    missed: bool = Field(default=False, description="stopped by closing after its deadline had passed")
 
 
 class ArticleRead(BaseModel):
@@ -156,6 +158,56 @@ class IncidentListRead(BaseModel):
     clocks: list[ClockRead]
 
 
+class ReportRead(BaseModel):
+    """A report filed: 初报, 续报 n or 终报."""
+
+    id: int
+    kind: str = Field(description="initial | follow_up | final")
+    kind_name: str
+    version: int
+    level: str
+    text: str
+    author: str
+    author_name: str
+    filed_at: datetime
+
+
+class LeaderAckRead(BaseModel):
+    leader_id: str
+    leader_name: str
+    level: str
+    note: str
+    at: datetime
+
+
+class ActionItemRead(BaseModel):
+    id: int
+    title: str
+    owner_id: str
+    owner_name: str
+    due_at: datetime | None
+
+
+class ReviewRead(BaseModel):
+    """复盘: measured durations (seconds; None when a moment never happened) and what was learned."""
+
+    id: int
+    author: str
+    author_name: str
+    filed_at: datetime
+    closed_at: datetime
+    first_post_at: datetime | None
+    seconds_to_detect: int | None
+    seconds_to_acknowledge: int | None
+    seconds_to_leadership: int | None
+    seconds_to_statement: int | None
+    seconds_to_close: int | None
+    text: str
+    went_well: str
+    went_badly: str
+    action_items: list[ActionItemRead]
+
+
 class IncidentRead(IncidentListRead):
     summary: str
     playbook: str
@@ -168,6 +220,10 @@ class IncidentRead(IncidentListRead):
     timeline: list[TimelineEventRead]
     story: StoryRead | None
     factors: list[FactorRead]
+    reports: list[ReportRead] = Field(default_factory=list)
+    leadership_acknowledgements: list[LeaderAckRead] = Field(default_factory=list)
+    reviews: list[ReviewRead] = Field(default_factory=list)
+    reviewed_at: datetime | None = None
 
 
 class AlertRead(BaseModel):
@@ -252,3 +308,60 @@ class TokenCreateRequest(BaseModel):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="the bearer token itself; shown only in this response")
+
+
+# --- incident lifecycle requests (POST /api/v1/incidents/{id}/…, /api/v1/tasks/{id}/…) ---------------------------
+class LevelChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["I", "II", "III", "IV"]
+    reason: str = Field(min_length=1, max_length=500, description="why: it goes on the timeline")
+
+
+class ReportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["initial", "follow_up", "final"]
+    text: str = Field(min_length=1, max_length=20000, description="the report as sent")
+
+
+class CloseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=1, max_length=2000)
+
+
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class NoteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ActionItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    owner_id: str = Field(min_length=1, max_length=64, description="an org-chart person id")
+    due_at: datetime | None = None
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(default="", max_length=20000)
+    went_well: str = Field(default="", max_length=5000)
+    went_badly: str = Field(default="", max_length=5000)
+    action_items: list[ActionItemIn] = Field(default_factory=list, max_length=50)
+
+
+class TaskReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: str = Field(min_length=1, max_length=64, description="an org-chart person id")
+    reason: str = Field(default="", max_length=500)

@@ -15,13 +15,17 @@ from sqlalchemy.orm import Session
 
 from api import present, queries
 from api.schemas import (
+    ActionItemRead,
     AlertRead,
     ArticleRead,
     ClockRead,
     FactorRead,
     IncidentListRead,
     IncidentRead,
+    LeaderAckRead,
     MentionListRead,
+    ReportRead,
+    ReviewRead,
     RiskRead,
     SourceRead,
     StoryListRead,
@@ -33,8 +37,8 @@ from api.schemas import (
 from crawlers.health import health_report
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
-from incidents import service as incident_service
-from incidents.models import Alert, Incident, Task
+from incidents import queries as incident_queries
+from incidents.models import REPORT_KIND_LABELS, Alert, Incident, ReportKind, Task
 from incidents.policy import Policy
 from sentiment.models import Classification, StoryRisk
 from yuqing.clock import Clock
@@ -190,7 +194,9 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
         timeline=[TimelineEventRead(id=e.id, at=e.at, kind=e.kind, actor=e.actor,
                                     actor_name=person_name(org, e.actor) or e.actor, text=e.text)
                   for e in incident.events],
-        story=story_model, factors=factors)
+        story=story_model, factors=factors, reports=report_reads(session, org, incident),
+        leadership_acknowledgements=leader_ack_reads(session, org, incident),
+        reviews=review_reads(session, org, incident), reviewed_at=incident.reviewed_at)
 
 
 def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,
@@ -208,9 +214,33 @@ def incident_clocks(session: Session, incident: Incident, *, policy: Policy | No
     """The incident's reporting clocks (确认, 报告领导, 初报, 续报…); none until a policy is loaded."""
     if policy is None:
         return []
-    clocks = incident_service.incident_clocks(session, incident=incident, policy=policy, clock=clock)
+    clocks = incident_queries.incident_clocks(session, incident=incident, policy=policy, clock=clock)
     return [ClockRead(key=c.key, label=c.label, due_at=c.due_at, done_at=c.done_at, status=c.status,
-                      overdue=c.status == "overdue") for c in clocks]
+                      overdue=c.status == "overdue", stopped_at=c.stopped_at, missed=c.missed) for c in clocks]
+
+
+def report_reads(session: Session, org: OrgChart, incident: Incident) -> list[ReportRead]:
+    return [ReportRead(id=r.id, kind=r.kind, kind_name=REPORT_KIND_LABELS[ReportKind(r.kind)], version=r.version,
+                       level=r.level, text=r.text, author=r.author, author_name=person_name(org, r.author) or r.author,
+                       filed_at=r.filed_at) for r in incident_queries.reports_of(session, incident.id)]
+
+
+def leader_ack_reads(session: Session, org: OrgChart, incident: Incident) -> list[LeaderAckRead]:
+    return [LeaderAckRead(leader_id=a.leader_id, leader_name=person_name(org, a.leader_id) or a.leader_id,
+                          level=a.level, note=a.note, at=a.at)
+            for a in incident_queries.leadership_acks_of(session, incident.id)]
+
+
+def review_reads(session: Session, org: OrgChart, incident: Incident) -> list[ReviewRead]:
+    return [ReviewRead(
+        id=r.id, author=r.author, author_name=person_name(org, r.author) or r.author, filed_at=r.filed_at,
+        closed_at=r.closed_at, first_post_at=r.first_post_at, seconds_to_detect=r.seconds_to_detect,
+        seconds_to_acknowledge=r.seconds_to_acknowledge, seconds_to_leadership=r.seconds_to_leadership,
+        seconds_to_statement=r.seconds_to_statement, seconds_to_close=r.seconds_to_close, text=r.text,
+        went_well=r.went_well, went_badly=r.went_badly,
+        action_items=[ActionItemRead(id=i.id, title=i.title, owner_id=i.owner_id,
+                                     owner_name=person_name(org, i.owner_id) or i.owner_id, due_at=i.due_at)
+                      for i in r.action_items]) for r in incident_queries.reviews_of(session, incident.id)]
 
 
 def source_reads(session: Session, sources: Sequence[SourceConfig], now: datetime) -> list[SourceRead]:

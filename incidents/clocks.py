@@ -1,7 +1,8 @@
 """Reporting clocks: every deadline an incident is under, computed from its level policy and its history.
 
 A clock is pure data: the deadline, whether it was met, and its status at a given moment (ok, due soon, overdue,
-done). The dashboard colours them, escalation and reminders read them, and tests check them without a database.
+done, stopped — closing the case stops every clock still running; 终报 and 复盘 then start). The dashboard
+colours them, escalation and reminders read them, and tests check them without a database.
 
 When a level rises, each clock takes the *earlier* of the deadline it already had and the new level's deadline
 counted from the moment of the rise: an incident raised from III to I at 15:00 owes its 初报 by 16:00, not
@@ -43,11 +44,17 @@ class ReportingClock:
     started_at: datetime
     due_at: datetime
     done_at: datetime | None
-    status: str  # ok | due_soon | overdue | done
+    status: str  # ok | due_soon | overdue | done | stopped
+    stopped_at: datetime | None = None  # the closing that stopped it unmet
 
     @property
     def is_open(self) -> bool:
-        return self.status != "done"
+        return self.status not in ("done", "stopped")
+
+    @property
+    def missed(self) -> bool:
+        """Stopped by the closing after its deadline had already passed."""
+        return self.stopped_at is not None and self.stopped_at > self.due_at
 
 
 @dataclass(frozen=True)
@@ -139,11 +146,14 @@ def compute_clocks(facts: IncidentFacts, *, policy: Policy, now: datetime,
         if best is None:
             continue
         done = done_by_clock[name]
+        if done is None and facts.closed_at is not None:
+            out.append(ReportingClock(name, CLOCK_LABELS[name], best[1], best[0], None, "stopped", facts.closed_at))
+            continue
         out.append(ReportingClock(name, CLOCK_LABELS[name], best[1], best[0], done,
                                   clock_status(best[1], best[0], done, now, frac)))
 
     current = policy.level(facts.level)
-    if facts.closed_at is None and current.update_report_minutes:
+    if facts.closed_at is None and current.update_report_minutes:  # 续报 at the level's cadence until closing
         filed = sorted([*facts.reports.get("initial_report", ()), *facts.reports.get("update_report", ())])
         initial = next((c for c in out if c.key == "initial_report"), None)
         anchor = filed[-1] if filed else (initial.due_at if initial else facts.level_history[-1][1])

@@ -8,8 +8,9 @@ done, and an outbox of notifications so nothing is lost if the process dies mid-
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -52,11 +53,16 @@ class Incident(Base):
     level: Mapped[str] = mapped_column(String(4), index=True)
     category: Mapped[str] = mapped_column(String(32))
     playbook: Mapped[str] = mapped_column(String(64), doc="checklist template used")
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True, doc="open | closed")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True,
+                                        doc="an incidents.lifecycle.IncidentStatus: open → acknowledged → responding "
+                                            "→ monitoring → closed → reviewed")
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responding_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    monitoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     commander_id: Mapped[str | None] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text, default="")
     peak_risk: Mapped[float] = mapped_column(Float, default=0.0)
@@ -80,7 +86,7 @@ class Task(Base):
     owner_role: Mapped[str] = mapped_column(String(16))
     owner_id: Mapped[str | None] = mapped_column(String(64))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="todo", doc="todo | done | skipped")
+    status: Mapped[str] = mapped_column(String(16), default="todo", doc="a TaskStatus: todo | done | not_applicable")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -127,3 +133,93 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- the incident lifecycle's typed records (incidents.flows writes them; clocks read them) ----------------------
+
+class TaskStatus(StrEnum):
+    todo = "todo"
+    done = "done"
+    not_applicable = "not_applicable"  # marked so by the commander or a leader, with a reason (or by a lowered level)
+
+
+class ReportKind(StrEnum):
+    """The written reports to leadership: 初报 once, 续报 numbered at the level's cadence, 终报 after closing."""
+
+    initial = "initial"
+    follow_up = "follow_up"
+    final = "final"
+
+
+REPORT_KIND_LABELS = {ReportKind.initial: "初报", ReportKind.follow_up: "续报", ReportKind.final: "终报"}
+
+
+class IncidentReport(Base):
+    """A report filed (初报 / 续报 n / 终报): its text, who filed it and when. Stops the matching clock."""
+
+    __tablename__ = "incident_reports"
+    __table_args__ = (UniqueConstraint("incident_id", "kind", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="a ReportKind")
+    version: Mapped[int] = mapped_column(Integer, doc="1 for 初报 and the first 终报; 续报 are numbered 1, 2, …")
+    level: Mapped[str] = mapped_column(String(4), doc="the incident's level when it was filed")
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LeadershipAcknowledgement(Base):
+    """A leader saying "I know" (领导知悉) in the product: a person's act, not a message row. Stops the
+    leadership clock and completes the ``leadership_notice`` task."""
+
+    __tablename__ = "leadership_acknowledgements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    leader_id: Mapped[str] = mapped_column(String(64), doc="the leader's login (org-chart person id)")
+    level: Mapped[str] = mapped_column(String(4))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class IncidentReview(Base):
+    """复盘: the durations the product measured (seconds, None when the moment never happened) and what people
+    learned. One per closing: a reopened and closed-again case is reviewed again."""
+
+    __tablename__ = "incident_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, doc="the closing this review is of")
+    first_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seconds_to_detect: Mapped[int | None] = mapped_column(Integer, doc="first post → alert")
+    seconds_to_acknowledge: Mapped[int | None] = mapped_column(Integer, doc="alert → incident acknowledged")
+    seconds_to_leadership: Mapped[int | None] = mapped_column(Integer, doc="alert → first leader acknowledgement")
+    seconds_to_statement: Mapped[int | None] = mapped_column(Integer, doc="alert → first statement published")
+    seconds_to_close: Mapped[int | None] = mapped_column(Integer, doc="alert → closed")
+    text: Mapped[str] = mapped_column(Text, default="", doc="the review as filed (free text)")
+    went_well: Mapped[str] = mapped_column(Text, default="")
+    went_badly: Mapped[str] = mapped_column(Text, default="")
+
+    action_items: Mapped[list[ReviewActionItem]] = relationship(back_populates="review", order_by="ReviewActionItem.id",
+                                                                cascade="all, delete-orphan")
+
+
+class ReviewActionItem(Base):
+    """One improvement the review decided on, with an owner and a due date."""
+
+    __tablename__ = "review_action_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("incident_reviews.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    review: Mapped[IncidentReview] = relationship(back_populates="action_items")
+

@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawlers.models import Article, Story
-from incidents.clocks import CLOCK_LABELS, REPORT_KINDS, IncidentFacts, ReportingClock, compute_clocks, step_due_at
+from incidents.clocks import step_due_at
 from incidents.errors import IncidentError, NotFound
 from incidents.escalation import EscalationStep, build_chain, next_step
-from incidents.levels import automatic_level, check_manual_change, is_higher, level_title
-from incidents.messages import compose, local_time, plain_line
+from incidents.levels import automatic_level, is_higher, level_title
+from incidents.lifecycle import ENDED, IncidentStatus
+from incidents.messages import compose, local_time
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.policy import Playbook, PlaybookStep, Policy
 from sentiment import feedback as sentiment_feedback
@@ -35,7 +36,22 @@ from yuqing.org import ROLE_LABELS, OrgChart, Person, Role
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
-OPEN, ACKNOWLEDGED, DISMISSED, CLOSED = "open", "acknowledged", "dismissed", "closed"
+OPEN, ACKNOWLEDGED, DISMISSED = "open", "acknowledged", "dismissed"  # alert statuses
+CLOSED = IncidentStatus.closed
+
+# Moved while service.py is split into flows (changes), scheduled (periodic jobs) and queries (reads); the old
+# names keep working for callers not yet moved. Resolved lazily: incidents.flows imports this module's helpers.
+_MOVED = {"complete_task": "incidents.flows", "change_level": "incidents.flows", "close_incident": "incidents.flows",
+          "list_incidents": "incidents.queries", "get_incident": "incidents.queries",
+          "incident_clocks": "incidents.queries", "incident_facts": "incidents.queries"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -93,13 +109,15 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
     if incident is not None:
         incident.peak_risk = max(incident.peak_risk or 0.0, float(story_risk.score))
         if out.alert_level_change and is_higher(alert.level, incident.level):
-            if incident.status == CLOSED:
+            if incident.status in ENDED:
                 _event(session, incident, now, "risk_rose_after_close", SYSTEM,
                        f"事件已结案，但风险等级升至{level_title(alert.level)}，请研判是否重新处置",
                        {"level": alert.level, "score": alert.risk_score})
             else:
+                from incidents.flows import apply_level  # flows builds on this module's helpers
+
                 old = incident.level
-                out.notifications_queued += _set_incident_level(
+                out.notifications_queued += apply_level(
                     session, incident=incident, new_level=alert.level, reason="风险评分上升，系统自动升级",
                     actor=SYSTEM, alert=alert, org=org, policy=policy, now=now)
                 out.incident_level_change = (old, alert.level)
@@ -134,8 +152,10 @@ def acknowledge_alert(session: Session, *, alert_id: int, user_login: str, clock
     if alert.incident_id:
         incident = session.get(Incident, alert.incident_id)
         if incident is not None:
-            incident.acknowledged_at = incident.acknowledged_at or now
-            _event(session, incident, now, "acknowledged", user_login, f"{user_login} 确认了预警", {})
+            from incidents.flows import record_acknowledged  # flows builds on this module's helpers
+
+            record_acknowledged(session, incident=incident, actor=user_login, now=now,
+                                text=f"{user_login} 确认了预警，事件随之确认")
     _audit(session, now, user_login, "alert.acknowledge", "alert", alert.id, "确认预警", {})
     session.flush()
     return alert
@@ -151,7 +171,7 @@ def dismiss_alert(session: Session, *, alert_id: int, user_login: str, reason: s
         raise IncidentError(f"alert {alert_id} already dismissed", "该预警已被标记为误报")
     if alert.incident_id:
         incident = session.get(Incident, alert.incident_id)
-        if incident is not None and incident.status != CLOSED:
+        if incident is not None and incident.status not in ENDED:
             raise IncidentError(f"alert {alert_id} has open incident {incident.number}",
                                 f"该预警已建立事件 {incident.number}，请在事件中处理或结案")
     alert.status = DISMISSED
@@ -187,102 +207,11 @@ def open_incident_from_alert(session: Session, *, alert_id: int, user_login: str
         _cancel_pending(session, alert_id=alert.id, purposes=("escalation",), reason="已建立事件")
     incident, _ = _open_incident(session, alert=alert, story=story, actor=user_login, org=org, policy=policy,
                                  now=now)
-    incident.acknowledged_at = now
+    from incidents.flows import record_acknowledged  # flows builds on this module's helpers
+
+    record_acknowledged(session, incident=incident, actor=user_login, now=now, text=f"{user_login} 人工立案并确认")
     sentiment_feedback.record_manual_raise(session, story_id=alert.story_id, alert_id=alert.id, user_login=user_login,
                                            reason=f"人工立案：{level_title(alert.level)}", at=now)
-    session.flush()
-    return incident
-
-
-def complete_task(session: Session, *, task_id: int, user_login: str, clock: Clock, note: str = "") -> Task:
-    """Mark a checklist task done; report tasks (初报 …) also start or stop the matching clock."""
-    now = clock.now()
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound("task", task_id, "任务")
-    if task.status != "todo":
-        raise IncidentError(f"task {task_id} is already {task.status}",
-                            f"任务“{task.title}”已完成，不能重复完成")
-    task.status = "done"
-    task.done_at = now
-    task.done_by = user_login
-    task.note = note
-    incident = task.incident
-    late = task.due_at is not None and now > task.due_at
-    _event(session, incident, now, "task_done", user_login,
-           f"完成任务：{task.title}" + ("（已超时）" if late else ""),
-           {"task_id": task.id, "key": task.key, "late": late, "note": note})
-    if task.key in REPORT_KINDS:
-        _event(session, incident, now, "report", user_login, f"已报送：{task.title}", {"report": task.key})
-    _audit(session, now, user_login, "task.complete", "task", task.id, task.title, {"note": note})
-    session.flush()
-    return task
-
-
-def record_report(session: Session, *, incident_id: int, kind: str, user_login: str, clock: Clock,
-                  note: str = "") -> TimelineEvent:
-    """Record that a report was made (初报, 续报, 终报, 复盘, leadership told, regulator told); stops its clock."""
-    now = clock.now()
-    incident = _get_incident(session, incident_id)
-    if kind not in REPORT_KINDS:
-        raise IncidentError(f"unknown report kind {kind!r}", "未知的报告类型", code="bad_request")
-    if kind in ("final_report", "review") and incident.status != CLOSED:
-        raise IncidentError(f"{kind} before closing incident {incident.number}", "终报和复盘须在事件结案后提交")
-    ev = _event(session, incident, now, "report", user_login, f"已完成{CLOCK_LABELS[kind]}" +
-                (f"：{plain_line(note, 200)}" if note else ""), {"report": kind, "note": note})
-    _audit(session, now, user_login, "incident.report", "incident", incident.id, kind, {"note": note})
-    session.flush()
-    return ev
-
-
-def change_level(session: Session, *, incident_id: int, new_level: str, reason: str, user_login: str,
-                 org: OrgChart, policy: Policy, clock: Clock) -> Incident:
-    """Raise or lower an incident's level by hand; lowering requires a reason."""
-    now = clock.now()
-    incident = _get_incident(session, incident_id)
-    if incident.status == CLOSED:
-        raise IncidentError(f"incident {incident.number} is closed", "事件已结案，不能调整等级")
-    try:
-        check_manual_change(incident.level, new_level, reason)
-    except ValueError as exc:
-        if "reason" in str(exc):
-            user = "降低事件等级必须填写原因"
-        elif "already" in str(exc):
-            user = f"事件已是{level_title(incident.level)}"
-        else:
-            user = "无效的事件等级"
-        raise IncidentError(f"incident {incident.number}: {exc}", user, code="bad_request") from None
-    alert = session.scalar(select(Alert).where(Alert.incident_id == incident.id))
-    raised = is_higher(new_level, incident.level)
-    _set_incident_level(session, incident=incident, new_level=new_level, reason=reason.strip() or "人工升级",
-                        actor=user_login, alert=alert, org=org, policy=policy, now=now)
-    if raised and incident.story_id is not None:
-        sentiment_feedback.record_manual_raise(session, story_id=incident.story_id,
-                                               alert_id=alert.id if alert else None, user_login=user_login,
-                                               reason=reason.strip() or "人工升级", at=now)
-    session.flush()
-    return incident
-
-
-def close_incident(session: Session, *, incident_id: int, user_login: str, summary: str, clock: Clock) -> Incident:
-    """Close an incident with a summary; starts the 终报 and 复盘 clocks."""
-    now = clock.now()
-    incident = _get_incident(session, incident_id)
-    if incident.status == CLOSED:
-        raise IncidentError(f"incident {incident.number} already closed", f"事件 {incident.number} 已结案")
-    if not summary.strip():
-        raise IncidentError("closing needs a summary", "结案需要填写处置小结", code="reason_required")
-    if now < incident.opened_at:
-        raise IncidentError("closing time before opening time", "结案时间不能早于立案时间")
-    incident.status = CLOSED
-    incident.closed_at = now
-    incident.summary = summary.strip()
-    open_tasks = [t.title for t in incident.tasks if t.status == "todo"]
-    _event(session, incident, now, "closed", user_login,
-           "事件结案" + (f"（{len(open_tasks)}项任务未完成）" if open_tasks else ""),
-           {"summary": incident.summary, "open_tasks": open_tasks})
-    _audit(session, now, user_login, "incident.close", "incident", incident.id, incident.summary,
-           {"open_tasks": len(open_tasks)})
     session.flush()
     return incident
 
@@ -326,22 +255,6 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
 
 # --- queries for the dashboard and the API ---------------------------------------------------------------------
 
-def list_incidents(session: Session, *, status: str | None = None, unit_ids: Iterable[str] | None = None,
-                   limit: int = 100) -> list[Incident]:
-    """Incidents, newest first, optionally by status and restricted to some units."""
-    q = select(Incident).order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
-    if status:
-        q = q.where(Incident.status == status)
-    if unit_ids is not None:
-        q = q.where(Incident.unit_id.in_(list(unit_ids)))
-    return list(session.scalars(q))
-
-
-def get_incident(session: Session, *, incident_id: int) -> Incident | None:
-    """Get a single incident by id."""
-    return session.get(Incident, incident_id)
-
-
 def list_alerts(session: Session, *, status: str | None = None, unit_ids: Iterable[str] | None = None,
                 limit: int = 100) -> list[Alert]:
     """Alerts, most recently updated first, optionally by status and restricted to some units."""
@@ -351,29 +264,6 @@ def list_alerts(session: Session, *, status: str | None = None, unit_ids: Iterab
     if unit_ids is not None:
         q = q.where(Alert.unit_id.in_(list(unit_ids)))
     return list(session.scalars(q))
-
-
-def incident_clocks(session: Session, *, incident: Incident, policy: Policy, clock: Clock) -> list[ReportingClock]:
-    """The incident's reporting clocks as of now."""
-    return compute_clocks(incident_facts(incident), policy=policy, now=clock.now())
-
-
-def incident_facts(incident: Incident) -> IncidentFacts:
-    """Plain values for the clock computation, read from the incident's timeline."""
-    history: list[tuple[str, datetime]] = []
-    reports: dict[str, list[datetime]] = {}
-    for ev in incident.events:
-        if ev.kind == "opened":
-            history.append((str(ev.data.get("level", incident.level)), ev.at))
-        elif ev.kind == "level_changed" and ev.data.get("to"):
-            history.append((str(ev.data["to"]), ev.at))
-        elif ev.kind == "report" and ev.data.get("report"):
-            reports.setdefault(str(ev.data["report"]), []).append(ev.at)
-    if not history:
-        history = [(incident.level, incident.opened_at)]
-    history.sort(key=lambda h: h[1])
-    return IncidentFacts(opened_at=incident.opened_at, level_history=history,
-                         acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, reports=reports)
 
 
 def list_notifications(session: Session, *, recipient_id: str, channel: str = "in_app", unread_only: bool = False,
@@ -434,7 +324,7 @@ def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor
     playbook = policy.choose_playbook(category=alert.category, level=level, channels=channels)
     commanders = org.nearest_with_role(Role.commander, alert.unit_id)
     incident = Incident(number=_next_number(session, now, policy), title=alert.title, unit_id=alert.unit_id,
-                        level=level, category=alert.category, playbook=playbook.id, status=OPEN,
+                        level=level, category=alert.category, playbook=playbook.id, status=IncidentStatus.open,
                         story_id=alert.story_id, opened_at=now, commander_id=commanders[0].id if commanders else None,
                         summary="", peak_risk=alert.risk_score)
     session.add(incident)
@@ -452,36 +342,6 @@ def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor
     queued = _notify_incident(session, incident=incident, alert=alert, purpose="incident_opened", org=org,
                               policy=policy, now=now)
     return incident, queued
-
-
-def _set_incident_level(session: Session, *, incident: Incident, new_level: str, reason: str, actor: str,
-                        alert: Alert | None, org: OrgChart, policy: Policy, now: datetime) -> int:
-    old = incident.level
-    up = is_higher(new_level, old)
-    incident.level = new_level
-    added: list[str] = []
-    if up:
-        playbook = _playbook(incident, policy)
-        by_key = {t.key: t for t in incident.tasks}
-        for step in playbook.steps_for(new_level):
-            due = step_due_at(step, level=new_level, start=now, policy=policy)
-            task = by_key.get(step.key)
-            if task is None:
-                _add_task(session, incident=incident, step=step, level=new_level, start=now, org=org,
-                          policy=policy)
-                added.append(step.title)
-            elif task.status == "todo" and due is not None and (task.due_at is None or due < task.due_at):
-                task.due_at = due
-    _event(session, incident, now, "level_changed", actor,
-           f"等级由{level_title(old)}调整为{level_title(new_level)}：{plain_line(reason, 200)}",
-           {"from": old, "to": new_level, "reason": reason, "direction": "up" if up else "down",
-            "tasks_added": added})
-    _audit(session, now, actor, "incident.level", "incident", incident.id, f"{old}->{new_level}",
-           {"reason": reason})
-    if not up:
-        return 0
-    return _notify_incident(session, incident=incident, alert=alert, purpose="level_changed", org=org,
-                            policy=policy, now=now, previous_level=old)
 
 
 def _notify_incident(session: Session, *, incident: Incident, alert: Alert | None, purpose: str, org: OrgChart,

@@ -504,6 +504,235 @@ def ingest_requeue(ids: Annotated[list[int] | None, typer.Argument(help="article
     typer.echo(f"{count} requeued")
 
 
+incident_app = typer.Typer(help="Incidents: list, show and run a case to its end (acts as a named user, checked like "
+                                "the API: role and unit scope).", no_args_is_help=True)
+app.add_typer(incident_app, name="incident")
+AsUser = Annotated[str, typer.Option("--as", help="the login to act as (its roles and units are checked)")]
+IncidentId = Annotated[int, typer.Argument(min=1, help="incident id")]
+
+
+class _IncidentCli:
+    """What every ``yuqing incident`` command needs: a session, the org chart, the policy, a clock and the caller
+    as a ``Principal`` — the same object the API builds from a token, so the CLI is refused exactly where the
+    API would be."""
+
+    def __init__(self, ctx: typer.Context, login: str):
+        from api.deps import principal_for
+        from api.users import get_user_by_login
+        from incidents.policy import load_policy
+        from yuqing.clock import SystemClock
+        from yuqing.org import load_org
+
+        self.settings, factory = _user_session()
+        self.session = factory()
+        self.org = load_org(self.settings.org_path)
+        self.policy = load_policy(self.settings.levels_path, self.settings.checklists_path)
+        injected = (ctx.obj or {}).get("clock") if isinstance(ctx.obj, dict) else None
+        self.clock = injected or SystemClock()
+        user = get_user_by_login(self.session, login=login)
+        if user is None:
+            self.session.close()
+            _fail(f"no active user {login!r} (see `yuqing user seed`)")
+        self.me = principal_for(user, self.org, csrf=None, via="cli")
+
+    def run(self, fn, **kwargs):
+        """Call an ``api.actions`` function; a refusal prints its Chinese message and exits 1."""
+        from fastapi import HTTPException
+
+        try:
+            return fn(self.session, self.me, clock=self.clock, **kwargs)
+        except HTTPException as exc:
+            self.session.rollback()
+            _fail(str(exc.detail), code=1)
+
+    def read(self, incident_id: int):
+        from fastapi import HTTPException
+
+        from api import queries, views
+        from api.deps import ensure_unit
+
+        self.session.expire_all()
+        incident = queries.get_incident(self.session, incident_id=incident_id)
+        if incident is None:
+            _fail(f"事件不存在（编号 {incident_id}）", code=1)
+        try:
+            ensure_unit(self.me, incident.unit_id)
+        except HTTPException as exc:
+            _fail(str(exc.detail), code=1)
+        return views.incident_read(self.session, self.org, incident, policy=self.policy, clock=self.clock)
+
+    def done(self, incident_id: int, what: str) -> None:
+        read = self.read(incident_id)
+        typer.echo(f"{read.number}\t{read.status_name}\t{read.level}级\t{what}")
+        self.session.close()
+
+
+def _text_of(path: str) -> str:
+    """A report's or review's text from a file (``-`` reads standard input)."""
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+    return ""
+
+
+@incident_app.command("list")
+def incident_list(ctx: typer.Context, as_: AsUser,
+                  status: Annotated[str | None, typer.Option(help="active | ended | one status")] = None) -> None:
+    """Incidents the user may see, most severe first: id, number, level, status, unit, title."""
+    from api import queries, views
+
+    cli = _IncidentCli(ctx, as_)
+    rows = queries.list_incidents(cli.session, unit_ids=cli.me.unit_ids, status=status, limit=500)
+    for r in views.incident_list_reads(cli.session, cli.org, rows, policy=cli.policy, clock=cli.clock):
+        overdue = sum(1 for c in r.clocks if c.overdue)
+        typer.echo(f"{r.id}\t{r.number}\t{r.level}\t{r.status}\t{r.unit.name}\t{r.title}"
+                   + (f"\t超时{overdue}项" if overdue else ""))
+    cli.session.close()
+
+
+@incident_app.command("show")
+def incident_show(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                  as_json: Annotated[bool, typer.Option("--json", help="the API's JSON (IncidentRead)")] = False
+                  ) -> None:
+    """One incident: status, clocks, tasks, reports; ``--json`` prints what GET /api/v1/incidents/ID returns."""
+    cli = _IncidentCli(ctx, as_)
+    read = cli.read(incident_id)
+    if as_json:
+        typer.echo(read.model_dump_json())
+    else:
+        typer.echo(f"{read.number} {read.level}级 {read.status_name} {read.unit.name}：{read.title}")
+        for c in read.clocks:
+            typer.echo(f"  时限 {c.label}: {c.status} 截止 {c.due_at.isoformat() if c.due_at else '-'}")
+        for t in read.tasks:
+            typer.echo(f"  任务 [{t.status_name}] {t.title}（{t.owner_name or t.owner_role_name}）")
+        for rep in read.reports:
+            typer.echo(f"  报告 {rep.kind_name} v{rep.version} {rep.author_name} {rep.filed_at.isoformat()}")
+    cli.session.close()
+
+
+@incident_app.command("ack")
+def incident_ack(ctx: typer.Context, incident_id: IncidentId, as_: AsUser) -> None:
+    """确认事件 (monitor, commander, leader or admin)."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.acknowledge_incident, incident_id=incident_id)
+    cli.done(incident_id, "已确认")
+
+
+@incident_app.command("respond")
+def incident_respond(ctx: typer.Context, incident_id: IncidentId, as_: AsUser) -> None:
+    """开始处置 (commander or leader)."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.start_response, incident_id=incident_id)
+    cli.done(incident_id, "已开始处置")
+
+
+@incident_app.command("monitor")
+def incident_monitor(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                     note: Annotated[str, typer.Option(help="why the response is done")] = "") -> None:
+    """转入持续监测 (commander or leader)."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.start_monitoring, incident_id=incident_id, note=note)
+    cli.done(incident_id, "已转入持续监测")
+
+
+@incident_app.command("level")
+def incident_level(ctx: typer.Context, incident_id: IncidentId,
+                   level: Annotated[str, typer.Argument(help="I | II | III | IV")], as_: AsUser,
+                   reason: Annotated[str, typer.Option(help="why (goes on the timeline)")] = "") -> None:
+    """调整等级 (commander or leader); re-plans the checklist and the clocks."""
+    from api import actions
+
+    if level not in ("I", "II", "III", "IV"):
+        _fail("level must be one of I, II, III, IV")
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.change_level, incident_id=incident_id, level=level, reason=reason, org=cli.org,
+            policy=cli.policy)
+    cli.done(incident_id, f"等级已调整为{level}级")
+
+
+@incident_app.command("report")
+def incident_report(ctx: typer.Context, incident_id: IncidentId,
+                    kind: Annotated[str, typer.Argument(help="initial (初报) | follow_up (续报) | final (终报)")],
+                    as_: AsUser,
+                    file: Annotated[str, typer.Option("--file", help="the report's text (UTF-8; - for stdin)")]
+                    ) -> None:
+    """报送初报、续报或终报 (commander or leader); stops the matching clock."""
+    from api import actions
+
+    if kind not in ("initial", "follow_up", "final"):
+        _fail("kind must be one of initial, follow_up, final")
+    text = _text_of(file)
+    cli = _IncidentCli(ctx, as_)
+    report = cli.run(actions.file_report, incident_id=incident_id, kind=kind, text=text)
+    cli.done(incident_id, f"已报送 {report.kind} v{report.version}")
+
+
+@incident_app.command("leader-ack")
+def incident_leader_ack(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                        note: Annotated[str, typer.Option(help="the leader's instructions")] = "") -> None:
+    """领导确认知悉 (a leader, in person); stops the leadership clock."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.leader_acknowledge, incident_id=incident_id, note=note)
+    cli.done(incident_id, "领导已确认知悉")
+
+
+@incident_app.command("close")
+def incident_close(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                   summary: Annotated[str, typer.Option(help="处置小结")] = "") -> None:
+    """结案 (commander or leader): running clocks stop; 终报 (24 h) and 复盘 (5 working days) start."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.close_incident, incident_id=incident_id, summary=summary)
+    cli.done(incident_id, "已结案")
+
+
+@incident_app.command("reopen")
+def incident_reopen(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                    reason: Annotated[str, typer.Option(help="why")] = "") -> None:
+    """重新打开 a monitoring, closed or reviewed incident (commander or leader)."""
+    from api import actions
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.reopen_incident, incident_id=incident_id, reason=reason)
+    cli.done(incident_id, "已重新打开")
+
+
+@incident_app.command("review")
+def incident_review(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                    file: Annotated[str, typer.Option("--file", help="the review's text (UTF-8; - for stdin)")],
+                    went_well: Annotated[str, typer.Option(help="what went well")] = "",
+                    went_badly: Annotated[str, typer.Option(help="what did not")] = "",
+                    action: Annotated[list[str] | None, typer.Option(
+                        help="an action item as OWNER_LOGIN:TEXT (repeatable)")] = None) -> None:
+    """提交复盘 of a closed incident (commander or leader): the measured durations are computed and stored."""
+    from api import actions
+    from incidents.flows import ActionItemIn
+
+    items = []
+    for raw in action or []:
+        owner, sep, title = raw.partition(":")
+        if not sep or not owner.strip() or not title.strip():
+            _fail(f"--action must be OWNER_LOGIN:TEXT, got {raw!r}")
+        items.append(ActionItemIn(title.strip(), owner.strip()))
+    text = _text_of(file)
+    cli = _IncidentCli(ctx, as_)
+    cli.run(actions.review_incident, incident_id=incident_id, text=text, went_well=went_well,
+            went_badly=went_badly, action_items=items, org=cli.org)
+    cli.done(incident_id, "复盘已提交")
+
+
 def main() -> None:  # pragma: no cover - console entry
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.
     faulthandler.register(signal.SIGUSR1, all_threads=True)

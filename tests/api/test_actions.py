@@ -69,18 +69,20 @@ def test_open_incident_from_alert_via_api_builds_the_checklist(client, make, tok
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_complete_task_via_api_by_the_units_liaison(client, make, token_for, session):
     _, _, incident = make.crisis(unit_id="xinhualu")
-    task = incident.tasks[0]
-    r = client.post(f"/api/v1/tasks/{task.id}/complete", headers=token_for("zhoufang"), json={"note": "已电话核实"})
+    task = incident.tasks[0]  # a liaison step of 新华路网点: its own liaison's, not the sub-branch liaison's
+    refused = client.post(f"/api/v1/tasks/{task.id}/complete", headers=token_for("zhoufang"), json={"note": "x"})
+    assert refused.status_code == 403 and refused.json()["detail"] == "无权完成此任务：“核实情况”由联络人负责"
+    r = client.post(f"/api/v1/tasks/{task.id}/complete", headers=token_for("huangwei"), json={"note": "已电话核实"})
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "done" and r.json()["done_by"] == "zhoufang" and r.json()["note"] == "已电话核实"
+    assert r.json()["status"] == "done" and r.json()["done_by"] == "huangwei" and r.json()["note"] == "已电话核实"
     row = _fresh(session, Task, task.id)
-    assert row.status == "done" and row.done_by == "zhoufang"
-    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "task.complete")).actor == "zhoufang"
-    detail = client.get(f"/api/v1/incidents/{incident.id}", headers=token_for("zhoufang")).json()
+    assert row.status == "done" and row.done_by == "huangwei"
+    assert session.scalar(select(AuditEntry).where(AuditEntry.action == "task.complete")).actor == "huangwei"
+    detail = client.get(f"/api/v1/incidents/{incident.id}", headers=token_for("huangwei")).json()
     assert detail["tasks_done"] == 1 and any(e["kind"] == "task_done" for e in detail["timeline"])
-    assert client.post(f"/api/v1/tasks/{task.id}/complete", headers=token_for("zhoufang")).status_code == 409
+    assert client.post(f"/api/v1/tasks/{task.id}/complete", headers=token_for("huangwei")).status_code == 409
     other = make.crisis(unit_id="gaoxin", title="高新区支行")[2].tasks[0]
-    assert client.post(f"/api/v1/tasks/{other.id}/complete", headers=token_for("zhoufang")).status_code == 403
+    assert client.post(f"/api/v1/tasks/{other.id}/complete", headers=token_for("huangwei")).status_code == 403
 
 
 def test_dashboard_ack_form_needs_the_csrf_token(login_as, make, session, csrf_of):
@@ -108,7 +110,9 @@ def test_dashboard_dismiss_and_task_forms(login_as, make, session, csrf_of):
     r = c.post(f"/alerts/{alert.id}/dismiss", data={"csrf_token": token, "reason": "招聘信息"})
     assert r.status_code == 303
     assert _fresh(session, Alert, alert.id).dismissed_reason == "招聘信息"
-    task_id = incident.tasks[0].id
+    task_id = incident.tasks[0].id  # owned by the outlet's liaison: the duty monitor is not shown its button
+    assert f'action="/tasks/{task_id}/complete"' not in c.get(f"/incidents/{incident.id}").text
+    c = login_as("huangwei")
     page = c.get(f"/incidents/{incident.id}")
     assert f'action="/tasks/{task_id}/complete"' in page.text and "完成" in page.text
     r = c.post(f"/tasks/{task_id}/complete", data={"csrf_token": csrf_of(page.text), "note": "已核实"})

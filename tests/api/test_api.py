@@ -24,7 +24,7 @@ def test_incidents_list_has_the_documented_shape(client, make, token_for, clock)
     assert item["id"] == incident.id and item["number"] == incident.number
     assert item["level"] == "II" and item["level_name"] == "重大"
     assert item["unit"] == {"id": "xinhualu", "name": "新华路网点"}
-    assert item["status"] == "open" and item["status_name"] == "处置中"
+    assert item["status"] == "open" and item["status_name"] == "待确认"
     assert item["category_name"] == "存取款受限/挤兑谣言"
     assert (item["tasks_total"], item["tasks_done"]) == (2, 0)
     assert item["opened_at"].startswith("2026-11-23T01:00:00")

@@ -72,9 +72,11 @@ from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.models import ApiToken, User
 from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
 from incidents.acks import AckLinks
+from incidents.lifecycle import ACTION_ROLES, Action
 from incidents.message_acks import MessageAck
 from incidents.models import Alert, Notification, Task
 from yuqing.clock import FrozenClock
+from yuqing.models import AuditEntry
 from yuqing.org import OrgChart, Role
 
 # --- the callers -----------------------------------------------------------------------------------------------
@@ -162,9 +164,9 @@ POST   /api/v1/alerts/{{alert_id}}/incident       sib      401 401 401 401 | 401
 POST   /api/v1/alerts/{{alert_id}}/incident       hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
 POST   /api/v1/alerts/{{alert_id}}/incident       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
 POST   /api/v1/alerts/{{alert_id}}/incident       range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/tasks/{{task_id}}/complete         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
-POST   /api/v1/tasks/{{task_id}}/complete         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 403 200 200 200
-POST   /api/v1/tasks/{{task_id}}/complete         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/tasks/{{task_id}}/complete         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 200 403 200 403
+POST   /api/v1/tasks/{{task_id}}/complete         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 200 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/complete         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
 POST   /api/v1/tasks/{{task_id}}/complete         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
 POST   /api/v1/tasks/{{task_id}}/complete         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
 POST   /api/v1/tasks/{{task_id}}/complete         range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
@@ -173,6 +175,73 @@ DELETE /api/v1/tokens/{{token_id}}                mine     401 401 401 401 | 401
 DELETE /api/v1/tokens/{{token_id}}                other    401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 200 404 404
 DELETE /api/v1/tokens/{{token_id}}                missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
 DELETE /api/v1/tokens/{{token_id}}                range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+# --- JSON API: the incident lifecycle and task assignment (who may: incidents.lifecycle.ACTION_ROLES) ----
+POST   /api/v1/incidents/{{incident_id}}/ack      own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/incidents/{{incident_id}}/ack      sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/incidents/{{incident_id}}/ack      sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
+POST   /api/v1/incidents/{{incident_id}}/ack      hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/ack      missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/ack      range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/respond  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/respond  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/respond  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/respond  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/respond  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/respond  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/monitor  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/monitor  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/level    own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/level    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/level    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/level    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/level    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/level    range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/reports  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reports  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reports  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reports  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reports  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/reports  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/leader-ack own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/leader-ack range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/close    own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/close    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/close    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/close    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/close    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/close    range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/reopen   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/reopen   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/review   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/review   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/review   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/review   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/incidents/{{incident_id}}/review   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/review   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/reassign         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/reassign         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/reassign         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/reassign         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/reassign         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/reassign         range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/not-applicable   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/not-applicable   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
 # --- public ------------------------------------------------------------------------------------------------------
 GET    /healthz                                  -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
 GET    /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
@@ -239,12 +308,78 @@ POST   /alerts/{{alert_id}}/incident              sib      LGN LGN LGN LGN | 303
 POST   /alerts/{{alert_id}}/incident              hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /alerts/{{alert_id}}/incident              missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /alerts/{{alert_id}}/incident              range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                own      LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                sub      LGN LGN LGN LGN | 303 303 303 303 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                own      LGN LGN LGN LGN | 403 303 303 403 303 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sub      LGN LGN LGN LGN | 403 303 303 303 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/complete                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/complete                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/complete                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /account/password                         -        LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /account/tokens                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /account/tokens/{{token_id}}/revoke        mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
@@ -418,6 +553,18 @@ class World:
         incident = self.make.incident(unit_id=TARGET_UNITS[target], title=f"MX_{target}_MX 任务 {self._next()}")
         return min(t.id for t in incident.tasks)
 
+    def fresh_incident(self, target: str, status: str) -> int:
+        """An incident of the target's unit in ``status``, with the timestamps that status implies."""
+        incident = self.make.incident(unit_id=TARGET_UNITS[target], title=f"MX_{target}_MX 事件 {self._next()}",
+                                      status=status)
+        now = self.clock.now()
+        if status != "open":
+            incident.acknowledged_at = now - timedelta(minutes=30)
+        if status in ("closed", "reviewed"):
+            incident.closed_at = now - timedelta(minutes=5)
+        self.session.flush()
+        return incident.id
+
     def fresh_notification(self, login: str, channel: str = "in_app") -> int:
         """A delivered message to ``login`` (no alert: acknowledging it records receipt only)."""
         now = self.clock.now()
@@ -472,6 +619,49 @@ def _task_complete(prefix: str) -> Prepare:
         if prefix:
             return Call(url, json={"note": "矩阵测试"}, effect=effect)
         return Call(url, form={"note": "矩阵测试"}, effect=effect)
+    return prepare
+
+
+# The lifecycle routes: each request gets a fresh incident (or task) in a status where the action is allowed, so a
+# success always changes something; the change is read back from the audit entry the flow writes.
+INCIDENT_ACTIONS: dict[str, tuple[str, dict[str, Any], str]] = {  # action -> (status to start from, body, audit)
+    "ack": ("open", {}, "incident.acknowledge"),
+    "respond": ("acknowledged", {}, "incident.respond"),
+    "monitor": ("responding", {"note": "矩阵测试"}, "incident.monitor"),
+    "level": ("responding", {"level": "I", "reason": "矩阵测试"}, "incident.level"),
+    "reports": ("responding", {"kind": "initial", "text": "矩阵测试初报"}, "incident.report"),
+    "leader-ack": ("responding", {"note": "矩阵测试"}, "incident.leader_ack"),
+    "close": ("monitoring", {"summary": "矩阵测试"}, "incident.close"),
+    "reopen": ("closed", {"reason": "矩阵测试"}, "incident.reopen"),
+    "review": ("closed", {"text": "矩阵测试复盘"}, "incident.review"),
+}
+TASK_ACTIONS: dict[str, tuple[dict[str, str], str]] = {
+    "reassign": ({"owner_id": "huangwei", "reason": "矩阵测试"}, "task.reassign"),
+    "not-applicable": ({"reason": "矩阵测试"}, "task.not_applicable"),
+}
+
+
+def _incident_action(prefix: str, action: str) -> Prepare:
+    status, body, audit = INCIDENT_ACTIONS[action]
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        incident = _id(target, lambda: w.fresh_incident(target, status))
+        url = f"{prefix}/incidents/{incident}/{action}"
+        effect = None if target in ("missing", "range") else ("audit", ("incident", incident, audit))
+        if prefix:
+            return Call(url, json=body or None, effect=effect) if body else Call(url, effect=effect)
+        return Call(url, form={k: str(v) for k, v in body.items()}, effect=effect)
+    return prepare
+
+
+def _task_action(prefix: str, action: str) -> Prepare:
+    body, audit = TASK_ACTIONS[action]
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        task = _id(target, lambda: w.fresh_task(target))
+        url = f"{prefix}/tasks/{task}/{action}"
+        effect = None if target in ("missing", "range") else ("audit", ("task", task, audit))
+        return Call(url, json=body, effect=effect) if prefix else Call(url, form=dict(body), effect=effect)
     return prepare
 
 
@@ -578,6 +768,28 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     # a wrong current password: the form is reached and answered (422) without changing anyone's password
     ("POST", "/account/password"): lambda w, t, c: Call("/account/password", form={
         "current": "Not-the-password-1", "new": "Matrix-new-pass-77", "confirm": "Matrix-new-pass-77"}),
+    ("POST", "/api/v1/incidents/{incident_id}/ack"): _incident_action("/api/v1", "ack"),
+    ("POST", "/incidents/{incident_id}/ack"): _incident_action("", "ack"),
+    ("POST", "/api/v1/incidents/{incident_id}/respond"): _incident_action("/api/v1", "respond"),
+    ("POST", "/incidents/{incident_id}/respond"): _incident_action("", "respond"),
+    ("POST", "/api/v1/incidents/{incident_id}/monitor"): _incident_action("/api/v1", "monitor"),
+    ("POST", "/incidents/{incident_id}/monitor"): _incident_action("", "monitor"),
+    ("POST", "/api/v1/incidents/{incident_id}/level"): _incident_action("/api/v1", "level"),
+    ("POST", "/incidents/{incident_id}/level"): _incident_action("", "level"),
+    ("POST", "/api/v1/incidents/{incident_id}/reports"): _incident_action("/api/v1", "reports"),
+    ("POST", "/incidents/{incident_id}/reports"): _incident_action("", "reports"),
+    ("POST", "/api/v1/incidents/{incident_id}/leader-ack"): _incident_action("/api/v1", "leader-ack"),
+    ("POST", "/incidents/{incident_id}/leader-ack"): _incident_action("", "leader-ack"),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): _incident_action("/api/v1", "close"),
+    ("POST", "/incidents/{incident_id}/close"): _incident_action("", "close"),
+    ("POST", "/api/v1/incidents/{incident_id}/reopen"): _incident_action("/api/v1", "reopen"),
+    ("POST", "/incidents/{incident_id}/reopen"): _incident_action("", "reopen"),
+    ("POST", "/api/v1/incidents/{incident_id}/review"): _incident_action("/api/v1", "review"),
+    ("POST", "/incidents/{incident_id}/review"): _incident_action("", "review"),
+    ("POST", "/api/v1/tasks/{task_id}/reassign"): _task_action("/api/v1", "reassign"),
+    ("POST", "/tasks/{task_id}/reassign"): _task_action("", "reassign"),
+    ("POST", "/api/v1/tasks/{task_id}/not-applicable"): _task_action("/api/v1", "not-applicable"),
+    ("POST", "/tasks/{task_id}/not-applicable"): _task_action("", "not-applicable"),
     ("GET", "/api/v1/notifications"): _fixed("/api/v1/notifications"),
     ("POST", "/api/v1/notifications/{notification_id}/read"): _notification("/api/v1/notifications/{id}/read", "read"),
     ("GET", "/inbox"): _fixed("/inbox"),
@@ -601,7 +813,7 @@ def world(app, session, users, make, clock, password, csrf_of) -> Iterator[World
 def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[str, Any], bool]:
     """Whether each effect has happened (one query per kind, after all requests)."""
     session.rollback()  # a fresh read transaction: see what the app committed
-    ids = {kind: [v for k, v in effects if k == kind] for kind in ("alert", "task", "token", "token_named")}
+    ids = {kind: [v for k, v in effects if k == kind] for kind in ("alert", "task", "token", "token_named", "audit")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -620,6 +832,10 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     acked = set(session.scalars(select(MessageAck.notification_id)
                                 .where(MessageAck.notification_id.in_(mine["msgack"]))))
     done.update({("msgack", nid): nid in acked for nid in mine["msgack"]})
+    if ids["audit"]:
+        written = set(session.execute(select(AuditEntry.object_type, AuditEntry.object_id, AuditEntry.action)
+                                      .where(AuditEntry.action.in_({a for _, _, a in ids["audit"]}))))
+        done.update({("audit", e): (e[0], str(e[1]), e[2]) in written for e in ids["audit"]})
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 
@@ -721,10 +937,20 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             if "/alerts/" in row.path:
                 needed = INCIDENT_OPENERS if row.path.endswith("/incident") else ALERT_HANDLERS
                 allowed = bool(roles & {r.value for r in needed})
+            elif row.path.endswith("/complete"):  # a liaison step of the target's unit, owner unresolved
+                allowed = bool(roles & {"commander", "leader"}) or ("liaison" in roles and unit == target_unit)
+            elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
+                allowed = bool(roles & {r.value for r in ACTION_ROLES[PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]]})
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
             want = success if in_scope and allowed else "403"
             assert row.expected[caller] == want, f"{where} as {caller}: the rules give {want}"
     assert {Role.monitor, Role.commander, Role.leader, Role.admin} == BRANCH_WIDE_ROLES
+
+
+PATH_ACTIONS = {"ack": Action.acknowledge, "respond": Action.respond, "monitor": Action.monitor,
+                "level": Action.change_level, "reports": Action.file_report, "leader-ack": Action.leader_ack,
+                "close": Action.close, "reopen": Action.reopen, "review": Action.review,
+                "reassign": Action.reassign_task, "not-applicable": Action.task_not_applicable}
 
 
 def test_authorization_matrix(world):
@@ -795,7 +1021,18 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/alerts/{alert_id}/incident": ("c:adm", "own"),
     "/inbox/{notification_id}/read": ("c:lia", "mine"),
     "/inbox/{notification_id}/ack": ("c:out", "mine"),
-    "/tasks/{task_id}/complete": ("c:lia", "own"),
+    "/tasks/{task_id}/complete": ("c:out", "own"),
+    "/tasks/{task_id}/reassign": ("c:com", "sub"),
+    "/tasks/{task_id}/not-applicable": ("c:lea", "own"),
+    "/incidents/{incident_id}/ack": ("c:mon", "own"),
+    "/incidents/{incident_id}/respond": ("c:com", "own"),
+    "/incidents/{incident_id}/monitor": ("c:lea", "sib"),
+    "/incidents/{incident_id}/level": ("c:com", "own"),
+    "/incidents/{incident_id}/reports": ("c:com", "sub"),
+    "/incidents/{incident_id}/leader-ack": ("c:lea", "own"),
+    "/incidents/{incident_id}/close": ("c:com", "own"),
+    "/incidents/{incident_id}/reopen": ("c:lea", "own"),
+    "/incidents/{incident_id}/review": ("c:com", "own"),
     "/account/tokens": ("c:lea", "-"),
     "/account/tokens/{token_id}/revoke": ("c:out", "mine"),
     "/account/password": ("c:hq", "-"),

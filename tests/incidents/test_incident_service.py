@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from incidents import service
+from incidents import flows, service
 from incidents.errors import IncidentError
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from yuqing.models import AuditEntry
@@ -200,35 +200,42 @@ def test_state_transition_errors(session, org, policy, clock, make_story, make_r
     out = handle(session, make_risk(story=make_story(), level="II", score=80), org, policy, clock)
     incident = session.get(Incident, out.incident_id)
     task = incident.tasks[0]
-    service.complete_task(session, task_id=task.id, user_login="huangwei", clock=clock, note="已电话核实")
+    flows.complete_task(session, task_id=task.id, user_login="huangwei", clock=clock, note="已电话核实")
     with pytest.raises(IncidentError) as err:
-        service.complete_task(session, task_id=task.id, user_login="huangwei", clock=clock)
+        flows.complete_task(session, task_id=task.id, user_login="huangwei", clock=clock)
     assert task.title in err.value.user_message
 
     with pytest.raises(IncidentError) as err:
-        service.change_level(session, incident_id=incident.id, new_level="IV", reason="", user_login="liuqiang",
-                             org=org, policy=policy, clock=clock)
-    assert err.value.user_message == "降低事件等级必须填写原因"
-    with pytest.raises(IncidentError):
-        service.change_level(session, incident_id=incident.id, new_level="II", reason="x", user_login="liuqiang",
-                             org=org, policy=policy, clock=clock)
-    with pytest.raises(IncidentError):
-        service.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary=" ", clock=clock)
+        flows.change_level(session, incident_id=incident.id, new_level="IV", reason="", user_login="liuqiang",
+                           org=org, policy=policy, clock=clock)
+    assert err.value.user_message == "调整事件等级必须填写原因"
     with pytest.raises(IncidentError) as err:
-        service.record_report(session, incident_id=incident.id, kind="final_report", user_login="liuqiang",
-                              clock=clock)
-    assert "结案" in err.value.user_message
+        flows.change_level(session, incident_id=incident.id, new_level="II", reason="x", user_login="liuqiang",
+                           org=org, policy=policy, clock=clock)
+    assert err.value.user_message == "事件已是II级（重大）"
+    with pytest.raises(IncidentError) as err:
+        flows.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary=" ", clock=clock)
+    assert err.value.user_message == "结案需要填写处置小结"
+    with pytest.raises(IncidentError) as err:
+        flows.file_report(session, incident_id=incident.id, kind="final", text="终报", user_login="liuqiang",
+                          clock=clock)
+    assert err.value.user_message == "终报须在事件结案后、复盘前报送"
 
+    with pytest.raises(IncidentError) as err:  # nobody has acknowledged it yet
+        flows.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary="已处置", clock=clock)
+    assert err.value.user_message == "事件当前状态为“待确认”，不能结案（仅限：已确认、处置中、持续监测）"
     clock.advance(timedelta(hours=6))
-    service.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary="已妥善处置", clock=clock)
+    flows.acknowledge_incident(session, incident_id=incident.id, user_login="liuqiang", clock=clock)
+    flows.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary="已妥善处置", clock=clock)
     with pytest.raises(IncidentError) as err:
-        service.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary="再次", clock=clock)
+        flows.close_incident(session, incident_id=incident.id, user_login="liuqiang", summary="再次", clock=clock)
     assert incident.number in err.value.user_message
-    with pytest.raises(IncidentError):
-        service.change_level(session, incident_id=incident.id, new_level="I", reason="", user_login="liuqiang",
-                             org=org, policy=policy, clock=clock)
     with pytest.raises(IncidentError) as err:
-        service.complete_task(session, task_id=999999, user_login="x", clock=clock)
+        flows.change_level(session, incident_id=incident.id, new_level="I", reason="媒体跟进", user_login="liuqiang",
+                           org=org, policy=policy, clock=clock)
+    assert err.value.user_message == "事件已结案，不能调整等级"
+    with pytest.raises(IncidentError) as err:
+        flows.complete_task(session, task_id=999999, user_login="x", clock=clock)
     assert err.value.code == "not_found" and "不存在" in err.value.user_message
     actions = [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert "task.complete" in actions and "incident.close" in actions
@@ -241,20 +248,20 @@ def test_manual_lowering_is_logged_and_respected_by_automation(session, org, pol
     out = handle(session, make_risk(story=story, level="I", score=90), org, policy, clock)
     clock.advance(timedelta(hours=3))
     before = len(notifications(session))
-    service.change_level(session, incident_id=out.incident_id, new_level="III", reason="已澄清，传播明显回落",
-                         user_login="liuqiang", org=org, policy=policy, clock=clock)
+    flows.change_level(session, incident_id=out.incident_id, new_level="III", reason="已澄清，传播明显回落",
+                       user_login="liuqiang", org=org, policy=policy, clock=clock)
     incident = session.get(Incident, out.incident_id)
     ev = [e for e in incident.events if e.kind == "level_changed"][-1]
-    assert ev.data == {"from": "I", "to": "III", "reason": "已澄清，传播明显回落",
-                       "direction": "down", "tasks_added": []}
+    assert {k: ev.data[k] for k in ("from", "to", "reason", "direction", "tasks_added")} == {
+        "from": "I", "to": "III", "reason": "已澄清，传播明显回落", "direction": "down", "tasks_added": []}
     assert ev.actor == "liuqiang" and len(notifications(session)) == before
     # The risk model still says I: that is not a rise, so the person's decision stands.
     clock.advance(600)
     handle(session, make_risk(story=story, level="I", score=91), org, policy, clock)
     assert session.get(Incident, out.incident_id).level == "III"
-    # Raising by hand again is allowed without a reason and notifies the level's roles.
-    service.change_level(session, incident_id=out.incident_id, new_level="II", reason="", user_login="liuqiang",
-                         org=org, policy=policy, clock=clock)
+    # Raising by hand again needs a reason too (the timeline says why) and notifies the level's roles.
+    flows.change_level(session, incident_id=out.incident_id, new_level="II", reason="评论区出现挤兑言论",
+                       user_login="liuqiang", org=org, policy=policy, clock=clock)
     assert incident.level == "II"
 
 
@@ -286,14 +293,20 @@ def test_dismissing_an_alert_with_an_open_incident_is_refused(session, org, poli
     assert "YQ-" in err.value.user_message
 
 
-def test_report_tasks_and_notified_leaders_stop_their_clocks(session, org, policy, clock, make_story, make_risk):
+def test_a_filed_initial_report_stops_its_clock_and_completes_its_task(session, org, policy, clock, make_story,
+                                                                      make_risk):
     out = handle(session, make_risk(story=make_story(), level="II", score=80), org, policy, clock)
     incident = session.get(Incident, out.incident_id)
     clocks = {c.key: c for c in service.incident_clocks(session, incident=incident, policy=policy, clock=clock)}
     assert clocks["initial_report"].due_at == clock.now() + timedelta(hours=2)
     clock.advance(timedelta(minutes=90))
     task = next(t for t in incident.tasks if t.key == "initial_report")
-    service.complete_task(session, task_id=task.id, user_login="liuqiang", clock=clock)
+    with pytest.raises(IncidentError) as err:  # ticking the box is not filing the report
+        flows.complete_task(session, task_id=task.id, user_login="liuqiang", clock=clock)
+    assert err.value.user_message == "请通过“报送报告”提交初报正文，提交后此任务自动完成"
+    flows.file_report(session, incident_id=incident.id, kind="initial", text="初报：网点排队已疏导。",
+                      user_login="liuqiang", clock=clock)
+    assert task.status == "done" and task.done_by == "liuqiang"
     clocks = {c.key: c for c in service.incident_clocks(session, incident=incident, policy=policy, clock=clock)}
     assert clocks["initial_report"].status == "done"
     assert clocks["update_report"].due_at == clock.now() + timedelta(hours=4)
