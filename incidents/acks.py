@@ -20,6 +20,7 @@ scope.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -34,6 +35,8 @@ from incidents.models import Alert, Incident, Notification, TimelineEvent
 from yuqing.org import Person
 
 ACK_SALT = "yuqing.notification-ack.v1"
+_LINK_LINE = re.compile(r"^处理链接：(/\S*)$", re.MULTILINE)
+_ALERT_PATH = re.compile(r"^/alerts/(\d+)$")
 DEFAULT_EXPIRY_HOURS = 24
 
 
@@ -92,13 +95,19 @@ class AckLinks:
 
     def absolute(self, body: str) -> str:
         """The stored body with its dashboard link (``处理链接：/incidents/5``) made absolute."""
-        return body.replace("处理链接：/", f"处理链接：{self.base_url}/")
+        return _LINK_LINE.sub(lambda m: f"处理链接：{self.base_url}{dashboard_path(m.group(1))}", body)
 
     def personal_text(self, notification_id: int, person_id: str, body: str) -> str:
         """The text one person receives: the body with absolute links and their own one-click link."""
         hours = self.expiry_seconds // 3600
         return (f"{self.absolute(body)}\n\n一键确认收到（{hours}小时内有效，仅限本人使用）："
                 f"{self.url(notification_id, person_id)}")
+
+
+def dashboard_path(path: str) -> str:
+    """The page a message's link means: an alert is shown on the alerts page (there is no page per alert)."""
+    m = _ALERT_PATH.match(path)
+    return f"/alerts#alert-{m.group(1)}" if m else path
 
 
 def claim_notification(session: Session, claim: AckClaim) -> Notification:

@@ -45,7 +45,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from incidents.acks import AckLinks
+from incidents.acks import AckLinks, dashboard_path
 from incidents.channels import (
     DingTalkRobotSender,
     FeishuBotSender,
@@ -186,7 +186,7 @@ class GroupRobotSender:
 
     async def send_group(self, notification: Notification, people: Sequence[Person]) -> str | None:
         match = _LINK_RE.search(notification.body)
-        url = f"{self.base_url}{match.group(1)}" if match and self.base_url else None
+        url = f"{self.base_url}{dashboard_path(match.group(1))}" if match and self.base_url else None
         return await self.robot.send_group(notification, people, url)
 
 
@@ -478,3 +478,12 @@ def _incident_of(session: Session, n: Notification) -> Incident | None:
         alert = session.get(Alert, n.alert_id)
         incident_id = alert.incident_id if alert else None
     return session.get(Incident, incident_id) if incident_id else None
+
+
+def with_email_relay(policy: Policy, host: str, port: int) -> Policy:
+    """The policy with email on and sent, in plain SMTP, to ``host:port`` — the demo's local mail sink."""
+    c = policy.channels.channels
+    email = c.email.model_copy(update={"enabled": True, "smtp_host": host, "smtp_port": port, "starttls": False,
+                                       "use_ssl": False, "username": None})
+    channels = policy.channels.model_copy(update={"channels": c.model_copy(update={"email": email})})
+    return policy.model_copy(update={"channels": channels})

@@ -78,6 +78,13 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     rt = build_runtime(settings, clock=clock, source_vars=demo_source_variables(sim.host, sim.port), engine=engine)
     # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
+    # Email is on in the demo: real SMTP to a local sink (nothing leaves the machine); /outbox shows what was sent.
+    from incidents.notify import default_senders, with_email_relay
+    from sim.mailsink import MailSink
+
+    mail_sink = MailSink(directory=settings.data_dir / "demo-mail").start()
+    rt.policy = with_email_relay(rt.policy, mail_sink.host, mail_sink.port)
+    rt.senders = default_senders(rt.policy, settings)
     with rt.session_factory() as session:
         # The demo's logins keep the published demo password (no forced change): the database is a throwaway.
         users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock, must_change=False)
@@ -93,6 +100,8 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         announce(f"演示账号 / demo logins (密码 password: {DEMO_PASSWORD}):")
         for u in users:
             announce(f"  {u.login:<10} {u.name}  {','.join(u.roles)}  ({u.unit_id})")
+        announce(f"邮件 / email: smtp://{mail_sink.host}:{mail_sink.port}（本地收件箱，发送记录见 {url}/outbox，"
+                 f"邮件另存于 {settings.data_dir / 'demo-mail'}）")
         announce(f"场景时长 {scenario.duration}，加速 {options.speed:g} 倍；Ctrl-C 退出")
     try:
         while not scenario.finished(clock.now()):
@@ -110,6 +119,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         if api_server is not None:
             await stop_api(api_server)
         await sim.stop()
+        mail_sink.stop()
         engine.dispose()
 
 

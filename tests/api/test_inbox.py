@@ -151,7 +151,7 @@ def _email_link(session, org, clock, smtp, login: str) -> tuple[str, str, Notifi
     raw = next(m for rcpt, m in handler.messages if rcpt == [address])
     text = email.message_from_bytes(raw, policy=email.policy.default).get_content()
     url, token = LINK_RE.search(text).groups()
-    assert "处理链接：http://testserver/incidents/" in text or "处理链接：http://testserver/alerts/" in text
+    assert "处理链接：http://testserver/incidents/" in text or "处理链接：http://testserver/alerts#alert-" in text
     return url.replace("http://testserver", ""), token, row
 
 
