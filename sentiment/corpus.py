@@ -41,6 +41,10 @@ class LabelledText:
     category: str
     platform: str
     source: str  # file stem (batch)
+    # Public data (``sentiment.public_data``) has no risk category or about-bank label: training skips those heads.
+    aux_labels: bool = True
+    # The gold label only says negative vs not negative (``neutral`` then means "not negative", maybe positive).
+    negative_only: bool = False
 
 
 def load_jsonl(path: Path) -> list[LabelledText]:
