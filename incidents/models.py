@@ -223,3 +223,97 @@ class ReviewActionItem(Base):
 
     review: Mapped[IncidentReview] = relationship(back_populates="action_items")
 
+
+
+# --- statements (口径): drafted, reviewed by legal, approved by a leader of the chain, published ---------------------
+
+class StatementKind(StrEnum):
+    holding = "holding"  # 初步回应 / 等待声明: we know, we are verifying, we will say more
+    clarification = "clarification"  # 澄清说明: the facts, against a rumour or a wrong report
+    apology = "apology"  # 致歉声明: we got it wrong, what we are doing about it
+
+
+STATEMENT_KIND_LABELS = {StatementKind.holding: "初步回应（等待声明）", StatementKind.clarification: "澄清说明",
+                         StatementKind.apology: "致歉声明"}
+
+
+class StatementStatus(StrEnum):
+    draft = "draft"
+    in_review = "in_review"  # sent for approval: waiting for legal review
+    legal_approved = "legal_approved"  # legal has passed it: waiting for the leader
+    approved = "approved"  # the leader signed it off: may be published
+    published = "published"
+
+
+STATEMENT_STATUS_LABELS = {StatementStatus.draft: "草稿", StatementStatus.in_review: "待法律合规审核",
+                           StatementStatus.legal_approved: "待领导审签", StatementStatus.approved: "已审签待发布",
+                           StatementStatus.published: "已发布"}
+
+
+class Statement(Base):
+    """A public statement (口径) of an incident. Its text lives in ``statement_versions`` (every edit a new row);
+    the approvals name the version they are of, and an edit drops them."""
+
+    __tablename__ = "statements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="a StatementKind")
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True, doc="a StatementStatus")
+    template_key: Mapped[str | None] = mapped_column(String(64), doc="the template the first version came from")
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    legal_by: Mapped[str | None] = mapped_column(String(64))
+    legal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    legal_version: Mapped[int | None] = mapped_column(Integer, doc="the version legal passed")
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_version: Mapped[int | None] = mapped_column(Integer, doc="the version the leader signed off")
+    published_by: Mapped[str | None] = mapped_column(String(64), doc="who recorded the publication")
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True, doc="when it went out")
+    published_where: Mapped[str | None] = mapped_column(Text, doc="channel / outlet, e.g. 江城分行官方微博")
+    published_url: Mapped[str | None] = mapped_column(Text)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+
+    versions: Mapped[list[StatementVersion]] = relationship(back_populates="statement",
+                                                            order_by="StatementVersion.number",
+                                                            cascade="all, delete-orphan")
+    decisions: Mapped[list[StatementDecision]] = relationship(back_populates="statement",
+                                                              order_by="StatementDecision.id",
+                                                              cascade="all, delete-orphan")
+
+
+class StatementVersion(Base):
+    """One text of a statement; never changed once written."""
+
+    __tablename__ = "statement_versions"
+    __table_args__ = (UniqueConstraint("statement_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="", doc="e.g. 由模板生成, or what the edit changed")
+
+    statement: Mapped[Statement] = relationship(back_populates="versions")
+
+
+class StatementDecision(Base):
+    """Each step of the review: submitted, legal_approved, approved, changes_requested, approvals_dropped,
+    published — who, when, on which version, and the reason or note."""
+
+    __tablename__ = "statement_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    statement: Mapped[Statement] = relationship(back_populates="decisions")

@@ -8,9 +8,9 @@ timeline JSON or by a message having been sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from incidents.clocks import IncidentFacts, ReportingClock, compute_clocks
@@ -68,10 +68,16 @@ def reviews_of(session: Session, incident_id: int) -> list[IncidentReview]:
 def first_statement_at(session: Session, incident: Incident) -> datetime | None:
     """When the first statement (口径) of the case was published: the review's "time to first statement".
 
-    HOOK for the statements work (a ``statements`` table with a publication time): until it lands there is no
-    published statement in the product, so this honestly answers None and the review shows "—".
+    The earliest ``statements.published_at`` of the incident (the time the commander recorded it went out, which
+    the publish flow keeps between the leader's sign-off and the moment it was recorded); None when none was.
     """
-    return None
+    from incidents.models import Statement
+
+    at = session.scalar(select(func.min(Statement.published_at)).where(Statement.incident_id == incident.id,
+                                                                         Statement.published_at.is_not(None)))
+    if at is not None and at.tzinfo is None:  # SQLite hands back aggregate datetimes naive (stored in UTC)
+        at = at.replace(tzinfo=UTC)
+    return at
 
 
 def incident_clocks(session: Session, *, incident: Incident, policy: Policy, clock: Clock) -> list[ReportingClock]:
