@@ -51,6 +51,7 @@ class Role(StrEnum):
     leader = "leader"
     liaison = "liaison"
     admin = "admin"
+    legal = "legal"  # 法律合规: reviews public statements (口径) before a leader signs them off
 
 
 ROLE_LABELS = {
@@ -59,6 +60,7 @@ ROLE_LABELS = {
     Role.leader: "分行领导",
     Role.liaison: "联络人",
     Role.admin: "系统管理员",
+    Role.legal: "法律合规",
 }
 
 
