@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -44,9 +45,10 @@ from api.deps import (
 )
 from api.pages import render
 from api.schemas import ListOf
-from incidents import acks
+from incidents import acks, flows
+from incidents.errors import IncidentError
 from incidents.message_acks import MessageAck
-from incidents.models import Alert, Incident, Notification
+from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notification
 from incidents.notify import CHANNEL_LABELS, STATUS_LABELS
 from yuqing.org import OrgChart, Person, Role
 
@@ -173,11 +175,29 @@ def acknowledge_message(session: Session, principal: Principal, n: Notification,
                                                           alert.status != "open" else "received")
     now = now_clock.now()
     acks.record_acknowledgement(session, notification=n, person=person, via=via, now=now, outcome=outcome)
+    _leader_knows(session, principal, n, via=via, clock=now_clock)
     if may_ack_alert and alert is not None:
         actions.acknowledge_alert(session, principal, alert_id=alert.id, clock=now_clock)  # commits both
     else:
         session.commit()
     return outcome
+
+
+def _leader_knows(session: Session, principal: Principal, n: Notification, *, via: str, clock: Any) -> None:
+    """A leader acknowledging a message about an incident of their units has said "I know" (领导确认知悉) — their
+    own act, recorded as the lifecycle records it (stops the leadership clock). Once per leader and incident."""
+    incident = session.get(Incident, n.incident_id) if n.incident_id else None
+    if incident is None or not principal.has_role(Role.leader) or not principal.sees_unit(incident.unit_id):
+        return
+    if session.scalar(select(LeadershipAcknowledgement.id).where(
+            LeadershipAcknowledgement.incident_id == incident.id,
+            LeadershipAcknowledgement.leader_id == principal.login)) is not None:
+        return
+    # A refusal (e.g. a case no longer open to it) undoes only this step: the message is still acknowledged.
+    with contextlib.suppress(IncidentError), session.begin_nested():
+        flows.acknowledge_as_leader(session, incident_id=incident.id, user_login=principal.login,
+                                    note="通过一键确认链接确认知悉" if via == "link" else "在站内消息中确认知悉",
+                                    clock=clock)
 
 
 # --- JSON API ----------------------------------------------------------------------------------------------------

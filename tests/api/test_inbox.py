@@ -21,9 +21,10 @@ from api.users import deactivate, get_user_by_login
 from incidents import service
 from incidents.acks import AckLinks
 from incidents.message_acks import MessageAck
-from incidents.models import Alert, Notification
+from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notification
 from incidents.notify import InAppSender, SmtpSender, deliver_pending
 from incidents.policy import ChannelsFile
+from incidents.queries import incident_facts
 
 TEST_SECRET_KEY = "api-tests-7Hq2xW9pLm4Rt8Vz3Nc6Bk1Yd5Gf0Js"  # conftest's
 LINK_RE = re.compile(r"(https?://\S+/ack/(\S+))")
@@ -233,3 +234,23 @@ def test_outbox_page_shows_admins_what_was_sent(alert_messages, login_as, sessio
     assert emails.status_code == 200 and "电子邮件" in emails.text and "站内消息 · 收件人" not in emails.text
     assert "/ack/" not in page.text  # links are never stored, so never shown
     assert login_as("liuqiang").get("/outbox").status_code == 403
+
+
+def test_a_leader_acknowledging_an_incident_message_counts_as_leadership_told(session, make, org, policy, clock,
+                                                                               users, login_as, csrf_of):
+    story = make.story(title="示例银行新华路网点挤兑传言")
+    make.article(story=story)
+    out = service.handle_story_risk(session, story_risk=make.story_risk(story=story, level="II", score=75.0),
+                                    org=org, policy=policy, clock=clock)
+    asyncio.run(deliver_pending(session, clock=clock, senders={"in_app": InAppSender()}, org=org))
+    session.commit()
+    message = next(n for n in inbox_rows(session, "chenjing") if n.incident_id == out.incident_id)
+    assert not session.scalars(select(LeadershipAcknowledgement)).all()  # delivered is not "told"
+    leader = login_as("chenjing")
+    page = leader.get("/inbox")
+    assert leader.post(f"/inbox/{message.id}/ack", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+    session.expire_all()
+    (ack,) = session.scalars(select(LeadershipAcknowledgement)).all()
+    assert (ack.incident_id, ack.leader_id) == (out.incident_id, "chenjing")
+    facts = incident_facts(session, session.get(Incident, out.incident_id))
+    assert facts.reports.get("leadership_notice")
