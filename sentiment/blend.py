@@ -139,12 +139,16 @@ def blend_probabilities(x: np.ndarray, weights: dict) -> np.ndarray:
     return softmax(((np.asarray(x, dtype=np.float32) - mean) / std) @ w.T + b)
 
 
-def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None) -> dict:
+def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None,
+              negative_only: Sequence[bool] | None = None) -> dict:
     """Fit a multinomial logistic regression (L-BFGS, L2) on features ``x`` [n, f] and gold labels ``y``.
 
     ``features`` selects columns (others get zero weight), so ablations use the same code path.
+    ``negative_only`` flags rows whose label says only negative vs not negative (``ngram_train.polarity_loss``).
     """
     import torch
+
+    from sentiment.ngram_train import polarity_loss
 
     torch.manual_seed(0)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
@@ -154,13 +158,17 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
     mean, std = xt.mean(0), xt.std(0).clamp_min(1e-6)
     xs = (xt - mean) / std * mask
     target = torch.tensor([LABELS.index(v) for v in y])
+    partial = torch.tensor(list(negative_only)) if negative_only is not None and any(negative_only) else None
     w = torch.zeros(3, xt.shape[1], requires_grad=True)
     b = torch.zeros(3, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xs @ (w * mask).T + b, target) + l2 * (w * mask).pow(2).sum()
+        logits = xs @ (w * mask).T + b
+        fit = (torch.nn.functional.cross_entropy(logits, target) if partial is None
+               else polarity_loss(logits, target, partial))
+        loss = fit + l2 * (w * mask).pow(2).sum()
         loss.backward()
         return loss
 
@@ -184,8 +192,10 @@ ABLATIONS = {
 DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of the time; see metrics.json
 
 
-def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED) -> dict:
+def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = ()) -> dict:
     """Fit the blend on the dev split, write ``blend.json``, and measure every part on test and held-out.
+
+    ``extra_dev``: more dev texts to fit on (the public data's dev split); never its held-out split.
 
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
     fitted on dev the same way, so the contribution of each part is read off one table.
@@ -195,14 +205,15 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED) -> dict:
     from sentiment.model import SentimentModel
 
     parts = split(load_corpus())
-    sets = {"dev": parts["dev"], "test": parts["test"], "heldout": load_heldout()}
+    sets = {"dev": list(parts["dev"]) + list(extra_dev), "test": parts["test"], "heldout": load_heldout()}
     clf = BlendedClassifier(SentimentModel(model_dir), weights={})
     feats = {name: clf.features([i.text for i in items], all_features=True)[0] for name, items in sets.items()}
     gold = {name: [i.polarity for i in items] for name, items in sets.items()}
     report: dict[str, dict] = {}
     chosen = None
     for name, cols in ABLATIONS.items():
-        weights = fit_blend(feats["dev"], gold["dev"], features=cols)
+        weights = fit_blend(feats["dev"], gold["dev"], features=cols,
+                            negative_only=[i.negative_only for i in sets["dev"]])
         report[name] = {}
         for split_name in ("test", "heldout"):
             probs = blend_probabilities(feats[split_name], weights)

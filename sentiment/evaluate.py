@@ -27,13 +27,21 @@ WARMUP_TEXTS = 8  # predicted once before timing, so lazy loading (snownlp's mod
 
 
 def evaluate(items: Sequence[LabelledText], classifiers: Mapping[str, Classifier], *,
-             baselines: Collection[str] = BASELINE_NAMES) -> dict:
+             baselines: Collection[str] = BASELINE_NAMES, by_source: bool = False) -> dict:
     """Score every classifier on ``items``.
 
     Returns ``{name: {n, accuracy, negative_precision, negative_recall, negative_f1, macro_f1, roc_auc,
     confusion, texts_per_second, seconds, baseline, about_bank: {the same metrics on about_bank texts}}}`` in the
     order of ``classifiers``. ``confusion[g][p]`` counts gold ``LABELS[g]`` predicted as ``LABELS[p]``.
     ``roc_auc`` is NaN when the texts hold only one of negative / not negative.
+
+    Items whose gold label says only negative vs not negative (``negative_only``, e.g. ccf2019, where
+    ``neutral`` means "not negative") are scored on that distinction: a ``positive`` prediction counts as
+    ``neutral`` for them, so accuracy and the confusion matrix do not punish a positive reading of a text that is
+    merely not negative (negative P/R/F1 and ROC-AUC are unaffected).
+
+    With ``by_source``, every classifier's entry also holds ``by_source: {source: metrics}`` and
+    ``by_domain: {domain: metrics}`` (``sentiment.public_data.SOURCES``), from the same predictions.
     """
     texts = [i.text for i in items]
     gold = [i.polarity for i in items]
@@ -45,15 +53,35 @@ def evaluate(items: Sequence[LabelledText], classifiers: Mapping[str, Classifier
         preds = clf.predict(texts)
         seconds = time.perf_counter() - start
         neg = [p.negative_prob for p in preds]
-        labels = [p.label for p in preds]
+        labels = [("neutral" if i.negative_only and p.label == "positive" else p.label)
+                  for i, p in zip(items, preds, strict=True)]
         metrics = polarity_metrics(gold, neg, labels)
         metrics["about_bank"] = polarity_metrics([gold[k] for k in about], [neg[k] for k in about],
                                                  [labels[k] for k in about])
         metrics["texts_per_second"] = round(len(texts) / seconds, 1) if seconds > 0 else math.inf
         metrics["seconds"] = round(seconds, 3)
         metrics["baseline"] = name in baselines
+        if by_source:
+            metrics["by_source"] = _grouped(items, gold, neg, labels, lambda i: i.source)
+            metrics["by_domain"] = _grouped(items, gold, neg, labels, _domain)
         result[name] = metrics
     return result
+
+
+def _domain(item: LabelledText) -> str:
+    from sentiment.public_data import SOURCES
+
+    spec = SOURCES.get(item.source)
+    return spec.domain if spec is not None else "other"
+
+
+def _grouped(items: Sequence[LabelledText], gold: Sequence[str], neg: Sequence[float], labels: Sequence[str],
+             key) -> dict[str, dict]:
+    index: dict[str, list[int]] = {}
+    for k, item in enumerate(items):
+        index.setdefault(key(item), []).append(k)
+    return {g: polarity_metrics([gold[k] for k in ks], [neg[k] for k in ks], [labels[k] for k in ks])
+            for g, ks in sorted(index.items())}
 
 
 def margin_over_baselines(result: Mapping[str, dict], subset: str | None = None) -> dict[str, dict]:
@@ -101,11 +129,12 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _metric_rows(result: Mapping[str, dict], subset: str | None, with_speed: bool) -> list[str]:
+def _metric_rows(result: Mapping[str, dict], subset: str | None, with_speed: bool,
+                 pick=None) -> list[str]:
     header = ["分类器 classifier", *[h for _, h in _COLUMNS]] + (["条/秒 texts/s"] if with_speed else [])
     rows = []
     for name, m in result.items():
-        mm = m[subset] if subset else m
+        mm = pick(m) if pick else m[subset] if subset else m
         row = [name + (" (基线)" if m["baseline"] else ""), *[_num(mm[k]) for k, _ in _COLUMNS]]
         if with_speed:
             tps = m["texts_per_second"]
@@ -121,6 +150,11 @@ def format_report(result: Mapping[str, dict], *, title: str = "") -> str:
         out += [title, ""]
     n = next(iter(result.values()))["n"] if result else 0
     out += [f"全部文本 all texts (n={n})", *_metric_rows(result, None, True), ""]
+    first = next(iter(result.values())) if result else {}
+    for key, label in (("by_domain", "领域 domain"), ("by_source", "来源 source")):
+        for group, gm in first.get(key, {}).items():
+            out += [f"{label}: {group} (n={gm['n']})",
+                    *_metric_rows(result, None, False, pick=lambda m, k=key, g=group: m[k][g]), ""]
     n_about = next(iter(result.values()))["about_bank"]["n"] if result else 0
     out += [f"与银行相关的文本 about_bank texts (n={n_about})", *_metric_rows(result, "about_bank", False), ""]
     out.append("混淆矩阵 confusion matrices (行=人工标注 rows gold, 列=预测 cols predicted)")
@@ -152,11 +186,26 @@ def json_safe(value):
 
 # --- what to evaluate ----------------------------------------------------------------------------------------
 
-def load_items(data: str, split_name: str | None = None) -> tuple[list[LabelledText], str]:
-    """Texts to evaluate and a description: ``heldout``, ``corpus`` (with a split, default test), a JSONL file
-    or a directory of them in the corpus format. ``split_name`` on a file or directory splits it the same way."""
+def load_items(data: str, split_name: str | None = None, *, data_dir: Path | str | None = None,
+               limit_per_source: int | None = None) -> tuple[list[LabelledText], str]:
+    """Texts to evaluate and a description: ``heldout``, ``corpus`` (with a split, default test), ``public`` (the
+    real labelled data of ``sentiment.public_data`` from ``data_dir``, with a split of train / dev / heldout,
+    default heldout), a JSONL file or a directory of them in the corpus format. ``split_name`` on a file or
+    directory splits it the way the corpus is split. ``limit_per_source`` keeps at most that many texts of each
+    source, chosen deterministically by a hash of the id (said in the description)."""
     from sentiment.corpus import load_corpus, load_dir, load_heldout, load_jsonl, split
 
+    if data == "public":
+        from sentiment.public_data import load_public_split, subsample_per_source
+
+        split_name = split_name or "heldout"
+        items = load_public_split(split_name, data_dir)
+        what = f"public data, {split_name} split ({len(items)} texts, {len({i.source for i in items})} sources)"
+        if limit_per_source:
+            items = subsample_per_source(items, limit_per_source)
+            what += (f"; subsampled to at most {limit_per_source} texts per source by a hash of the id: "
+                     f"{len(items)} texts")
+        return items, what
     if data == "heldout":
         items, what = load_heldout(), "held-out set"
     elif data == "corpus":
@@ -165,12 +214,17 @@ def load_items(data: str, split_name: str | None = None) -> tuple[list[LabelledT
     else:
         path = Path(data)
         if not path.exists():
-            raise FileNotFoundError(f"{data}: no such file (or use 'corpus' / 'heldout')")
+            raise FileNotFoundError(f"{data}: no such file (or use 'corpus' / 'heldout' / 'public')")
         items, what = (load_dir(path) if path.is_dir() else load_jsonl(path)), str(path)
     if split_name:
         if split_name not in ("train", "dev", "test"):
             raise ValueError(f"unknown split {split_name!r}: use train, dev or test")
         items, what = split(items)[split_name], f"{what}, {split_name} split"
+    if limit_per_source:
+        from sentiment.public_data import subsample_per_source
+
+        items = subsample_per_source(items, limit_per_source)
+        what += f"; at most {limit_per_source} texts per source (by a hash of the id): {len(items)} texts"
     return items, what
 
 

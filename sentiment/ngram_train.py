@@ -33,8 +33,25 @@ class NgramTrainer(nn.Module):
         return self.weight(ids, torch.tensor(offsets, dtype=torch.long), per_sample_weights=vals) + self.bias
 
 
+def polarity_loss(logits: torch.Tensor, target: torch.Tensor, negative_only: torch.Tensor | None = None,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy over (negative, neutral, positive); rows flagged ``negative_only`` whose gold is not
+    negative (a source whose "neutral" means only *not negative*, e.g. ccf2019) are scored as negative vs the
+    rest: −log(p_neutral + p_positive), so a positive reading of them is not punished. ``weight``: per row."""
+    log_p = torch.log_softmax(logits, -1)
+    loss = -log_p.gather(1, target[:, None]).squeeze(1)
+    if negative_only is not None:
+        partial = negative_only & (target != 0)
+        if bool(partial.any()):
+            loss = torch.where(partial, -torch.logsumexp(log_p[:, 1:], -1), loss)
+    if weight is not None:
+        return (loss * weight).sum() / weight.sum().clamp_min(1e-12)
+    return loss.mean()
+
+
 def train_ngram(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 12, seed: int = 7,
-                weight_decay: float = 1e-5) -> NgramTrainer:
+                weight_decay: float = 1e-5, negative_only: Sequence[bool] | None = None) -> NgramTrainer:
+    """``negative_only``: per text, whether its label says only negative vs not negative (``polarity_loss``)."""
     torch.manual_seed(seed)
     grams = [ngrams(t) for t in texts]
     df = np.zeros(BUCKETS, dtype=np.float32)
@@ -51,7 +68,8 @@ def train_ngram(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 12
         rng.shuffle(order)
         for start in range(0, len(order), 64):
             idx = order[start:start + 64]
-            loss = nn.functional.cross_entropy(model([feats[i] for i in idx]), torch.tensor([y[i] for i in idx]))
+            mask = None if negative_only is None else torch.tensor([bool(negative_only[i]) for i in idx])
+            loss = polarity_loss(model([feats[i] for i in idx]), torch.tensor([y[i] for i in idx]), mask)
             opt.zero_grad()
             loss.backward()
             opt.step()

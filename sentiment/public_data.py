@@ -294,3 +294,19 @@ def subsample_per_source(items: Sequence[LabelledText], limit: int | None) -> li
         keep.update(i.id for i in sorted(group, key=lambda i: _unit_hash("sample:" + i.id))[:limit])
     return [i for i in items if i.id in keep]
 
+
+
+def format_split_sizes(sizes: dict[str, dict[str, dict[str, int]]]) -> str:
+    """The split sizes as a table: one row per source and split with its label counts, then the totals."""
+    lines = ["source                    split       n    neg    neu    pos"]
+    totals: dict[str, Counter] = {}
+    for source, splits in sizes.items():
+        for name in PUBLIC_SPLITS:
+            c = splits.get(name, {"n": 0, **{lab: 0 for lab in LABELS}})
+            totals.setdefault(name, Counter()).update(c)
+            lines.append(f"{source:<24}  {name:<7} {c['n']:>6} {c['negative']:>6} {c['neutral']:>6} "
+                         f"{c['positive']:>6}")
+    for name in PUBLIC_SPLITS:
+        c = totals.get(name, Counter())
+        lines.append(f"{'total':<24}  {name:<7} {c['n']:>6} {c['negative']:>6} {c['neutral']:>6} {c['positive']:>6}")
+    return "\n".join(lines)

@@ -1,9 +1,16 @@
-"""``yuqing train``: train the sentiment model from the project's own corpus, reproducibly, on CPU.
+"""``yuqing train``: train the sentiment model from the project's own corpus and the real public data, on CPU.
 
 A small BERT (character vocabulary, a few MB) trained from scratch with three heads: polarity (the standard
 sequence-classification head), risk category and about-bank (``AuxHeads``). Fixed seeds, one thread count,
 deterministic splits (``sentiment.corpus.split``); the epoch with the best dev negative-F1 is kept. Metrics of
 every epoch and the final dev/test figures are written to ``metrics.json`` beside the weights.
+
+With ``use_public`` (what ``yuqing train`` sets when the data directory exists), the real labelled data of
+``sentiment.public_data`` joins in: its train split is trained on, its dev split joins the corpus dev split for
+model selection (the epoch whose mean of per-source dev negative-F1 is best — the project's corpus counting as
+one source — so one large review source does not decide alone) and for fitting the blend. Its held-out split is
+never read here. Public rows carry no category or about-bank label, so those heads learn from the corpus only,
+and rows whose label says only negative vs not negative are trained on that (``ngram_train.polarity_loss``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from torch import nn
 from sentiment.classifier import LABELS
 from sentiment.corpus import LabelledText, load_corpus, split
 from sentiment.model import AUX_CONFIG, AUX_WEIGHTS, DEFAULT_MODEL_DIR, AuxHeads
+from sentiment.ngram_train import polarity_loss
 from sentiment.textnorm import normalise_text
 from sentiment.vocab import build_vocab, write_vocab
 from yuqing.categories import CATEGORIES
@@ -51,6 +59,9 @@ class TrainConfig:
     threads: int = field(default_factory=lambda: int(os.environ.get("YUQING_TRAIN_THREADS", "2")))
     fit_blend: bool = True
     extra_train: list[str] = field(default_factory=list)  # extra JSONL files (monitor feedback)
+    use_public: bool = False  # also train on the public data's train split (``sentiment.public_data``)
+    data_dir: str | None = None  # public data directory (default: YUQING_SENTIMENT_DATA_DIR or ../shared/...)
+    public_limit_per_source: int | None = None  # smoke runs: at most this many rows per source and split
 
 
 def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
@@ -64,6 +75,16 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
     corpus = list(items) if items is not None else load_corpus()
     parts = split(corpus)
     train_items = list(parts["train"])
+    dev_items = list(parts["dev"])
+    public_sizes = None
+    if cfg.use_public:
+        from sentiment.public_data import load_public, split_public, split_sizes, subsample_per_source
+
+        public = split_public(load_public(cfg.data_dir))
+        public_sizes = split_sizes(public)
+        # The held-out split is dropped here and never used below: it is for measurement only.
+        train_items += subsample_per_source(public["train"], cfg.public_limit_per_source)
+        dev_items += subsample_per_source(public["dev"], cfg.public_limit_per_source)
     for extra in cfg.extra_train:
         from sentiment.corpus import load_jsonl
 
@@ -79,7 +100,8 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
             aux.load_state_dict(torch.load(init_from / AUX_WEIGHTS, map_location="cpu", weights_only=True))
     else:
         vocab_path = out_dir / "vocab.txt"
-        write_vocab(build_vocab([i.text for i in corpus]), vocab_path)
+        write_vocab(build_vocab([i.text for i in corpus] + [i.text for i in train_items if not i.aux_labels]),
+                    vocab_path)
         tokenizer = BertTokenizerFast(vocab=str(vocab_path), do_lower_case=True, tokenize_chinese_chars=True)
         config = BertConfig(
             vocab_size=tokenizer.vocab_size, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
@@ -115,23 +137,27 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
             pooled = out.hidden_states[-1][:, 0]
             cat_logits, about_logits = aux(pooled)
             y_pol = torch.tensor([LABELS.index(b.polarity) for b in batch])
-            y_cat = torch.tensor([categories.index(b.category) for b in batch])
-            y_about = torch.tensor([int(b.about_bank) for b in batch])
-            loss = (ce(out.logits, y_pol) + cfg.category_weight * ce(cat_logits, y_cat)
-                    + cfg.about_weight * ce(about_logits, y_about))
+            neg_only = torch.tensor([b.negative_only for b in batch])
+            loss = polarity_loss(out.logits, y_pol, neg_only)
+            aux_rows = [k for k, b in enumerate(batch) if b.aux_labels]
+            if aux_rows:  # category and about-bank only where annotated (the project's corpus, feedback)
+                y_cat = torch.tensor([categories.index(batch[k].category) for k in aux_rows])
+                y_about = torch.tensor([int(batch[k].about_bank) for k in aux_rows])
+                loss = loss + (cfg.category_weight * ce(cat_logits[aux_rows], y_cat)
+                               + cfg.about_weight * ce(about_logits[aux_rows], y_about))
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimiser.step()
             schedule.step()
             running += loss.item() * len(batch)
-        dev = _evaluate(model, aux, tokenizer, parts["dev"], categories, cfg)
+        dev = _evaluate(model, aux, tokenizer, dev_items, categories, cfg)
         row = {"epoch": epoch, "loss": round(running / len(train_items), 4), "seconds": round(time.perf_counter() - t0),
                **{f"dev_{k}": v for k, v in dev.items()}}
         history.append(row)
         log.info("epoch", extra=row)
-        if dev["negative_f1"] > best:
-            best = dev["negative_f1"]
+        if dev["selection"] > best:
+            best = dev["selection"]
             best_state = ({k: v.clone() for k, v in model.state_dict().items()},
                           {k: v.clone() for k, v in aux.state_dict().items()}, epoch)
     assert best_state is not None
@@ -146,12 +172,14 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
                                       encoding="utf-8")
     from sentiment.ngram_train import save_ngram, train_ngram
 
-    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed)
+    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
+                        negative_only=[i.negative_only for i in train_items])
     save_ngram(ngram, out_dir)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_state[2], "history": history,
-        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items)},
-        "dev": _evaluate(model, aux, tokenizer, parts["dev"], categories, cfg),
+        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
+        "public_split_sizes": public_sizes,
+        "dev": _evaluate(model, aux, tokenizer, dev_items, categories, cfg),
         "test": _evaluate(model, aux, tokenizer, parts["test"], categories, cfg),
         "parameters": sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in aux.parameters()),
         "train_seconds": round(time.perf_counter() - t0, 1),
@@ -160,12 +188,15 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
         from sentiment.blend import fit_model_blend
 
         # Fitted on dev; every part and the blend measured on test and on the held-out set (never trained on).
-        metrics["blend"] = fit_model_blend(out_dir)
+        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels])
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 
 
 def _evaluate(model, aux, tokenizer, items: Sequence[LabelledText], categories: list[str], cfg: TrainConfig) -> dict:
+    """Polarity metrics over ``items`` (a positive prediction counts as not negative for ``negative_only`` rows),
+    category accuracy over the rows annotated with one, and ``selection``: the mean negative-F1 over sources
+    (the project's corpus as one source, each public source as one), the figure the best epoch is chosen by."""
     from sentiment.metrics import polarity_metrics
 
     model.eval()
@@ -180,10 +211,20 @@ def _evaluate(model, aux, tokenizer, items: Sequence[LabelledText], categories: 
             probs.extend(out.logits.softmax(-1).tolist())
             c, _ = aux(out.hidden_states[-1][:, 0])
             cats.extend(categories[i] for i in c.argmax(-1).tolist())
-    m = polarity_metrics([b.polarity for b in items], [p[0] for p in probs],
-                         [LABELS[max(range(3), key=lambda k: p[k])] for p in probs])
-    m["category_accuracy"] = round(sum(c == b.category for c, b in zip(cats, items, strict=True))
-                                   / max(1, len(items)), 4)
+    pred = [LABELS[max(range(3), key=lambda k: p[k])] for p in probs]
+    pred = ["neutral" if b.negative_only and p == "positive" else p for b, p in zip(items, pred, strict=True)]
+    gold = [b.polarity for b in items]
+    m = polarity_metrics(gold, [p[0] for p in probs], pred)
+    annotated = [(c, b) for c, b in zip(cats, items, strict=True) if b.aux_labels]
+    m["category_accuracy"] = round(sum(c == b.category for c, b in annotated) / max(1, len(annotated)), 4)
+    groups: dict[str, list[int]] = {}
+    for k, b in enumerate(items):
+        groups.setdefault("corpus" if b.aux_labels else b.source, []).append(k)
+    per_source = {g: polarity_metrics([gold[k] for k in ks], [probs[k][0] for k in ks],
+                                      [pred[k] for k in ks])["negative_f1"] for g, ks in sorted(groups.items())}
+    if len(per_source) > 1:
+        m["negative_f1_by_source"] = per_source
+    m["selection"] = round(sum(per_source.values()) / max(1, len(per_source)), 4)
     return {k: v for k, v in m.items() if k != "confusion"}
 
 

@@ -200,13 +200,18 @@ def classify(
 @app.command()
 def evaluate(
     data: Annotated[str, typer.Option("--data", help="corpus-format JSONL file or directory, or 'heldout', "
-                                      "or 'corpus' (with --split)")],
-    split: Annotated[str | None, typer.Option("--split", help="train|dev|test split of the data "
-                                              "(default for 'corpus': test)")] = None,
+                                      "or 'corpus' (with --split), or 'public' (the real labelled data, per source)")],
+    split: Annotated[str | None, typer.Option("--split", help="train|dev|test split of the data (default for "
+                                              "'corpus': test); for 'public' train|dev|heldout (default heldout)")]
+    = None,
     model: Annotated[Path | None, typer.Option("--model", help="model directory (default: YUQING_MODEL_DIR or "
                                                "the bundled model)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write every number to this JSON file")]
     = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="directory of the public data (default: "
+                                                  "YUQING_SENTIMENT_DATA_DIR or ../shared/data/sentiment)")] = None,
+    limit_per_source: Annotated[int | None, typer.Option(
+        "--limit-per-source", min=1, help="at most this many texts per source, chosen by a hash of the id")] = None,
 ) -> None:
     """Evaluate the model beside the snownlp and lexicon baselines, in the same run, on labelled texts."""
     from sentiment.corpus import CorpusError
@@ -214,8 +219,13 @@ def evaluate(
     from sentiment.evaluate import evaluation_classifiers, format_report, json_safe, load_items
 
     _settings()
+    sizes = None
     try:
-        items, what = load_items(data, split)
+        items, what = load_items(data, split, data_dir=data_dir, limit_per_source=limit_per_source)
+        if data == "public":
+            from sentiment.public_data import format_split_sizes, load_public, split_public, split_sizes
+
+            sizes = split_sizes(split_public(load_public(data_dir)))
     except (CorpusError, OSError, ValueError) as exc:
         _fail(str(exc))
     if not items:
@@ -224,11 +234,14 @@ def evaluate(
         classifiers = evaluation_classifiers(model)
     except (OSError, ValueError) as exc:
         _fail(f"cannot load the model: {exc}")
-    result = run_evaluation(items, classifiers)
+    if sizes is not None:
+        typer.echo("公开数据划分 public data split (near-duplicate groups, hash-assigned; heldout never trained on)")
+        typer.echo(format_split_sizes(sizes) + "\n")
+    result = run_evaluation(items, classifiers, by_source=data == "public")
     typer.echo(format_report(result, title=f"评估 evaluation: {what}"))
     if json_out is not None:
-        json_out.write_text(json.dumps(json_safe({"data": what, "results": result}), ensure_ascii=False, indent=1),
-                            encoding="utf-8")
+        payload = {"data": what, "results": result} | ({"split_sizes": sizes} if sizes is not None else {})
+        json_out.write_text(json.dumps(json_safe(payload), ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 @app.command()
@@ -239,8 +252,17 @@ def train(
         "--with-feedback", help="fine-tune the current model on monitors' feedback into var/models/<time>")] = False,
     feedback_file: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, help="feedback JSONL to use instead of exporting it from the database")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="real labelled data to train on as well (default: YUQING_SENTIMENT_DATA_DIR or "
+        "../shared/data/sentiment when present); its held-out split is never trained on")] = None,
+    no_public_data: Annotated[bool, typer.Option("--no-public-data", help="train on the project's corpus only")]
+    = False,
+    public_limit_per_source: Annotated[int | None, typer.Option(
+        "--public-limit-per-source", min=1, help="smoke runs: at most this many public rows per source and split")]
+    = None,
 ) -> None:
-    """Train the sentiment model from the labelled corpus (fixed seeds; metrics written beside the weights)."""
+    """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
+    beside the weights)."""
     from sentiment.model import DEFAULT_MODEL_DIR
     from sentiment.train import TrainConfig
     from sentiment.train import train as run_training
@@ -256,9 +278,27 @@ def train(
             _fail(str(exc))
         typer.echo(run.render())
         return
-    cfg = TrainConfig() if epochs is None else TrainConfig(epochs=epochs)
-    metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
-    keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds")
+    from sentiment.corpus import CorpusError
+    from sentiment.public_data import resolve_data_dir
+
+    public_dir = None
+    if not no_public_data:
+        try:
+            public_dir = resolve_data_dir(data_dir, required=data_dir is not None)
+        except FileNotFoundError as exc:
+            _fail(str(exc))
+        if public_dir is None:
+            typer.echo("警告 warning: no public data directory (YUQING_SENTIMENT_DATA_DIR unset and no "
+                       "../shared/data/sentiment); training on the project's corpus only", err=True)
+    cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
+                      public_limit_per_source=public_limit_per_source)
+    if epochs is not None:
+        cfg.epochs = epochs
+    try:
+        metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
+    except CorpusError as exc:
+        _fail(str(exc))
+    keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds", "public_split_sizes")
     typer.echo(json.dumps({k: metrics[k] for k in keys if k in metrics}, ensure_ascii=False))
 
 

@@ -6,7 +6,9 @@ that loads a model directory (inference, evaluation, the CLI, ONNX export) is ex
 
 from __future__ import annotations
 
+import gzip
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -71,3 +73,59 @@ def blended_model_dir(tiny_model_dir: Path, tmp_path: Path) -> Path:
                "coef": coef, "intercept": [0.0, 0.2, 0.0]}
     (model_dir / "blend.json").write_text(json.dumps(weights), encoding="utf-8")
     return model_dir
+
+
+# --- a tiny synthetic public-data directory ----------------------------------------------------------------------
+# Written by the tests in the public data's file format; every text is generated here from made-up phrases (no row
+# of any real data set): three sources with the real label schemes — three classes (bdci2021), negative vs not
+# negative in a gzip file (ccf2019) and a binary review source without neutral (waimai_10k) — plus a family of
+# near-duplicates per source that the split must keep together.
+
+_NEG = ["太差了", "再也不来了", "客服一直推诿", "等了两个小时", "乱扣费", "根本没人管", "完全是骗人的"]
+_POS = ["非常满意", "服务很贴心", "速度很快", "下次还来", "值得推荐", "包装很好", "态度热情"]
+_NEU = ["请问怎么办理", "营业时间是几点", "额度一般", "有人知道吗", "看了一下公告", "明天再去问问"]
+_THINGS = ["信用卡", "分期", "网点", "外卖", "套餐", "酒店", "快递", "贷款", "理财", "积分"]
+
+
+def _text(rng: random.Random, label: str, k: int) -> str:
+    words = {"negative": _NEG, "positive": _POS, "neutral": _NEU}[label]
+    return f"第{k}号样例{rng.choice(_THINGS)}{rng.choice(words)}，{rng.choice(words)}{rng.choice(_THINGS)}{k * 7919}"
+
+
+def write_synthetic_public_dir(root: Path, *, per_source: int = 60, seed: int = 0) -> Path:
+    """Write ``bdci2021.jsonl``, ``ccf2019.jsonl.gz`` and ``waimai_10k.jsonl`` under ``root``; return ``root``."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    schemes = {"bdci2021": ("negative", "neutral", "positive"), "ccf2019": ("negative", "neutral"),
+               "waimai_10k": ("negative", "positive")}
+    k = 0
+    for source, labels in schemes.items():
+        rows = []
+        for n in range(per_source):
+            label = labels[n % len(labels)]
+            k += 1
+            meta = {}
+            if source == "ccf2019":
+                meta = {"entity": ["示例银行" if n % 4 == 0 else "某某贷"], "key_entity": [], "negative_flag":
+                        int(label == "negative"), "label_scope": "negative_vs_not_negative", "truncated": False}
+            rows.append({"id": f"{source}-{n}", "text": _text(rng, label, k), "label": label, "source": source,
+                         "meta": meta})
+        # a family of near-duplicates (one long text with small edits): they must land in one split together
+        base = "这家店的外卖送得特别慢而且饭菜都凉了，打电话给商家也不接，平台客服说会处理结果一直没有下文"
+        for n in range(4):
+            rows.append({"id": f"{source}-dup{n}", "text": base + "！" * (n + 1), "label": labels[0],
+                         "source": source, "meta": {}})
+        body = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+        if source == "ccf2019":
+            with gzip.open(root / f"{source}.jsonl.gz", "wt", encoding="utf-8") as fh:
+                fh.write(body)
+        else:
+            (root / f"{source}.jsonl").write_text(body, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def synthetic_public_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A synthetic public-data directory (and a split cache of its own under tmp_path)."""
+    monkeypatch.setenv("YUQING_CACHE_DIR", str(tmp_path / "cache"))
+    return write_synthetic_public_dir(tmp_path / "public")
