@@ -26,6 +26,7 @@ from incidents.levels import automatic_level, is_higher, level_title
 from incidents.lifecycle import ENDED, IncidentStatus
 from incidents.messages import compose, local_time
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
+from incidents.notify import queue_notifications
 from incidents.policy import Playbook, PlaybookStep, Policy
 from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
@@ -235,11 +236,11 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
         people = _people(org, step.people)
         note = (f"该预警自 {_local(overdue_since, policy)} 起超过确认时限仍未确认，现逐级上报给您"
                 f"（第{step.index}级：{_role_label(step.role)}）。")
-        queued = _queue_many(session, people=people, policy=policy, now=now, alert=alert,
-                             incident_id=alert.incident_id, purpose="escalation",
-                             key=f"alert:{alert.id}:escalation:{step.index}",
-                             message=_message(session, alert=alert, org=org, policy=policy, purpose="escalation",
-                                              note=note, deadline=alert.ack_due_at))
+        queued = queue_notifications(session, people=people, policy=policy, now=now, alert=alert,
+                                     incident_id=alert.incident_id, purpose="escalation",
+                                     key=f"alert:{alert.id}:escalation:{step.index}", level=alert.level,
+                                     message=_message(session, alert=alert, org=org, policy=policy,
+                                                      purpose="escalation", note=note, deadline=alert.ack_due_at))
         if alert.incident_id:
             incident = session.get(Incident, alert.incident_id)
             if incident is not None:
@@ -311,10 +312,11 @@ def _notify_alert(session: Session, *, alert: Alert, org: OrgChart, policy: Poli
     if not chain:
         log.warning("alert has nobody to notify", extra={"alert_id": alert.id, "unit_id": alert.unit_id})
         return 0
-    return _queue_many(session, people=_people(org, chain[0].people), policy=policy, now=now, alert=alert,
-                       incident_id=alert.incident_id, purpose="alert", key=f"alert:{alert.id}:level:{alert.level}",
-                       message=_message(session, alert=alert, org=org, policy=policy, purpose="alert",
-                                        deadline=alert.ack_due_at))
+    return queue_notifications(session, people=_people(org, chain[0].people), policy=policy, now=now, alert=alert,
+                               incident_id=alert.incident_id, purpose="alert", level=alert.level,
+                               key=f"alert:{alert.id}:level:{alert.level}",
+                               message=_message(session, alert=alert, org=org, policy=policy, purpose="alert",
+                                                deadline=alert.ack_due_at))
 
 
 def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor: str, org: OrgChart,
@@ -355,14 +357,15 @@ def _notify_incident(session: Session, *, incident: Incident, alert: Alert | Non
         score=alert.risk_score if alert else incident.peak_risk, category=incident.category,
         factors=alert.factors if alert else {}, link=f"/incidents/{incident.id}", number=incident.number,
         previous_level=previous_level, tz=policy.timezone)
-    return _queue_many(session, people=people, policy=policy, now=now, alert=alert, incident_id=incident.id,
-                       purpose=purpose, key=f"incident:{incident.id}:level:{incident.level}", message=(subject, body))
+    return queue_notifications(session, people=people, policy=policy, now=now, alert=alert, incident_id=incident.id,
+                               purpose=purpose, key=f"incident:{incident.id}:level:{incident.level}",
+                               message=(subject, body), level=incident.level)
 
 
 def _message(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, purpose: str,
              note: str = "", deadline: datetime | None = None) -> tuple[str, str]:
     number = None
-    link = f"/alerts/{alert.id}"
+    link = f"/alerts#alert-{alert.id}"  # the alerts page anchors each alert; there is no page per alert
     if alert.incident_id:
         incident = session.get(Incident, alert.incident_id)
         number = incident.number if incident else None
@@ -370,23 +373,6 @@ def _message(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, p
     return compose(purpose=purpose, level=alert.level, unit_name=_unit_name(org, alert.unit_id), title=alert.title,
                    score=alert.risk_score, category=alert.category, factors=alert.factors, link=link,
                    number=number, deadline=deadline, tz=policy.timezone, note=note)
-
-
-def _queue_many(session: Session, *, people: Sequence[Person], policy: Policy, now: datetime, alert: Alert | None,
-                incident_id: int | None, purpose: str, key: str, message: tuple[str, str]) -> int:
-    subject, body = message
-    queued = 0
-    for person in people:
-        for channel in policy.channels.person_channels(has_email=bool(person.contacts.email)):
-            dedup = f"{key}:{person.id}:{channel}"
-            if session.scalar(select(Notification.id).where(Notification.dedup_key == dedup)) is not None:
-                continue
-            session.add(Notification(dedup_key=dedup, alert_id=alert.id if alert else None, incident_id=incident_id,
-                                     recipient_id=person.id, channel=channel, purpose=purpose, subject=subject,
-                                     body=body, status="pending", attempts=0, created_at=now, next_attempt_at=now))
-            queued += 1
-    session.flush()
-    return queued
 
 
 def _cancel_pending(session: Session, *, alert_id: int, purposes: Sequence[str], reason: str) -> int:

@@ -68,8 +68,14 @@ def test_risk_rising_iii_ii_i_opens_one_incident_adds_tasks_and_notifies_each_pe
     initial = next(t for t in incident.tasks if t.key == "initial_report")
     assert initial.due_at == clock.now() + timedelta(hours=1)
 
-    sent = Counter((n.recipient_id, n.purpose, n.dedup_key.split(":")[3]) for n in notifications(session))
+    rows = notifications(session)
+    assert all(v == 1 for v in Counter((n.recipient_id, n.purpose, n.dedup_key.split(":")[3], n.channel)
+                                       for n in rows).values()), "once per person, level and channel"
+    sent = Counter((n.recipient_id, n.purpose, n.dedup_key.split(":")[3]) for n in rows if n.channel == "in_app")
     assert all(v == 1 for v in sent.values())
+    # Level I tells leaders by phone too (leadership_by_phone): a call task per leader, at level I only.
+    assert sorted((n.recipient_id, n.dedup_key.split(":")[3]) for n in rows if n.channel == "phone") == [
+        ("chenjing", "I"), ("sunhua", "I")]
     by_person: dict[str, list[str]] = {}
     for (person, purpose, level), _ in sorted(sent.items()):
         by_person.setdefault(person, []).append(f"{purpose}:{level}")
@@ -79,7 +85,8 @@ def test_risk_rising_iii_ii_i_opens_one_incident_adds_tasks_and_notifies_each_pe
     assert sorted(by_person["chenjing"]) == ["level_changed:I", "level_changed:II"]
     assert sorted(by_person["sunhua"]) == ["level_changed:I", "level_changed:II"]
     assert set(by_person) == {"wangmin", "zhaolei", "liuqiang", "chenjing", "sunhua"}
-    assert {n.channel for n in notifications(session)} == {"in_app"}  # email is off in the default channels.yaml
+    # Email is off in the default channels.yaml; phone (level I leaders) is on: it creates a call task.
+    assert {n.channel for n in notifications(session)} == {"in_app", "phone"}
 
     msg = notifications(session, recipient_id="chenjing", purpose="level_changed")[-1]
     assert "I级（特别重大）" in msg.subject and "示例银行江城分行新华路网点" in msg.subject
@@ -123,7 +130,7 @@ def test_level_iv_is_alert_only_and_can_be_opened_by_hand(session, org, policy, 
     assert out.alert_id and out.incident_id is None
     assert session.scalar(select(func.count()).select_from(Incident)) == 0
     assert {n.recipient_id for n in notifications(session)} == {"wangmin", "zhaolei"}
-    assert "/alerts/" in notifications(session)[0].body
+    assert "/alerts#alert-" in notifications(session)[0].body
 
     clock.advance(300)
     incident = service.open_incident_from_alert(session, alert_id=out.alert_id, user_login="wangmin", org=org,
