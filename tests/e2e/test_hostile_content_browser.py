@@ -49,7 +49,8 @@ from api.users import seed_users
 from crawlers.matching import Matcher
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.stories import StoryIndex
-from incidents.models import Alert, Incident, Task
+from incidents.acks import AckLinks
+from incidents.models import Alert, Incident, Notification, Task
 from incidents.notify import default_senders
 from sentiment.rules import RuleBasedClassifier
 from sentiment.service import RiskContext
@@ -414,7 +415,13 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
                    "source_id": [s.id for s in sources],
                    "unit_id": sorted({u for u in session.scalars(select(Mention.unit_id))}),
                    "user_id": list(session.scalars(select(User.id).where(User.login.in_([LOGIN, "wangmin"])))),
-                   "login": [LOGIN, "wangmin"]}
+                   "login": [LOGIN, "wangmin"],
+                   # one-click acknowledgement links of the messages this user got (their pages quote the
+                   # message, which quotes crawled titles)
+                   "token": [AckLinks(settings.secret_key, base_url="").token(n_id, LOGIN)
+                             for n_id in session.scalars(select(Notification.id).where(
+                                 Notification.recipient_id == LOGIN).order_by(Notification.id).limit(3))]}
+            assert ids["token"], "the hostile incident should have sent the commander a message"
         app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy,
                          sources=sources)
         server = ServerThread(app)
