@@ -102,6 +102,11 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.include_router(login_router)
     app.include_router(account_router)
     app.include_router(pages_router)
+    from api import statements as statement_pages  # 口径: the page /incidents/{id}/statements and its forms
+    from api.routers import statements as statements_api
+
+    app.include_router(statements_api.router)
+    app.include_router(statement_pages.router)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)

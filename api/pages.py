@@ -105,7 +105,15 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         "can": incident_permissions(me, incident), "people": org.people,
         "task_can": {t.id: actions.may_tick(me, t, org) for t in incident.tasks},
         "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
-        "duration": present.duration_text})
+        "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id)})
+
+
+def _statement_reads(session, org, incident_id: int) -> list:
+    """The incident's statements (口径) for the page's summary; the work is on /incidents/{id}/statements."""
+    from api.statements import statement_read
+    from incidents.statements import statements_of
+
+    return [statement_read(org, s) for s in statements_of(session, incident_id)]
 
 
 @router.post("/tasks/{task_id}/complete")

@@ -24,7 +24,7 @@ from yuqing.clock import Clock
 from yuqing.org import ROLE_LABELS, OrgChart, Role
 from yuqing.text import repair_text
 
-BRANCH_WIDE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin})
+BRANCH_WIDE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin, Role.legal})
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 10
 DEFAULT_TOKEN_DAYS = 90

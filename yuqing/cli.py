@@ -64,10 +64,14 @@ def check_config(ctx: typer.Context) -> None:
     try:
         cfg = load_config(settings)
         calendar = calendar_for(holidays_path)
+        from incidents.statements import TEMPLATES_FILE, load_templates  # 口径 templates
+
+        statement_templates = load_templates(settings.config_dir / TEMPLATES_FILE)
     except ConfigError as exc:
         _fail(str(exc))
     typer.echo(f"ok: {len(cfg.org.units)} units, {len(cfg.org.people)} people, {len(cfg.sources)} sources, "
                f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
+    typer.echo(f"statements: {len(statement_templates.templates)} templates ({settings.config_dir / TEMPLATES_FILE})")
     first, last = package_years()
     extra = ", ".join(str(y) for y in sorted(calendar.years)) or "none"
     typer.echo(f"holidays: known through {calendar.last_covered_date} (chinesecalendar {first}-{last}; "
@@ -771,6 +775,165 @@ def incident_review(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
     cli.run(actions.review_incident, incident_id=incident_id, text=text, went_well=went_well,
             went_badly=went_badly, action_items=items, org=cli.org)
     cli.done(incident_id, "复盘已提交")
+
+
+statement_app = typer.Typer(help="Statements (口径) of an incident: draft from a template, edit (a new version each "
+                                 "time), submit, legal review, a chain leader's sign-off, publish.",
+                            no_args_is_help=True)
+incident_app.add_typer(statement_app, name="statement")
+StatementId = Annotated[int, typer.Argument(min=1, help="statement id")]
+
+
+def _statement_done(cli: _IncidentCli, statement_id: int, what: str) -> None:
+    from api.statements import statement_read
+    from incidents.statements import get_statement
+
+    cli.session.expire_all()
+    read = statement_read(cli.org, get_statement(cli.session, statement_id))
+    typer.echo(f"{read.id}\t{read.kind_name}\t{read.status_name}\t第{read.current_version}版\t{what}")
+    cli.session.close()
+
+
+@statement_app.command("list")
+def statement_list(ctx: typer.Context, incident_id: IncidentId, as_: AsUser) -> None:
+    """The incident's statements: id, kind, status, current version, where published."""
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    for s in cli.run(lambda session, me, clock, **kw: statements.list_statements(session, me, **kw),
+                     incident_id=incident_id):
+        read = statements.statement_read(cli.org, s)
+        typer.echo(f"{read.id}\t{read.kind}\t{read.status}\tv{read.current_version}"
+                   + (f"\t{read.published_where}\t{read.published_at.isoformat()}" if read.published_at else ""))
+    cli.session.close()
+
+
+@statement_app.command("show")
+def statement_show(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                   as_json: Annotated[bool, typer.Option("--json", help="the API's JSON (StatementRead)")] = False,
+                   diff: Annotated[str | None, typer.Option(help="A:B — a unified diff of versions A and B")] = None
+                   ) -> None:
+    """One statement: its current text (or the API's JSON, or a diff of two versions)."""
+    from api import statements
+    from incidents.statements import unified_diff
+
+    cli = _IncidentCli(ctx, as_)
+    statement, _ = cli.run(lambda session, me, clock, **kw: statements.visible_statement(session, me, **kw),
+                           statement_id=statement_id)
+    read = statements.statement_read(cli.org, statement)
+    if diff:
+        a, sep, b = diff.partition(":")
+        numbers = {v.number for v in statement.versions}
+        if not sep or not a.isdigit() or not b.isdigit() or int(a) not in numbers or int(b) not in numbers:
+            _fail(f"--diff must be A:B with versions of {sorted(numbers)}, got {diff!r}", code=1)
+        typer.echo(unified_diff(statement, int(a), int(b)))
+    elif as_json:
+        typer.echo(read.model_dump_json())
+    else:
+        typer.echo(f"{read.id} {read.kind_name} {read.status_name} 第{read.current_version}版")
+        typer.echo(read.text)
+    cli.session.close()
+
+
+@statement_app.command("draft")
+def statement_draft(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
+                    kind: Annotated[str, typer.Option(
+                        help="holding (初步回应) | clarification (澄清说明) | apology (致歉声明)")],
+                    file: Annotated[str | None, typer.Option("--file", help="the text (UTF-8; - for stdin); default: "
+                                                             "the template for the incident's category")] = None
+                    ) -> None:
+    """起草口径 (commander): prints the statement's id and its first version."""
+    from api import statements
+    from incidents.statements import TEMPLATES_FILE, load_templates
+
+    if kind not in ("holding", "clarification", "apology"):
+        _fail("kind must be one of holding, clarification, apology")
+    text = _text_of(file) if file else ""
+    cli = _IncidentCli(ctx, as_)
+    path = cli.settings.config_dir / TEMPLATES_FILE
+    made = cli.run(statements.draft, incident_id=incident_id, kind=kind, text=text, org=cli.org,
+                   templates=lambda: load_templates(path), tz=cli.settings.timezone)
+    typer.echo(statements.statement_read(cli.org, made).text)
+    _statement_done(cli, made.id, "已起草")
+
+
+@statement_app.command("edit")
+def statement_edit(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                   file: Annotated[str, typer.Option("--file", help="the new text (UTF-8; - for stdin)")],
+                   note: Annotated[str, typer.Option(help="what changed")] = "") -> None:
+    """修改口径 (commander): a new version; after submission the approvals are dropped."""
+    from api import statements
+
+    text = _text_of(file)
+    cli = _IncidentCli(ctx, as_)
+    cli.run(statements.edit, statement_id=statement_id, text=text, note=note)
+    _statement_done(cli, statement_id, "已保存新版本")
+
+
+@statement_app.command("submit")
+def statement_submit(ctx: typer.Context, statement_id: StatementId, as_: AsUser) -> None:
+    """提交审核 (commander); refused while 【待核实】 is left in the text."""
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(statements.submit, statement_id=statement_id)
+    _statement_done(cli, statement_id, "已提交审核")
+
+
+@statement_app.command("legal-approve")
+def statement_legal_approve(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                            note: Annotated[str, typer.Option(help="legal's opinion")] = "") -> None:
+    """法律合规审核通过 (legal)."""
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(statements.legal_approve, statement_id=statement_id, note=note)
+    _statement_done(cli, statement_id, "法律合规审核通过")
+
+
+@statement_app.command("approve")
+def statement_approve(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                      note: Annotated[str, typer.Option(help="the leader's opinion")] = "") -> None:
+    """领导审签 (a leader of the incident's unit or a unit above it)."""
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(statements.approve, statement_id=statement_id, note=note, org=cli.org)
+    _statement_done(cli, statement_id, "已审签")
+
+
+@statement_app.command("request-changes")
+def statement_request_changes(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                              reason: Annotated[str, typer.Option(help="what must change")] = "") -> None:
+    """退回修改 (legal while it waits for legal; a chain leader after that), with a reason."""
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    cli.run(statements.request_changes, statement_id=statement_id, reason=reason, org=cli.org)
+    _statement_done(cli, statement_id, "已退回修改")
+
+
+@statement_app.command("publish")
+def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser,
+                      where: Annotated[str, typer.Option(help="channel / outlet, e.g. 江城分行官方微博")],
+                      url: Annotated[str, typer.Option(help="link to the published text")] = "",
+                      at: Annotated[str | None, typer.Option(help="when it went out, ISO 8601 (default: now; "
+                                                             "without an offset: YUQING_TIMEZONE)")] = None) -> None:
+    """登记发布 (commander); refused unless a leader signed off the current version."""
+    from datetime import datetime
+
+    from api import statements
+
+    cli = _IncidentCli(ctx, as_)
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            _fail(f"--at must be an ISO 8601 time, got {at!r}")
+        when = when if when.tzinfo else when.replace(tzinfo=cli.settings.tz)
+    cli.run(statements.publish, statement_id=statement_id, where=where, url=url, published_at=when)
+    _statement_done(cli, statement_id, "已登记发布")
 
 
 def main() -> None:  # pragma: no cover - console entry

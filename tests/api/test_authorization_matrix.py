@@ -22,6 +22,7 @@ where XXX is, from config/org.yaml (checked at test time):
   lea  chenjing  leader, 江城分行 (branch-wide)      lia  zhoufang  liaison, 光明路支行 (sub-branch and its outlets)
   out  huangwei  liaison, 新华路网点 (the outlet)     adm  admin     admin, 江城分行 (branch-wide)
   hq   yangfan   commander + monitor, 总行 (the whole bank)
+  leg  qianyu    legal (法律合规), 江城分行 (branch-wide): reviews statements (口径), nothing else
   mcp  zhaolei   monitor, 江城分行, who must still change the initial password (``must_change_password``)
 
 Targets (what an ``{id}`` names, or ``?unit=`` for the mentions feed): an object of
@@ -74,7 +75,9 @@ from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revo
 from incidents.acks import AckLinks
 from incidents.lifecycle import ACTION_ROLES, Action
 from incidents.message_acks import MessageAck
-from incidents.models import Alert, Notification, Task
+from incidents.models import Alert, Notification, Statement, StatementVersion, Task
+from incidents.statements import ACTION_ROLES as STATEMENT_ROLES
+from incidents.statements import StatementAction
 from yuqing.clock import FrozenClock
 from yuqing.models import AuditEntry
 from yuqing.org import OrgChart, Role
@@ -88,6 +91,7 @@ ROLE_CALLERS: dict[str, tuple[str, frozenset[str], str]] = {  # column -> (login
     "out": ("huangwei", frozenset({"liaison"}), "xinhualu"),
     "adm": ("admin", frozenset({"admin"}), "jiangcheng"),
     "hq": ("yangfan", frozenset({"commander", "monitor"}), "head-office"),
+    "leg": ("qianyu", frozenset({"legal"}), "jiangcheng"),
     "mcp": ("zhaolei", frozenset({"monitor"}), "jiangcheng"),
 }
 MUST_CHANGE = "mcp"
@@ -108,284 +112,389 @@ SUCCESS = {"200", "201", "303"}
 
 # --- the specification -----------------------------------------------------------------------------------------
 _ANON = "anon frg  exp  rev"
-_ROLES = "mon com lea lia out adm hq  mcp"
+_ROLES = "mon com lea lia out adm hq  leg mcp"
 MATRIX_TEXT = f"""
 # method path                                   target   {_ANON}  | cookie: {_ROLES} | token: {_ROLES}
 # --- JSON API: reads (the cookie may read; must-change users may not) -------------------------------------------
-GET    /api/v1/incidents                         -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/incidents/{{incident_id}}          own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/incidents/{{incident_id}}          sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
-GET    /api/v1/incidents/{{incident_id}}          sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
-GET    /api/v1/incidents/{{incident_id}}          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
-GET    /api/v1/incidents/{{incident_id}}          missing  401 401 401 401 | 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404
-GET    /api/v1/incidents/{{incident_id}}          range    401 401 401 401 | 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422
-GET    /api/v1/alerts                            -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/stories                           -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/stories/{{story_id}}               own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/stories/{{story_id}}               sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
-GET    /api/v1/stories/{{story_id}}               sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
-GET    /api/v1/stories/{{story_id}}               hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
-GET    /api/v1/stories/{{story_id}}               none     401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
-GET    /api/v1/stories/{{story_id}}               missing  401 401 401 401 | 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404
-GET    /api/v1/stories/{{story_id}}               range    401 401 401 401 | 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422
-GET    /api/v1/articles                          -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/articles                          own      401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/articles                          sub      401 401 401 401 | 200 200 200 200 403 200 200 403 | 200 200 200 200 403 200 200 200
-GET    /api/v1/articles                          sib      401 401 401 401 | 200 200 200 403 403 200 200 403 | 200 200 200 403 403 200 200 200
-GET    /api/v1/articles                          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 | 403 403 403 403 403 403 200 403
-GET    /api/v1/articles                          missing  401 401 401 401 | 403 403 403 403 403 403 403 403 | 403 403 403 403 403 403 403 403
-GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/tokens                            -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
-GET    /api/v1/audit                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 | 403 403 403 403 403 200 403 403
-GET    /api/v1/audit                             range    401 401 401 401 | 403 403 403 403 403 422 403 403 | 403 403 403 403 403 422 403 403
+GET    /api/v1/incidents                         -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}          missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}          range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/alerts                            -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/stories                           -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/stories/{{story_id}}               hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/stories/{{story_id}}               none     401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/stories/{{story_id}}               missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/stories/{{story_id}}               range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/articles                          -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/articles                          own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/articles                          sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/articles                          sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/articles                          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/articles                          missing  401 401 401 401 | 403 403 403 403 403 403 403 403 403 | 403 403 403 403 403 403 403 403 403
+GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/tokens                            -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/audit                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/audit                             range    401 401 401 401 | 403 403 403 403 403 422 403 403 403 | 403 403 403 403 403 422 403 403 403
 # --- JSON API: the caller's own in-app messages (another person's answer 404, like a missing one) ------------
-GET    /api/v1/notifications                      -        401 401 401 401 | 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200
-POST   /api/v1/notifications/{{notification_id}}/read mine     401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
-POST   /api/v1/notifications/{{notification_id}}/read other    401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/notifications/{{notification_id}}/read missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/notifications/{{notification_id}}/read range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+GET    /api/v1/notifications                      -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+POST   /api/v1/notifications/{{notification_id}}/read mine     401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200 200
+POST   /api/v1/notifications/{{notification_id}}/read other    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/read missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/read range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- JSON API: writes (a bearer token only; the cookie alone is 401) ---------------------------------------------
-POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/ack            sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/ack            hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/alerts/{{alert_id}}/ack            missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/alerts/{{alert_id}}/ack            range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/alerts/{{alert_id}}/dismiss        own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/dismiss        sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/dismiss        sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/dismiss        hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/alerts/{{alert_id}}/dismiss        missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/alerts/{{alert_id}}/dismiss        range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/alerts/{{alert_id}}/incident       own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/incident       sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/incident       sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 200
-POST   /api/v1/alerts/{{alert_id}}/incident       hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/alerts/{{alert_id}}/incident       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/alerts/{{alert_id}}/incident       range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/tasks/{{task_id}}/complete         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 200 403 200 403
-POST   /api/v1/tasks/{{task_id}}/complete         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 200 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/complete         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/complete         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/complete         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/tasks/{{task_id}}/complete         range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/tokens                            -        401 401 401 401 | 401 401 401 401 401 401 401 401 | 201 201 201 201 201 201 201 201
-DELETE /api/v1/tokens/{{token_id}}                mine     401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200
-DELETE /api/v1/tokens/{{token_id}}                other    401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 200 404 404
-DELETE /api/v1/tokens/{{token_id}}                missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-DELETE /api/v1/tokens/{{token_id}}                range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/ack            sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/ack            hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/alerts/{{alert_id}}/ack            missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/ack            range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/alerts/{{alert_id}}/dismiss        own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/dismiss        hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/alerts/{{alert_id}}/dismiss        missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/dismiss        range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/alerts/{{alert_id}}/incident       own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/incident       sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/incident       sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 403 403 403 200 200 403 200
+POST   /api/v1/alerts/{{alert_id}}/incident       hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/alerts/{{alert_id}}/incident       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/alerts/{{alert_id}}/incident       range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/complete         own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 200 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/complete         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 200 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/complete         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/complete         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/complete         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/complete         range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/tokens                            -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 201 201 201 201 201 201
+DELETE /api/v1/tokens/{{token_id}}                mine     401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200 200
+DELETE /api/v1/tokens/{{token_id}}                other    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 200 404 404 404
+DELETE /api/v1/tokens/{{token_id}}                missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+DELETE /api/v1/tokens/{{token_id}}                range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- JSON API: the incident lifecycle and task assignment (who may: incidents.lifecycle.ACTION_ROLES) ----
-POST   /api/v1/incidents/{{incident_id}}/ack      own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/incidents/{{incident_id}}/ack      sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/incidents/{{incident_id}}/ack      sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200
-POST   /api/v1/incidents/{{incident_id}}/ack      hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/ack      missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/ack      range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/respond  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/respond  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/respond  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/respond  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/respond  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/respond  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/monitor  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/monitor  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/monitor  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/monitor  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/monitor  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/monitor  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/level    own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/level    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/level    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/level    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/level    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/level    range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/reports  own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reports  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reports  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reports  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reports  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/reports  range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/leader-ack own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
-POST   /api/v1/incidents/{{incident_id}}/leader-ack sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
-POST   /api/v1/incidents/{{incident_id}}/leader-ack sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403
-POST   /api/v1/incidents/{{incident_id}}/leader-ack hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403
-POST   /api/v1/incidents/{{incident_id}}/leader-ack missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/leader-ack range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/close    own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/close    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/close    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/close    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/close    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/close    range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/reopen   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reopen   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reopen   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reopen   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/reopen   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/reopen   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/incidents/{{incident_id}}/review   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/review   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/review   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/review   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/incidents/{{incident_id}}/review   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/incidents/{{incident_id}}/review   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/tasks/{{task_id}}/reassign         own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/reassign         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/reassign         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/reassign         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/reassign         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/tasks/{{task_id}}/reassign         range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
-POST   /api/v1/tasks/{{task_id}}/not-applicable   own      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/not-applicable   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/not-applicable   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/not-applicable   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403
-POST   /api/v1/tasks/{{task_id}}/not-applicable   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404
-POST   /api/v1/tasks/{{task_id}}/not-applicable   range    401 401 401 401 | 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/ack      own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/incidents/{{incident_id}}/ack      sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/incidents/{{incident_id}}/ack      sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/incidents/{{incident_id}}/ack      hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/ack      missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/ack      range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/respond  own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/respond  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/respond  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/respond  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/respond  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/respond  range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/monitor  own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/monitor  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/monitor  range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/level    own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/level    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/level    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/level    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/level    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/level    range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/reports  own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reports  sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reports  sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reports  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reports  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/reports  range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/leader-ack own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403 403
+POST   /api/v1/incidents/{{incident_id}}/leader-ack missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/leader-ack range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/close    own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/close    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/close    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/close    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/close    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/close    range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/reopen   own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/reopen   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/reopen   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/review   own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/review   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/reassign         own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/reassign         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/reassign         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/reassign         hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/reassign         missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/reassign         range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/tasks/{{task_id}}/not-applicable   own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/tasks/{{task_id}}/not-applicable   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/tasks/{{task_id}}/not-applicable   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+# --- JSON API: statements (口径) — who may: incidents.statements.ACTION_ROLES; a sign-off only by a leader of the
+# incident's chain (陈静 is one for every 江城分行 unit); request-changes starts from 待法律合规审核 ---------------------
+GET    /api/v1/incidents/{{incident_id}}/statements own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/statements sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/statements sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/statements hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/statements missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/statements range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/statements own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/statements sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/statements sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/statements hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/statements missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/statements range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/statements/{{statement_id}}        own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/statements/{{statement_id}}        sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/statements/{{statement_id}}        sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/statements/{{statement_id}}        hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/statements/{{statement_id}}        missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/statements/{{statement_id}}        range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/edit   own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/edit   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/edit   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/edit   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/edit   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/edit   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/submit own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/submit sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/submit sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/submit hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/submit missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/submit range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/legal-approve own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/legal-approve sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/legal-approve sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/legal-approve hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/legal-approve missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/legal-approve range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/approve own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/approve sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/approve sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/approve hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/approve missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/approve range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/request-changes own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/request-changes sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/request-changes sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 200 403
+POST   /api/v1/statements/{{statement_id}}/request-changes hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 403 403 403
+POST   /api/v1/statements/{{statement_id}}/request-changes missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/request-changes range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/statements/{{statement_id}}/publish own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/publish sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/publish sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/publish hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/statements/{{statement_id}}/publish missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/statements/{{statement_id}}/publish range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- public ------------------------------------------------------------------------------------------------------
-GET    /healthz                                  -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-GET    /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-HEAD   /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-GET    /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-HEAD   /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-GET    /login                                    -        200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-POST   /login                                    -        403 403 403 403 | 303 303 303 303 303 303 303 PWD | 403 403 403 403 403 403 403 403
-POST   /logout                                   -        403 403 403 403 | 303 303 303 303 303 303 303 303 | 403 403 403 403 403 403 403 403
+GET    /healthz                                  -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+GET    /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+HEAD   /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+GET    /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+HEAD   /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+GET    /login                                    -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+POST   /login                                    -        403 403 403 403 | 303 303 303 303 303 303 303 303 PWD | 403 403 403 403 403 403 403 403 403
+POST   /logout                                   -        403 403 403 403 | 303 303 303 303 303 303 303 303 303 | 403 403 403 403 403 403 403 403 403
 # one-click acknowledgement links: the signed token is the credential (no login); a browser signed in as someone
 # else is refused (403); an invalid, unsigned or out-of-range token is 404. GET only shows; POST acknowledges.
-GET    /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-GET    /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200
-GET    /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
-GET    /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
-POST   /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200
-POST   /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200
-POST   /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
-POST   /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404
+GET    /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+GET    /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200 200
+GET    /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
+GET    /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
+POST   /ack/{{token}}                             mine     200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+POST   /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200 200
+POST   /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
+POST   /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
 # --- dashboard pages (the cookie only; a bearer token is not a dashboard login) ------------------------------
-GET    /                                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /partials/overview                        -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /alerts                                   -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents                                -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /                                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /partials/overview                        -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /alerts                                   -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents                                -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 # 消息 (own messages) and 发送记录 (admins)
-GET    /inbox                                     -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /outbox                                    -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-GET    /outbox                                    range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/read            mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/read            other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/read            missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/read            range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/ack             mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/ack             other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /inbox/{{notification_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /inbox                                     -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /outbox                                    -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /outbox                                    range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/read            range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /inbox/{{notification_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 # --- dashboard forms (the right CSRF token is sent; test_every_dashboard_form_needs_its_csrf_token sends wrong ones)
-POST   /alerts/{{alert_id}}/ack                   own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/ack                   sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/ack                   sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/ack                   hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/ack                   missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/ack                   range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/dismiss               range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              own      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              sub      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              sib      LGN LGN LGN LGN | 303 303 403 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /alerts/{{alert_id}}/incident              range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                own      LGN LGN LGN LGN | 403 303 303 403 303 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                sub      LGN LGN LGN LGN | 403 303 303 303 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/complete                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/respond         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/monitor         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/level           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reports         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/leader-ack      range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/close           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/reopen          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /incidents/{{incident_id}}/review          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/reassign                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /tasks/{{task_id}}/not-applicable          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/password                         -        LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/tokens                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/tokens/{{token_id}}/revoke        mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/tokens/{{token_id}}/revoke        other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/tokens/{{token_id}}/revoke        missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
-POST   /account/tokens/{{token_id}}/revoke        range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/ack                   range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/dismiss               range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              own      LGN LGN LGN LGN | 303 303 403 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              sub      LGN LGN LGN LGN | 303 303 403 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              sib      LGN LGN LGN LGN | 303 303 403 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /alerts/{{alert_id}}/incident              range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                own      LGN LGN LGN LGN | 403 303 303 403 303 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sub      LGN LGN LGN LGN | 403 303 303 303 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/complete                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/ack             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/respond         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/monitor         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/level           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reports         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/leader-ack      range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/close           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/reopen          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/reassign                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /tasks/{{task_id}}/not-applicable          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/password                         -        LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 422 | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        mine     LGN LGN LGN LGN | 303 303 303 303 303 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        other    LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /account/tokens/{{token_id}}/revoke        range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# --- dashboard: statements (口径) page and forms -------------------------------------------------------------------
+GET    /incidents/{{incident_id}}/statements      own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/statements      sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/statements      sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/statements      hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/statements      missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/statements      range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      own      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      sub      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      sib      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/statements      range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          own      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          sub      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          sib      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/edit          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        own      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        sub      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        sib      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/submit        range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve own      LGN LGN LGN LGN | 403 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve sub      LGN LGN LGN LGN | 403 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve sib      LGN LGN LGN LGN | 403 403 403 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/legal-approve range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/approve       range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes hq       LGN LGN LGN LGN | 403 403 403 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/request-changes range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       own      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       sub      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       sib      LGN LGN LGN LGN | 403 303 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /statements/{{statement_id}}/publish       range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 """  # noqa: E501 — a table, one row per line
 
 
@@ -565,6 +674,34 @@ class World:
         self.session.flush()
         return incident.id
 
+    def statement(self, target: str) -> int:
+        """A draft statement (口径) of the target's incident, made once (for the reads)."""
+        if ("statement", target) not in self.background:
+            self.background[("statement", target)] = self.fresh_statement(target, "draft", self.incident(target))
+            self.session.commit()
+        return self.background[("statement", target)]
+
+    def statement_incident(self, target: str) -> int:
+        """The target's incident, with its statement (so the page shows one)."""
+        self.statement(target)
+        return self.incident(target)
+
+    def fresh_statement(self, target: str, status: str, incident_id: int | None = None) -> int:
+        """A statement in ``status`` with the approvals that status implies, on a fresh responding incident."""
+        incident_id = incident_id or self.fresh_incident(target, "responding")
+        now = self.clock.now() - timedelta(minutes=10)
+        statement = Statement(incident_id=incident_id, kind="holding", status=status, current_version=1,
+                              created_by="liuqiang", created_at=now, updated_at=now)
+        if status in ("legal_approved", "approved"):
+            statement.legal_by, statement.legal_at, statement.legal_version = "qianyu", now, 1
+        if status == "approved":
+            statement.approved_by, statement.approved_at, statement.approved_version = "chenjing", now, 1
+        statement.versions = [StatementVersion(number=1, text=f"MX_{target}_MX 我行已关注到相关信息，正在核实。",
+                                               author="liuqiang", created_at=now, note="")]
+        self.session.add(statement)
+        self.session.flush()
+        return statement.id
+
     def fresh_notification(self, login: str, channel: str = "in_app") -> int:
         """A delivered message to ``login`` (no alert: acknowledging it records receipt only)."""
         now = self.clock.now()
@@ -662,6 +799,41 @@ def _task_action(prefix: str, action: str) -> Prepare:
         url = f"{prefix}/tasks/{task}/{action}"
         effect = None if target in ("missing", "range") else ("audit", ("task", task, audit))
         return Call(url, json=body, effect=effect) if prefix else Call(url, form=dict(body), effect=effect)
+    return prepare
+
+
+# Statements (口径): each write gets a fresh statement in the status its action starts from; the change is read back
+# from the audit entry the flow writes (a draft: from the incident now having a statement).
+STATEMENT_ACTIONS: dict[str, tuple[str, dict[str, str], str]] = {  # action -> (status to start from, body, audit)
+    "edit": ("draft", {"text": "矩阵测试：修改后的口径", "note": "矩阵测试"}, "statement.edit"),
+    "submit": ("draft", {}, "statement.submit"),
+    "legal-approve": ("in_review", {"note": "矩阵测试"}, "statement.legal_approve"),
+    "approve": ("legal_approved", {"note": "矩阵测试"}, "statement.approve"),
+    "request-changes": ("in_review", {"reason": "矩阵测试"}, "statement.request_changes"),
+    "publish": ("approved", {"where": "矩阵测试官方微博"}, "statement.publish"),
+}
+
+
+def _statement_action(prefix: str, action: str) -> Prepare:
+    status, body, audit = STATEMENT_ACTIONS[action]
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        statement = _id(target, lambda: w.fresh_statement(target, status))
+        url = f"{prefix}/statements/{statement}/{action}"
+        effect = None if target in ("missing", "range") else ("audit", ("statement", statement, audit))
+        if prefix:
+            return Call(url, json=body or None, effect=effect) if body else Call(url, effect=effect)
+        return Call(url, form=dict(body), effect=effect)
+    return prepare
+
+
+def _statement_draft(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        incident = _id(target, lambda: w.fresh_incident(target, "responding"))
+        url = f"{prefix}/incidents/{incident}/statements"
+        effect = _effect("drafted", target, incident)
+        body = {"kind": "holding", "text": "矩阵测试口径"}
+        return Call(url, json=body, effect=effect) if prefix else Call(url, form=body, effect=effect)
     return prepare
 
 
@@ -799,6 +971,17 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/ack/{token}"): _ack_link("GET"),
     ("POST", "/ack/{token}"): _ack_link("POST"),
     ("POST", "/account/tokens"): _page_create_token,
+    ("GET", "/api/v1/incidents/{incident_id}/statements"):
+        lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}/statements"),
+    ("GET", "/incidents/{incident_id}/statements"):
+        lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.statement_incident(t))}/statements"),
+    ("GET", "/api/v1/statements/{statement_id}"):
+        lambda w, t, c: Call(f"/api/v1/statements/{_id(t, lambda: w.statement(t))}"),
+    ("POST", "/api/v1/incidents/{incident_id}/statements"): _statement_draft("/api/v1"),
+    ("POST", "/incidents/{incident_id}/statements"): _statement_draft(""),
+    **{("POST", f"/api/v1/statements/{{statement_id}}/{a}"): _statement_action("/api/v1", a)
+       for a in STATEMENT_ACTIONS},
+    **{("POST", f"/statements/{{statement_id}}/{a}"): _statement_action("", a) for a in STATEMENT_ACTIONS},
     ("POST", "/account/tokens/{token_id}/revoke"): _page_revoke,
 }
 SIGNS_OUT = {("POST", "/logout")}  # the user's every session ends: the runner signs the caller in again
@@ -813,7 +996,8 @@ def world(app, session, users, make, clock, password, csrf_of) -> Iterator[World
 def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[str, Any], bool]:
     """Whether each effect has happened (one query per kind, after all requests)."""
     session.rollback()  # a fresh read transaction: see what the app committed
-    ids = {kind: [v for k, v in effects if k == kind] for kind in ("alert", "task", "token", "token_named", "audit")}
+    ids = {kind: [v for k, v in effects if k == kind]
+           for kind in ("alert", "task", "token", "token_named", "audit", "drafted")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -836,6 +1020,8 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
         written = set(session.execute(select(AuditEntry.object_type, AuditEntry.object_id, AuditEntry.action)
                                       .where(AuditEntry.action.in_({a for _, _, a in ids["audit"]}))))
         done.update({("audit", e): (e[0], str(e[1]), e[2]) in written for e in ids["audit"]})
+    drafted = set(session.scalars(select(Statement.incident_id).where(Statement.incident_id.in_(ids["drafted"]))))
+    done.update({("drafted", i): i in drafted for i in ids["drafted"]})
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 
@@ -937,6 +1123,9 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             if "/alerts/" in row.path:
                 needed = INCIDENT_OPENERS if row.path.endswith("/incident") else ALERT_HANDLERS
                 allowed = bool(roles & {r.value for r in needed})
+            elif "statements" in row.path and row.method == "POST":  # incidents.statements; 陈静 leads every chain
+                action = STATEMENT_PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]
+                allowed = bool(roles & {r.value for r in STATEMENT_ROLES[action]})
             elif row.path.endswith("/complete"):  # a liaison step of the target's unit, owner unresolved
                 allowed = bool(roles & {"commander", "leader"}) or ("liaison" in roles and unit == target_unit)
             elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
@@ -944,9 +1133,13 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
             want = success if in_scope and allowed else "403"
             assert row.expected[caller] == want, f"{where} as {caller}: the rules give {want}"
-    assert {Role.monitor, Role.commander, Role.leader, Role.admin} == BRANCH_WIDE_ROLES
+    assert {Role.monitor, Role.commander, Role.leader, Role.admin, Role.legal} == BRANCH_WIDE_ROLES
 
 
+STATEMENT_PATH_ACTIONS = {"statements": StatementAction.draft, "edit": StatementAction.edit,
+                          "submit": StatementAction.submit, "legal-approve": StatementAction.legal_approve,
+                          "approve": StatementAction.approve, "request-changes": StatementAction.request_changes,
+                          "publish": StatementAction.publish}
 PATH_ACTIONS = {"ack": Action.acknowledge, "respond": Action.respond, "monitor": Action.monitor,
                 "level": Action.change_level, "reports": Action.file_report, "leader-ack": Action.leader_ack,
                 "close": Action.close, "reopen": Action.reopen, "review": Action.review,
@@ -971,7 +1164,7 @@ def test_scope_and_id_range_slice_on_postgres(world):
 # --- what lists show: exactly the caller's scope --------------------------------------------------------------
 VISIBLE = {  # caller -> the targets whose objects every list and overview shows them (and no other)
     "mon": "own sub sib", "com": "own sub sib", "lea": "own sub sib", "adm": "own sub sib",
-    "lia": "own sub", "out": "own", "hq": "own sub sib hq none",
+    "lia": "own sub", "out": "own", "hq": "own sub sib hq none", "leg": "own sub sib",
 }
 LISTS = {  # route -> the targets that can appear there at all (unattributed stories exist only as stories)
     "/api/v1/incidents": "own sub sib hq", "/api/v1/alerts": "own sub sib hq",
@@ -1033,6 +1226,13 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/incidents/{incident_id}/close": ("c:com", "own"),
     "/incidents/{incident_id}/reopen": ("c:lea", "own"),
     "/incidents/{incident_id}/review": ("c:com", "own"),
+    "/incidents/{incident_id}/statements": ("c:com", "own"),
+    "/statements/{statement_id}/edit": ("c:hq", "sib"),
+    "/statements/{statement_id}/submit": ("c:com", "sub"),
+    "/statements/{statement_id}/legal-approve": ("c:leg", "own"),
+    "/statements/{statement_id}/approve": ("c:lea", "own"),
+    "/statements/{statement_id}/request-changes": ("c:leg", "sub"),
+    "/statements/{statement_id}/publish": ("c:com", "own"),
     "/account/tokens": ("c:lea", "-"),
     "/account/tokens/{token_id}/revoke": ("c:out", "mine"),
     "/account/password": ("c:hq", "-"),
