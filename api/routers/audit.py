@@ -36,6 +36,11 @@ ACTION_NAMES = {
 }
 OBJECT_TYPE_NAMES = {"alert": "预警", "incident": "事件", "task": "任务", "user": "用户", "login": "登录名",
                      "address": "地址", "api_token": "API 令牌"}
+# statements (口径): incidents.statements
+ACTION_NAMES.update({"statement.draft": "起草口径", "statement.edit": "修改口径", "statement.submit": "提交口径审核",
+                     "statement.legal_approve": "口径法律合规审核通过", "statement.approve": "领导审签口径",
+                     "statement.request_changes": "退回口径修改", "statement.publish": "登记口径发布"})
+OBJECT_TYPE_NAMES["statement"] = "口径"
 
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 TextQuery = Annotated[str | None, Query(max_length=64)]
