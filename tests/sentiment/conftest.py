@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -129,3 +130,20 @@ def synthetic_public_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     """A synthetic public-data directory (and a split cache of its own under tmp_path)."""
     monkeypatch.setenv("YUQING_CACHE_DIR", str(tmp_path / "cache"))
     return write_synthetic_public_dir(tmp_path / "public")
+
+
+@pytest.fixture(scope="session")
+def public_data_dir() -> Path:
+    """The real public data directory (``sentiment.public_data.resolve_data_dir``). Tests that measure it are
+    skipped, with the reason, only when it is absent and YUQING_REQUIRE_PUBLIC_DATA is unset."""
+    from sentiment.public_data import DATA_DIR_ENV, resolve_data_dir
+
+    try:
+        directory = resolve_data_dir()
+    except FileNotFoundError as exc:
+        reason = f"public sentiment data not available: {exc}"
+        if os.environ.get("YUQING_REQUIRE_PUBLIC_DATA"):
+            pytest.fail(f"{reason} (YUQING_REQUIRE_PUBLIC_DATA is set: these tests may not be skipped)")
+        pytest.skip(f"{reason}; set {DATA_DIR_ENV} to measure it")
+    assert directory is not None
+    return directory

@@ -28,3 +28,27 @@ def test_shipped_blend_beats_the_baselines_on_the_heldout_set(monkeypatch):
     assert model_f1 >= 0.80  # regression floor; the measured figure is in docs/model-card.md
     assert result[clf.name]["roc_auc"] >= 0.90
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+# Texts per source of the public held-out split measured here (chosen by a hash of the id; the full split is
+# measured by `yuqing evaluate --data public --split heldout`, figures in docs/model-card.md).
+PUBLIC_SAMPLE_PER_SOURCE = 200
+
+
+def test_shipped_blend_on_the_real_public_heldout_split_beside_the_baselines(monkeypatch, public_data_dir):
+    """Measured on real posts, per domain, in one run with both baselines. Before retraining on the public data
+    the blend does NOT reach the issue's targets (bank/finance negative-F1 ≥ 0.75, reviews ≥ the lexicon); these
+    assertions are regression floors under today's figures, to be raised to the targets by the retrained model."""
+    from sentiment.public_data import load_public_split, subsample_per_source
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("YUQING_MODEL_DIR", raising=False)
+    monkeypatch.delenv("YUQING_SENTIMENT_BACKEND", raising=False)
+    clf = choose_classifier()
+    items = subsample_per_source(load_public_split("heldout", public_data_dir), PUBLIC_SAMPLE_PER_SOURCE)
+    result = evaluate(items, {clf.name: clf, **baseline_classifiers()}, by_source=True)
+    domain = {name: m["by_domain"] for name, m in result.items()}
+    print({name: {d: (m["negative_f1"], m["roc_auc"]) for d, m in dm.items()} for name, dm in domain.items()})
+    blend = domain[clf.name]
+    assert blend["bank_finance"]["negative_f1"] >= 0.40 and blend["bank_finance"]["roc_auc"] >= 0.65
+    assert blend["reviews"]["negative_f1"] >= 0.55 and blend["reviews"]["roc_auc"] >= 0.75
