@@ -487,3 +487,11 @@ def with_email_relay(policy: Policy, host: str, port: int) -> Policy:
                                        "use_ssl": False, "username": None})
     channels = policy.channels.model_copy(update={"channels": c.model_copy(update={"email": email})})
     return policy.model_copy(update={"channels": channels})
+
+
+def with_wecom_robot(policy: Policy, url_env: str = "YUQING_WECOM_WEBHOOK_URL") -> Policy:
+    """The policy with the WeCom group robot on, its URL read from ``url_env`` (the demo points it at the sim)."""
+    c = policy.channels.channels
+    wecom = c.wecom.model_copy(update={"enabled": True, "url_env": c.wecom.url_env or url_env})
+    channels = policy.channels.model_copy(update={"channels": c.model_copy(update={"wecom": wecom})})
+    return policy.model_copy(update={"channels": channels})

@@ -5,6 +5,9 @@ One app, sites separated by path prefix (``/news/``, ``/province/``, ``/weibo/``
 computed from ``clock.now()``: nothing is published before its time, counters grow along each post's curve, and
 feeds change (with fresh ETag / Last-Modified) as the story unfolds.
 
+``/wecom/cgi-bin/webhook/send?key=…`` is a WeCom group robot (企业微信群机器人) answering like the platform
+(``{"errcode":0,"errmsg":"ok"}``, 93000 for a wrong key), so the demo's chat channel really posts somewhere.
+
 - ``create_app(clock, scenario, weibo_token=...)`` builds the ASGI app;
 - ``SimServer`` runs it with uvicorn inside the caller's asyncio loop (tests, ``yuqing demo``);
 - ``serve(...)`` blocks, for ``yuqing sim``.
@@ -34,6 +37,7 @@ from sim.scenario import PlacedArticle, PlacedPost, Scenario, build_scenario
 from yuqing.clock import Clock, ScaledClock
 
 DEFAULT_TOKEN = "sim-weibo-token"
+DEFAULT_ROBOT_KEY = "sim-wecom-robot-key"
 
 ROBOTS = """User-agent: *
 Disallow: /news/admin/
@@ -51,8 +55,10 @@ def create_app(
     weibo_token: str = DEFAULT_TOKEN,
     weibo_rate_limit: float = 50.0,
     slow_page_seconds: float = 4.0,
+    robot_key: str = DEFAULT_ROBOT_KEY,
 ) -> Starlette:
-    """Build the sim app. ``weibo_rate_limit`` is requests per second per token before 429s (wall time)."""
+    """Build the sim app. ``weibo_rate_limit`` is requests per second per token before 429s (wall time);
+    ``robot_key`` is the WeCom group robot's key (``/wecom/cgi-bin/webhook/send?key=…``)."""
     news_by_id = {a.id: a for a in scenario.news}
     province_by_id = {a.id: a for a in scenario.province}
     complaints_by_id = {c.id: c for c in scenario.complaints}
@@ -304,8 +310,29 @@ def create_app(
             return HTMLResponse("<h1>404</h1>", status_code=404)
         return HTMLResponse(render.regulator_detail(pp))
 
+    # ---- 企业微信群机器人 (WeCom group robot webhook), for the demo's chat channel ----
+    robot_messages: deque[dict[str, Any]] = deque(maxlen=1000)  # the newest, for tests and a look
+
+    async def wecom_robot(request: Request) -> Response:
+        """Answers like qyapi.weixin.qq.com/cgi-bin/webhook/send: errcode 0 for a valid message to a known key."""
+        if request.query_params.get("key") != robot_key:
+            return JSONResponse({"errcode": 93000, "errmsg": "invalid webhook url"})
+        try:
+            data = await request.json()
+        except ValueError:
+            return JSONResponse({"errcode": 40016, "errmsg": "invalid json"})
+        msgtype = data.get("msgtype") if isinstance(data, dict) else None
+        content = (data.get(msgtype) or {}).get("content") if msgtype in ("text", "markdown") else None
+        if not isinstance(content, str) or not content:
+            return JSONResponse({"errcode": 40008, "errmsg": "invalid message type"})
+        if len(content.encode()) > 4096:
+            return JSONResponse({"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"})
+        robot_messages.append({"at": now().isoformat(), "msgtype": msgtype, "content": content})
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
     routes = [
         Route("/__sim/health", health),
+        Route("/wecom/cgi-bin/webhook/send", wecom_robot, methods=["POST"]),
         Route("/__sim/status", status),
         Route("/robots.txt", robots),
         Route("/news/robots.txt", robots),
@@ -329,6 +356,7 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.scenario = scenario
     app.state.clock = clock
+    app.state.robot_messages = robot_messages
     return app
 
 

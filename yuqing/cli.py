@@ -94,13 +94,17 @@ def demo(
     speed: Annotated[float, typer.Option(min=1, help="simulated seconds per wall-clock second")] = 120.0,
     headless: Annotated[bool, typer.Option(help="no dashboard; exit when the scenario ends, print a summary")]
     = False,
+    respond: Annotated[bool, typer.Option(help="the people act too: the commander, legal and a branch leader run "
+                                               "the case to its review through the same actions as a user")]
+    = False,
 ) -> None:
     """Play the scripted crisis on the simulated internet through the whole pipeline (and the dashboard)."""
     from yuqing.demo import DemoOptions, run_demo
 
     settings = _settings()
+    options = DemoOptions(speed=speed, headless=headless, respond=respond)
     try:
-        summary = asyncio.run(_until_signalled(run_demo(settings, DemoOptions(speed=speed, headless=headless))))
+        summary = asyncio.run(_until_signalled(run_demo(settings, options)))
     except ConfigError as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, asyncio.CancelledError):

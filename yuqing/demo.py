@@ -10,8 +10,9 @@ import asyncio
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -35,6 +36,31 @@ class DemoOptions:
     headless: bool = False
     reset: bool = True
     round_pause: float = 0.2  # wall seconds between pipeline rounds
+    respond: bool = False  # the commander, legal and a leader act too (yuqing.demo_people)
+
+
+class HeldClock(ScaledClock):
+    """A ``ScaledClock`` that can be held: with ``--respond`` simulated time stands still while a pipeline round
+    runs, so a slow round (loading the model, the first crawl) at a high ``--speed`` does not swallow simulated
+    hours the people need to act in."""
+
+    def __init__(self, start: datetime, speed: float = 1.0):
+        super().__init__(start, speed)
+        self._held_since: float | None = None
+        self._held_total = 0.0
+
+    def hold(self) -> None:
+        if self._held_since is None:
+            self._held_since = time.monotonic()
+
+    def release(self) -> None:
+        if self._held_since is not None:
+            self._held_total += time.monotonic() - self._held_since
+            self._held_since = None
+
+    def now(self) -> datetime:
+        t = self._held_since if self._held_since is not None else time.monotonic()
+        return self.start + timedelta(seconds=(t - self._t0 - self._held_total) * self.speed)
 
 
 async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -> dict:
@@ -47,7 +73,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     from api.users import seed_users
     from sim.demo_sources import DEMO_SOURCES_FILE, demo_source_ids, demo_source_variables
     from sim.scenario import build_scenario
-    from sim.server import SimServer
+    from sim.server import DEFAULT_ROBOT_KEY, SimServer
 
     db_path = settings.data_dir / "demo.db"
     if options.reset:
@@ -60,7 +86,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
-    clock = ScaledClock(start, options.speed)
+    clock = HeldClock(start, options.speed) if options.respond else ScaledClock(start, options.speed)
     engine = make_engine(settings.effective_database_url)
     try:
         upgrade(engine)
@@ -79,12 +105,16 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
     # Email is on in the demo: real SMTP to a local sink (nothing leaves the machine); /outbox shows what was sent.
-    from incidents.notify import default_senders, with_email_relay
+    from incidents.notify import default_senders, with_email_relay, with_wecom_robot
     from sim.mailsink import MailSink
 
     mail_sink = MailSink(directory=settings.data_dir / "demo-mail").start()
     rt.policy = with_email_relay(rt.policy, mail_sink.host, mail_sink.port)
-    rt.senders = default_senders(rt.policy, settings)
+    # A WeCom group robot too, posting to the sim's own robot endpoint (config/channels.yaml keeps it off).
+    rt.policy = with_wecom_robot(rt.policy)
+    robot_env = {**os.environ, rt.policy.channels.channels.wecom.url_env:
+                 f"{sim.base_url}/wecom/cgi-bin/webhook/send?key={DEFAULT_ROBOT_KEY}"}
+    rt.senders = default_senders(rt.policy, settings, env=robot_env)
     with rt.session_factory() as session:
         # The demo's logins keep the published demo password (no forced change): the database is a throwaway.
         users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock, must_change=False)
@@ -102,13 +132,36 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
             announce(f"  {u.login:<10} {u.name}  {','.join(u.roles)}  ({u.unit_id})")
         announce(f"邮件 / email: smtp://{mail_sink.host}:{mail_sink.port}（本地收件箱，发送记录见 {url}/outbox，"
                  f"邮件另存于 {settings.data_dir / 'demo-mail'}）")
+        announce(f"企业微信群机器人 / WeCom robot: {sim.base_url}/wecom/cgi-bin/webhook/send")
+        if options.respond:
+            announce("--respond：刘强（应急处置负责人）、钱宇（法律合规）、陈静（分行领导）将按流程自动处置事件")
         announce(f"场景时长 {scenario.duration}，加速 {options.speed:g} 倍；Ctrl-C 退出")
+    people = None
+    if options.respond:
+        from yuqing.demo_people import DemoPeople
+
+        people = DemoPeople(session_factory=rt.session_factory, org=rt.org, policy=rt.policy, clock=clock,
+                            templates_path=settings.config_dir / "statements.yaml", tz=settings.timezone)
+    # With --respond the office wraps the case up after the story ends (close, 终报, 复盘): at most this long.
+    wrap_up = scenario.end + timedelta(hours=8)
     try:
-        while not scenario.finished(clock.now()):
-            report = await run_round(rt)
+        while not scenario.finished(clock.now()) or (
+                people is not None and people.busy() and clock.now() < wrap_up):
+            if isinstance(clock, HeldClock):
+                clock.hold()
+            try:
+                report = await run_round(rt)
+            finally:
+                if isinstance(clock, HeldClock):
+                    clock.release()
             for err in report.errors:
                 log.warning("crawl error", extra={"error": err})
-            await asyncio.sleep(options.round_pause)
+            if people is None:
+                await asyncio.sleep(options.round_pause)
+                continue
+            for _ in range(4):  # the people look at the product a few times between rounds
+                people.act()
+                await asyncio.sleep(options.round_pause / 4)
         await run_round(rt)  # one last pass over what the final minutes published
         summary = demo_summary(rt)
         if api_server is not None:
@@ -124,9 +177,13 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
 
 
 def demo_summary(rt: Runtime) -> dict:
-    """The counts the headless demo prints as its last line (a stable, machine-read shape)."""
+    """The counts the headless demo prints as its last line (a stable, machine-read shape): the pipeline's
+    counts, and per incident its status, the levels it went through, the reports filed, statements published,
+    whether it was reviewed and how many clocks are overdue at the end; ``deliveries`` counts the messages each
+    channel confirmed (status ``sent``)."""
+    from api import views
     from crawlers.models import Article, Mention, Story
-    from incidents.models import Alert, Incident, Notification, Task
+    from incidents.models import Alert, Incident, IncidentReport, Notification, Statement, Task, TimelineEvent
 
     with rt.session_factory() as session:
         def count(model) -> int:
@@ -135,9 +192,27 @@ def demo_summary(rt: Runtime) -> dict:
         incidents = []
         for inc in session.scalars(select(Incident).order_by(Incident.id)):
             tasks = session.scalar(select(func.count()).select_from(Task).where(Task.incident_id == inc.id)) or 0
-            incidents.append({"id": inc.id, "level": inc.level, "unit": inc.unit_id, "tasks": tasks})
+            changes = session.scalars(select(TimelineEvent).where(
+                TimelineEvent.incident_id == inc.id, TimelineEvent.kind == "level_changed")
+                .order_by(TimelineEvent.at, TimelineEvent.id)).all()
+            history = [changes[0].data["from"]] if changes else [inc.level]
+            history += [ev.data["to"] for ev in changes]
+            reports = list(session.scalars(select(IncidentReport.kind).where(IncidentReport.incident_id == inc.id)
+                                           .order_by(IncidentReport.filed_at, IncidentReport.id)))
+            published = session.scalar(select(func.count()).select_from(Statement).where(
+                Statement.incident_id == inc.id, Statement.status == "published")) or 0
+            read = views.incident_read(session, rt.org, inc, policy=rt.policy, clock=rt.clock)
+            incidents.append({"id": inc.id, "level": inc.level, "unit": inc.unit_id, "tasks": tasks,
+                              "status": inc.status, "level_history": history,
+                              "reports": list(dict.fromkeys(str(k) for k in reports)),
+                              "statements_published": published, "reviewed": inc.reviewed_at is not None,
+                              "overdue_clocks": sum(1 for c in read.clocks if c.overdue)})
+        deliveries = dict(session.execute(select(Notification.channel, func.count())
+                                          .where(Notification.status == "sent")
+                                          .group_by(Notification.channel).order_by(Notification.channel)).all())
         return {"articles": count(Article), "mentions": count(Mention), "stories": count(Story),
-                "alerts": count(Alert), "incidents": incidents, "notifications": count(Notification)}
+                "alerts": count(Alert), "incidents": incidents, "notifications": count(Notification),
+                "deliveries": deliveries}
 
 
 def _remove_sqlite(path: Path) -> None:
