@@ -1,10 +1,12 @@
 """Escalation chains: who is told next when nobody acknowledges an alert in time.
 
-The chain is resolved from the org chart once, when the alert is created, and stored with the alert (a snapshot),
-so an org-chart edit in the middle of a crisis does not silently reroute it. For an alert about unit U the default
-chain is: the monitors nearest U (the owning branch's 综合管理部 duty desk) → the nearest incident commander →
-the nearest branch leaders. Step 0 is told when the alert is raised; each missed acknowledgement deadline moves
-one step on; acknowledgement stops the chain (no more pages after someone has it in hand).
+The chain is resolved from the org chart when the alert is created (and again when its level changes) and stored
+with the alert (a snapshot), so an org-chart edit in the middle of a crisis does not silently reroute it. For an
+alert about unit U the default chain is: the monitors nearest U (the owning branch's 综合管理部 duty desk) → the
+nearest incident commander → the owning branch's leaders (walked up to the 分行, so a sub-branch leader never hides
+them). Each level may stop the chain earlier (``escalate_to`` in ``config/levels.yaml``): a level IV alert never
+reaches a leader. Step 0 is told when the alert is raised; each missed acknowledgement deadline moves one step on;
+acknowledgement stops the chain (no more pages after someone has it in hand).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from incidents.routing import escalation_holders
 from yuqing.org import OrgChart, Role
 
 
@@ -35,7 +38,7 @@ def build_chain(org: OrgChart, unit_id: str, roles: Sequence[Role | str]) -> lis
     steps: list[EscalationStep] = []
     seen: set[str] = set()
     for role in roles:
-        people = [p.id for p in org.nearest_with_role(Role(role), unit_id) if p.id not in seen]
+        people = [p.id for p in escalation_holders(org, Role(role), unit_id) if p.id not in seen]
         if not people:
             continue
         seen.update(people)

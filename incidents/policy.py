@@ -32,6 +32,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+OrgScope = Literal["owning_unit", "intermediate", "branch", "head_office"]
+PersonId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class RecipientGroup(_Strict):
+    """One group of the reporting chain: the holders of some roles at one place of the org chart, told when an
+    incident opens at or rises to the level, and given their own acknowledgement deadline.
+
+    ``scope`` says where, counted from the incident's unit: ``owning_unit`` (the unit itself, e.g. the outlet),
+    ``intermediate`` (each unit between it and its branch: sub-branch, city branch), ``branch`` (the owning 分行,
+    found by walking up the tree, so a leader at a sub-branch never stands in for the branch's leaders) and
+    ``head_office``."""
+
+    key: Key
+    label: ChineseText | None = Field(default=None, description="shown on the timeline, e.g. 分行领导")
+    scope: OrgScope
+    roles: list[Role] = Field(default_factory=list)
+    titles: list[ChineseText] = Field(
+        default_factory=list, description="only role holders whose title contains one of these (e.g. 分管, 分行行长); "
+                                          "when nobody's title matches, every holder of the role there is told")
+    people: list[PersonId] = Field(default_factory=list, description="named people (org.yaml ids), told as well")
+    ack_minutes: int | None = Field(default=None, gt=0, description="acknowledgement clock; default the level's")
+
+    @model_validator(mode="after")
+    def _someone(self) -> RecipientGroup:
+        if not self.roles and not self.people:
+            raise ValueError("give roles, people or both (a group naming nobody tells nobody)")
+        if self.titles and not self.roles:
+            raise ValueError("titles filter role holders; give roles too")
+        return self
+
+
 class LevelPolicy(_Strict):
     """What one level demands: who is told, how fast, and whether an incident opens by itself."""
 
@@ -47,8 +79,32 @@ class LevelPolicy(_Strict):
     regulator_report_minutes: int | None = Field(default=None, gt=0,
                                                  description="report to the regulator (12 h for major events)")
     auto_open_incident: bool = Field(description="open an incident automatically; false means alert only")
-    notify_roles: list[Role] = Field(default_factory=list,
-                                     description="who is told when an incident opens or rises to this level")
+    reporting_chain: list[RecipientGroup] = Field(
+        default_factory=list, description="who is told when an incident opens or rises to this level")
+    escalate_to: list[Role] | None = Field(
+        default=None, min_length=1,
+        description="who an unacknowledged alert of this level goes to next, in order (default: escalation_chain)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "notify_roles" in data:
+            raise ValueError("notify_roles was replaced by reporting_chain (groups of roles per org level, each with "
+                             "its own acknowledgement clock); see the shipped config/levels.yaml")
+        return data
+
+    @field_validator("reporting_chain")
+    @classmethod
+    def _unique_groups(cls, v: list[RecipientGroup]) -> list[RecipientGroup]:
+        seen: set[str] = set()
+        for i, g in enumerate(v):
+            if g.key in seen:
+                raise ValueError(f"reporting_chain[{i}].key: duplicate group key {g.key!r}")
+            seen.add(g.key)
+        return v
+
+    def group_ack_minutes(self, group: RecipientGroup) -> int:
+        return group.ack_minutes or self.ack_minutes
 
     @field_validator("leadership_notify_minutes")
     @classmethod
@@ -93,6 +149,26 @@ class LevelsFile(_Strict):
         if sorted(codes, key=LEVEL_ORDER.index) != list(LEVEL_ORDER):
             raise ValueError(f"must define each of I, II, III, IV exactly once (got {codes})")
         return v
+
+    @model_validator(mode="after")
+    def _level_iv_reaches_no_leader(self) -> LevelsFile:
+        # A level IV alert is often a false positive: it must never page a branch leader, neither when it is
+        # raised nor after hours unacknowledged.
+        i = next(i for i, lv in enumerate(self.levels) if lv.code == "IV")
+        lv = self.levels[i]
+        for j, g in enumerate(lv.reporting_chain):
+            if Role.leader in g.roles:
+                raise ValueError(f"levels[{i}].reporting_chain[{j}].roles: level IV reaches no leader directly")
+        if Role.leader in (lv.escalate_to or self.escalation_chain):
+            field = f"levels[{i}].escalate_to" if lv.escalate_to else f"levels[{i}].escalate_to (missing; " \
+                                                                      "escalation_chain applies)"
+            raise ValueError(f"{field}: a level IV alert may not escalate to leaders; stop the chain before them")
+        return self
+
+    def escalation_roles(self, code: str) -> list[Role]:
+        """The escalation chain of an alert at level ``code``."""
+        lv = next(lv for lv in self.levels if lv.code == code)
+        return list(lv.escalate_to or self.escalation_chain)
 
     @field_validator("timezone")
     @classmethod

@@ -24,10 +24,11 @@ from incidents.errors import IncidentError, NotFound
 from incidents.escalation import EscalationStep, build_chain, next_step
 from incidents.levels import automatic_level, is_higher, level_title
 from incidents.lifecycle import ENDED, IncidentStatus
-from incidents.messages import compose, local_time
+from incidents.messages import compose, local_time, plain_line
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.notify import queue_notifications
 from incidents.policy import Playbook, PlaybookStep, Policy
+from incidents.routing import resolve_chain
 from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
 from yuqing import audit_chain
@@ -95,6 +96,9 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
         if new_level is not None and new_level != alert.level:
             out.alert_level_change = (alert.level, new_level)
             alert.level = new_level
+            # The escalation chain depends on the level (a level IV alert stops before leaders): re-plan it.
+            alert.escalation_chain = [s.to_json() for s in build_chain(
+                org, alert.unit_id, policy.levels_file.escalation_roles(new_level))]
             if alert.status == DISMISSED:
                 alert.status = OPEN
                 alert.escalation_step = 0
@@ -293,7 +297,7 @@ def _create_alert(session: Session, *, story: Story, risk: StoryRisk, org: OrgCh
                   now: datetime) -> Alert:
     unit_id = _unit_for(org, story.unit_id)
     level = str(risk.level)
-    chain = build_chain(org, unit_id, policy.levels_file.escalation_chain)
+    chain = build_chain(org, unit_id, policy.levels_file.escalation_roles(level))
     alert = Alert(story_id=story.id, unit_id=unit_id, level=level, risk_score=float(risk.score),
                   category=risk.category or "other", title=story.title or "（无标题）",
                   factors=dict(risk.factors or {}), status=OPEN, created_at=now, updated_at=now,
@@ -348,18 +352,41 @@ def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor
 
 def _notify_incident(session: Session, *, incident: Incident, alert: Alert | None, purpose: str, org: OrgChart,
                      policy: Policy, now: datetime, previous_level: str | None = None) -> int:
-    """Tell the roles the incident's level requires (commander, leaders …), once per level."""
-    people: list[Person] = []
-    for role in policy.level(incident.level).notify_roles:
-        people += [p for p in org.nearest_with_role(role, incident.unit_id) if p not in people]
+    """Tell the level's reporting chain (config ``reporting_chain``), each group with its own acknowledgement
+    deadline, in one message per level (group robots post it once); once per (incident, level, person, channel)
+    however often this runs."""
+    lv = policy.level(incident.level)
+    groups = resolve_chain(org, incident.unit_id, lv.reporting_chain, default_ack_minutes=lv.ack_minutes)
+    told = [{"group": g.key, "label": g.label, "people": [p.id for p in g.people],
+             "ack_due_at": (now + timedelta(minutes=g.ack_minutes)).isoformat()} for g in groups]
     subject, body = compose(
         purpose=purpose, level=incident.level, unit_name=_unit_name(org, incident.unit_id), title=incident.title,
         score=alert.risk_score if alert else incident.peak_risk, category=incident.category,
         factors=alert.factors if alert else {}, link=f"/incidents/{incident.id}", number=incident.number,
         previous_level=previous_level, tz=policy.timezone)
-    return queue_notifications(session, people=people, policy=policy, now=now, alert=alert, incident_id=incident.id,
-                               purpose=purpose, key=f"incident:{incident.id}:level:{incident.level}",
-                               message=(subject, body), level=incident.level)
+    block = [f"{level_title(incident.level)}报告链（各组请在时限内确认）："] + [
+        f"  · {plain_line(g.label, 40)}：{'、'.join(p.name for p in g.people)}，"
+        f"请于 {_local(now + timedelta(minutes=g.ack_minutes), policy)}（北京时间）前确认"
+        for g in groups if g.people]
+    cut = body.rfind("\n处理链接：")
+    body = body[:cut] + "\n" + "\n".join(block) + body[cut:]
+    queued = 0
+    for group in groups:
+        if not group.people:
+            log.warning("reporting group has nobody to tell", extra={"incident_id": incident.id, "group": group.key})
+            continue
+        queued += queue_notifications(session, people=list(group.people), policy=policy, now=now, alert=alert,
+                                      incident_id=incident.id, purpose=purpose,
+                                      key=f"incident:{incident.id}:level:{incident.level}",
+                                      message=(subject, body), level=incident.level)
+    if queued:
+        missing = [g["label"] for g in told if not g["people"]]
+        _event(session, incident, now, "reporting_chain", SYSTEM,
+               f"按{level_title(incident.level)}报告链通知："
+               + "；".join(f"{g['label']}（{len(g['people'])}人）" for g in told if g["people"])
+               + (f"。无人可通知：{'、'.join(missing)}" if missing else ""),
+               {"level": incident.level, "groups": told})
+    return queued
 
 
 def _message(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, purpose: str,
@@ -405,7 +432,7 @@ def _playbook(incident: Incident, policy: Policy) -> Playbook:
 def _chain(alert: Alert, org: OrgChart, policy: Policy) -> list[EscalationStep]:
     if alert.escalation_chain:
         return [EscalationStep.from_json(s) for s in alert.escalation_chain]
-    return build_chain(org, alert.unit_id, policy.levels_file.escalation_chain)
+    return build_chain(org, alert.unit_id, policy.levels_file.escalation_roles(alert.level))
 
 
 def _next_number(session: Session, now: datetime, policy: Policy) -> str:

@@ -230,7 +230,8 @@ def test_raising_and_lowering_replan_tasks_and_clocks_and_say_why(session, org, 
     assert verify.due_at < due_before  # the earlier deadline wins on a rise
     after = clocks(session, incident, policy, clock)["initial_report"].due_at
     assert after == clock.now() + timedelta(hours=1) and after < before
-    ev = incident.events[-1]
+    ev = [e for e in incident.events if e.kind == "level_changed"][-1]
+    assert incident.events[-1].kind == "reporting_chain"  # then whom the rise told, per the level's chain
     assert ev.kind == "level_changed" and "省级媒体跟进" in ev.text and "新增任务" in ev.text
     assert ev.data["tasks_added"] and ev.data["tasks_tightened"]
     clock.advance(timedelta(hours=2))

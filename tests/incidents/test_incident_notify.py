@@ -74,7 +74,9 @@ def test_in_app_delivery_marks_sent_and_logs_on_the_timeline(session, org, polic
     assert {n.status for n in rows} == {"sent"} and all(n.sent_at == clock.now() for n in rows)
     incident = session.get(Incident, out.incident_id)
     notified = [e for e in incident.events if e.kind == "notified"]
-    assert {e.data["recipient"] for e in notified} >= {"liuqiang", "chenjing", "sunhua"}
+    # Level II: the outlet's liaison, its sub-branch's office, the commander and the 分管 leader (not the 行长).
+    assert {e.data["recipient"] for e in notified} >= {"huangwei", "zhoufang", "liuqiang", "chenjing"}
+    assert "sunhua" not in {e.data["recipient"] for e in notified}
     assert all("待阅读" in e.text for e in notified)  # stored in the inbox: nobody has read it yet
     assert not [e for e in incident.events if e.kind == "report"]  # a stored message is not "leadership told"
     assert deliver(session, clock=clock, senders=default_senders(policy), org=org).sent == 0
@@ -85,13 +87,13 @@ def test_failing_sender_retries_with_backoff_then_fails_visibly(session, org, po
     out = service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="III"),
                                     org=org, policy=pol, clock=clock)
     emails = list(session.scalars(select(Notification).where(Notification.channel == "email")))
-    assert {n.recipient_id for n in emails} == {"wangmin", "zhaolei", "liuqiang"}
+    assert {n.recipient_id for n in emails} == {"wangmin", "zhaolei", "liuqiang", "huangwei", "zhoufang"}
     failing = FailingSender()
     senders = {"in_app": InAppSender(), "email": failing}
     retry = RetryPolicy(max_attempts=3, backoff_seconds=[60, 300])
 
     r1 = deliver(session, clock=clock, senders=senders, org=org, retry=retry)
-    assert (r1.sent, r1.retrying, r1.failed) == (3, 3, 0)
+    assert (r1.sent, r1.retrying, r1.failed) == (7, 7, 0)  # alerts to the duty desk, and the level III chain
     target = emails[0]
     assert target.status == "pending" and target.attempts == 1
     assert target.next_attempt_at == clock.now() + timedelta(seconds=60)
@@ -101,18 +103,18 @@ def test_failing_sender_retries_with_backoff_then_fails_visibly(session, org, po
     clock.advance(59)
     assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 0
     clock.advance(1)
-    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 3
+    assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).retrying == 7
     assert target.attempts == 2 and target.next_attempt_at == clock.now() + timedelta(seconds=300)
     clock.advance(300)
     r3 = deliver(session, clock=clock, senders=senders, org=org, retry=retry)
-    assert (r3.retrying, r3.failed) == (0, 3)
+    assert (r3.retrying, r3.failed) == (0, 7)
     assert target.status == "failed" and target.attempts == 3 and target.next_attempt_at is None
-    assert failing.calls == 9
+    assert failing.calls == 21
     clock.advance(timedelta(hours=1))
     assert deliver(session, clock=clock, senders=senders, org=org, retry=retry).failed == 0
     incident = session.get(Incident, out.incident_id)
     failed_events = [e for e in incident.events if e.kind == "notify_failed"]
-    assert len(failed_events) == 3 and "电子邮件通知发送失败" in failed_events[0].text
+    assert len(failed_events) == 7 and "电子邮件通知发送失败" in failed_events[0].text
 
 
 def test_channel_without_sender_fails_at_once(session, org, policy, clock, make_story, make_risk):

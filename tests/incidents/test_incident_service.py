@@ -79,12 +79,19 @@ def test_risk_rising_iii_ii_i_opens_one_incident_adds_tasks_and_notifies_each_pe
     by_person: dict[str, list[str]] = {}
     for (person, purpose, level), _ in sorted(sent.items()):
         by_person.setdefault(person, []).append(f"{purpose}:{level}")
-    assert sorted(by_person["wangmin"]) == ["alert:I", "alert:II", "alert:III"]
-    assert sorted(by_person["zhaolei"]) == ["alert:I", "alert:II", "alert:III"]
-    assert sorted(by_person["liuqiang"]) == ["incident_opened:III", "level_changed:I", "level_changed:II"]
-    assert sorted(by_person["chenjing"]) == ["level_changed:I", "level_changed:II"]
-    assert sorted(by_person["sunhua"]) == ["level_changed:I", "level_changed:II"]
-    assert set(by_person) == {"wangmin", "zhaolei", "liuqiang", "chenjing", "sunhua"}
+    # Each level's reporting chain (config/levels.yaml). Before it, routing took the nearest holder of a role: the
+    # outlet's liaison, the sub-branch's office and head office were never told, and the 行长 was told at level II.
+    chain = ["incident_opened:III", "level_changed:I", "level_changed:II"]
+    assert sorted(by_person["wangmin"]) == sorted(["alert:I", "alert:II", "alert:III", *chain])
+    assert sorted(by_person["zhaolei"]) == sorted(["alert:I", "alert:II", "alert:III", *chain])
+    assert sorted(by_person["liuqiang"]) == chain
+    assert sorted(by_person["huangwei"]) == chain  # the outlet's own liaison
+    assert sorted(by_person["zhoufang"]) == chain  # its sub-branch's general office
+    assert sorted(by_person["chenjing"]) == ["level_changed:I", "level_changed:II"]  # 分管 leader from II
+    assert sorted(by_person["sunhua"]) == ["level_changed:I"]  # the 行长 at I only
+    assert sorted(by_person["yangfan"]) == ["level_changed:I"]  # head office at I only
+    assert set(by_person) == {"wangmin", "zhaolei", "liuqiang", "huangwei", "zhoufang", "chenjing", "sunhua",
+                              "yangfan"}
     # Email is off in the default channels.yaml; phone (level I leaders) is on: it creates a call task.
     assert {n.channel for n in notifications(session)} == {"in_app", "phone"}
 
@@ -92,7 +99,7 @@ def test_risk_rising_iii_ii_i_opens_one_incident_adds_tasks_and_notifies_each_pe
     assert "I级（特别重大）" in msg.subject and "示例银行江城分行新华路网点" in msg.subject
     assert "风险分值：92.0 / 100" in msg.body and "两小时内转发量增长十倍" in msg.body
     assert f"/incidents/{incident.id}" in msg.body and incident.number in msg.body
-    first_alert = notifications(session, recipient_id="wangmin")[0]
+    first_alert = notifications(session, recipient_id="wangmin", purpose="alert")[0]
     assert first_alert.incident_id == incident.id and f"/incidents/{incident.id}" in first_alert.body
     assert "请于 2026-11-23 10:30（北京时间）前确认处理" in first_alert.body
 
@@ -338,9 +345,9 @@ def test_queries_filter_by_status_and_unit(session, org, policy, clock, make_sto
     assert len(service.list_alerts(session, status="open")) == 3
     assert service.get_incident(session, incident_id=a.incident_id).number.startswith("YQ-")
     inbox = service.list_notifications(session, recipient_id="wangmin")
-    assert len(inbox) == 3
+    assert len(inbox) == 5  # three alerts, and the two incidents' reporting chains (the branch's duty desk)
     service.mark_notification_read(session, notification_id=inbox[0].id, recipient_id="wangmin", clock=clock)
-    assert len(service.list_notifications(session, recipient_id="wangmin", unread_only=True)) == 2
+    assert len(service.list_notifications(session, recipient_id="wangmin", unread_only=True)) == 4
     with pytest.raises(IncidentError):
         service.mark_notification_read(session, notification_id=inbox[0].id, recipient_id="zhaolei", clock=clock)
     assert session.scalar(select(func.count()).select_from(Task)) > 0
