@@ -40,13 +40,14 @@ class DemoOptions:
 
 
 class HeldClock(ScaledClock):
-    """A ``ScaledClock`` that can be held: with ``--respond`` simulated time stands still while a pipeline round
-    runs, so a slow round (loading the model, the first crawl) at a high ``--speed`` does not swallow simulated
-    hours the people need to act in."""
+    """A ``ScaledClock`` that runs only when released: with ``--respond`` simulated time moves only while the demo
+    waits between the people's looks at the product, and stands still while the demo starts (loading the model)
+    and while a pipeline round runs — so at a high ``--speed`` neither swallows the simulated minutes the story
+    and the people need. It starts held."""
 
     def __init__(self, start: datetime, speed: float = 1.0):
         super().__init__(start, speed)
-        self._held_since: float | None = None
+        self._held_since: float | None = self._t0
         self._held_total = 0.0
 
     def hold(self) -> None:
@@ -147,25 +148,25 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     try:
         while not scenario.finished(clock.now()) or (
                 people is not None and people.busy() and clock.now() < wrap_up):
-            if isinstance(clock, HeldClock):
-                clock.hold()
-            try:
-                report = await run_round(rt)
-            finally:
-                if isinstance(clock, HeldClock):
-                    clock.release()
+            report = await run_round(rt)
             for err in report.errors:
                 log.warning("crawl error", extra={"error": err})
-            if people is None:
+            if people is None or not isinstance(clock, HeldClock):
                 await asyncio.sleep(options.round_pause)
                 continue
-            for _ in range(4):  # the people look at the product a few times between rounds
+            for _ in range(4):  # simulated time runs; the people look at the product a few times between rounds
+                clock.release()
+                try:
+                    await asyncio.sleep(options.round_pause / 4)
+                finally:
+                    clock.hold()
                 people.act()
-                await asyncio.sleep(options.round_pause / 4)
         await run_round(rt)  # one last pass over what the final minutes published
         summary = demo_summary(rt)
         if api_server is not None:
             announce("场景已结束，仪表盘继续运行；Ctrl-C 退出")
+            if isinstance(clock, HeldClock):
+                clock.release()  # from here on time runs on, as for anyone using the dashboard
             await asyncio.Event().wait()
         return summary
     finally:

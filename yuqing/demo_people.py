@@ -221,7 +221,12 @@ class DemoPeople:
                     return
             else:
                 clock = next((c for c in read.clocks if c.key == "update_report"), None)
-                if clock is not None and clock.status in ("due_soon", "overdue"):
+                lowered = case.last_step.get("lowered")
+                told_of_lowering = lowered is None or any(
+                    r.kind == "follow_up" and _utc(r.filed_at) >= lowered for r in reports)
+                # at the level's cadence (when the 续报 clock turns due), and once to report the lowered level
+                if (clock is not None and clock.status in ("due_soon", "overdue")) or (
+                        not told_of_lowering and self._after(case, "lowered", 10)):
                     n = sum(1 for r in reports if r.kind == "follow_up") + 1
                     actions.file_report(session, me, incident_id=incident.id, kind="follow_up", clock=self.clock,
                                         text=self._report_text(session, incident, f"第{n}次续报"))
@@ -280,7 +285,8 @@ class DemoPeople:
                 self._mark(case, "lowered")
                 self._did(COMMANDER, f"降为{lower}级", incident.id)
                 return
-            if status == IncidentStatus.responding and case.lowered and self._after(case, "lowered", 30):
+            if status == IncidentStatus.responding and case.lowered and self._after(case, "lowered", 30) and any(
+                    r.kind == "follow_up" and _utc(r.filed_at) >= case.last_step["lowered"] for r in reports):
                 actions.start_monitoring(session, me, incident_id=incident.id, clock=self.clock,
                                          note="处置措施已落实，转入持续监测，关注是否反弹")
                 self._mark(case, "monitoring")
@@ -368,6 +374,12 @@ def _current_text(statement) -> str:
         if v.number == statement.current_version:
             return v.text
     return ""
+
+
+def _utc(value: datetime) -> datetime:
+    from yuqing.clock import ensure_utc
+
+    return ensure_utc(value)
 
 
 def _task_created(session, task) -> datetime | None:
