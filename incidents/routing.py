@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from incidents.policy import RecipientGroup
+from incidents.policy import Policy, RecipientGroup
+from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, Person, Role, Unit, UnitKind
 
 log = logging.getLogger(__name__)
@@ -98,3 +100,20 @@ def escalation_holders(org: OrgChart, role: Role, unit_id: str) -> list[Person]:
         if leaders:
             return leaders
     return org.nearest_with_role(role, unit_id)
+
+
+def check_chain_against_org(policy: Policy, org: OrgChart, levels_path: Path | str) -> None:
+    """Raise a ConfigError naming the field when a reporting chain names someone missing from the org chart, or
+    names a leader at level IV (which reaches no leader directly)."""
+    known = {p.id: p for p in org.people}
+    problems = []
+    for i, lv in enumerate(policy.levels_file.levels):
+        for j, g in enumerate(lv.reporting_chain):
+            for k, pid in enumerate(g.people):
+                field = f"levels[{i}].reporting_chain[{j}].people[{k}]"
+                if pid not in known:
+                    problems.append((field, f"no person {pid!r} in the org chart"))
+                elif lv.code == "IV" and Role.leader in known[pid].roles:
+                    problems.append((field, f"{pid!r} is a leader; level IV reaches no leader directly"))
+    if problems:
+        raise ConfigError(levels_path, problems)

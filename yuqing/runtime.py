@@ -78,6 +78,7 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     from crawlers.keywords import load_keyword_plans
     from crawlers.sources import load_sources, require_private_opt_in
     from incidents.policy import load_policy
+    from incidents.routing import check_chain_against_org
     from incidents.workdays import HOLIDAYS_FILE, calendar_for
     from sentiment.risk import load_risk_config
 
@@ -86,11 +87,13 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     sources = load_sources(settings.sources_path, variables=source_vars or {})
     require_private_opt_in(sources, settings.allow_private_sources, settings.sources_path)
     calendar_for(settings.config_dir / HOLIDAYS_FILE)  # an invalid holidays file stops start-up, not deadlines
+    policy = load_policy(settings.levels_path, settings.checklists_path)
+    check_chain_against_org(policy, org, settings.levels_path)  # the reporting chain names real people
     return LoadedConfig(
         org=org,
         sources=sources,
         plans=load_keyword_plans(plans_path) if plans_path.exists() else [],
-        policy=load_policy(settings.levels_path, settings.checklists_path),
+        policy=policy,
         risk_config=load_risk_config(settings.config_dir / "risk.yaml"),
     )
 

@@ -208,3 +208,26 @@ def test_the_old_notify_roles_key_says_what_replaced_it(tmp_path):
     msg = _error(tmp_path, lambda t: t.replace("    reporting_chain:\n", "    notify_roles: [commander]\n"
                                                                          "    reporting_chain:\n", 1))
     assert "levels.0" in msg and "notify_roles was replaced by reporting_chain" in msg
+
+
+def test_named_people_must_exist_and_level_iv_may_not_name_a_leader(tmp_path):
+    from yuqing.runtime import load_config
+    from yuqing.settings import PROJECT_ROOT, Settings
+
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    levels = config / "levels.yaml"
+    shipped = levels.read_text(encoding="utf-8")
+    named = "{key: boss, scope: branch, people: [%s]}\n    escalate_to: [monitor, commander]"
+    for who, reason in (("nobody-here", "no person 'nobody-here' in the org chart"),
+                        ("sunhua", "'sunhua' is a leader; level IV reaches no leader directly")):
+        levels.write_text(shipped.replace("    escalate_to: [monitor, commander]", "      - " + named % who),
+                          encoding="utf-8")
+        with pytest.raises(ConfigError) as err:
+            load_config(Settings(config_dir=config, data_dir=tmp_path))
+        assert f"levels.yaml: levels[3].reporting_chain[3].people[0]: {reason}" in str(err.value)
+    # A named person who is no leader is fine at IV, and is told.
+    levels.write_text(shipped.replace("    escalate_to: [monitor, commander]", "      - " + named % "yangfan"),
+                      encoding="utf-8")
+    cfg = load_config(Settings(config_dir=config, data_dir=tmp_path))
+    assert cfg.policy.level("IV").reporting_chain[-1].people == ["yangfan"]
