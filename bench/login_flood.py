@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import platform
 import re
@@ -52,6 +51,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.common import cpu_model, nearest_rank, say
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "var" / "bench"
@@ -549,7 +550,7 @@ def run(*, duration: float, guessers: int, scenarios: Sequence[str], argon2: dic
         for scenario in SCENARIOS:
             if scenario.name not in scenarios:
                 continue
-            _say(f"… {scenario.name} ({duration:g} s)")
+            say(f"… {scenario.name} ({duration:g} s)")
             t0 = time.perf_counter()
             row = run_scenario(setup, scenario, duration=duration, guessers=guessers, db_pool=db_pool)
             result["scenarios"][scenario.name] = row | {"wall_s": round(time.perf_counter() - t0, 1)}
@@ -570,7 +571,7 @@ def machine() -> dict[str, Any]:
             mem_mb = int(fh.readline().split()[1]) // 1024
     except (OSError, ValueError, IndexError):
         pass
-    return {"cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": _cpu_model(),
+    return {"cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": cpu_model(),
             "memory_mb": mem_mb, "python": platform.python_version(),
             "load_avg_start": [round(x, 2) for x in os.getloadavg()],
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -692,8 +693,7 @@ def _pct(sorted_values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile of already sorted values (None when there are none)."""
     if not sorted_values:
         return None
-    rank = math.ceil(pct / 100 * len(sorted_values))
-    return round(sorted_values[max(0, min(len(sorted_values), rank) - 1)], 2)
+    return round(nearest_rank(sorted_values, pct), 2)
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
@@ -712,19 +712,6 @@ def _x(value: float | None) -> str:
     return f"{value:.1f}×" if value < 100 else f"{value:.0f}×"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

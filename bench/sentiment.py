@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import platform
 import random
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import engines
+from bench.common import cpu_model, nearest_rank, say
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "var" / "bench"
@@ -91,7 +91,7 @@ def latency(engine: engines.Engine, texts: Sequence[str], calls: int,
         if time.perf_counter() - started > budget_s:
             break
     times.sort()
-    return {"p50_ms": _pct(times, 50), "p99_ms": _pct(times, 99), "mean_ms": statistics.fmean(times),
+    return {"p50_ms": nearest_rank(times, 50), "p99_ms": nearest_rank(times, 99), "mean_ms": statistics.fmean(times),
             "calls": len(times), "calls_planned": calls}
 
 
@@ -111,7 +111,7 @@ def machine(model_dir: Path) -> dict:
     import torch
 
     info = {
-        "cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": _cpu_model(),
+        "cpus": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": cpu_model(),
         "python": platform.python_version(), "torch": torch.__version__, "torch_threads": engines.THREADS,
         "load_avg_start": [round(x, 2) for x in os.getloadavg()], "model_dir": str(model_dir),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -149,7 +149,7 @@ def run(*, model_dir: Path, n_texts: int, calls: int, with_onnx: bool, with_memo
     warm = sorted(texts, key=len)[-WARM_BATCH:]  # the longest texts: the worst-case batch
     outputs = {}
     for name in names:
-        _say(f"… {name}")
+        say(f"… {name}")
         engine = engines.load(name, model_dir=model_dir, onnx_path=onnx_path)
         row: dict = {}
         sizes = BATCH_SIZES if name in engines.BATCHED else (1,)
@@ -302,7 +302,7 @@ def _prepare_onnx(model_dir: Path) -> tuple[Path | None, float | str | None]:
     path = OUT_DIR / "onnx" / f"{model_dir.name}-{key}.onnx"
     if not is_stale(path, model_dir):
         return path, None
-    _say("… exporting ONNX")
+    say("… exporting ONNX")
     t0 = time.perf_counter()
     export_onnx(model_dir, path)
     return path, round(time.perf_counter() - t0, 1)
@@ -360,22 +360,4 @@ def _label(name: str) -> str:
             "blend-onnx": "blend (ONNX Runtime)"}[name]
 
 
-def _pct(sorted_values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    rank = math.ceil(pct / 100 * len(sorted_values))
-    return sorted_values[max(0, min(len(sorted_values), rank) - 1)]
 
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
