@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.clock import FrozenClock
@@ -147,3 +148,25 @@ def fast() -> dict[str, object]:
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def refuse_articles() -> Callable[[Engine, str], None]:
+    """Install a real database rule (a trigger) that refuses the article with one external id, as a constraint or
+    a stricter server would: how the hostile-input tests make storing exactly one item fail."""
+
+    def install(engine: Engine, external_id: str) -> None:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.execute(text(f"CREATE TRIGGER refuse_article BEFORE INSERT ON articles "
+                                  f"WHEN NEW.external_id = '{external_id}' "
+                                  "BEGIN SELECT RAISE(ABORT, 'refused by a test rule'); END"))
+            else:
+                conn.execute(text(
+                    "CREATE FUNCTION refuse_article() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.external_id = '{external_id}' THEN RAISE EXCEPTION 'refused by a test rule'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"))
+                conn.execute(text("CREATE TRIGGER refuse_article BEFORE INSERT ON articles FOR EACH ROW "
+                                  "EXECUTE FUNCTION refuse_article()"))
+
+    return install

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.crawl import crawl_sources
@@ -42,21 +42,6 @@ def rss(base: str, links: list[str]) -> str:
             "</channel></rss>")
 
 
-def refuse_articles(engine: Engine, external_id: str) -> None:
-    """A real database rule (a trigger) that refuses one article, as a constraint or a stricter server would."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.execute(text(f"CREATE TRIGGER refuse_article BEFORE INSERT ON articles "
-                              f"WHEN NEW.external_id = '{external_id}' "
-                              "BEGIN SELECT RAISE(ABORT, 'refused by a test rule'); END"))
-        else:
-            conn.execute(text(
-                "CREATE FUNCTION refuse_article() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.external_id = '{external_id}' THEN RAISE EXCEPTION 'refused by a test rule'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse_article BEFORE INSERT ON articles FOR EACH ROW "
-                              "EXECUTE FUNCTION refuse_article()"))
-
 
 def crawl(source: SourceConfig, factory, clock, fast):
     return asyncio.run(crawl_sources([source], session_factory=factory, clock=clock,
@@ -64,7 +49,7 @@ def crawl(source: SourceConfig, factory, clock, fast):
 
 
 def test_json_api_post_with_a_lone_surrogate_and_nul_is_stored_repaired_with_all_the_others(
-        site, db_engine, factory, clock, fast):
+        site, db_engine, factory, clock, fast, refuse_articles):
     posts = [
         {"id": 1, "text": "示例银行光明路支行取钱要预约，太难了", "user": "刘家小妹", "link": f"{site.base}/p/1"},
         {"id": 2, "text": "示例银行\ud800新华路网点\u0000拒绝取款\udfff", "user": "路人\u0000甲\ud83d",

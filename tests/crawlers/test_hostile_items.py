@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from scrapy.utils.test import get_crawler
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.crawl import SourceRunResult
@@ -150,21 +150,6 @@ def test_a_page_that_is_only_markup_is_empty_and_reported(factory, clock):
     assert result.outcome == EMPTY and "没有可读的标题或正文" in result.error
 
 
-def _refuse_articles(engine: Engine, external_id: str) -> None:
-    """A real database rule (a trigger) that refuses one article: what a constraint or a stricter server does."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.execute(text(f"CREATE TRIGGER refuse_article BEFORE INSERT ON articles "
-                              f"WHEN NEW.external_id = '{external_id}' "
-                              "BEGIN SELECT RAISE(ABORT, 'refused by a test rule'); END"))
-        else:
-            conn.execute(text(
-                "CREATE FUNCTION refuse_article() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.external_id = '{external_id}' THEN RAISE EXCEPTION 'refused by a test rule'; END IF; "
-                "RETURN NEW; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse_article BEFORE INSERT ON articles FOR EACH ROW "
-                              "EXECUTE FUNCTION refuse_article()"))
-
 
 def _source() -> SourceConfig:
     return SourceConfig(id="weibo", name="微博搜索", kind="json_api", channel="social",
@@ -173,8 +158,8 @@ def _source() -> SourceConfig:
 
 
 def test_an_item_the_database_refuses_is_counted_against_the_source_and_the_others_are_stored(
-        db_engine, factory, clock):
-    _refuse_articles(db_engine, "666")
+        db_engine, factory, clock, refuse_articles):
+    refuse_articles(db_engine, "666")
     stats = get_crawler().stats
     for item in (record(1), record(666, text="示例银行\x00被拒绝的一条"), record(2)):
         record_result(stats, store_safely(factory, item, clock.now()))
