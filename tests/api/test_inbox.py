@@ -11,10 +11,10 @@ import email
 import email.policy
 import re
 import time
+from collections.abc import Iterator
 
 import itsdangerous.timed
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from api.users import deactivate, get_user_by_login
@@ -25,35 +25,20 @@ from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notific
 from incidents.notify import InAppSender, SmtpSender, deliver_pending
 from incidents.policy import ChannelsFile
 from incidents.queries import incident_facts
+from sim.mailsink import MailSink
 
 TEST_SECRET_KEY = "api-tests-7Hq2xW9pLm4Rt8Vz3Nc6Bk1Yd5Gf0Js"  # conftest's
 LINK_RE = re.compile(r"(https?://\S+/ack/(\S+))")
 
 
-class _Collect:
-    def __init__(self):
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 OK"
-
-
-class _PortZeroController(Controller):
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 @pytest.fixture
-def smtp():
-    handler = _Collect()
-    ctl = _PortZeroController(handler, hostname="127.0.0.1", port=0)
-    ctl.start()
+def smtp() -> Iterator[MailSink]:
+    """A real SMTP server on 127.0.0.1 (the demo's mail sink) that keeps what it receives."""
+    sink = MailSink().start()
     try:
-        yield ctl, handler
+        yield sink
     finally:
-        ctl.stop()
+        sink.stop()
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ def alert_messages(session, make, org, policy, clock, users, smtp):
     risk = make.story_risk(story=story, level="III", score=45.0)
     out = service.handle_story_risk(session, story_risk=risk, org=org, policy=pol, clock=clock)
     links = AckLinks(TEST_SECRET_KEY, base_url="http://testserver")
-    sender = SmtpSender(host="127.0.0.1", port=smtp[0].port, from_address="yuqing@jc.shili-bank.example", links=links)
+    sender = SmtpSender(host="127.0.0.1", port=smtp.port, from_address="yuqing@jc.shili-bank.example", links=links)
     asyncio.run(deliver_pending(session, clock=clock, senders={"in_app": InAppSender(), "email": sender}, org=org))
     session.commit()
     return session.get(Alert, out.alert_id)
@@ -144,12 +129,11 @@ def test_api_lists_own_messages_and_marks_read_with_a_token(alert_messages, toke
 
 
 def _email_link(session, org, clock, smtp, login: str) -> tuple[str, str, Notification]:
-    _ctl, handler = smtp
     row = next(n for n in session.scalars(select(Notification).where(Notification.channel == "email",
                                                                        Notification.recipient_id == login)))
     assert row.status == "sent" and "/ack/" not in row.body  # the link is a credential: never stored
     address = org.person(login).contacts.email
-    raw = next(m for rcpt, m in handler.messages if rcpt == [address])
+    raw = next(m.raw for m in smtp.messages if m.recipients == (address,))
     text = email.message_from_bytes(raw, policy=email.policy.default).get_content()
     url, token = LINK_RE.search(text).groups()
     assert "处理链接：http://testserver/incidents/" in text or "处理链接：http://testserver/alerts#alert-" in text

@@ -6,16 +6,17 @@ import asyncio
 import email
 import email.policy
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from incidents import service
 from incidents.models import Incident, Notification
 from incidents.notify import InAppSender, SmtpSender, default_senders, deliver_pending
 from incidents.policy import ChannelsFile, RetryPolicy
+from sim.mailsink import MailSink
 
 
 def deliver(session, **kw):
@@ -37,32 +38,14 @@ class FailingSender:
         raise ConnectionRefusedError("relay down")
 
 
-class _Collect:
-    def __init__(self):
-        self.messages: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 OK"
-
-
-class _PortZeroController(Controller):
-    """aiosmtpd's controller on an OS-chosen port (it otherwise connects to port 0 to start up)."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
 @pytest.fixture
-def smtp_server():
-    handler = _Collect()
-    ctl = _PortZeroController(handler, hostname="127.0.0.1", port=0)
-    ctl.start()
+def smtp_server() -> Iterator[MailSink]:
+    """A real SMTP server on 127.0.0.1 (the demo's mail sink) that keeps what it receives."""
+    sink = MailSink().start()
     try:
-        yield ctl, handler
+        yield sink
     finally:
-        ctl.stop()
+        sink.stop()
 
 
 def test_in_app_delivery_marks_sent_and_logs_on_the_timeline(session, org, policy, clock, make_story, make_risk):
@@ -129,17 +112,17 @@ def test_channel_without_sender_fails_at_once(session, org, policy, clock, make_
 
 def test_smtp_sender_delivers_chinese_subject_and_body_to_a_real_server(
         session, org, policy, clock, make_story, make_risk, smtp_server):
-    ctl, handler = smtp_server
+    sink = smtp_server
     pol = email_policy(policy)
     service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="II", score=81.5),
                               org=org, policy=pol, clock=clock)
-    smtp = SmtpSender(host="127.0.0.1", port=ctl.port, from_address="yuqing@jc.shili-bank.example")
+    smtp = SmtpSender(host="127.0.0.1", port=sink.port, from_address="yuqing@jc.shili-bank.example")
     report = deliver(session, clock=clock, senders={"in_app": InAppSender(), "email": smtp}, org=org)
     assert report.failed == 0 and report.retrying == 0
     emails = list(session.scalars(select(Notification).where(Notification.channel == "email")))
-    assert len(handler.messages) == len(emails) > 0
+    assert len(sink.messages) == len(emails) > 0
     target = next(n for n in emails if n.recipient_id == "chenjing")
-    raw = next(m for rcpt, m in handler.messages if rcpt == ["chenjing@jc.shili-bank.example"])
+    raw = next(m.raw for m in sink.messages if m.recipients == ("chenjing@jc.shili-bank.example",))
     headers = raw.split(b"\r\n\r\n", 1)[0]
     assert headers.isascii() and b"Subject: =?utf-8?" in headers  # RFC 2047: headers are 7-bit on the wire
     msg = email.message_from_bytes(raw, policy=email.policy.default)
