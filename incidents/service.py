@@ -1,8 +1,8 @@
 """Incident response service: the only place that changes alerts, incidents, tasks and the notification outbox.
 
 The pipeline calls ``handle_story_risk`` after each risk recomputation; people act through the other functions
-(acknowledge, dismiss, open, complete, change level, close); the scheduler calls ``run_escalations``. Every
-function takes keyword arguments, writes its timeline event, audit entry and outbox rows in the caller's
+(acknowledge, dismiss, open, complete, change level, close); periodic jobs are in ``incidents.scheduled``.
+Every function takes keyword arguments, writes its timeline event, audit entry and outbox rows in the caller's
 transaction (it flushes, the caller commits), and raises ``IncidentError`` with a Chinese ``user_message`` for
 impossible state changes. Re-running any of them after a crash queues nothing twice (outbox ``dedup_key``).
 """
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from crawlers.models import Article, Story
 from incidents.clocks import step_due_at
 from incidents.errors import IncidentError, NotFound
-from incidents.escalation import EscalationStep, build_chain, next_step
+from incidents.escalation import EscalationStep, build_chain
 from incidents.levels import automatic_level, is_higher, level_title
 from incidents.lifecycle import ENDED, IncidentStatus
 from incidents.messages import compose, local_time, plain_line
@@ -45,7 +45,8 @@ CLOSED = IncidentStatus.closed
 # names keep working for callers not yet moved. Resolved lazily: incidents.flows imports this module's helpers.
 _MOVED = {"complete_task": "incidents.flows", "change_level": "incidents.flows", "close_incident": "incidents.flows",
           "list_incidents": "incidents.queries", "get_incident": "incidents.queries",
-          "incident_clocks": "incidents.queries", "incident_facts": "incidents.queries"}
+          "incident_clocks": "incidents.queries", "incident_facts": "incidents.queries",
+          "run_escalations": "incidents.scheduled"}
 
 
 def __getattr__(name: str) -> object:
@@ -219,43 +220,6 @@ def open_incident_from_alert(session: Session, *, alert_id: int, user_login: str
                                            reason=f"人工立案：{level_title(alert.level)}", at=now)
     session.flush()
     return incident
-
-
-# --- scheduled jobs --------------------------------------------------------------------------------------------
-
-def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
-    """Escalate every open alert past its acknowledgement deadline one step; returns how many escalated."""
-    now = clock.now()
-    count = 0
-    due = session.scalars(select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
-                                              Alert.ack_due_at <= now).order_by(Alert.id)).all()
-    for alert in due:
-        chain = _chain(alert, org, policy)
-        step = next_step(chain, alert.escalation_step, status=alert.status, ack_due_at=alert.ack_due_at, now=now)
-        if step is None:
-            continue
-        overdue_since = alert.ack_due_at
-        alert.escalation_step = step.index
-        alert.ack_due_at = now + timedelta(minutes=policy.level(alert.level).ack_minutes)
-        people = _people(org, step.people)
-        note = (f"该预警自 {_local(overdue_since, policy)} 起超过确认时限仍未确认，现逐级上报给您"
-                f"（第{step.index}级：{_role_label(step.role)}）。")
-        queued = queue_notifications(session, people=people, policy=policy, now=now, alert=alert,
-                                     incident_id=alert.incident_id, purpose="escalation",
-                                     key=f"alert:{alert.id}:escalation:{step.index}", level=alert.level,
-                                     message=_message(session, alert=alert, org=org, policy=policy,
-                                                      purpose="escalation", note=note, deadline=alert.ack_due_at))
-        if alert.incident_id:
-            incident = session.get(Incident, alert.incident_id)
-            if incident is not None:
-                _event(session, incident, now, "escalated", SYSTEM,
-                       f"预警超时未确认，已上报{_role_label(step.role)}：{'、'.join(p.name for p in people)}",
-                       {"step": step.index, "people": list(step.people)})
-        _audit(session, now, SYSTEM, "alert.escalate", "alert", alert.id, f"step {step.index}",
-               {"people": list(step.people), "queued": queued})
-        count += 1
-    session.flush()
-    return count
 
 
 # --- queries for the dashboard and the API ---------------------------------------------------------------------

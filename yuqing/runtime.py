@@ -133,7 +133,8 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     from crawlers.health import due_sources
     from crawlers.ingest import process_fetched
     from incidents.notify import deliver_pending
-    from incidents.service import handle_story_risk, run_escalations
+    from incidents.scheduled import run_escalations
+    from incidents.service import handle_story_risk
     from sentiment.models import StoryRisk
     from sentiment.service import classify_pending, score_stories
 
