@@ -122,10 +122,13 @@ class BlendedClassifier:
                 continue
             p = probs[i].tolist()
             label = LABELS[max(range(3), key=lambda k: p[k])]
+            category = rules[i].category
             if enc.category is not None:
-                category = self.model.categories[int(enc.category[i].argmax())]
-            else:
-                category = rules[i].category
+                learned = self.model.categories[int(enc.category[i].argmax())]
+                # The category head learned from the project's corpus only; when it knows nothing ("other") and
+                # a cue word names a category (限制取现 → 存取款受限), the cue is better than nothing.
+                if learned != "other" or category == "other":
+                    category = learned
             out.append(Prediction(label, round(p[0], 4), category, rules[i].cues))
         return out
 

@@ -72,6 +72,9 @@ class RiskConfig(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=lambda: {"I": 80, "II": 60, "III": 30, "IV": 5})
     saturation: float = Field(5.0, gt=0, description="k in 100 × (1 − e^(−raw / k))")
     min_negative_prob: float = Field(0.5, ge=0, le=1, description="a story with no article this negative is no risk")
+    topic_polarity: dict[str, float] = Field(
+        default_factory=lambda: {"withdrawal_bank_run": 0.7, "liquidity_risk": 0.7, "regulatory_penalty": 0.55},
+        description="categories that are a risk whatever the tone: a calm rumour of a run counts as this negative")
     stale_after_hours: float = Field(
         72, gt=0, description="a story whose newest item is older than this when first seen is history, not an alert")
     floors: list[LevelFloor] = Field(default_factory=list, description="DOMAIN.md triggers that force a minimum level")
@@ -85,6 +88,11 @@ class RiskConfig(BaseModel):
             raise ValueError("thresholds: must decrease from I to IV")
         if "other" not in self.severity:
             raise ValueError("severity: must include 'other'")
+        for code, value in self.topic_polarity.items():
+            if code not in self.severity:
+                raise ValueError(f"topic_polarity.{code}: not a category of severity")
+            if not 0 < value <= 1:
+                raise ValueError(f"topic_polarity.{code}: must be in (0, 1]")
         return self
 
 
@@ -104,6 +112,7 @@ class ArticleFacts:
     comments: int = 0
     likes: int = 0
     followers: int = 0
+    calming: bool = False  # a clarification or notice (辟谣, 情况说明, …): never a topic signal
 
 
 @dataclass(frozen=True)
@@ -129,19 +138,26 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     if not arts:
         return RiskResult(0.0, None, "other", {})
     negatives = [a for a in arts if a.label == "negative"]
-    top_neg = max(a.negative_prob for a in arts)
+    # A rumour told calmly ("内部消息：……现金不够了，各网点限制取现") reads neutral, yet a run rumour is a risk
+    # whatever its tone: a non-positive, non-calming item of a topic category counts as at least that negative.
+    signal = [max(a.negative_prob, _topic_signal(a, cfg)) for a in arts]
+    topical = [a for a, s in zip(arts, signal, strict=True) if a.label != "negative" and s > a.negative_prob
+               and s >= cfg.min_negative_prob]
+    concerning = negatives + topical
+    top_neg = max(signal)
     # Share of attention that is negative: items weigh by their own interactions, so one viral negative post
     # outweighs fifty bare reposts of it (whose short texts read as neutral), and media items weigh extra.
     # (square root of interactions; a media article counts like a post with 400 interactions).
     weights = [1.0 + math.sqrt(a.reposts + a.comments + a.likes) + (20.0 if a.channel == "news" else 0.0)
                for a in arts]
-    neg_share = sum(w for w, a in zip(weights, arts, strict=True) if a.label == "negative") / sum(weights)
+    concerning_ids = {id(a) for a in concerning}
+    neg_share = sum(w for w, a in zip(weights, arts, strict=True) if id(a) in concerning_ids) / sum(weights)
     polarity = top_neg * (0.6 + 0.4 * neg_share) if top_neg >= cfg.min_negative_prob else 0.0
 
-    category = _story_category(negatives or arts, cfg)
+    category = _story_category(concerning or arts, cfg)
     severity = cfg.severity.get(category, cfg.severity["other"])
 
-    neg_or_all = negatives or arts
+    neg_or_all = concerning or arts
     best_source = max(neg_or_all, key=lambda a: cfg.authority.get(a.authority, 1.0))
     authority = cfg.authority.get(best_source.authority, 1.0)
 
@@ -163,7 +179,9 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     level = next((lv for lv in LEVEL_ORDER if score >= cfg.thresholds[lv]), None)
     factors = {
         "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}，按互动加权的负面占比 {neg_share:.0%}"
-                                 f"（{len(negatives)}/{len(arts)} 条负面）"),
+                                 f"（{len(negatives)}/{len(arts)} 条负面"
+                                 + (f"，另有 {len(topical)} 条语气平静但属高风险话题的传言或报道，按负面计"
+                                    if topical else "") + "）"),
         "severity": _f(severity, f"风险类别：{category_label(category)}"),
         "authority": _f(authority, f"最具影响力的来源：{AUTHORITY_LABELS.get(best_source.authority, '其他')}"),
         "reach": _f(reach, f"互动量 {engagement}（转发/评论/点赞），最大粉丝数 {followers}，共 {len(arts)} 条"),
@@ -172,7 +190,10 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     }
     if polarity > 0:
         for floor in cfg.floors:
-            if floor.applies(category, negatives, engagement) and (
+            # A category trigger (a run rumour spreading) counts calm topical items too; an authority trigger
+            # (national media, regulator) needs a negative item: a neutral penalty notice is not a crisis.
+            counted = concerning if floor.categories else negatives
+            if floor.applies(category, counted, engagement) and (
                     level is None or LEVEL_ORDER.index(floor.level) < LEVEL_ORDER.index(level)):
                 level = floor.level
                 factors["floor"] = _f(1.0, f"触发分级规则（至少{floor.level}级）：{floor.reason}")
@@ -185,6 +206,13 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
 
 def _f(value: float, reason: str) -> dict:
     return {"value": round(value, 3), "reason": reason}
+
+
+def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:
+    """How negative an item counts for being about a topic that is a risk in any tone (0 when it is not)."""
+    if article.label == "positive" or article.calming:
+        return 0.0
+    return cfg.topic_polarity.get(article.category, 0.0)
 
 
 def _story_category(articles: list[ArticleFacts], cfg: RiskConfig) -> str:

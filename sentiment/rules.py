@@ -36,6 +36,13 @@ POSITIVE_CUES: dict[str, float] = {
 }
 # Clarifications and notices are written to calm: they carry alarming words but are not negative exposure.
 NEUTRALISERS = ("澄清", "辟谣", "不实", "经营正常", "情况说明", "温馨提示", "郑重声明", "提醒广大")
+
+
+def is_calming(text: str) -> bool:
+    """A clarification or notice (辟谣, 情况说明, 经营正常 …): written to calm, whatever words it quotes."""
+    return any(n in text for n in NEUTRALISERS)
+
+
 NEGATIONS = ("不", "没", "没有", "未", "无", "别", "非", "并非", "不是", "毫无")
 
 CATEGORY_CUES: dict[str, tuple[str, ...]] = {

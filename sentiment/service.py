@@ -15,6 +15,7 @@ from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
+from sentiment.rules import is_calming
 from yuqing.clock import Clock
 from yuqing.org import OrgChart
 
@@ -113,7 +114,8 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             authority=ctx.authorities.get(article.source_id, DEFAULT_AUTHORITY.get(article.channel, "social")),
             channel=article.channel, label=cls.label, negative_prob=cls.negative_prob, category=cls.category,
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
-            likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0)))
+            likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
+            calming=is_calming(f"{article.title}\n{article.text}")))
         if published <= hour_ago:
             sample = session.scalars(
                 select(ArticleMetricSample).where(ArticleMetricSample.article_id == article.id,

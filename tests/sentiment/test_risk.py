@@ -41,9 +41,41 @@ def test_the_crisis_climbs_the_level_table():
 
 
 def test_neutral_and_positive_stories_are_not_risks():
-    result = score_story(StoryFacts([art(label="neutral", p=0.3, reposts=10_000),
+    result = score_story(StoryFacts([art(label="neutral", p=0.3, reposts=10_000, category="service_attitude"),
                                      art(label="positive", p=0.05)], "outlet", now=NOW), CFG)
     assert result.level is None and result.score == 0.0
+
+
+def test_a_calm_run_rumour_that_spreads_is_a_risk_whatever_its_tone():
+    # "内部消息：……现金已经不够了，各网点都限制取现" reads neutral (negative 0.10) yet reached 720 reposts.
+    rumour = art(label="neutral", p=0.10, reposts=720, comments=150, likes=400, followers=3000)
+    result = score_story(StoryFacts([rumour], "branch", now=NOW), CFG)
+    assert result.level in {"III", "II"}, result
+    assert "高风险话题" in result.factors["polarity"]["reason"]
+    assert result.category == "withdrawal_bank_run"
+    # The same story told as a clarification (辟谣 / 经营正常) or in praise is no risk.
+    calm = ArticleFacts(rumour.published_at, "social", "social", "neutral", 0.10, "withdrawal_bank_run",
+                        720, 150, 400, 3000, calming=True)
+    assert score_story(StoryFacts([calm], "branch", now=NOW), CFG).level is None
+    praise = art(label="positive", p=0.02, reposts=720)
+    assert score_story(StoryFacts([praise], "branch", now=NOW), CFG).level is None
+    # A category without a topic weight stays a matter of tone.
+    neutral_fee = art(label="neutral", p=0.10, category="opaque_fees", reposts=720)
+    assert score_story(StoryFacts([neutral_fee], "branch", now=NOW), CFG).level is None
+
+
+def test_a_calm_run_rumour_counts_for_the_run_trigger_but_a_neutral_regulator_notice_does_not_force_level_I():
+    trending = [art(label="neutral", p=0.15, reposts=9000, comments=6000, likes=9000) for _ in range(3)]
+    result = score_story(StoryFacts(trending, "outlet", now=NOW), CFG)
+    assert result.level == "I" and "挤兑" in result.factors["floor"]["reason"]
+    notice = art("regulator", "regulator", label="neutral", p=0.2, category="regulatory_penalty")
+    calm = score_story(StoryFacts([notice], "branch", now=NOW), CFG)
+    assert calm.level not in {"I", "II"} and "floor" not in calm.factors
+
+
+def test_topic_weights_must_name_known_categories():
+    with pytest.raises(ValueError, match="topic_polarity.nonsense"):
+        RiskConfig(topic_polarity={"nonsense": 0.5})
 
 
 def test_every_factor_is_stored_with_a_chinese_reason():
