@@ -6,7 +6,10 @@ computed from ``clock.now()``: nothing is published before its time, counters gr
 feeds change (with fresh ETag / Last-Modified) as the story unfolds.
 
 ``/wecom/cgi-bin/webhook/send?key=…`` is a WeCom group robot (企业微信群机器人) answering like the platform
-(``{"errcode":0,"errmsg":"ok"}``, 93000 for a wrong key), so the demo's chat channel really posts somewhere.
+(``{"errcode":0,"errmsg":"ok"}``, 93000 for a wrong key); ``/dingtalk/robot/send`` and
+``/feishu/open-apis/bot/v2/hook/{token}`` are a DingTalk robot and a Feishu bot that verify the platforms' signatures
+(``sim.robots``) — so the demo's chat channels really post somewhere. What each received is kept in
+``app.state.robot_received`` (``wecom`` / ``dingtalk`` / ``feishu``).
 
 - ``create_app(clock, scenario, weibo_token=...)`` builds the ASGI app;
 - ``SimServer`` runs it with uvicorn inside the caller's asyncio loop (tests, ``yuqing demo``);
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import socket
 import time
 from collections import deque
@@ -33,6 +37,14 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from sim import render
+from sim.robots import (
+    DEFAULT_DINGTALK_SECRET,
+    DEFAULT_DINGTALK_TOKEN,
+    DEFAULT_FEISHU_SECRET,
+    DEFAULT_FEISHU_TOKEN,
+    RECEIVED_KEEP,
+    robot_routes,
+)
 from sim.scenario import PlacedArticle, PlacedPost, Scenario, build_scenario
 from yuqing.clock import Clock, ScaledClock
 
@@ -56,9 +68,15 @@ def create_app(
     weibo_rate_limit: float = 50.0,
     slow_page_seconds: float = 4.0,
     robot_key: str = DEFAULT_ROBOT_KEY,
+    dingtalk_token: str = DEFAULT_DINGTALK_TOKEN,
+    dingtalk_secret: str | None = DEFAULT_DINGTALK_SECRET,
+    feishu_token: str = DEFAULT_FEISHU_TOKEN,
+    feishu_secret: str | None = DEFAULT_FEISHU_SECRET,
 ) -> Starlette:
     """Build the sim app. ``weibo_rate_limit`` is requests per second per token before 429s (wall time);
-    ``robot_key`` is the WeCom group robot's key (``/wecom/cgi-bin/webhook/send?key=…``)."""
+    ``robot_key`` is the WeCom group robot's key (``/wecom/cgi-bin/webhook/send?key=…``); the DingTalk robot's
+    access token and 加签 secret and the Feishu bot's hook token and signing secret are the others' (``sim.robots``;
+    a secret of None turns that platform's signature check off)."""
     news_by_id = {a.id: a for a in scenario.news}
     province_by_id = {a.id: a for a in scenario.province}
     complaints_by_id = {c.id: c for c in scenario.complaints}
@@ -311,7 +329,8 @@ def create_app(
         return HTMLResponse(render.regulator_detail(pp))
 
     # ---- 企业微信群机器人 (WeCom group robot webhook), for the demo's chat channel ----
-    robot_messages: deque[dict[str, Any]] = deque(maxlen=1000)  # the newest, for tests and a look
+    robot_messages: deque[dict[str, Any]] = deque(maxlen=RECEIVED_KEEP)  # the newest, for tests and a look
+    robot_received: dict[str, deque[dict[str, Any]]] = {"wecom": robot_messages}
 
     async def wecom_robot(request: Request) -> Response:
         """Answers like qyapi.weixin.qq.com/cgi-bin/webhook/send: errcode 0 for a valid message to a known key."""
@@ -327,12 +346,15 @@ def create_app(
             return JSONResponse({"errcode": 40008, "errmsg": "invalid message type"})
         if len(content.encode()) > 4096:
             return JSONResponse({"errcode": 40058, "errmsg": "markdown.content exceed max length 4096"})
-        robot_messages.append({"at": now().isoformat(), "msgtype": msgtype, "content": content})
+        robot_messages.append({"at": now().isoformat(), "msgtype": msgtype, "title": "", "content": content,
+                               "mentions": re.findall(r"<@([^>]+)>", content), "signed": False})
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     routes = [
         Route("/__sim/health", health),
         Route("/wecom/cgi-bin/webhook/send", wecom_robot, methods=["POST"]),
+        *robot_routes(now, robot_received, dingtalk_token=dingtalk_token, dingtalk_secret=dingtalk_secret,
+                      feishu_token=feishu_token, feishu_secret=feishu_secret),
         Route("/__sim/status", status),
         Route("/robots.txt", robots),
         Route("/news/robots.txt", robots),
@@ -357,6 +379,7 @@ def create_app(
     app.state.scenario = scenario
     app.state.clock = clock
     app.state.robot_messages = robot_messages
+    app.state.robot_received = robot_received
     return app
 
 
