@@ -268,11 +268,12 @@ def change_level(session: Session, *, incident_id: int, new_level: str, reason: 
 
 
 def apply_level(session: Session, *, incident: Incident, new_level: str, reason: str, actor: str,
-                alert: Alert | None, org: OrgChart, policy: Policy, now: datetime) -> int:
+                alert: Alert | None, org: OrgChart, policy: Policy, now: datetime, notify: bool = True) -> int:
     """Set the level and re-plan: on a rise the new level's steps are added (never twice) and each open task takes
     the earlier of its deadline and the new level's; on a fall, open steps the new level's playbook no longer has
     become not applicable. Deadlines already incurred never move out. Clocks follow from the level history the
-    ``level_changed`` event records. Returns how many notifications were queued (a rise tells the new roles)."""
+    ``level_changed`` event records. Returns how many notifications were queued (a rise tells the new roles;
+    ``notify=False`` when the caller tells them in its own message, e.g. ``incidents.resurgence``)."""
     old = incident.level
     up = is_higher(new_level, old)
     incident.level = new_level
@@ -314,7 +315,7 @@ def apply_level(session: Session, *, incident: Incident, new_level: str, reason:
            {"from": old, "to": new_level, "reason": reason, "direction": "up" if up else "down",
             "tasks_added": added, "tasks_tightened": tightened, "tasks_not_applicable": dropped})
     _audit(session, now, actor, "incident.level", "incident", incident.id, f"{old}->{new_level}", {"reason": reason})
-    if not up:
+    if not up or not notify:
         return 0
     return _notify_incident(session, incident=incident, alert=alert, purpose="level_changed", org=org,
                             policy=policy, now=now, previous_level=old)

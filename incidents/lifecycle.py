@@ -103,11 +103,20 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
 }
 # Tasks whose completion is a leader's own act: sign-offs, and the leadership notice (= a leader's acknowledgement).
 LEADERSHIP_NOTICE_TASK = "leadership_notice"
+# What the system itself (actor ``system``) may do without a person, and from which statuses: reopen a case that
+# was only being watched when its story comes back (incidents.resurgence). A closed or reviewed case is never
+# reopened by the system: it is flagged and the commander decides.
+SYSTEM_ACTIONS: dict[Action, frozenset[IncidentStatus]] = {Action.reopen: frozenset({IncidentStatus.monitoring})}
 
 
 def status_of(value: str) -> IncidentStatus:
     """The enum for a stored status; raises ValueError on anything unknown."""
     return IncidentStatus(value)
+
+
+def system_may(action: Action, status: str) -> bool:
+    """Whether the system itself may take ``action`` on a case in ``status`` (``SYSTEM_ACTIONS``)."""
+    return IncidentStatus(status) in SYSTEM_ACTIONS.get(action, frozenset()) and allowed_from(action, status)
 
 
 def allowed_from(action: Action, status: str) -> bool:
