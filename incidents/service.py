@@ -114,7 +114,14 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
     incident = session.get(Incident, alert.incident_id) if alert.incident_id else None
     if incident is not None:
         incident.peak_risk = max(incident.peak_risk or 0.0, float(story_risk.score))
-        if out.alert_level_change and is_higher(alert.level, incident.level):
+        from incidents.resurgence import handle_resurgence  # 舆情反弹: the rule and what it does live there
+
+        resurged = handle_resurgence(session, incident=incident, alert=alert, story_risk=story_risk, org=org,
+                                     policy=policy, now=now)
+        if resurged is not None:
+            out.notifications_queued += resurged.notifications_queued
+            out.incident_level_change = resurged.level_change
+        elif out.alert_level_change and is_higher(alert.level, incident.level):
             if incident.status in ENDED:
                 _event(session, incident, now, "risk_rose_after_close", SYSTEM,
                        f"事件已结案，但风险等级升至{level_title(alert.level)}，请研判是否重新处置",
