@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from yuqing.cli_report import report_app  # typer only at import: `yuqing --help` stays fast
 from yuqing.errors import ConfigError
 from yuqing.logs import configure_logging
 from yuqing.settings import Settings, load_settings
@@ -555,6 +556,7 @@ def ingest_requeue(ids: Annotated[list[int] | None, typer.Argument(help="article
 incident_app = typer.Typer(help="Incidents: list, show and run a case to its end (acts as a named user, checked like "
                                 "the API: role and unit scope).", no_args_is_help=True)
 app.add_typer(incident_app, name="incident")
+app.add_typer(report_app, name="report")
 AsUser = Annotated[str, typer.Option("--as", help="the login to act as (its roles and units are checked)")]
 IncidentId = Annotated[int, typer.Argument(min=1, help="incident id")]
 
