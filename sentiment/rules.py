@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from sentiment.classifier import Prediction
@@ -34,6 +35,23 @@ POSITIVE_CUES: dict[str, float] = {
     "帮助": 0.8, "挽回": 1.2, "成功拦截": 2.5, "守护": 1.2, "公益": 1.2, "捐赠": 1.5, "助力": 1.0,
     "好": 0.5, "不错": 1.2, "方便": 1.0, "便捷": 1.0, "顺利": 1.0,
 }
+# Emoji, kaomoji and Weibo's bracketed emoticon codes carry tone on Chinese social media where the words do not
+# ("又排了两小时😡", "[怒][怒]", "(╯‵□′)╯︵┻━┻"). 😭 is weak: it is also used for being moved to tears.
+NEGATIVE_CUES.update({
+    "很差": 2.0, "太差": 2.5, "真差": 2.0, "最差": 2.5, "差劲": 2.5, "差评如潮": 3.0,
+    "😡": 2.5, "😠": 2.0, "🤬": 3.0, "😤": 1.5, "💢": 1.5, "👎": 2.0, "😒": 1.5, "🙄": 1.2, "😞": 1.2,
+    "😢": 0.8, "😭": 0.8, "💔": 1.2, "🤮": 2.5, "🖕": 3.0,
+    "[怒]": 2.0, "[抓狂]": 2.0, "[怒骂]": 2.5, "[鄙视]": 2.0, "[哼]": 1.2, "[泪]": 0.8, "[衰]": 1.2, "[弱]": 1.5,
+    "[生病]": 0.5, "╯︵┻━┻": 2.5, "(╬": 2.0, "╬": 1.5, "凸(": 2.5, "T_T": 0.8, "QAQ": 0.8, "o(╥﹏╥)o": 0.8,
+})
+POSITIVE_CUES.update({
+    "👍": 2.0, "👏": 1.5, "💯": 1.5, "😊": 1.2, "😄": 1.2, "😁": 1.2, "🥰": 1.5, "❤": 1.2, "🌹": 1.0,
+    "💪": 1.0, "[赞]": 1.5, "[good]": 1.5, "[鼓掌]": 1.5, "[哈哈]": 1.0, "[心]": 1.2, "[爱你]": 1.2,
+    "^_^": 1.0, "^o^": 1.0, "(*^▽^*)": 1.2, "o(*￣▽￣*)o": 1.2, "ヽ(°▽°)ノ": 1.2,
+})
+# The classifiers read NFKC-normalised text (sentiment.textnorm), where "︵" is "(": match cues in that form too.
+for _cues in (NEGATIVE_CUES, POSITIVE_CUES):
+    _cues.update({unicodedata.normalize("NFKC", k): w for k, w in list(_cues.items())})
 # Clarifications and notices are written to calm: they carry alarming words but are not negative exposure.
 NEUTRALISERS = ("澄清", "辟谣", "不实", "经营正常", "情况说明", "温馨提示", "郑重声明", "提醒广大")
 

@@ -10,6 +10,7 @@ import pytest
 from sentiment.batch import classify_jsonl
 from sentiment.passages import passages_about
 from sentiment.rules import RuleBasedClassifier
+from sentiment.textnorm import normalise_text
 
 
 @pytest.mark.parametrize(("text", "label", "category"), [
@@ -38,6 +39,20 @@ def test_negation_flips_a_positive_cue():
 def test_empty_and_emoji_only_texts_are_neutral():
     for pred in RuleBasedClassifier().predict(["", "   ", "😀😀😀"]):
         assert pred.label == "neutral"
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("示例银行又排了两个小时😡😡", "negative"),
+    ("[怒][怒]示例银行的柜员爱理不理", "negative"),
+    ("(╯‵□′)╯︵┻━┻ 示例银行取个钱这么难", "negative"),
+    ("示例银行很差", "negative"),
+    ("示例银行新华路网点的服务👍👍", "positive"),
+    ("示例银行大堂经理帮我办好了[赞][赞]", "positive"),
+])
+def test_emoji_kaomoji_and_weibo_emoticons_carry_tone(text, label):
+    # The classifiers read normalised text (full-width and some kaomoji strokes change under NFKC).
+    pred = RuleBasedClassifier().predict([normalise_text(text)])[0]
+    assert pred.label == label, pred
 
 
 def test_passages_about_the_bank_skip_unrelated_paragraphs():
