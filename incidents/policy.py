@@ -10,9 +10,10 @@ notification channels are on and how delivery retries. Every validation error na
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -54,6 +55,10 @@ class RecipientGroup(_Strict):
                                           "when nobody's title matches, every holder of the role there is told")
     people: list[PersonId] = Field(default_factory=list, description="named people (org.yaml ids), told as well")
     ack_minutes: int | None = Field(default=None, gt=0, description="acknowledgement clock; default the level's")
+    escalate_to: list[Role] | None = Field(
+        default=None, description="who is told when nobody in the group acknowledges by its deadline (the group "
+                                  "is reminded too); default: the first step of reminders.escalate_to with someone "
+                                  "outside the group; [] reminds the group only")
 
     @model_validator(mode="after")
     def _someone(self) -> RecipientGroup:
@@ -128,6 +133,74 @@ class CalendarOverrides(_Strict):
         return self
 
 
+HourMinute = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+PositiveMinutes = Annotated[int, Field(gt=0)]
+
+
+def _every_level(v: dict[str, int]) -> dict[str, int]:
+    missing = [code for code in LEVEL_ORDER if code not in v]
+    if missing:
+        raise ValueError(f"give minutes for every level; missing {', '.join(missing)}")
+    return v
+
+
+class Reminders(_Strict):
+    """Reminders before a task or a reporting clock is due, and escalation once it is overdue
+    (``incidents.scheduled.run_deadline_notices``).
+
+    The owner is reminded ``before_minutes_by_level`` before the deadline (at most half the item's span before it,
+    so a short item is not reminded the moment it is set). Once overdue the owner is told first, then — each
+    ``escalate_after_minutes_by_level`` after the previous step — each role of ``escalate_to`` in turn (a role
+    whose holders were all told already is skipped). Leaders are the owning branch's leaders whose title contains
+    one of ``leader_titles`` (all of them if nobody's does); a level whose alert escalation stops before leaders
+    (level IV) stops these before leaders too."""
+
+    before_minutes_by_level: dict[LevelCode, PositiveMinutes] = Field(
+        default_factory=lambda: {"I": 10, "II": 30, "III": 120, "IV": 240})
+    escalate_after_minutes_by_level: dict[LevelCode, PositiveMinutes] = Field(
+        default_factory=lambda: {"I": 15, "II": 30, "III": 120, "IV": 240})
+    escalate_to: list[Role] = Field(default_factory=lambda: [Role.commander, Role.leader])
+    leader_titles: list[ChineseText] = Field(default_factory=lambda: ["分管"])
+
+    _levels_before = field_validator("before_minutes_by_level")(_every_level)
+    _levels_after = field_validator("escalate_after_minutes_by_level")(_every_level)
+
+
+class QuietHours(_Strict):
+    """A nightly quiet period in local time (may cross midnight): reminders and escalations of level III–IV
+    incidents and alerts wait until it ends; levels I–II ignore it."""
+
+    start: HourMinute
+    end: HourMinute
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time; leave quiet_hours out for none")
+        return self
+
+    def ends_after(self, now: datetime, tz: str) -> datetime | None:
+        """The end of the quiet period ``now`` falls in (UTC), or None when ``now`` is not in quiet hours."""
+        zone = ZoneInfo(tz)
+        local = now.astimezone(zone)
+        start, end = _hm(self.start), _hm(self.end)
+        t = local.time().replace(tzinfo=None)
+        # A period that crosses midnight (22:00–07:30) is quiet after its start or before its end.
+        quiet = start <= t < end if start < end else (t >= start or t < end)
+        if not quiet:
+            return None
+        day = local.date() if t < end else local.date() + timedelta(days=1)
+        return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+QUIET_HOURS_LEVELS = ("III", "IV")  # levels I–II ignore quiet hours
+
+
+def _hm(value: str) -> time:
+    hh, mm = value.split(":")
+    return time(int(hh), int(mm))
+
+
 class LevelsFile(_Strict):
     """The content of ``config/levels.yaml``."""
 
@@ -135,12 +208,14 @@ class LevelsFile(_Strict):
     levels: list[LevelPolicy] = Field(min_length=4, max_length=4)
     final_report_minutes_after_close: int = Field(default=24 * 60, gt=0, description="终报 after closing")
     review_working_days: int = Field(default=5, gt=0, description="复盘 after closing, in working days")
-    daily_report_time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+    daily_report_time: HourMinute = "09:00"
     due_soon_fraction: float = Field(default=0.25, gt=0, lt=1,
                                      description="a clock is 'due soon' in the last fraction of its span")
     escalation_chain: list[Role] = Field(default_factory=lambda: [Role.monitor, Role.commander, Role.leader],
                                          min_length=1)
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
+    reminders: Reminders = Field(default_factory=Reminders)
+    quiet_hours: QuietHours | None = Field(default=None, description="local quiet period for levels III–IV")
 
     @field_validator("levels")
     @classmethod
@@ -163,7 +238,23 @@ class LevelsFile(_Strict):
             field = f"levels[{i}].escalate_to" if lv.escalate_to else f"levels[{i}].escalate_to (missing; " \
                                                                       "escalation_chain applies)"
             raise ValueError(f"{field}: a level IV alert may not escalate to leaders; stop the chain before them")
+        for j, g in enumerate(lv.reporting_chain):
+            if g.escalate_to and Role.leader in g.escalate_to:
+                raise ValueError(f"levels[{i}].reporting_chain[{j}].escalate_to: level IV reaches no leader, "
+                                 "not even when a group misses its deadline")
         return self
+
+    def overdue_roles(self, code: str) -> list[Role]:
+        """Who an overdue item of level ``code`` goes to after its owner, in order: ``reminders.escalate_to``
+        without leaders at a level whose alerts never reach a leader (level IV)."""
+        reach_leaders = Role.leader in self.escalation_roles(code)
+        return [r for r in self.reminders.escalate_to if r != Role.leader or reach_leaders]
+
+    def quiet_until(self, level: str, now: datetime) -> datetime | None:
+        """When a reminder or escalation at ``level`` held back by quiet hours may go; None when it may go now."""
+        if self.quiet_hours is None or level not in QUIET_HOURS_LEVELS:
+            return None
+        return self.quiet_hours.ends_after(now, self.timezone)
 
     def escalation_roles(self, code: str) -> list[Role]:
         """The escalation chain of an alert at level ``code``."""

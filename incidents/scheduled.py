@@ -1,24 +1,57 @@
 """Scheduled jobs: what the pipeline round runs on its own, without anyone acting.
 
 Each job is a plain function ``(session, *, org, policy, clock) -> int`` (how many things it did) that finds its
-work by querying the database, writes its timeline events, audit entries and outbox rows in the caller's
-transaction (it flushes, the caller commits), and queues nothing twice when re-run after a crash (outbox
-``dedup_key``).
+work by querying the database, writes timeline events, audit entries and outbox rows in the caller's transaction
+(it flushes, the caller commits), and does nothing twice when re-run after a crash or a restart (the outbox's
+``dedup_key`` and the ``deadline_notices`` rows). ``run_scheduled`` runs them all, once per pipeline round.
 
 * ``run_escalations`` — an open alert past its acknowledgement deadline moves one step up its escalation chain.
+* ``run_deadline_notices`` — a task (checklist step) or a reporting clock (初报 / 续报 / 终报, leadership,
+  regulator, 复盘) is reminded of once before it is due; once overdue its owner is told, then, each
+  ``escalate_after_minutes`` later, the commander and the branch leader in charge (``reminders`` in
+  ``config/levels.yaml``; level IV never reaches a leader). Who owns what: a task's owner (or, unassigned, the
+  holders of its owner role nearest the incident's unit); a clock's owner is the incident's commander. A clock
+  whose checklist step exists (初报, 报告分行领导, 报告监管部门) is followed through that task only, and the
+  acknowledgement clock is left to ``run_escalations``. Done or not-applicable tasks and met or stopped clocks are
+  never reminded of; a closed incident keeps only its 终报 and 复盘 clocks; a reviewed one has none.
+* ``run_group_escalations`` — a group of the reporting chain that was told about an incident and in which nobody
+  acknowledged (a message acknowledged by link or inbox, a leader's 知悉, the incident or its alert acknowledged)
+  by the group's deadline is reminded again, and the group's ``escalate_to`` is told; once per telling.
+
+Quiet hours (``quiet_hours`` in ``config/levels.yaml``, local time) hold back every reminder and escalation of a
+level III–IV incident or alert until they end — deferred, never dropped; levels I–II ignore them. A reminder held
+back past its deadline gives way to the overdue notice.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from incidents import queries
+from incidents.clocks import CLOCK_LABELS, compute_clocks
+from incidents.deadline_notices import DeadlineNotice
 from incidents.escalation import next_step
-from incidents.models import Alert, Incident
+from incidents.levels import level_title
+from incidents.lifecycle import ACTIVE, IncidentStatus
+from incidents.message_acks import MessageAck
+from incidents.messages import plain_line
+from incidents.models import (
+    Alert,
+    Incident,
+    LeadershipAcknowledgement,
+    Notification,
+    TaskStatus,
+    TimelineEvent,
+)
 from incidents.notify import queue_notifications
-from incidents.policy import Policy
+from incidents.policy import LevelsFile, Policy, RecipientGroup
+from incidents.routing import escalation_holders, group_people
 from incidents.service import (
     OPEN,
     SYSTEM,
@@ -31,7 +64,21 @@ from incidents.service import (
     _role_label,
 )
 from yuqing.clock import Clock
-from yuqing.org import OrgChart
+from yuqing.org import OrgChart, Person, Role
+
+# The outbox purposes these jobs write (the inbox shows PURPOSE_LABELS).
+REMINDER, OVERDUE, GROUP_UNACKNOWLEDGED = "reminder", "overdue", "group_unacknowledged"
+PURPOSE_LABELS = {REMINDER: "到期提醒", OVERDUE: "超时上报", GROUP_UNACKNOWLEDGED: "报告链未确认"}
+# Timeline events that say a person acknowledged the incident (the typed rows are read as well).
+_ACK_EVENTS = ("acknowledged",)
+# Incidents that can still owe something: a closed one owes 终报 and 复盘; a reviewed one nothing.
+_WATCHED = (*ACTIVE, IncidentStatus.closed)
+
+
+def run_scheduled(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """Run every scheduled job once, in order; returns how much they did in all (alerts escalated, reminders and
+    overdue steps sent, groups escalated)."""
+    return sum(job(session, org=org, policy=policy, clock=clock) for job in JOBS)
 
 
 def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
@@ -43,8 +90,8 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
     for alert in due:
         chain = _chain(alert, org, policy)
         step = next_step(chain, alert.escalation_step, status=alert.status, ack_due_at=alert.ack_due_at, now=now)
-        if step is None:
-            continue
+        if step is None or policy.levels_file.quiet_until(alert.level, now) is not None:
+            continue  # in quiet hours a level III–IV alert escalates when they end (it is still overdue then)
         overdue_since = alert.ack_due_at
         alert.escalation_step = step.index
         alert.ack_due_at = now + timedelta(minutes=policy.level(alert.level).ack_minutes)
@@ -67,3 +114,358 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
         count += 1
     session.flush()
     return count
+
+
+def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """Remind the owners of tasks and clocks about to fall due, and escalate overdue ones one step at a time;
+    returns how many notices were queued."""
+    now = clock.now()
+    count = 0
+    for incident in session.scalars(select(Incident).where(Incident.status.in_(_WATCHED)).order_by(Incident.id)):
+        sent = {(n.item, n.due_at, n.step): n for n in
+                session.scalars(select(DeadlineNotice).where(DeadlineNotice.incident_id == incident.id))}
+        for item in _deadline_items(session, incident, org=org, policy=policy, now=now):
+            if now < item.due_at:
+                count += _remind(session, incident, item, sent, org=org, policy=policy, now=now)
+            else:
+                count += _escalate_overdue(session, incident, item, sent, org=org, policy=policy, now=now)
+    session.flush()
+    return count
+
+
+def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """Escalate the reporting-chain groups of an incident's latest telling in which nobody acknowledged by the
+    group's deadline: each group is reminded once, and the people its ``escalate_to`` names get one message per
+    round listing the groups they are told about; returns how many groups were escalated."""
+    now = clock.now()
+    count = 0
+    for incident in session.scalars(select(Incident).where(Incident.status.in_(ACTIVE)).order_by(Incident.id)):
+        told = max((e for e in incident.events if e.kind == "reporting_chain"), key=lambda e: (e.at, e.id or 0),
+                   default=None)
+        if told is None:
+            continue
+        level = str(told.data.get("level", incident.level))
+        if policy.levels_file.quiet_until(level, now) is not None:
+            continue
+        done = set(session.scalars(select(DeadlineNotice.item).where(DeadlineNotice.incident_id == incident.id,
+                                                                     DeadlineNotice.step == "group_missed")))
+        missed = []
+        for group in told.data.get("groups", []):
+            due = datetime.fromisoformat(group["ack_due_at"])
+            item = f"group:{told.id}:{group['group']}"
+            if group.get("people") and now >= due and item not in done:
+                label = plain_line(group.get("label") or group["group"], 40)
+                missed.append(MissedGroup(item, str(group["group"]), label, due, tuple(_people(org, group["people"]))))
+        if missed:
+            acknowledged = _acknowledgers(session, incident, since=told.at)
+            missed = [g for g in missed if not acknowledged & {p.id for p in g.members}]
+        if missed:
+            _escalate_groups(session, incident, missed, level=level, told=told, org=org, policy=policy, now=now)
+            count += len(missed)
+    session.flush()
+    return count
+
+
+JOBS = (run_escalations, run_deadline_notices, run_group_escalations)
+
+
+# --- tasks and clocks -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeadlineItem:
+    """Something with a deadline and an owner: a checklist task or a reporting clock."""
+
+    key: str  # task:<id> | clock:<key>
+    label: str  # 任务“…” | “书面初报”时限
+    started_at: datetime
+    due_at: datetime
+    owners: tuple[Person, ...]
+    owner_label: str
+
+
+Sent = dict[tuple[str, datetime, str], DeadlineNotice]  # (item, deadline, step) -> the notice already sent
+
+
+def _deadline_items(session: Session, incident: Incident, *, org: OrgChart, policy: Policy,
+                    now: datetime) -> list[DeadlineItem]:
+    """The open tasks with a deadline (while the case runs) and the running clocks no task stands for."""
+    items = []
+    reach_leaders = Role.leader in policy.levels_file.overdue_roles(incident.level)
+    if incident.status in ACTIVE:
+        for task in incident.tasks:
+            if task.status != TaskStatus.todo or task.due_at is None:
+                continue
+            owners = _task_owners(org, incident, task.owner_role, task.owner_id)
+            if not reach_leaders:  # level IV: a leader's step is brought to the leader by the commander
+                owners = [p for p in owners if Role.leader not in p.roles] or _commanders(org, incident)
+            items.append(DeadlineItem(f"task:{task.id}", f"任务“{plain_line(task.title, 60)}”", incident.opened_at,
+                                      task.due_at, tuple(owners), "负责人"))
+    task_keys = {t.key for t in incident.tasks}
+    facts = queries.incident_facts(session, incident)
+    for c in compute_clocks(facts, policy=policy, now=now):
+        if c.key == "ack" or c.key in task_keys or not c.is_open:
+            continue
+        items.append(DeadlineItem(f"clock:{c.key}", f"“{CLOCK_LABELS[c.key]}”时限", c.started_at, c.due_at,
+                                  tuple(_commanders(org, incident)), _role_label(Role.commander)))
+    return items
+
+
+def _remind(session: Session, incident: Incident, item: DeadlineItem, sent: Sent, *, org: OrgChart,
+            policy: Policy, now: datetime) -> int:
+    """Remind the owners once, ``before_minutes`` before the deadline (at most half the item's span before it)."""
+    lf = policy.levels_file
+    lead = timedelta(minutes=lf.reminders.before_minutes_by_level[incident.level])  # type: ignore[index]
+    remind_at = max(item.due_at - lead, item.started_at + (item.due_at - item.started_at) / 2)
+    if now < remind_at or (item.key, item.due_at, "reminder") in sent or not item.owners:
+        return 0
+    if lf.quiet_until(incident.level, now) is not None:
+        return 0
+    left = max(1, int((item.due_at - now).total_seconds() // 60))
+    deadline = _local(item.due_at, policy)
+    note = (f"到期提醒：{item.label}将于 {deadline}（北京时间）到期，还有约{_duration(left)}。"
+            "请按时完成；已完成的请在系统中标记。")
+    names = _names(item.owners)
+    _send(session, incident, item.key, item.due_at, "reminder", list(item.owners), org=org, policy=policy, now=now,
+          purpose=REMINDER, subject=f"即将到期：{item.label}", note=note,
+          event=("deadline_reminder", f"到期提醒：{item.label}将于 {deadline} 到期，已提醒{item.owner_label}：{names}"
+                 + _deferred(lf, incident.level, remind_at, now)),
+          audit=("deadline.remind", item.label))
+    return 1
+
+
+def _escalate_overdue(session: Session, incident: Incident, item: DeadlineItem, sent: Sent, *, org: OrgChart,
+                      policy: Policy, now: datetime) -> int:
+    """Tell the next step of the overdue chain (owner, then each role up) once it is due; one step per run."""
+    lf = policy.levels_file
+    delay = timedelta(minutes=lf.reminders.escalate_after_minutes_by_level[incident.level])  # type: ignore[index]
+    deadline = _local(item.due_at, policy)
+    minutes_late = int((now - item.due_at).total_seconds() // 60)
+    told: list[str] = []  # the steps already taken, e.g. 负责人（王敏、赵磊）
+    due_at = item.due_at
+    for step, label, people in _overdue_chain(org, incident, item, policy):
+        done = sent.get((item.key, item.due_at, f"overdue:{step}"))
+        if done is not None:
+            told.append(f"{label}（{_names(people)}）")
+            due_at = done.at + delay
+            continue
+        if now < due_at or lf.quiet_until(incident.level, now) is not None:
+            return 0
+        names = _names(people)
+        if not told:
+            note = (f"已超时：{item.label}应于 {deadline}（北京时间）前完成，{_late(minutes_late)}，"
+                    "请尽快处理；已完成的请在系统中标记。")
+            text = f"已超时：{item.label}（截止 {deadline}）未完成，已提醒{label}：{names}"
+        else:
+            note = (f"已超时：{item.label}应于 {deadline}（北京时间）前完成，{_late(minutes_late)}，"
+                    f"已告知{'、'.join(told)}，仍未完成，现上报给您（{label}），请督促处理。")
+            text = f"已超时：{item.label}（截止 {deadline}）仍未完成，已上报{label}：{names}"
+        _send(session, incident, item.key, item.due_at, f"overdue:{step}", list(people), org=org, policy=policy,
+              now=now, purpose=OVERDUE, subject=f"已超时：{item.label}", note=note,
+              event=("deadline_overdue", text + _deferred(lf, incident.level, due_at, now)),
+              audit=("deadline.escalate", f"{item.label} → {step}"))
+        return 1
+    return 0
+
+
+def _overdue_chain(org: OrgChart, incident: Incident, item: DeadlineItem,
+                   policy: Policy) -> list[tuple[str, str, list[Person]]]:
+    """(step, label, people): the owner, then each role of ``reminders.escalate_to`` the level allows; a step
+    with nobody new is left out (an item the commander owns goes from the commander straight to the leader)."""
+    steps = [("owner", item.owner_label, list(item.owners))] if item.owners else []
+    seen = {p.id for p in item.owners}
+    for role in policy.levels_file.overdue_roles(incident.level):
+        people = [p for p in _holders(org, incident, role, policy) if p.id not in seen]
+        if people:
+            seen.update(p.id for p in people)
+            label = "分管行领导" if role == Role.leader and "分管" in policy.levels_file.reminders.leader_titles \
+                else _role_label(role)
+            steps.append((str(role), label, people))
+    return steps
+
+
+def _task_owners(org: OrgChart, incident: Incident, owner_role: str, owner_id: str | None) -> list[Person]:
+    """The task's owner first, with the other holders of its role at the same place (the whole duty desk); a
+    person the task was reassigned to outside those holders alone; nobody assigned: the role's holders."""
+    try:
+        holders = escalation_holders(org, Role(owner_role), incident.unit_id)
+    except (ValueError, KeyError):
+        holders = []
+    owner = _person(org, owner_id)
+    if owner is None:
+        return holders
+    if owner not in holders:
+        return [owner]
+    return [owner, *(p for p in holders if p != owner)]
+
+
+def _commanders(org: OrgChart, incident: Incident) -> list[Person]:
+    commander = _person(org, incident.commander_id)
+    return [commander] if commander is not None else escalation_holders(org, Role.commander, incident.unit_id)
+
+
+def _holders(org: OrgChart, incident: Incident, role: Role, policy: Policy) -> list[Person]:
+    """Who holds ``role`` for an escalation about the incident: its own commander; the owning branch's leader in
+    charge (``reminders.leader_titles``); the nearest holders of any other role."""
+    if role == Role.commander:
+        return _commanders(org, incident)
+    if role == Role.leader:
+        in_charge = RecipientGroup(key="leader_in_charge", scope="branch", roles=[Role.leader],
+                                   titles=policy.levels_file.reminders.leader_titles)
+        return group_people(org, incident.unit_id, in_charge)
+    return escalation_holders(org, role, incident.unit_id)
+
+
+# --- reporting-chain groups -------------------------------------------------------------------------------------
+
+def _acknowledgers(session: Session, incident: Incident, *, since: datetime) -> set[str]:
+    """Everyone who acknowledged something of the incident at or after ``since``: a message about it (link or
+    inbox), a leader's 知悉, the incident itself or its alert."""
+    alerts = list(session.scalars(select(Alert).where(Alert.incident_id == incident.id)))
+    about = Notification.incident_id == incident.id
+    if alerts:
+        about = or_(about, Notification.alert_id.in_([a.id for a in alerts]))
+    people = set(session.scalars(select(MessageAck.person_id).join(Notification,
+                                                                  Notification.id == MessageAck.notification_id)
+                                 .where(about, MessageAck.at >= since)))
+    people |= set(session.scalars(select(LeadershipAcknowledgement.leader_id).where(
+        LeadershipAcknowledgement.incident_id == incident.id, LeadershipAcknowledgement.at >= since)))
+    people |= {e.actor for e in incident.events if e.kind in _ACK_EVENTS and e.at >= since}
+    people |= {a.acknowledged_by for a in alerts
+               if a.acknowledged_by and a.acknowledged_at is not None and a.acknowledged_at >= since}
+    return people
+
+
+@dataclass(frozen=True)
+class MissedGroup:
+    """A group of the reporting chain that was told and acknowledged nothing by its deadline."""
+
+    item: str  # group:<reporting_chain event id>:<group key>
+    key: str
+    label: str
+    due_at: datetime
+    members: tuple[Person, ...]
+
+
+def _escalate_groups(session: Session, incident: Incident, missed: Sequence[MissedGroup], *, level: str,
+                     told: TimelineEvent, org: OrgChart, policy: Policy, now: datetime) -> None:
+    """Remind each missed group, tell each group's escalation once (one message per set of groups a person is
+    told about), and write one timeline event and one audit entry for the lot."""
+    lt = level_title(level)
+    up: dict[str, tuple[Person, list[MissedGroup]]] = {}
+    for g in missed:
+        deadline = _local(g.due_at, policy)
+        _send(session, incident, g.item, g.due_at, "group_missed", list(g.members), org=org, policy=policy, now=now,
+              purpose=GROUP_UNACKNOWLEDGED, subject=f"请确认：{g.label}",
+              note=f"请确认：您所在的“{g.label}”应于 {deadline}（北京时间）前确认收到{lt}事件通知，至今无人确认。"
+                   "请在系统“消息”中点“确认”，或打开事件页处理。")
+        for person in _group_escalation(org, incident, g, level, policy):
+            up.setdefault(person.id, (person, []))[1].append(g)
+    by_groups: dict[tuple[str, ...], list[Person]] = {}
+    for person, groups in up.values():
+        by_groups.setdefault(tuple(g.item for g in groups), []).append(person)
+    for items, people in by_groups.items():
+        groups = [g for g in missed if g.item in items]
+        listed = "；".join(f"“{g.label}”（{_names(g.members)}，应于 {_local(g.due_at, policy)} 前确认）"
+                          for g in groups)
+        digest = hashlib.sha1("+".join(items).encode()).hexdigest()[:12]  # keeps the outbox key short
+        _send(session, incident, f"group:{told.id}:up", groups[0].due_at, f"up:{digest}",
+              people, org=org, policy=policy, now=now, purpose=GROUP_UNACKNOWLEDGED,
+              subject="报告链超时未确认：" + "、".join(g.label for g in groups),
+              note=f"已超时未确认：{listed}，至今无人确认收到{lt}事件通知，现上报给您，请联系督促。", record=False)
+    names = "；".join(f"{g.label}（{_names(g.members)}，截止 {_local(g.due_at, policy)}）" for g in missed)
+    ups = [person for person, _ in up.values()]
+    text = f"报告链超时未确认：{names}无人确认，已再次提醒" + (f"，并上报{_names(ups)}" if ups else "")
+    first_due = min(g.due_at for g in missed)
+    _event(session, incident, now, "group_unacknowledged", SYSTEM, text + _deferred(policy.levels_file, level,
+                                                                                     first_due, now),
+           {"level": level, "told_at": told.at.isoformat(), "escalated_to": [p.id for p in ups],
+            "groups": [{"group": g.key, "ack_due_at": g.due_at.isoformat(), "reminded": [p.id for p in g.members],
+                        "escalated_to": [pid for pid, (_, gs) in up.items() if g in gs]} for g in missed]})
+    _audit(session, now, SYSTEM, "reporting_group.escalate", "incident", incident.id,
+           f"{level} " + ",".join(g.key for g in missed),
+           {"groups": [g.key for g in missed], "escalated_to": [p.id for p in ups]})
+
+
+def _group_escalation(org: OrgChart, incident: Incident, group: MissedGroup, level: str,
+                      policy: Policy) -> list[Person]:
+    """Who is told when ``group`` misses its deadline: the holders of its ``escalate_to`` roles outside it, or by
+    default the first role of ``reminders.escalate_to`` that reaches someone outside it; never a leader where
+    the level's escalation stops before leaders (level IV)."""
+    try:
+        config = next((g for g in policy.level(level).reporting_chain if g.key == group.key), None)
+    except KeyError:
+        config = None
+    allowed = policy.levels_file.overdue_roles(level)
+    inside = {p.id for p in group.members}
+    if config is not None and config.escalate_to is not None:
+        people: list[Person] = []
+        for role in config.escalate_to:
+            if role != Role.leader or Role.leader in allowed:
+                people += [p for p in _holders(org, incident, role, policy) if p.id not in inside and p not in people]
+        return people
+    for role in allowed:
+        people = [p for p in _holders(org, incident, role, policy) if p.id not in inside]
+        if people:
+            return people
+    return []
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+def _send(session: Session, incident: Incident, item: str, due: datetime, step: str, people: list[Person], *,
+          org: OrgChart, policy: Policy, now: datetime, purpose: str, subject: str, note: str,
+          event: tuple[str, str] | None = None, audit: tuple[str, str] | None = None, key_suffix: str = "",
+          record: bool = True) -> int:
+    """Queue one notice, record it (``deadline_notices``), and write its timeline event and audit entry."""
+    number = incident.number
+    lines = [plain_line(note, 300), "", f"事件编号：{number}", f"事件等级：{level_title(incident.level)}",
+             f"事件标题：{plain_line(incident.title, 200)}", f"截止时间：{_local(due, policy)}（北京时间）",
+             f"处理链接：/incidents/{incident.id}", "", "本消息由舆情应急系统自动发送，请勿直接回复。"]
+    key = f"deadline:{incident.id}:{item}:{int(due.timestamp())}:{step}" + (f":{key_suffix}" if key_suffix else "")
+    queued = queue_notifications(session, people=people, policy=policy, now=now, alert=None,
+                                 incident_id=incident.id, purpose=purpose, key=key, level=incident.level,
+                                 message=(plain_line(f"【事件{number}·{level_title(incident.level)}】{subject}", 160),
+                                          "\n".join(lines)))
+    if record:
+        session.add(DeadlineNotice(incident_id=incident.id, item=item, due_at=due, step=step, at=now,
+                                   people=[p.id for p in people]))
+    if event is not None:
+        _event(session, incident, now, event[0], SYSTEM, event[1],
+               {"item": item, "due_at": due.isoformat(), "step": step, "people": [p.id for p in people]})
+    if audit is not None:
+        _audit(session, now, SYSTEM, audit[0], "incident", incident.id, audit[1],
+               {"item": item, "due_at": due.isoformat(), "step": step, "people": [p.id for p in people],
+                "queued": queued})
+    session.flush()
+    return queued
+
+
+def _deferred(lf: LevelsFile, level: str, meant_at: datetime, now: datetime) -> str:
+    """A note for a notice that waited for the end of quiet hours."""
+    until = lf.quiet_until(level, meant_at)
+    return "（夜间安静时段顺延）" if until is not None and until <= now else ""
+
+
+def _person(org: OrgChart, person_id: str | None) -> Person | None:
+    if not person_id:
+        return None
+    try:
+        return org.person(person_id)
+    except KeyError:
+        return None
+
+
+def _names(people: Sequence[Person]) -> str:
+    return "、".join(p.name for p in people) or "（无人）"
+
+
+def _late(minutes: int) -> str:
+    return f"现已超时{_duration(minutes)}" if minutes > 0 else "现已到期"
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 60:
+        return f"{minutes}分钟"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours}小时{rest}分钟" if rest else f"{hours}小时"
+

@@ -52,7 +52,7 @@ class RoundReport:
     classified: int = 0
     risks: int = 0
     alerts_touched: int = 0
-    escalations: int = 0
+    escalations: int = 0  # what the scheduled jobs did: alerts escalated, reminders and overdue steps, groups
     delivered: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -133,7 +133,7 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     from crawlers.health import due_sources
     from crawlers.ingest import process_fetched
     from incidents.notify import deliver_pending
-    from incidents.scheduled import run_escalations
+    from incidents.scheduled import run_scheduled
     from incidents.service import handle_story_risk
     from sentiment.models import StoryRisk
     from sentiment.service import classify_pending, score_stories
@@ -166,7 +166,7 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
             session.commit()
             report.alerts_touched += 1
     with rt.session_factory() as session:
-        report.escalations = run_escalations(session, org=rt.org, policy=rt.policy, clock=rt.clock)
+        report.escalations = run_scheduled(session, org=rt.org, policy=rt.policy, clock=rt.clock)
         session.commit()
     with rt.session_factory() as session:
         delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org,

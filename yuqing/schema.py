@@ -13,6 +13,7 @@ from yuqing.db import Base
 def all_metadata() -> MetaData:
     import api.models  # noqa: F401
     import crawlers.models  # noqa: F401
+    import incidents.deadline_notices
     import incidents.message_acks
     import incidents.models  # noqa: F401
     import sentiment.models  # noqa: F401
