@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from sentiment.calibration import reliability
 from sentiment.classifier import LABEL_NAMES, LABELS, Classifier
 from sentiment.corpus import LabelledText
 from sentiment.metrics import polarity_metrics
@@ -56,6 +57,7 @@ def evaluate(items: Sequence[LabelledText], classifiers: Mapping[str, Classifier
         labels = [("neutral" if i.negative_only and p.label == "positive" else p.label)
                   for i, p in zip(items, preds, strict=True)]
         metrics = polarity_metrics(gold, neg, labels)
+        metrics["calibration"] = reliability([g == "negative" for g in gold], neg)
         metrics["about_bank"] = polarity_metrics([gold[k] for k in about], [neg[k] for k in about],
                                                  [labels[k] for k in about])
         metrics["texts_per_second"] = round(len(texts) / seconds, 1) if seconds > 0 else math.inf
@@ -157,6 +159,14 @@ def format_report(result: Mapping[str, dict], *, title: str = "") -> str:
                     *_metric_rows(result, None, False, pick=lambda m, k=key, g=group: m[k][g]), ""]
     n_about = next(iter(result.values()))["about_bank"]["n"] if result else 0
     out += [f"与银行相关的文本 about_bank texts (n={n_about})", *_metric_rows(result, "about_bank", False), ""]
+    out.append("校准 calibration: 按预测负面概率分箱，箱内实际负面占比 (predicted vs observed negative share per bin)")
+    for name, m in result.items():
+        cal = m.get("calibration")
+        if cal:
+            bins = " ".join(f"{b['lo']:.1f}-{b['hi']:.1f}:{b['predicted']:.2f}/{b['observed']:.2f}(n={b['n']})"
+                            for b in cal["bins"])
+            out.append(f"  {name}: ECE {cal['ece']:.3f}  {bins}")
+    out.append("")
     out.append("混淆矩阵 confusion matrices (行=人工标注 rows gold, 列=预测 cols predicted)")
     for name, m in result.items():
         header = [name, *[f"预测{LABEL_NAMES[lab]}" for lab in LABELS]]

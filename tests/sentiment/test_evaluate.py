@@ -13,6 +13,7 @@ import pytest
 
 from sentiment.baselines import SNOWNLP_NEGATIVE_BELOW, SnowNLPClassifier, baseline_classifiers
 from sentiment.blend import FEATURES
+from sentiment.calibration import reliability, reliability_svg
 from sentiment.classifier import Prediction
 from sentiment.corpus import LabelledText
 from sentiment.evaluate import (
@@ -121,13 +122,14 @@ def test_evaluate_with_the_model_and_both_baselines(tiny_model_dir):
     result = evaluate(items, classifiers)
     assert list(result) == ["transformer", "snownlp", "rules-v0"]
     keys = {"n", "accuracy", "negative_precision", "negative_recall", "negative_f1", "macro_f1", "roc_auc",
-            "confusion", "texts_per_second", "seconds", "baseline", "about_bank"}
+            "confusion", "texts_per_second", "seconds", "baseline", "about_bank", "calibration"}
     for name, m in result.items():
         assert set(m) == keys, name
         assert m["baseline"] == (name != "transformer")
         assert sum(map(sum, m["confusion"])) == 4 and [sum(r) for r in m["confusion"]] == [1, 2, 1]
         assert m["about_bank"]["n"] == 3
         assert 0.0 <= m["roc_auc"] <= 1.0 and 0.0 <= m["negative_f1"] <= 1.0
+        assert sum(b["n"] for b in m["calibration"]["bins"]) == 4 and 0.0 <= m["calibration"]["ece"] <= 1.0
     # the rule lexicon reads these clear cases right
     assert result["rules-v0"]["confusion"] == [[1, 0, 0], [0, 2, 0], [0, 0, 1]]
     json.dumps(json_safe(result), allow_nan=False)
@@ -142,6 +144,21 @@ def test_snownlp_baseline_thresholds_and_empty_text():
     with pytest.raises(ValueError):
         SnowNLPClassifier(negative_below=0.8, positive_above=0.2)
     assert isinstance(baseline_classifiers()["rules-v0"], RuleBasedClassifier)
+
+
+def test_reliability_bins_and_ece_by_hand():
+    # Two texts at 0.95 (one negative), two at 0.15 (none negative), one at exactly 1.0 (negative: last bin).
+    cal = reliability([True, False, False, False, True], [0.95, 0.95, 0.15, 0.15, 1.0])
+    assert cal["bins"] == [
+        {"lo": 0.1, "hi": 0.2, "n": 2, "predicted": 0.15, "observed": 0.0},
+        {"lo": 0.9, "hi": 1.0, "n": 3, "predicted": round((0.95 + 0.95 + 1.0) / 3, 4),
+         "observed": round(2 / 3, 4)}]
+    expected = 2 / 5 * 0.15 + 3 / 5 * abs((0.95 + 0.95 + 1.0) / 3 - 2 / 3)
+    assert cal["ece"] == pytest.approx(expected, abs=1e-4)
+    assert reliability([True, False], [1.0, 0.0])["ece"] == 0.0
+    svg = reliability_svg({"模型 <b>": cal, "rules-v0": reliability([True], [0.7])}, title="可靠性 & 校准")
+    assert svg.startswith("<svg") and svg.count("<circle") == 3
+    assert "模型 &lt;b&gt; ECE" in svg and "可靠性 &amp; 校准" in svg  # names are escaped
 
 
 def test_json_safe_replaces_nan():
