@@ -1,4 +1,4 @@
-"""Turn one fetched HTML page into plain fields: title, publish time (UTC), author/source and body text.
+"""Turn one fetched HTML page into plain fields: title, publish time (in the page's zone), author/source and body text.
 
 Everything downstream — org-chart matching, story clustering, sentiment, briefings — reads these fields, so this
 module is built for the pages Chinese news portals, forums and mobile social sites actually serve: headlines
@@ -11,7 +11,13 @@ link-dense blocks, blocks led by a related-links heading); then the tightest kno
 (TRS_Editor, #artibody, article-content, postmessage …), else trafilatura tuned for short texts and precision
 (``include_comments=False``), else the block with the most prose. The whole page is never the fallback. Script and
 style content never reaches the text. Output is plain text only — crawled content is hostile, and stays inert text
-for every consumer to escape. Naive times on Chinese pages are Asia/Shanghai and are converted to UTC. Work is
+for every consumer to escape.
+
+Publish times keep the zone the page gives them: ``+09:00`` stays ``+09:00`` and a zone-less time on a Chinese page
+is Beijing time (``+08:00``) — never read as UTC, the classic eight-hour error. The instant is what matters to the
+database (its column stores UTC); the page's offset is what a reader expects to see, so the pipeline keeps it in
+the article's meta. The window of believable dates is the spiders' (``crawlers.timewindow``): not before 1990
+and not more than a day after ``now``. Work is
 capped: input beyond ``MAX_INPUT_BYTES`` is cut before parsing, tables keep ``MAX_TABLE_ROWS`` rows and the tree
 ``MAX_ELEMENTS`` elements (each logged), so a 3 MB page costs a fraction of a second.
 """
@@ -25,12 +31,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import lxml.html
 from lxml import etree
 
 from crawlers.encoding import decode_html
+from crawlers.timewindow import SHANGHAI, believable
 from yuqing.text import repair_text
 
 log = logging.getLogger(__name__)
@@ -41,12 +47,12 @@ MAX_TITLE_CHARS = 300
 MAX_TABLE_ROWS = 200
 MAX_ELEMENTS = 20_000
 MAX_TRAFILATURA_ELEMENTS = 10_000
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
 class Extracted:
-    """The plain fields of one page. ``published_at`` is aware UTC or None; ``encoding`` is None for str input."""
+    """The plain fields of one page. ``published_at`` is aware, in the page's own zone (``+08:00`` for a zone-less
+    time on a Chinese page), or None; ``encoding`` is None for str input."""
 
     title: str
     published_at: datetime | None
@@ -543,47 +549,102 @@ def _tidy_lines(text: str, title: str = "") -> str:
 
 
 # --- title -----------------------------------------------------------------------------------------------------------
+# Portals wrap the headline: "标题_江城财经_江城网", "标题 - 楚江网", "标题-新华网" (no spaces), "标题——江城日报"; their
+# first <h1> is often the logo or the column ("财经频道"), and og:title is sometimes the site's name, or cut short
+# where the headline holds an unescaped ASCII quote (content="关于"示例银行"的说明" reads as "关于"). A title must be
+# the headline: never a site or column name, never such a cut prefix.
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|\s-\s|\s–\s|\s—\s|——|--|－)\s*")
+_BARE_DASH_TAIL = re.compile(r"[-–—](?P<tail>[^-–—_|｜]{2,20})$")
 _GENERIC_TITLES = {"微博", "微博正文", "新浪微博", "手机新浪网", "首页", "正文", "详情", "新闻详情", "文章详情",
                    "无标题", "untitled", "index"}
+_SITE_NAME = re.compile(
+    r"(?:网|网站|频道|栏目|在线|日报|晚报|早报|晨报|商报|时报|都市报|周刊|周报|杂志|电视台|广播电台|新闻|资讯|客户端"
+    r"|门户|官网|官方网站|论坛|社区|贴吧|公众号|财经|首页|专题|要闻|正文)$"
+    r"|^(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|gov|edu)(?:\.cn)?$", re.I)
+_COLUMN_WORDS = frozenset({"财经", "金融", "要闻", "国内", "国际", "社会", "本地", "地方", "时政", "科技", "理财",
+                           "银行", "股票", "基金", "保险", "证券", "热点", "滚动", "原创", "评论", "观点", "视频",
+                           "图片", "房产", "汽车", "教育", "娱乐", "体育", "健康", "民生", "经济", "产经"})
+MAX_SITE_NAME_CHARS = 10  # "中国证券报·中证网" is 9; a headline is rarely this short *and* ends in 网/频道/日报
 _TAGLIKE = re.compile(r"<[^<>]{0,500}>")
+_QUOTES = "\"'“”‘’「」"
+
+
+def is_site_or_column_name(text: str, known: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether ``text`` names a site or a column (``江城晚报网``, ``财经频道``, ``财经``, ``news.example.cn``), or is
+    one of the ``known`` names this page gives itself (og:site_name, the suffixes of its <title>)."""
+    compact = re.sub(r"\s+", "", text)
+    if not compact:
+        return False
+    if compact in known or compact in _COLUMN_WORDS:
+        return True
+    return len(compact) <= MAX_SITE_NAME_CHARS and _SITE_NAME.search(compact) is not None
+
+
+def strip_site_suffix(title: str, known: frozenset[str] | set[str] = frozenset()) -> str:
+    """``示例银行网点排长队_江城晚报网`` → ``示例银行网点排长队``: keep the headline, drop section and site names —
+    also behind a bare hyphen (``标题-新华网``) and when the headline is shorter than the site name."""
+    title = _clean_ws(title)
+    parts = [p for p in _TITLE_SEPARATORS.split(title) if p]
+    if not parts:
+        return title
+    while True:  # "标题-楚江新闻网": a hyphen without spaces, but only before a site or column name
+        m = _BARE_DASH_TAIL.search(parts[-1])
+        if not (m and m.start() >= 2 and is_site_or_column_name(m.group("tail"), known)):
+            break
+        parts[-1:] = [parts[-1][: m.start()].strip(), m.group("tail")]
+    while len(parts) > 1 and is_site_or_column_name(parts[-1], known):
+        parts.pop()
+    while len(parts) > 1 and is_site_or_column_name(parts[0], known):
+        parts.pop(0)
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts[0]) >= 5:
+        return parts[0]
+    return max(parts, key=len)
 
 
 def _title(tree: etree._Element) -> str:
-    """og:title, else the h1 that agrees with <title>, else <title> without its site suffix; "" if generic."""
-    og = _meta(tree, "og:title", "twitter:title", "title", "ArticleTitle", "headline")
+    """og:title, else the h1 that agrees with <title>, else <title> without its site suffix; "" if generic.
+
+    Site and column names are never the title, and an og:title cut at an ASCII quote gives way to the h1 or
+    <title> it is the start of."""
     title_el = tree.find(".//title")
     page_title = _clean_ws(title_el.text_content()) if title_el is not None else ""
+    known = {re.sub(r"\s+", "", v) for v in _meta_all(tree, "og:site_name", "application-name")}
+    title_parts = [p for p in _TITLE_SEPARATORS.split(page_title) if p]
+    known.update(re.sub(r"\s+", "", p) for p in title_parts[1:] if len(p) <= MAX_SITE_NAME_CHARS)
+    known.discard("")
+    page_clean = strip_site_suffix(page_title, known) if page_title else ""
+    if page_clean and is_site_or_column_name(page_clean, known):
+        page_clean = ""
     h1s = [_clean_ws(h.text_content()) for h in tree.iter("h1")]
-    h1s = [h for h in h1s if 2 <= len(h) <= MAX_TITLE_CHARS]
-
-    chosen = ""
+    h1s = [h for h in h1s if 2 <= len(h) <= MAX_TITLE_CHARS and not is_site_or_column_name(h, known)]
+    og = ""
+    for value in _meta_all(tree, "og:title", "twitter:title", "title", "ArticleTitle", "headline"):
+        og = strip_site_suffix(_clean_ws(value), known)
+        if og and not is_site_or_column_name(og, known):
+            break
+        og = ""
     if og:
-        chosen = strip_site_suffix(og)
+        # content="关于"示例银行"的说明" parses as "关于": a longer headline continuing with a quote is the real one
+        longer = [c for c in (*h1s, page_clean) if len(c) > len(og) and c.startswith(og) and c[len(og)] in _QUOTES]
+        if longer:
+            og = max(longer, key=len)
+
+    chosen = og
     if not chosen:
         for h in h1s:
             if not page_title or h in page_title or page_title in h:
                 chosen = h
                 break
-    if not chosen and page_title:
-        chosen = strip_site_suffix(page_title)
+    if not chosen:
+        chosen = page_clean
     if not chosen and h1s:
         chosen = h1s[0]
     chosen = _clean_ws(_TAGLIKE.sub("", chosen))
     if chosen.lower() in _GENERIC_TITLES:
         chosen = ""
     return chosen[:MAX_TITLE_CHARS]
-
-
-def strip_site_suffix(title: str) -> str:
-    """``示例银行网点排长队_江城晚报网`` → ``示例银行网点排长队``: keep the headline, drop section and site names."""
-    title = _clean_ws(title)
-    parts = [p for p in _TITLE_SEPARATORS.split(title) if p]
-    if len(parts) <= 1:
-        return title
-    if len(parts[0]) >= 5:
-        return parts[0]
-    return max(parts, key=len)
 
 
 def _first_sentence(text: str, limit: int = 40) -> str:
@@ -609,17 +670,18 @@ _RELATIVE = re.compile(
 
 
 def _published_at(tree: etree._Element, page_text: str, *, chinese: bool, now: datetime | None) -> datetime | None:
+    """The page's publish time in the page's own zone; zone-less times are Beijing time on Chinese pages."""
     local = SHANGHAI if chinese else UTC
     for value in _meta_all(tree, *_DATE_META):
-        found = parse_datetime(value, local)
+        found = parse_datetime(value, local, now=now)
         if found:
             return found
     for el in tree.iter("time"):
-        found = parse_datetime(el.get("datetime") or el.text_content(), local)
+        found = parse_datetime(el.get("datetime") or el.text_content(), local, now=now)
         if found:
             return found
     for el in tree.xpath('//*[@itemprop="datePublished"]'):
-        found = parse_datetime(el.get("content") or el.get("datetime") or el.text_content(), local)
+        found = parse_datetime(el.get("content") or el.get("datetime") or el.text_content(), local, now=now)
         if found:
             return found
     # "发布时间：…" style labels beat the first bare date (which may be a "related news" list).
@@ -627,29 +689,30 @@ def _published_at(tree: etree._Element, page_text: str, *, chinese: bool, now: d
     for label in _LABELLED.finditer(head):
         m = _CN_DATETIME.match(head, label.end())
         if m:
-            found = _from_match(m, local)
+            found = _from_match(m, local, now)
             if found:
                 return found
     for m in _CN_DATETIME.finditer(head):
-        found = _from_match(m, local)
+        found = _from_match(m, local, now)
         if found and m.group("H") is not None:
             return found
     if now is not None:
         rel = _RELATIVE.search(head[:5000])
         if rel:
             return _relative(rel, now, local)
-    return _htmldate(tree, local)
+    return _htmldate(tree, local, now)
 
 
-def parse_datetime(value: str | None, local: Any = SHANGHAI) -> datetime | None:
-    """Parse an ISO 8601 or Chinese-style timestamp; naive values are in ``local``; result aware UTC."""
+def parse_datetime(value: str | None, local: Any = SHANGHAI, *, now: datetime | None = None) -> datetime | None:
+    """Parse an ISO 8601 or Chinese-style timestamp, keeping the zone it states; a zone-less value is in ``local``
+    and an epoch is shown in ``local``. None outside the believable window (``crawlers.timewindow``)."""
     if not value:
         return None
     value = unicodedata.normalize("NFKC", value).strip()
     if re.fullmatch(r"\d{10}(?:\d{3})?", value):  # epoch seconds / milliseconds
         try:
             ts = int(value) / (1000 if len(value) == 13 else 1)
-            return _sane(datetime.fromtimestamp(ts, UTC))
+            return _sane(datetime.fromtimestamp(ts, local), now)
         except (OverflowError, OSError, ValueError):
             return None
     iso = value.replace("Z", "+00:00")
@@ -658,40 +721,37 @@ def parse_datetime(value: str | None, local: Any = SHANGHAI) -> datetime | None:
         parsed = datetime.fromisoformat(iso)
     except ValueError:
         m = _CN_DATETIME.search(value)
-        return _from_match(m, local) if m else None
+        return _from_match(m, local, now) if m else None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=local)
-    try:
-        return _sane(parsed.astimezone(UTC))
-    except OverflowError:  # "9999-12-31T23:59:59-05:00" is past datetime.max in UTC: a hostile page, no date
-        return None
+    return _sane(parsed, now)
 
 
-def _from_match(m: re.Match[str], local: Any) -> datetime | None:
+def _from_match(m: re.Match[str], local: Any, now: datetime | None = None) -> datetime | None:
     try:
         naive = datetime(int(m.group("y")), int(m.group("m")), int(m.group("d")),
                          int(m.group("H") or 0), int(m.group("M") or 0), int(m.group("S") or 0))
     except (TypeError, ValueError):
         return None
-    return _sane(naive.replace(tzinfo=local).astimezone(UTC))
+    return _sane(naive.replace(tzinfo=local), now)
 
 
 def _relative(m: re.Match[str], now: datetime, local: Any) -> datetime | None:
-    now = now.astimezone(UTC)
+    now = now.astimezone(local)
     if m.group("n"):
         n = int(m.group("n"))
         unit = {"秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days"}[m.group("u")]
-        return now - timedelta(**{unit: n})
+        return _sane(now - timedelta(**{unit: n}), None)
     days = {"今天": 0, "昨天": 1, "前天": 2}[m.group("day")]
-    day = (now.astimezone(local) - timedelta(days=days)).date()
+    day = (now - timedelta(days=days)).date()
     try:
         naive = datetime(day.year, day.month, day.day, int(m.group("H")), int(m.group("M")))
     except ValueError:
         return None
-    return naive.replace(tzinfo=local).astimezone(UTC)
+    return _sane(naive.replace(tzinfo=local), None)
 
 
-def _htmldate(tree: etree._Element, local: Any) -> datetime | None:
+def _htmldate(tree: etree._Element, local: Any, now: datetime | None) -> datetime | None:
     try:
         from htmldate import find_date
     except ImportError:
@@ -707,41 +767,80 @@ def _htmldate(tree: etree._Element, local: Any) -> datetime | None:
         day = datetime.strptime(found, "%Y-%m-%d")
     except ValueError:
         return None
-    return _sane(day.replace(tzinfo=local).astimezone(UTC))
+    return _sane(day.replace(tzinfo=local), now)
 
 
-def _sane(value: datetime) -> datetime | None:
-    return value if 1995 <= value.year <= 2100 else None
+def _sane(value: datetime, now: datetime | None) -> datetime | None:
+    """``value`` if it is a believable publication time (the spiders' window), else None."""
+    return value if believable(value, now) else None
 
 
 # --- author / source -------------------------------------------------------------------------------------------------
+# A person named by the page beats a source: meta author (unless it is the site's name), itemprop/rel author, then
+# the bylines of Chinese news — "作者：刘洋", "记者 张三 通讯员 李四", "（记者赵敏）", "本报记者张三报道", "文/张三" —
+# then "来源：江城日报", then a meta author that only names the site, and last "责任编辑：". Role words (通讯员,
+# 实习生, 摄影 …) end a list of reporters: "记者 张三 通讯员 李四" is 张三's article.
 _AUTHOR_META = ("author", "article:author", "og:article:author", "byline", "dc.creator", "source")
-_AUTHOR_PATTERNS = (
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_PERSON_PATTERNS = (
     re.compile(r"作者\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：]{1,30})"),
-    re.compile(r"记者(?:\s*[:：]\s*|\s+)(?P<v>[\u4e00-\u9fff·]{2,4}(?:\s+[\u4e00-\u9fff·]{2,4}(?![:：]))*)"),
-    re.compile(r"来源\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：]{1,30})"),
-    re.compile(r"责任编辑\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：()（）]{1,20})"),
+    re.compile(r"[（(【\[][^（(【\[）)】\]]{0,16}?记者\s*[:：]?\s*(?P<v>[^（(【\[）)】\]]{2,40})[）)】\]]"),
+    re.compile(r"记者(?:\s*[:：]\s*|\s+)(?P<v>" + _NAME + r"(?:[\s、]+" + _NAME + r"(?![:：]))*)"),
+    re.compile(r"记者(?P<v>[\u4e00-\u9fff]{2,3}?)报道"),
+    re.compile(r"(?:^|\s)(?:文|撰文|文字)\s*[/｜|:：]\s*(?P<v>" + _NAME + r"(?:[\s、]+" + _NAME + r"(?![:：]))*)"),
 )
-_NOT_NAMES = {"作者", "记者", "来源", "编辑", "责任编辑", "发布时间", "时间", "网络", "未知", "佚名"}
+_SOURCE_PATTERN = re.compile(r"来源\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：]{1,30})")
+_EDITOR_PATTERN = re.compile(r"责任编辑\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：()（）【】\[\]]{1,20})")
+_ROLE_WORDS = re.compile(r"通讯员|实习生|见习记者|特约记者|摄影|摄像|编辑|校对|制图|报道|摄$|实习记者")
+_NOT_NAMES = {"作者", "记者", "来源", "编辑", "责任编辑", "发布时间", "时间", "网络", "未知", "佚名", "本报", "本站",
+              "原创", "网友"}
 
 
 def _author(tree: etree._Element, page_text: str) -> str | None:
+    site_like: list[str] = []
     for value in _meta_all(tree, *_AUTHOR_META):
         v = _clean_ws(_TAGLIKE.sub("", value))
-        if v and not v.lower().startswith(("http://", "https://")) and v not in _NOT_NAMES:
-            return v[:100]
+        if not v or v.lower().startswith(("http://", "https://")) or v in _NOT_NAMES:
+            continue
+        if is_site_or_column_name(v):
+            site_like.append(v)
+            continue
+        return v[:100]
     for el in tree.xpath('//*[@itemprop="author"] | //*[@rel="author"]'):
         v = _clean_ws(el.get("content") or el.text_content())
         if v and v not in _NOT_NAMES:
             return v[:100]
     head = page_text[:20000]
-    for pattern in _AUTHOR_PATTERNS:
+    found = [(m.start(), name) for i, pattern in enumerate(_PERSON_PATTERNS) for m in pattern.finditer(head)
+             if (name := _reporters(m.group("v"), free=i == 0))]
+    if found:
+        return min(found)[1][:100]  # the first byline on the page, not a quoted "作者" further down
+    for pattern in (_SOURCE_PATTERN,):
         m = pattern.search(head)
-        if m:
-            v = _clean_ws(m.group("v"))
-            if v and v not in _NOT_NAMES:
-                return v[:100]
+        if m and (v := _clean_ws(m.group("v"))) and v not in _NOT_NAMES:
+            return v[:100]
+    if site_like:
+        return site_like[0][:100]
+    m = _EDITOR_PATTERN.search(head)
+    if m and (v := _clean_ws(m.group("v"))) and v not in _NOT_NAMES:
+        return v[:100]
     return None
+
+
+def _reporters(value: str, *, free: bool = False) -> str:
+    """The names in a byline up to the first role word: "张三 通讯员 李四" → "张三", "张三、李四" → "张三、李四".
+
+    A "作者：" value (``free``) may be any pen name; a reporter's byline must be Chinese names, so "记者了解到，…"
+    or "（记者从示例银行获悉）" is no byline."""
+    value = _clean_ws(value)
+    role = _ROLE_WORDS.search(value)
+    if role:
+        value = value[: role.start()].strip(" 、,，")
+    if not value or value in _NOT_NAMES:
+        return ""
+    if free or re.fullmatch(_NAME + r"(?:[\s、,，]+" + _NAME + r")*", value):
+        return value
+    return ""
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from crawlers.extract import extract_html
 from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
+from crawlers.timewindow import SHANGHAI
 from yuqing.text import repair, repair_text, repair_value
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 # Outcomes returned by the store functions (and counted as ``yuqing/items/<outcome>`` in stats).
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 DUPLICATE, EMPTY, VALIDATORS = "duplicate", "empty", "validators"
+PUBLISHED_LOCAL_KEY = "published_local"  # Article.meta[...]: the publish time with the page's offset (ISO 8601)
 FAILED = "failed"  # the database refused the item (after retries), or storing it raised
 UNPARSABLE = "unparsable"  # a page whose body is empty or whose extraction raised
 # Outcomes that mean the source offered an item that did not become an article: they count against its health.
@@ -225,6 +227,15 @@ def store_item(session: Session, item: Any, now: datetime) -> str:
     raise TypeError(f"unknown item type {type(item).__name__}")
 
 
+def published_local(published: datetime, extracted: datetime | None) -> str:
+    """The publish time as the page shows it, for display: the column stores the instant in UTC, which loses the
+    page's offset. The page's own offset when extraction read this instant, else Beijing time (a feed's time has
+    been normalised by the spider, and every source is Chinese)."""
+    if extracted is not None and extracted == published:
+        return extracted.isoformat()
+    return published.astimezone(SHANGHAI).isoformat()
+
+
 def store_page(session: Session, item: PageItem, now: datetime) -> str:
     """Extract an article page and insert it; NEW, DUPLICATE (URL already stored) or EMPTY (nothing readable)."""
     remember_url(session, item.url, item.source_id, now, status=item.status,
@@ -253,6 +264,9 @@ def store_page(session: Session, item: PageItem, now: datetime) -> str:
         meta["requested_url"] = item.requested_url
     if hints.title and hints.title != title:
         meta["listed_title"] = hints.title
+    published = hints.published_at or extracted.published_at
+    if published is not None:
+        meta[PUBLISHED_LOCAL_KEY] = published_local(published, extracted.published_at)
     _add_article(session, Article(
         source_id=item.source_id,
         channel=item.channel,
@@ -261,7 +275,7 @@ def store_page(session: Session, item: PageItem, now: datetime) -> str:
         title=title,
         text=extracted.text,
         author=_author(extracted.author or hints.author),
-        published_at=hints.published_at or extracted.published_at,
+        published_at=published,
         fetched_at=now,
         encoding=extracted.encoding,
         content_hash=content_hash(extracted.text or title),

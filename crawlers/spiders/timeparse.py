@@ -6,21 +6,20 @@ put every post eight hours in the future and break "first source" and spread tim
 Times come from hostile feeds and APIs, so ``parse_datetime`` never raises, whatever it is given
 (``9999-12-31T23:59:59-05:00`` lies past ``datetime.max`` in UTC, ``"²"`` is a digit ``int`` cannot read, a
 5000-digit number is too long to convert), and refuses what cannot be a publication time: before ``EARLIEST``, or
-more than ``MAX_FUTURE_SKEW`` after ``now`` (after ``LATEST`` when no ``now`` is given). Every spider passes its
+more than ``MAX_FUTURE_SKEW`` after ``now`` (after ``LATEST`` when no ``now`` is given) — the window of
+``crawlers.timewindow``, which page extraction applies too. Every spider passes its
 clock's ``now`` (``SourceSpider.parse_time``), so an epoch of ``99999999999999`` is no post from the year 5138.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # older "publication" times are garbage (epoch 0, 0001-01-01…)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # the ceiling when the caller gives no ``now``
-MAX_FUTURE_SKEW = timedelta(days=1)  # a server clock a little ahead is tolerated, a post from next year is not
+from crawlers.timewindow import EARLIEST, LATEST, MAX_FUTURE_SKEW, SHANGHAI, believable
+
+__all__ = ["EARLIEST", "LATEST", "MAX_FUTURE_SKEW", "SHANGHAI", "parse_datetime"]
 MAX_TEXT_CHARS = 200  # no timestamp is longer; longer values are not parsed at all
 
 _FORMATS = (
@@ -48,10 +47,7 @@ def parse_datetime(value: object, *, now: datetime | None = None) -> datetime | 
         result = _parse(value)
     except Exception:  # hostile input must cost its date, never the rest of the page
         return None
-    if result is None or result < EARLIEST:
-        return None
-    ceiling = now + MAX_FUTURE_SKEW if now is not None else LATEST
-    return result if result <= ceiling else None
+    return result if result is not None and believable(result, now) else None
 
 
 def _parse(value: object) -> datetime | None:

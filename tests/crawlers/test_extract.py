@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -149,7 +150,7 @@ def test_portal_news_page_keeps_article_and_drops_nav_ads_comments_scripts():
     for junk in ("评论区刷屏广告XYZ", "评论区第二条无关内容QWE", "TRACKER-7781", "SCRIPTED", "ad-box",
                  "点击领取低息贷款广告", "版权所有"):
         assert junk not in e.text
-    assert e.to_json() == {"title": e.title, "published_at": "2026-11-23T01:15:00+00:00", "author": "李明",
+    assert e.to_json() == {"title": e.title, "published_at": "2026-11-23T09:15:00+08:00", "author": "李明",
                            "text": e.text}
 
 
@@ -431,3 +432,85 @@ def test_nul_surrogates_and_c1_controls_never_reach_the_fields():
     assert e.text == "示例银行滨江支行😀今日开业，欢迎市民前来办理业务。"
     for value in (e.title, e.author, e.text):
         value.encode("utf-8")
+
+
+# --- publish times keep the page's zone ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "shown"), [
+    ("portal_quote_title_xinhua.html", "2026-11-20T09:30:15+08:00"),  # 发布时间：2026-11-20 09:30:15
+    ("column_h1_page.html", "2026-11-20T09:30:00+08:00"),  # 2026年11月20日 09:30
+    ("portal_sohu_finance.html", "2026-11-20T09:30:00+08:00"),  # article:published_time without a zone
+    ("reporter_byline_bracket.html", "2026-11-20T01:30:00+00:00"),  # article:published_time in UTC ("Z")
+])
+def test_published_at_is_given_in_the_pages_own_zone(name, shown):
+    e = extract_html(load(name))
+    assert e.to_json()["published_at"] == shown
+    assert e.published_at == datetime.fromisoformat(shown)  # the same instant, whatever the zone
+
+
+def test_a_zone_the_page_states_is_kept_and_a_zone_less_chinese_time_is_never_read_as_utc():
+    page = ('<html><head><meta property="article:published_time" content="{}"><title>示例银行发布公告</title></head>'
+            '<body><div class="content"><p>示例银行今日发布公告，网点营业时间调整。</p></div></body></html>')
+    tokyo = extract_html(page.format("2026-11-20T10:30:00+0900").encode())
+    assert tokyo.to_json()["published_at"] == "2026-11-20T10:30:00+09:00"
+    naive = extract_html(page.format("2026-11-20 09:30").encode())
+    assert naive.to_json()["published_at"] == "2026-11-20T09:30:00+08:00"
+    assert naive.published_at.astimezone(UTC) == utc(2026, 11, 20, 1, 30)  # not 09:30 UTC: no eight-hour error
+    epoch = extract_html(page.format("1795138200").encode())  # an epoch is an instant, shown in Beijing time
+    assert epoch.to_json()["published_at"] == "2026-11-20T09:30:00+08:00"
+
+
+def test_page_dates_use_the_spiders_window():
+    page = ('<html><head><title>示例银行公告</title></head><body><div class="content"><p>发布时间：{}　'
+            '示例银行今日发布公告，网点营业时间调整。</p></div></body></html>')
+    now = utc(2026, 11, 23, 2, 0)
+    assert extract_html(page.format("1992-05-04 10:00"), now=now).published_at == datetime(
+        1992, 5, 4, 2, 0, tzinfo=UTC)  # 1990 and later, as for feeds (extraction used to refuse before 1995)
+    assert extract_html(page.format("2026-11-24 09:00"), now=now).published_at is not None  # within a day ahead
+    assert extract_html(page.format("2026-12-20 09:00"), now=now).published_at is None  # a month ahead: refused
+    assert extract_html(page.format("2026-12-20 09:00")).published_at is not None  # no clock: up to 2100
+    assert extract_html(page.format("1989-12-31 09:00")).published_at is None
+
+
+def test_yuqing_extract_prints_the_pages_zone_and_a_clean_title_through_the_cli():
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+
+    result = CliRunner().invoke(app, ["extract", str(FIXTURES / "portal_quote_title_xinhua.html"),
+                                      "--url", "https://www.cjxw.example.cn/2026-11/20/c_1.htm"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) == {"title", "published_at", "author", "text"}
+    assert out["published_at"] == "2026-11-20T09:30:15+08:00"
+    assert out["title"] == '关于"示例银行"网点暂停现金业务的情况说明'
+    assert out["author"] == "张三"
+    assert "金库设备检修" in out["text"]
+
+
+def test_stored_article_keeps_the_instant_in_utc_and_the_pages_offset_in_its_meta(session_factory):
+    from sqlalchemy import select
+
+    from crawlers.models import Article
+    from crawlers.pipelines import PUBLISHED_LOCAL_KEY, store_page
+    from crawlers.spiders.items import PageHints, PageItem
+
+    now = utc(2026, 11, 23, 2, 0)
+    pages = [PageItem(source_id="cjxw", channel="news", url="https://cjxw.example.cn/1.htm",
+                      body=load("column_h1_page.html"), content_type="text/html; charset=utf-8"),
+             PageItem(source_id="cjxw", channel="news", url="https://cjxw.example.cn/2.htm",
+                      body=load("reporter_byline_bracket.html"), content_type="text/html"),
+             PageItem(source_id="cjxw", channel="news", url="https://cjxw.example.cn/3.htm",
+                      body=load("portal_sohu_finance.html"), content_type="text/html",
+                      hints=PageHints(published_at=utc(2026, 11, 20, 2, 0)))]  # a feed's time wins, UTC
+    with session_factory() as s:
+        for item in pages:
+            store_page(s, item, now)
+        s.commit()
+    with session_factory() as s:
+        stored = {a.url[-5:]: a for a in s.scalars(select(Article))}
+    assert stored["1.htm"].published_at == utc(2026, 11, 20, 1, 30)  # 09:30 Beijing time, stored as UTC
+    assert stored["1.htm"].meta[PUBLISHED_LOCAL_KEY] == "2026-11-20T09:30:00+08:00"
+    assert stored["2.htm"].published_at == utc(2026, 11, 20, 1, 30)
+    assert stored["2.htm"].meta[PUBLISHED_LOCAL_KEY] == "2026-11-20T01:30:00+00:00"  # the page said UTC
+    assert stored["3.htm"].published_at == utc(2026, 11, 20, 2, 0)
+    assert stored["3.htm"].meta[PUBLISHED_LOCAL_KEY] == "2026-11-20T10:00:00+08:00"  # shown in Beijing time
