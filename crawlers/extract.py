@@ -782,12 +782,13 @@ def _sane(value: datetime, now: datetime | None) -> datetime | None:
 # 实习生, 摄影 …) end a list of reporters: "记者 张三 通讯员 李四" is 张三's article.
 _AUTHOR_META = ("author", "article:author", "og:article:author", "byline", "dc.creator", "source")
 _NAME = r"[\u4e00-\u9fff·]{2,5}"
+_MORE_NAMES = r"(?:[\s、]+" + _NAME + r"(?=[\s、，,。；;）)】\]]|$))*"  # "张三 李四", never "张三 示例银行…"
 _PERSON_PATTERNS = (
     re.compile(r"作者\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：]{1,30})"),
     re.compile(r"[（(【\[][^（(【\[）)】\]]{0,16}?记者\s*[:：]?\s*(?P<v>[^（(【\[）)】\]]{2,40})[）)】\]]"),
-    re.compile(r"记者(?:\s*[:：]\s*|\s+)(?P<v>" + _NAME + r"(?:[\s、]+" + _NAME + r"(?![:：]))*)"),
+    re.compile(r"记者(?:\s*[:：]\s*|\s+)(?P<v>" + _NAME + _MORE_NAMES + ")"),
     re.compile(r"记者(?P<v>[\u4e00-\u9fff]{2,3}?)报道"),
-    re.compile(r"(?:^|\s)(?:文|撰文|文字)\s*[/｜|:：]\s*(?P<v>" + _NAME + r"(?:[\s、]+" + _NAME + r"(?![:：]))*)"),
+    re.compile(r"(?:^|\s)(?:文|撰文|文字)\s*[/｜|:：]\s*(?P<v>" + _NAME + _MORE_NAMES + ")"),
 )
 _SOURCE_PATTERN = re.compile(r"来源\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：]{1,30})")
 _EDITOR_PATTERN = re.compile(r"责任编辑\s*[:：]\s*(?P<v>[^\s|｜/，,。；;:：()（）【】\[\]]{1,20})")

@@ -514,3 +514,65 @@ def test_stored_article_keeps_the_instant_in_utc_and_the_pages_offset_in_its_met
     assert stored["2.htm"].meta[PUBLISHED_LOCAL_KEY] == "2026-11-20T01:30:00+00:00"  # the page said UTC
     assert stored["3.htm"].published_at == utc(2026, 11, 20, 2, 0)
     assert stored["3.htm"].meta[PUBLISHED_LOCAL_KEY] == "2026-11-20T10:00:00+08:00"  # shown in Beijing time
+
+
+# --- titles: the headline, whole, without the site -------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "title"), [
+    # og:title has an unescaped ASCII quote and parses as "关于"; <title> ends in "-楚江新闻网" without spaces
+    ("portal_quote_title_xinhua.html", '关于"示例银行"网点暂停现金业务的情况说明'),
+    # the first <h1> is the column "财经频道", which <title> also contains; the headline is in a div
+    ("column_h1_page.html", '示例银行回应"取现受限"传闻：系谣言，各网点业务正常'),
+    # og:title is the site's name, the <h1> its logo, and the headline shorter than "_江城晚报_江城晚报网"
+    ("site_name_og_title.html", "存款降息了"),
+    # og:title carries the portal's "_江城财经_江城网" suffix
+    ("portal_sohu_finance.html", "示例银行下调三年期定期存款利率"),
+])
+def test_title_is_the_whole_headline_never_a_site_or_column_name(name, title):
+    assert extract_html(load(name)).title == title
+
+
+def test_og_title_broken_by_a_leading_ascii_quote_falls_back_to_the_page_title():
+    page = ('<html><head><meta property="og:title" content=""示例银行"回应网点排队：已增派人手">'
+            '<title>"示例银行"回应网点排队：已增派人手_江城财经_江城网</title></head><body><h1 class="logo">江城网</h1>'
+            '<div class="content"><p>示例银行江城分行表示，已在排队较多的网点增派人手，并开放预约办理。</p></div>'
+            "</body></html>")
+    assert extract_html(page.encode()).title == '"示例银行"回应网点排队：已增派人手'
+
+
+@pytest.mark.parametrize(("raw", "headline"), [
+    ("示例银行回应网点排队-新华网", "示例银行回应网点排队"),
+    ("降息了_搜狐财经_搜狐网", "降息了"),
+    ('"示例银行"回应取现传闻_搜狐财经_搜狐网', '"示例银行"回应取现传闻'),
+    ("示例银行发布公告——江城日报", "示例银行发布公告"),
+    ("江城晚报网 - 示例银行新网点开业", "示例银行新网点开业"),
+    ("中国-东盟金融合作论坛在江城开幕", "中国-东盟金融合作论坛在江城开幕"),  # a hyphen inside the headline stays
+    ("示例银行三季度净利润增长-5%", "示例银行三季度净利润增长-5%"),
+])
+def test_strip_site_suffix_on_portal_title_shapes(raw, headline):
+    assert strip_site_suffix(raw) == headline
+
+
+# --- authors: the person the page names ------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "author"), [
+    ("portal_quote_title_xinhua.html", "张三"),  # （记者 张三 通讯员 李四）, not the correspondent, not the editor
+    ("portal_sohu_finance.html", "陈静"),  # <meta name="author">, before "来源：江城网"
+    ("column_h1_page.html", "刘洋"),  # 作者：刘洋　来源：江城日报
+    ("reporter_byline_bracket.html", "赵敏"),  # 本报讯（记者赵敏）
+    ("site_name_og_title.html", "江城晚报"),  # no person: 来源 beats a meta author that names the site; empty 编辑：
+])
+def test_author_is_the_person_the_page_names(name, author):
+    assert extract_html(load(name)).author == author
+
+
+@pytest.mark.parametrize(("line", "author"), [
+    ("本报记者王磊报道　示例银行江城分行今日召开发布会，通报网点服务改进情况。", "王磊"),
+    ("文/孙悦　示例银行江城分行今日召开发布会，通报网点服务改进情况。", "孙悦"),
+    ("记者 周航 实习生 吴迪　示例银行江城分行今日召开发布会，通报网点服务改进情况。", "周航"),
+    ("记者了解到，示例银行江城分行今日召开发布会，通报网点服务改进情况。", None),
+    ("（记者从示例银行江城分行获悉）该行今日召开发布会，通报网点服务改进情况。", None),
+    ("来源：江城日报　编辑：　示例银行江城分行今日召开发布会，通报网点服务改进情况。", "江城日报"),
+])
+def test_byline_shapes(line, author):
+    page = ("<html><head><title>示例银行召开发布会</title></head><body><div class='content'>"
+            f"<p>{line}</p></div></body></html>")
+    assert extract_html(page.encode()).author == author
