@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from incidents.briefings.document import Sentence, Source
+from incidents.briefings.extract import display_title
 from incidents.briefings.gather import Item
 from incidents.briefings.masking import Masker
 
@@ -20,7 +21,7 @@ class Citations:
     def source(self, item: Item) -> Source:
         found = self._by_item.get(item.id)
         if found is None:
-            found = Source(number=len(self._by_item) + 1, title=self.masker.mask(item.title or "（无标题）"),
+            found = Source(number=len(self._by_item) + 1, title=self.masker.mask(display_title(item)),
                            url=item.url, source=item.source_id, channel=CHANNEL_LABELS.get(item.channel, item.channel),
                            published_at=item.published_at or item.fetched_at, evidence_hash=item.evidence_hash)
             self._by_item[item.id] = found

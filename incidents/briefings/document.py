@@ -146,7 +146,7 @@ def column_widths(table: Table) -> list[int]:
             weights.append(16)
             continue
         longest = max([len(name), *(len(row[j]) for row in table.rows if j < len(row))])
-        weights.append(min(max(longest, 5 if j in table.numeric else 4), 36))
+        weights.append(min(max(longest, 6), 36))
     total = sum(weights) or 1
     return [max(5, round(100 * w / total)) for w in weights]
 

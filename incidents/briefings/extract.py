@@ -49,6 +49,16 @@ def lead_sentences(item: Item, count: int = 2) -> list[str]:
     return found[:count]
 
 
+def display_title(item: Item, limit: int = 60) -> str:
+    """An item's title, or the start of its first sentence for a post without one (most Weibo posts)."""
+    if item.title.strip():
+        return item.title.strip()
+    lead = lead_sentences(item, 1)
+    if not lead:
+        return "（无标题）"
+    return lead[0] if len(lead[0]) <= limit else lead[0][: limit - 1] + "…"
+
+
 def main_opinions(items: Sequence[Item], *, exclude_authors: Iterable[str] = (), limit: int = 5,
                   max_items: int = 2000) -> list[Extract]:
     """The ``limit`` sentences most representative of what the items say, most widely shared first."""

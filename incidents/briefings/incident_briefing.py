@@ -26,7 +26,7 @@ from incidents.briefings.document import (
     long_time,
     short_time,
 )
-from incidents.briefings.extract import lead_sentences, main_opinions
+from incidents.briefings.extract import display_title, lead_sentences, main_opinions
 from incidents.briefings.gather import IncidentMaterial, Item
 from incidents.briefings.masking import Masker
 from incidents.briefings.volume import bucket_items, volume_figure
@@ -61,8 +61,9 @@ def draft_incident_briefing(material: IncidentMaterial, *, kind: str, org: OrgCh
     items = material.items
     first = items[0] if items else None
     status = STATUS_LABELS.get(IncidentStatus(inc.status), inc.status)
+    level = material.level_history[-1].level  # the level as of the report's moment
 
-    header = [("事件等级", level_title(inc.level)), ("涉及单位", unit), ("报送单位", f"{branch.name}综合管理部"),
+    header = [("事件等级", level_title(level)), ("涉及单位", unit), ("报送单位", f"{branch.name}综合管理部"),
               ("报告时间", long_time(material.as_of)), ("专报编号", number), ("事件编号", inc.number),
               ("舆情类别", category_label(inc.category)), ("处置状态", status)]
 
@@ -87,7 +88,7 @@ def draft_incident_briefing(material: IncidentMaterial, *, kind: str, org: OrgCh
         lead = f"{long_time(inc.opened_at)}，{unit}立案“{_clip(masker.mask(inc.title), 40)}”。"
     summary = (lead + f"截至{long_time(material.as_of)}，共监测到相关信息{len(items)}条"
                + (f"（{breakdown}），其中负面{negative}条" if items else "")
-               + f"。事件定为{level_title(inc.level)}，当前{status}"
+               + f"。事件定为{level_title(level)}，当前{status}"
                + (f"，已发布口径{len(material.statements)}份" if material.statements else "，尚未发布口径") + "。")
     notes = [CITATION_NOTE] + ([MASKING_NOTE] if mask else ["本报告未作脱敏处理，仅限授权人员阅读。"])
     return Briefing(kind=report_kind.value, title=f"舆情专报（{name}）", organisation=branch.name, header=header,
@@ -174,7 +175,7 @@ def _risk(m: IncidentMaterial, masker: Masker, org: OrgChart) -> Section:
     inc = m.incident
     blocks: list = []
     risk = m.risk
-    first_line = f"事件当前为{level_title(inc.level)}，类别为{category_label(inc.category)}"
+    first_line = f"事件当前为{level_title(m.level_history[-1].level)}，类别为{category_label(inc.category)}"
     if risk is not None:
         first_line += f"；系统风险评分{risk.score:.0f}分（峰值{max(inc.peak_risk, risk.score):.0f}分）"
     blocks.append(Paragraph([Sentence(first_line + "。")]))
@@ -236,7 +237,7 @@ def _recommendations(m: IncidentMaterial, kind: ReportKind) -> Section:
         if c.is_open and c.key not in ("ack",):
             state = "已超时" if c.status == "overdue" else "截止"
             out.append(Sentence(f"{c.label}：{state}{long_time(c.due_at)}。"))
-    if not m.statements and m.incident.closed_at is None and m.incident.level in ("I", "II", "III"):
+    if not m.statements and m.incident.closed_at is None and m.level_history[-1].level in ("I", "II", "III"):
         out.append(Sentence("尚未发布对外口径：建议按“黄金4小时”要求尽快发布初步回应。"))
     if m.items and m.incident.closed_at is None:
         recent = [i for i in m.items if (now - i.at).total_seconds() <= 3 * 3600]
@@ -316,8 +317,4 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _item_title(item: Item) -> str:
-    """An item's title, or its first sentence for a post without one."""
-    if item.title.strip():
-        return item.title
-    lead = lead_sentences(item, 1)
-    return lead[0] if lead else "（无标题）"
+    return display_title(item)

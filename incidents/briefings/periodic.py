@@ -115,7 +115,7 @@ def _trend(m: PeriodMaterial, kind: str) -> Section:
     buckets = bucket_items(m.items, m.start, m.end, width=width)
     level_marks = []
     for row in m.incidents_new:
-        level_marks.append((row.opened_at, f"{row.number[-3:]}立案{row.level}级", row.level))
+        level_marks.append((row.opened_at, f"{row.number[-3:]}号事件立案", row.level))
     figure = volume_figure(buckets, title="声量走势（按来源类型）",
                            caption=f"图1 {'每小时' if kind == 'daily' else '每日'}声量（按来源类型，虚线为新立事件）",
                            level_marks=level_marks[:6])
@@ -208,12 +208,13 @@ def _compliance(m: PeriodMaterial) -> Section:
         return Section("六、时限执行", [Paragraph([Sentence("本期无需考核的报告时限。")])])
     stats: dict[str, list[int]] = {}
     misses: list[str] = []
+    cutoff = min(m.as_of, m.end)
     for r in rows:
         for c in r.clocks:
             if c.due_at < m.start and c.done_at is not None and c.done_at < m.start:
                 continue  # met before this period: last period's figure
-            if c.due_at >= m.end and c.done_at is None:
-                continue  # not due yet
+            if c.due_at >= cutoff and (c.done_at is None or c.done_at >= m.end):
+                continue  # not due yet when the report was made
             s = stats.setdefault(c.key, [0, 0, 0])  # due, on time, missed
             s[0] += 1
             on_time = c.done_at is not None and c.done_at <= c.due_at
