@@ -10,7 +10,14 @@ first 4 KB; then sniffing (strict UTF-8, then Chinese double-byte). A declaratio
 decode strictly with it. Deliberate exceptions, all measured on real sites:
 
 * bytes that are valid UTF-8 *and* contain non-ASCII characters are UTF-8 whatever a legacy declaration says
-  (GBK text is practically never valid UTF-8, while GB18030 will happily "decode" UTF-8 bytes into nonsense);
+  (GBK text is practically never valid UTF-8, while GB18030 will happily "decode" UTF-8 bytes into nonsense) —
+  except on very short pages: one or two GBK characters are valid UTF-8 surprisingly often (about one page in
+  seven with a single character), and read as UTF-8 they become isolated Greek, Cyrillic, Hebrew or accented
+  letters, or rare hanzi. When a page has at most ``SHORT_PAGE_CHARS`` non-ASCII characters, most of them are
+  such misreadings, and the GB18030 (or Big5) reading is entirely plausible, the Chinese reading wins (over every
+  GB2312 hanzi alone on a page, misreads fall from 13.8 % to 0.5 %, the rest being GBK characters that read as
+  Latin-1 symbols such as "路" → "·"; the price is that a UTF-8 page whose only non-ASCII text is a lone "é" or
+  "Ω" reads as GBK);
 * GBK, GB2312, x-gbk and cp936 are all read as GB18030, their superset, so rare characters in names survive; Big5,
   Big5-HKSCS and cp950 are read as Big5-HKSCS (what browsers do), falling back to cp950 for its few extras;
 * GB18030 and Big5 accept almost any byte pair, so "decodes strictly" cannot tell them apart: an undeclared
@@ -35,6 +42,7 @@ META_SCAN_BYTES = 4096
 SNIFF_CHARS = 100_000  # characters of each reading compared (bounds the work on huge pages)
 GB, BIG5 = "gb18030", "big5hkscs"
 OVERRIDE_SHARE = 0.2  # a declared GB/Big5 reading with this share of implausible characters may be overridden
+SHORT_PAGE_CHARS = 8  # a valid-UTF-8 page with at most this many non-ASCII characters may still be GBK / Big5
 
 _GB_ALIASES = {"gbk", "gb2312", "x-gbk", "cp936", "gb_2312-80", "gb_2312", "euc-cn", "euccn", "x-euc-cn",
                "csgb2312", "ms936", "windows-936", "gb18030", "chinese", "936"}
@@ -80,7 +88,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
 
     text = _strict_decode(body, "utf-8")
     if text is not None:
-        return text, "utf-8"
+        found = _short_chinese_misread_as_utf8(body, text, declared)
+        return found if found is not None else (text, "utf-8")
     # Strong declarations next, then the Chinese double-byte codecs, then weak ones (a server default of
     # ISO-8859-1 is the usual liar for GBK and Big5 pages).
     for name in dict.fromkeys(c for c in declared if c not in _WEAK and c != "utf-8"):
@@ -105,6 +114,37 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     decoded = {name: body.decode(name, errors="replace") for name in candidates}
     best = min(candidates, key=lambda n: (decoded[n].count("\ufffd"), implausible(decoded[n], n)[0]))
     return decoded[best], best
+
+
+def _short_chinese_misread_as_utf8(body: bytes, text: str, declared: list[str]) -> tuple[str, str] | None:
+    """The GB18030 / Big5 reading of a very short page whose UTF-8 reading looks like misread double-byte text;
+    None (keep UTF-8) otherwise. "café", "© 2026", "臺灣銀行" and "示例银行" in UTF-8 stay UTF-8."""
+    wide = [i for i, ch in enumerate(text) if ch > "\x7f"]
+    if not wide or len(wide) > SHORT_PAGE_CHARS:
+        return None
+    suspicious = sum(1 for i in wide if _misread_mark(text, i))
+    if 2 * suspicious <= len(wide):
+        return None
+    preferred = next((c for c in declared if c in (GB, BIG5)), None)
+    found = _chinese(body, declared=preferred)
+    if found is None:
+        return None
+    bad, chinese_wide = implausible(*found)
+    return found if chinese_wide and bad == 0 else None
+
+
+def _misread_mark(text: str, i: int) -> bool:
+    """Whether ``text[i]`` (read as UTF-8) is what GBK bytes turn into: a C1 control; IPA, Greek, Cyrillic, Hebrew,
+    Arabic … (U+0250–U+07FF); an accented letter not inside a Latin word; a hanzi outside both common sets."""
+    ch = text[i]
+    if "\x80" <= ch <= "\x9f" or "\u0250" <= ch <= "\u07ff":
+        return True
+    if "\u00c0" <= ch <= "\u024f":
+        neighbours = text[max(i - 1, 0): i] + text[i + 1: i + 2]
+        return not any(n.isascii() and n.isalpha() for n in neighbours)
+    if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff":
+        return ch not in _plausible_gb() and ch not in _plausible_big5()
+    return False
 
 
 def implausible(text: str, codec: str) -> tuple[int, int]:

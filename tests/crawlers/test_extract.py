@@ -576,3 +576,21 @@ def test_byline_shapes(line, author):
     page = ("<html><head><title>示例银行召开发布会</title></head><body><div class='content'>"
             f"<p>{line}</p></div></body></html>")
     assert extract_html(page.encode()).author == author
+
+
+# --- very short GBK pages whose bytes happen to be valid UTF-8 -------------------------------------------------------
+@pytest.mark.parametrize("chinese", ["钱", "取", "骗", "息", "员", "诈", "取钱", "员诈"])  # read as UTF-8: Ǯ ȡ ƭ Ϣ Ա թ
+@pytest.mark.parametrize("meta", ["", '<meta charset="gbk">'])
+def test_a_one_or_two_character_gbk_page_that_is_valid_utf8_is_still_gbk(chinese, meta):
+    body = f"<html><head>{meta}<title>{chinese}</title></head><body><p>{chinese}</p></body></html>".encode("gbk")
+    body.decode("utf-8")  # the trap: these bytes are valid UTF-8
+    text, enc = decode_html(body, None)
+    assert enc == "gb18030" and f"<p>{chinese}</p>" in text
+
+
+@pytest.mark.parametrize("words", ["café au lait", "© 2026 Example News", "Zürich", "Lǚ Bù", "Привет, мир",
+                                   "臺灣", "示例", "😀", "naïve — “quoted”"])
+def test_short_utf8_pages_with_a_few_non_ascii_characters_stay_utf8(words):
+    for meta in ("", '<meta charset="gb2312">'):  # also under a stale GB declaration
+        body = f"<html><head>{meta}<title>{words}</title></head><body><p>{words}</p></body></html>".encode()
+        assert decode_html(body, None) == (body.decode(), "utf-8")
