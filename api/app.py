@@ -107,6 +107,11 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     app.include_router(statements_api.router)
     app.include_router(statement_pages.router)
+    from api import after_close  # 整改事项 marked done, the decision on a 舆情反弹 flag: API and dashboard forms
+    from api.routers import after_close as after_close_api
+
+    app.include_router(after_close_api.router)
+    app.include_router(after_close.router)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)

@@ -24,7 +24,8 @@ FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。
                   "inc_ack": "已确认事件。", "respond": "已开始处置。", "monitor": "已转入持续监测。",
                   "level": "已调整等级，处置清单与报告时限已重新计算。", "report": "报告已报送。",
                   "leader_ack": "已确认知悉。", "close": "已结案：终报与复盘开始计时。", "reopen": "事件已重新打开。",
-                  "review": "复盘已提交。", "reassign": "任务已改派。", "na": "任务已标记为不适用。"}
+                  "review": "复盘已提交。", "reassign": "任务已改派。", "na": "任务已标记为不适用。",
+                  "action_item": "整改事项已标记完成。", "resurgence": "已记录研判：暂不重新打开事件。"}
 OVERVIEW_INCIDENTS = 20
 OVERVIEW_MENTIONS = 20
 
@@ -100,9 +101,15 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
     if incident is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
     ensure_unit(me, incident.unit_id)
+    read = views.incident_read(session, org, incident, policy=policy, clock=clock)
+    from incidents.action_items import may_mark_done
+    from incidents.resurgence import DECIDE_ROLES
+
     return render(request, "incident.html", me, "incidents", {
-        "incident": views.incident_read(session, org, incident, policy=policy, clock=clock),
-        "can": incident_permissions(me, incident), "people": org.people,
+        "incident": read, "can": incident_permissions(me, incident), "people": org.people,
+        "item_can": {i.id: may_mark_done(roles=me.roles, login=me.login, owner_id=i.owner_id)
+                     for r in read.reviews for i in r.action_items},
+        "can_decide_resurgence": me.has_role(*DECIDE_ROLES),
         "task_can": {t.id: actions.may_tick(me, t, org) for t in incident.tasks},
         "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
         "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id)})

@@ -141,6 +141,18 @@ class TimelineEventRead(BaseModel):
     text: str
 
 
+class ResurgenceRead(BaseModel):
+    """A standing 舆情反弹 flag on an ended case (incidents.resurgence): it came back; reopen it or say why not."""
+
+    at: datetime
+    level: str
+    level_name: str
+    score: float
+    new_articles: int
+    first_source: str
+    text: str
+
+
 class IncidentListRead(BaseModel):
     id: int
     number: str
@@ -156,6 +168,7 @@ class IncidentListRead(BaseModel):
     tasks_total: int
     tasks_done: int
     clocks: list[ClockRead]
+    resurgence: ResurgenceRead | None = None
 
 
 class ReportRead(BaseModel):
@@ -186,6 +199,8 @@ class ActionItemRead(BaseModel):
     owner_id: str
     owner_name: str
     due_at: datetime | None
+    done_at: datetime | None = None
+    overdue: bool = False
 
 
 class ReviewRead(BaseModel):

@@ -25,6 +25,7 @@ from api.schemas import (
     LeaderAckRead,
     MentionListRead,
     ReportRead,
+    ResurgenceRead,
     ReviewRead,
     RiskRead,
     SourceRead,
@@ -37,6 +38,7 @@ from api.schemas import (
 from crawlers.health import health_report
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
+from incidents import action_items, resurgence
 from incidents import queries as incident_queries
 from incidents.models import REPORT_KIND_LABELS, Alert, Incident, ReportKind, Task
 from incidents.policy import Policy
@@ -168,8 +170,9 @@ def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
 def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Policy | None,
                         clock: Clock) -> list[IncidentListRead]:
     counts = queries.task_counts(session, [i.id for i in incidents])
-    return [_incident_list_read(session, org, i, counts.get(i.id, (0, 0)), policy=policy, clock=clock)
-            for i in incidents]
+    flags = resurgence.active_flags(session, incidents)
+    return [_incident_list_read(session, org, i, counts.get(i.id, (0, 0)), policy=policy, clock=clock,
+                                flag=flags.get(i.id)) for i in incidents]
 
 
 def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy: Policy | None,
@@ -178,7 +181,8 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
     now = clock.now()
     tasks = list(incident.tasks)
     counts = (len(tasks), sum(1 for t in tasks if t.status == "done"))
-    base = _incident_list_read(session, org, incident, counts, policy=policy, clock=clock)
+    base = _incident_list_read(session, org, incident, counts, policy=policy, clock=clock,
+                               flag=resurgence.active_flag(incident))
     alert = queries.alert_for_incident(session, incident_id=incident.id)
     story = queries.get_story(session, story_id=incident.story_id) if incident.story_id else None
     story_model = story_read(session, org, story) if story is not None else None
@@ -196,18 +200,26 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
                   for e in incident.events],
         story=story_model, factors=factors, reports=report_reads(session, org, incident),
         leadership_acknowledgements=leader_ack_reads(session, org, incident),
-        reviews=review_reads(session, org, incident), reviewed_at=incident.reviewed_at)
+        reviews=review_reads(session, org, incident, now), reviewed_at=incident.reviewed_at)
 
 
 def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,
-                        policy: Policy | None, clock: Clock) -> IncidentListRead:
+                        policy: Policy | None, clock: Clock,
+                        flag: resurgence.ResurgenceFlag | None = None) -> IncidentListRead:
     return IncidentListRead(
         id=incident.id, number=incident.number, title=incident.title, level=incident.level,
         level_name=present.level_name(incident.level), unit=unit_ref(org, incident.unit_id),
         status=incident.status, status_name=present.label(present.INCIDENT_STATUS_LABELS, incident.status),
         category=incident.category, category_name=present.category_name(incident.category),
         opened_at=incident.opened_at, tasks_total=counts[0], tasks_done=counts[1],
-        clocks=incident_clocks(session, incident, policy=policy, clock=clock))
+        clocks=incident_clocks(session, incident, policy=policy, clock=clock), resurgence=resurgence_read(flag))
+
+
+def resurgence_read(flag: resurgence.ResurgenceFlag | None) -> ResurgenceRead | None:
+    if flag is None:
+        return None
+    return ResurgenceRead(at=flag.at, level=flag.level, level_name=present.level_name(flag.level), score=flag.score,
+                          new_articles=flag.new_articles, first_source=flag.first_source, text=flag.text)
 
 
 def incident_clocks(session: Session, incident: Incident, *, policy: Policy | None, clock: Clock) -> list[ClockRead]:
@@ -231,7 +243,8 @@ def leader_ack_reads(session: Session, org: OrgChart, incident: Incident) -> lis
             for a in incident_queries.leadership_acks_of(session, incident.id)]
 
 
-def review_reads(session: Session, org: OrgChart, incident: Incident) -> list[ReviewRead]:
+def review_reads(session: Session, org: OrgChart, incident: Incident, now: datetime | None = None
+                 ) -> list[ReviewRead]:
     return [ReviewRead(
         id=r.id, author=r.author, author_name=person_name(org, r.author) or r.author, filed_at=r.filed_at,
         closed_at=r.closed_at, first_post_at=r.first_post_at, seconds_to_detect=r.seconds_to_detect,
@@ -239,7 +252,9 @@ def review_reads(session: Session, org: OrgChart, incident: Incident) -> list[Re
         seconds_to_statement=r.seconds_to_statement, seconds_to_close=r.seconds_to_close, text=r.text,
         went_well=r.went_well, went_badly=r.went_badly,
         action_items=[ActionItemRead(id=i.id, title=i.title, owner_id=i.owner_id,
-                                     owner_name=person_name(org, i.owner_id) or i.owner_id, due_at=i.due_at)
+                                     owner_name=person_name(org, i.owner_id) or i.owner_id, due_at=i.due_at,
+                                     done_at=i.done_at,
+                                     overdue=now is not None and action_items.is_overdue(i, now))
                       for i in r.action_items]) for r in incident_queries.reviews_of(session, incident.id)]
 
 

@@ -660,6 +660,12 @@ def incident_show(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
             typer.echo(f"  任务 [{t.status_name}] {t.title}（{t.owner_name or t.owner_role_name}）")
         for rep in read.reports:
             typer.echo(f"  报告 {rep.kind_name} v{rep.version} {rep.author_name} {rep.filed_at.isoformat()}")
+        for item in (i for r in read.reviews for i in r.action_items):
+            state = "已完成" if item.done_at else ("已超期" if item.overdue else "未完成")
+            typer.echo(f"  整改 #{item.id} [{state}] {item.title}（{item.owner_name}"
+                       + (f"，{item.due_at.date().isoformat()} 前）" if item.due_at else "）"))
+        if read.resurgence:
+            typer.echo(f"  舆情反弹 {read.resurgence.text}")
     cli.session.close()
 
 
@@ -940,6 +946,9 @@ def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser
         when = when if when.tzinfo else when.replace(tzinfo=cli.settings.tz)
     cli.run(statements.publish, statement_id=statement_id, where=where, url=url, published_at=when)
     _statement_done(cli, statement_id, "已登记发布")
+
+
+from yuqing import cli_after_close  # noqa: E402, F401  (incident action-done, incident resurgence-dismiss)
 
 
 def main() -> None:  # pragma: no cover - console entry

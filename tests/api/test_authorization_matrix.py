@@ -73,9 +73,20 @@ from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.models import ApiToken, User
 from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
 from incidents.acks import AckLinks
+from incidents.action_items import MARKERS as ACTION_ITEM_MARKERS
 from incidents.lifecycle import ACTION_ROLES, Action
 from incidents.message_acks import MessageAck
-from incidents.models import Alert, Notification, Statement, StatementVersion, Task
+from incidents.models import (
+    Alert,
+    IncidentReview,
+    Notification,
+    ReviewActionItem,
+    Statement,
+    StatementVersion,
+    Task,
+    TimelineEvent,
+)
+from incidents.resurgence import DECIDE_ROLES as RESURGENCE_DECIDERS
 from incidents.statements import ACTION_ROLES as STATEMENT_ROLES
 from incidents.statements import StatementAction
 from yuqing.clock import FrozenClock
@@ -234,6 +245,20 @@ POST   /api/v1/incidents/{{incident_id}}/review   sib      401 401 401 401 | 401
 POST   /api/v1/incidents/{{incident_id}}/review   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
 POST   /api/v1/incidents/{{incident_id}}/review   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/incidents/{{incident_id}}/review   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+# after a case closes (api.after_close): an action item (整改事项, owned by zhoufang) is marked done by its owner, a
+# commander or a leader; a 舆情反弹 flag is decided on by a commander or a leader
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 200 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 200 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/review/action-items/{{item_id}}/done range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/resurgence/dismiss range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 POST   /api/v1/tasks/{{task_id}}/reassign         own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
 POST   /api/v1/tasks/{{task_id}}/reassign         sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
 POST   /api/v1/tasks/{{task_id}}/reassign         sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
@@ -428,6 +453,18 @@ POST   /incidents/{{incident_id}}/review          sib      LGN LGN LGN LGN | 403
 POST   /incidents/{{incident_id}}/review          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/review          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/review          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done own      LGN LGN LGN LGN | 403 303 303 303 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done sub      LGN LGN LGN LGN | 403 303 303 303 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/review/action-items/{{item_id}}/done range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/resurgence/dismiss range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/reassign                own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/reassign                sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/reassign                sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -837,6 +874,56 @@ def _statement_draft(prefix: str) -> Prepare:
     return prepare
 
 
+ACTION_ITEM_OWNER = "zhoufang"  # the 光明路支行 liaison: may mark her own item done, in her scope only
+
+
+def _fresh_action_item(w: World, target: str) -> tuple[int, int]:
+    """A reviewed incident of the target's unit with one open action item owned by ACTION_ITEM_OWNER."""
+    incident_id = w.fresh_incident(target, "reviewed")
+    now = w.clock.now()
+    review = IncidentReview(incident_id=incident_id, author="liuqiang", filed_at=now, closed_at=now,
+                            text=f"MX_{target}_MX 复盘")
+    review.action_items = [ReviewActionItem(title=f"MX_{target}_MX 整改 {w._next()}", owner_id=ACTION_ITEM_OWNER,
+                                            due_at=now + timedelta(days=7))]
+    w.session.add(review)
+    w.session.flush()
+    return incident_id, review.action_items[0].id
+
+
+def _action_item_done(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        if target in ("missing", "range"):
+            incident, item = _id(target, lambda: 0), "1"
+        else:
+            incident, item = map(str, _fresh_action_item(w, target))
+        url = f"{prefix}/incidents/{incident}/review/action-items/{item}/done"
+        effect = None if target in ("missing", "range") else ("audit", ("review_action_item", int(item),
+                                                                          "review.action_item_done"))
+        return Call(url, json={"note": "矩阵测试"}, effect=effect) if prefix else \
+            Call(url, form={"note": "矩阵测试"}, effect=effect)
+    return prepare
+
+
+def _fresh_flagged(w: World, target: str) -> int:
+    """A closed incident of the target's unit carrying a standing 舆情反弹 flag."""
+    incident_id = w.fresh_incident(target, "closed")
+    w.session.add(TimelineEvent(incident_id=incident_id, at=w.clock.now(), kind="resurgence", actor="system",
+                                text=f"MX_{target}_MX 舆情反弹：矩阵测试", data={"action": "flagged", "level": "II"}))
+    w.session.flush()
+    return incident_id
+
+
+def _resurgence_dismiss(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        incident = _id(target, lambda: _fresh_flagged(w, target))
+        url = f"{prefix}/incidents/{incident}/resurgence/dismiss"
+        effect = None if target in ("missing", "range") else ("audit", ("incident", incident,
+                                                                          "incident.resurgence_dismiss"))
+        body = {"reason": "矩阵测试：暂不重新打开"}
+        return Call(url, json=body, effect=effect) if prefix else Call(url, form=body, effect=effect)
+    return prepare
+
+
 def _notification(path: str, effect_kind: str) -> Prepare:
     """A fresh message of the caller ("mine"; anonymous callers: wangmin's) or of OTHER_LOGIN ("other")."""
     def prepare(w: World, target: str, caller: str) -> Call:
@@ -958,6 +1045,10 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/incidents/{incident_id}/reopen"): _incident_action("", "reopen"),
     ("POST", "/api/v1/incidents/{incident_id}/review"): _incident_action("/api/v1", "review"),
     ("POST", "/incidents/{incident_id}/review"): _incident_action("", "review"),
+    ("POST", "/api/v1/incidents/{incident_id}/review/action-items/{item_id}/done"): _action_item_done("/api/v1"),
+    ("POST", "/incidents/{incident_id}/review/action-items/{item_id}/done"): _action_item_done(""),
+    ("POST", "/api/v1/incidents/{incident_id}/resurgence/dismiss"): _resurgence_dismiss("/api/v1"),
+    ("POST", "/incidents/{incident_id}/resurgence/dismiss"): _resurgence_dismiss(""),
     ("POST", "/api/v1/tasks/{task_id}/reassign"): _task_action("/api/v1", "reassign"),
     ("POST", "/tasks/{task_id}/reassign"): _task_action("", "reassign"),
     ("POST", "/api/v1/tasks/{task_id}/not-applicable"): _task_action("/api/v1", "not-applicable"),
@@ -1128,6 +1219,10 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
                 allowed = bool(roles & {r.value for r in STATEMENT_ROLES[action]})
             elif row.path.endswith("/complete"):  # a liaison step of the target's unit, owner unresolved
                 allowed = bool(roles & {"commander", "leader"}) or ("liaison" in roles and unit == target_unit)
+            elif row.path.endswith("/done"):  # a review action item: its owner, a commander or a leader
+                allowed = bool(roles & {r.value for r in ACTION_ITEM_MARKERS}) or login == ACTION_ITEM_OWNER
+            elif "/resurgence/" in row.path:  # the decision on a 舆情反弹 flag
+                allowed = bool(roles & {r.value for r in RESURGENCE_DECIDERS})
             elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
                 allowed = bool(roles & {r.value for r in ACTION_ROLES[PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]]})
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
@@ -1226,6 +1321,8 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/incidents/{incident_id}/close": ("c:com", "own"),
     "/incidents/{incident_id}/reopen": ("c:lea", "own"),
     "/incidents/{incident_id}/review": ("c:com", "own"),
+    "/incidents/{incident_id}/review/action-items/{item_id}/done": ("c:lia", "own"),
+    "/incidents/{incident_id}/resurgence/dismiss": ("c:com", "own"),
     "/incidents/{incident_id}/statements": ("c:com", "own"),
     "/statements/{statement_id}/edit": ("c:hq", "sib"),
     "/statements/{statement_id}/submit": ("c:com", "sub"),
