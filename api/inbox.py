@@ -60,7 +60,8 @@ OUTBOX_LIMIT = 200
 CsrfField = Annotated[str, Form(max_length=128)]
 INBOX_FLASH = {"read": "已标为已读。", "allread": "已全部标为已读。", "ack_alert": "已确认预警，逐级上报已停止。",
                "ack": "已确认收到。"}
-PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级"}
+PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级",
+                  "resurgence": "舆情反弹"}
 
 
 class NotificationRead(BaseModel):
@@ -355,4 +356,30 @@ def outbox_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep
     return render(request, "outbox.html", me, "outbox", {
         "rows": rows, "names": names, "channel": channel, "status": status_, "channel_labels": CHANNEL_LABELS,
         "status_labels": STATUS_LABELS, "counts": counts,
-        "older": rows[-1].id if len(rows) == OUTBOX_LIMIT else None})
+        "older": rows[-1].id if len(rows) == OUTBOX_LIMIT else None,
+        "robots": _robots_received(request.app.state)})
+
+
+ROBOTS_SHOWN = 30
+
+
+def _robots_received(state: Any) -> list[dict[str, Any]]:
+    """What each group robot received, newest first, when the app runs beside chat platforms it can read (the
+    demo hands over the sim's ``robot_received``); empty otherwise — a real platform's side is not ours to show."""
+    received = getattr(state, "robot_received", None)
+    if not received:
+        return []
+    out = []
+    for key in ("wecom", "dingtalk", "feishu"):
+        messages = list(received.get(key) or [])
+        shown = []
+        for m in reversed(messages[-ROBOTS_SHOWN:]):
+            try:
+                at = datetime.fromisoformat(str(m.get("at")))
+            except ValueError:
+                at = None
+            shown.append({"at": at, "title": str(m.get("title") or ""), "content": str(m.get("content") or ""),
+                          "msgtype": str(m.get("msgtype") or ""), "signed": bool(m.get("signed")),
+                          "mentions": [str(x) for x in m.get("mentions") or []]})
+        out.append({"key": key, "label": CHANNEL_LABELS.get(key, key), "total": len(messages), "messages": shown})
+    return out
