@@ -184,6 +184,10 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     _sync_mentions(session, article, result)
     story_unit = result.primary_unit_id if result.primary_unit_id != matcher.root_unit_id else None
     grams = sorted(topic_grams(result.topic)) if story_unit else []
+    # Rule 3 (crawlers.stories): an article about the bank, a branch or a sub-branch may be the same event as an
+    # established story of a unit below it; its own topic grams are compared, not stored on any unit's profile.
+    scope = matcher.units_below.get(result.primary_unit_id or matcher.root_unit_id, ())
+    scope_grams = grams or sorted(topic_grams(result.topic))
     at = article_time(article)
     outcome: _Outcome
     reason = "kept"
@@ -196,7 +200,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         assignment = index.assign(
             story_text(article.title, article.text, article.meta), unit_id=story_unit,
             risk_words=result.risk_words, at=at, original=original or None, grams=grams,
-            categories=result.categories)
+            categories=result.categories, scope=scope, scope_grams=scope_grams)
         reason = assignment.reason
         topic_score = assignment.topic_score
         shared_words = assignment.shared_words

@@ -133,6 +133,13 @@ class Matcher:
         self.org = org
         self.root_unit_id = org.root().id
         self._depth = {u.id: org.depth(u.id) for u in org.units}
+        # Every unit's units below it (story clustering's rule 3 looks a level down), computed once.
+        below: dict[str, list[str]] = {u.id: [] for u in org.units}
+        for u in org.units:
+            for ancestor in org.ancestors(u.id):
+                if ancestor.id != u.id:
+                    below[ancestor.id].append(u.id)
+        self.units_below: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in below.items()}
         self.plans = [_normalised_plan(p) for p in plans or []]
         self.bank_names = [n for n in (normalise(x) for x in org.bank.all_names()) if n]
         entries: dict[str, list[_Entry]] = {}

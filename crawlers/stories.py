@@ -46,6 +46,14 @@ after a restart assigns the same way.
    Among several candidate stories the highest score wins, then most shared risk words, then the most recent,
    then the lowest id.
 
+3. **The same event told a level up** (``find_in_scope``). An article that names only the bank, or a branch or
+   sub-branch, has no unit profile to join, yet a crisis at one outlet is retold there ("示例银行要倒闭了？", the
+   branch's 情况说明, the police's 辟谣). It joins an *established* story (``CORE_MEMBERS`` tellings) of a unit
+   below it within the window when it shares a core risk word (or a spreading category: a run at an outlet
+   becomes "要倒闭了？" about the bank) and ``RISK_TOPIC_FLOOR`` of the topic (reason
+   ``scope_risk``), or any core evidence and ``TOPIC_THRESHOLD`` (``scope_topic``). It adds nothing to the
+   unit's profile (its topic is about the bank at large).
+
 Otherwise the article founds a new story. The founding text's signature is stored on ``Story.minhash`` (a list of
 ints), each article's topic grams and risk words on ``Article.meta['match']``, and ``StoryIndex.load`` rebuilds the
 index from those plus the recent member articles, in id order, so a restarted process assigns the same way.
@@ -82,6 +90,9 @@ RISK_TOPIC_FLOOR = 0.08
 CORE_MEMBERS = 3
 CORE_SHARE = 0.1
 MIN_TOPIC_GRAMS = 4
+# Troubles that spread from one outlet to rumours about the whole bank ("取款被拒" → "要倒闭了？"): for rule 3,
+# sharing one of these categories with an established story is evidence enough, beside a shared risk word.
+SPREADING_CATEGORIES = frozenset({"withdrawal_bank_run", "liquidity_risk"})
 
 # Characters that make a bigram grammar rather than topic (particles, pronouns, demonstratives, copulas).
 FUNCTION_CHARS = frozenset("的了是在我你他她它们这那也都就和与及吗呢吧啊哦嘛呀着之其而很还又再么哪谁啥咋吧哈嗯")
@@ -113,7 +124,7 @@ class Assignment:
     """Where an article goes: an existing story (and why) or a new one (``story_id`` None)."""
 
     story_id: int | None
-    reason: str  # "minhash" | "same_unit_risk" | "new"
+    reason: str  # "minhash" | "same_unit_topic" | "same_unit_risk" | "scope_topic" | "scope_risk" | "new"
     similarity: float
     is_duplicate: bool
     signature: list[int]
@@ -126,7 +137,7 @@ class UnitCandidate:
     """The best open story of a unit for an article (rule 2), and the evidence."""
 
     story_id: int
-    reason: str  # "same_unit_topic" | "same_unit_risk"
+    reason: str  # "same_unit_topic" | "same_unit_risk" | "scope_topic" | "scope_risk"
     topic_score: float
     shared_words: list[str]
 
@@ -320,11 +331,45 @@ class StoryIndex:
                 best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
         return best[1] if best else None
 
+    def find_in_scope(self, scope: Iterable[str], risk_words: Iterable[str], at: datetime,
+                      grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
+        """Rule 3: the established story of a unit *below* the article's own (``scope``: the units under the
+        branch it names, or every unit when it names only the bank) that the article is about, or None.
+
+        A crisis at one outlet is told a level up too: "示例银行要倒闭了？" on Weibo, the branch's statement, the
+        police's 辟谣. Such an article joins a story of a unit in its scope that already has ``CORE_MEMBERS``
+        tellings within the window when it shares one of the story's core risk words (or its category, for
+        ``SPREADING_CATEGORIES`` only) and at least ``RISK_TOPIC_FLOOR`` of its topic, or when its topic score
+        reaches ``TOPIC_THRESHOLD`` and it shares any core evidence. A lone post is never reached this way, so
+        a bank-wide gripe does not land in whichever outlet happened to have one complaint that week."""
+        words, grams = _evidence(risk_words, categories), set(grams)
+        best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
+        for unit_id in scope:
+            for story_id, activity in self._units.get(unit_id, {}).items():
+                if activity.articles < CORE_MEMBERS or abs(at - activity.last_seen) > self.window:
+                    continue
+                shared = sorted(words & activity.core_words())
+                if not shared:
+                    continue
+                score = _score(grams, activity)
+                if score >= TOPIC_THRESHOLD:
+                    reason = "scope_topic"
+                elif score >= RISK_TOPIC_FLOOR and any(not w.startswith("#") or w[1:] in SPREADING_CATEGORIES
+                                                       for w in shared):
+                    reason = "scope_risk"
+                else:
+                    continue
+                rank = (score, len(shared), activity.last_seen, -story_id)
+                if best is None or rank > best[0]:
+                    best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
+        return best[1] if best else None
+
     # --- both rules ----------------------------------------------------------------------------------------------
     def assign(self, text: str, *, unit_id: str | None, risk_words: Iterable[str], at: datetime,
-               original: str | None = None, grams: Iterable[str] = (), categories: Iterable[str] = ()
-               ) -> Assignment:
-        """Decide which story an article joins (rule 1, then rule 2) without changing the index."""
+               original: str | None = None, grams: Iterable[str] = (), categories: Iterable[str] = (),
+               scope: Iterable[str] = (), scope_grams: Iterable[str] | None = None) -> Assignment:
+        """Decide which story an article joins (rule 1, then rule 2, then rule 3 over ``scope``) without changing
+        the index."""
         sig = self.signature(text)
         values = [int(v) for v in sig.hashvalues] if sig is not None else []
         found = self.best(sig) if sig is not None else None
@@ -336,6 +381,9 @@ class StoryIndex:
         if found:
             return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values)
         by_unit = self.find_for_unit(unit_id, risk_words, at, grams, categories)
+        if by_unit is None:
+            by_unit = self.find_in_scope(scope, risk_words, at, grams if scope_grams is None else scope_grams,
+                                         categories)
         if by_unit:
             return Assignment(by_unit.story_id, by_unit.reason, 0.0, False, values, by_unit.shared_words,
                               by_unit.topic_score)

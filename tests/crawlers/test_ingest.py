@@ -232,6 +232,7 @@ class PathologicalTextMatcher:
     def __init__(self, inner: Matcher, marker: str, error: Exception):
         self.inner, self.marker, self.error = inner, marker, error
         self.root_unit_id = inner.root_unit_id
+        self.units_below = inner.units_below
         self.calls = 0
 
     def match(self, text: str, title: str = "", *, original: str = "") -> MatchResult:

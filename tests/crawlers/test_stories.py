@@ -265,3 +265,48 @@ def test_profile_ignores_retellings_and_lone_words():
     assert index.find_for_unit("xinhualu", ["诈骗"], T0, fraud) is None
     same = index.find_for_unit("xinhualu", ["被拒"], T0 + timedelta(hours=1), topic_grams("取5万现金被拒了，说要预约"))
     assert same is not None and same.story_id == 1 and same.topic_score >= 0.30 and same.reason == "same_unit_topic"
+
+
+# --- rule 3: the same event told a level up ----------------------------------------------------------------------
+OUTLET_TELLINGS = [
+    "示例银行新华路网点不让老人取自己的5万块钱，说大额取现要预约，老人急着交住院押金，排长队也取不出来",
+    "今天在示例银行新华路网点看到一位大爷取款被拒，柜员说没预约不能取5万现金，保安还把人请了出去",
+    "示例银行新华路网点这事太过分了，自己的钱取不出来，预约制度也不能不近人情，老人都急哭了",
+]
+BANK_RUMOUR = "我妈刚打电话让我赶紧把示例银行的定期全取出来，说群里都在传要倒闭了，老人取钱都被拒……我该信吗？"
+BRANCH_STATEMENT = ("【示例银行江城分行情况说明】针对网传老人在新华路取款被拒一事，经核实，客户当日办理5万元大额取现，"
+                    "因未预约且网点现金备付不足，工作人员未能及时妥善处理。我行已为客户办理取款并上门致歉。")
+BANK_FEES = "示例银行信用卡年费又扣了200元，说好刷满6次免年费，客服一直踢皮球，垃圾"
+OTHER_SUB_BRANCH = "示例银行滨江支行今天排长队，取个钱等了两个小时，预约电话也打不通"
+
+
+def test_the_same_event_told_by_the_bank_or_the_branch_joins_the_outlets_story(tmp_path):
+    items = [(f"t{k}", text, timedelta(minutes=20 * k)) for k, text in enumerate(OUTLET_TELLINGS)]
+    items += [("rumour", BANK_RUMOUR, timedelta(hours=2)), ("statement", BRANCH_STATEMENT, timedelta(hours=3)),
+              ("fees", BANK_FEES, timedelta(hours=3, minutes=10)),
+              ("binjiang", OTHER_SUB_BRANCH, timedelta(hours=3, minutes=20))]
+    got = _cluster(tmp_path, items)
+    story = got["t0"].story_id
+    assert got["t1"].story_id == got["t2"].story_id == story
+    assert got["rumour"].meta["match"]["primary_unit_id"] == "head-office"
+    assert got["statement"].meta["match"]["primary_unit_id"] == "jiangcheng"
+    assert got["rumour"].story_id == got["statement"].story_id == story
+    assert {got["rumour"].meta["match"]["story_reason"],
+            got["statement"].meta["match"]["story_reason"]} <= {"scope_topic", "scope_risk"}
+    assert got["rumour"].meta["match"]["shared_words"]  # the evidence is kept with the article
+    # A bank-wide gripe about something else, and the same kind of trouble at another sub-branch, stay apart.
+    assert got["fees"].story_id != story
+    assert got["binjiang"].story_id != story
+
+
+def test_a_lone_post_is_not_reached_from_above(tmp_path):
+    got = _cluster(tmp_path, [("t0", OUTLET_TELLINGS[0], timedelta(0)),
+                              ("rumour", BANK_RUMOUR, timedelta(hours=1))])
+    assert got["rumour"].story_id != got["t0"].story_id
+    assert got["rumour"].meta["match"]["story_reason"] == "new"
+
+
+def test_rule3_reaches_only_within_the_window(tmp_path):
+    items = [(f"t{k}", text, timedelta(minutes=20 * k)) for k, text in enumerate(OUTLET_TELLINGS)]
+    got = _cluster(tmp_path, [*items, ("rumour", BANK_RUMOUR, timedelta(days=3))])
+    assert got["rumour"].story_id != got["t0"].story_id
