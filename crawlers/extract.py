@@ -664,38 +664,57 @@ _DATE_META = ("article:published_time", "og:published_time", "og:release_date", 
 _CN_DATETIME = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*(?:年|[-/.])\s*(?P<m>\d{1,2})\s*(?:月|[-/.])\s*(?P<d>\d{1,2})\s*日?"
     r"(?:\s*(?:T|\s)?\s*(?P<H>\d{1,2})\s*(?::|时|点)\s*(?P<M>\d{1,2})(?:\s*(?::|分)\s*(?P<S>\d{1,2}))?)?")
+_DAY_ONLY = re.compile(r"\s*(?:19|20)\d{2}\s*(?:年|[-/.])\s*\d{1,2}\s*(?:月|[-/.])\s*\d{1,2}\s*日?\s*")
 _LABELLED = re.compile(r"(?:发布时间|发表时间|发布日期|发表于|时间|日期|发布于|更新时间)\s*[:：]?\s*")
 _RELATIVE = re.compile(
     r"(?P<n>\d{1,3})\s*(?P<u>秒|分钟|小时|天)前|(?P<day>今天|昨天|前天)\s*(?P<H>\d{1,2}):(?P<M>\d{2})")
 
 
 def _published_at(tree: etree._Element, page_text: str, *, chinese: bool, now: datetime | None) -> datetime | None:
-    """The page's publish time in the page's own zone; zone-less times are Beijing time on Chinese pages."""
+    """The page's publish time in the page's own zone; zone-less times are Beijing time on Chinese pages.
+
+    Structured values (meta, <time>, itemprop) come first, but one that gives only a day
+    (``<meta name="publishdate" content="2026-11-23">``) yields to a full time of the same day printed on the page
+    ("发布时间：2026-11-23 19:50"): midnight would misplace the article in every timeline."""
     local = SHANGHAI if chinese else UTC
-    for value in _meta_all(tree, *_DATE_META):
+    day_only: datetime | None = None
+    structured = [*_meta_all(tree, *_DATE_META),
+                  *(el.get("datetime") or el.text_content() for el in tree.iter("time")),
+                  *(el.get("content") or el.get("datetime") or el.text_content()
+                    for el in tree.xpath('//*[@itemprop="datePublished"]'))]
+    for value in structured:
         found = parse_datetime(value, local, now=now)
-        if found:
+        if found is None:
+            continue
+        if not _DAY_ONLY.fullmatch(unicodedata.normalize("NFKC", value)):
             return found
-    for el in tree.iter("time"):
-        found = parse_datetime(el.get("datetime") or el.text_content(), local, now=now)
-        if found:
-            return found
-    for el in tree.xpath('//*[@itemprop="datePublished"]'):
-        found = parse_datetime(el.get("content") or el.get("datetime") or el.text_content(), local, now=now)
-        if found:
-            return found
-    # "发布时间：…" style labels beat the first bare date (which may be a "related news" list).
+        day_only = day_only or found
+
+    # "发布时间：…" style labels beat the first bare date (which may be a "related news" list); a labelled day
+    # ("发布日期：2026-11-23") is a day, which a printed time of that same day refines.
     head = page_text[:20000]
+    labelled: list[datetime] = []
     for label in _LABELLED.finditer(head):
         m = _CN_DATETIME.match(head, label.end())
-        if m:
-            found = _from_match(m, local, now)
-            if found:
-                return found
-    for m in _CN_DATETIME.finditer(head):
-        found = _from_match(m, local, now)
-        if found and m.group("H") is not None:
+        found = _from_match(m, local, now) if m else None
+        if found is None:
+            continue
+        if m is not None and m.group("H") is not None:
+            labelled.append(found)
+        elif day_only is None:
+            day_only = found
+
+    def same_day(found: datetime | None) -> bool:
+        return found is not None and (day_only is None or found.date() == day_only.date())
+
+    for found in labelled:
+        if same_day(found):
             return found
+    for m in _CN_DATETIME.finditer(head):
+        if m.group("H") is not None and same_day(found := _from_match(m, local, now)):
+            return found
+    if day_only is not None:
+        return day_only
     if now is not None:
         rel = _RELATIVE.search(head[:5000])
         if rel:

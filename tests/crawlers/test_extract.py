@@ -330,8 +330,9 @@ def test_nothing_but_navigation_gives_no_body_rather_than_the_menu():
 
 
 @pytest.fixture(scope="module")
-def sim_pages() -> list[tuple[str, str, str, bytes, str | None]]:
-    """(path, truth, own body text, bytes, content type) of every news/province article visible at t+12h."""
+def sim_pages() -> list[tuple[str, str, str, bytes, str | None, str, datetime]]:
+    """(path, truth, own body text, bytes, content type, headline, published) of every news/province article
+    visible at t+12h."""
     scenario = build_scenario(DEFAULT_START)
     now = DEFAULT_START + timedelta(hours=12)
     truth = scenario.ground_truth()
@@ -345,14 +346,15 @@ def sim_pages() -> list[tuple[str, str, str, bytes, str | None]]:
                 continue
             assert response.status_code == 200, pa.path
             own = "\n".join(fill(p, pa.published, scenario.start) for p in pa.article.body)
-            pages.append((pa.path, truth[pa.path], own, response.content, response.headers.get("content-type")))
+            pages.append((pa.path, truth[pa.path], own, response.content, response.headers.get("content-type"),
+                          fill(pa.article.title, pa.published, scenario.start), pa.published))
     return pages
 
 
 def test_sim_article_bodies_carry_no_site_furniture(sim_pages):
     assert len(sim_pages) > 40
     ads = ("全场低至5折", "拎包入驻", "限时特惠", "包过包接送")
-    for path, label, own, body, ctype in sim_pages:
+    for path, label, own, body, ctype, _title, _published in sim_pages:
         e = extract_html(body, url="http://127.0.0.1" + path, content_type=ctype)
         text = e.text
         assert text, path
@@ -371,13 +373,28 @@ def test_sim_article_bodies_carry_no_site_furniture(sim_pages):
 
 
 def test_sim_article_bodies_keep_every_paragraph(sim_pages):
-    for path, _label, own, body, ctype in sim_pages:
+    for path, _label, own, body, ctype, _title, _published in sim_pages:
         e = extract_html(body, url="http://127.0.0.1" + path, content_type=ctype)
         paragraphs = [p for p in own.splitlines() if p]
         if "<" in own or len(e.text) < len(own) // 2:
             continue  # the injection page (raw markup) and the page cut mid-tag are checked elsewhere
         for paragraph in paragraphs:
             assert paragraph in e.text, (path, paragraph[:30])
+
+
+def test_sim_pages_give_their_headline_and_beijing_time(sim_pages):
+    """Both simulated portals (江城晚报网, 楚江网) print times without a zone: Beijing time, never UTC."""
+    dated = 0
+    for path, _label, own, body, ctype, title, published in sim_pages:
+        if "<" in own:
+            continue  # the injection page
+        e = extract_html(body, url="http://127.0.0.1" + path, content_type=ctype)
+        assert e.title == title, path
+        if e.published_at is not None:
+            dated += 1
+            assert e.published_at.utcoffset() == timedelta(hours=8), path
+            assert e.published_at == published.replace(second=0, microsecond=0), path
+    assert dated >= len(sim_pages) - 2
 
 
 def test_huge_table_page_is_summarised():
@@ -594,3 +611,16 @@ def test_short_utf8_pages_with_a_few_non_ascii_characters_stay_utf8(words):
     for meta in ("", '<meta charset="gb2312">'):  # also under a stale GB declaration
         body = f"<html><head>{meta}<title>{words}</title></head><body><p>{words}</p></body></html>".encode()
         assert decode_html(body, None) == (body.decode(), "utf-8")
+
+
+def test_a_day_only_meta_date_yields_to_a_printed_time_of_that_day_but_not_to_another_days():
+    page = ('<html><head><meta name="publishdate" content="2026-11-20"><title>示例银行夜间系统升级</title></head>'
+            '<body><div class="info">{info}</div><div class="content"><p>示例银行将于今晚进行系统升级，'
+            '届时手机银行暂停服务。</p></div><ul class="list"><li>2026-11-18 08:00 另一条新闻</li></ul></body></html>')
+    printed = extract_html(page.format(info="发布时间：2026-11-20 19:50　来源：江城晚报").encode())
+    assert printed.to_json()["published_at"] == "2026-11-20T19:50:00+08:00"  # not midnight
+    unprinted = extract_html(page.format(info="来源：江城晚报").encode())
+    assert unprinted.to_json()["published_at"] == "2026-11-20T00:00:00+08:00"  # not the list's 11-18 08:00
+    labelled_day = extract_html(page.replace('<meta name="publishdate" content="2026-11-20">', "")
+                                .format(info="发布日期：2026-11-20").encode())
+    assert labelled_day.to_json()["published_at"] == "2026-11-20T00:00:00+08:00"
