@@ -50,6 +50,7 @@ from incidents.errors import IncidentError
 from incidents.message_acks import MessageAck
 from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notification
 from incidents.notify import CHANNEL_LABELS, STATUS_LABELS
+from incidents.scheduled import PURPOSE_LABELS as SCHEDULED_PURPOSE_LABELS
 from yuqing.org import OrgChart, Person, Role
 
 api_router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
@@ -61,7 +62,7 @@ CsrfField = Annotated[str, Form(max_length=128)]
 INBOX_FLASH = {"read": "已标为已读。", "allread": "已全部标为已读。", "ack_alert": "已确认预警，逐级上报已停止。",
                "ack": "已确认收到。"}
 PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级",
-                  "resurgence": "舆情反弹"}
+                  "resurgence": "舆情反弹", **SCHEDULED_PURPOSE_LABELS}
 
 
 class NotificationRead(BaseModel):

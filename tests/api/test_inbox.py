@@ -238,3 +238,20 @@ def test_a_leader_acknowledging_an_incident_message_counts_as_leadership_told(se
     assert (ack.incident_id, ack.leader_id) == (out.incident_id, "chenjing")
     facts = incident_facts(session, session.get(Incident, out.incident_id))
     assert facts.reports.get("leadership_notice")
+
+
+def test_every_purpose_the_product_writes_has_a_chinese_name_in_the_inbox():
+    import re
+    from pathlib import Path
+
+    from api.inbox import PURPOSE_LABELS
+    from incidents.scheduled import PURPOSE_LABELS as SCHEDULED
+
+    root = Path(__file__).resolve().parents[2]
+    written = set(SCHEDULED)
+    for pkg in ("incidents", "api", "yuqing"):
+        for f in (root / pkg).rglob("*.py"):
+            written |= set(re.findall(r'purpose="([a-z_]+)"', f.read_text(encoding="utf-8")))
+    assert {"alert", "escalation", "reminder", "overdue"} <= written
+    for purpose in written:
+        assert re.search("[\u4e00-\u9fff]", PURPOSE_LABELS.get(purpose, "")), purpose
