@@ -193,6 +193,55 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
     return metrics
 
 
+def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
+                            transformer_from: Path = DEFAULT_MODEL_DIR) -> dict:
+    """Keep a trained transformer, retrain the n-gram model and refit the blend on the current data.
+
+    The transformer is the slow part (tens of CPU-minutes per epoch on the public data); the n-gram model trains
+    in minutes and carries most of what new real texts teach (their words and idioms), and the blend learns how
+    far to trust each part on the new dev split. Writes a complete model directory: the transformer's files are
+    copied from ``transformer_from`` (unless it is ``out_dir``). Same data rules as :func:`train`: the public
+    held-out split is never read.
+    """
+    import shutil
+
+    cfg = cfg or TrainConfig()
+    _seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    parts = split(load_corpus())
+    train_items, dev_items = list(parts["train"]), list(parts["dev"])
+    public_sizes = None
+    if cfg.use_public:
+        from sentiment.public_data import load_public, split_public, split_sizes, subsample_per_source
+
+        public = split_public(load_public(cfg.data_dir))
+        public_sizes = split_sizes(public)
+        train_items += subsample_per_source(public["train"], cfg.public_limit_per_source)
+        dev_items += subsample_per_source(public["dev"], cfg.public_limit_per_source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if transformer_from.resolve() != out_dir.resolve():
+        for f in transformer_from.iterdir():
+            if f.is_file() and f.name not in ("ngram.npz", "ngram.json", "blend.json", "metrics.json"):
+                shutil.copy2(f, out_dir / f.name)
+    from sentiment.blend import fit_model_blend
+    from sentiment.ngram_train import save_ngram, train_ngram
+
+    t0 = time.perf_counter()
+    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
+                        negative_only=[i.negative_only for i in train_items])
+    save_ngram(ngram, out_dir)
+    metrics: dict = {
+        "config": asdict(cfg) | {"mode": "ngram_and_blend", "transformer_from": str(transformer_from)},
+        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
+        "public_split_sizes": public_sizes,
+        "ngram_train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    if cfg.fit_blend:
+        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels])
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
+    return metrics
+
+
 def _evaluate(model, aux, tokenizer, items: Sequence[LabelledText], categories: list[str], cfg: TrainConfig) -> dict:
     """Polarity metrics over ``items`` (a positive prediction counts as not negative for ``negative_only`` rows),
     category accuracy over the rows annotated with one, and ``selection``: the mean negative-F1 over sources

@@ -221,6 +221,9 @@ def evaluate(
                                                   "YUQING_SENTIMENT_DATA_DIR or ../shared/data/sentiment)")] = None,
     limit_per_source: Annotated[int | None, typer.Option(
         "--limit-per-source", min=1, help="at most this many texts per source, chosen by a hash of the id")] = None,
+    reliability_svg: Annotated[Path | None, typer.Option(
+        "--reliability-svg", help="also draw the reliability diagram (calibration) of every classifier here")]
+    = None,
 ) -> None:
     """Evaluate the model beside the snownlp and lexicon baselines, in the same run, on labelled texts."""
     from sentiment.corpus import CorpusError
@@ -251,6 +254,11 @@ def evaluate(
     if json_out is not None:
         payload = {"data": what, "results": result} | ({"split_sizes": sizes} if sizes is not None else {})
         json_out.write_text(json.dumps(json_safe(payload), ensure_ascii=False, indent=1), encoding="utf-8")
+    if reliability_svg is not None:
+        from sentiment.calibration import reliability_svg as draw
+
+        reliability_svg.write_text(draw({name: m["calibration"] for name, m in result.items()},
+                                        title=f"可靠性图 reliability: {what}"), encoding="utf-8")
 
 
 @app.command()
@@ -269,6 +277,12 @@ def train(
     public_limit_per_source: Annotated[int | None, typer.Option(
         "--public-limit-per-source", min=1, help="smoke runs: at most this many public rows per source and split")]
     = None,
+    ngram_only: Annotated[bool, typer.Option(
+        "--ngram-only", help="keep the transformer of --transformer-from (default: the bundled model), retrain "
+        "only the n-gram model and refit the blend (minutes instead of hours)")] = False,
+    transformer_from: Annotated[Path | None, typer.Option(
+        "--transformer-from", exists=True, file_okay=False, help="with --ngram-only: the model directory whose "
+        "transformer is kept")] = None,
 ) -> None:
     """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
     beside the weights)."""
@@ -304,10 +318,17 @@ def train(
     if epochs is not None:
         cfg.epochs = epochs
     try:
-        metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
+        if ngram_only:
+            from sentiment.train import retrain_ngram_and_blend
+
+            metrics = retrain_ngram_and_blend(out or DEFAULT_MODEL_DIR, cfg,
+                                              transformer_from=transformer_from or DEFAULT_MODEL_DIR)
+        else:
+            metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
     except CorpusError as exc:
         _fail(str(exc))
-    keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds", "public_split_sizes")
+    keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds", "ngram_train_seconds",
+            "public_split_sizes")
     typer.echo(json.dumps({k: metrics[k] for k in keys if k in metrics}, ensure_ascii=False))
 
 

@@ -218,6 +218,37 @@ def test_one_epoch_training_smoke_uses_train_and_dev_and_never_the_heldout_split
     assert (tmp_path / "model" / "config.json").exists() and (tmp_path / "model" / "ngram.npz").exists()
 
 
+def test_ngram_only_retraining_keeps_the_transformer_and_never_reads_the_heldout_split(data_dir, tiny_model_dir,
+                                                                                        tmp_path, monkeypatch):
+    from sentiment import ngram_train
+    from sentiment.textnorm import normalise_text
+    from sentiment.train import TrainConfig
+
+    seen: list[str] = []
+    real = ngram_train.train_ngram
+
+    def spy(texts, labels, **kw):
+        seen.extend(texts)
+        return real(texts[:200], labels[:200], epochs=1, seed=kw.get("seed", 7),
+                    negative_only=kw["negative_only"][:200])
+
+    monkeypatch.setattr(ngram_train, "train_ngram", spy)
+    cfg = TrainConfig(threads=1, fit_blend=False, use_public=True, data_dir=str(data_dir))
+    from sentiment.train import retrain_ngram_and_blend
+
+    out = tmp_path / "model"
+    metrics = retrain_ngram_and_blend(out, cfg, transformer_from=tiny_model_dir)
+    parts = split_public(load_public(data_dir))
+    texts = set(seen)
+    assert all(i.text in texts for i in parts["train"])
+    assert not any(i.text in texts or normalise_text(i.text) in texts for i in parts["heldout"] + parts["dev"])
+    # the transformer is the one given, byte for byte; the n-gram model is new
+    for name in ("config.json", "model.safetensors", "vocab.txt"):
+        assert (out / name).read_bytes() == (tiny_model_dir / name).read_bytes()
+    assert (out / "ngram.npz").exists() and metrics["config"]["mode"] == "ngram_and_blend"
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["sizes"]["train_used"] == len(seen)
+
+
 def test_blend_fit_scores_negative_only_rows_as_negative_vs_rest():
     import numpy as np
 
