@@ -112,6 +112,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     app.include_router(after_close_api.router)
     app.include_router(after_close.router)
+    from api import briefings  # 专报草稿, 日报 / 周报: the pages and /api/v1/reports
+
+    app.include_router(briefings.router)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -65,12 +66,23 @@ class Table:
 
 @dataclass
 class Figure:
-    """A chart: SVG for HTML / PDF, PNG for DOCX, both from one layout (``charts``)."""
+    """A chart: SVG for HTML / PDF, PNG for DOCX, both painted (when first asked for) from one layout."""
 
     caption: str
-    svg: str
-    png: bytes
-    alt: str
+    alt: str  # the chart's figures in words, shown under it (and all a mail client that drops SVG shows)
+    primitives: list = field(default_factory=list)  # charts.Primitive
+
+    @cached_property
+    def svg(self) -> str:
+        from incidents.briefings.charts import to_svg
+
+        return to_svg(self.primitives, description=self.alt)
+
+    @cached_property
+    def png(self) -> bytes:
+        from incidents.briefings.charts import to_png
+
+        return to_png(self.primitives)
 
 
 Block = Paragraph | BulletList | Table | Figure

@@ -255,6 +255,13 @@ def latest_record(session: Session) -> datetime | None:
     return max((a if a.tzinfo else a.replace(tzinfo=UTC) for a in found), default=None)
 
 
+def recent_item_times(session: Session, *, since: datetime, until: datetime) -> list[datetime]:
+    """The times of the relevant mentions in [since, until]."""
+    q = (select(Article.published_at, Article.fetched_at)
+         .where(Article.id.in_(select(Mention.article_id)), _in_window(since, until)))
+    return [p or f for p, f in session.execute(q)]
+
+
 def complainant_names(session: Session) -> list[str]:
     """Authors of complaint-channel posts: the complainants, whose names every report masks."""
     return [a for a in session.scalars(select(Article.author).where(Article.channel == Channel.complaint,

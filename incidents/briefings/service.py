@@ -53,23 +53,26 @@ def incident_briefing(session: Session, *, incident_id: int, kind: str, org: Org
 
 def daily_report(session: Session, *, day: date, org: OrgChart, policy: Policy, now: datetime,
                  sources: Sequence[SourceConfig] | None = None, unit_ids: Iterable[str] | None = None,
-                 mask: bool = True) -> PeriodReport:
-    """The 舆情日报 of ``day`` (a calendar day in Asia/Shanghai)."""
+                 scope_unit: str | None = None, mask: bool = True) -> PeriodReport:
+    """The 舆情日报 of ``day`` (a calendar day in Asia/Shanghai); ``unit_ids`` restricts the figures to some units
+    and ``scope_unit`` names the unit the report is of (default: the branch)."""
     start, end = day_window(day)
     material = gather.period_material(session, start=start, end=end, previous_start=start - timedelta(days=1),
                                       policy=policy, now=now, sources=sources, unit_ids=unit_ids)
-    briefing = draft_period_report(material, kind="daily", org=org, mask=mask, number=f"RB-{day:%Y%m%d}")
+    briefing = draft_period_report(material, kind="daily", org=org, mask=mask, number=f"RB-{day:%Y%m%d}",
+                                   scope_unit=scope_unit)
     return PeriodReport(briefing, start, end, listed_for_leadership(material))
 
 
 def weekly_report(session: Session, *, year: int, week: int, org: OrgChart, policy: Policy, now: datetime,
                   sources: Sequence[SourceConfig] | None = None, unit_ids: Iterable[str] | None = None,
-                  mask: bool = True) -> PeriodReport:
+                  scope_unit: str | None = None, mask: bool = True) -> PeriodReport:
     """The 舆情周报 of ISO week ``year``-W``week`` (Monday to Sunday, Asia/Shanghai)."""
     start, end = week_window(year, week)
     material = gather.period_material(session, start=start, end=end, previous_start=start - timedelta(days=7),
                                       policy=policy, now=now, sources=sources, unit_ids=unit_ids)
-    briefing = draft_period_report(material, kind="weekly", org=org, mask=mask, number=f"ZB-{year}W{week:02d}")
+    briefing = draft_period_report(material, kind="weekly", org=org, mask=mask, number=f"ZB-{year}W{week:02d}",
+                                   scope_unit=scope_unit)
     return PeriodReport(briefing, start, end, [])
 
 
@@ -107,6 +110,22 @@ def latest_week(session: Session, now: datetime) -> tuple[int, int]:
     """The ISO (year, week) of the newest mention (this week when there is none)."""
     iso = latest_day(session, now).isocalendar()
     return iso.year, iso.week
+
+
+def days_with_data(session: Session, *, until: datetime, limit: int = 7) -> list[date]:
+    """The most recent local days (newest first, up to ``limit``) that have a relevant mention, within the
+    ``limit * 4`` days before ``until``."""
+    items = gather.recent_item_times(session, since=until - timedelta(days=limit * 4),
+                                     until=until + timedelta(seconds=1))
+    days = sorted({t.astimezone(SHANGHAI).date() for t in items}, reverse=True)
+    return days[:limit]
+
+
+def filed_reports(session: Session, incident_id: int) -> list:
+    """The reports filed on an incident (初报 / 续报 / 终报), oldest first."""
+    from incidents import queries
+
+    return queries.reports_of(session, incident_id)
 
 
 def parse_week(text: str) -> tuple[int, int]:

@@ -83,5 +83,4 @@ def volume_figure(buckets: Buckets, *, title: str, caption: str,
     alt = (f"共{total}条（{'、'.join(parts)}）" if total else "本期无数据") + (
         "；" + "、".join(f"{label}（{at.astimezone(SHANGHAI):%m-%d %H:%M}）" for at, label, _ in level_marks)
         if level_marks else "")
-    return Figure(caption=caption, svg=charts.to_svg(primitives, description=alt), png=charts.to_png(primitives),
-                  alt=alt)
+    return Figure(caption=caption, alt=alt, primitives=primitives)

@@ -150,6 +150,15 @@ GET    /api/v1/articles                          sib      401 401 401 401 | 200 
 GET    /api/v1/articles                          hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
 GET    /api/v1/articles                          missing  401 401 401 401 | 403 403 403 403 403 403 403 403 403 | 403 403 403 403 403 403 403 403 403
 GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+# 舆情专报 / 日报 / 周报 (JSON by default, files with ?format=): read like the incident; 日报 / 周报 of one's own units
+GET    /api/v1/reports/daily                     -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/reports/weekly                    -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/reports/incidents/{{incident_id}} own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/reports/incidents/{{incident_id}} sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/reports/incidents/{{incident_id}} sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/reports/incidents/{{incident_id}} hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/reports/incidents/{{incident_id}} missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/reports/incidents/{{incident_id}} range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
 GET    /api/v1/tokens                            -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/tokens                            all      401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
 GET    /api/v1/audit                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
@@ -358,6 +367,13 @@ GET    /incidents/{{incident_id}}                 hq       LGN LGN LGN LGN | 403
 GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /reports                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /incidents/{{incident_id}}/briefing        range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -995,6 +1011,13 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/api/v1/stories/{story_id}"): lambda w, t, c: Call(f"/api/v1/stories/{_id(t, lambda: w.story(t))}"),
     ("GET", "/api/v1/articles"): _articles,
     ("GET", "/api/v1/sources"): _fixed("/api/v1/sources"),
+    ("GET", "/api/v1/reports/daily"): _fixed("/api/v1/reports/daily"),
+    ("GET", "/api/v1/reports/weekly"): _fixed("/api/v1/reports/weekly"),
+    ("GET", "/api/v1/reports/incidents/{incident_id}"):
+        lambda w, t, c: Call(f"/api/v1/reports/incidents/{_id(t, lambda: w.incident(t))}"),
+    ("GET", "/reports"): _fixed("/reports"),
+    ("GET", "/incidents/{incident_id}/briefing"):
+        lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}/briefing"),
     ("GET", "/api/v1/tokens"): lambda w, t, c: Call("/api/v1/tokens?all=true" if t == "all" else "/api/v1/tokens"),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): _alert_action("/api/v1", "ack"),
     ("POST", "/api/v1/alerts/{alert_id}/dismiss"): _alert_action("/api/v1", "dismiss", {"reason": "矩阵测试"}),
