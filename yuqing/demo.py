@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -73,6 +74,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     from api.server import serve_api, stop_api
     from api.users import seed_users
     from sim.demo_sources import DEMO_SOURCES_FILE, demo_source_ids, demo_source_variables
+    from sim.robots import DEFAULT_DINGTALK_SECRET, DEFAULT_DINGTALK_TOKEN, DEFAULT_FEISHU_SECRET, DEFAULT_FEISHU_TOKEN
     from sim.scenario import build_scenario
     from sim.server import DEFAULT_ROBOT_KEY, SimServer
 
@@ -106,15 +108,21 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
     rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
     # Email is on in the demo: real SMTP to a local sink (nothing leaves the machine); /outbox shows what was sent.
-    from incidents.notify import default_senders, with_email_relay, with_wecom_robot
+    from incidents.notify import default_senders, with_email_relay
     from sim.mailsink import MailSink
 
     mail_sink = MailSink(directory=settings.data_dir / "demo-mail").start()
     rt.policy = with_email_relay(rt.policy, mail_sink.host, mail_sink.port)
-    # A WeCom group robot too, posting to the sim's own robot endpoint (config/channels.yaml keeps it off).
-    rt.policy = with_wecom_robot(rt.policy)
-    robot_env = {**os.environ, rt.policy.channels.channels.wecom.url_env:
-                 f"{sim.base_url}/wecom/cgi-bin/webhook/send?key={DEFAULT_ROBOT_KEY}"}
+    # Group robots too — WeCom, DingTalk (加签) and Feishu (签名校验) — posting to the sim's own robot endpoints,
+    # which check the platforms' signatures (config/channels.yaml keeps them off; secrets come from the environment).
+    rt.policy = with_chat_robots(rt.policy)
+    c = rt.policy.channels.channels
+    robot_env = {**os.environ,
+                 c.wecom.url_env: f"{sim.base_url}/wecom/cgi-bin/webhook/send?key={DEFAULT_ROBOT_KEY}",
+                 c.dingtalk.url_env: f"{sim.base_url}/dingtalk/robot/send?access_token={DEFAULT_DINGTALK_TOKEN}",
+                 c.dingtalk.secret_env: DEFAULT_DINGTALK_SECRET,
+                 c.feishu.url_env: f"{sim.base_url}/feishu/open-apis/bot/v2/hook/{DEFAULT_FEISHU_TOKEN}",
+                 c.feishu.secret_env: DEFAULT_FEISHU_SECRET}
     rt.senders = default_senders(rt.policy, settings, env=robot_env)
     with rt.session_factory() as session:
         # The demo's logins keep the published demo password (no forced change): the database is a throwaway.
@@ -124,6 +132,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     if not options.headless:
         app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
                          policy=rt.policy, sources=rt.sources)
+        app.state.robot_received = sim.app.state.robot_received  # 发送记录 shows what each robot received
         api_server = await serve_api(app, settings.api_host, settings.api_port)
         url = f"http://{settings.api_host}:{settings.api_port}"
         announce(f"仪表盘 / dashboard: {url}")
@@ -133,16 +142,21 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
             announce(f"  {u.login:<10} {u.name}  {','.join(u.roles)}  ({u.unit_id})")
         announce(f"邮件 / email: smtp://{mail_sink.host}:{mail_sink.port}（本地收件箱，发送记录见 {url}/outbox，"
                  f"邮件另存于 {settings.data_dir / 'demo-mail'}）")
-        announce(f"企业微信群机器人 / WeCom robot: {sim.base_url}/wecom/cgi-bin/webhook/send")
+        announce(f"群机器人 / chat robots: 企业微信 {sim.base_url}/wecom/cgi-bin/webhook/send，"
+                 f"钉钉 {sim.base_url}/dingtalk/robot/send，飞书 {sim.base_url}/feishu/open-apis/bot/v2/hook/…"
+                 f"（收到的消息见 {url}/outbox）")
         if options.respond:
-            announce("--respond：刘强（应急处置负责人）、钱宇（法律合规）、陈静（分行领导）将按流程自动处置事件")
+            announce("--respond：刘强（应急处置负责人）、钱宇（法律合规）、陈静（分行领导）、王敏（综合管理部值班）、"
+                     "黄伟（新华路网点负责人）将按流程自动处置事件")
         announce(f"场景时长 {scenario.duration}，加速 {options.speed:g} 倍；Ctrl-C 退出")
     people = None
     if options.respond:
         from yuqing.demo_people import DemoPeople
 
+        truth = scenario.ground_truth()  # what a person reading a post would conclude (the sim's ground truth)
         people = DemoPeople(session_factory=rt.session_factory, org=rt.org, policy=rt.policy, clock=clock,
-                            templates_path=settings.config_dir / "statements.yaml", tz=settings.timezone)
+                            templates_path=settings.config_dir / "statements.yaml", tz=settings.timezone,
+                            truth_of=lambda url: truth.get(urlsplit(url).path))
     # With --respond the office wraps the case up after the story ends (close, 终报, 复盘): at most this long.
     wrap_up = scenario.end + timedelta(hours=8)
     try:
@@ -177,14 +191,35 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         engine.dispose()
 
 
+def with_chat_robots(policy, names: tuple[str, ...] = ("wecom", "dingtalk", "feishu")):
+    """The policy with these group robots on (each keeps the environment variable names of config/channels.yaml,
+    which the demo fills with the sim's endpoints and signing secrets)."""
+    c = policy.channels.channels
+    update = {name: getattr(c, name).model_copy(update={"enabled": True}) for name in names}
+    channels = policy.channels.model_copy(update={"channels": c.model_copy(update=update)})
+    return policy.model_copy(update={"channels": channels})
+
+
 def demo_summary(rt: Runtime) -> dict:
     """The counts the headless demo prints as its last line (a stable, machine-read shape): the pipeline's
     counts, and per incident its status, the levels it went through, the reports filed, statements published,
     whether it was reviewed and how many clocks are overdue at the end; ``deliveries`` counts the messages each
-    channel confirmed (status ``sent``)."""
+    channel confirmed (status ``sent``); ``first_leader_ack_minutes_after_first_post`` is measured from the
+    records — the first incident a leader acknowledged, from its story's first post (publication time) to the
+    first ``leadership_acknowledgements`` row — or None when no leader acknowledged anything."""
     from api import views
     from crawlers.models import Article, Mention, Story
-    from incidents.models import Alert, Incident, IncidentReport, Notification, Statement, Task, TimelineEvent
+    from incidents.models import (
+        Alert,
+        Incident,
+        IncidentReport,
+        LeadershipAcknowledgement,
+        Notification,
+        Statement,
+        Task,
+        TimelineEvent,
+    )
+    from yuqing.clock import ensure_utc
 
     with rt.session_factory() as session:
         def count(model) -> int:
@@ -211,9 +246,18 @@ def demo_summary(rt: Runtime) -> dict:
         deliveries = dict(session.execute(select(Notification.channel, func.count())
                                           .where(Notification.status == "sent")
                                           .group_by(Notification.channel).order_by(Notification.channel)).all())
+        first_ack = None
+        for inc in session.scalars(select(Incident).order_by(Incident.opened_at, Incident.id)):
+            acked = session.scalar(select(func.min(LeadershipAcknowledgement.at))
+                                   .where(LeadershipAcknowledgement.incident_id == inc.id))
+            posted = session.scalar(select(func.min(func.coalesce(Article.published_at, Article.fetched_at)))
+                                    .where(Article.story_id == inc.story_id)) if inc.story_id else None
+            if acked is not None and posted is not None:
+                first_ack = round((ensure_utc(acked) - ensure_utc(posted)).total_seconds() / 60, 1)
+                break
         return {"articles": count(Article), "mentions": count(Mention), "stories": count(Story),
                 "alerts": count(Alert), "incidents": incidents, "notifications": count(Notification),
-                "deliveries": deliveries}
+                "deliveries": deliveries, "first_leader_ack_minutes_after_first_post": first_ack}
 
 
 def _remove_sqlite(path: Path) -> None:

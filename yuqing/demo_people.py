@@ -1,11 +1,25 @@
 """``yuqing demo --respond``: the people of the scripted crisis, acting through the same actions a user would.
 
-The commander (刘强, ``liuqiang``), the legal reviewer (钱宇, ``qianyu``) and a branch leader (陈静, ``chenjing``)
-each look at the product between pipeline rounds and do what the page in front of them asks, a plausible number of
-simulated minutes after it became possible. Every act goes through the entry points the dashboard, the API and the
-CLI share (``api.actions``, ``api.statements``, ``api.inbox``) with the person's own ``Principal`` — so roles, unit
-scope, statuses and timestamps are checked exactly as they would be for a person, and a refusal is logged, never
-worked around. Nothing here writes a row directly. Part of the composition root (imports every layer).
+The commander (刘强, ``liuqiang``), the legal reviewer (钱宇, ``qianyu``), a branch leader (陈静, ``chenjing``), the
+duty monitor of the branch's general office (王敏, ``wangmin``, 综合管理部值班) and the outlet's liaison (黄伟,
+``huangwei``, 新华路网点负责人) each look at the product between pipeline rounds and do what the page in front of
+them asks, a plausible number of simulated minutes after it became possible:
+
+* the duty monitor triages the alerts no incident owns (acknowledges a real negative, marks a positive or neutral
+  item as 误报 with the reason — she reads the post; the demo knows what she would conclude from the sim's ground
+  truth; alerts naming no unit below the head office are 总行's desk, 杨帆 ``yangfan``) and does the checklist steps
+  her role owns (evidence, spread, similar complaints), writing in each note what the product holds (counts, first
+  source, hashes), nothing it does not;
+* the outlet's liaison does the steps owned by the outlet (staffing, the facts, the complainant, the remedy, the
+  complaint's closing and return visit), each after what it depends on;
+* the commander does his own steps, files the reports, drafts and publishes the statement, lowers the level as the
+  story fades, and closes only when the checklist is empty — a step nobody can finish is marked not applicable
+  with the reason, never left open — then files 终报 and the review.
+
+Every act goes through the entry points the dashboard, the API and the CLI share (``api.actions``,
+``api.statements``, ``api.inbox``) with the person's own ``Principal`` — so roles, unit scope, statuses and
+timestamps are checked exactly as they would be for a person, and a refusal is logged, never worked around.
+Nothing here writes a row directly. Part of the composition root (imports every layer).
 """
 
 from __future__ import annotations
@@ -19,7 +33,9 @@ from sqlalchemy import func, select
 
 log = logging.getLogger("yuqing.demo.people")
 
-COMMANDER, LEGAL, LEADER = "liuqiang", "qianyu", "chenjing"
+COMMANDER, LEGAL, LEADER, MONITOR, LIAISON = "liuqiang", "qianyu", "chenjing", "wangmin", "huangwei"
+HQ_MONITOR = "yangfan"  # 总行办公室舆情管理岗: triages the alerts that name no unit below the head office
+PLAYED = frozenset({COMMANDER, LEGAL, LEADER, MONITOR, LIAISON, HQ_MONITOR})
 # Facts the commander has verified by the time he fills in the holding statement's 【待核实…】 (by label).
 FACTS = {
     "客服电话": "96000（示例银行客服热线）",
@@ -32,6 +48,12 @@ DEFAULT_FACT = "经核实，相关情况已与客户沟通处理。"
 # Steps completed by their record (a statement's progress, a report, a leader's acknowledgement), never by hand.
 BY_RECORD = {"initial_report", "leadership_notice", "legal_review", "leadership_signoff", "holding_statement",
              "publish_response", "official_clarification"}
+# Steps that close the case's paperwork: the commander does them last, just before closing.
+CLOSING_STEPS = {"archive", "report_and_archive"}
+_CHANNELS = {"social": "社交媒体", "news": "新闻", "complaint": "投诉平台", "regulator": "监管网站"}
+# Truths (sim ground truth) a duty monitor reading the post would dismiss as not negative exposure, and why.
+DISMISS_REASONS = {"bank_positive": "本行正面宣传报道", "bank_neutral": "本行服务公告或中性信息",
+                   "distractor": "与本行无关（他行、同名地点或无关内容）"}
 
 
 @dataclass
@@ -43,6 +65,7 @@ class _Case:
     drafted: int | None = None  # statement id
     filled: bool = False
     last_step: dict[str, datetime] = field(default_factory=dict)
+    task_seen: dict[int, datetime] = field(default_factory=dict)  # when each step was first on the page
     lowered: bool = False
     done: bool = False
 
@@ -51,10 +74,13 @@ class DemoPeople:
     """Call :meth:`act` often (between rounds and while simulated time runs); each call lets every person do at
     most one thing per incident that is due."""
 
-    def __init__(self, *, session_factory, org, policy, clock, templates_path, tz: str = "Asia/Shanghai"):
+    def __init__(self, *, session_factory, org, policy, clock, templates_path, tz: str = "Asia/Shanghai",
+                 truth_of=None):
         self.session_factory, self.org, self.policy, self.clock = session_factory, org, policy, clock
         self.templates_path, self.tz = templates_path, tz
+        self.truth_of = truth_of  # url -> what a person reading it concludes (the sim's ground truth), or None
         self.cases: dict[int, _Case] = {}
+        self.alert_seen: dict[int, datetime] = {}
         self.actions: list[tuple[datetime, str, str, int]] = []  # (at, login, what, incident id)
         self.refusals: list[str] = []
 
@@ -68,11 +94,17 @@ class DemoPeople:
 
         with self.session_factory() as session:
             ids = list(session.scalars(select(Incident.id).order_by(Incident.id)))
+            try:
+                self._triage(session)
+            except HTTPException as exc:
+                session.rollback()
+                self.refusals.append(f"{exc.status_code} {exc.detail}")
+                log.warning("demo person refused", extra={"detail": exc.detail})
         for incident_id in ids:
             case = self.cases.setdefault(incident_id, _Case(seen_at=self.clock.now()))
             if case.done:
                 continue
-            for person in (self._leader, self._legal, self._commander):
+            for person in (self._leader, self._legal, self._monitor, self._liaison, self._commander):
                 with self.session_factory() as session:
                     try:
                         person(session, incident_id, case)
@@ -170,6 +202,124 @@ class DemoPeople:
                 self._did(LEGAL, f"法律合规审核通过口径 #{s.id}", incident_id)
                 return
 
+    # --- 王敏, duty monitor (综合管理部值班): triages alerts, does the monitor's steps --------------------------------
+    def _triage(self, session) -> None:
+        """Alerts no incident owns, a few minutes after they appear, by the duty desk whose units they are about (the
+        branch's 王敏; 总行's 杨帆 for those naming no unit below the head office): a real negative is acknowledged
+        (seen and being handled), a positive, neutral or unrelated item dismissed as 误报 with the reason. One a
+        look."""
+        from api import actions
+        from crawlers.models import Article
+        from incidents.models import Alert
+
+        desks = [self._me(session, login) for login in (MONITOR, HQ_MONITOR)]
+        now = self.clock.now()
+        for alert in session.scalars(select(Alert).where(Alert.status == "open", Alert.incident_id.is_(None))
+                                     .order_by(Alert.id)):
+            me = next((d for d in desks if d.sees_unit(alert.unit_id)), None)  # the branch's desk first
+            if me is None:
+                continue
+            seen = self.alert_seen.setdefault(alert.id, now)
+            if now < seen + timedelta(minutes=4):
+                continue
+            urls = list(session.scalars(select(Article.url).where(Article.story_id == alert.story_id)))
+            truths = {self.truth_of(u) for u in urls} if self.truth_of else {None}
+            if truths and truths <= set(DISMISS_REASONS):
+                why = "、".join(DISMISS_REASONS[t] for t in sorted(truths))
+                actions.dismiss_alert(session, me, alert_id=alert.id, clock=self.clock,
+                                      reason=f"经人工阅读，为{why}，非负面舆情")
+                self._did(me.login, f"标记误报：预警 #{alert.id}", 0)
+            else:
+                actions.acknowledge_alert(session, me, alert_id=alert.id, clock=self.clock)
+                self._did(me.login, f"确认预警 #{alert.id}", 0)
+            return
+
+    def _monitor(self, session, incident_id: int, case: _Case) -> None:
+        self._play_steps(session, incident_id, case, MONITOR)
+
+    # --- 黄伟, the outlet's liaison (新华路网点负责人): the outlet's steps ------------------------------------------
+    def _liaison(self, session, incident_id: int, case: _Case) -> None:
+        self._play_steps(session, incident_id, case, LIAISON)
+
+    def _play_steps(self, session, incident_id: int, case: _Case, login: str) -> bool:
+        """Do one checklist step this person owns that is due for them: each step some minutes after it was first
+        on the page (sooner when its deadline is near), after the steps it depends on, with a note that says what
+        was done. Returns whether a step was done."""
+        from api import actions
+        from incidents.lifecycle import IncidentStatus
+        from incidents.models import Incident, TaskStatus
+
+        incident = session.get(Incident, incident_id)
+        if incident.status in (IncidentStatus.open, IncidentStatus.reviewed):
+            return False
+        me = self._me(session, login)
+        if not me.sees_unit(incident.unit_id):
+            return False
+        now = self.clock.now()
+        for t in sorted(incident.tasks, key=lambda t: (t.due_at is None, _utc(t.due_at) if t.due_at else now, t.id)):
+            if t.status != TaskStatus.todo or t.owner_id != login or t.key in BY_RECORD or \
+                    t.key in CLOSING_STEPS or t.key.startswith("phone_call_"):
+                continue
+            play = STEP_PLAYS.get(t.key, _DEFAULT_PLAYS.get(login, _DEFAULT_PLAYS[COMMANDER]))
+            seen = case.task_seen.setdefault(t.id, now)
+            if play.after and not all(_done(incident, key) for key in play.after if _has(incident, key)):
+                continue
+            wait = play.minutes
+            if t.due_at is not None:
+                wait = min(wait, max(1.0, 0.4 * (_utc(t.due_at) - seen).total_seconds() / 60))
+            if play.after:
+                finished = [_utc(x.done_at) for x in incident.tasks
+                            if x.key in play.after and x.done_at is not None]
+                seen = max([seen, *finished])
+            if now < seen + timedelta(minutes=wait):
+                continue
+            note = play.note(self, session, incident) if callable(play.note) else play.note
+            actions.complete_task(session, me, task_id=t.id, note=note, org=self.org, clock=self.clock)
+            self._did(login, f"完成任务：{t.title}", incident.id)
+            return True
+        return False
+
+    # notes written from what the product holds
+    def _evidence_note(self, session, incident) -> str:
+        from crawlers.models import Article
+
+        rows = list(session.scalars(select(Article).where(Article.story_id == incident.story_id)
+                                    .order_by(func.coalesce(Article.published_at, Article.fetched_at), Article.id)))
+        if not rows:
+            return "系统中暂无关联原文，已截图留存"
+        first = rows[0]
+        where = _CHANNELS.get(first.channel, first.channel) + (f"·{first.author}" if first.author else "")
+        return (f"系统已留存相关信息{len(rows)}条原文（链接、发布与抓取时间、内容SHA-256哈希）；首发：{where}"
+                f"“{(first.title or '')[:30]}”（{self._local(first.published_at)}）")
+
+    def _spread_note(self, session, incident) -> str:
+        from crawlers.models import Article
+
+        by = dict(session.execute(select(Article.channel, func.count()).where(Article.story_id == incident.story_id)
+                                  .group_by(Article.channel)).all())
+        parts = "、".join(f"{_CHANNELS.get(k, k)}{v}条" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
+        return (f"已建立传播监测：截至{self._local(self.clock.now())}相关信息{sum(by.values())}条（{parts}）；"
+                "每30分钟统计一次报应急处置负责人")
+
+    def _similar_note(self, session, incident) -> str:
+        from crawlers.models import Article
+        from sentiment.models import Classification
+
+        since = self.clock.now() - timedelta(days=30)
+        rows = session.execute(select(Article.story_id, Classification.category)
+                               .join(Classification, Classification.article_id == Article.id)
+                               .where(Article.channel == "complaint", Article.story_id.is_not(None),
+                                      func.coalesce(Article.published_at, Article.fetched_at) >= since)).all()
+        others = [cat for story_id, cat in rows if story_id != incident.story_id]
+        same = sum(1 for cat in others if cat == incident.category)
+        return (f"已检索近30天投诉平台涉及本行的信息{len(rows)}条（本事件以外{len(others)}条）：" +
+                (f"另有{same}条同类投诉，已转相关网点核查" if same else "未发现其他同类投诉"))
+
+    def _local(self, when) -> str:
+        from zoneinfo import ZoneInfo
+
+        return _utc(when).astimezone(ZoneInfo(self.tz)).strftime("%m月%d日%H:%M") if when else "—"
+
     # --- 刘强, commander: runs the case from acknowledgement to review -------------------------------------------
     def _commander(self, session, incident_id: int, case: _Case) -> None:
         from api import actions
@@ -261,16 +411,8 @@ class DemoPeople:
                     self._did(COMMANDER, f"登记发布口径 #{s.id}", incident.id)
                     return
             # his own checklist steps, one at a time (others' steps are left to their owners)
-            if self._after(case, "task", 12, since=case.last_step.get("task") or acked):
-                for t in sorted(incident.tasks, key=lambda t: (t.due_at is None, t.due_at or now, t.id)):
-                    if t.status != TaskStatus.todo or t.key in BY_RECORD or t.key == "archive" or \
-                            t.key.startswith("phone_call_") or t.owner_id != COMMANDER:
-                        continue
-                    actions.complete_task(session, me, task_id=t.id, note=_TASK_NOTES.get(t.key, "已办理"),
-                                          org=self.org, clock=self.clock)
-                    self._mark(case, "task")
-                    self._did(COMMANDER, f"完成任务：{t.title}", incident.id)
-                    return
+            if self._play_steps(session, incident.id, case, COMMANDER):
+                return
             published = any(s.status == StatementStatus.published for s in statements)
             quiet = self._story_quiet_minutes(session, incident)
             # the story fades: lower the level once, with the reason he sees on the monitoring page
@@ -293,12 +435,24 @@ class DemoPeople:
                 self._did(COMMANDER, "转入持续监测", incident.id)
                 return
             if status == IncidentStatus.monitoring and self._after(case, "monitoring", 60) and quiet >= 90:
-                archive = next((t for t in incident.tasks if t.key == "archive" and t.status == TaskStatus.todo),
+                # he closes on an empty checklist: others' steps first; one nobody can finish is taken off the list
+                # with the reason (never left open), after waiting long enough for its owner
+                waiting = [t for t in incident.tasks if t.status == TaskStatus.todo and t.key not in CLOSING_STEPS]
+                if waiting:
+                    ready = case.last_step.setdefault("close_ready", now)
+                    stuck = [t for t in waiting if t.owner_id not in PLAYED and not t.key.startswith("phone_call_")]
+                    if stuck and now >= ready + timedelta(minutes=120):
+                        t = stuck[0]
+                        actions.task_not_applicable(session, me, task_id=t.id, clock=self.clock,
+                                                    reason="结案前负责人未反馈办理情况，转入复盘整改事项跟进")
+                        self._did(COMMANDER, f"标记不适用：{t.title}", incident.id)
+                    return
+                closing = next((t for t in incident.tasks if t.key in CLOSING_STEPS and t.status == TaskStatus.todo),
                                None)
-                if archive is not None:
-                    actions.complete_task(session, me, task_id=archive.id, note="处置记录已归档，复盘已安排",
-                                          org=self.org, clock=self.clock)
-                    self._did(COMMANDER, "完成任务：结案归档", incident.id)
+                if closing is not None:
+                    actions.complete_task(session, me, task_id=closing.id, org=self.org, clock=self.clock,
+                                          note=STEP_PLAYS[closing.key].note)
+                    self._did(COMMANDER, f"完成任务：{closing.title}", incident.id)
                     return
                 actions.close_incident(session, me, incident_id=incident.id, clock=self.clock,
                                        summary="客户已取到款项并接受致歉；官方说明发布后谣言平息，网点营业正常，"
@@ -354,14 +508,57 @@ class DemoPeople:
                 + ("下一步：组织复盘，落实整改。" if name == "终报" else "下一步：持续监测传播态势，按时续报。"))
 
 
-_TASK_NOTES = {
-    "cash_readiness": "已协调现金中心向网点调拨备付现金，兑付正常",
-    "pbc_report": "已电话并书面报告人民银行江城市中心支行",
-    "regulator_police": "已报告江城金融监管分局，并就造谣信息向公安机关报案",
-    "regulator_report": "已书面报告江城金融监管分局",
-    "coordinate": "已召开处置会议，明确网点、办公室、法律合规部门职责",
-    "contact_media": "已与江城晚报网、楚江网记者沟通情况",
+@dataclass(frozen=True)
+class StepPlay:
+    """How a person does one checklist step: ``minutes`` after it is on their page (sooner near its deadline),
+    only after the steps ``after`` names are done (those the checklist has), with this note (or a function of the
+    people, the session and the incident that writes it from the records)."""
+
+    minutes: float
+    note: object
+    after: tuple[str, ...] = ()
+
+
+STEP_PLAYS: dict[str, StepPlay] = {
+    # 刘强 (commander)
+    "cash_readiness": StepPlay(10, "已协调现金中心向网点调拨备付现金，兑付正常"),
+    "pbc_report": StepPlay(12, "已电话并书面报告人民银行江城市中心支行"),
+    "regulator_police": StepPlay(12, "已报告江城金融监管分局，并就造谣信息向公安机关报案"),
+    "regulator_report": StepPlay(12, "已书面报告江城金融监管分局"),
+    "coordinate": StepPlay(12, "已召开处置会议，明确网点、办公室、法律合规部门职责"),
+    "contact_media": StepPlay(12, "已与江城晚报网、楚江网记者沟通情况"),
+    "preliminary_solution": StepPlay(20, "已成立由综合管理部、运营管理部和网点组成的工作小组；初步方案：当日为客户办理"
+                                         "取款并当面致歉，网点公示大额取现预约规定"),
+    "public_reply": StepPlay(10, "已在投诉平台原帖公开回复，内容与已发布口径一致", after=("holding_statement",)),
+    "archive": StepPlay(0, "处置记录已归档，复盘已安排"),
+    "report_and_archive": StepPlay(0, "投诉已分类统计并汇总上报，处置材料已归档"),
+    # 王敏 (duty monitor): notes from what the product holds
+    "preserve_evidence": StepPlay(8, DemoPeople._evidence_note),
+    "monitor_spread": StepPlay(15, DemoPeople._spread_note),
+    "similar_complaints": StepPlay(40, DemoPeople._similar_note),
+    # 黄伟 (the outlet's liaison)
+    "staff_outlets": StepPlay(8, "已增派2名柜员和1名大堂经理，开设大额取现预约专窗，网点营业秩序正常"),
+    "verify_facts": StepPlay(15, "经调阅监控和业务记录核实：客户当日申请取现5万元，因未预约按规定需次日办理，柜员解释"
+                                 "不到位引发不满；网点现金充足，无客户无法取款"),
+    "register_complaint": StepPlay(10, "已在投诉管理系统登记，首问责任人：黄伟（新华路网点负责人）"),
+    "contact_complainant": StepPlay(20, "已电话联系投诉人刘女士及其父亲，核实身份与诉求：希望当日取款并得到解释",
+                                    after=("register_complaint",)),
+    "customer_remedy": StepPlay(30, "已为客户办理取款，网点负责人登门致歉，客户表示接受",
+                                after=("contact_complainant",)),
+    "resolve_case": StepPlay(90, "投诉已办结：客户已取到款项并接受致歉，已在投诉平台确认完成",
+                             after=("contact_complainant", "customer_remedy")),
+    "return_visit": StepPlay(60, "已回访投诉人，对处理结果表示满意，回访记录已存档", after=("resolve_case",)),
 }
+_DEFAULT_PLAYS = {COMMANDER: StepPlay(12, "已办理"), MONITOR: StepPlay(15, "已按清单要求办理，值班记录备查"),
+                  LIAISON: StepPlay(15, "已按清单要求办理，并向综合管理部报告")}
+
+
+def _has(incident, key: str) -> bool:
+    return any(t.key == key for t in incident.tasks)
+
+
+def _done(incident, key: str) -> bool:
+    return all(t.status != "todo" for t in incident.tasks if t.key == key)
 
 
 def _fact(match) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.e2e
 YUQING = Path(sys.executable).parent / "yuqing"
+SUMMARY_KEYS = {"articles", "mentions", "stories", "alerts", "incidents", "notifications", "deliveries",
+                "first_leader_ack_minutes_after_first_post"}
 
 
 def test_headless_demo_opens_one_level_I_incident_for_the_outlet(tmp_path):
@@ -22,7 +25,7 @@ def test_headless_demo_opens_one_level_I_incident_for_the_outlet(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"articles", "mentions", "stories", "alerts", "incidents", "notifications", "deliveries"}
+    assert set(summary) == SUMMARY_KEYS
     assert summary["articles"] > 500 and summary["mentions"] > 50
     assert summary["stories"] >= 1 and summary["alerts"] >= 1
     outlet_incidents = [i for i in summary["incidents"] if i["unit"] == "xinhualu"]
@@ -33,7 +36,9 @@ def test_headless_demo_opens_one_level_I_incident_for_the_outlet(tmp_path):
                                         "statements_published", "reviewed", "overdue_clocks"}
     assert outlet_incidents[0]["reports"] == [] and outlet_incidents[0]["reviewed"] is False  # nobody acts
     assert summary["notifications"] >= 3
-    assert {"in_app", "email", "wecom"} <= set(summary["deliveries"])  # the sim's WeCom robot confirmed them
+    # the sim's robots confirmed them (DingTalk and Feishu only after checking the signature)
+    assert {"in_app", "email", "wecom", "dingtalk", "feishu"} <= set(summary["deliveries"])
+    assert summary["first_leader_ack_minutes_after_first_post"] is None  # nobody acts: no leader acknowledged
 
     # look inside: distractors stayed out, and the incident's story holds the whole crisis
     engine = create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
@@ -60,7 +65,7 @@ def test_headless_demo_with_respond_runs_the_case_to_its_review(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"articles", "mentions", "stories", "alerts", "incidents", "notifications", "deliveries"}
+    assert set(summary) == SUMMARY_KEYS
     [case] = [i for i in summary["incidents"] if i["unit"] == "xinhualu"]
     assert case["status"] == "reviewed" and case["reviewed"] is True
     assert set(case["reports"]) == {"initial", "follow_up", "final"}
@@ -68,17 +73,37 @@ def test_headless_demo_with_respond_runs_the_case_to_its_review(tmp_path):
     assert case["overdue_clocks"] == 0
     assert "I" in case["level_history"] and case["level_history"][-1] != "I"  # raised to I, lowered as it faded
     channels = {c for c, n in summary["deliveries"].items() if n > 0}
-    assert len(channels) >= 3 and {"in_app", "email", "wecom"} <= channels
+    assert len(channels) >= 3 and {"in_app", "email", "wecom", "dingtalk", "feishu"} <= channels
+    minutes = summary["first_leader_ack_minutes_after_first_post"]
+    assert isinstance(minutes, float) and 0 < minutes < 12 * 60
 
     db = tmp_path / "demo.db"
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         actors = {row[0] for row in conn.execute(text(
             "select distinct actor from timeline_events where incident_id = :i"), {"i": case["id"]})}
-        assert {"liuqiang", "qianyu", "chenjing"} <= actors  # the people, each under their own name
+        # the people, each under their own name: the duty monitor and the outlet's liaison too
+        assert {"liuqiang", "qianyu", "chenjing", "wangmin", "huangwei"} <= actors
         leader_acks = conn.execute(text("select count(*) from leadership_acknowledgements where leader_id = "
                                         "'chenjing'")).scalar()
         assert leader_acks == 1
+        # every step was done by the person whose role owns it, or taken off the list with a reason, before closing
+        closed = json.loads(conn.execute(text("select data from timeline_events where incident_id = :i and "
+                                              "kind = 'closed'"), {"i": case["id"]}).scalar())
+        assert closed["open_tasks"] == []
+        steps = conn.execute(text("select key, owner_role, status, done_by, note from tasks where incident_id = :i"),
+                             {"i": case["id"]}).all()
+        assert all(status in ("done", "not_applicable") for _, _, status, _, _ in steps), steps
+        assert all(note.strip() for _, _, status, _, note in steps if status == "not_applicable"), steps
+        by_role = {(role, done_by) for _, role, status, done_by, _ in steps if status == "done"}
+        assert ("monitor", "wangmin") in by_role and ("liaison", "huangwei") in by_role
+        # the first leader acknowledgement, measured from the story's first post, is the summary's number
+        first_post, acked = conn.execute(text(
+            "select (select min(coalesce(a.published_at, a.fetched_at)) from articles a where a.story_id = "
+            "i.story_id), (select min(l.at) from leadership_acknowledgements l where l.incident_id = i.id) "
+            "from incidents i where i.id = :i"), {"i": case["id"]}).one()
+        measured = (datetime.fromisoformat(acked) - datetime.fromisoformat(first_post)).total_seconds() / 60
+        assert abs(measured - minutes) < 0.1
     engine.dispose()
     verify_env = {**env, "YUQING_DATABASE_URL": f"sqlite:///{db}"}
     verify = subprocess.run([str(YUQING), "audit", "verify"], env=verify_env, capture_output=True, text=True,
