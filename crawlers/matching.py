@@ -29,6 +29,12 @@ h. ``MatchResult.topic`` is what the article says *about its primary unit*, with
    compares topics, so two articles about the same outlet are not "similar" merely because both spell out
    示例银行江城分行新华路网点.
 
+i. A post that names the bank and a region a unit serves (``regions`` in org.yaml: 江城, 江城市) but no unit
+   ("示例银行江城这边现金不够了") is about that unit, not only the head office, so the branch's monitors see it
+   and are alerted. The region word must not be part of a unit name (江城分行 is rule b's), nor follow another
+   bank's name directly (工行江城…), nor sit inside an ``@handle`` (//@江城吃货研究所:). Several regions: the one
+   named most often (then first) is primary, each is a mention.
+
 An article is relevant when it mentions a unit (or the bank) and no filter plan's exclude word appears.
 """
 
@@ -74,6 +80,7 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WS_BETWEEN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 _WS = re.compile(r"\s+")
 _WORDLIKE = re.compile(f"[{_CJK}0-9a-z]")
+_HANDLE = re.compile(r"@[^\s:：,，。!！?？@#/]{1,30}")
 
 
 def normalise(text: str) -> str:
@@ -113,7 +120,7 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class _Entry:
-    kind: str  # "bank" | "unit" | "other" | "word"
+    kind: str  # "bank" | "unit" | "region" | "other" | "word"
     term: str
     unit_id: str | None = None
     strong: bool = False
@@ -157,6 +164,8 @@ class Matcher:
                 if not strong and not term.endswith(INSTITUTION_SUFFIXES):
                     continue  # rule (c): a bare place name is never a mention on its own
                 add(term, _Entry("unit", term, unit.id, strong))
+            for region in unit.regions:
+                add(normalise(region), _Entry("region", normalise(region), unit.id))
         for other in OTHER_BANKS:
             add(normalise(other), _Entry("other", normalise(other)))
         for plan in self.plans:
@@ -215,6 +224,13 @@ class Matcher:
                 if plan.category and plan.category not in categories:
                     categories.append(plan.category)
 
+        if bank_mentioned and not accepted:  # rule (i): the bank and a region, no unit
+            unit_spans = [(h.start, h.end) for h in hits if h.entry.kind in ("unit", "other")]
+            handles = [m.span() for m in _HANDLE.finditer(norm)]
+            accepted = _drop_contained([
+                h for h in hits if h.entry.kind == "region"
+                and not any(a <= h.start and h.end <= b for a, b in unit_spans + handles)
+                and not self._other_bank_precedes(norm, h, by_end)])
         mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title)
         primary = next((m.unit_id for m in mentions if m.is_primary), None)
         topic = ""
@@ -253,7 +269,7 @@ class Matcher:
         mentions = []
         for unit_id, unit_hits in per_unit.items():
             strong = any(h.entry.strong for h in unit_hits)
-            score = 1.0 if strong else 0.8
+            score = 1.0 if strong else 0.5 if all(h.entry.kind == "region" for h in unit_hits) else 0.8
             if norm_title and any(h.start < len(norm_title) for h in unit_hits):
                 score = min(1.0, score + 0.1)
             terms = list(dict.fromkeys(h.entry.term for h in unit_hits))

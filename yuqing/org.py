@@ -83,6 +83,8 @@ class Unit(BaseModel):
     aliases: list[Text] = Field(default_factory=list, description="other names people use")
     parent: Slug | None = None
     address: str | None = None
+    regions: list[Text] = Field(default_factory=list, description="place names the unit serves (江城, 江城市): a "
+                                "post naming the bank and one of them, but no unit, is about this unit")
     general_office: Contacts | None = Field(default=None, description="the unit's 综合管理部 contact")
 
     @property

@@ -88,7 +88,8 @@ def test_extract_prints_the_stable_json_shape(tmp_path):
     data = json.loads(result.output)
     assert set(data) == {"title", "published_at", "author", "text"}
     assert data["title"] == "示例银行新华路网点回应"
-    assert data["published_at"].startswith("2026-11-23T01:15:00")
+    # the page says 09:15 with no zone: Beijing time, printed in the page's zone (the same instant as 01:15 UTC)
+    assert data["published_at"] == "2026-11-23T09:15:00+08:00"
     assert "已向客户致歉" in data["text"]
 
 

@@ -174,3 +174,22 @@ def test_topic_is_about_the_primary_unit_with_names_blanked(matcher):
     assert r.primary_unit_id == "xinhualu"
     assert "取款被拒" in r.topic and "理财讲座" not in r.topic  # only the passage about our outlet
     assert matcher.match("今天天气不错").topic == ""
+
+
+@pytest.mark.parametrize(("text", "primary"), [
+    ("内部消息：示例银行江城这边现金已经不够了，各网点都限制取现", "jiangcheng"),  # the bank + its region
+    ("【辟谣】网传“示例银行要倒闭”“江城网点限制取现”等信息系编造", "jiangcheng"),
+    ("示例银行信用卡年费又扣了，客服踢皮球", "head-office"),  # no region: the head office
+    ("我也是//@江城吃货研究所:示例银行的活动还不错", "head-office"),  # 江城 inside a handle
+    ("工商银行江城分行和示例银行都在搞活动", "head-office"),  # 江城 inside another bank's branch name
+    ("示例银行新华路营业厅排长队，江城网友议论纷纷", "xinhualu"),  # a named unit beats a region
+])
+def test_a_post_naming_the_bank_and_a_region_is_about_that_regions_unit(matcher, text, primary):
+    result = matcher.match(text)
+    assert result.primary_unit_id == primary
+    if primary == "jiangcheng":
+        assert result.mentions[0].terms == ["江城"] and result.mentions[0].score == 0.5
+
+
+def test_a_region_without_the_bank_is_nothing(matcher):
+    assert not matcher.match("江城今天有小雨，江城市民注意出行").relevant
