@@ -21,7 +21,6 @@ from crawlers.models import Article, Channel, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
 from incidents import queries
 from incidents.clocks import ReportingClock, compute_clocks
-from incidents.lifecycle import ACTIVE
 from incidents.models import (
     Alert,
     Incident,
@@ -140,6 +139,7 @@ class PeriodMaterial:
     sources: list[SourceLine]
     as_of: datetime
     complainant_names: list[str] = field(default_factory=list)
+    leadership: list[IncidentRow] = field(default_factory=list)  # cases this report tells leadership about
 
     @property
     def incidents_all(self) -> list[IncidentRow]:
@@ -190,7 +190,7 @@ def incident_material(session: Session, incident: Incident, *, policy: Policy, n
 
 def period_material(session: Session, *, start: datetime, end: datetime, previous_start: datetime,
                     policy: Policy, now: datetime, sources: Sequence[SourceConfig] | None = None,
-                    unit_ids: Iterable[str] | None = None) -> PeriodMaterial:
+                    unit_ids: Iterable[str] | None = None, kind: str = "daily") -> PeriodMaterial:
     """Every mention in [start, end) (and the totals of [previous_start, start) for the trend), the cases opened,
     running and closed in it, and the health of the sources. ``unit_ids`` restricts to some units."""
     units = set(unit_ids) if unit_ids is not None else None
@@ -217,7 +217,7 @@ def period_material(session: Session, *, start: datetime, end: datetime, previou
             new.append(row)
         if inc.closed_at is not None and start <= inc.closed_at < end:
             closed.append(row)
-        elif (inc.closed_at is None or inc.closed_at >= end) and (inc.status in ACTIVE or inc.closed_at is not None):
+        elif inc.closed_at is None or inc.closed_at >= end:
             running.append(row)
     counts = dict(session.execute(select(Article.source_id, func.count()).where(
         Article.fetched_at >= start, Article.fetched_at < end).group_by(Article.source_id)).all())
@@ -228,11 +228,33 @@ def period_material(session: Session, *, start: datetime, end: datetime, previou
     else:
         for st in session.scalars(select(SourceState).order_by(SourceState.source_id)):
             lines.append(SourceLine(None, st.source_id, st.source_id, int(counts.get(st.source_id, 0))))
+    leadership = [_incident_row(session, inc, policy=policy, now=now)
+                  for inc in listed_incidents(session, policy=policy, kind=kind, at=now, unit_ids=units)]
     return PeriodMaterial(
         start=start, end=end, items=items, previous_total=len(prev),
         previous_negative=sum(1 for i in prev if i.label == "negative"), stories=stories, story_risks=risks,
         incidents_new=new, incidents_open=running, incidents_closed=closed, sources=lines, as_of=now,
-        complainant_names=complainant_names(session))
+        complainant_names=complainant_names(session), leadership=leadership)
+
+
+def leadership_levels(policy: Policy, kind: str) -> list[str]:
+    """The levels whose leadership is told by the ``kind`` (daily | weekly) report: ``leadership_notify_minutes``
+    in levels.yaml (III: daily, IV: weekly by default)."""
+    return [lv.code for lv in policy.levels_file.levels if lv.leadership_notify_minutes == kind]
+
+
+def listed_incidents(session: Session, *, policy: Policy, kind: str, at: datetime,
+                     unit_ids: Iterable[str] | None = None) -> list[Incident]:
+    """The cases a ``kind`` report made at ``at`` tells leadership about: of its levels, opened by then, running or
+    closed but not yet reviewed."""
+    levels = leadership_levels(policy, kind)
+    if not levels:
+        return []
+    rows = session.scalars(select(Incident).where(Incident.level.in_(levels), Incident.opened_at <= at,
+                                                  Incident.status != "reviewed")
+                           .order_by(Incident.opened_at, Incident.id))
+    units = set(unit_ids) if unit_ids is not None else None
+    return [i for i in rows if units is None or i.unit_id in units]
 
 
 def latest_activity(session: Session) -> datetime | None:

@@ -37,7 +37,6 @@ from yuqing.org import OrgChart
 TOP_STORIES = 10
 COMPLAINT_NOTE = ("系统尚未建立投诉工单台账，本节“投诉情况”仅统计投诉平台渠道（如黑猫投诉、领导留言板）监测到的"
                   "提及数，不等同于本行受理的投诉量。")
-LEADERSHIP_LEVELS = ("III",)  # the levels whose leadership notice is the daily report (config/levels.yaml)
 
 
 def period_title(kind: str, start: datetime, end: datetime) -> str:
@@ -266,22 +265,21 @@ def _sources(m: PeriodMaterial) -> Section:
 
 
 def _leadership(m: PeriodMaterial, kind: str, masker: Masker) -> Section | None:
-    if kind != "daily":
-        return None
-    rows = [r for r in m.incidents_all if r.level in LEADERSHIP_LEVELS and r.status in
-            {s.value for s in IncidentStatus if s not in (IncidentStatus.reviewed,)}]
+    rows = m.leadership
     if not rows:
         return None
+    levels = "、".join(sorted({level_title(r.level) for r in rows}))
+    name = "日报" if kind == "daily" else "周报"
     return Section("九、提请领导知悉", [Paragraph([Sentence(
-        "以下III级（较大）事件按规定以日报形式报告分行领导，领导在系统中阅知本日报即视为确认知悉：")]),
+        f"以下{levels}事件按规定以{name}形式报告分行领导，领导在系统中阅知或确认本{name}即视为确认知悉：")]),
         BulletList([Sentence(f"{r.number} {_clip(masker.mask(r.title), 40)}（{category_label(r.category)}，"
                              f"{STATUS_LABELS.get(IncidentStatus(r.status), r.status)}"
                              + ("，已确认知悉" if r.leader_acked else "") + "）") for r in rows])])
 
 
 def listed_for_leadership(m: PeriodMaterial) -> list[int]:
-    """The incidents a daily report tells leadership about (level III, still running or closed but not reviewed)."""
-    return [r.id for r in m.incidents_all if r.level in LEADERSHIP_LEVELS and r.status != IncidentStatus.reviewed]
+    """The incidents the report tells leadership about (``gather.listed_incidents``)."""
+    return [r.id for r in m.leadership]
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------

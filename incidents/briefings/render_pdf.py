@@ -14,10 +14,10 @@ from incidents.briefings.render_html import render_html
 
 def render_pdf(briefing: Briefing) -> bytes:
     """The briefing as PDF bytes."""
+    for noisy in ("weasyprint", "weasyprint.progress", "fontTools"):  # before the import, which logs already
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     from weasyprint import HTML
 
-    for noisy in ("weasyprint", "weasyprint.progress", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     html = render_html(briefing, print_layout=True)
     return HTML(string=html, url_fetcher=_fetcher()).write_pdf() or b""
 

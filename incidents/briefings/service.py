@@ -70,10 +70,10 @@ def weekly_report(session: Session, *, year: int, week: int, org: OrgChart, poli
     """The 舆情周报 of ISO week ``year``-W``week`` (Monday to Sunday, Asia/Shanghai)."""
     start, end = week_window(year, week)
     material = gather.period_material(session, start=start, end=end, previous_start=start - timedelta(days=7),
-                                      policy=policy, now=now, sources=sources, unit_ids=unit_ids)
+                                      policy=policy, now=now, sources=sources, unit_ids=unit_ids, kind="weekly")
     briefing = draft_period_report(material, kind="weekly", org=org, mask=mask, number=f"ZB-{year}W{week:02d}",
                                    scope_unit=scope_unit)
-    return PeriodReport(briefing, start, end, [])
+    return PeriodReport(briefing, start, end, listed_for_leadership(material))
 
 
 def render(briefing: Briefing, fmt: str) -> bytes:
