@@ -1,8 +1,8 @@
 """``python -m bench`` (``make bench``): run every benchmark and print its table.
 
-``python -m bench sentiment [OPTIONS]`` or ``python -m bench login-flood [OPTIONS]`` runs one of them (``--help``
-for its options). Options without a benchmark name belong to the sentiment benchmark, which then runs alone
-(``python -m bench --texts 40`` as before).
+``python -m bench sentiment [OPTIONS]``, ``python -m bench login-flood [OPTIONS]`` or ``python -m bench reports
+[OPTIONS]`` runs one of them (``--help`` for its options). Options without a benchmark name belong to the
+sentiment benchmark, which then runs alone (``python -m bench --texts 40`` as before).
 """
 
 import sys
@@ -14,17 +14,23 @@ def main(argv: list[str] | None = None) -> int:
         from bench import login_flood
 
         return login_flood.main(args[1:])
+    if args[:1] == ["reports"]:
+        from bench import reports
+
+        return reports.main(args[1:])
     from bench import sentiment
 
     if args[:1] == ["sentiment"]:
         return sentiment.main(args[1:])
     if args:
         return sentiment.main(args)
-    from bench import login_flood
+    from bench import login_flood, reports
 
     status = sentiment.main([])
     print(flush=True)
-    return max(status, login_flood.main([]))
+    status = max(status, login_flood.main([]))
+    print(flush=True)
+    return max(status, reports.main([]))
 
 
 if __name__ == "__main__":
