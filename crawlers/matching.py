@@ -10,8 +10,9 @@ b. A bare alias (新华路营业厅, 光明路支行, 江城分行) counts only 
    "建行江城分行光明路支行" are other banks' outlets with the same street names. "Directly" allows a chain of
    unit names (建行 + 江城分行 + 光明路支行) and a gap of up to four letters without punctuation (工商银行江城市
    光明路支行).
-c. Bare place names (人民广场, 新华路, 大学城) never count: they are not in the automaton, and a bare alias
-   must end with an institution word (支行, 网点, 营业厅…) or it is ignored — even if org.yaml lists it.
+c. Bare place names (人民广场, 新华路, 大学城) never count on their own: a bare alias must end with an
+   institution word (支行, 网点, 营业厅…) or it is ignored — even if org.yaml lists it; a place counts only
+   as a unit's ``region`` beside the bank's own name, and only when no unit is named (rule i).
 d. A mention is attributed to the most specific unit named (outlet over sub-branch over branch); a name that
    is part of a longer matched name (江城分行 inside 示例银行江城分行光明路支行) is not a separate mention.
    When only the bank's name appears, the mention goes to the head office: still relevant.
