@@ -7,6 +7,10 @@ colours them, escalation and reminders read them, and tests check them without a
 When a level rises, each clock takes the *earlier* of the deadline it already had and the new level's deadline
 counted from the moment of the rise: an incident raised from III to I at 15:00 owes its 初报 by 16:00, not
 tomorrow. Lowering a level by hand does not push deadlines already incurred back out.
+
+Most clocks follow from the level. The 人民银行 report (``pboc_report``) follows from the checklist: it runs while
+the incident has that step (a run or crowds at outlets — the 挤兑 playbook plans it) with the step's deadline, and
+stops at the first report recorded (``incidents.regulators``).
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ CLOCK_LABELS = {
     "initial_report": "书面初报",
     "update_report": "续报",
     "regulator_report": "报告监管部门",
+    "pboc_report": "报告人民银行",
     "final_report": "终报",
     "review": "复盘",
 }
-REPORT_KINDS = ("leadership_notice", "initial_report", "update_report", "regulator_report", "final_report",
-                "review")
+REPORT_KINDS = ("leadership_notice", "initial_report", "update_report", "regulator_report", "pboc_report",
+                "final_report", "review")
+STEP_CLOCKS = ("pboc_report",)  # clocks whose deadline is their checklist step's (the task's due)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class IncidentFacts:
     acknowledged_at: datetime | None = None
     closed_at: datetime | None = None
     reports: Mapping[str, Sequence[datetime]] = field(default_factory=dict)  # kind -> times filed
+    step_deadlines: Mapping[str, datetime] = field(default_factory=dict)  # STEP_CLOCKS key -> its task's due
 
     @property
     def level(self) -> str:
@@ -152,6 +159,16 @@ def compute_clocks(facts: IncidentFacts, *, policy: Policy, now: datetime,
         out.append(ReportingClock(name, CLOCK_LABELS[name], best[1], best[0], done,
                                   clock_status(best[1], best[0], done, now, frac)))
 
+    for name, due in sorted(facts.step_deadlines.items()):
+        span = _step_span(policy, name, facts.level)
+        started = due - span if span is not None else facts.opened_at
+        done = first(name)
+        if done is None and facts.closed_at is not None:
+            out.append(ReportingClock(name, CLOCK_LABELS[name], started, due, None, "stopped", facts.closed_at))
+            continue
+        out.append(ReportingClock(name, CLOCK_LABELS[name], started, due, done,
+                                  clock_status(started, due, done, now, frac)))
+
     current = policy.level(facts.level)
     if facts.closed_at is None and current.update_report_minutes:  # 续报 at the level's cadence until closing
         filed = sorted([*facts.reports.get("initial_report", ()), *facts.reports.get("update_report", ())])
@@ -173,6 +190,17 @@ def compute_clocks(facts: IncidentFacts, *, policy: Policy, now: datetime,
         out.append(ReportingClock("review", CLOCK_LABELS["review"], closed, due, done,
                                   clock_status(closed, due, done, now, frac)))
     return out
+
+
+def _step_span(policy: Policy, key: str, level: str) -> timedelta | None:
+    """How long the strictest minutes-deadline step ``key`` gives at ``level`` (None: no such step, or it counts
+    working days, whose span depends on the calendar)."""
+    ref = datetime(2000, 1, 3, tzinfo=ZoneInfo("UTC"))
+    spans = [step_due_at(s, level=level, start=ref, policy=policy) - ref  # type: ignore[operator]
+             for pb in policy.playbooks.values() for s in pb.steps
+             if s.key == key and s.applies_at(level) and not (s.working_days or s.working_days_by_level)
+             and step_due_at(s, level=level, start=ref, policy=policy) is not None]
+    return min(spans) if spans else None
 
 
 def policy_calendar(policy: Policy) -> WorkingCalendar:

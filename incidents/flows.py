@@ -19,8 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawlers.models import Article
-from incidents import queries
-from incidents.clocks import step_due_at
+from incidents import playbooks, queries
 from incidents.errors import IncidentError, NotFound
 from incidents.levels import check_manual_change, is_higher, level_title
 from incidents.lifecycle import (
@@ -47,16 +46,16 @@ from incidents.models import (
     TaskStatus,
     TimelineEvent,
 )
+from incidents.playbooks import change_text
 from incidents.policy import Policy
+from incidents.regulators import REPORT_KINDS
 from incidents.service import (
     SYSTEM,
-    _add_task,
     _audit,
     _cancel_pending,
     _event,
     _get_incident,
     _notify_incident,
-    _playbook,
 )
 from sentiment import feedback as sentiment_feedback
 from yuqing.clock import Clock
@@ -269,51 +268,25 @@ def change_level(session: Session, *, incident_id: int, new_level: str, reason: 
 
 def apply_level(session: Session, *, incident: Incident, new_level: str, reason: str, actor: str,
                 alert: Alert | None, org: OrgChart, policy: Policy, now: datetime, notify: bool = True) -> int:
-    """Set the level and re-plan: on a rise the new level's steps are added (never twice) and each open task takes
-    the earlier of its deadline and the new level's; on a fall, open steps the new level's playbook no longer has
+    """Set the level and re-plan (``incidents.playbooks.replan``): on a rise the new level's steps of every applied
+    playbook — and of any playbook the new level makes match — are added (never twice) and each open task takes the
+    earlier of its deadline and the new level's; on a fall, open steps no applied playbook has at the new level
     become not applicable. Deadlines already incurred never move out. Clocks follow from the level history the
     ``level_changed`` event records. Returns how many notifications were queued (a rise tells the new roles;
     ``notify=False`` when the caller tells them in its own message, e.g. ``incidents.resurgence``)."""
     old = incident.level
     up = is_higher(new_level, old)
     incident.level = new_level
-    added: list[str] = []
-    tightened: list[str] = []
-    dropped: list[str] = []
-    playbook = _playbook(incident, policy)
-    by_key = {t.key: t for t in incident.tasks}
-    keys = {s.key for s in playbook.steps_for(new_level)}
-    if up:
-        for step in playbook.steps_for(new_level):
-            due = step_due_at(step, level=new_level, start=now, policy=policy)
-            task = by_key.get(step.key)
-            if task is None:
-                _add_task(session, incident=incident, step=step, level=new_level, start=now, org=org,
-                          policy=policy)
-                added.append(step.title)
-            elif task.status == TaskStatus.todo and due is not None and (task.due_at is None or due < task.due_at):
-                task.due_at = due
-                tightened.append(task.title)
-    else:
-        for task in incident.tasks:
-            in_playbook = any(s.key == task.key for s in playbook.steps)
-            if task.status == TaskStatus.todo and in_playbook and task.key not in keys:
-                task.status = TaskStatus.not_applicable
-                task.note = f"等级降为{level_title(new_level)}后不再适用"
-                task.done_at, task.done_by = now, actor
-                dropped.append(task.title)
-    plan = []
-    if added:
-        plan.append(f"新增任务{len(added)}项")
-    if tightened:
-        plan.append(f"{len(tightened)}项任务期限提前")
-    if dropped:
-        plan.append(f"{len(dropped)}项任务不再适用")
+    r = playbooks.replan(session, incident=incident, level=new_level, up=up, org=org, policy=policy, now=now,
+                         actor=actor, alert=alert)
+    joined = "，".join(f"追加处置清单“{p.name}”" for p in r.joined)
+    plan = change_text(r).strip("（）")
     _event(session, incident, now, "level_changed", actor,
            f"等级由{level_title(old)}调整为{level_title(new_level)}：{plain_line(reason, 200)}"
-           + (f"（{'，'.join(plan)}；报告时限按新等级重新计算）" if plan else "（报告时限按新等级重新计算）"),
+           f"（{'；'.join(x for x in (joined, plan) if x) + '；' if joined or plan else ''}报告时限按新等级重新计算）",
            {"from": old, "to": new_level, "reason": reason, "direction": "up" if up else "down",
-            "tasks_added": added, "tasks_tightened": tightened, "tasks_not_applicable": dropped})
+            "playbooks_added": [p.id for p in r.joined], "tasks_added": r.added, "tasks_tightened": r.tightened,
+            "tasks_not_applicable": r.dropped})
     _audit(session, now, actor, "incident.level", "incident", incident.id, f"{old}->{new_level}", {"reason": reason})
     if not up or not notify:
         return 0
@@ -391,7 +364,8 @@ def acknowledge_as_leader(session: Session, *, incident_id: int, user_login: str
 
 def complete_task(session: Session, *, task_id: int, user_login: str, clock: Clock, note: str = "") -> Task:
     """Tick a checklist task. The leadership-notice task is a leader's acknowledgement (recorded as one); the
-    初报 task is completed by filing the 初报 itself, so its clock and its task can never disagree."""
+    初报 task is completed by filing the 初报 itself and the 监管部门 / 人民银行 tasks by recording the report
+    (``incidents.regulators``), so a clock and its task can never disagree."""
     now = clock.now()
     task = _get_task(session, task_id)
     incident = task.incident
@@ -404,6 +378,9 @@ def complete_task(session: Session, *, task_id: int, user_login: str, clock: Clo
     if task.key == "initial_report":
         raise IncidentError("initial report task", "请通过“报送报告”提交初报正文，提交后此任务自动完成",
                             code="bad_request")
+    if task.key in REPORT_KINDS:
+        raise IncidentError(f"{task.key} task", f"请通过“{REPORT_KINDS[task.key]}”登记报告（报告对象、方式、"
+                            "文号与报告正文），登记后此任务自动完成", code="bad_request")
     if task.key == LEADERSHIP_NOTICE_TASK:
         acknowledge_as_leader(session, incident_id=incident.id, user_login=user_login, note=note, clock=clock)
         return task
@@ -427,7 +404,7 @@ def mark_task_not_applicable(session: Session, *, task_id: int, user_login: str,
         raise IncidentError("not applicable needs a reason", "标记任务不适用必须填写原因", code="reason_required")
     if task.status != TaskStatus.todo:
         raise IncidentError(f"task {task_id} is {task.status}", f"任务“{task.title}”已处理，不能标记为不适用")
-    if task.key in ("initial_report", LEADERSHIP_NOTICE_TASK):
+    if task.key in ("initial_report", "regulator_report", LEADERSHIP_NOTICE_TASK):
         raise IncidentError("report task cannot be skipped", f"“{task.title}”是报告时限，不能标记为不适用；"
                             "如确无必要，请调整事件等级")
     task.status, task.done_at, task.done_by, task.note = TaskStatus.not_applicable, now, user_login, reason.strip()

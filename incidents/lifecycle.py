@@ -11,8 +11,9 @@ Decisions (also in docs/architecture.md):
 * acknowledging (确认) is for the duty desk and above: monitor, commander, leader, admin;
 * changing the level, closing, reopening, moving the case on (开始处置 / 转入监测) and reassigning tasks or marking
   them not applicable are for the commander or a leader;
-* reports (初报 / 续报 / 终报) and the review (复盘) are filed by the commander or a leader — they are the office's
-  written word to leadership and the regulator, so the duty monitor drafts them outside and does not file;
+* reports (初报 / 续报 / 终报), reports to the regulator and the central bank (``incidents.regulators``) and the
+  review (复盘) are filed by the commander or a leader — they are the office's written word to leadership and the
+  regulator, so the duty monitor drafts them outside and does not file;
 * a leader's acknowledgement (领导知悉) is a leader's own act, and so is a leader sign-off task (审签);
 * a liaison completes only tasks owned by the liaison role of its own unit; monitors complete monitor tasks;
   the commander and leaders complete any task except a leader's; admins run the system, not the case.
@@ -58,6 +59,7 @@ class Action(StrEnum):
     # actions that do not move the status but are allowed only in some statuses
     change_level = "change_level"
     file_report = "file_report"
+    regulator_report = "regulator_report"  # 报告监管部门 / 报告人民银行 (incidents.regulators)
     leader_ack = "leader_ack"
     reassign_task = "reassign_task"
     task_not_applicable = "task_not_applicable"
@@ -66,7 +68,7 @@ class Action(StrEnum):
 ACTION_LABELS = {
     Action.acknowledge: "确认事件", Action.respond: "开始处置", Action.monitor: "转入持续监测", Action.close: "结案",
     Action.review: "提交复盘", Action.reopen: "重新打开", Action.change_level: "调整等级",
-    Action.file_report: "报送报告",
+    Action.file_report: "报送报告", Action.regulator_report: "登记监管报告",
     Action.leader_ack: "领导确认知悉", Action.reassign_task: "改派任务", Action.task_not_applicable: "标记任务不适用",
 }
 
@@ -82,6 +84,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[IncidentStatus], IncidentStatus | None
                     IncidentStatus.responding),
     Action.change_level: (ACTIVE, None),
     Action.file_report: (ACTIVE | ENDED, None),  # which kind when: see incidents.flows.file_report
+    Action.regulator_report: (ACTIVE | ENDED, None),  # a late report is still recorded
     Action.leader_ack: (ACTIVE | ENDED, None),
     Action.reassign_task: (ACTIVE, None),
     Action.task_not_applicable: (ACTIVE, None),
@@ -97,6 +100,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.reopen: _CASE_RUNNERS,
     Action.change_level: _CASE_RUNNERS,
     Action.file_report: _CASE_RUNNERS,
+    Action.regulator_report: _CASE_RUNNERS,
     Action.leader_ack: frozenset({Role.leader}),
     Action.reassign_task: _CASE_RUNNERS,
     Action.task_not_applicable: _CASE_RUNNERS,

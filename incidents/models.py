@@ -224,6 +224,27 @@ class ReviewActionItem(Base):
     review: Mapped[IncidentReview] = relationship(back_populates="action_items")
 
 
+class RegulatorReport(Base):
+    """A report to an authority outside the bank (监管部门 / 人民银行), recorded by the person who made it: whom they
+    told (the name as told, and the ``config/regulators.yaml`` key), how, the reference number the recipient gave,
+    and the text sent. The first of a kind stops that kind's clock and completes its checklist step
+    (``incidents.regulators``)."""
+
+    __tablename__ = "regulator_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), doc="regulator_report | pboc_report (incidents.regulators)")
+    recipient_key: Mapped[str | None] = mapped_column(String(64), doc="regulators.yaml key; None if typed in")
+    recipient_name: Mapped[str] = mapped_column(Text, doc="the recipient as told (name at the time)")
+    method: Mapped[str] = mapped_column(String(32), doc="how: 书面报告, 电话, 监管报送系统 …")
+    reference: Mapped[str] = mapped_column(Text, default="", doc="the recipient's reference number, if any")
+    text: Mapped[str] = mapped_column(Text, doc="the report as sent")
+    level: Mapped[str] = mapped_column(String(4), doc="the incident's level when it was reported")
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 
 # --- statements (口径): drafted, reviewed by legal, approved by a leader of the chain, published ---------------------
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from incidents.regulators import REGULATORS_FILE, RegulatorsFile, load_regulators
 from yuqing.categories import CATEGORIES, LEVEL_ORDER
 from yuqing.errors import ConfigError
 from yuqing.org import Role
@@ -285,6 +286,10 @@ class PlaybookStep(_Strict):
     working_days_by_level: dict[LevelCode, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
     due_clock: ClockName | None = Field(default=None, description="take the deadline from the level's clock")
     min_level: LevelCode = Field(default="IV", description="only from this level up (I is the highest)")
+    due_from: Literal["planned", "first_published"] = Field(
+        default="planned", description="count the deadline from when the step is planned (the opening, a level rise "
+                                       "or another playbook joining), or from the first post's publication "
+                                       "(complaint time limits; the opening when that time is unknown)")
 
     @model_validator(mode="after")
     def _one_kind_of_deadline(self) -> PlaybookStep:
@@ -298,12 +303,19 @@ class PlaybookStep(_Strict):
         return LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(self.min_level)
 
 
+ChannelName = Literal["news", "social", "complaint", "regulator"]
+
+
 class PlaybookRule(_Strict):
-    """When a playbook applies; an empty list means 'any'. The matching playbook with the highest priority wins."""
+    """When a playbook applies; an empty list means 'any'. Every matching playbook applies (incidents.playbooks
+    merges them); where two have the same step, ``priority`` decides whose owner it keeps."""
 
     categories: list[str] = Field(default_factory=list)
     levels: list[LevelCode] = Field(default_factory=list)
-    channels: list[Literal["news", "social", "complaint", "regulator"]] = Field(default_factory=list)
+    channels: list[ChannelName] = Field(default_factory=list)
+    any_category_on: list[ChannelName] = Field(
+        default_factory=list, description="on these channels the playbook applies whatever the category "
+                                          "(e.g. anything on a complaint platform is a complaint)")
     priority: int = 0
 
     @field_validator("categories")
@@ -315,7 +327,8 @@ class PlaybookRule(_Strict):
         return v
 
     def matches(self, *, category: str, level: str, channels: Iterable[str]) -> bool:
-        if self.categories and category not in self.categories:
+        channels = set(channels)
+        if self.categories and category not in self.categories and not set(self.any_category_on) & channels:
             return False
         if self.levels and level not in self.levels:
             return False
@@ -530,6 +543,7 @@ class Policy(BaseModel):
     levels_file: LevelsFile
     playbooks: dict[str, Playbook]
     channels: ChannelsFile = Field(default_factory=ChannelsFile)
+    regulators: RegulatorsFile | None = Field(default=None, description="regulators.yaml; None when absent")
 
     def level(self, code: str) -> LevelPolicy:
         for lv in self.levels_file.levels:
@@ -542,7 +556,8 @@ class Policy(BaseModel):
         return self.levels_file.timezone
 
     def choose_playbook(self, *, category: str, level: str, channels: Iterable[str] = ()) -> Playbook:
-        """The matching playbook with the highest priority (ties: file name order)."""
+        """The matching playbook with the highest priority (ties: file name order): the incident's first one.
+        ``incidents.playbooks`` applies every matching playbook."""
         chans = list(channels)
         matching = [p for p in self.playbooks.values()
                     if p.applies_to.matches(category=category, level=level, channels=chans)]
@@ -552,8 +567,9 @@ class Policy(BaseModel):
 
 
 def load_policy(levels_path: Path | str, checklists_dir: Path | str,
-                channels_path: Path | str | None = None) -> Policy:
-    """Load levels, every ``*.yaml`` playbook and the channels file (default: ``channels.yaml`` beside levels)."""
+                channels_path: Path | str | None = None, regulators_path: Path | str | None = None) -> Policy:
+    """Load levels, every ``*.yaml`` playbook, the channels file and the regulators file (default: ``channels.yaml``
+    and ``regulators.yaml`` beside levels; either may be absent there)."""
     levels = load_model(levels_path, LevelsFile)
     cdir = Path(checklists_dir)
     files = sorted(cdir.glob("*.yaml")) if cdir.is_dir() else []
@@ -571,4 +587,6 @@ def load_policy(levels_path: Path | str, checklists_dir: Path | str,
     cpath = Path(channels_path) if channels_path is not None else Path(levels_path).parent / "channels.yaml"
     missing_default = channels_path is None and not cpath.exists()
     channels = ChannelsFile() if missing_default else load_model(cpath, ChannelsFile)
-    return Policy(levels_file=levels, playbooks=playbooks, channels=channels)
+    rpath = Path(regulators_path) if regulators_path is not None else Path(levels_path).parent / REGULATORS_FILE
+    regulators = None if regulators_path is None and not rpath.exists() else load_regulators(rpath)
+    return Policy(levels_file=levels, playbooks=playbooks, channels=channels, regulators=regulators)

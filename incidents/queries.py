@@ -1,8 +1,8 @@
 """Reads of incidents: lists, one case, its typed records, and the facts its reporting clocks are computed from.
 
 Clocks are stopped by typed rows only — ``incident_reports`` (初报 / 续报 / 终报), ``leadership_acknowledgements``
-(a leader's own act), ``incident_reviews`` (复盘) and the ``regulator_report`` task done — never by free-form
-timeline JSON or by a message having been sent.
+(a leader's own act), ``incident_reviews`` (复盘) and ``regulator_reports`` (监管部门 / 人民银行) — never by
+free-form timeline JSON, by a message having been sent or by a ticked checklist step.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from incidents.clocks import IncidentFacts, ReportingClock, compute_clocks
+from incidents.clocks import STEP_CLOCKS, IncidentFacts, ReportingClock, compute_clocks
 from incidents.models import (
     Incident,
     IncidentReport,
@@ -23,6 +23,7 @@ from incidents.models import (
     TaskStatus,
 )
 from incidents.policy import Policy
+from incidents.regulators import first_report_times
 from yuqing.clock import Clock
 
 # clock key -> report kind that stops it
@@ -106,9 +107,10 @@ def incident_facts(session: Session, incident: Incident) -> IncidentFacts:
     reviews = [r.filed_at for r in reviews_of(session, incident.id)]
     if reviews:
         reports["review"] = reviews
-    regulator = [t.done_at for t in incident.tasks
-                 if t.key == "regulator_report" and t.status == TaskStatus.done and t.done_at is not None]
-    if regulator:
-        reports["regulator_report"] = regulator
+    for kind, at in first_report_times(session, incident.id).items():
+        reports[kind] = [at]
+    steps = {t.key: t.due_at for t in incident.tasks
+             if t.key in STEP_CLOCKS and t.status != TaskStatus.not_applicable and t.due_at is not None}
     return IncidentFacts(opened_at=incident.opened_at, level_history=history,
-                         acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, reports=reports)
+                         acknowledged_at=incident.acknowledged_at, closed_at=incident.closed_at, reports=reports,
+                         step_deadlines=steps)

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawlers.models import Article, Story
+from crawlers.models import Story
+from incidents import playbooks
 from incidents.clocks import step_due_at
 from incidents.errors import IncidentError, NotFound
 from incidents.escalation import EscalationStep, build_chain
@@ -27,7 +28,7 @@ from incidents.lifecycle import ENDED, IncidentStatus
 from incidents.messages import compose, local_time, plain_line
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.notify import queue_notifications
-from incidents.policy import Playbook, PlaybookStep, Policy
+from incidents.policy import PlaybookStep, Policy
 from incidents.routing import resolve_chain
 from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
@@ -134,6 +135,8 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
                     session, incident=incident, new_level=alert.level, reason="风险评分上升，系统自动升级",
                     actor=SYSTEM, alert=alert, org=org, policy=policy, now=now)
                 out.incident_level_change = (old, alert.level)
+        if incident.status not in ENDED:  # a new channel or category may make another playbook apply
+            playbooks.follow_story(session, incident=incident, alert=alert, org=org, policy=policy, now=now)
     elif alert.status != DISMISSED and policy.level(alert.level).auto_open_incident:
         incident, queued = _open_incident(session, alert=alert, story=story, actor=SYSTEM, org=org,
                                           policy=policy, now=now)
@@ -297,25 +300,26 @@ def _notify_alert(session: Session, *, alert: Alert, org: OrgChart, policy: Poli
 def _open_incident(session: Session, *, alert: Alert, story: Story | None, actor: str, org: OrgChart,
                    policy: Policy, now: datetime) -> tuple[Incident, int]:
     level = alert.level
-    channels = list(session.scalars(select(Article.channel).where(Article.story_id == alert.story_id).distinct()))
-    playbook = policy.choose_playbook(category=alert.category, level=level, channels=channels)
+    context = playbooks.story_context(session, story_id=alert.story_id, categories=[alert.category])
+    applied = playbooks.matching(policy, categories=context.categories, level=level, channels=context.channels)
     commanders = org.nearest_with_role(Role.commander, alert.unit_id)
     incident = Incident(number=_next_number(session, now, policy), title=alert.title, unit_id=alert.unit_id,
-                        level=level, category=alert.category, playbook=playbook.id, status=IncidentStatus.open,
+                        level=level, category=alert.category, playbook=applied[0].id, status=IncidentStatus.open,
                         story_id=alert.story_id, opened_at=now, commander_id=commanders[0].id if commanders else None,
                         summary="", peak_risk=alert.risk_score)
     session.add(incident)
     session.flush()
     alert.incident_id = incident.id
-    for step in playbook.steps_for(level):
-        _add_task(session, incident=incident, step=step, level=level, start=now, org=org, policy=policy)
+    playbooks.open_checklist(session, incident=incident, playbooks=applied, context=context, org=org, policy=policy,
+                             now=now)
     who = "系统自动" if actor == SYSTEM else actor
     _event(session, incident, now, "opened", actor,
-           f"{who}立案：{level_title(level)}，处置清单“{playbook.name}”，风险分值 {alert.risk_score:.1f}",
-           {"level": level, "score": alert.risk_score, "factors": alert.factors, "playbook": playbook.id,
-            "alert_id": alert.id, "channels": channels})
+           f"{who}立案：{level_title(level)}，处置清单“{'”“'.join(p.name for p in applied)}”，"
+           f"风险分值 {alert.risk_score:.1f}",
+           {"level": level, "score": alert.risk_score, "factors": alert.factors, "playbook": applied[0].id,
+            "playbooks": [p.id for p in applied], "alert_id": alert.id, "channels": list(context.channels)})
     _audit(session, now, actor, "incident.open", "incident", incident.id, incident.number,
-           {"level": level, "alert_id": alert.id, "playbook": playbook.id})
+           {"level": level, "alert_id": alert.id, "playbook": applied[0].id, "playbooks": [p.id for p in applied]})
     queued = _notify_incident(session, incident=incident, alert=alert, purpose="incident_opened", org=org,
                               policy=policy, now=now)
     return incident, queued
@@ -391,13 +395,6 @@ def _add_task(session: Session, *, incident: Incident, step: PlaybookStep, level
                 due_at=step_due_at(step, level=level, start=start, policy=policy), status="todo", note="")
     session.add(task)
     return task
-
-
-def _playbook(incident: Incident, policy: Policy) -> Playbook:
-    pb = policy.playbooks.get(incident.playbook)
-    if pb is None:  # the template was removed from config since the incident opened
-        pb = policy.choose_playbook(category=incident.category, level=incident.level)
-    return pb
 
 
 def _chain(alert: Alert, org: OrgChart, policy: Policy) -> list[EscalationStep]:

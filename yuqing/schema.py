@@ -13,9 +13,11 @@ from yuqing.db import Base
 def all_metadata() -> MetaData:
     import api.models  # noqa: F401
     import crawlers.models  # noqa: F401
+    import incidents.briefings.models  # report_issues, report_receipts
     import incidents.deadline_notices
     import incidents.message_acks
-    import incidents.models  # noqa: F401
+    import incidents.models
+    import incidents.playbooks  # noqa: F401
     import sentiment.models  # noqa: F401
     import yuqing.models  # noqa: F401
 

@@ -81,12 +81,13 @@ def test_step_deadlines_by_minutes_level_override_working_days_and_clock(policy)
     assert step_due_at(complaint["contact_complainant"], level="III", start=OPEN, policy=policy) == (
         OPEN + timedelta(hours=48))
     assert step_due_at(complaint["contact_complainant"], level="I", start=OPEN, policy=policy) == (
-        OPEN + timedelta(hours=4))
+        OPEN + timedelta(hours=48))  # the complaint rule, counted from the first post (incidents.playbooks)
+    assert complaint["contact_complainant"].due_from == "first_published"
     assert step_due_at(complaint["resolve_case"], level="IV", start=OPEN, policy=policy).astimezone(SH) == (
         datetime(2026, 11, 26, 10, 0, tzinfo=SH))
     assert step_due_at(complaint["initial_report"], level="II", start=OPEN, policy=policy) == (
         OPEN + timedelta(hours=2))
-    assert step_due_at(complaint["report_and_archive"], level="II", start=OPEN, policy=policy) is None
+    assert step_due_at(complaint["complaint_statistics"], level="II", start=OPEN, policy=policy) is None
 
 
 def test_levels_go_up_automatically_never_down():

@@ -38,8 +38,8 @@ def test_default_playbooks_are_chosen_by_category_channel_and_level(policy):
         "viral_complaint")
     assert policy.choose_playbook(category="regulatory_penalty", level="II", channels=["regulator"]).id == "generic"
     run = policy.playbooks["rumour_bank_run"]
-    pbc = next(s for s in run.steps if s.key == "pbc_report")
-    assert pbc.due_minutes == 120 and pbc.owner_role == "commander" and "人民银行" in pbc.title
+    pboc = next(s for s in run.steps if s.key == "pboc_report")
+    assert pboc.due_minutes == 120 and pboc.owner_role == "commander" and "{recipient}" in pboc.title
     complaint = policy.playbooks["viral_complaint"]
     resolve = next(s for s in complaint.steps if s.key == "resolve_case")
     assert resolve.working_days == 5 and resolve.working_days_by_level == {"IV": 3}

@@ -125,10 +125,10 @@ def test_an_overdue_task_goes_to_its_owner_then_the_commander_then_the_leader_in
         deadline_notices(session, clock, org=org, policy=policy)
     assert about(notices(session, case, "overdue"), "保全证据") == ["wangmin", "zhaolei", "liuqiang", "chenjing"]
     steps = [e.text for e in events(case, "deadline_overdue") if "保全证据" in e.text]
-    assert steps == [
-        "已超时：任务“保全证据（帖子快照并计算哈希）”（截止 2026-11-23 12:00）未完成，已提醒负责人：王敏、赵磊",
-        "已超时：任务“保全证据（帖子快照并计算哈希）”（截止 2026-11-23 12:00）仍未完成，已上报应急处置负责人：刘强",
-        "已超时：任务“保全证据（帖子快照并计算哈希）”（截止 2026-11-23 12:00）仍未完成，已上报分管行领导：陈静"]
+    evidence = "任务“保全证据：对帖子截图、保存链接并记录首发来源”（截止 2026-11-23 12:00）"
+    assert steps == [f"已超时：{evidence}未完成，已提醒负责人：王敏、赵磊",
+                     f"已超时：{evidence}仍未完成，已上报应急处置负责人：刘强",
+                     f"已超时：{evidence}仍未完成，已上报分管行领导：陈静"]
     body = about_body(notices(session, case, "overdue"), "chenjing", "保全证据")
     assert "已告知负责人（王敏、赵磊）、应急处置负责人（刘强），仍未完成，现上报给您（分管行领导）" in body
     audits = session.scalars(select(AuditEntry).where(AuditEntry.action == "deadline.escalate")).all()
