@@ -4,7 +4,12 @@
   shown as editable text; the commander edits it and files it through the incident's own report form
   (``POST /incidents/{id}/reports``, ``incidents.flows.file_report``): filing is the report event that stops
   that report's clock, and every filed version is kept. The same draft downloads as HTML, PDF or DOCX.
-* ``GET /reports`` — 报告: the daily and weekly reports of the recent days and weeks with data, each downloadable.
+* ``GET /reports`` — 报告: the daily and weekly reports of the recent days and weeks with data, each downloadable,
+  and the reports issued to leadership (``incidents.briefings.delivery``).
+* ``GET /reports/issues/{id}`` — an issued 日报 / 周报: opening it records a receipt, and a leader's receipt is their
+  知悉 of the cases it lists (level III for the daily report: its leadership clock is "the daily report");
+  ``POST /reports/issues/{id}/ack`` acknowledges it explicitly. Issued reports cover the branch: readable by those
+  whose scope covers it.
 * ``GET /api/v1/reports/incidents/{id}``, ``/api/v1/reports/daily``, ``/api/v1/reports/weekly`` — the briefing as
   JSON (``BriefingRead``: header, summary, the plain text, the attachments), or as a file with ``format=html|pdf|
   docx`` (the HTML carries its own CSP: no script, nothing loaded). Everyone signed in may read them, scoped like
@@ -16,7 +21,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
@@ -134,9 +139,14 @@ def reports_page(request: Request, me: PageUser, session: SessionDep, clock: Clo
         if (iso.year, iso.week) not in seen:
             seen.add((iso.year, iso.week))
             weeks.append(f"{iso.year}-W{iso.week:02d}")
-    return render(request, "reports.html", me, "reports", {"days": days, "weeks": weeks,
-                                                           "formats": [("html", "网页"), ("pdf", "PDF"),
-                                                                       ("docx", "Word")]})
+    from incidents.briefings import delivery
+
+    branch = next((u for u in request.app.state.org.units if u.kind == "branch"), request.app.state.org.root())
+    issues = delivery.recent_issues(session) if me.sees_unit(branch.id) else []
+    read = {r.issue_id: r for i in issues for r in delivery.receipts_of(session, i.id) if r.person_id == me.login}
+    return render(request, "reports.html", me, "reports", {
+        "days": days, "weeks": weeks, "formats": [("html", "网页"), ("pdf", "PDF"), ("docx", "Word")],
+        "issues": issues, "read": read, "labels": delivery.PURPOSE_LABELS, "purposes": delivery.PURPOSES})
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -189,3 +199,58 @@ def _file(briefing, fmt: str) -> Response:
         headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     return Response(data, media_type=briefings.MEDIA_TYPES[fmt], headers=headers)
+
+
+# --- issued reports: opened and acknowledged by leadership -------------------------------------------------------
+@router.get("/reports/issues/{issue_id}", response_class=HTMLResponse, include_in_schema=False)
+def issue_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+               issue_id: IdPath) -> Response:
+    """An issued 日报 / 周报. Opening it is a receipt; a leader's receipt is their 知悉 of the cases it lists."""
+    from api.pages import render
+    from incidents.briefings import delivery
+
+    issue = _issue(session, me, org, issue_id)
+    delivery.record_receipt(session, issue=issue, person=org.person(me.login), unit_ids=set(me.unit_ids),
+                            via="page", acknowledge=False, clock=clock)
+    session.commit()
+    incidents = [queries.get_incident(session, incident_id=i) for i in issue.incident_ids or []]
+    receipts = delivery.receipts_of(session, issue.id)
+    mine = next((r for r in receipts if r.person_id == me.login), None)
+    flash = "已确认阅知本报告。" if request.query_params.get("done") == "report_ack" else ""
+    local = issue.period_start.astimezone(briefings.SHANGHAI)
+    query = f"date={local:%Y-%m-%d}" if issue.kind == "daily" else \
+        f"week={local.isocalendar().year}-W{local.isocalendar().week:02d}"
+    return render(request, "report_issue.html", me, "reports", {
+        "issue": issue, "name": delivery.PURPOSE_LABELS[delivery.PURPOSES[issue.kind]],
+        "incidents": [i for i in incidents if i is not None and me.sees_unit(i.unit_id)],
+        "receipts": receipts, "mine": mine, "people": {p.id: p.name for p in org.people},
+        "download": f"/api/v1/reports/{issue.kind}?{query}", "flash_issue": flash})
+
+
+@router.post("/reports/issues/{issue_id}/ack", include_in_schema=False)
+def issue_ack(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, issue_id: IdPath,
+              csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:
+    from fastapi.responses import RedirectResponse
+
+    from api.deps import ensure_csrf
+    from incidents.briefings import delivery
+
+    ensure_csrf(me, csrf_token)
+    issue = _issue(session, me, org, issue_id)
+    delivery.record_receipt(session, issue=issue, person=org.person(me.login), unit_ids=set(me.unit_ids),
+                            via="page", acknowledge=True, clock=clock)
+    session.commit()
+    return RedirectResponse(f"/reports/issues/{issue.id}?done=report_ack", status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _issue(session, me: Principal, org, issue_id: int):
+    """The issued report, for those whose scope covers the whole branch it reports on (a liaison reads the
+    reports of their own units through /reports instead)."""
+    from incidents.briefings.models import ReportIssue
+
+    issue = session.get(ReportIssue, issue_id)
+    if issue is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"报告不存在（编号 {issue_id}）")
+    branch = next((u for u in org.units if u.kind == "branch"), org.root())
+    ensure_unit(me, branch.id)
+    return issue

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -46,6 +47,8 @@ from api.deps import (
 from api.pages import render
 from api.schemas import ListOf
 from incidents import acks, flows
+from incidents.briefings.delivery import PURPOSE_LABELS as REPORT_PURPOSE_LABELS
+from incidents.briefings.delivery import issue_of_message, record_receipt
 from incidents.errors import IncidentError
 from incidents.message_acks import MessageAck
 from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notification
@@ -62,7 +65,7 @@ CsrfField = Annotated[str, Form(max_length=128)]
 INBOX_FLASH = {"read": "已标为已读。", "allread": "已全部标为已读。", "ack_alert": "已确认预警，逐级上报已停止。",
                "ack": "已确认收到。"}
 PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级",
-                  "resurgence": "舆情反弹", **SCHEDULED_PURPOSE_LABELS}
+                  "resurgence": "舆情反弹", **SCHEDULED_PURPOSE_LABELS, **REPORT_PURPOSE_LABELS}
 
 
 class NotificationRead(BaseModel):
@@ -136,6 +139,9 @@ def acknowledged_at(session: Session, rows: list[Notification]) -> dict[int, dat
 
 
 def _link(n: Notification) -> str | None:
+    if n.purpose in REPORT_PURPOSE_LABELS:  # a 日报 / 周报 delivered: its page (opening it is a receipt)
+        m = re.search(r"^处理链接：(/reports/issues/\d+)$", n.body or "", re.MULTILINE)
+        return m.group(1) if m else None
     if n.incident_id:
         return f"/incidents/{n.incident_id}"
     if n.alert_id:
@@ -178,6 +184,10 @@ def acknowledge_message(session: Session, principal: Principal, n: Notification,
     now = now_clock.now()
     acks.record_acknowledgement(session, notification=n, person=person, via=via, now=now, outcome=outcome)
     _leader_knows(session, principal, n, via=via, clock=now_clock)
+    issue = issue_of_message(session, n.purpose, n.body)
+    if issue is not None:  # a delivered 日报 / 周报 acknowledged: the report is (a leader: 知悉 of its cases)
+        record_receipt(session, issue=issue, person=person, unit_ids=set(principal.unit_ids), via=via,
+                       acknowledge=True, clock=now_clock)
     if may_ack_alert and alert is not None:
         actions.acknowledge_alert(session, principal, alert_id=alert.id, clock=now_clock)  # commits both
     else:

@@ -68,11 +68,15 @@ def check_config(ctx: typer.Context) -> None:
         from incidents.statements import TEMPLATES_FILE, load_templates  # 口径 templates
 
         statement_templates = load_templates(settings.config_dir / TEMPLATES_FILE)
+        from incidents.briefings.delivery import REPORTS_FILE, load_reports_config  # 日报 / 周报 delivery
+
+        load_reports_config(settings.config_dir / REPORTS_FILE)
     except ConfigError as exc:
         _fail(str(exc))
     typer.echo(f"ok: {len(cfg.org.units)} units, {len(cfg.org.people)} people, {len(cfg.sources)} sources, "
                f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
     typer.echo(f"statements: {len(statement_templates.templates)} templates ({settings.config_dir / TEMPLATES_FILE})")
+    _echo_regulators(cfg.policy, settings)
     first, last = package_years()
     extra = ", ".join(str(y) for y in sorted(calendar.years)) or "none"
     typer.echo(f"holidays: known through {calendar.last_covered_date} (chinesecalendar {first}-{last}; "
@@ -88,6 +92,19 @@ def check_config(ctx: typer.Context) -> None:
     if status.level != "ok":
         prefix = "错误 error" if status.level == "error" else "警告 warning"
         typer.echo(f"{prefix}: {status.message(str(holidays_path))}", err=True)
+
+
+def _echo_regulators(policy, settings: Settings) -> None:
+    """check-config's line on config/regulators.yaml (validated, against the org chart, by ``load_config``)."""
+    from incidents.regulators import REGULATORS_FILE
+
+    path = settings.levels_path.parent / REGULATORS_FILE
+    regs = policy.regulators
+    if regs is None:
+        typer.echo(f"注意 note: {path}: not found; reports to the regulator and the central bank name their "
+                   "recipient by hand", err=True)
+        return
+    typer.echo(f"regulators: {len(regs.recipients)} recipients, {len(regs.reports)} report templates ({path})")
 
 
 @app.command()

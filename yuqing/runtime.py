@@ -41,6 +41,7 @@ class Runtime:
     classifier: Any
     senders: dict[str, Any] = field(default_factory=dict)
     crawl_overrides: dict[str, Any] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
+    reports_config: Any = None  # config/reports.yaml: who gets the 日报 / 周报 (incidents.briefings.delivery)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class RoundReport:
     alerts_touched: int = 0
     escalations: int = 0  # what the scheduled jobs did: alerts escalated, reminders and overdue steps, groups
     delivered: int = 0
+    reports_queued: int = 0  # messages of a 日报 / 周报 issued this round
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -78,6 +80,7 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     from crawlers.keywords import load_keyword_plans
     from crawlers.sources import load_sources, require_private_opt_in
     from incidents.policy import load_policy
+    from incidents.regulators import REGULATORS_FILE, check_regulators_against_org
     from incidents.routing import check_chain_against_org
     from incidents.workdays import HOLIDAYS_FILE, calendar_for
     from sentiment.risk import load_risk_config
@@ -89,6 +92,8 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     calendar_for(settings.config_dir / HOLIDAYS_FILE)  # an invalid holidays file stops start-up, not deadlines
     policy = load_policy(settings.levels_path, settings.checklists_path)
     check_chain_against_org(policy, org, settings.levels_path)  # the reporting chain names real people
+    # every branch has a regulator / central bank recipient for each reporting clock (or the clock could not be met)
+    check_regulators_against_org(policy, org, settings.levels_path.parent / REGULATORS_FILE)
     return LoadedConfig(
         org=org,
         sources=sources,
@@ -103,6 +108,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     """Load the configuration and build each stage on a migrated database (fails fast with a ConfigError)."""
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
+    from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
     from incidents.notify import default_senders
     from sentiment.batch import choose_classifier
     from sentiment.service import RiskContext
@@ -124,7 +130,8 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         sources=cfg.sources, policy=cfg.policy,
         risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities=authorities),
         matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=choose_classifier(),
-        senders=default_senders(cfg.policy, settings))
+        senders=default_senders(cfg.policy, settings),
+        reports_config=load_reports_config(settings.config_dir / REPORTS_FILE))
 
 
 async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
@@ -132,6 +139,7 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     from crawlers.crawl import crawl_sources
     from crawlers.health import due_sources
     from crawlers.ingest import process_fetched
+    from incidents.briefings.delivery import issue_due_reports
     from incidents.notify import deliver_pending
     from incidents.scheduled import run_scheduled
     from incidents.service import handle_story_risk
@@ -167,6 +175,10 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
             report.alerts_touched += 1
     with rt.session_factory() as session:
         report.escalations = run_scheduled(session, org=rt.org, policy=rt.policy, clock=rt.clock)
+        session.commit()
+    with rt.session_factory() as session:  # the 日报 / 周报 to leadership, once due (issued once per period)
+        report.reports_queued = issue_due_reports(session, org=rt.org, policy=rt.policy, clock=rt.clock,
+                                                  config=rt.reports_config)
         session.commit()
     with rt.session_factory() as session:
         delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org,

@@ -35,6 +35,8 @@ Targets (what an ``{id}`` names, or ``?unit=`` for the mentions feed): an object
   range    each of OUT_OF_RANGE_IDS (0, -1, 2**31, 2**63, …): 422 once the caller is authenticated, never 500
   mine / other  for tokens: one of the caller's own tokens / another user's
   all      ``?all=true`` on the token list
+  branch   an issued 日报 / 周报 (report_issues): it covers the whole branch, so branch-wide roles and head office
+           see it, liaisons do not
 
 Answers: a status code, or for 303 redirects where they go — LGN: to /login?next=… (sign in first),
 PWD: to /account/password (change the initial password first), 303: anywhere else (a form's success).
@@ -368,6 +370,10 @@ GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404
 GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /reports                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# an issued 日报 / 周报 covers the branch: readable (and acknowledged) by those whose scope covers it, not liaisons
+GET    /reports/issues/{{issue_id}}               branch   LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /reports/issues/{{issue_id}}               missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /reports/issues/{{issue_id}}               range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}/briefing        own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}/briefing        sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}/briefing        sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -415,6 +421,9 @@ POST   /tasks/{{task_id}}/complete                sib      LGN LGN LGN LGN | 403
 POST   /tasks/{{task_id}}/complete                hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/complete                missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /tasks/{{task_id}}/complete                range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /reports/issues/{{issue_id}}/ack           branch   LGN LGN LGN LGN | 303 303 303 403 403 303 303 303 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /reports/issues/{{issue_id}}/ack           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /reports/issues/{{issue_id}}/ack           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/ack             own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/ack             sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/ack             sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -940,6 +949,25 @@ def _resurgence_dismiss(prefix: str) -> Prepare:
     return prepare
 
 
+def _fresh_issue(w: World) -> int:
+    """An issued daily report (日报) of a day of its own, listing no case."""
+    from incidents.briefings.models import ReportIssue
+
+    start = w.clock.now() - timedelta(days=1000 + w._next())
+    issue = ReportIssue(kind="daily", period_start=start, period_end=start + timedelta(days=1),
+                        number=f"RB-MX{w.serial}", issued_at=w.clock.now(), summary="MX_report_MX 日报",
+                        incident_ids=[], recipients=[])
+    w.session.add(issue)
+    w.session.flush()
+    return issue.id
+
+
+def _issue_ack(w: World, target: str, caller: str) -> Call:
+    issue = _id(target, lambda: _fresh_issue(w))
+    effect = None if target in ("missing", "range") else ("audit", ("report_issue", issue, "report.acknowledge"))
+    return Call(f"/reports/issues/{issue}/ack", form={}, effect=effect)
+
+
 def _notification(path: str, effect_kind: str) -> Prepare:
     """A fresh message of the caller ("mine"; anonymous callers: wangmin's) or of OTHER_LOGIN ("other")."""
     def prepare(w: World, target: str, caller: str) -> Call:
@@ -1016,6 +1044,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/api/v1/reports/incidents/{incident_id}"):
         lambda w, t, c: Call(f"/api/v1/reports/incidents/{_id(t, lambda: w.incident(t))}"),
     ("GET", "/reports"): _fixed("/reports"),
+    ("GET", "/reports/issues/{issue_id}"): lambda w, t, c: Call(f"/reports/issues/{_id(t, lambda: _fresh_issue(w))}"),
+    ("POST", "/reports/issues/{issue_id}/ack"): _issue_ack,
     ("GET", "/incidents/{incident_id}/briefing"):
         lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}/briefing"),
     ("GET", "/api/v1/tokens"): lambda w, t, c: Call("/api/v1/tokens?all=true" if t == "all" else "/api/v1/tokens"),
@@ -1353,6 +1383,7 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/statements/{statement_id}/approve": ("c:lea", "own"),
     "/statements/{statement_id}/request-changes": ("c:leg", "sub"),
     "/statements/{statement_id}/publish": ("c:com", "own"),
+    "/reports/issues/{issue_id}/ack": ("c:lea", "branch"),
     "/account/tokens": ("c:lea", "-"),
     "/account/tokens/{token_id}/revoke": ("c:out", "mine"),
     "/account/password": ("c:hq", "-"),

@@ -85,3 +85,42 @@ def test_reports_page_links_each_format(login_as, make):
     assert page.status_code == 200 and "舆情日报" in page.text and "舆情周报" in page.text
     assert "/api/v1/reports/daily?date=" in page.text and "format=docx" in page.text
     assert 'href="/reports"' in page.text  # in the navigation
+
+
+def test_an_issued_daily_report_opened_or_acknowledged_by_a_leader_is_their_notice_of_its_cases(
+        login_as, make, session, clock, csrf_of, policy, org):
+    from datetime import timedelta
+
+    from incidents.briefings import delivery
+    from incidents.briefings.models import ReportReceipt
+    from incidents.models import LeadershipAcknowledgement, Notification
+
+    _, _, incident = make.crisis(unit_id="xinhualu", level="III", title="示例银行新华路网点排长队")
+    issue = delivery.issue_report(session, kind="daily", day=(clock.now() - timedelta(days=1)).date(), org=org,
+                                  policy=policy, clock=clock)
+    session.commit()
+    assert issue.incident_ids == [incident.id]
+    page = f"/reports/issues/{issue.id}"
+    assert login_as("huangwei").get(page).status_code == 403  # an outlet liaison: the branch's report is not theirs
+    com = login_as("liuqiang")
+    assert com.get(page).status_code == 200
+    assert session.scalars(select(LeadershipAcknowledgement)).all() == []  # a commander's receipt is no 知悉
+    lea = login_as("chenjing")
+    shown = lea.get(page)
+    assert shown.status_code == 200 and incident.number in shown.text and "确认阅知" in shown.text
+    session.expire_all()
+    acks = session.scalars(select(LeadershipAcknowledgement)).all()
+    assert [(a.incident_id, a.leader_id) for a in acks] == [(incident.id, "chenjing")]
+    r = lea.post(f"{page}/ack", data={"csrf_token": csrf_of(shown.text)})
+    assert r.status_code == 303 and "已确认阅知本报告" in lea.get(r.headers["location"]).text
+    assert '<a href="/reports/issues/' in lea.get("/reports").text  # listed on the reports page
+    # the inbox: the delivered message links to the issue; acknowledging it acknowledges the report
+    message = session.scalars(select(Notification).where(Notification.recipient_id == "liuqiang",
+                                                         Notification.channel == "in_app")).one()
+    inbox = com.get("/inbox").text
+    assert f'href="{page}"' in inbox
+    r = com.post(f"/inbox/{message.id}/ack", data={"csrf_token": csrf_of(inbox)})
+    assert r.status_code == 303
+    session.expire_all()
+    receipt = session.scalars(select(ReportReceipt).where(ReportReceipt.person_id == "liuqiang")).one()
+    assert receipt.acknowledged_at is not None and receipt.via == "inbox"

@@ -422,6 +422,12 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
                              for n_id in session.scalars(select(Notification.id).where(
                                  Notification.recipient_id == LOGIN).order_by(Notification.id).limit(3))]}
             assert ids["token"], "the hostile incident should have sent the commander a message"
+            # an issued 日报 of today (its page quotes the summary and the listed cases' titles: crawled text)
+            from incidents.briefings.delivery import issue_report
+
+            ids["issue_id"] = [issue_report(session, kind="daily", day=clock.now().date(), org=org, policy=policy,
+                                            clock=clock).id]
+            session.commit()
         app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy,
                          sources=sources)
         server = ServerThread(app)
