@@ -112,6 +112,11 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     app.include_router(after_close_api.router)
     app.include_router(after_close.router)
+    from api import regulators as regulator_forms  # 报告监管部门 / 报告人民银行: API and the incident page's form
+    from api.routers import regulators as regulators_api
+
+    app.include_router(regulators_api.router)
+    app.include_router(regulator_forms.router)
     from api import briefings  # 专报草稿, 日报 / 周报: the pages and /api/v1/reports
 
     app.include_router(briefings.router)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api import actions, present, queries, views
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.deps import ClockDep, IdPath, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
+from api.regulators import forms as regulator_forms
 from api.templating import calendar_notice
 from yuqing.categories import LEVEL_ORDER
 
@@ -25,7 +26,8 @@ FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。
                   "level": "已调整等级，处置清单与报告时限已重新计算。", "report": "报告已报送。",
                   "leader_ack": "已确认知悉。", "close": "已结案：终报与复盘开始计时。", "reopen": "事件已重新打开。",
                   "review": "复盘已提交。", "reassign": "任务已改派。", "na": "任务已标记为不适用。",
-                  "action_item": "整改事项已标记完成。", "resurgence": "已记录研判：暂不重新打开事件。"}
+                  "action_item": "整改事项已标记完成。", "resurgence": "已记录研判：暂不重新打开事件。",
+                  "regulator": "报告已登记，对应的报告时限已停止。"}
 OVERVIEW_INCIDENTS = 20
 OVERVIEW_MENTIONS = 20
 
@@ -112,7 +114,9 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         "can_decide_resurgence": me.has_role(*DECIDE_ROLES),
         "task_can": {t.id: actions.may_tick(me, t, org) for t in incident.tasks},
         "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
-        "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id)})
+        "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id),
+        "regulator_forms": regulator_forms(session, me, incident, org=org, policy=policy, clock=clock,
+                                           tz=request.app.state.settings.timezone)})
 
 
 def _statement_reads(session, org, incident_id: int) -> list:

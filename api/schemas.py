@@ -223,6 +223,34 @@ class ReviewRead(BaseModel):
     action_items: list[ActionItemRead]
 
 
+class RegulatorReportRead(BaseModel):
+    """A report to an authority outside the bank (监管部门 / 人民银行), as recorded (incidents.regulators)."""
+
+    id: int
+    incident_id: int
+    kind: str = Field(description="regulator_report | pboc_report")
+    kind_name: str
+    recipient_key: str | None = Field(description="config/regulators.yaml key; null when the name was typed in")
+    recipient_name: str
+    method: str
+    reference: str
+    text: str
+    level: str
+    reported_by: str
+    reported_by_name: str
+    reported_at: datetime
+
+
+class AppliedPlaybookRead(BaseModel):
+    """A checklist (应急预案) applied to the incident: several may apply at once (incidents.playbooks)."""
+
+    id: str
+    name: str
+    applied_at: datetime
+    level: str
+    reason: str
+
+
 class IncidentRead(IncidentListRead):
     summary: str
     playbook: str
@@ -239,6 +267,9 @@ class IncidentRead(IncidentListRead):
     leadership_acknowledgements: list[LeaderAckRead] = Field(default_factory=list)
     reviews: list[ReviewRead] = Field(default_factory=list)
     reviewed_at: datetime | None = None
+    playbooks: list[AppliedPlaybookRead] = Field(default_factory=list, description="every checklist applied")
+    regulator_reports: list[RegulatorReportRead] = Field(default_factory=list,
+                                                         description="reports to the regulator / central bank")
 
 
 class AlertRead(BaseModel):

@@ -17,6 +17,7 @@ from api import present, queries
 from api.schemas import (
     ActionItemRead,
     AlertRead,
+    AppliedPlaybookRead,
     ArticleRead,
     ClockRead,
     FactorRead,
@@ -24,6 +25,7 @@ from api.schemas import (
     IncidentRead,
     LeaderAckRead,
     MentionListRead,
+    RegulatorReportRead,
     ReportRead,
     ResurgenceRead,
     ReviewRead,
@@ -38,9 +40,9 @@ from api.schemas import (
 from crawlers.health import health_report
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
-from incidents import action_items, resurgence
+from incidents import action_items, playbooks, regulators, resurgence
 from incidents import queries as incident_queries
-from incidents.models import REPORT_KIND_LABELS, Alert, Incident, ReportKind, Task
+from incidents.models import REPORT_KIND_LABELS, Alert, Incident, RegulatorReport, ReportKind, Task
 from incidents.policy import Policy
 from sentiment.models import Classification, StoryRisk
 from yuqing.clock import Clock
@@ -200,7 +202,9 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
                   for e in incident.events],
         story=story_model, factors=factors, reports=report_reads(session, org, incident),
         leadership_acknowledgements=leader_ack_reads(session, org, incident),
-        reviews=review_reads(session, org, incident, now), reviewed_at=incident.reviewed_at)
+        reviews=review_reads(session, org, incident, now), reviewed_at=incident.reviewed_at,
+        playbooks=playbook_reads(session, incident, policy),
+        regulator_reports=[regulator_report_read(org, r) for r in regulators.reports_of(session, incident.id)])
 
 
 def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,
@@ -241,6 +245,23 @@ def leader_ack_reads(session: Session, org: OrgChart, incident: Incident) -> lis
     return [LeaderAckRead(leader_id=a.leader_id, leader_name=person_name(org, a.leader_id) or a.leader_id,
                           level=a.level, note=a.note, at=a.at)
             for a in incident_queries.leadership_acks_of(session, incident.id)]
+
+
+def playbook_reads(session: Session, incident: Incident, policy: Policy | None) -> list[AppliedPlaybookRead]:
+    """Every checklist applied to the incident, in the order applied (incidents.playbooks)."""
+    names = {p.id: p.name for p in policy.playbooks.values()} if policy is not None else {}
+    return [AppliedPlaybookRead(id=a.playbook_id, name=names.get(a.playbook_id, a.playbook_id),
+                                applied_at=a.applied_at, level=a.level, reason=a.reason)
+            for a in playbooks.applied_of(session, incident)]
+
+
+def regulator_report_read(org: OrgChart, r: RegulatorReport) -> RegulatorReportRead:
+    """A report to the regulator or the central bank (the API's, the incident page's and the CLI's)."""
+    return RegulatorReportRead(
+        id=r.id, incident_id=r.incident_id, kind=r.kind, kind_name=regulators.REPORT_KINDS.get(r.kind, r.kind),
+        recipient_key=r.recipient_key, recipient_name=r.recipient_name, method=r.method, reference=r.reference,
+        text=r.text, level=r.level, reported_by=r.reported_by,
+        reported_by_name=person_name(org, r.reported_by) or r.reported_by, reported_at=r.reported_at)
 
 
 def review_reads(session: Session, org: OrgChart, incident: Incident, now: datetime | None = None

@@ -358,13 +358,13 @@ def first_report_times(session: Session, incident_id: int) -> dict[str, datetime
     return {kind: ensure_utc(at) for kind, at in rows}
 
 
-def record_report(session: Session, *, incident_id: int, to: str, method: str, text: str, user_login: str,
-                  org: OrgChart, regs: RegulatorsFile | None, clock: Clock, kind: str | None = None,
+def record_report(session: Session, *, incident_id: int, method: str, text: str, user_login: str, org: OrgChart,
+                  regs: RegulatorsFile | None, clock: Clock, kind: str | None = None, to: str = "",
                   reference: str = "") -> RegulatorReport:
-    """登记报告: ``to`` is a recipient key from regulators.yaml (the one configured for the incident's branch), or
-    — only when no recipient of the kind is configured there — the recipient's name as told. ``kind`` may be left
-    out when the recipient receives one kind only. The first report of a kind stops its clock and completes its
-    checklist step."""
+    """登记报告: ``to`` is a recipient key from regulators.yaml (the one configured for the incident's branch; left
+    empty, that one), or — only when no recipient of the kind is configured there — the recipient's name as told.
+    ``kind`` may be left out when ``to`` receives one kind only. The first report of a kind stops its clock and
+    completes its checklist step."""
     from incidents.flows import _auto_respond, _check_transition, _complete_by_record  # flows imports policy,
     from incidents.service import _audit, _event, _get_incident  # which imports this module: resolved at call time
     from incidents.statements import pending_marks
@@ -380,6 +380,8 @@ def record_report(session: Session, *, incident_id: int, to: str, method: str, t
         raise IncidentError(f"unknown regulator report kind {kind!r}",
                             "请选择报告类型（报告监管部门或报告人民银行）", code="bad_request")
     expected = recipient_for(regs, org, incident.unit_id, kind)
+    if not to and expected is not None:
+        configured = expected
     if configured is not None:
         if kind not in configured.reports:
             raise IncidentError(f"{to} does not receive {kind}",

@@ -698,6 +698,9 @@ def incident_show(ctx: typer.Context, incident_id: IncidentId, as_: AsUser,
             typer.echo(f"  任务 [{t.status_name}] {t.title}（{t.owner_name or t.owner_role_name}）")
         for rep in read.reports:
             typer.echo(f"  报告 {rep.kind_name} v{rep.version} {rep.author_name} {rep.filed_at.isoformat()}")
+        for reg in read.regulator_reports:
+            typer.echo(f"  {reg.kind_name} {reg.recipient_name}（{reg.method}）{reg.reported_by_name} "
+                       f"{reg.reported_at.isoformat()}")
         for item in (i for r in read.reviews for i in r.action_items):
             state = "已完成" if item.done_at else ("已超期" if item.overdue else "未完成")
             typer.echo(f"  整改 #{item.id} [{state}] {item.title}（{item.owner_name}"
@@ -986,7 +989,8 @@ def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser
     _statement_done(cli, statement_id, "已登记发布")
 
 
-from yuqing import cli_after_close  # noqa: E402, F401  (incident action-done, incident resurgence-dismiss)
+# incident action-done, incident resurgence-dismiss; incident regulator (报告监管部门 / 报告人民银行)
+from yuqing import cli_after_close, cli_regulators  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -232,6 +232,24 @@ POST   /api/v1/incidents/{{incident_id}}/reports  sib      401 401 401 401 | 401
 POST   /api/v1/incidents/{{incident_id}}/reports  hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
 POST   /api/v1/incidents/{{incident_id}}/reports  missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/incidents/{{incident_id}}/reports  range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/regulator-reports/draft range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/regulator-reports range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 POST   /api/v1/incidents/{{incident_id}}/leader-ack own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
 POST   /api/v1/incidents/{{incident_id}}/leader-ack sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
 POST   /api/v1/incidents/{{incident_id}}/leader-ack sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 200 403 403 403 403 403 403
@@ -454,6 +472,12 @@ POST   /incidents/{{incident_id}}/reports         sib      LGN LGN LGN LGN | 403
 POST   /incidents/{{incident_id}}/reports         hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/reports         missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/reports         range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/regulator-reports range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/leader-ack      own      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/leader-ack      sub      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/leader-ack      sib      LGN LGN LGN LGN | 403 403 303 403 403 403 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -833,6 +857,8 @@ INCIDENT_ACTIONS: dict[str, tuple[str, dict[str, Any], str]] = {  # action -> (s
     "close": ("monitoring", {"summary": "矩阵测试"}, "incident.close"),
     "reopen": ("closed", {"reason": "矩阵测试"}, "incident.reopen"),
     "review": ("closed", {"text": "矩阵测试复盘"}, "incident.review"),
+    "regulator-reports": ("responding", {"kind": "regulator_report", "method": "电话", "text": "矩阵测试：已电话报告"},
+                          "incident.regulator_report"),
 }
 TASK_ACTIONS: dict[str, tuple[dict[str, str], str]] = {
     "reassign": ({"owner_id": "huangwei", "reason": "矩阵测试"}, "task.reassign"),
@@ -1090,6 +1116,13 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/incidents/{incident_id}/level"): _incident_action("", "level"),
     ("POST", "/api/v1/incidents/{incident_id}/reports"): _incident_action("/api/v1", "reports"),
     ("POST", "/incidents/{incident_id}/reports"): _incident_action("", "reports"),
+    ("GET", "/api/v1/incidents/{incident_id}/regulator-reports"):
+        lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}/regulator-reports"),
+    ("GET", "/api/v1/incidents/{incident_id}/regulator-reports/draft"):
+        lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}/regulator-reports/draft"
+                             "?kind=pboc_report"),
+    ("POST", "/api/v1/incidents/{incident_id}/regulator-reports"): _incident_action("/api/v1", "regulator-reports"),
+    ("POST", "/incidents/{incident_id}/regulator-reports"): _incident_action("", "regulator-reports"),
     ("POST", "/api/v1/incidents/{incident_id}/leader-ack"): _incident_action("/api/v1", "leader-ack"),
     ("POST", "/incidents/{incident_id}/leader-ack"): _incident_action("", "leader-ack"),
     ("POST", "/api/v1/incidents/{incident_id}/close"): _incident_action("/api/v1", "close"),
@@ -1274,6 +1307,8 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
                 allowed = bool(roles & {"commander", "leader"}) or ("liaison" in roles and unit == target_unit)
             elif row.path.endswith("/done"):  # a review action item: its owner, a commander or a leader
                 allowed = bool(roles & {r.value for r in ACTION_ITEM_MARKERS}) or login == ACTION_ITEM_OWNER
+            elif row.path.endswith("/regulator-reports") and row.method == "POST":  # 报告监管部门 / 人民银行
+                allowed = bool(roles & {r.value for r in ACTION_ROLES[Action.regulator_report]})
             elif "/resurgence/" in row.path:  # the decision on a 舆情反弹 flag
                 allowed = bool(roles & {r.value for r in RESURGENCE_DECIDERS})
             elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
@@ -1370,6 +1405,7 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/incidents/{incident_id}/monitor": ("c:lea", "sib"),
     "/incidents/{incident_id}/level": ("c:com", "own"),
     "/incidents/{incident_id}/reports": ("c:com", "sub"),
+    "/incidents/{incident_id}/regulator-reports": ("c:lea", "sib"),
     "/incidents/{incident_id}/leader-ack": ("c:lea", "own"),
     "/incidents/{incident_id}/close": ("c:com", "own"),
     "/incidents/{incident_id}/reopen": ("c:lea", "own"),
