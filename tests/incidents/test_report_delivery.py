@@ -111,3 +111,22 @@ def test_reports_config_errors_name_the_file_and_field(tmp_path):
         delivery.load_reports_config(bad)
     assert "reports.yaml" in str(exc.value) and "weekday" in str(exc.value)
     assert delivery.load_reports_config(tmp_path / "missing.yaml") == delivery.ReportsConfig()
+
+
+def test_issue_and_receipt_on_both_databases(session_factory, org, policy, clock):
+    from tests.incidents.conftest import _make_risk, _make_story
+
+    with session_factory() as s:
+        story = _make_story(s, clock=clock, title="示例银行新华路网点排长队，客户不满")
+        risk = _make_risk(s, story=story, clock=clock, level="III", score=40.0)
+        out = service.handle_story_risk(s, story_risk=risk, org=org, policy=policy, clock=clock)
+        s.commit()
+        clock.set(TUESDAY_0905)
+        assert delivery.issue_due_reports(s, org=org, policy=policy, clock=clock) > 0
+        s.commit()
+        assert delivery.issue_due_reports(s, org=org, policy=policy, clock=clock) == 0
+        issue = s.scalars(select(ReportIssue)).one()
+        assert delivery.record_receipt(s, issue=issue, person=org.person("chenjing"), unit_ids={"xinhualu"},
+                                       via="link", acknowledge=True, clock=clock) == [out.incident_id]
+        s.commit()
+        assert s.scalars(select(ReportReceipt)).one().via == "link"
