@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Form, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -107,7 +107,7 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 
 @router.post("/incidents/{incident_id}/regulator-reports")
-def page_record(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+def page_record(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
                 policy: PolicyDep, incident_id: IdPath, csrf_token: Annotated[str, Form(max_length=128)] = "",
                 kind: Annotated[KindParam | None, Form()] = None,
                 to: Annotated[str, Form(max_length=200)] = "",

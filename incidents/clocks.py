@@ -196,10 +196,10 @@ def _step_span(policy: Policy, key: str, level: str) -> timedelta | None:
     """How long the strictest minutes-deadline step ``key`` gives at ``level`` (None: no such step, or it counts
     working days, whose span depends on the calendar)."""
     ref = datetime(2000, 1, 3, tzinfo=ZoneInfo("UTC"))
-    spans = [step_due_at(s, level=level, start=ref, policy=policy) - ref  # type: ignore[operator]
-             for pb in policy.playbooks.values() for s in pb.steps
-             if s.key == key and s.applies_at(level) and not (s.working_days or s.working_days_by_level)
-             and step_due_at(s, level=level, start=ref, policy=policy) is not None]
+    steps = [s for pb in policy.playbooks.values() for s in pb.steps
+             if s.key == key and s.applies_at(level) and not (s.working_days or s.working_days_by_level)]
+    dues = [step_due_at(s, level=level, start=ref, policy=policy) for s in steps]
+    spans = [due - ref for due in dues if due is not None]
     return min(spans) if spans else None
 
 

@@ -279,11 +279,10 @@ def apply_level(session: Session, *, incident: Incident, new_level: str, reason:
     incident.level = new_level
     r = playbooks.replan(session, incident=incident, level=new_level, up=up, org=org, policy=policy, now=now,
                          actor=actor, alert=alert)
-    joined = "，".join(f"追加处置清单“{p.name}”" for p in r.joined)
-    plan = change_text(r).strip("（）")
+    notes = [f"追加处置清单“{p.name}”" for p in r.joined] + [x for x in (change_text(r),) if x]
     _event(session, incident, now, "level_changed", actor,
            f"等级由{level_title(old)}调整为{level_title(new_level)}：{plain_line(reason, 200)}"
-           f"（{'；'.join(x for x in (joined, plan) if x) + '；' if joined or plan else ''}报告时限按新等级重新计算）",
+           f"（{'；'.join([*notes, '报告时限按新等级重新计算'])}）",
            {"from": old, "to": new_level, "reason": reason, "direction": "up" if up else "down",
             "playbooks_added": [p.id for p in r.joined], "tasks_added": r.added, "tasks_tightened": r.tightened,
             "tasks_not_applicable": r.dropped})

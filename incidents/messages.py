@@ -8,8 +8,9 @@ bodies are text/plain, and the dashboard escapes at render time.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from yuqing.categories import category_label
 
 TOP_FACTORS = 3
 _WS = re.compile(r"\s+")
+CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站"}
 
 
 def plain_line(text: object, limit: int = 120) -> str:
@@ -25,6 +27,21 @@ def plain_line(text: object, limit: int = 120) -> str:
     s = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(text or ""))
     s = _WS.sub(" ", s).strip()
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def check_placeholders(template: str, known: Iterable[str]) -> str:
+    """``template`` if every ``{name}`` in it is one of ``known``; a ValueError naming the unknown ones (or the broken
+    brace syntax) otherwise — what a config validator reports for a Chinese text template."""
+    known = tuple(known)
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"bad placeholder syntax ({exc}); write a literal brace as {{{{ or }}}}") from None
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                         f"known: {', '.join('{' + n + '}' for n in known)}")
+    return template
 
 
 def top_factors(factors: Mapping[str, object], n: int = TOP_FACTORS) -> list[tuple[str, float, str]]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from incidents.clocks import step_due_at
 from incidents.levels import level_title
+from incidents.messages import CHANNEL_LABELS
 from incidents.models import Alert, Incident, Task, TaskStatus
 from incidents.policy import Playbook, PlaybookRule, PlaybookStep, Policy
 from incidents.regulators import step_note, step_title
@@ -38,8 +39,6 @@ from yuqing.categories import category_label
 from yuqing.clock import ensure_utc
 from yuqing.db import Base, UTCDateTime
 from yuqing.org import OrgChart
-
-CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站"}
 
 
 class AppliedPlaybook(Base):
@@ -276,7 +275,7 @@ def follow_story(session: Session, *, incident: Incident, alert: Alert | None, o
     reasons = "；".join(f"“{p.name}”（{why(p.applies_to, categories=cats, level=incident.level, channels=chans)}）"
                        for p in out.joined)
     _event(session, incident, now, "playbook_added", SYSTEM,
-           f"事件传播情况变化，追加处置清单{reasons}" + change_text(out),
+           f"事件传播情况变化，追加处置清单{reasons}" + (f"（{change_text(out)}）" if change_text(out) else ""),
            {"playbooks": [p.id for p in out.joined], "channels": list(ctx.channels),
             "categories": list(ctx.categories), "tasks_added": out.added, "tasks_tightened": out.tightened})
     _audit(session, now, SYSTEM, "incident.playbook", "incident", incident.id, ",".join(p.id for p in out.joined),
@@ -286,7 +285,7 @@ def follow_story(session: Session, *, incident: Incident, alert: Alert | None, o
 
 
 def change_text(r: Replan) -> str:
-    """``（新增任务2项，1项任务期限提前）`` — empty when nothing changed."""
+    """``新增任务2项，1项任务期限提前`` — empty when nothing changed."""
     plan = []
     if r.added:
         plan.append(f"新增任务{len(r.added)}项")
@@ -294,7 +293,7 @@ def change_text(r: Replan) -> str:
         plan.append(f"{len(r.tightened)}项任务期限提前")
     if r.dropped:
         plan.append(f"{len(r.dropped)}项任务不再适用")
-    return f"（{'，'.join(plan)}）" if plan else ""
+    return "，".join(plan)
 
 
 def _add(session: Session, incident: Incident, planned: PlannedStep, *, org: OrgChart, policy: Policy,

@@ -22,12 +22,10 @@ it is the bank's word to its regulator.
 
 from __future__ import annotations
 
-import string
 from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -36,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from incidents.errors import IncidentError
 from incidents.lifecycle import Action
-from incidents.messages import plain_line
+from incidents.messages import CHANNEL_LABELS, check_placeholders, plain_line
 from incidents.models import (
     REPORT_KIND_LABELS,
     Incident,
@@ -53,6 +51,9 @@ from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, UnitKind
 from yuqing.yamlfile import load_model
 
+if TYPE_CHECKING:  # incidents.policy loads this module's file into the Policy
+    from incidents.policy import Policy
+
 REGULATORS_FILE = "regulators.yaml"
 ReportKindName = Literal["regulator_report", "pboc_report"]
 REPORT_KINDS: dict[str, str] = {"regulator_report": "报告监管部门", "pboc_report": "报告人民银行"}
@@ -62,7 +63,6 @@ PLACEHOLDERS = ("recipient", "department", "bank", "branch", "unit", "unit_short
                 "category", "opened_at", "first_published_at", "what_happened", "actions_taken", "reporter", "date")
 TEXT_LIMIT = 20000
 METHOD_LIMIT = 32
-CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站"}
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 UnitId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -74,15 +74,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def unknown_placeholders(text: str, known: Iterable[str]) -> list[str]:
-    """The ``{name}`` placeholders of ``text`` not in ``known``; raises ValueError on broken brace syntax."""
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise ValueError(f"bad placeholder syntax ({exc}); write a literal brace as {{{{ or }}}}") from None
-    return sorted({n for n in names if n not in set(known)})
-
-
 class ReportKindConfig(_Strict):
     """One kind of report: its label on the form and the timeline, and the template its text starts from."""
 
@@ -92,11 +83,7 @@ class ReportKindConfig(_Strict):
     @field_validator("template")
     @classmethod
     def _known_placeholders(cls, v: str) -> str:
-        unknown = unknown_placeholders(v, PLACEHOLDERS)
-        if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
-                             f"known: {', '.join('{' + n + '}' for n in PLACEHOLDERS)}")
-        return v
+        return check_placeholders(v, PLACEHOLDERS)
 
 
 class Recipient(_Strict):
@@ -161,22 +148,22 @@ def load_regulators(path: Path | str) -> RegulatorsFile:
     return load_model(path, RegulatorsFile)
 
 
-def required_kinds(policy: object) -> list[str]:
+def required_kinds(policy: Policy) -> list[str]:
     """The kinds some clock demands: ``regulator_report`` when a level has ``regulator_report_minutes``,
     ``pboc_report`` when a playbook has a ``pboc_report`` step."""
     out = []
-    if any(lv.regulator_report_minutes for lv in policy.levels_file.levels):  # type: ignore[attr-defined]
+    if any(lv.regulator_report_minutes for lv in policy.levels_file.levels):
         out.append("regulator_report")
-    if any(s.key == "pboc_report" for p in policy.playbooks.values() for s in p.steps):  # type: ignore[attr-defined]
+    if any(s.key == "pboc_report" for p in policy.playbooks.values() for s in p.steps):
         out.append("pboc_report")
     return out
 
 
-def check_regulators_against_org(policy: object, org: OrgChart, path: Path | str) -> None:
+def check_regulators_against_org(policy: Policy, org: OrgChart, path: Path | str) -> None:
     """Every branch named must be a 分行 (or the head office) of the org chart, and every branch and the head office
     must have a recipient for each kind a clock demands — otherwise that clock could not be met. Raises a
     ConfigError naming ``regulators.yaml`` and the field. Nothing to check when the file is absent."""
-    regs: RegulatorsFile | None = getattr(policy, "regulators", None)
+    regs = policy.regulators
     if regs is None:
         return
     problems = []

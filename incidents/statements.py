@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -41,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from incidents.errors import IncidentError, NotFound
 from incidents.lifecycle import IncidentStatus
-from incidents.messages import plain_line
+from incidents.messages import check_placeholders, plain_line
 from incidents.models import (
     STATEMENT_KIND_LABELS,
     STATEMENT_STATUS_LABELS,
@@ -175,15 +174,7 @@ class StatementTemplate(BaseModel):
     @field_validator("text")
     @classmethod
     def _known_placeholders(cls, v: str) -> str:
-        try:
-            names = [name for _, name, spec, conv in string.Formatter().parse(v) if name is not None]
-        except ValueError as exc:
-            raise ValueError(f"bad placeholder syntax ({exc}); write a literal brace as {{{{ or }}}}") from None
-        unknown = sorted({n for n in names if n not in PLACEHOLDERS})
-        if unknown:
-            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
-                             f"known: {', '.join('{' + n + '}' for n in PLACEHOLDERS)}")
-        return v
+        return check_placeholders(v, PLACEHOLDERS)
 
 
 class StatementTemplates(BaseModel):

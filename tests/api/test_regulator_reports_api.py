@@ -29,7 +29,8 @@ def test_the_api_lists_drafts_and_records_a_report_and_the_incident_shows_it(cli
     assert client.get(url, headers=token_for("huangwei")).json() == {"data": [], "count": 0}  # anyone in scope reads
 
     draft = client.get(f"{url}/draft?kind=pboc_report", headers=token_for("liuqiang")).json()
-    assert (draft["to"], draft["recipient_name"], draft["methods"]) == ("pboc_jiangcheng", PBOC, ["电话", "书面报告", "传真"])
+    assert (draft["to"], draft["recipient_name"], draft["methods"]) == (
+        "pboc_jiangcheng", PBOC, ["电话", "书面报告", "传真"])
     assert f"{PBOC}金融稳定科：" in draft["text"] and incident.number in draft["text"] and "【待核实" in draft["text"]
 
     refused = client.post(url, headers=token_for("liuqiang"), json={"kind": "pboc_report", "method": "电话",
@@ -75,7 +76,7 @@ def test_the_incident_page_form_is_prefilled_and_records_the_report(login_as, se
     page = c.get(url).text
     assert "报告监管部门 / 报告人民银行" in page and f"报告监管部门：{NFRA}" in page and f"报告人民银行：{PBOC}" in page
     assert f"向{NFRA}报告重大声誉事件（12小时内）" in page and "登记报告</a>后自动完成" in page
-    assert f"关于示例银行江城分行新华路网点声誉事件有关情况的报告" in page  # the textarea holds the template
+    assert "关于示例银行江城分行新华路网点声誉事件有关情况的报告" in page  # the textarea holds the template
     r = c.post(f"{url}/regulator-reports", data={
         "csrf_token": csrf_of(page), "kind": "regulator_report", "to": "nfra_jiangcheng", "method": "书面报告",
         "reference": "江城声誉〔2026〕3号", "text": "关于新华路网点声誉事件有关情况的报告（已核实）"})

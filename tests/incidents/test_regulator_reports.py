@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -173,7 +174,7 @@ def test_without_a_configured_recipient_the_person_names_who_was_told(session, o
 
 def test_the_config_names_the_file_and_field_and_every_branch_has_its_recipients(tmp_path, org, policy):
     bad = tmp_path / "regulators.yaml"
-    text = (regulators.Path(__file__).resolve().parents[2] / "config" / "regulators.yaml").read_text("utf-8")
+    text = (Path(__file__).resolve().parents[2] / "config" / "regulators.yaml").read_text("utf-8")
     bad.write_text(text.replace("methods: [电话, 书面报告, 传真]\n    reports: [pboc_report]\n    branches: "
                                 "[jiangcheng]", "methods: []\n    reports: [pboc_report]\n    branches: [jiangcheng]"),
                    encoding="utf-8")
@@ -195,7 +196,7 @@ def test_the_config_names_the_file_and_field_and_every_branch_has_its_recipients
 
 
 def test_the_regulators_file_is_loaded_beside_levels(tmp_path):
-    root = regulators.Path(__file__).resolve().parents[2] / "config"
+    root = Path(__file__).resolve().parents[2] / "config"
     assert load_policy(root / "levels.yaml", root / "checklists").regulators.recipient("pboc_hq").name == "中国人民银行"
     (tmp_path / "levels.yaml").write_text((root / "levels.yaml").read_text("utf-8"), encoding="utf-8")
     assert load_policy(tmp_path / "levels.yaml", root / "checklists").regulators is None
