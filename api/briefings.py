@@ -10,6 +10,7 @@
   知悉 of the cases it lists (level III for the daily report: its leadership clock is "the daily report");
   ``POST /reports/issues/{id}/ack`` acknowledges it explicitly. Issued reports cover the branch: readable by those
   whose scope covers it.
+* ``GET /api/v1/reports/filed/{report_id}`` — a filed 专报 exactly as filed (the edited text), in any format.
 * ``GET /api/v1/reports/incidents/{id}``, ``/api/v1/reports/daily``, ``/api/v1/reports/weekly`` — the briefing as
   JSON (``BriefingRead``: header, summary, the plain text, the attachments), or as a file with ``format=html|pdf|
   docx`` (the HTML carries its own CSP: no script, nothing loaded). Everyone signed in may read them, scoped like
@@ -80,6 +81,19 @@ def incident_briefing_file(principal: CurrentUser, session: SessionDep, org: Org
     return _file(briefing, format)
 
 
+@router.get("/api/v1/reports/filed/{report_id}", summary="已报送的专报（报送版本）", response_class=Response)
+def filed_file(principal: CurrentUser, session: SessionDep, org: OrgDep, report_id: IdPath,
+               format: Annotated[FormatParam, Query()] = "json") -> Response:
+    """A filed 初报 / 续报 / 终报 exactly as the commander filed it, in any format."""
+    from incidents.models import Incident, IncidentReport
+
+    report = session.get(IncidentReport, report_id)
+    if report is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"报告不存在（编号 {report_id}）")
+    ensure_unit(principal, session.get(Incident, report.incident_id).unit_id)
+    return _file(briefings.filed_briefing(session, report_id=report_id, org=org), format)
+
+
 @router.get("/api/v1/reports/daily", summary="舆情日报", response_class=Response)
 def daily_file(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
                request: Request, day: Annotated[date | None, Query(alias="date")] = None,
@@ -123,7 +137,8 @@ def briefing_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
     briefing = _incident_briefing(session, me, org, policy, clock, incident_id, chosen)
     return render(request, "briefing.html", me, "incidents", {
         "incident": incident, "kind": chosen, "kinds": list(KIND_LABELS.items()), "briefing": briefing,
-        "draft": briefing.plain_text(), "can": incident_permissions(me, incident)})
+        "draft": briefing.plain_text(), "can": incident_permissions(me, incident),
+        "filed": briefings.filed_reports(session, incident.id)})
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)

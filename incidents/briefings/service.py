@@ -51,6 +51,42 @@ def incident_briefing(session: Session, *, incident_id: int, kind: str, org: Org
     return draft_incident_briefing(material, kind=kind, org=org, mask=mask)
 
 
+def filed_briefing(session: Session, *, report_id: int, org: OrgChart) -> Briefing:
+    """A filed 专报 (the text the commander edited and filed, exactly as filed) laid out as a briefing, so the
+    version that went out can be sent as HTML, PDF or DOCX too."""
+    from incidents.briefings.document import Paragraph, Section, Sentence, long_time
+    from incidents.levels import level_title
+    from incidents.models import IncidentReport
+
+    report = session.get(IncidentReport, report_id)
+    if report is None:
+        raise NotFound("report", report_id, "报告")
+    incident = session.get(Incident, report.incident_id)
+    kind = ReportKind(report.kind)
+    name = {ReportKind.initial: "初报", ReportKind.follow_up: f"续报（第{report.version}期）",
+            ReportKind.final: "终报"}[kind]
+    try:
+        branch = org.owning_branch(incident.unit_id)
+        unit = org.unit(incident.unit_id).name
+    except KeyError:
+        branch, unit = org.root(), incident.unit_id
+    try:
+        author = org.person(report.author).name
+    except KeyError:
+        author = report.author
+    paragraphs = [Paragraph([Sentence(line)]) for line in report.text.splitlines() if line.strip()]
+    suffix = {ReportKind.initial: "CB", ReportKind.follow_up: f"XB{report.version}", ReportKind.final: "ZB"}[kind]
+    return Briefing(kind=kind.value, title=f"舆情专报（{name}）", organisation=branch.name,
+                    header=[("事件等级", level_title(report.level)), ("涉及单位", unit),
+                            ("报送单位", f"{branch.name}综合管理部"), ("报送时间", long_time(report.filed_at)),
+                            ("报送人", author), ("专报编号", f"{incident.number}-{suffix}"),
+                            ("事件编号", incident.number)],
+                    summary=f"本件为{long_time(report.filed_at)}报送的{name}正文（报送版本，未经系统改动）。",
+                    sections=[Section("正文", paragraphs)], attachments=[], generated_at=report.filed_at,
+                    notes=["正文引文后的〔编号｜发布时间｜证据哈希〕对应草稿附件所列原始链接。"],
+                    number=f"{incident.number}-{suffix}")
+
+
 def daily_report(session: Session, *, day: date, org: OrgChart, policy: Policy, now: datetime,
                  sources: Sequence[SourceConfig] | None = None, unit_ids: Iterable[str] | None = None,
                  scope_unit: str | None = None, mask: bool = True) -> PeriodReport:

@@ -153,6 +153,12 @@ GET    /api/v1/articles                          hq       401 401 401 401 | 403 
 GET    /api/v1/articles                          missing  401 401 401 401 | 403 403 403 403 403 403 403 403 403 | 403 403 403 403 403 403 403 403 403
 GET    /api/v1/sources                           -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 # 舆情专报 / 日报 / 周报 (JSON by default, files with ?format=): read like the incident; 日报 / 周报 of one's own units
+GET    /api/v1/reports/filed/{{report_id}}    own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/reports/filed/{{report_id}}    sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/reports/filed/{{report_id}}    sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/reports/filed/{{report_id}}    hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/reports/filed/{{report_id}}    missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/reports/filed/{{report_id}}    range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
 GET    /api/v1/reports/daily                     -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/reports/weekly                    -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/reports/incidents/{{incident_id}} own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
@@ -975,6 +981,19 @@ def _resurgence_dismiss(prefix: str) -> Prepare:
     return prepare
 
 
+def _filed_report(w: World, target: str) -> int:
+    """A filed 初报 of the target's incident, made once."""
+    from incidents.models import IncidentReport
+
+    if ("filed", target) not in w.background:
+        report = IncidentReport(incident_id=w.incident(target), kind="initial", version=1, level="II",
+                                text=f"MX_{target}_MX 初报正文", author="liuqiang", filed_at=w.clock.now())
+        w.session.add(report)
+        w.session.commit()
+        w.background[("filed", target)] = report.id
+    return w.background[("filed", target)]
+
+
 def _fresh_issue(w: World) -> int:
     """An issued daily report (日报) of a day of its own, listing no case."""
     from incidents.briefings.models import ReportIssue
@@ -1070,6 +1089,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/api/v1/reports/incidents/{incident_id}"):
         lambda w, t, c: Call(f"/api/v1/reports/incidents/{_id(t, lambda: w.incident(t))}"),
     ("GET", "/reports"): _fixed("/reports"),
+    ("GET", "/api/v1/reports/filed/{report_id}"):
+        lambda w, t, c: Call(f"/api/v1/reports/filed/{_id(t, lambda: _filed_report(w, t))}"),
     ("GET", "/reports/issues/{issue_id}"): lambda w, t, c: Call(f"/reports/issues/{_id(t, lambda: _fresh_issue(w))}"),
     ("POST", "/reports/issues/{issue_id}/ack"): _issue_ack,
     ("GET", "/incidents/{incident_id}/briefing"):

@@ -41,6 +41,13 @@ def test_draft_page_files_the_edited_briefing_as_the_report(login_as, make, sess
                                                                .where(IncidentReport.incident_id == incident.id)
                                                                .order_by(IncidentReport.id))]
     assert versions == [("initial", 1), ("follow_up", 1), ("follow_up", 2)]  # every version kept
+    page = com.get(f"/incidents/{incident.id}/briefing").text
+    first = filed[0].id
+    assert f"/api/v1/reports/filed/{first}?format=pdf" in page  # each filed version downloads as it was filed
+    as_filed = com.get(f"/api/v1/reports/filed/{first}?format=docx")
+    assert as_filed.status_code == 200 and as_filed.content.startswith(b"PK")
+    data = com.get(f"/api/v1/reports/filed/{first}").json()
+    assert data["title"] == "舆情专报（初报）" and data["text"].count("【已核实】") == 1
 
 
 @pytest.mark.parametrize("fmt, magic", [("html", b"<!DOCTYPE html>"), ("pdf", b"%PDF"), ("docx", b"PK")])
