@@ -279,7 +279,7 @@ def apply_level(session: Session, *, incident: Incident, new_level: str, reason:
     incident.level = new_level
     r = playbooks.replan(session, incident=incident, level=new_level, up=up, org=org, policy=policy, now=now,
                          actor=actor, alert=alert)
-    notes = [f"追加处置清单“{p.name}”" for p in r.joined] + [x for x in (change_text(r),) if x]
+    notes = [f"追加处置清单“{p.name}”（{r.why[p.id]}）" for p in r.joined] + [x for x in (change_text(r),) if x]
     _event(session, incident, now, "level_changed", actor,
            f"等级由{level_title(old)}调整为{level_title(new_level)}：{plain_line(reason, 200)}"
            f"（{'；'.join([*notes, '报告时限按新等级重新计算'])}）",

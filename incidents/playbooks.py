@@ -81,6 +81,8 @@ class Replan:
     """What a re-plan changed, for the caller's timeline entry."""
 
     joined: list[Playbook] = field(default_factory=list)
+    why: dict[str, str] = field(default_factory=dict)  # joined playbook id -> why it applies now
+    context: StoryContext | None = None
     added: list[str] = field(default_factory=list)
     tightened: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -109,7 +111,7 @@ def matching(policy: Policy, *, categories: Iterable[str], level: str, channels:
 
 
 def why(rule: PlaybookRule, *, categories: Sequence[str], level: str, channels: Sequence[str]) -> str:
-    """The part of a playbook's rule the incident meets, in Chinese (e.g. 报道渠道包含新闻媒体)."""
+    """The part of a playbook's rule the incident meets, in Chinese (e.g. 传播渠道包含新闻媒体)."""
     parts = []
     on = [c for c in rule.any_category_on if c in channels]
     if on:
@@ -128,11 +130,10 @@ def why(rule: PlaybookRule, *, categories: Sequence[str], level: str, channels: 
 
 # --- the merge ------------------------------------------------------------------------------------------------
 def plan_steps(playbooks: Sequence[Playbook], *, level: str, start: datetime, opened_at: datetime,
-               first_published: datetime | None, policy: Policy, org: OrgChart, unit_id: str,
-               tz: str | None = None) -> list[PlannedStep]:
+               first_published: datetime | None, policy: Policy, org: OrgChart, unit_id: str) -> list[PlannedStep]:
     """The union of the playbooks' steps at ``level``, each key once, in the order the playbooks (by priority)
     list them. ``start`` is when steps are planned (the opening, a level rise, a playbook joining)."""
-    zone = ZoneInfo(tz or policy.timezone)
+    zone = ZoneInfo(policy.timezone)
     ranked = by_priority(playbooks, policy)
     candidates: dict[str, list[tuple[datetime | None, int, Playbook, PlaybookStep, str]]] = {}
     for rank, pb in enumerate(ranked):
@@ -169,7 +170,11 @@ def applied_of(session: Session, incident: Incident) -> list[AppliedPlaybook]:
 def applied_playbooks(session: Session, incident: Incident, policy: Policy) -> list[Playbook]:
     """The applied playbooks still in config, highest priority first (an incident recorded before playbooks were
     tracked has its ``incidents.playbook`` one)."""
-    ids = [a.playbook_id for a in applied_of(session, incident)] or [incident.playbook]
+    return _known(policy, incident, [a.playbook_id for a in applied_of(session, incident)])
+
+
+def _known(policy: Policy, incident: Incident, ids: Sequence[str]) -> list[Playbook]:
+    ids = list(ids) or [incident.playbook]
     known = [policy.playbooks[i] for i in dict.fromkeys(ids) if i in policy.playbooks]
     if not known:  # every template it used was removed from config since
         known = [policy.choose_playbook(category=incident.category, level=incident.level)]
@@ -214,21 +219,24 @@ def open_checklist(session: Session, *, incident: Incident, playbooks: Sequence[
 
 
 def replan(session: Session, *, incident: Incident, level: str, up: bool, org: OrgChart, policy: Policy,
-           now: datetime, actor: str, alert: Alert | None = None) -> Replan:
+           now: datetime, actor: str, alert: Alert | None = None, joining_only: bool = False) -> Replan:
     """Re-plan the checklist for ``level`` (the incident's level already set to it) and the story as it is now.
 
     Playbooks that match now and were not applied join (recorded). Steps of every applied playbook at ``level``
     that have no task yet are added (on a rise or when a playbook joined); open tasks take the stricter of their
     deadline and the one planned now (deadlines already incurred never move out); on a fall (``up`` False), open
-    tasks that no applied playbook has at ``level`` become not applicable. Writes no timeline entry: the caller
-    says why (a level change, the story's growth)."""
+    tasks that no applied playbook has at ``level`` become not applicable. ``joining_only``: change nothing unless
+    a playbook joins. Writes no timeline entry: the caller says why (a level change, the story's growth)."""
     ctx = incident_context(session, incident, alert)
-    out = Replan()
-    applied_ids = {a.playbook_id for a in applied_of(session, incident)} or {incident.playbook}
+    out = Replan(context=ctx)
+    applied_ids = [a.playbook_id for a in applied_of(session, incident)]
     now_matching = matching(policy, categories=ctx.categories, level=level, channels=ctx.channels)
-    out.joined = [p for p in now_matching if p.id not in applied_ids and not is_fallback(p)]
-    current = applied_playbooks(session, incident, policy)
-    playbooks = by_priority([*current, *out.joined], policy)
+    out.joined = [p for p in now_matching if p.id not in (applied_ids or [incident.playbook]) and not is_fallback(p)]
+    if joining_only and not out.joined:
+        return out
+    out.why = {p.id: why(p.applies_to, categories=ctx.categories, level=level, channels=ctx.channels)
+               for p in out.joined}
+    playbooks = by_priority([*_known(policy, incident, applied_ids), *out.joined], policy)
     planned = plan_steps(playbooks, level=level, start=now, opened_at=incident.opened_at,
                          first_published=ctx.first_published, policy=policy, org=org, unit_id=incident.unit_id)
     by_key = {t.key: t for t in incident.tasks}
@@ -253,8 +261,7 @@ def replan(session: Session, *, incident: Incident, level: str, up: bool, org: O
                 out.dropped.append(task.title)
     for pb in out.joined:
         session.add(AppliedPlaybook(incident_id=incident.id, playbook_id=pb.id, applied_at=now, level=level,
-                                    reason=why(pb.applies_to, categories=ctx.categories, level=level,
-                                               channels=ctx.channels)))
+                                    reason=out.why[pb.id]))
     return out
 
 
@@ -264,16 +271,12 @@ def follow_story(session: Session, *, incident: Incident, alert: Alert | None, o
     entry saying why. Nothing changes (and nothing is written) when no new playbook matches."""
     from incidents.service import SYSTEM, _audit, _event  # service imports this module's callers
 
-    ctx = incident_context(session, incident, alert)
-    applied_ids = {a.playbook_id for a in applied_of(session, incident)} or {incident.playbook}
-    if not any(p.id not in applied_ids and not is_fallback(p)
-               for p in matching(policy, categories=ctx.categories, level=incident.level, channels=ctx.channels)):
-        return Replan()
     out = replan(session, incident=incident, level=incident.level, up=True, org=org, policy=policy, now=now,
-                 actor=SYSTEM, alert=alert)
-    cats, chans = ctx.categories, ctx.channels
-    reasons = "；".join(f"“{p.name}”（{why(p.applies_to, categories=cats, level=incident.level, channels=chans)}）"
-                       for p in out.joined)
+                 actor=SYSTEM, alert=alert, joining_only=True)
+    if not out.joined:
+        return out
+    ctx = out.context
+    reasons = "；".join(f"“{p.name}”（{out.why[p.id]}）" for p in out.joined)
     _event(session, incident, now, "playbook_added", SYSTEM,
            f"事件传播情况变化，追加处置清单{reasons}" + (f"（{change_text(out)}）" if change_text(out) else ""),
            {"playbooks": [p.id for p in out.joined], "channels": list(ctx.channels),
