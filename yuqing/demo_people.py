@@ -43,13 +43,22 @@ FACTS = {
     "网点当日营业及兑付情况": "当日网点现金充足，未发生客户无法取款的情况。",
     "事情经过，如大额取现需提前预约":
         "按照人民银行大额现金管理规定，单笔5万元以上取现需提前一天预约，网点已为客户办理预约",
+    # what he writes into the reports to the regulator and the central bank (incidents.regulators templates)
+    "事件对客户、网点经营及我行声誉的实际影响":
+        "网点营业秩序正常、现金兑付正常，未出现客户聚集或挤提；涉事客户诉求正在处理，网络传播情况持续监测中",
+    "下一步处置安排": "持续监测舆情走势，做好网点现金备付和客户解释工作，按时续报",
+    "下一步安排": "持续监测舆情和网点客流，做好现金备付，按时续报",
+    "网点客流、排队及现金兑付情况，有无聚集": "经与网点核实，网点客流正常，无排队聚集，现金兑付正常",
+    "网点及分行现金备付情况": "分行已向网点调拨备付现金，网点及分行现金备付充足",
 }
 DEFAULT_FACT = "经核实，相关情况已与客户沟通处理。"
 # Steps completed by their record (a statement's progress, a report, a leader's acknowledgement), never by hand.
 BY_RECORD = {"initial_report", "leadership_notice", "legal_review", "leadership_signoff", "holding_statement",
              "publish_response", "official_clarification"}
+# Steps completed by recording the report to the authority (incidents.regulators), never by a tick.
+AUTHORITY_REPORTS = {"regulator_report", "pboc_report"}
 # Steps that close the case's paperwork: the commander does them last, just before closing.
-CLOSING_STEPS = {"archive", "report_and_archive"}
+CLOSING_STEPS = {"archive", "report_and_archive", "complaint_statistics"}
 _CHANNELS = {"social": "社交媒体", "news": "新闻", "complaint": "投诉平台", "regulator": "监管网站"}
 # Truths (sim ground truth) a duty monitor reading the post would dismiss as not negative exposure, and why.
 DISMISS_REASONS = {"bank_positive": "本行正面宣传报道", "bank_neutral": "本行服务公告或中性信息",
@@ -66,6 +75,7 @@ class _Case:
     filled: bool = False
     last_step: dict[str, datetime] = field(default_factory=dict)
     task_seen: dict[int, datetime] = field(default_factory=dict)  # when each step was first on the page
+    blocked: dict[int, str] = field(default_factory=dict)  # steps the product refused to tick by hand, and why
     lowered: bool = False
     done: bool = False
 
@@ -187,6 +197,7 @@ class DemoPeople:
                 self._did(LEADER, f"审签口径 #{s.id}", incident.id)
                 return
         _ = actions  # the leader's other acts (level, close) are the commander's in this demo
+        self._play_steps(session, incident_id, case, LEADER)  # a sign-off step added after she signed
 
     # --- 钱宇, legal: reviews statements waiting for legal -------------------------------------------------------
     def _legal(self, session, incident_id: int, case: _Case) -> None:
@@ -257,12 +268,28 @@ class DemoPeople:
             return False
         now = self.clock.now()
         for t in sorted(incident.tasks, key=lambda t: (t.due_at is None, _utc(t.due_at) if t.due_at else now, t.id)):
-            if t.status != TaskStatus.todo or t.owner_id != login or t.key in BY_RECORD or \
-                    t.key in CLOSING_STEPS or t.key.startswith("phone_call_"):
+            if t.status != TaskStatus.todo or t.owner_id != login or t.key in CLOSING_STEPS or \
+                    t.key.startswith("phone_call_"):
                 continue
+            if t.key in BY_RECORD:
+                # normally its record completes it; a step added later (a playbook joining after the statement was
+                # passed or published) finds the record already there: the owner ticks it, naming the record
+                recorded = _recorded(self, session, incident, t.key)
+                if recorded is None or t.key in ("initial_report", "leadership_notice"):
+                    continue
+                seen = case.task_seen.setdefault(t.id, now)
+                if now < seen + timedelta(minutes=2):
+                    continue
+                actions.complete_task(session, me, task_id=t.id, note=recorded, org=self.org, clock=self.clock)
+                self._did(login, f"完成任务：{t.title}（{recorded}）", incident.id)
+                return True
+            if t.key not in STEP_PLAYS and t.key not in AUTHORITY_REPORTS and login == LEADER:
+                continue  # the leader in this demo acts on her sign-offs and acknowledgements only
             play = STEP_PLAYS.get(t.key, _DEFAULT_PLAYS.get(login, _DEFAULT_PLAYS[COMMANDER]))
             seen = case.task_seen.setdefault(t.id, now)
             if play.after and not all(_done(incident, key) for key in play.after if _has(incident, key)):
+                continue
+            if play.ready is not None and not play.ready(self, session, incident):
                 continue
             wait = play.minutes
             if t.due_at is not None:
@@ -273,11 +300,41 @@ class DemoPeople:
                 seen = max([seen, *finished])
             if now < seen + timedelta(minutes=wait):
                 continue
+            if t.id in case.blocked:
+                continue
             note = play.note(self, session, incident) if callable(play.note) else play.note
-            actions.complete_task(session, me, task_id=t.id, note=note, org=self.org, clock=self.clock)
+            try:
+                if t.key in AUTHORITY_REPORTS:  # recorded through the report form, which completes the step
+                    self._report_to_authority(session, me, incident, t.key)
+                    self._did(login, f"登记{t.title}", incident.id)
+                    return True
+                actions.complete_task(session, me, task_id=t.id, note=note, org=self.org, clock=self.clock)
+            except HTTPException as exc:  # a step done by its own record (a report form …): not ticked by hand
+                session.rollback()
+                case.blocked[t.id] = str(exc.detail)
+                self.refusals.append(f"{exc.status_code} {exc.detail}")
+                log.warning("demo person refused", extra={"incident": incident.id, "detail": exc.detail})
+                continue
             self._did(login, f"完成任务：{t.title}", incident.id)
             return True
         return False
+
+    def _report_to_authority(self, session, me, incident, kind: str) -> None:
+        """报告监管部门 / 报告人民银行 through the incident's report form (``api.regulators``): the template filled
+        in for this incident, its 【待核实】 parts replaced with what he has verified, sent in writing to the
+        recipient configured for the branch."""
+        from api import regulators as reg_forms
+        from incidents import statements as sflows
+
+        draft = reg_forms.draft(session, me, incident_id=incident.id, kind=kind, org=self.org, policy=self.policy,
+                                clock=self.clock, tz=self.tz)
+        phone = self.org.person(me.login).contacts.phone or "027-88880000"
+        facts = {**FACTS, "联系电话": f"{phone}（{self.org.person(me.login).name}）"}
+        text = sflows.PENDING.sub(lambda m: facts.get(_label(m), DEFAULT_FACT), draft.text)
+        method = next((m for m in ("书面报告", "电话") if m in draft.methods), draft.methods[0] if draft.methods
+                      else "书面报告")
+        reg_forms.record(session, me, incident_id=incident.id, kind=kind, to=draft.to or draft.recipient_name,
+                         method=method, reference="", text=text, org=self.org, policy=self.policy, clock=self.clock)
 
     # notes written from what the product holds
     def _evidence_note(self, session, incident) -> str:
@@ -440,18 +497,20 @@ class DemoPeople:
                 waiting = [t for t in incident.tasks if t.status == TaskStatus.todo and t.key not in CLOSING_STEPS]
                 if waiting:
                     ready = case.last_step.setdefault("close_ready", now)
-                    stuck = [t for t in waiting if t.owner_id not in PLAYED and not t.key.startswith("phone_call_")]
+                    stuck = [t for t in waiting if (t.owner_id not in PLAYED or t.id in case.blocked)
+                             and not t.key.startswith("phone_call_") and t.key not in AUTHORITY_REPORTS]
                     if stuck and now >= ready + timedelta(minutes=120):
                         t = stuck[0]
-                        actions.task_not_applicable(session, me, task_id=t.id, clock=self.clock,
-                                                    reason="结案前负责人未反馈办理情况，转入复盘整改事项跟进")
+                        why = (f"未能在结案前按要求登记（{case.blocked[t.id][:80]}），转入复盘整改事项跟进"
+                               if t.id in case.blocked else "结案前负责人未反馈办理情况，转入复盘整改事项跟进")
+                        actions.task_not_applicable(session, me, task_id=t.id, clock=self.clock, reason=why)
                         self._did(COMMANDER, f"标记不适用：{t.title}", incident.id)
                     return
                 closing = next((t for t in incident.tasks if t.key in CLOSING_STEPS and t.status == TaskStatus.todo),
                                None)
                 if closing is not None:
                     actions.complete_task(session, me, task_id=closing.id, org=self.org, clock=self.clock,
-                                          note=STEP_PLAYS[closing.key].note)
+                                          note=STEP_PLAYS.get(closing.key, _DEFAULT_PLAYS[COMMANDER]).note)
                     self._did(COMMANDER, f"完成任务：{closing.title}", incident.id)
                     return
                 actions.close_incident(session, me, incident_id=incident.id, clock=self.clock,
@@ -517,14 +576,17 @@ class StepPlay:
     minutes: float
     note: object
     after: tuple[str, ...] = ()
+    ready: object = None  # a further condition on the records: (people, session, incident) -> bool
 
 
 STEP_PLAYS: dict[str, StepPlay] = {
     # 刘强 (commander)
     "cash_readiness": StepPlay(10, "已协调现金中心向网点调拨备付现金，兑付正常"),
-    "pbc_report": StepPlay(12, "已电话并书面报告人民银行江城市中心支行"),
-    "regulator_police": StepPlay(12, "已报告江城金融监管分局，并就造谣信息向公安机关报案"),
-    "regulator_report": StepPlay(12, "已书面报告江城金融监管分局"),
+    "pboc_report": StepPlay(15, "（登记报告即完成）"),  # recorded through the report form: AUTHORITY_REPORTS
+    "regulator_report": StepPlay(20, "（登记报告即完成）"),
+    "police_report": StepPlay(25, "已就造谣信息向江城市公安局网安部门报案，报案回执已存档"),
+    "draft_statement": StepPlay(2, "已在口径页按模板起草初步回应口径，待核实内容已核实补全并提交法律合规审核",
+                                ready=lambda people, session, incident: _statement_submitted(session, incident)),
     "coordinate": StepPlay(12, "已召开处置会议，明确网点、办公室、法律合规部门职责"),
     "contact_media": StepPlay(12, "已与江城晚报网、楚江网记者沟通情况"),
     "preliminary_solution": StepPlay(20, "已成立由综合管理部、运营管理部和网点组成的工作小组；初步方案：当日为客户办理"
@@ -532,6 +594,7 @@ STEP_PLAYS: dict[str, StepPlay] = {
     "public_reply": StepPlay(10, "已在投诉平台原帖公开回复，内容与已发布口径一致", after=("holding_statement",)),
     "archive": StepPlay(0, "处置记录已归档，复盘已安排"),
     "report_and_archive": StepPlay(0, "投诉已分类统计并汇总上报，处置材料已归档"),
+    "complaint_statistics": StepPlay(0, "本事件相关投诉已分类统计并汇总上报"),
     # 王敏 (duty monitor): notes from what the product holds
     "preserve_evidence": StepPlay(8, DemoPeople._evidence_note),
     "monitor_spread": StepPlay(15, DemoPeople._spread_note),
@@ -553,6 +616,33 @@ _DEFAULT_PLAYS = {COMMANDER: StepPlay(12, "已办理"), MONITOR: StepPlay(15, "�
                   LIAISON: StepPlay(15, "已按清单要求办理，并向综合管理部报告")}
 
 
+def _recorded(people, session, incident, key: str) -> str | None:
+    """The record that already satisfies a by-record step, as its note (None when there is none yet)."""
+    from incidents import statements as sflows
+
+    done = list(sflows.statements_of(session, incident.id))
+    if key == "legal_review":
+        st = next((x for x in done if x.legal_at is not None), None)
+        return f"法律合规已于{people._local(st.legal_at)}审核通过口径 #{st.id}" if st else None
+    if key == "leadership_signoff":
+        st = next((x for x in done if x.approved_at is not None), None)
+        return f"已于{people._local(st.approved_at)}审签口径 #{st.id}" if st else None
+    if key in ("holding_statement", "publish_response", "official_clarification"):
+        st = next((x for x in done if x.published_at is not None), None)
+        return f"口径 #{st.id} 已于{people._local(st.published_at)}在{st.published_where}发布" if st else None
+    return None
+
+
+def _statement_submitted(session, incident) -> bool:
+    from incidents import statements as sflows
+
+    return any(st.status != "draft" for st in sflows.statements_of(session, incident.id))
+
+
+def _label(match) -> str:
+    return match.group(0).strip("【】").removeprefix("待核实").lstrip("：:")
+
+
 def _has(incident, key: str) -> bool:
     return any(t.key == key for t in incident.tasks)
 
@@ -562,8 +652,7 @@ def _done(incident, key: str) -> bool:
 
 
 def _fact(match) -> str:
-    label = match.group(0).strip("【】").removeprefix("待核实").lstrip("：:")
-    return FACTS.get(label, DEFAULT_FACT)
+    return FACTS.get(_label(match), DEFAULT_FACT)
 
 
 def _current_text(statement) -> str:

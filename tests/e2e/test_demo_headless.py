@@ -97,6 +97,11 @@ def test_headless_demo_with_respond_runs_the_case_to_its_review(tmp_path):
         assert all(note.strip() for _, _, status, _, note in steps if status == "not_applicable"), steps
         by_role = {(role, done_by) for _, role, status, done_by, _ in steps if status == "done"}
         assert ("monitor", "wangmin") in by_role and ("liaison", "huangwei") in by_role
+        # the reports to the regulator and the central bank the checklist owes were recorded, not ticked
+        owed = {key for key, *_ in steps if key in ("regulator_report", "pboc_report")}
+        reported = {row[0] for row in conn.execute(text("select distinct kind from regulator_reports where "
+                                                        "incident_id = :i"), {"i": case["id"]})}
+        assert owed <= reported
         # the first leader acknowledgement, measured from the story's first post, is the summary's number
         first_post, acked = conn.execute(text(
             "select (select min(coalesce(a.published_at, a.fetched_at)) from articles a where a.story_id = "
