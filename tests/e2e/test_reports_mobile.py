@@ -1,5 +1,6 @@
 """On a phone: the HTML reports (专报 and 日报, as mailed) and the inbox with a delivered 日报 read well at 375 px —
-no sideways scrolling of the page (wide tables scroll inside their own box), body text at least 14 px, and the
+no sideways scrolling of the page (wide tables keep their width and scroll inside their own box instead of
+showing one character a line), body text at least 14 px, and the
 issued report's page opens from the inbox. Screenshots go to ``var/test-output/briefings/mobile/`` (or
 ``$YUQING_TEST_OUTPUT``) so a person can look."""
 
@@ -31,6 +32,8 @@ PHONE = {"width": 375, "height": 740}
 PASSWORD = "Mobile-test-pass-1"
 OVERFLOW_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
 FONT_JS = "() => parseFloat(getComputedStyle(document.body).fontSize)"
+# the narrowest report table: a table squeezed to the phone's width shows one character a line
+TABLE_JS = "() => Math.min(...[...document.querySelectorAll('.wide table')].map(t => t.getBoundingClientRect().width))"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,7 @@ def test_reports_and_the_inbox_read_well_on_a_phone(sqlite_engine, org, policy, 
                 page.goto((tmp_path / f"{name}.html").as_uri())
                 assert page.evaluate(OVERFLOW_JS) <= 1, f"{name}: the page scrolls sideways on a phone"
                 assert page.evaluate(FONT_JS) >= 14
+                assert page.evaluate(TABLE_JS) >= 600, f"{name}: tables squeezed to the phone's width"
                 page.screenshot(path=str(out_dir / f"{name}.png"), full_page=True)
             base = f"http://127.0.0.1:{server.port}"
             page.goto(f"{base}/login")
