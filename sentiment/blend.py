@@ -143,11 +143,13 @@ def blend_probabilities(x: np.ndarray, weights: dict) -> np.ndarray:
 
 
 def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None,
-              negative_only: Sequence[bool] | None = None) -> dict:
+              negative_only: Sequence[bool] | None = None, groups: Sequence[str] | None = None) -> dict:
     """Fit a multinomial logistic regression (L-BFGS, L2) on features ``x`` [n, f] and gold labels ``y``.
 
     ``features`` selects columns (others get zero weight), so ablations use the same code path.
     ``negative_only`` flags rows whose label says only negative vs not negative (``ngram_train.polarity_loss``).
+    ``groups`` names each row's source: every source then weighs the same in the fit, so 5,000 product reviews
+    do not decide alone how much the blend trusts each part on 900 bank posts (the same rule as model selection).
     """
     import torch
 
@@ -162,6 +164,12 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
     xs = (xt - mean) / std * mask
     target = torch.tensor([LABELS.index(v) for v in y])
     partial = torch.tensor(list(negative_only)) if negative_only is not None and any(negative_only) else None
+    weight = None
+    if groups is not None and len(set(groups)) > 1:
+        counts = {g: 0 for g in groups}
+        for g in groups:
+            counts[g] += 1
+        weight = torch.tensor([1.0 / counts[g] for g in groups])
     w = torch.zeros(3, xt.shape[1], requires_grad=True)
     b = torch.zeros(3, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
@@ -169,8 +177,7 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
     def closure():
         opt.zero_grad()
         logits = xs @ (w * mask).T + b
-        fit = (torch.nn.functional.cross_entropy(logits, target) if partial is None
-               else polarity_loss(logits, target, partial))
+        fit = polarity_loss(logits, target, partial, weight)
         loss = fit + l2 * (w * mask).pow(2).sum()
         loss.backward()
         return loss
@@ -209,6 +216,7 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
 
     parts = split(load_corpus())
     sets = {"dev": list(parts["dev"]) + list(extra_dev), "test": parts["test"], "heldout": load_heldout()}
+    public_sources = {i.source for i in extra_dev}
     clf = BlendedClassifier(SentimentModel(model_dir), weights={})
     feats = {name: clf.features([i.text for i in items], all_features=True)[0] for name, items in sets.items()}
     gold = {name: [i.polarity for i in items] for name, items in sets.items()}
@@ -216,7 +224,8 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     chosen = None
     for name, cols in ABLATIONS.items():
         weights = fit_blend(feats["dev"], gold["dev"], features=cols,
-                            negative_only=[i.negative_only for i in sets["dev"]])
+                            negative_only=[i.negative_only for i in sets["dev"]],
+                            groups=[i.source if i.source in public_sources else "corpus" for i in sets["dev"]])
         report[name] = {}
         for split_name in ("test", "heldout"):
             probs = blend_probabilities(feats[split_name], weights)
