@@ -262,3 +262,20 @@ def test_blend_fit_scores_negative_only_rows_as_negative_vs_rest():
     weights = fit_blend(x, y, negative_only=[True] * 60)
     p = blend_probabilities(x, weights)
     assert ((p[:, 0] > 0.5) == (np.array(y) == "negative")).all()
+
+
+def test_blend_fit_with_groups_weighs_every_source_the_same():
+    import numpy as np
+
+    from sentiment.blend import FEATURES, blend_probabilities, fit_blend
+
+    # A feature that means nothing: 900 rows of a big source are 80 % negative, 100 rows of a small one 20 %.
+    x = np.zeros((1000, len(FEATURES)), dtype=np.float32)
+    x[:, 0] = np.random.default_rng(1).normal(size=1000)
+    y = ["negative" if k % 10 < 8 else "neutral" for k in range(900)] + \
+        ["negative" if k % 10 < 2 else "neutral" for k in range(100)]
+    groups = ["big"] * 900 + ["small"] * 100
+    pooled = blend_probabilities(x, fit_blend(x, y))[:, 0].mean()
+    balanced = blend_probabilities(x, fit_blend(x, y, groups=groups))[:, 0].mean()
+    assert pooled == pytest.approx(0.74, abs=0.03)  # the big source decides: 740 / 1000 negative
+    assert balanced == pytest.approx(0.50, abs=0.03)  # each source counts half: (0.8 + 0.2) / 2
