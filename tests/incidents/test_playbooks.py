@@ -18,16 +18,10 @@ from incidents.clocks import add_working_days, policy_calendar
 from incidents.models import Incident, TaskStatus, TimelineEvent
 from incidents.policy import Playbook
 from sentiment.models import StoryRisk
-from yuqing.clock import FrozenClock
 from yuqing.models import AuditEntry
 
-START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Asia/Shanghai
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Asia/Shanghai: the conftest clock's start
 SH = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
 
 
 @pytest.fixture

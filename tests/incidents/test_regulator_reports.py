@@ -19,18 +19,12 @@ from incidents.models import Incident, RegulatorReport, TaskStatus, TimelineEven
 from incidents.policy import load_policy
 from sentiment.models import StoryRisk
 from yuqing import audit_chain
-from yuqing.clock import FrozenClock
 from yuqing.errors import ConfigError
 from yuqing.models import AuditEntry
 
-START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Asia/Shanghai
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Asia/Shanghai: the conftest clock's start
 NFRA = "国家金融监督管理总局江城监管分局"
 PBOC = "中国人民银行江城市分行"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
 
 
 @pytest.fixture
