@@ -74,7 +74,7 @@ def test_a_calm_run_rumour_counts_for_the_run_trigger_but_a_neutral_regulator_no
 
 
 def test_topic_weights_must_name_known_categories():
-    with pytest.raises(ValueError, match="topic_polarity.nonsense"):
+    with pytest.raises(ValueError, match=r"topic_polarity\.nonsense"):
         RiskConfig(topic_polarity={"nonsense": 0.5})
 
 
