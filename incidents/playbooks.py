@@ -34,6 +34,7 @@ from incidents.levels import level_title
 from incidents.messages import CHANNEL_LABELS
 from incidents.models import Alert, Incident, Task, TaskStatus
 from incidents.policy import Playbook, PlaybookRule, PlaybookStep, Policy
+from incidents.record_tasks import done_by_records
 from incidents.regulators import step_note, step_title
 from yuqing.categories import category_label
 from yuqing.clock import ensure_utc
@@ -240,12 +241,19 @@ def replan(session: Session, *, incident: Incident, level: str, up: bool, org: O
     planned = plan_steps(playbooks, level=level, start=now, opened_at=incident.opened_at,
                          first_published=ctx.first_published, policy=policy, org=org, unit_id=incident.unit_id)
     by_key = {t.key: t for t in incident.tasks}
+    records: dict[str, tuple[datetime, str, str]] | None = None
     if up or out.joined:
         for p in planned:
             task = by_key.get(p.key)
             if task is None:
-                _add(session, incident, p, org=org, policy=policy, start=now)
+                task = _add(session, incident, p, org=org, policy=policy, start=now)
                 out.added.append(p.title)
+                if records is None:  # a step added after its record (legal approved before the media playbook)
+                    records = done_by_records(session, incident)
+                if task.key in records:
+                    at, who, note = records[task.key]
+                    task.status, task.done_at, task.done_by = TaskStatus.done, at, who
+                    task.note = f"{note}（该步骤追加前已有记录）"
             elif task.status == TaskStatus.todo and p.due_at is not None and (task.due_at is None
                                                                                or p.due_at < task.due_at):
                 task.due_at, task.title, task.note = p.due_at, p.title, p.note

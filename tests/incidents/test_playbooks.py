@@ -201,3 +201,34 @@ def test_the_generic_fallback_applies_only_when_nothing_specific_matches(policy)
     # A run rumour on social media alone is no complaint.
     assert [p.id for p in playbooks.matching(policy, categories=["withdrawal_bank_run"], level="III",
                                              channels=["social"])] == ["rumour_bank_run"]
+
+
+def test_a_step_added_after_its_record_exists_is_added_done_citing_the_record(session, org, policy, clock):
+    from incidents import statements as st
+    from yuqing.settings import PROJECT_ROOT
+
+    templates = st.load_templates(PROJECT_ROOT / "config" / "statements.yaml")
+    incident, story = open_case(session, org, policy, clock, level="III",
+                                channels={"complaint": START - timedelta(minutes=40)})
+    assert "legal_review" not in tasks(incident)
+    flows.acknowledge_incident(session, incident_id=incident.id, user_login="wangmin", clock=clock)
+    s = st.draft_statement(session, incident_id=incident.id, kind="holding", user_login="liuqiang", org=org,
+                           templates=templates, clock=clock)
+    st.edit_statement(session, statement_id=s.id, text=st.PENDING.sub("（已核实）", s.versions[0].text),
+                      user_login="liuqiang", clock=clock)
+    st.submit_statement(session, statement_id=s.id, user_login="liuqiang", clock=clock)
+    clock.advance(timedelta(minutes=5))
+    approved_at = clock.now()
+    st.legal_approve(session, statement_id=s.id, user_login="qianyu", clock=clock)
+    # A newspaper picks the story up: the media playbook joins, with its legal-review step.
+    clock.advance(timedelta(hours=1))
+    post(session, story, "news", clock.now(), clock.now())
+    service.handle_story_risk(session, story_risk=risk(session, story, clock, level="III",
+                                                       category="service_attitude"),
+                              org=org, policy=policy, clock=clock)
+    assert "media_exposure" in [a.playbook_id for a in playbooks.applied_of(session, incident)]
+    legal = tasks(incident)["legal_review"]
+    assert legal.status == TaskStatus.done and legal.done_by == "qianyu" and legal.done_at == approved_at
+    assert "法律合规审核" in legal.note and "追加前已有记录" in legal.note
+    # Steps whose record does not exist yet are added open.
+    assert tasks(incident)["leadership_signoff"].status == TaskStatus.todo
