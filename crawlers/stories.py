@@ -65,7 +65,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -313,23 +313,16 @@ class StoryIndex:
         word) joins, by rule 2; None if there is none."""
         if not unit_id:
             return None
-        words, grams = _evidence(risk_words, categories), set(grams)
-        best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
-        for story_id, activity in self._units.get(unit_id, {}).items():
-            if abs(at - activity.last_seen) > self.window:
-                continue
-            shared = sorted(words & activity.core_words())
-            score = _score(grams, activity)
+
+        def decide(activity: _UnitActivity, shared: list[str], score: float) -> str | None:
             if score >= TOPIC_THRESHOLD:
-                reason = "same_unit_topic"
-            elif shared and (score >= RISK_TOPIC_FLOOR or not activity.members):
-                reason = "same_unit_risk"
-            else:
-                continue
-            rank = (score, len(shared), activity.last_seen, -story_id)
-            if best is None or rank > best[0]:
-                best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
-        return best[1] if best else None
+                return "same_unit_topic"
+            if shared and (score >= RISK_TOPIC_FLOOR or not activity.members):
+                return "same_unit_risk"
+            return None
+
+        return self._best(self._units.get(unit_id, {}).items(), _evidence(risk_words, categories), set(grams),
+                          at, decide)
 
     def find_in_scope(self, scope: Iterable[str], risk_words: Iterable[str], at: datetime,
                       grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
@@ -342,26 +335,36 @@ class StoryIndex:
         ``SPREADING_CATEGORIES`` only) and at least ``RISK_TOPIC_FLOOR`` of its topic, or when its topic score
         reaches ``TOPIC_THRESHOLD`` and it shares any core evidence. A lone post is never reached this way, so
         a bank-wide gripe does not land in whichever outlet happened to have one complaint that week."""
-        words, grams = _evidence(risk_words, categories), set(grams)
+        def decide(activity: _UnitActivity, shared: list[str], score: float) -> str | None:
+            if activity.articles < CORE_MEMBERS or not shared:
+                return None
+            if score >= TOPIC_THRESHOLD:
+                return "scope_topic"
+            if score >= RISK_TOPIC_FLOOR and any(not w.startswith("#") or w[1:] in SPREADING_CATEGORIES
+                                                 for w in shared):
+                return "scope_risk"
+            return None
+
+        pairs = [pair for unit_id in scope for pair in self._units.get(unit_id, {}).items()]
+        return self._best(pairs, _evidence(risk_words, categories), set(grams), at, decide)
+
+    def _best(self, pairs: Iterable[tuple[int, _UnitActivity]], words: set[str], grams: set[str], at: datetime,
+              decide: Callable[[_UnitActivity, list[str], float], str | None]) -> UnitCandidate | None:
+        """The best-ranked story among ``pairs`` (story id, its activity at a unit) within the window that
+        ``decide`` accepts (it returns the reason, or None): highest topic score, then most shared evidence, then
+        the most recent, then the lowest id."""
         best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
-        for unit_id in scope:
-            for story_id, activity in self._units.get(unit_id, {}).items():
-                if activity.articles < CORE_MEMBERS or abs(at - activity.last_seen) > self.window:
-                    continue
-                shared = sorted(words & activity.core_words())
-                if not shared:
-                    continue
-                score = _score(grams, activity)
-                if score >= TOPIC_THRESHOLD:
-                    reason = "scope_topic"
-                elif score >= RISK_TOPIC_FLOOR and any(not w.startswith("#") or w[1:] in SPREADING_CATEGORIES
-                                                       for w in shared):
-                    reason = "scope_risk"
-                else:
-                    continue
-                rank = (score, len(shared), activity.last_seen, -story_id)
-                if best is None or rank > best[0]:
-                    best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
+        for story_id, activity in pairs:
+            if abs(at - activity.last_seen) > self.window:
+                continue
+            shared = sorted(words & activity.core_words())
+            score = _score(grams, activity)
+            reason = decide(activity, shared, score)
+            if reason is None:
+                continue
+            rank = (score, len(shared), activity.last_seen, -story_id)
+            if best is None or rank > best[0]:
+                best = (rank, UnitCandidate(story_id, reason, round(score, 4), shared))
         return best[1] if best else None
 
     # --- both rules ----------------------------------------------------------------------------------------------
