@@ -51,7 +51,7 @@ from incidents.models import Alert, Incident, TimelineEvent
 from incidents.notify import queue_notifications
 from incidents.policy import Policy
 from incidents.routing import resolve_chain
-from sentiment.models import StoryRisk
+from sentiment.models import Classification, StoryRisk
 from yuqing import audit_chain
 from yuqing.clock import Clock, FrozenClock, ensure_utc
 from yuqing.org import OrgChart, Person, Role
@@ -115,6 +115,11 @@ def handle_resurgence(session: Session, *, incident: Incident, alert: Alert | No
         StoryRisk.story_id == story_risk.story_id, StoryRisk.id != story_risk.id,
         StoryRisk.computed_at <= story_risk.computed_at).order_by(StoryRisk.computed_at.desc(), StoryRisk.id.desc())
         .limit(1))
+    # Only what can make a story worse counts: a clarification, an apology or a "the customer got her money"
+    # follow-up joining the story after it came to rest is the story ending, not coming back.
+    labels = dict(session.execute(select(Classification.article_id, Classification.label)
+                                  .where(Classification.article_id.in_([a.id for a in new]))).all()) if new else {}
+    new = [a for a in new if labels.get(a.id) == "negative"]
     if not is_resurgence(status=incident.status, incident_level=incident.level, new_level=story_risk.level,
                          new_score=float(story_risk.score), previous_score=previous, new_articles=len(new),
                          flagged=active_flag(incident) is not None):

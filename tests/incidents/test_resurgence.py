@@ -15,7 +15,7 @@ from incidents import flows, resurgence, service
 from incidents.errors import IncidentError
 from incidents.lifecycle import SYSTEM_ACTIONS, Action, IncidentStatus, system_may
 from incidents.models import Alert, Incident, Notification, TimelineEvent
-from sentiment.models import StoryRisk
+from sentiment.models import Classification, StoryRisk
 from yuqing.clock import FrozenClock
 from yuqing.models import AuditEntry
 
@@ -45,16 +45,22 @@ class Story_:
         session.flush()
         self.n = 0
 
-    def post(self, count: int = 1, *, author: str = "江城热点", channel: str = "social") -> None:
+    def post(self, count: int = 1, *, author: str = "江城热点", channel: str = "social",
+             label: str = "negative") -> None:
         now = self.clock.now()
         for _ in range(count):
             self.n += 1
             url = f"https://weibo.example/{self.story.id}/{self.n}"
             digest = hashlib.sha256(url.encode()).hexdigest()
-            self.session.add(Article(source_id="weibo", channel=channel, url=url, url_hash=digest,
-                                     title=f"新华路网点又有人排队取钱 {self.n}", text="又排队了", author=author,
-                                     fetched_at=now, published_at=now - timedelta(minutes=2), content_hash=digest,
-                                     story_id=self.story.id, stage="scored"))
+            article = Article(source_id="weibo", channel=channel, url=url, url_hash=digest,
+                              title=f"新华路网点又有人排队取钱 {self.n}", text="又排队了", author=author,
+                              fetched_at=now, published_at=now - timedelta(minutes=2), content_hash=digest,
+                              story_id=self.story.id, stage="scored")
+            self.session.add(article)
+            self.session.flush()
+            self.session.add(Classification(article_id=article.id, label=label,
+                                            negative_prob=0.9 if label == "negative" else 0.1,
+                                            category="withdrawal_bank_run", model="test", classified_at=now, cues=[]))
         self.session.flush()
 
     def risk(self, level: str | None, score: float):
@@ -291,3 +297,23 @@ def test_reopening_a_flagged_case_takes_the_flag_down(session, org, policy, cloc
     session.commit()
     session.refresh(incident)
     assert incident.status == IncidentStatus.responding and resurgence.active_flag(incident) is None
+
+
+def test_only_negative_new_posts_make_a_comeback_a_clarification_joining_the_story_does_not(session, org, policy,
+                                                                                            clock):
+    story, incident = case_at_rest(session, org, policy, clock, status="monitoring")
+    clock.advance(timedelta(minutes=50))
+    story.post(3, author="江城发布", label="neutral")  # 辟谣, the bank's 情况说明, "老人已取到钱"
+    story.post(1, author="网友", label="positive")
+    story.risk("II", 74.5)
+    session.commit()
+    session.refresh(incident)
+    assert incident.status == IncidentStatus.monitoring and resurgence_events(session, incident.id) == []
+    # A negative post then is a comeback, and it is the one the timeline names.
+    clock.advance(timedelta(minutes=10))
+    story.post(1, author="财经老周")
+    story.risk("II", 76.0)
+    session.commit()
+    session.refresh(incident)
+    [ev] = resurgence_events(session, incident.id)
+    assert incident.status == IncidentStatus.responding and "新增相关信息 1 条" in ev.text and "财经老周" in ev.text
