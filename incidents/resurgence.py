@@ -4,7 +4,9 @@ The pipeline calls :func:`handle_resurgence` from ``service.handle_story_risk`` 
 recomputed. The rule, written once here and applied once per resurgence:
 
 * the case is ``monitoring``, ``closed`` or ``reviewed``;
-* its story has **new articles**: fetched after the watermark — the moment the case entered its current rest
+* its story has **new negative articles** (classified negative; a clarification, an apology or a "the customer got
+  her money" follow-up is the story ending, not coming back): fetched after the watermark — the moment the case
+  entered its current rest
   (转入持续监测 for a monitoring case, 结案 for a closed or reviewed one), moved on by every resurgence recorded on it
   and every decision on a flag, so the same articles never count twice;
 * the new risk is **at or above the case's level** (the level the sentiment stage computed: its score reached the
