@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from incidents import flows
 from incidents.flows import ActionItemIn
 from incidents.models import Incident, TimelineEvent
+from tests.incidents.cases import open_case
 from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings
@@ -80,29 +81,9 @@ def test_action_items_are_marked_done_from_the_command_line(monkeypatch, tmp_pat
 
 
 def _run_to_review(factory, org, policy, clock) -> int:
-    import hashlib
-
-    from crawlers.models import Article, Story
-    from incidents import service
-    from sentiment.models import StoryRisk
-
     with factory() as session:
         now = clock.now()
-        story = Story(title="示例银行新华路网点挤兑传闻", unit_id="xinhualu", first_seen_at=now, last_seen_at=now,
-                      article_count=1)
-        session.add(story)
-        session.flush()
-        url = f"https://weibo.example/post/{story.id}"
-        digest = hashlib.sha256(url.encode()).hexdigest()
-        session.add(Article(source_id="weibo", channel="social", url=url, url_hash=digest, title=story.title,
-                            text=story.title, fetched_at=now, published_at=now, content_hash=digest,
-                            story_id=story.id, stage="scored"))
-        risk = StoryRisk(story_id=story.id, computed_at=now, score=75, level="III", category="withdrawal_bank_run",
-                         factors={})
-        session.add(risk)
-        session.flush()
-        incident_id = service.handle_story_risk(session, story_risk=risk, org=org, policy=policy,
-                                                clock=clock).incident_id
+        incident_id = open_case(session, org, policy, clock, level="III", score=75)
         flows.acknowledge_incident(session, incident_id=incident_id, user_login="liuqiang", clock=clock)
         clock.advance(timedelta(hours=1))
         flows.close_incident(session, incident_id=incident_id, user_login="liuqiang", summary="已平息", clock=clock)

@@ -3,14 +3,11 @@ recorded as the commander (its clock stops, its task completes, show --json carr
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from typer.testing import CliRunner
 
-from crawlers.models import Article, Story
-from incidents import service
-from sentiment.models import StoryRisk
+from tests.incidents.cases import open_case
 from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings
@@ -29,22 +26,7 @@ def test_a_pboc_report_is_recorded_from_the_command_line(monkeypatch, tmp_path, 
     assert runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
     engine = make_engine(load_settings().effective_database_url)
     with make_sessionmaker(engine)() as session:
-        now = clock.now()
-        story = Story(title="示例银行新华路网点挤兑传闻", unit_id="xinhualu", first_seen_at=now, last_seen_at=now,
-                      article_count=1)
-        session.add(story)
-        session.flush()
-        url = f"https://weibo.example/post/{story.id}"
-        digest = hashlib.sha256(url.encode()).hexdigest()
-        session.add(Article(source_id="weibo", channel="social", url=url, url_hash=digest, title=story.title,
-                            text=story.title, fetched_at=now, published_at=now, content_hash=digest,
-                            story_id=story.id, stage="scored"))
-        risk = StoryRisk(story_id=story.id, computed_at=now, score=70, level="III", category="withdrawal_bank_run",
-                         factors={})
-        session.add(risk)
-        session.flush()
-        incident_id = service.handle_story_risk(session, story_risk=risk, org=org, policy=policy,
-                                                clock=clock).incident_id
+        incident_id = open_case(session, org, policy, clock, level="III", score=70)
         session.commit()
     engine.dispose()
 

@@ -4,18 +4,16 @@ the API would refuse it."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import timedelta
 
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from crawlers.models import Article, Story
-from incidents import queries, service
+from incidents import queries
 from incidents.models import Incident, Statement
 from incidents.statements import PENDING
-from sentiment.models import StoryRisk
+from tests.incidents.cases import open_case
 from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
@@ -36,22 +34,7 @@ def test_a_statement_runs_from_draft_to_published_from_the_command_line(monkeypa
     engine = make_engine(load_settings().effective_database_url)
     factory = make_sessionmaker(engine)
     with factory() as session:
-        now = clock.now()
-        story = Story(title="示例银行新华路网点挤兑传闻", unit_id="xinhualu", first_seen_at=now, last_seen_at=now,
-                      article_count=1)
-        session.add(story)
-        session.flush()
-        url = f"https://weibo.example/post/{story.id}"
-        digest = hashlib.sha256(url.encode()).hexdigest()
-        session.add(Article(source_id="weibo", channel="social", url=url, url_hash=digest, title=story.title,
-                            text=story.title, fetched_at=now, published_at=now, content_hash=digest,
-                            story_id=story.id, stage="scored"))
-        risk = StoryRisk(story_id=story.id, computed_at=now, score=75, level="II", category="withdrawal_bank_run",
-                         factors={})
-        session.add(risk)
-        session.flush()
-        incident_id = service.handle_story_risk(session, story_risk=risk, org=org, policy=policy,
-                                                clock=clock).incident_id
+        incident_id = open_case(session, org, policy, clock, level="II", score=75)
         session.commit()
 
     refused = cli(clock, "draft", str(incident_id), "--kind", "clarification", "--as", "wangmin")
