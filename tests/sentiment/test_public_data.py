@@ -161,10 +161,13 @@ def test_load_items_reads_a_public_split_and_says_how_it_was_sampled(data_dir):
 
 
 def test_evaluate_cli_reports_split_sizes_and_each_source(data_dir, tiny_model_dir, tmp_path):
-    out = tmp_path / "eval.json"
+    out, svg = tmp_path / "eval.json", tmp_path / "reliability.svg"
     result = runner.invoke(app, ["evaluate", "--data", "public", "--data-dir", str(data_dir), "--model",
-                                 str(tiny_model_dir), "--json", str(out)])
+                                 str(tiny_model_dir), "--json", str(out), "--reliability-svg", str(svg)])
     assert result.exit_code == 0, result.output
+    assert "校准 calibration" in result.stdout and "ECE" in result.stdout
+    drawing = svg.read_text(encoding="utf-8")
+    assert drawing.startswith("<svg") and "rules-v0 ECE" in drawing and "<circle" in drawing
     assert "public data split" in result.stdout and "waimai_10k                heldout" in result.stdout
     for source in ("bdci2021", "ccf2019", "waimai_10k"):
         assert f"来源 source: {source}" in result.stdout
