@@ -282,3 +282,25 @@ def test_blend_fit_with_groups_weighs_every_source_the_same():
     balanced = blend_probabilities(x, fit_blend(x, y, groups=groups))[:, 0].mean()
     assert pooled == pytest.approx(0.74, abs=0.03)  # the big source decides: 740 / 1000 negative
     assert balanced == pytest.approx(0.50, abs=0.03)  # each source counts half: (0.8 + 0.2) / 2
+
+
+def test_train_cli_ngram_only_writes_a_model_with_the_given_transformer(data_dir, tiny_model_dir, tmp_path,
+                                                                        monkeypatch):
+    from sentiment import blend, ngram_train
+
+    real = ngram_train.train_ngram
+    monkeypatch.setattr(ngram_train, "train_ngram", lambda texts, labels, **kw: real(
+        texts[:200], labels[:200], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:200]))
+    fitted: list[int] = []
+    # The blend fit is measured in its own tests; here it only has to be called with the public dev split.
+    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev: fitted.append(len(extra_dev)) or {})
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", "--ngram-only", "--data-dir", str(data_dir), "--transformer-from",
+                                 str(tiny_model_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["ngram_train_seconds"] >= 0 and set(printed["public_split_sizes"]) == {
+        "bdci2021", "ccf2019", "waimai_10k"}
+    assert fitted == [sum(v["dev"]["n"] for v in printed["public_split_sizes"].values())]
+    assert (out / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
+    assert (out / "ngram.npz").exists()
