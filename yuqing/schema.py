@@ -14,6 +14,7 @@ def all_metadata() -> MetaData:
     import api.models  # noqa: F401
     import crawlers.models  # noqa: F401
     import incidents.briefings.models  # report_issues, report_receipts
+    import incidents.complaints.models  # complaints, complaint_events, complaint_attachments
     import incidents.deadline_notices
     import incidents.message_acks
     import incidents.models
