@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from incidents.complaints.config import COMPLAINTS_FILE, ComplaintsConfig, load_complaints_config
 from incidents.regulators import REGULATORS_FILE, RegulatorsFile, load_regulators
 from yuqing.categories import CATEGORIES, LEVEL_ORDER
 from yuqing.errors import ConfigError
@@ -544,6 +545,8 @@ class Policy(BaseModel):
     playbooks: dict[str, Playbook]
     channels: ChannelsFile = Field(default_factory=ChannelsFile)
     regulators: RegulatorsFile | None = Field(default=None, description="regulators.yaml; None when absent")
+    complaints: ComplaintsConfig = Field(default_factory=ComplaintsConfig,
+                                         description="complaints.yaml beside levels.yaml; its defaults when absent")
 
     def level(self, code: str) -> LevelPolicy:
         for lv in self.levels_file.levels:
@@ -589,4 +592,6 @@ def load_policy(levels_path: Path | str, checklists_dir: Path | str,
     channels = ChannelsFile() if missing_default else load_model(cpath, ChannelsFile)
     rpath = Path(regulators_path) if regulators_path is not None else Path(levels_path).parent / REGULATORS_FILE
     regulators = None if regulators_path is None and not rpath.exists() else load_regulators(rpath)
-    return Policy(levels_file=levels, playbooks=playbooks, channels=channels, regulators=regulators)
+    complaints = load_complaints_config(Path(levels_path).parent / COMPLAINTS_FILE)
+    return Policy(levels_file=levels, playbooks=playbooks, channels=channels, regulators=regulators,
+                  complaints=complaints)

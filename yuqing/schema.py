@@ -15,6 +15,7 @@ def all_metadata() -> MetaData:
     import crawlers.models  # noqa: F401
     import incidents.briefings.models  # report_issues, report_receipts
     import incidents.complaints.models  # complaints, complaint_events, complaint_attachments
+    import incidents.complaints.notices  # complaint_notices
     import incidents.deadline_notices
     import incidents.message_acks
     import incidents.models
