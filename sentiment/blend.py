@@ -8,7 +8,9 @@ fitted on the dev split, never on test or held-out — combines them and yields 
 
 Features per text: the transformer's three log-probabilities, the character n-gram model's three
 log-probabilities (``sentiment.ngram``), logit of the rules' negative probability, and logit of snownlp's
-negative probability (1 − sentiment score). A text with nothing to read (empty, whitespace, emoji only) is
+negative probability (1 − sentiment score); and, when the model directory keeps the corpus-only n-gram model beside
+a main one retrained on public data (``ngram_corpus.npz``), that model's three log-probabilities too — the blend
+then learns to trust each where it measures better. A text with nothing to read (empty, whitespace, emoji only) is
 neutral by definition rather than whatever the features of an empty string happen to say.
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from sentiment.arrays import softmax
 from sentiment.classifier import LABELS, Prediction
-from sentiment.ngram import NGRAM_WEIGHTS, load_ngram
+from sentiment.ngram import CORPUS_NGRAM_STEM, NGRAM_WEIGHTS, load_ngram
 from sentiment.rules import RuleBasedClassifier
 from sentiment.textnorm import normalise_text
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 BLEND_FILE = "blend.json"
 FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive", "ngram_negative",
             "ngram_neutral", "ngram_positive", "rules_negative", "snownlp_negative")
+CORPUS_NGRAM_FEATURES = ("corpus_ngram_negative", "corpus_ngram_neutral", "corpus_ngram_positive")
+ALL_FEATURES = FEATURES + CORPUS_NGRAM_FEATURES
 
 
 def _logit(p: float) -> float:
@@ -86,9 +90,12 @@ class BlendedClassifier:
         self.ngram = load_ngram(model.model_dir)
         if self.ngram is None:
             raise FileNotFoundError(f"{model.model_dir}: {NGRAM_WEIGHTS} missing; run `yuqing train`")
+        self.corpus_ngram = load_ngram(model.model_dir, stem=CORPUS_NGRAM_STEM)
         self.rules = RuleBasedClassifier()
         path = model.model_dir / BLEND_FILE
         self.weights = weights if weights is not None else json.loads(path.read_text(encoding="utf-8"))
+        if (set(self.weights.get("features", ())) & set(CORPUS_NGRAM_FEATURES)) and self.corpus_ngram is None:
+            raise FileNotFoundError(f"{model.model_dir}: the blend reads {CORPUS_NGRAM_STEM}.npz, which is missing")
         self.name = f"blend:{model.name}"
 
     @classmethod
@@ -97,17 +104,24 @@ class BlendedClassifier:
 
     def features(self, texts: Sequence[str], *, all_features: bool = False
                  ) -> tuple[np.ndarray, list[Prediction], _Encoded]:
-        """Feature rows [n, len(FEATURES)]; snownlp (slow, pure Python) only when the fitted blend uses it."""
+        """Feature rows [n, len(FEATURES)] — [n, len(ALL_FEATURES)] when the corpus-only n-gram model is read (the
+        fitted blend uses it, or ``all_features`` and the directory has it); snownlp (slow, pure Python) only when
+        the fitted blend uses it."""
         enc = _encode(self.model, texts)
         ngram = self.ngram.probabilities(list(texts))
         rules = self.rules.predict(texts)
         use_snow = all_features or "snownlp_negative" in self.weights.get("used", FEATURES)
         snow = snownlp_negative(texts) if use_snow else [0.5] * len(texts)
-        x = np.empty((len(texts), len(FEATURES)), dtype=np.float32)
+        names = self.weights.get("features", FEATURES)
+        use_corpus = self.corpus_ngram is not None and (all_features or CORPUS_NGRAM_FEATURES[0] in names)
+        x = np.empty((len(texts), len(ALL_FEATURES if use_corpus else FEATURES)), dtype=np.float32)
         x[:, 0:3] = np.log(np.clip(enc.polarity, 1e-6, None))
         x[:, 3:6] = np.log(np.clip(ngram, 1e-6, None))
         x[:, 6] = [_logit(r.negative_prob) for r in rules]
         x[:, 7] = [_logit(p) for p in snow]
+        if use_corpus:
+            assert self.corpus_ngram is not None
+            x[:, 8:11] = np.log(np.clip(self.corpus_ngram.probabilities(list(texts)), 1e-6, None))
         return x, rules, enc
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -183,7 +197,8 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
         return loss
 
     opt.step(closure)
-    return {"features": list(FEATURES), "used": [FEATURES[c] for c in cols], "mean": mean.tolist(),
+    names = ALL_FEATURES[:xt.shape[1]]
+    return {"features": list(names), "used": [names[c] for c in cols], "mean": mean.tolist(),
             "std": std.tolist(), "coef": (w * mask).detach().tolist(), "intercept": b.detach().tolist(), "l2": l2}
 
 
@@ -197,9 +212,15 @@ ABLATIONS = {
     "transformer+ngram+snownlp": [0, 1, 2, 3, 4, 5, 7],
     "blend": [0, 1, 2, 3, 4, 5, 6, 7],
 }
+# Only when the model directory keeps the corpus-only n-gram model (ngram_corpus.npz) beside the main one.
+CORPUS_ABLATIONS = {
+    "corpus_ngram": [8, 9, 10],
+    "transformer+ngram+corpus_ngram+rules": [0, 1, 2, 3, 4, 5, 6, 8, 9, 10],
+}
 
 
 DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of the time; see metrics.json
+DEPLOYED_WITH_CORPUS_NGRAM = "transformer+ngram+corpus_ngram+rules"
 
 
 def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = ()) -> dict:
@@ -222,7 +243,12 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     gold = {name: [i.polarity for i in items] for name, items in sets.items()}
     report: dict[str, dict] = {}
     chosen = None
-    for name, cols in ABLATIONS.items():
+    ablations = dict(ABLATIONS)
+    if clf.corpus_ngram is not None:
+        ablations |= CORPUS_ABLATIONS
+        if deployed == DEPLOYED:
+            deployed = DEPLOYED_WITH_CORPUS_NGRAM
+    for name, cols in ablations.items():
         weights = fit_blend(feats["dev"], gold["dev"], features=cols,
                             negative_only=[i.negative_only for i in sets["dev"]],
                             groups=[i.source if i.source in public_sources else "corpus" for i in sets["dev"]])

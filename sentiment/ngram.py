@@ -21,6 +21,9 @@ from sentiment.textnorm import normalise_text
 
 NGRAM_WEIGHTS = "ngram.npz"
 NGRAM_CONFIG = "ngram.json"
+# A second n-gram model a directory may carry beside the main one: trained on the project's own corpus only, kept
+# when the main one is retrained on public data, so the blend can trust each where it measures better.
+CORPUS_NGRAM_STEM = "ngram_corpus"
 BUCKETS = 1 << 18
 
 
@@ -71,20 +74,22 @@ class NgramScorer:
         return softmax(self.logits(texts))
 
 
-def save_arrays(model_dir: Path, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray) -> None:
+def save_arrays(model_dir: Path, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray, *,
+                stem: str = "ngram") -> None:
     """Store only the rows in use (the table is sparse): the repo should carry megabytes, not tens of them."""
     idf_default = float(idf.max())
     used = (np.abs(weight).sum(axis=1) > 0) | (idf != idf_default)
     rows = np.nonzero(used)[0].astype(np.int32)
-    np.savez_compressed(model_dir / NGRAM_WEIGHTS, rows=rows, weight=weight[rows].astype(np.float16),
+    np.savez_compressed(model_dir / f"{stem}.npz", rows=rows, weight=weight[rows].astype(np.float16),
                         idf=idf[rows].astype(np.float16), bias=bias.astype(np.float32),
                         idf_default=np.float32(idf_default))
-    (model_dir / NGRAM_CONFIG).write_text(json.dumps({"buckets": BUCKETS, "n_max": 3}), encoding="utf-8")
+    (model_dir / f"{stem}.json").write_text(json.dumps({"buckets": BUCKETS, "n_max": 3}), encoding="utf-8")
 
 
-def load_ngram(model_dir: Path) -> NgramScorer | None:
-    """The model directory's n-gram scorer, or None when it has none (e.g. a bank's own RoBERTa directory)."""
-    path = model_dir / NGRAM_WEIGHTS
+def load_ngram(model_dir: Path, *, stem: str = "ngram") -> NgramScorer | None:
+    """The model directory's n-gram scorer, or None when it has none (e.g. a bank's own RoBERTa directory).
+    ``stem="ngram_corpus"`` loads the corpus-only model kept beside a retrained one."""
+    path = model_dir / f"{stem}.npz"
     if not path.exists():
         return None
     with np.load(path) as state:

@@ -194,7 +194,7 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
 
 
 def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
-                            transformer_from: Path = DEFAULT_MODEL_DIR) -> dict:
+                            transformer_from: Path = DEFAULT_MODEL_DIR, keep_corpus_ngram: bool = False) -> dict:
     """Keep a trained transformer, retrain the n-gram model and refit the blend on the current data.
 
     The transformer is the slow part (tens of CPU-minutes per epoch on the public data); the n-gram model trains
@@ -202,8 +202,14 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
     far to trust each part on the new dev split. Writes a complete model directory: the transformer's files are
     copied from ``transformer_from`` (unless it is ``out_dir``). Same data rules as :func:`train`: the public
     held-out split is never read.
+
+    ``keep_corpus_ngram``: keep the n-gram model of ``transformer_from`` (its ``ngram_corpus`` model when it has one,
+    else its main one — trained on the project's corpus only) as ``ngram_corpus`` beside the retrained one, and fit
+    the blend over both (``sentiment.blend``): a model retrained mostly on reviews forgets how bank posts read.
     """
     import shutil
+
+    from sentiment.ngram import CORPUS_NGRAM_STEM
 
     cfg = cfg or TrainConfig()
     _seed(cfg.seed)
@@ -219,9 +225,19 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
         train_items += subsample_per_source(public["train"], cfg.public_limit_per_source)
         dev_items += subsample_per_source(public["dev"], cfg.public_limit_per_source)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if keep_corpus_ngram:
+        src = CORPUS_NGRAM_STEM if (transformer_from / f"{CORPUS_NGRAM_STEM}.npz").exists() else "ngram"
+        if not (transformer_from / f"{src}.npz").exists():
+            raise FileNotFoundError(f"{transformer_from}: no n-gram model to keep")
+        for ext in (".npz", ".json"):
+            shutil.copy2(transformer_from / f"{src}{ext}", out_dir / f"{CORPUS_NGRAM_STEM}{ext}.tmp")
+        for ext in (".npz", ".json"):
+            (out_dir / f"{CORPUS_NGRAM_STEM}{ext}.tmp").replace(out_dir / f"{CORPUS_NGRAM_STEM}{ext}")
     if transformer_from.resolve() != out_dir.resolve():
+        skip = {"ngram.npz", "ngram.json", "blend.json", "metrics.json",
+                f"{CORPUS_NGRAM_STEM}.npz", f"{CORPUS_NGRAM_STEM}.json"}
         for f in transformer_from.iterdir():
-            if f.is_file() and f.name not in ("ngram.npz", "ngram.json", "blend.json", "metrics.json"):
+            if f.is_file() and f.name not in skip:
                 shutil.copy2(f, out_dir / f.name)
     from sentiment.blend import fit_model_blend
     from sentiment.ngram_train import save_ngram, train_ngram
@@ -231,7 +247,8 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
                         negative_only=[i.negative_only for i in train_items])
     save_ngram(ngram, out_dir)
     metrics: dict = {
-        "config": asdict(cfg) | {"mode": "ngram_and_blend", "transformer_from": str(transformer_from)},
+        "config": asdict(cfg) | {"mode": "ngram_and_blend", "transformer_from": str(transformer_from),
+                                 "keep_corpus_ngram": keep_corpus_ngram},
         "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
         "public_split_sizes": public_sizes,
         "ngram_train_seconds": round(time.perf_counter() - t0, 1),

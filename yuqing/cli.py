@@ -300,6 +300,9 @@ def train(
     transformer_from: Annotated[Path | None, typer.Option(
         "--transformer-from", exists=True, file_okay=False, help="with --ngram-only: the model directory whose "
         "transformer is kept")] = None,
+    keep_corpus_ngram: Annotated[bool, typer.Option(
+        "--keep-corpus-ngram", help="with --ngram-only: keep the corpus-only n-gram model of --transformer-from "
+        "beside the retrained one and blend both")] = False,
 ) -> None:
     """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
     beside the weights)."""
@@ -339,7 +342,8 @@ def train(
             from sentiment.train import retrain_ngram_and_blend
 
             metrics = retrain_ngram_and_blend(out or DEFAULT_MODEL_DIR, cfg,
-                                              transformer_from=transformer_from or DEFAULT_MODEL_DIR)
+                                              transformer_from=transformer_from or DEFAULT_MODEL_DIR,
+                                              keep_corpus_ngram=keep_corpus_ngram)
         else:
             metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
     except CorpusError as exc:

@@ -304,3 +304,58 @@ def test_train_cli_ngram_only_writes_a_model_with_the_given_transformer(data_dir
     assert fitted == [sum(v["dev"]["n"] for v in printed["public_split_sizes"].values())]
     assert (out / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
     assert (out / "ngram.npz").exists()
+
+
+def test_train_cli_keep_corpus_ngram_keeps_the_old_ngram_beside_the_new(data_dir, tiny_model_dir, tmp_path,
+                                                                        monkeypatch):
+    from sentiment import blend, ngram_train
+
+    real = ngram_train.train_ngram
+    monkeypatch.setattr(ngram_train, "train_ngram", lambda texts, labels, **kw: real(
+        texts[:200], labels[:200], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:200]))
+    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev: {})
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", "--ngram-only", "--keep-corpus-ngram", "--data-dir", str(data_dir),
+                                 "--transformer-from", str(tiny_model_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    # the kept model is the transformer directory's n-gram model byte for byte; the main one was retrained
+    assert (out / "ngram_corpus.npz").read_bytes() == (tiny_model_dir / "ngram.npz").read_bytes()
+    assert (out / "ngram.npz").read_bytes() != (tiny_model_dir / "ngram.npz").read_bytes()
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["config"]["keep_corpus_ngram"] is True
+
+
+def test_blend_reads_the_corpus_ngram_only_when_its_weights_name_it(tiny_model_dir, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from sentiment.blend import ALL_FEATURES, FEATURES, BlendedClassifier, blend_probabilities, fit_blend
+    from sentiment.model import SentimentModel
+    from sentiment.ngram import load_ngram
+
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "two-ngrams"))
+    texts = ["银行态度太差了", "请问怎么开户", "柜员很耐心点赞"]
+    for ext in (".npz", ".json"):
+        shutil.copy2(model_dir / f"ngram{ext}", model_dir / f"ngram_corpus{ext}")
+    model = SentimentModel(model_dir)
+    clf = BlendedClassifier(model, weights={})
+    x_all = clf.features(texts, all_features=True)[0]
+    assert x_all.shape == (3, len(ALL_FEATURES))
+    corpus = load_ngram(model_dir, stem="ngram_corpus")
+    assert corpus is not None
+    assert np.allclose(x_all[:, 8:11], np.log(np.clip(corpus.probabilities(texts), 1e-6, None)))
+    # weights fitted over the eleven features name them, and predicting reads the corpus model again
+    weights = fit_blend(np.tile(x_all, (4, 1)), ["negative", "neutral", "positive"] * 4)
+    assert weights["features"] == list(ALL_FEATURES)
+    clf = BlendedClassifier(model, weights=weights)
+    x = clf.features(texts)[0]
+    assert x.shape == (3, len(ALL_FEATURES))
+    assert blend_probabilities(x, weights).shape == (3, 3)
+    # an eight-feature blend (every model shipped so far) never reads it
+    eight = fit_blend(np.tile(x_all[:, :8], (4, 1)), ["negative", "neutral", "positive"] * 4)
+    assert eight["features"] == list(FEATURES)
+    assert BlendedClassifier(model, weights=eight).features(texts)[0].shape == (3, len(FEATURES))
+    # a blend that names the corpus model in a directory without it is refused, not silently mis-read
+    (model_dir / "ngram_corpus.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="ngram_corpus.npz"):
+        BlendedClassifier(SentimentModel(model_dir), weights=weights)
