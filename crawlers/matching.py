@@ -228,10 +228,10 @@ class Matcher:
         if bank_mentioned and not accepted:  # rule (i): the bank and a region, no unit
             unit_spans = [(h.start, h.end) for h in hits if h.entry.kind in ("unit", "other")]
             handles = [m.span() for m in _HANDLE.finditer(norm)]
-            accepted = _drop_contained([
+            accepted = self._area(_drop_contained([
                 h for h in hits if h.entry.kind == "region"
                 and not any(a <= h.start and h.end <= b for a, b in unit_spans + handles)
-                and not self._other_bank_precedes(norm, h, by_end)])
+                and not self._other_bank_precedes(norm, h, by_end)]))
         mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title)
         primary = next((m.unit_id for m in mentions if m.is_primary), None)
         topic = ""
@@ -249,6 +249,20 @@ class Matcher:
         )
 
     # --- helpers -----------------------------------------------------------------------------------------------------
+    def _area(self, regions: list[_Hit]) -> list[_Hit]:
+        """Rule (i): the unit a set of region hits is about. A region inside another named one wins (江城 + 新华路
+        is the 新华路 outlet); places of several units (人民广场、新华路和大学城一带) are about the unit whose area
+        holds them all, so the hits are re-attributed to it."""
+        units = {h.entry.unit_id for h in regions}
+        inner = {u for u in units if u is not None
+                 and not any(o != u and u in {a.id for a in self.org.ancestors(o or "")} for o in units)}
+        if len(inner) <= 1:
+            return [h for h in regions if h.entry.unit_id in inner]
+        chains = [[a.id for a in self.org.ancestors(u)] for u in sorted(inner)]
+        common = next(u for u in chains[0] if all(u in c for c in chains[1:]))
+        return [_Hit(h.start, h.end, _Entry("region", h.entry.term, common)) for h in regions
+                if h.entry.unit_id in inner]
+
     def _mentions(self, norm: str, body_start: int, accepted: list[_Hit], bank_hits: list[_Hit],
                   norm_title: str) -> list[UnitMention]:
         per_unit: dict[str, list[_Hit]] = {}

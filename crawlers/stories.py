@@ -93,6 +93,46 @@ MIN_TOPIC_GRAMS = 4
 # Troubles that spread from one outlet to rumours about the whole bank ("取款被拒" → "要倒闭了？"): for rule 3,
 # sharing one of these categories with an established story is evidence enough, beside a shared risk word.
 SPREADING_CATEGORIES = frozenset({"withdrawal_bank_run", "liquidity_risk"})
+# Rule 2's "same place, same hours" path: how close to the story's last telling at the unit an article must be.
+EVENT_WINDOW = timedelta(hours=6)
+
+# Concepts: the different words the web and the newsroom use for one thing. An article's topic grams gain
+# ``~concept`` for each concept it names, so "大爷取钱" and "七旬老人取款" share grams. *Event* concepts name what
+# happened (a withdrawal, a swallowed card, a collection call) and are also evidence of the event (rule 2's
+# ``same_unit_event``); the others only describe it (who, where, what sort of scene). Surface forms are found
+# longest first and each character counts once, so 取款机 is an ATM, not a withdrawal.
+EVENT_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "取款": ("取钱", "取款", "取现", "提现", "提款", "支取", "取出来", "取不出", "取不了", "不让取", "不给取",
+             "取到钱", "取不到", "拒付", "兑付"),
+    "吞卡": ("吞卡", "卡被吞", "吞了卡", "吞了我的卡", "把卡吞", "卡吞", "卡退不出"),
+    "倒闭": ("倒闭", "破产", "跑路", "暴雷", "爆雷", "挤兑", "要出事", "不行了"),
+    "催收": ("催收", "催债", "爆通讯录", "骚扰电话", "催款"),
+    "收费": ("年费", "手续费", "管理费", "扣费", "乱收费", "扣了钱", "扣钱"),
+    "理财": ("理财", "保本", "基金", "净值", "飞单", "亏损"),
+    "盗刷": ("盗刷", "被盗", "诈骗", "骗局", "被骗", "钓鱼"),
+    "贷款": ("贷款", "房贷", "放贷", "抵押", "逾期"),
+    "故障": ("系统故障", "宕机", "闪退", "无法登录", "登不上", "崩了", "转账失败"),
+    "泄露": ("泄露", "个人信息", "隐私"),
+}
+DESCRIPTIVE_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "老人": ("老人", "老年", "大爷", "大妈", "老太太", "老太", "老爷子", "老大爷", "老伯", "七旬", "八旬", "六旬",
+             "爷爷", "奶奶", "老父亲", "老母亲"),
+    "柜台": ("柜台", "柜员", "窗口"),
+    "atm": ("atm", "取款机", "提款机", "柜员机", "自助机", "自助设备"),
+    "争执": ("争执", "争吵", "吵架", "吵起来", "起冲突", "闹事", "激动"),
+    "道歉": ("道歉", "致歉", "赔礼"),
+    "谣言": ("谣言", "造谣", "传谣", "辟谣", "不实"),
+    "排队": ("排队", "排长队", "长队"),
+}
+_CONCEPT_FORMS: tuple[tuple[str, str], ...] = tuple(sorted(
+    ((form, name) for table in (EVENT_CONCEPTS, DESCRIPTIVE_CONCEPTS) for name, forms in table.items()
+     for form in forms), key=lambda pair: (-len(pair[0]), pair[0])))
+# Forms a word list cannot hold: 取 … 钱 with the object between ("不让老人取自己的钱", "取他存的5万元现金").
+_CONCEPT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile("(?<![争获采听录选夺吸领])取(?![消得决代名暖经号])[^\\s，。！？；、,.!?;]{0,8}?(?:钱|款|现金|存款)"),
+     "取款"),
+)
+CONCEPT_MARK = "~"
 
 # Characters that make a bigram grammar rather than topic (particles, pronouns, demonstratives, copulas).
 FUNCTION_CHARS = frozenset("的了是在我你他她它们这那也都就和与及吗呢吧啊哦嘛呀着之其而很还又再么哪谁啥咋吧哈嗯")
@@ -198,6 +238,7 @@ def topic_grams(topic: str) -> set[str]:
     for number, unit in _AMOUNT.findall(text):
         grams.add(f"{number}{_AMOUNT_UNIT.get(unit, unit)}")
     grams.update(_LATIN.findall(text))
+    grams.update(CONCEPT_MARK + name for name in concepts(text))
     for run in _CJK_RUN.findall(text):
         for i in range(len(run) - 1):
             gram = run[i:i + 2]
@@ -205,6 +246,22 @@ def topic_grams(topic: str) -> set[str]:
                 continue
             grams.add(gram)
     return grams
+
+
+def concepts(text: str) -> set[str]:
+    """The concepts (``EVENT_CONCEPTS``, ``DESCRIPTIVE_CONCEPTS``) a normalised text names, longest form first."""
+    found: set[str] = set()
+    for form, name in _CONCEPT_FORMS:
+        if form in text:
+            found.add(name)
+            text = text.replace(form, " ")
+    found.update(name for pattern, name in _CONCEPT_PATTERNS if pattern.search(text))
+    return found
+
+
+def event_concepts(grams: Iterable[str]) -> set[str]:
+    """The ``~event`` grams among an article's topic grams: what happened, as evidence (rule 2's event path)."""
+    return {g for g in grams if g.startswith(CONCEPT_MARK) and g[1:] in EVENT_CONCEPTS}
 
 
 def shingles(text: str) -> set[str]:
@@ -296,8 +353,8 @@ class StoryIndex:
         if not counts:
             return
         activity.articles += 1
-        activity.words.update(_evidence(risk_words, categories))
         grams = set(grams)
+        activity.words.update(_evidence(risk_words, categories) | event_concepts(grams))
         if grams:
             activity.grams.update(grams)
             activity.members += 1
@@ -313,15 +370,23 @@ class StoryIndex:
         word) joins, by rule 2; None if there is none."""
         if not unit_id:
             return None
+        grams = set(grams)
+        events = event_concepts(grams)
 
         def decide(activity: _UnitActivity, shared: list[str], score: float) -> str | None:
             if score >= TOPIC_THRESHOLD:
                 return "same_unit_topic"
-            if shared and (score >= RISK_TOPIC_FLOOR or not activity.members):
+            if any(not w.startswith(CONCEPT_MARK) for w in shared) and (score >= RISK_TOPIC_FLOOR
+                                                                          or not activity.members):
                 return "same_unit_risk"
+            # Same place, same hours, the same kind of happening told in other words, and nothing the story has
+            # never mentioned (a swallowed card is not the refused withdrawal of an hour ago).
+            if (score >= RISK_TOPIC_FLOOR and any(w.startswith(CONCEPT_MARK) for w in shared)
+                    and abs(at - activity.last_seen) <= EVENT_WINDOW and events <= activity.words.keys()):
+                return "same_unit_event"
             return None
 
-        return self._best(self._units.get(unit_id, {}).items(), _evidence(risk_words, categories), set(grams),
+        return self._best(self._units.get(unit_id, {}).items(), _evidence(risk_words, categories) | events, grams,
                           at, decide)
 
     def find_in_scope(self, scope: Iterable[str], risk_words: Iterable[str], at: datetime,

@@ -68,7 +68,8 @@ def test_bare_place_names_never_count(matcher):
     r = matcher.match("人民广场、新华路和大学城一带今晚交通管制。")
     assert r.mentions == [] and not r.relevant
     r = matcher.match("示例银行发布公告：人民广场、新华路和大学城一带的客户请注意。")
-    assert units(r) == {"head-office"}  # the bank, not the outlets named after those places
+    # beside the bank, places of several outlets are the area they share (the branch), not any one outlet
+    assert units(r) == {"jiangcheng"} and r.mentions[0].terms == ["人民广场", "新华路", "大学城"]
 
 
 def test_bank_name_alone_is_a_relevant_head_office_mention(matcher):
