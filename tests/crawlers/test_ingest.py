@@ -412,6 +412,12 @@ def test_the_simulated_crisis_becomes_one_story_at_the_outlet(factory, matcher):
     for key in ("c-xinhua-1", "w-root", "w-hot-local", "n-xinhua-1", "w-jcwb-1", "c-xinhua-2", "p-xinhua-1",
                 "w-p1", "w-bigv", "w-rumour", "c-xinhua-3", "w-official", "n-xinhua-2", "p-xinhua-2"):
         assert articles[key].story_id == crisis_id, key
+    # every relevant item of the crisis is in that one story: the eyewitness naming only the bank and the street,
+    # the rumours and statements about the bank or the branch, the follow-ups
+    assert articles["w-witness"].meta["match"]["primary_unit_id"] == "xinhualu"
+    relevant = [a for a in articles.values() if a.meta["truth"] == "incident" and a.stage != ArticleStage.irrelevant]
+    assert {a.story_id for a in relevant} == {crisis_id}, \
+        sorted((a.meta["key"], a.story_id) for a in relevant if a.story_id != crisis_id)
     # reposts whose subject is only in the original
     reposts = [a for a in articles.values() if a.text.startswith(("新华路这家我去过", "示例银行出来回应"))]
     assert len(reposts) == 2

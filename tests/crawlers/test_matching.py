@@ -192,5 +192,19 @@ def test_a_post_naming_the_bank_and_a_region_is_about_that_regions_unit(matcher,
         assert result.mentions[0].terms == ["江城"] and result.mentions[0].score == 0.5
 
 
+@pytest.mark.parametrize(("text", "primary"), [
+    ("刚才在新华路那家示例银行办事，看到一个大爷跟柜台吵起来了", "xinhualu"),  # the bank + an outlet's street
+    ("示例银行江城新华路这家今天不给取钱", "xinhualu"),  # the street inside the city: the street wins
+    ("示例银行中南路那边今天排长队", "zhongnanlu"),
+    ("示例银行新华路和人民广场两个网点都排长队", "guangminglu"),  # two outlets' places: the sub-branch over both
+    ("工行新华路那家和示例银行都在排队", "head-office"),  # the street right after another bank is theirs
+    ("示例银行新华北路那家网点又不给取钱", "head-office"),  # a look-alike street is not 新华路
+    ("我也是//@新华路的猫:示例银行今天有活动", "head-office"),  # the street inside a handle
+    ("示例银行滨江花园网点今天停电，新华路那边正常", "binjianghuayuan"),  # a named unit beats a street
+])
+def test_a_post_naming_the_bank_and_an_outlets_street_is_about_that_outlet(matcher, text, primary):
+    assert matcher.match(text).primary_unit_id == primary
+
+
 def test_a_region_without_the_bank_is_nothing(matcher):
     assert not matcher.match("江城今天有小雨，江城市民注意出行").relevant

@@ -11,7 +11,7 @@ from crawlers.ingest import process_fetched
 from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher
 from crawlers.models import Article, Story
-from crawlers.stories import StoryIndex, shingles, story_text, strip_repost_chain, topic_grams
+from crawlers.stories import StoryIndex, event_concepts, shingles, story_text, strip_repost_chain, topic_grams
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import load_org
@@ -310,3 +310,59 @@ def test_rule3_reaches_only_within_the_window(tmp_path):
     items = [(f"t{k}", text, timedelta(minutes=20 * k)) for k, text in enumerate(OUTLET_TELLINGS)]
     got = _cluster(tmp_path, [*items, ("rumour", BANK_RUMOUR, timedelta(days=3))])
     assert got["rumour"].story_id != got["t0"].story_id
+
+
+# --- one story per event: the same happening told in other words, by the street's name ------------------------------
+def test_concepts_bridge_the_words_of_the_street_and_of_the_newsroom():
+    street = topic_grams("刚才看到一个大爷跟柜员吵起来了，好像是不让他取自己的钱")
+    news = topic_grams("七旬老人在柜台取款被拒，与工作人员发生争执")
+    assert {"~老人", "~柜台", "~取款", "~争执"} <= street & news
+    assert "~取款" not in topic_grams("取款机吞卡了") and "~atm" in topic_grams("取款机吞卡了")
+    assert "~取款" not in topic_grams("取消贷款，领取养老金，取号排队")
+    assert event_concepts(topic_grams("大爷取钱被拒，ATM还吞了卡")) == {"~取款", "~吞卡"}
+
+
+ZHONGNAN = [  # (key, text, minutes after T0): one refused withdrawal at 中南路, then the same hours around it
+    ("complaint", "示例银行中南路营业厅今天不给我妈取钱，6万块存了三年的定期，说没预约不能取，我妈急着给我爸交手术费，"
+                  "柜员态度冷冰冰的", 0),
+    ("weibo", "#江城身边事# 示例银行中南路网点不让老人取自己的钱，柜员说没有预约一分都不能取，老人在大厅坐了一上午，"
+              "这像话吗", 15),
+    ("witness", "刚刚路过中南路那家示例银行，一个阿姨在柜台前面哭，说是取不到自己的钱，保安在旁边劝，好多人围着看", 40),
+    ("atm", "示例银行中南路那边的ATM刚才吞了我的卡，取钱取到一半屏幕黑了，打客服半天没人接", 50),
+    ("gift", "示例银行中南路那家今天门口在发鸡蛋，办手机银行送一盒，大爷大妈排了好长", 55),
+    ("wealth", "示例银行中南路那个理财经理推销的保本理财亏了两万，现在说合同写了有风险", 58),
+    ("neighbour", "示例银行首义路那家今天取钱也要预约，我等了两个小时，柜员说现金不够", 60),
+    ("other_bank", "工行中南路那家今天也不给老人取钱，说要预约", 65),
+]
+
+
+def test_an_eyewitness_naming_only_the_bank_and_the_street_joins_the_outlets_story(tmp_path):
+    got = _cluster(tmp_path, [(k, text, timedelta(minutes=m)) for k, text, m in ZHONGNAN])
+    story = got["complaint"].story_id
+    assert got["weibo"].story_id == got["witness"].story_id == story
+    info = got["witness"].meta["match"]
+    assert info["primary_unit_id"] == "zhongnanlu" and info["story_reason"] == "same_unit_event"
+    assert info["shared_words"] == ["~取款"]  # the evidence is kept with the article
+    # The same outlet in the same hour, another happening: a swallowed card, a giveaway, a wealth product.
+    for key in ("atm", "gift", "wealth"):
+        assert got[key].meta["match"]["primary_unit_id"] == "zhongnanlu"
+        assert got[key].story_id != story, key
+    assert len({got[k].story_id for k in ("atm", "gift", "wealth")}) == 3
+    # The same trouble at the outlet on the next street is that outlet's story; another bank's is not ours.
+    assert got["neighbour"].meta["match"]["primary_unit_id"] == "shouyilu" and got["neighbour"].story_id != story
+    assert got["other_bank"].story_id is None and got["other_bank"].meta["match"]["units"] == []
+
+
+def test_the_event_path_holds_only_for_the_same_hours(tmp_path):
+    items = [(k, text, timedelta(minutes=m)) for k, text, m in ZHONGNAN[:2]]
+    got = _cluster(tmp_path, [*items, ("witness", ZHONGNAN[2][1], timedelta(hours=9))])
+    assert got["witness"].story_id != got["complaint"].story_id
+    assert got["witness"].meta["match"]["story_reason"] == "new"
+
+
+def test_a_notice_naming_several_outlets_streets_is_the_branchs_not_one_outlets(tmp_path):
+    notice = "示例银行温馨提示：人民广场、新华路和中南路一带因道路施工，网点门口临时停车位取消，请客户绿色出行"
+    got = _cluster(tmp_path, [*[(k, text, timedelta(minutes=m)) for k, text, m in ZHONGNAN[:3]],
+                              ("notice", notice, timedelta(hours=1))])
+    assert got["notice"].meta["match"]["primary_unit_id"] == "jiangcheng"
+    assert got["notice"].story_id != got["complaint"].story_id
