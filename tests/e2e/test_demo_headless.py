@@ -52,6 +52,16 @@ def test_headless_demo_opens_one_level_I_incident_for_the_outlet(tmp_path):
             "select distinct a.channel from articles a join incidents i on i.story_id = a.story_id "
             "where i.unit_id = 'xinhualu'"))}
         assert channels == {"complaint", "social", "news"}  # one incident fusing every channel
+        # one story per event: everything relevant about the outlet or its street (the eyewitness naming only the
+        # bank and 新华路, the rumours and statements a level up) is the incident's story, with a single alert
+        story = conn.execute(text("select story_id from incidents where unit_id = 'xinhualu'")).scalar()
+        crisis = {row[0] for row in conn.execute(text(
+            "select distinct a.story_id from articles a where a.story_id is not null and (a.text like '%新华路%' "
+            "or a.title like '%新华路%' or a.id in (select article_id from mentions where unit_id = 'xinhualu'))"))}
+        assert crisis == {story}
+        assert conn.execute(text("select count(*) from stories where unit_id = 'xinhualu'")).scalar() == 1
+        assert conn.execute(text("select count(*) from alerts where story_id = :s or unit_id = 'xinhualu'"),
+                            {"s": story}).scalar() == 1
     engine.dispose()
 
 
