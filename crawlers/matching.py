@@ -30,11 +30,13 @@ h. ``MatchResult.topic`` is what the article says *about its primary unit*, with
    compares topics, so two articles about the same outlet are not "similar" merely because both spell out
    示例银行江城分行新华路网点.
 
-i. A post that names the bank and a region a unit serves (``regions`` in org.yaml: 江城, 江城市) but no unit
-   ("示例银行江城这边现金不够了") is about that unit, not only the head office, so the branch's monitors see it
-   and are alerted. The region word must not be part of a unit name (江城分行 is rule b's), nor follow another
-   bank's name directly (工行江城…), nor sit inside an ``@handle`` (//@江城吃货研究所:). Several regions: the one
-   named most often (then first) is primary, each is a mention.
+i. A post that names the bank and a region a unit serves (``regions`` in org.yaml: a branch's city 江城, an
+   outlet's street or landmark 新华路) but no unit ("示例银行江城这边现金不够了", "刚才在新华路那家示例银行…") is
+   about that unit, not only the head office, so its monitors see it and are alerted. The region word must not
+   be part of a unit name (江城分行, 新华路营业厅 are rule b's), nor follow another bank's name directly
+   (工行新华路那家…), nor sit inside an ``@handle`` (//@新华路的猫:); a look-alike street (新华北路) is simply
+   not the word. Several regions: one inside another's area wins (江城 + 新华路 is the 新华路 outlet); places of
+   several units (人民广场、新华路和大学城一带) are one mention of the unit whose area holds them all (the branch).
 
 An article is relevant when it mentions a unit (or the bank) and no filter plan's exclude word appears.
 """

@@ -1,7 +1,7 @@
 """Same-story clustering and near-duplicate detection: alerts and incidents attach to stories, not to copies.
 
 A story groups everything written about one event: the first report, portal copies, rewrites, Weibo reposts, and
-short posts about the same trouble at the same outlet. Two rules decide whether an article joins a story; both
+short posts about the same trouble at the same outlet. Three rules decide whether an article joins a story; all
 are deterministic (fixed MinHash seed and scheme, ordered tie-breaks), so rebuilding the index from the database
 after a restart assigns the same way.
 
@@ -21,7 +21,10 @@ after a restart assigns the same way.
    *Topic* is not a keyword list. Each article brings its topic grams: the character bigrams (plus amounts like
    ``5万``/``67岁`` and latin words such as ``atm``) of ``MatchResult.topic`` — what the text says about the unit,
    every bank/unit name blanked — minus bigrams containing a function character (的了是在我你他…) and minus
-   ``STOP_BIGRAMS`` (记者/表示/今天/网点/银行/客户…, words any article about a bank uses). Per (unit, story) the
+   ``STOP_BIGRAMS`` (记者/表示/今天/网点/银行/客户…, words any article about a bank uses), plus one ``~concept``
+   gram for each concept it names in any of its usual words (``EVENT_CONCEPTS``, ``DESCRIPTIVE_CONCEPTS``):
+   a street post's 大爷/取钱/柜员/吵起来 and a newsroom's 七旬老人/取款/柜台/争执 share ``~老人 ~取款 ~柜台
+   ~争执``, where their bigrams share nothing. Per (unit, story) the
    index keeps a profile: in how many of the story's *tellings* each gram and each risk word occurred (``df``) and
    how many tellings there were (``n``). A telling is an article that founded the story or joined it by rule 2;
    copies and reposts (joined by rule 1) keep the story open but add nothing, so 500 reposts of one post do not
@@ -39,7 +42,13 @@ after a restart assigns the same way.
      ``same_unit_risk``. Evidence is the hit words of the topic plans in ``config/keywords.yaml`` (取不出钱, 预约,
      挤兑…) and their risk categories; core evidence is what at least two tellings (the only one, for a story of
      one) and at least ``CORE_SHARE`` of them used — one article's aside about 电信诈骗 does not pull an
-     anti-fraud campaign into a withdrawal crisis.
+     anti-fraud campaign into a withdrawal crisis; or
+   * it names the same *kind of happening* in other words — an event concept (``~取款``, ``~吞卡``, ``~催收``…)
+     that is core to the story — **and** ``score ≥ RISK_TOPIC_FLOOR``, within ``EVENT_WINDOW`` (6 h) of the
+     story's last telling at the unit, and it names no event concept the story never mentioned — reason
+     ``same_unit_event``. This is the eyewitness who writes "刚才在新华路那家示例银行，一个大爷跟柜台吵起来了，
+     好像是取钱的事" half an hour after the complaint (the street makes it the outlet's post, ``crawlers.matching``
+     rule i); a swallowed card (``~吞卡``) or a giveaway at the same outlet in the same hour stays its own story.
 
    Articles with fewer than ``MIN_TOPIC_GRAMS`` (4) grams (``示例银行新华路网点！``) have no topic score. Stories
    without any stored grams (rows written before topic grams existed) fall back to "shares a risk word".
