@@ -33,6 +33,8 @@ def mask_name(name: str) -> str:
 def mask_phone(phone: str) -> str:
     """13800000000 → 138****0000 (digits only; a short number is hidden whole)."""
     digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 13 and digits.startswith("86"):  # +86 mobile: mask the number, not the country code
+        digits = digits[2:]
     if not digits:
         return ""
     if len(digits) < 7:
