@@ -1,7 +1,7 @@
 """The ingest step: fetched articles → org-chart mentions and stories, one committed article at a time.
 
 Spiders store raw ``Article`` rows with ``stage == "fetched"``; this step matches each against the org chart and
-the keyword plans, writes its ``Mention`` rows, assigns it to a ``Story`` (see ``crawlers.stories`` for the two
+the keyword plans, writes its ``Mention`` rows, assigns it to a ``Story`` (see ``crawlers.stories`` for the
 rules) and moves it to ``matched`` or ``irrelevant`` so the sentiment stage can find it.
 
 Transactions: ``process_fetched`` **commits after every article**, so a crash (the process killed, the database
@@ -24,8 +24,10 @@ cancellation — any ``BaseException`` that is not an ``Exception``) and an unus
 locked or read-only file, schema out of date: any database error except ``DataError`` and ``IntegrityError``,
 which the article's own values cause).
 
-Per-article match details (primary unit, plan hits, risk words, how the story was chosen) are kept in
-``Article.meta['match']`` so an operator can see why, and so the story index can be rebuilt after a restart.
+Per-article match details (primary unit, plan hits, risk words, how the story was chosen, and ``thread_id``: the
+first article of the sub-thread it continues — a repost its original's, a copy its report's, an article that joined
+by topic its own) are kept in ``Article.meta['match']`` so an operator can see why, and so the story index can be
+rebuilt after a restart.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     reason = "kept"
     topic_score = 0.0
     shared_words: list[str] = []
+    thread_id = ((article.meta or {}).get("match") or {}).get("thread_id") or article.id
     story = session.get(Story, article.story_id) if article.story_id is not None else None
     if story is not None:
         outcome = _Outcome(relevant=True, story_id=story.id)
@@ -216,6 +219,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
                                signature=tuple(assignment.signature))
         else:
             _join(session, story, article, at, story_unit, root_unit_id=matcher.root_unit_id)
+            thread_id = _thread_of(session, story, assignment.nearest) or article.id
             article.is_duplicate = assignment.is_duplicate
             outcome = _Outcome(relevant=True, story_id=story.id, joined=True, duplicate=assignment.is_duplicate)
         article.story_id = story.id
@@ -224,8 +228,23 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,
         "plan_hits": result.plan_hits, "risk_words": result.risk_words, "categories": result.categories,
         "story_reason": reason, "topic_score": topic_score, "shared_words": shared_words,
-        "topic_grams": grams}}
+        "topic_grams": grams, "thread_id": thread_id}}
     return outcome
+
+
+def _thread_of(session: Session, story: Story, nearest: str | None) -> int | None:
+    """The sub-thread a rule-1 join continues: that of the article it is most like (``a<id>``), or of the story's
+    first article (``s<id>``: the founding text). An article that joined by rules 2–3 starts a sub-thread."""
+    if not nearest:
+        return None
+    number = nearest[1:].split("#")[0]
+    if not number.isdigit():
+        return None
+    target = session.get(Article, int(number)) if nearest[0] == "a" else (
+        session.get(Article, story.first_article_id) if story.first_article_id else None)
+    if target is None or target.story_id != story.id:
+        return None
+    return ((target.meta or {}).get("match") or {}).get("thread_id") or target.id
 
 
 def _without_error(meta: dict | None) -> dict:

@@ -179,6 +179,9 @@ class Assignment:
     signature: list[int]
     shared_words: list[str] = field(default_factory=list)
     topic_score: float = 0.0
+    # rule 1: the indexed text it is most like (``a<article id>``, or ``s<story id>`` for the story's founding
+    # text) — the sub-thread it continues (a repost under its original, a portal copy under the report)
+    nearest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -336,15 +339,24 @@ class StoryIndex:
     def best(self, text_or_signature: str | MinHash) -> tuple[int, float] | None:
         """The most similar indexed story and its estimated Jaccard similarity (≥ threshold), or None."""
         sig = (self.signature(text_or_signature) if isinstance(text_or_signature, str) else text_or_signature)
-        if sig is None:
-            return None
-        best: tuple[float, int] | None = None
+        found = self._nearest(sig) if sig is not None else None
+        return (found[0], found[1]) if found else None
+
+    def _nearest(self, sig: MinHash) -> tuple[int, float, str] | None:
+        """The most similar indexed text (≥ threshold): its story, the similarity and its key (``a<article id>``
+        or ``s<story id>`` for a story's founding text). Ties: the lower story id, then the founding text, then
+        the earliest article."""
+        best: tuple[tuple[float, int, int, int], int, float, str] | None = None
         for key in self._lsh.query(sig):
             story_id, other = self._entries[key]
             sim = float(sig.jaccard(other))
-            if sim >= self.threshold and (best is None or (sim, -story_id) > (best[0], -best[1])):
-                best = (sim, story_id)
-        return (best[1], best[0]) if best else None
+            if sim < self.threshold:
+                continue
+            number = key[1:].split("#")[0]
+            rank = (sim, -story_id, int(key[0] == "s"), -int(number) if number.isdigit() else 0)
+            if best is None or rank > best[0]:
+                best = (rank, story_id, sim, key)
+        return (best[1], best[2], best[3]) if best else None
 
     # --- the unit rule -------------------------------------------------------------------------------------------
     def touch(self, story_id: int, *, unit_id: str | None, at: datetime, risk_words: Iterable[str],
@@ -449,14 +461,15 @@ class StoryIndex:
         the index."""
         sig = self.signature(text)
         values = [int(v) for v in sig.hashvalues] if sig is not None else []
-        found = self.best(sig) if sig is not None else None
+        found = self._nearest(sig) if sig is not None else None
         duplicate = bool(found and found[1] >= self.duplicate_threshold)
-        if original:
-            via_original = self.best(original)
+        original_sig = self.signature(original) if original else None
+        if original_sig is not None:
+            via_original = self._nearest(original_sig)
             if via_original and (found is None or via_original[1] > found[1]):
                 found = via_original
         if found:
-            return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values)
+            return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values, nearest=found[2])
         by_unit = self.find_for_unit(unit_id, risk_words, at, grams, categories)
         if by_unit is None:
             by_unit = self.find_in_scope(scope, risk_words, at, grams if scope_grams is None else scope_grams,

@@ -366,3 +366,18 @@ def test_a_notice_naming_several_outlets_streets_is_the_branchs_not_one_outlets(
                               ("notice", notice, timedelta(hours=1))])
     assert got["notice"].meta["match"]["primary_unit_id"] == "jiangcheng"
     assert got["notice"].story_id != got["complaint"].story_id
+
+
+def test_sub_threads_stay_visible_inside_the_story(tmp_path):
+    video = ZHONGNAN[1][1]
+    got = _cluster(tmp_path, [
+        ("complaint", ZHONGNAN[0][1], timedelta(0)), ("video", video, timedelta(minutes=15)),
+        ("repost", f"太过分了！！//@江城小胖纸:{video}", timedelta(minutes=30)),
+        ("repost2", f"转发//@老王在江城:太过分了！！//@江城小胖纸:{video}", timedelta(minutes=35)),
+        ("witness", ZHONGNAN[2][1], timedelta(minutes=40)),
+        ("witness_copy", f"扩散//@中南路街坊:{ZHONGNAN[2][1]}", timedelta(minutes=45))])
+    assert len({a.story_id for a in got.values()}) == 1
+    thread = {k: a.meta["match"]["thread_id"] for k, a in got.items()}
+    assert thread["complaint"] == got["complaint"].id and thread["video"] == got["video"].id
+    assert thread["repost"] == thread["repost2"] == got["video"].id  # reposts under the video they forward
+    assert thread["witness"] == thread["witness_copy"] == got["witness"].id
