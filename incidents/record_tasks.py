@@ -23,17 +23,19 @@ from incidents.models import (
     Statement,
     StatementStatus,
 )
-from incidents.statements import TASKS_DONE_BY, StatementAction
 
 # What the task note says when a step is added already done (the record is older than the step).
-_NOTES = {StatementAction.legal_approve: "口径已经法律合规审核", StatementAction.approve: "口径已经领导审签",
-          StatementAction.publish: "口径已发布"}
+# Keyed by the StatementAction values (a StrEnum member looks up as its string): incidents.statements imports the
+# service, which imports the playbooks and so this module, so statements is imported where it is used.
+_NOTES = {"legal_approve": "口径已经法律合规审核", "approve": "口径已经领导审签", "publish": "口径已发布"}
 _APPROVED = {StatementStatus.approved, StatementStatus.published}
 _LEGAL_DONE = {StatementStatus.legal_approved, *_APPROVED}
 
 
 def done_by_records(session: Session, incident: Incident) -> dict[str, tuple[datetime, str, str]]:
     """``{step key: (when, who, note)}`` for every step the incident's records already complete (earliest)."""
+    from incidents.statements import TASKS_DONE_BY, StatementAction
+
     found: dict[str, tuple[datetime, str, str]] = {}
 
     def keep(key: str, at: datetime, who: str, note: str) -> None:

@@ -71,12 +71,16 @@ def check_config(ctx: typer.Context) -> None:
         from incidents.briefings.delivery import REPORTS_FILE, load_reports_config  # 日报 / 周报 delivery
 
         load_reports_config(settings.config_dir / REPORTS_FILE)
+        from yuqing.cli_complaints import complaints_config_line  # 投诉时限, who sees customer details
+
+        complaints_line = complaints_config_line(settings)
     except ConfigError as exc:
         _fail(str(exc))
     typer.echo(f"ok: {len(cfg.org.units)} units, {len(cfg.org.people)} people, {len(cfg.sources)} sources, "
                f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
     typer.echo(f"statements: {len(statement_templates.templates)} templates ({settings.config_dir / TEMPLATES_FILE})")
     _echo_regulators(cfg.policy, settings)
+    typer.echo(complaints_line)
     first, last = package_years()
     extra = ", ".join(str(y) for y in sorted(calendar.years)) or "none"
     typer.echo(f"holidays: known through {calendar.last_covered_date} (chinesecalendar {first}-{last}; "

@@ -110,6 +110,20 @@ class _ComplaintCli:
         self.session.close()
 
 
+def complaints_config_line(settings) -> str:
+    """``check-config``'s line on config/complaints.yaml; raises ConfigError (file and field) when it is invalid."""
+    from incidents.complaints.config import COMPLAINTS_FILE, load_complaints_config
+
+    path = settings.config_dir / COMPLAINTS_FILE
+    cfg = load_complaints_config(path)
+    resolve = ", ".join(f"{sev.value} {rule.working_days} working days" if rule.working_days is not None
+                        else f"{sev.value} {rule.hours} h" for sev, rule in cfg.resolve.items())
+    where = str(path) if path.exists() else f"{path} not found: the defaults"
+    return (f"complaints: entry {cfg.entry_hours} h, contact {cfg.contact_hours} h, resolve {resolve}, reply "
+            f"{'/'.join(str(d) for d in cfg.reply_limits())} days; full details for "
+            f"{', '.join(r.value for r in cfg.full_details_roles)} ({where})")
+
+
 def _attachments(paths: list[Path] | None):
     from incidents.complaints.flows import AttachmentInput
 

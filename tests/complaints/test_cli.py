@@ -5,6 +5,7 @@ Day, the steps from the command line, bad input refused in Chinese with nothing 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.models import AuditEntry
-from yuqing.settings import load_settings
+from yuqing.settings import PROJECT_ROOT, load_settings
 
 runner = CliRunner()
 SH = ZoneInfo("Asia/Shanghai")
@@ -165,3 +166,19 @@ def test_reveal_needs_a_role_that_may_see_details_and_is_audited(db, clock):
     assert other.exit_code == 1 and "无权" in other.stderr
     mine = cli(clock, "list", "--json", "--as", "huangwei")
     assert [r["id"] for r in json.loads(mine.stdout)] == [int(cid)]
+
+
+def test_check_config_validates_complaints_yaml(monkeypatch, tmp_path):
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    monkeypatch.setenv("YUQING_CONFIG_DIR", str(config))
+    ok = runner.invoke(app, ["check-config"])
+    assert ok.exit_code == 0, ok.output
+    assert "complaints: entry 24 h, contact 48 h, resolve general 3 working days" in ok.stdout
+    assert "reply 15/30/60 days" in ok.stdout
+    path = config / "complaints.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("reply_extension_days: [30, 60]",
+                                                             "reply_extension_days: [60, 30]"), encoding="utf-8")
+    bad = runner.invoke(app, ["check-config"])
+    assert bad.exit_code == 2
+    assert "complaints.yaml" in bad.stderr and "reply_extension_days" in bad.stderr
