@@ -17,6 +17,8 @@ work by querying the database, writes timeline events, audit entries and outbox 
 * ``run_group_escalations`` — a group of the reporting chain that was told about an incident and in which nobody
   acknowledged (a message acknowledged by link or inbox, a leader's 知悉, the incident or its alert acknowledged)
   by the group's deadline is reminded again, and the group's ``escalate_to`` is told; once per telling.
+* ``run_complaint_jobs`` — the complaint clocks' reminders and escalation, 重要 / 紧急 complaints told to
+  leadership, complaint-board complaints linked to their story's incident (``incidents.complaints.scheduled``).
 
 Quiet hours (``quiet_hours`` in ``config/levels.yaml``, local time) hold back every reminder and escalation of a
 level III–IV incident or alert until they end — deferred, never dropped; levels I–II ignore them. A reminder held
@@ -166,7 +168,15 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
     return count
 
 
-JOBS = (run_escalations, run_deadline_notices, run_group_escalations)
+def run_complaint_jobs(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """The complaint clocks' reminders and escalation, leadership told, links to incidents
+    (``incidents.complaints.scheduled``; imported here so the complaints package can build on incidents)."""
+    from incidents.complaints.scheduled import run_complaint_scheduled
+
+    return run_complaint_scheduled(session, org=org, policy=policy, clock=clock)
+
+
+JOBS = (run_escalations, run_deadline_notices, run_group_escalations, run_complaint_jobs)
 
 
 # --- tasks and clocks -------------------------------------------------------------------------------------------

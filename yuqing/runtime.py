@@ -51,6 +51,7 @@ class RoundReport:
     relevant: int = 0
     ingest_failed: int = 0
     classified: int = 0
+    complaints: int = 0  # complaint-board posts recorded as complaints
     risks: int = 0
     alerts_touched: int = 0
     escalations: int = 0  # what the scheduled jobs did: alerts escalated, reminders and overdue steps, groups
@@ -140,6 +141,7 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     from crawlers.health import due_sources
     from crawlers.ingest import process_fetched
     from incidents.briefings.delivery import issue_due_reports
+    from incidents.complaints.links import complaints_from_board_posts
     from incidents.notify import deliver_pending
     from incidents.scheduled import run_scheduled
     from incidents.service import handle_story_risk
@@ -163,6 +165,9 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         report.ingest_failed = ingest.failed
     with rt.session_factory() as session:
         report.classified = classify_pending(session, classifier=rt.classifier, clock=rt.clock)
+    with rt.session_factory() as session:  # complaint-board posts naming a unit become complaints, once each
+        report.complaints = complaints_from_board_posts(session, org=rt.org, policy=rt.policy, clock=rt.clock)
+        session.commit()
     with rt.session_factory() as session:
         report.risks = len(score_stories(session, ctx=rt.risk_ctx, clock=rt.clock))
     with rt.session_factory() as session:
