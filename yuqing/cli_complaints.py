@@ -138,10 +138,15 @@ def _attachments(paths: list[Path] | None):
     return out
 
 
+def _short(iso: str | None) -> str:
+    """A view's ISO time as people read it (local, to the minute)."""
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M") if iso else "-"
+
+
 def _echo_human(view: dict) -> None:
     c = view["customer"]
     typer.echo(f"{view['number']}（编号 {view['id']}）{view['severity_label']}投诉 {view['status_label']}")
-    typer.echo(f"  渠道：{view['channel_label']}  受理时间：{view['received_at']}  机构：{view['unit_name']}")
+    typer.echo(f"  渠道：{view['channel_label']}  受理时间：{_short(view['received_at'])}  机构：{view['unit_name']}")
     typer.echo(f"  类别：{view['category_label']}  首问责任人："
                f"{(view['first_contact_owner'] or {}).get('name', '-')}"
                + (f"  承办人：{view['assignee']['name']}" if view["assignee"] else ""))
@@ -149,11 +154,12 @@ def _echo_human(view: dict) -> None:
         typer.echo(f"  客户：{c['name'] or '-'}  电话：{c['phone'] or '-'}  账户/产品：{c['account'] or '-'}")
     typer.echo(f"  内容：{view['description']}")
     for k in view["clocks"]:
-        typer.echo(f"  时限 {k['label']}：截止 {k['due']}  {k['state_label']}")
+        done = f"（{_short(k['done_at'])} 完成）" if k["done_at"] else ""
+        typer.echo(f"  时限 {k['label']}：截止 {_short(k['due'])}  {k['state_label']}{done}")
     for a in view["attachments"]:
         typer.echo(f"  附件 {a['filename']}（{a['size']} 字节，SHA-256 {a['sha256']}）")
     for e in view.get("events", []):
-        typer.echo(f"  {e['at']} {e['text']}（{e['actor']}）")
+        typer.echo(f"  {_short(e['at'])} {e['text']}（{e['actor']}）")
 
 
 @complaint_app.command("add")

@@ -144,7 +144,9 @@ def test_the_steps_from_the_command_line(db, clock):
     assert [e["kind"] for e in shown["events"]] == ["received", "acknowledged", "verified", "assigned", "proposed",
                                                     "accepted", "closed", "return_visit"]
     human = cli(clock, "show", cid)
-    assert "联系客户" in human.stdout and "张**" in human.stdout
+    assert "张**" in human.stdout and "13812340000" not in human.stdout
+    assert "时限 联系客户：截止 2026-10-02 10:00  按时完成（2026-09-30 11:10 完成）" in human.stdout
+    assert "2026-09-30 11:10 已电话告知客户受理（计为首次联系客户）（cli）" in human.stdout
 
 
 def test_reveal_needs_a_role_that_may_see_details_and_is_audited(db, clock):
@@ -160,12 +162,19 @@ def test_reveal_needs_a_role_that_may_see_details_and_is_audited(db, clock):
     with db() as s:
         [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "complaint.reveal")).all()
         assert (entry.actor, entry.object_id) == ("liuqiang", cid)
+    # entered as a person of the org chart: they are the 首问 owner
+    entered = cli(clock, "add", "--unit", "xinhualu", "--channel", "walk_in", "--category", "service_attitude",
+                  "--text", "排队时间过长", "--received-at", "2026-09-30T10:30:00+08:00", "--as", "huangwei",
+                  "--json")
+    assert entered.exit_code == 0, entered.output
+    record = json.loads(entered.stdout)
+    assert record["first_contact_owner"] == {"id": "huangwei", "name": "黄伟"} and record["entered_by"] == "huangwei"
     # a liaison sees only their own outlet's complaints
     other = cli(clock, "add", "--unit", "kejiyuan", "--channel", "hotline", "--category", "opaque_fees", "--text",
                 "多收费", "--received-at", "2026-09-30T10:00:00+08:00", "--as", "huangwei")
     assert other.exit_code == 1 and "无权" in other.stderr
     mine = cli(clock, "list", "--json", "--as", "huangwei")
-    assert [r["id"] for r in json.loads(mine.stdout)] == [int(cid)]
+    assert [r["id"] for r in json.loads(mine.stdout)] == [record["id"], int(cid)]
 
 
 def test_check_config_validates_complaints_yaml(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ PostgreSQL), the 首问 owner, the keyed customer_key, attachments, numbers, and
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -314,3 +315,38 @@ def test_steps_on_an_unknown_complaint(session, clock):
     with pytest.raises(flows.ComplaintNotFound) as exc:
         flows.verify(session, 999, actor="x", clock=clock)
     assert exc.value.code == "not_found" and "999" in exc.value.zh
+
+
+@pytest.mark.postgres
+def test_concurrent_resubmissions_under_one_key_make_one_complaint(postgres_engine, org, clock):
+    """A ticket system retrying while the first request is still in its transaction: the second waits on the unique
+    index, then finds the first one's record and returns it instead of failing or storing a twin."""
+    factory = make_sessionmaker(postgres_engine)
+    with factory() as s:
+        create(s, org, clock)  # the deployment secret and number 001 exist already
+    first = factory()
+    c, created = create_complaint(first, data(idempotency_key="crm-race"), actor="crm", org=org, cfg=CFG,
+                                  clock=clock, tz=SH)
+    assert created and c.number == "TS-20260930-002"
+    outcome: dict = {}
+
+    def resubmit() -> None:
+        with factory() as second:
+            try:
+                again, made = create_complaint(second, data(idempotency_key="crm-race"), actor="crm", org=org,
+                                               cfg=CFG, clock=clock, tz=SH)
+                second.commit()
+                outcome["result"] = (again.id, made)
+            except Exception as exc:  # reported through the assertion below
+                outcome["error"] = exc
+
+    worker = threading.Thread(target=resubmit)
+    worker.start()
+    worker.join(1.0)
+    assert worker.is_alive()  # blocked on the first transaction's uncommitted row
+    first.commit()
+    worker.join(15)
+    first.close()
+    assert outcome == {"result": (c.id, False)}
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Complaint)) == 2
