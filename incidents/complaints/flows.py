@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crawlers.models import Article
 from incidents.complaints.config import ComplaintsConfig
 from incidents.complaints.models import (
     CHANNEL_LABELS,
@@ -306,6 +307,8 @@ def create_complaint(session: Session, data: ComplaintInput, *, actor: str, org:
         existing = _existing_for_key(session, key, fingerprint)
         if existing is not None:
             return existing, False
+    if fields["article_id"] is not None:
+        _check_article(session, fields["article_id"])
     received = ensure_utc(data.received_at)
     owner = data.first_contact_owner_id or first_contact_owner(org, actor=actor, unit_id=fields["unit_id"])
     ckey = customer_key(customer_secret(session, clock=clock), phone=fields["customer_phone"],
@@ -355,6 +358,17 @@ def create_complaint(session: Session, data: ComplaintInput, *, actor: str, org:
             "category": complaint.category, "attachments": len(attachments), "idempotency_key": key})
     session.flush()
     return complaint, True
+
+
+def _check_article(session: Session, article_id: int) -> None:
+    """A complaint made from a crawled post names a stored post, and one post makes at most one complaint."""
+    if session.get(Article, article_id) is None:
+        raise ComplaintError(f"article {article_id} not found", f"帖子不存在（编号 {article_id}）",
+                             field="article_id")
+    taken = session.scalar(select(Complaint.number).where(Complaint.article_id == article_id))
+    if taken is not None:
+        raise ComplaintError(f"article {article_id} already has complaint {taken}",
+                             f"该帖子已登记为投诉 {taken}", field="article_id", code="conflict")
 
 
 def _store_attachment(session: Session, c: Complaint, a: AttachmentInput, *, actor: str,

@@ -350,3 +350,23 @@ def test_concurrent_resubmissions_under_one_key_make_one_complaint(postgres_engi
     assert outcome == {"result": (c.id, False)}
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Complaint)) == 2
+
+
+def test_a_complaint_from_a_crawled_post_names_a_stored_post_once(session, org, clock):
+    from crawlers.models import Article
+
+    url = "https://tousu.example/p/1"
+    post = Article(source_id="board", channel="complaint_board", url=url, url_hash=hashlib.sha256(url.encode())
+                   .hexdigest(), title="新华路网点乱收费", text="新华路网点乱收费", fetched_at=clock.now(),
+                   content_hash=hashlib.sha256(b"post").hexdigest(), stage="scored")
+    session.add(post)
+    session.commit()
+    with pytest.raises(ComplaintError) as exc:
+        create(session, org, clock, channel="web_post", article_id=post.id + 1)
+    assert exc.value.field == "article_id" and "帖子不存在" in exc.value.zh
+    session.rollback()
+    c, _ = create(session, org, clock, channel="web_post", article_id=post.id, actor="system")
+    assert c.article_id == post.id and c.first_contact_owner_id == "wangmin"
+    with pytest.raises(ComplaintError) as exc:
+        create(session, org, clock, channel="web_post", article_id=post.id, description="同一帖子再登记")
+    assert exc.value.code == "conflict" and c.number in exc.value.zh
