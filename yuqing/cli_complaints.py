@@ -96,8 +96,7 @@ class _ComplaintCli:
         """Run one step function; a refusal prints its Chinese message and exits 1, nothing saved."""
         from incidents.complaints.flows import ComplaintError
 
-        c = self.find(ref)
-        self.check_unit(c.unit_id)
+        c = self.find(ref)  # within the actor's scope (the unit complained about or the handling unit)
         try:
             fn(self.session, c.id, actor=self.actor, clock=self.clock, **kwargs)
             self.session.commit()

@@ -232,6 +232,14 @@ def test_the_whole_path_with_every_step_audited(session, org, clock):
         step(clock, flows.propose_solution, session, c, text="再提")
     step(clock, flows.return_visit, session, c, satisfaction="基本满意")
     assert c.status == "visited" and c.satisfaction == "basically_satisfied"
+    for fn, kw in [(flows.record_contact, {}), (flows.acknowledge, {"how": "电话"}), (flows.verify, {}),
+                   (flows.assign, {"assignee_id": "zhoufang"}), (flows.close, {"note": "再结"}),
+                   (flows.record_mediation, {"kind": "mediation", "note": "x"}),
+                   (flows.hand_over, {"owner_id": "zhoufang", "reason": "调岗"}),
+                   (flows.new_facts, {"note": "新情况"}), (flows.record_acceptance, {"accepted": True})]:
+        with pytest.raises(ComplaintError) as refused:
+            step(clock, fn, session, c, **kw)
+        assert refused.value.code == "invalid_state", fn.__name__
     session.commit()
     assert [e.kind for e in c.events] == [
         "received", "acknowledged", "contacted", "contacted", "verified", "assigned", "handed_over", "proposed",
