@@ -998,7 +998,8 @@ def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser
 
 
 # incident action-done, incident resurgence-dismiss; incident regulator (报告监管部门 / 报告人民银行)
-from yuqing import cli_after_close, cli_regulators  # noqa: E402, F401
+# yuqing complaint media-report (记者正在询问/拍摄)
+from yuqing import cli_after_close, cli_media_report, cli_regulators  # noqa: E402, F401
 from yuqing.cli_complaints import complaint_app  # noqa: E402  (yuqing complaint …)
 
 app.add_typer(complaint_app, name="complaint")

@@ -1,0 +1,104 @@
+"""An outlet's "a journalist is asking / filming" report (before anything is published) opens the media-exposure
+alert directly — through the function, ``yuqing complaint media-report`` and ``POST /api/v1/media-reports`` — and
+the general office's duty desk is told at once through the normal alert path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+import incidents.playbooks  # noqa: F401  (first: incidents.service must not start its own import cycle)
+from crawlers.models import Article, Story
+from incidents.complaints.flows import ComplaintError
+from incidents.complaints.media_reports import report_media_inquiry
+from incidents.models import Alert, Incident, Notification
+from incidents.playbooks import applied_of
+from tests.complaints.support import local, real_policy
+from yuqing.cli import app as cli_app
+from yuqing.clock import FrozenClock
+from yuqing.db import make_engine, make_sessionmaker
+from yuqing.settings import load_settings
+
+POLICY = real_policy()
+TEXT = "江城电视台记者在大堂拍摄排队情况，并询问理财产品亏损的客户，尚未播出"
+
+
+def test_the_report_opens_the_media_exposure_alert_and_tells_the_duty_desk(session_factory, org):
+    clock = FrozenClock(local(2026, 11, 24, 14, 5))
+    with session_factory() as s:
+        out = report_media_inquiry(s, unit_id="xinhualu", text=TEXT, actor="huangwei", org=org, policy=POLICY,
+                                   clock=clock, category="product_mis_selling", idempotency_key="pad-1")
+        s.commit()
+        alert = s.get(Alert, out.alert_id)
+        assert (alert.level, alert.unit_id, alert.category) == ("II", "xinhualu", "product_mis_selling")
+        article = s.scalar(select(Article).where(Article.story_id == out.story_id))
+        # an internal report (内部报告), never pretending it was crawled
+        assert article.source_id == "internal_report" and article.url.startswith("internal://media_report/")
+        assert article.channel == "news" and article.author == "huangwei" and article.text == TEXT
+        # the duty desk of the general office is told at once (the normal alert message)
+        told = {n.recipient_id for n in s.scalars(select(Notification).where(Notification.alert_id == alert.id,
+                                                                             Notification.purpose == "alert"))}
+        assert {"wangmin", "zhaolei"} <= told
+        # level II opens the incident by policy, with the media-exposure playbook, and says who reported
+        incident = s.get(Incident, out.incident_id)
+        assert incident is not None and incident.level == "II"
+        assert "media_exposure" in [a.playbook_id for a in applied_of(s, incident)]
+        assert any(e.kind == "media_report" and e.actor == "huangwei" for e in incident.events)
+        # a retry with the same key returns the same alert, opens nothing new
+        again = report_media_inquiry(s, unit_id="xinhualu", text=TEXT, actor="huangwei", org=org, policy=POLICY,
+                                     clock=clock, idempotency_key="pad-1")
+        assert (again.alert_id, again.created) == (out.alert_id, False)
+        assert s.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"unit_id": "nowhere"}, "unit_id"), ({"text": "  "}, "text"),
+                                               ({"category": "gossip"}, "category")])
+def test_bad_reports_are_refused_naming_the_field_and_nothing_is_saved(session_factory, org, kwargs, field):
+    clock = FrozenClock(local(2026, 11, 24, 14, 5))
+    with session_factory() as s:
+        with pytest.raises(ComplaintError) as err:
+            report_media_inquiry(s, **({"unit_id": "xinhualu", "text": TEXT} | kwargs), actor="huangwei", org=org,
+                                 policy=POLICY, clock=clock)
+        assert err.value.field == field and err.value.zh and err.value.en
+        s.rollback()
+        assert s.scalar(select(func.count()).select_from(Story)) == 0
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(monkeypatch, tmp_path):
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
+    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
+    assert runner.invoke(cli_app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
+    engine = make_engine(load_settings().effective_database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def test_the_cli_reports_as_the_outlet_head_and_refuses_other_roles_and_units(cli_db):
+    clock = FrozenClock(local(2026, 11, 24, 14, 5))
+
+    def report(*args: str):
+        return runner.invoke(cli_app, ["complaint", "media-report", *args], obj={"clock": clock})
+
+    done = report("--unit", "xinhualu", "--text", TEXT, "--as", "huangwei", "--json")
+    assert done.exit_code == 0, done.output
+    record = json.loads(done.stdout)
+    assert record["level"] == "II" and record["incident_number"].startswith("YQ-20261124-")
+    human = report("--unit", "xinhualu", "--text", "又有自媒体在门口直播", "--as", "wangmin")
+    assert human.exit_code == 0, human.output
+    assert "已生成媒体曝光预警（重大" in human.stdout and "已通知综合管理部值班" in human.stdout
+    legal = report("--unit", "xinhualu", "--text", TEXT, "--as", "qianyu")
+    assert legal.exit_code == 1 and "无权报告媒体采访" in legal.stderr
+    elsewhere = report("--unit", "guangminglu", "--text", TEXT, "--as", "huangwei")
+    assert elsewhere.exit_code == 1 and "无权" in elsewhere.stderr
+    empty = report("--unit", "xinhualu", "--text", " ", "--as", "huangwei")
+    assert empty.exit_code == 1 and "请填写报告内容" in empty.stderr
+    with cli_db() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 2

@@ -1,0 +1,59 @@
+"""``yuqing complaint media-report``: an outlet reports that a journalist is asking questions or filming (记者正在询问/
+拍摄) before anything is published; the media-exposure alert opens at once (``incidents.complaints.media_reports``).
+
+Registered on ``yuqing complaint`` by one import in ``yuqing.cli``. Runs as the script actor ``cli`` or, with
+``--as LOGIN``, as a dashboard user whose scope must contain the unit and whose role may report (the API's rule,
+``api.media_reports.REPORTER_ROLES``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from yuqing.cli_complaints import AsLogin, _ComplaintCli, complaint_app
+
+
+@complaint_app.command("media-report")
+def media_report(
+        ctx: typer.Context,
+        unit: Annotated[str, typer.Option("--unit", help="the unit the journalist is at / asking about (org id)")],
+        text: Annotated[str, typer.Option("--text", help="who is asking or filming, and about what")],
+        as_: AsLogin = None,
+        category: Annotated[str, typer.Option(help="risk category code (yuqing.categories), if known")] = "other",
+        as_json: Annotated[bool, typer.Option("--json", help="print what was opened as JSON")] = False) -> None:
+    """记者正在询问/拍摄（尚未见报）：直接生成媒体曝光预警并通知综合管理部值班。"""
+    from api.media_reports import REPORTER_ROLES
+    from incidents.complaints.flows import ComplaintError
+    from incidents.complaints.media_reports import report_media_inquiry
+    from incidents.policy import load_policy
+    from yuqing.categories import level_label
+    from yuqing.errors import ConfigError
+
+    cli = _ComplaintCli(ctx, as_)
+    try:
+        policy = load_policy(cli.settings.levels_path, cli.settings.checklists_path)
+    except ConfigError as exc:
+        cli.fail(str(exc))
+    if cli.me is not None:
+        if not set(cli.me.roles) & {str(r) for r in REPORTER_ROLES}:
+            cli.fail("无权报告媒体采访：需为网点负责人/联络人、值班监测、应急处置负责人或分行领导")
+        cli.check_unit(unit)
+    try:
+        out = report_media_inquiry(cli.session, unit_id=unit, text=text, actor=cli.actor, org=cli.org,
+                                   policy=policy, clock=cli.clock, category=category)
+        cli.session.commit()
+    except ComplaintError as exc:
+        cli.fail(exc.zh)
+    cli.session.close()
+    if as_json:
+        typer.echo(json.dumps({"alert_id": out.alert_id, "level": out.level, "incident_id": out.incident_id,
+                               "incident_number": out.incident_number, "story_id": out.story_id},
+                              ensure_ascii=False))
+        return
+    opened = f"，已立案 {out.incident_number}" if out.incident_number else ""
+    typer.echo(f"已生成媒体曝光预警（{level_label(out.level)}，预警编号 {out.alert_id}）{opened}；"
+               "已通知综合管理部值班。")
+
