@@ -251,6 +251,32 @@ class AppliedPlaybookRead(BaseModel):
     reason: str
 
 
+class ComplaintClockRead(BaseModel):
+    key: str = Field(description="entry | contact | resolve | reply")
+    label: str
+    due: datetime
+    done_at: datetime | None
+    state: str = Field(description="met | late | running | overdue")
+    state_label: str
+
+
+class IncidentComplaintRead(BaseModel):
+    """A customer complaint linked to the incident (one case), with its clocks counted from receipt; never the
+    customer's details (the complaint's own page masks them and audits a full view)."""
+
+    id: int
+    number: str
+    severity: str
+    severity_label: str
+    status: str
+    status_label: str
+    category: str
+    category_label: str
+    unit_id: str
+    received_at: datetime
+    clocks: list[ComplaintClockRead]
+
+
 class IncidentRead(IncidentListRead):
     summary: str
     playbook: str
@@ -270,6 +296,8 @@ class IncidentRead(IncidentListRead):
     playbooks: list[AppliedPlaybookRead] = Field(default_factory=list, description="every checklist applied")
     regulator_reports: list[RegulatorReportRead] = Field(default_factory=list,
                                                          description="reports to the regulator / central bank")
+    complaints: list[IncidentComplaintRead] = Field(default_factory=list,
+                                                    description="linked customer complaints with their clocks")
 
 
 class AlertRead(BaseModel):

@@ -21,6 +21,7 @@ from api.schemas import (
     ArticleRead,
     ClockRead,
     FactorRead,
+    IncidentComplaintRead,
     IncidentListRead,
     IncidentRead,
     LeaderAckRead,
@@ -42,6 +43,7 @@ from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
 from incidents import action_items, playbooks, regulators, resurgence
 from incidents import queries as incident_queries
+from incidents.complaints.links import incident_complaints
 from incidents.models import REPORT_KIND_LABELS, Alert, Incident, RegulatorReport, ReportKind, Task
 from incidents.policy import Policy
 from sentiment.models import Classification, StoryRisk
@@ -204,7 +206,9 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
         leadership_acknowledgements=leader_ack_reads(session, org, incident),
         reviews=review_reads(session, org, incident, now), reviewed_at=incident.reviewed_at,
         playbooks=playbook_reads(session, incident, policy),
-        regulator_reports=[regulator_report_read(org, r) for r in regulators.reports_of(session, incident.id)])
+        regulator_reports=[regulator_report_read(org, r) for r in regulators.reports_of(session, incident.id)],
+        complaints=[IncidentComplaintRead(**c) for c in
+                    incident_complaints(session, incident.id, policy=policy, now=now)] if policy is not None else [])
 
 
 def _incident_list_read(session: Session, org: OrgChart, incident: Incident, counts: tuple[int, int], *,

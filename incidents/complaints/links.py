@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.models import Article, ArticleStage, Channel, Mention, Story
 from incidents.clocks import policy_calendar
-from incidents.complaints.clocks import CLOCK_STATE_LABELS, as_local_iso, clocks, deadlines
+from incidents.complaints.clocks import CLOCK_STATE_LABELS, clocks, deadlines
 from incidents.complaints.flows import ComplaintError, ComplaintInput, create_complaint, get_complaint
 from incidents.complaints.models import (
     SEVERITY_LABELS,
@@ -361,8 +361,8 @@ def link_board_complaints(session: Session, *, org: OrgChart, policy: Policy, no
 # --- the incident side ------------------------------------------------------------------------------------------
 
 def incident_complaints(session: Session, incident_id: int, *, policy: Policy, now: datetime) -> list[dict]:
-    """The complaints linked to an incident with their clocks (what the incident page and API show; the customer
-    is never in it — the complaint page masks and audits that)."""
+    """The complaints linked to an incident with their clocks, times in UTC (what the incident page and API show;
+    the customer is never in it — the complaint page masks and audits that)."""
     calendar = policy_calendar(policy)
     out = []
     for c in session.scalars(select(Complaint).where(Complaint.incident_id == incident_id)
@@ -372,9 +372,9 @@ def incident_complaints(session: Session, incident_id: int, *, policy: Policy, n
             "severity_label": SEVERITY_LABELS.get(c.severity, c.severity),
             "status": c.status, "status_label": STATUS_LABELS.get(c.status, c.status),
             "category": c.category, "category_label": category_label(c.category),
-            "unit_id": c.unit_id, "received_at": as_local_iso(c.received_at, policy.timezone),
-            "clocks": [{"key": k.key, "label": k.label, "due": as_local_iso(k.due, policy.timezone),
-                        "done_at": as_local_iso(k.done_at, policy.timezone) if k.done_at else None,
+            "unit_id": c.unit_id, "received_at": ensure_utc(c.received_at),
+            "clocks": [{"key": k.key, "label": k.label, "due": k.due,
+                        "done_at": ensure_utc(k.done_at) if k.done_at else None,
                         "state": str(k.state(now)), "state_label": CLOCK_STATE_LABELS[k.state(now)]}
                        for k in clocks(c, policy.complaints, tz=policy.timezone, calendar=calendar)],
         })
