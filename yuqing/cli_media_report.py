@@ -1,5 +1,7 @@
-"""``yuqing complaint media-report``: an outlet reports that a journalist is asking questions or filming (记者正在询问/
-拍摄) before anything is published; the media-exposure alert opens at once (``incidents.complaints.media_reports``).
+"""The media side of complaints on the command line: ``yuqing complaint media-report`` (an outlet reports that a
+journalist is asking questions or filming, 记者正在询问/拍摄, before anything is published: the media-exposure alert
+opens at once — ``incidents.complaints.media_reports``), and ``yuqing complaint link`` / ``raise`` (a complaint
+linked to, or opening, an incident: one case — ``incidents.complaints.links``).
 
 Registered on ``yuqing complaint`` by one import in ``yuqing.cli``. Runs as the script actor ``cli`` or, with
 ``--as LOGIN``, as a dashboard user whose scope must contain the unit and whose role may report (the API's rule,
@@ -13,7 +15,9 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_complaints import AsLogin, _ComplaintCli, complaint_app
+from yuqing.cli_complaints import AsLogin, ComplaintRef, _ComplaintCli, complaint_app
+
+CASE_ROLES = ("commander", "leader", "monitor")  # who may make a complaint and an incident one case
 
 
 @complaint_app.command("media-report")
@@ -57,3 +61,61 @@ def media_report(
     typer.echo(f"已生成媒体曝光预警（{level_label(out.level)}，预警编号 {out.alert_id}）{opened}；"
                "已通知综合管理部值班。")
 
+
+
+def _policy(cli: _ComplaintCli):
+    from incidents.policy import load_policy
+    from yuqing.errors import ConfigError
+
+    try:
+        return load_policy(cli.settings.levels_path, cli.settings.checklists_path)
+    except ConfigError as exc:
+        cli.fail(str(exc))
+
+
+def _case_step(cli: _ComplaintCli, ref: str, fn, **kwargs):
+    from incidents.complaints.flows import ComplaintError
+
+    c = cli.find(ref)
+    if cli.me is not None and not set(cli.me.roles) & set(CASE_ROLES):
+        cli.fail("无权关联事件：需为值班监测、应急处置负责人或分行领导")
+    cli.check_unit(c.unit_id)
+    try:
+        out = fn(cli.session, c.id, actor=cli.actor, clock=cli.clock, org=cli.org, policy=_policy(cli), **kwargs)
+        cli.session.commit()
+    except ComplaintError as exc:
+        cli.fail(exc.zh)
+    return c, out
+
+
+@complaint_app.command("link")
+def complaint_link(ctx: typer.Context, ref: ComplaintRef,
+                   incident: Annotated[int, typer.Option("--incident", min=1, help="incident id")],
+                   as_: AsLogin = None) -> None:
+    """投诉关联舆情事件（同一案件）：事件追加投诉处理步骤，期限自投诉受理时起算。"""
+    from incidents.complaints.links import link_incident
+    from incidents.models import Incident
+
+    cli = _ComplaintCli(ctx, as_)
+    target = cli.session.get(Incident, incident)
+    if target is None:
+        cli.fail(f"事件不存在（编号 {incident}）")
+    if cli.me is not None and not cli.me.sees_unit(target.unit_id):
+        cli.fail("无权处理该事件：不属于您所辖的单位")
+    c, _ = _case_step(cli, ref, lambda s, cid, **kw: link_incident(s, cid, incident, **kw))
+    typer.echo(f"{c.number}\t已关联事件 {target.number}")
+    cli.session.close()
+
+
+@complaint_app.command("raise")
+def complaint_raise(ctx: typer.Context, ref: ComplaintRef, as_: AsLogin = None,
+                    level: Annotated[str | None, typer.Option(help="I | II | III | IV; default: incident_levels "
+                                                                   "in config/complaints.yaml by severity")] = None
+                    ) -> None:
+    """由投诉立案（紧急投诉或正在网上发酵的投诉）：生成内部报告预警并立案，投诉与事件为同一案件。"""
+    from incidents.complaints.links import raise_incident
+
+    cli = _ComplaintCli(ctx, as_)
+    c, incident = _case_step(cli, ref, raise_incident, level=level)
+    typer.echo(f"{c.number}\t已立案 {incident.number}（{incident.level}级）")
+    cli.session.close()

@@ -102,3 +102,31 @@ def test_the_cli_reports_as_the_outlet_head_and_refuses_other_roles_and_units(cl
     assert empty.exit_code == 1 and "请填写报告内容" in empty.stderr
     with cli_db() as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 2
+
+
+def test_the_cli_raises_an_incident_from_a_complaint_and_links_another(cli_db):
+    clock = FrozenClock(local(2026, 11, 24, 14, 5))
+
+    def cli(*args: str):
+        return runner.invoke(cli_app, ["complaint", *args], obj={"clock": clock})
+
+    def add(severity: str) -> str:
+        out = cli("add", "--unit", "xinhualu", "--channel", "hotline", "--severity", severity, "--received-at",
+                  "2026-11-24T13:00:00+08:00", "--category", "opaque_fees", "--text", "理财赎回被拒", "--json")
+        assert out.exit_code == 0, out.output
+        return str(json.loads(out.stdout)["id"])
+
+    first, second = add("紧急"), add("一般")
+    raised = cli("raise", first, "--as", "liuqiang")
+    assert raised.exit_code == 0, raised.output
+    assert "已立案 YQ-20261124-" in raised.stdout and "II级" in raised.stdout
+    with cli_db() as s:
+        incident_id = s.scalar(select(Incident.id))
+    refused = cli("link", second, "--incident", str(incident_id), "--as", "huangwei")
+    assert refused.exit_code == 1 and "无权关联事件" in refused.stderr
+    linked = cli("link", second, "--incident", str(incident_id), "--as", "wangmin")
+    assert linked.exit_code == 0 and "已关联事件" in linked.stdout
+    shown = json.loads(cli("show", second, "--json").stdout)
+    assert shown["incident_id"] == incident_id
+    again = cli("raise", second, "--as", "liuqiang")
+    assert again.exit_code == 1 and "已关联事件" in again.stderr
