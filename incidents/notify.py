@@ -401,6 +401,32 @@ def _fail(session: Session, n: Notification, now: datetime, error: str, report: 
         session.add(TimelineEvent(incident=incident, at=now, kind="notify_failed", actor="system",
                                   text=f"{label}通知发送失败（{n.recipient_id}）",
                                   data={"notification_id": n.id, "error": n.last_error, "attempts": n.attempts}))
+    else:
+        _complaint_event(session, n, now, "notify_failed", f"{label}通知发送失败（{n.recipient_id}）",
+                         {"error": n.last_error, "attempts": n.attempts})
+
+
+def _sent_text(n: Notification, person: Person, confirmation: str | None) -> str:
+    """What a delivered message is, no more: a stored in-app row is in the inbox, not read."""
+    if n.channel == "in_app":
+        return f"站内消息已送达{person.name}的消息箱（待阅读）"
+    label = CHANNEL_LABELS.get(n.channel, n.channel)
+    return f"已通过{label}通知{person.name}" + (f"（{confirmation}）" if confirmation else "")
+
+
+def _complaint_event(session: Session, n: Notification, now: datetime, kind: str, text: str, data: dict) -> None:
+    """A message about a complaint with no incident (``incidents.complaints.scheduled`` keys them
+    ``complaint:<id>:…``): its delivery outcome goes on the complaint's timeline."""
+    head, _, rest = n.dedup_key.partition(":")
+    number = rest.split(":", 1)[0]
+    if head != "complaint" or not number.isdigit():
+        return
+    from incidents.complaints.models import Complaint, ComplaintEvent  # complaints build on this module
+
+    complaint = session.get(Complaint, int(number))
+    if complaint is not None:
+        session.add(ComplaintEvent(complaint=complaint, at=now, kind=kind, actor="system", text=text,
+                                   data={"notification_id": n.id, "channel": n.channel, "purpose": n.purpose} | data))
 
 
 def _record_sent(session: Session, n: Notification, person: Person, now: datetime,
@@ -408,6 +434,8 @@ def _record_sent(session: Session, n: Notification, person: Person, now: datetim
     """The timeline says what happened and no more: a stored in-app row is "in the inbox", not "told"."""
     incident = _incident_of(session, n)
     if incident is None:
+        _complaint_event(session, n, now, "notified", _sent_text(n, person, confirmation),
+                         {"recipient": person.id, "confirmation": confirmation})
         return
     label = CHANNEL_LABELS.get(n.channel, n.channel)
     if n.channel == "in_app":

@@ -8,6 +8,7 @@ the branch's commander, 陈静 chenjing the leader in charge (分管), 孙华 su
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from incidents.complaints import flows
 from incidents.complaints.models import ComplaintEvent
 from incidents.complaints.notices import ComplaintNotice
 from incidents.complaints.scheduled import run_complaint_reminders
+from incidents.notify import InAppSender, deliver_pending
 from tests.complaints.support import enter, local, outbox, real_policy
 from yuqing.clock import FrozenClock
 
@@ -158,3 +160,17 @@ def test_an_urgent_complaint_is_followed_up_until_resolved(session_factory, org)
     clock.advance(timedelta(hours=9))
     run(session_factory, org, clock)
     assert len(sent(session_factory, "complaint_follow_up")) == 4
+
+
+def test_delivery_outcomes_of_a_complaint_message_go_on_the_complaint_timeline(session_factory, org):
+    clock = FrozenClock(local(2026, 11, 24, 10, 0))
+    with session_factory() as s:
+        cid = enter(s, org=org, policy=POLICY, clock=clock, severity="重要", received=local(2026, 11, 24, 9, 30)).id
+    run(session_factory, org, clock)
+    with session_factory() as s:
+        asyncio.run(deliver_pending(s, clock=clock, senders={"in_app": InAppSender()}, org=org))
+        s.commit()
+        texts = [e.text for e in s.scalars(select(ComplaintEvent).where(ComplaintEvent.complaint_id == cid,
+                                                                        ComplaintEvent.kind == "notified"))]
+    # in the inbox, not read: the timeline claims no more than that
+    assert sorted(texts) == ["站内消息已送达刘强的消息箱（待阅读）", "站内消息已送达陈静的消息箱（待阅读）"]
