@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -93,7 +94,10 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     # Added last = outermost: proxy headers first, then the size cap, then headers on whatever answers.
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    from api import complaints as complaint_routes  # 投诉: the API, the pages, and room for their attachments
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes,
+                       larger=complaint_routes.upload_limits(settings))
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -120,6 +124,8 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     from api import briefings  # 专报草稿, 日报 / 周报: the pages and /api/v1/reports
 
     app.include_router(briefings.router)
+    app.include_router(complaint_routes.api)
+    app.include_router(complaint_routes.pages)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)
@@ -166,24 +172,28 @@ class SecurityHeadersMiddleware:
 
 class BodySizeLimitMiddleware:
     """Refuses request bodies larger than ``max_bytes`` with 413, by Content-Length up front or, for chunked
-    bodies, as soon as the bytes received pass the limit (the handler never sees a partial body)."""
+    bodies, as soon as the bytes received pass the limit (the handler never sees a partial body). Paths matching
+    a pattern of ``larger`` (the complaint attachment uploads) get that pattern's limit instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[re.Pattern[str], int]] = ()):
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.larger = list(larger)  # (path pattern, limit): upload routes that take files
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        max_bytes = next((limit for pattern, limit in self.larger if pattern.match(path)), self.default_max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    await self._refuse(scope, send)
+                if declared < 0 or declared > max_bytes:
+                    await self._refuse(scope, send, max_bytes)
                     return
         received = 0
         started = False
@@ -193,8 +203,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise _BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -207,10 +217,10 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._refuse(scope, send)
+                await self._refuse(scope, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps({"detail": _BodyTooLarge(self.max_bytes).detail}, ensure_ascii=False).encode()
+    async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
+        body = json.dumps({"detail": _BodyTooLarge(max_bytes).detail}, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})

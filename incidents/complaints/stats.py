@@ -149,7 +149,11 @@ def aggregate(rows: Sequence[Complaint], *, earlier: Iterable[tuple[str, datetim
 
 
 def _scoped(stmt, unit_ids: Iterable[str] | None):
-    return stmt if unit_ids is None else stmt.where(Complaint.unit_id.in_(sorted(unit_ids)))
+    """Complaints about, or handled by, these units (a user's scope, as the complaint lists count it)."""
+    if unit_ids is None:
+        return stmt
+    ids = sorted(unit_ids)
+    return stmt.where(Complaint.unit_id.in_(ids) | Complaint.handling_unit_id.in_(ids))
 
 
 def _count(session: Session, start: datetime, end: datetime, unit_ids: Iterable[str] | None) -> int:
@@ -161,8 +165,8 @@ def month_stats(session: Session, *, month: str, cfg: ComplaintsConfig, tz: str 
                 calendar: WorkingCalendar | None, now: datetime, unit_ids: Iterable[str] | None = None) -> dict:
     """The month's statistics (keys: month, total, by {unit, channel, category, severity}, on_time {entry,
     contact, resolve, reply}, average_resolution_days, satisfaction_rate, repeat_complaints, quarter_change,
-    goals, plus the counts behind each rate). ``unit_ids``: only complaints about these units (a caller's
-    scope); None: all. Raises StatsError for a month that is not YYYY-MM."""
+    goals, plus the counts behind each rate). ``unit_ids``: only complaints about, or handled by, these units
+    (a caller's scope); None: all. Raises StatsError for a month that is not YYYY-MM."""
     zone = _zone(tz)
     m = Month.parse(month)
     scope = None if unit_ids is None else frozenset(unit_ids)
@@ -188,5 +192,6 @@ def month_stats(session: Session, *, month: str, cfg: ComplaintsConfig, tz: str 
         "previous_quarter": f"{previous.year}-Q{previous.quarter}", "previous_count": prev_q,
         "change": round((this_q - prev_q) / prev_q, 4) if prev_q else None,
         "complete": ensure_utc(now) >= q_start.plus(3).start(zone)}
+    result["repeat_window_days"] = cfg.repeat_window_days
     result["goals"] = cfg.goals.model_dump()
     return result

@@ -72,6 +72,7 @@ from sqlalchemy.orm import Session
 
 from api import auth
 from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
+from api.complaints import STEP_ROLES as COMPLAINT_STEP_ROLES
 from api.models import ApiToken, User
 from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
 from incidents.acks import AckLinks
@@ -587,6 +588,58 @@ POST   /statements/{{statement_id}}/publish       sib      LGN LGN LGN LGN | 403
 POST   /statements/{{statement_id}}/publish       hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /statements/{{statement_id}}/publish       missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /statements/{{statement_id}}/publish       range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# --- complaints (投诉, api.complaints): read in scope (legal too); entered by monitors, liaisons, commanders, leaders,
+# admins (not legal); steps, attachments and their download by the 首问 owner (huangwei here), a commander, a leader
+# or an admin ----------------------------------------------------------------------------------------------------
+GET    /api/v1/complaints                        -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/complaints/stats                  -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+POST   /api/v1/complaints                        -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 201 201 201 201 403 201
+GET    /api/v1/complaints/{{complaint_id}}        own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/complaints/{{complaint_id}}        sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/complaints/{{complaint_id}}        sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/complaints/{{complaint_id}}        hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/complaints/{{complaint_id}}        missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/complaints/{{complaint_id}}        range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 200 200 200 403 403
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 200 200 403 403
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 200 200 403 403
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/complaints/{{complaint_id}}/steps/{{action}} range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/complaints/{{complaint_id}}/attachments own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 201 201 403 201 201 201 403 403
+POST   /api/v1/complaints/{{complaint_id}}/attachments sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 201 201 403 403 201 201 403 403
+POST   /api/v1/complaints/{{complaint_id}}/attachments sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 201 201 403 403 201 201 403 403
+POST   /api/v1/complaints/{{complaint_id}}/attachments hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 201 403 403
+POST   /api/v1/complaints/{{complaint_id}}/attachments missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/complaints/{{complaint_id}}/attachments range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} own      401 401 401 401 | 403 200 200 403 200 200 200 403 403 | 403 200 200 403 200 200 200 403 403
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} sub      401 401 401 401 | 403 200 200 403 403 200 200 403 403 | 403 200 200 403 403 200 200 403 403
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} sib      401 401 401 401 | 403 200 200 403 403 200 200 403 403 | 403 200 200 403 403 200 200 403 403
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/complaints/{{complaint_id}}/attachments/{{attachment_id}} range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /complaints                               -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/stats                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/new                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints                               -        LGN LGN LGN LGN | 303 303 303 303 303 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /complaints/{{complaint_id}}               range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} own      LGN LGN LGN LGN | 403 303 303 403 303 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} sub      LGN LGN LGN LGN | 403 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} sib      LGN LGN LGN LGN | 403 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/steps/{{action}} range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   own      LGN LGN LGN LGN | 403 303 303 403 303 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   sub      LGN LGN LGN LGN | 403 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   sib      LGN LGN LGN LGN | 403 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/attachments   range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 """  # noqa: E501 — a table, one row per line
 
 
@@ -648,6 +701,7 @@ class Call:
     json: Any = None
     form: dict[str, str] | None = None
     effect: tuple[str, Any] | None = None
+    files: Any = None  # multipart uploads (sent with ``form``, or alone to the API)
 
 
 def outcome(response: Any) -> str:
@@ -714,6 +768,9 @@ class World:
         client = self.clients[caller]
         if not caller.startswith("c:"):
             client.cookies.clear()  # these callers hold no cookie, whatever an earlier answer set
+        if call.files is not None:
+            form = {**call.form, "csrf_token": self.csrf(caller)} if call.form is not None else None
+            return client.request(method, call.url, data=form, files=call.files)
         if call.form is not None:
             return client.request(method, call.url, data={**call.form, "csrf_token": self.csrf(caller)})
         if call.json is not None:
@@ -1075,7 +1132,97 @@ def _login(w: World, target: str, caller: str) -> Call:
     return Call("/login", form={"login": w.login_of(caller) or "wangmin", "password": w.password, "next": "/"})
 
 
+COMPLAINT_OWNER = "huangwei"  # the 首问 owner of every complaint made here: acts on it within his scope
+
+
+def _fresh_complaint(w: World, target: str, *, attachment: bool = False) -> tuple[int, int | None]:
+    """A complaint about the target's unit (its 首问 owner COMPLAINT_OWNER), nothing done yet; with one
+    attachment when asked. Returns (complaint id, attachment id)."""
+    from incidents.complaints.models import Complaint, ComplaintAttachment
+
+    now = w.clock.now() - timedelta(hours=1)
+    unit = TARGET_UNITS[target]
+    n = w._next()
+    c = Complaint(number=f"TS-MX-{n:05d}", channel="walk_in", received_at=now, entered_at=now, entered_by="wangmin",
+                  unit_id=unit, handling_unit_id=unit, category="service_attitude", severity="general",
+                  description=f"MX_{target}_MX 矩阵测试投诉 {n}", customer_name="MX_name_MX 张三",
+                  customer_phone="13900000000", first_contact_owner_id=COMPLAINT_OWNER, status="received",
+                  reply_base_at=now, reply_limit_days=15, reopened_count=0, created_at=now, updated_at=now)
+    w.session.add(c)
+    w.session.flush()
+    aid = None
+    if attachment:
+        a = ComplaintAttachment(complaint_id=c.id, filename="MX_file_MX.txt", content_type="text/plain", size=3,
+                                sha256="0" * 64, data=b"MX_", added_at=now, added_by="wangmin")
+        w.session.add(a)
+        w.session.flush()
+        aid = a.id
+    return c.id, aid
+
+
+def _complaint(w: World, target: str) -> int:
+    """The target's complaint for the reads, made once."""
+    if ("complaint", target) not in w.background:
+        w.background[("complaint", target)] = _fresh_complaint(w, target)[0]
+        w.session.commit()
+    return w.background[("complaint", target)]
+
+
+def _complaint_create(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        marker = f"矩阵测试投诉 {w._next()}"
+        body = {"channel": "walk_in", "received_at": "2026-11-23T08:00:00+08:00", "unit_id": "xinhualu",
+                "category": "service_attitude", "severity": "general", "description": marker}
+        if prefix:
+            return Call(f"{prefix}/complaints", json=body, effect=("complaint_text", marker))
+        return Call("/complaints", form=body, effect=("complaint_text", marker))
+    return prepare
+
+
+def _complaint_step(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        cid = _id(target, lambda: _fresh_complaint(w, target)[0])
+        url = f"{prefix}/complaints/{cid}/steps/acknowledge"
+        effect = _effect("complaint_acked", target, cid)
+        return Call(url, json={"how": "phone"}, effect=effect) if prefix else \
+            Call(url, form={"how": "phone"}, effect=effect)
+    return prepare
+
+
+def _complaint_attach(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        cid = _id(target, lambda: _fresh_complaint(w, target)[0])
+        url = f"{prefix}/complaints/{cid}/attachments"
+        files = {"files": ("来信.txt", "矩阵测试附件".encode(), "text/plain")}
+        effect = _effect("complaint_attached", target, cid)
+        return Call(url, effect=effect, files=files) if prefix else Call(url, form={}, effect=effect, files=files)
+    return prepare
+
+
+def _complaint_download(w: World, target: str, caller: str) -> Call:
+    if target in ("missing", "range"):
+        cid = _id(target, lambda: 0)
+        return Call(f"/api/v1/complaints/{cid}/attachments/{MISSING_ID if target == 'missing' else 1}")
+    cid, aid = _fresh_complaint(w, target, attachment=True)
+    return Call(f"/api/v1/complaints/{cid}/attachments/{aid}")
+
+
 RECIPES: dict[tuple[str, str], Prepare] = {
+    ("GET", "/api/v1/complaints"): _fixed("/api/v1/complaints"),
+    ("GET", "/api/v1/complaints/stats"): _fixed("/api/v1/complaints/stats?month=2026-11"),
+    ("POST", "/api/v1/complaints"): _complaint_create("/api/v1"),
+    ("GET", "/api/v1/complaints/{complaint_id}"):
+        lambda w, t, c: Call(f"/api/v1/complaints/{_id(t, lambda: _complaint(w, t))}"),
+    ("POST", "/api/v1/complaints/{complaint_id}/steps/{action}"): _complaint_step("/api/v1"),
+    ("POST", "/api/v1/complaints/{complaint_id}/attachments"): _complaint_attach("/api/v1"),
+    ("GET", "/api/v1/complaints/{complaint_id}/attachments/{attachment_id}"): _complaint_download,
+    ("GET", "/complaints"): _fixed("/complaints"),
+    ("GET", "/complaints/stats"): _fixed("/complaints/stats?month=2026-11"),
+    ("GET", "/complaints/new"): _fixed("/complaints/new"),
+    ("POST", "/complaints"): _complaint_create(""),
+    ("GET", "/complaints/{complaint_id}"): lambda w, t, c: Call(f"/complaints/{_id(t, lambda: _complaint(w, t))}"),
+    ("POST", "/complaints/{complaint_id}/steps/{action}"): _complaint_step(""),
+    ("POST", "/complaints/{complaint_id}/attachments"): _complaint_attach(""),
     ("GET", "/api/v1/incidents"): _fixed("/api/v1/incidents"),
     ("GET", "/api/v1/incidents/{incident_id}"):
         lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}"),
@@ -1195,7 +1342,8 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     """Whether each effect has happened (one query per kind, after all requests)."""
     session.rollback()  # a fresh read transaction: see what the app committed
     ids = {kind: [v for k, v in effects if k == kind]
-           for kind in ("alert", "task", "token", "token_named", "audit", "drafted")}
+           for kind in ("alert", "task", "token", "token_named", "audit", "drafted", "complaint_text",
+                        "complaint_acked", "complaint_attached")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -1220,6 +1368,17 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
         done.update({("audit", e): (e[0], str(e[1]), e[2]) in written for e in ids["audit"]})
     drafted = set(session.scalars(select(Statement.incident_id).where(Statement.incident_id.in_(ids["drafted"]))))
     done.update({("drafted", i): i in drafted for i in ids["drafted"]})
+    from incidents.complaints.models import Complaint, ComplaintAttachment
+
+    entered = set(session.scalars(select(Complaint.description).where(
+        Complaint.description.in_(ids["complaint_text"]))))
+    done.update({("complaint_text", t): t in entered for t in ids["complaint_text"]})
+    for cid, acked in session.execute(select(Complaint.id, Complaint.acknowledged_at)
+                                      .where(Complaint.id.in_(ids["complaint_acked"]))):
+        done[("complaint_acked", cid)] = acked is not None
+    attached = set(session.scalars(select(ComplaintAttachment.complaint_id).where(
+        ComplaintAttachment.complaint_id.in_(ids["complaint_attached"]))))
+    done.update({("complaint_attached", i): i in attached for i in ids["complaint_attached"]})
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 
@@ -1243,7 +1402,7 @@ def run_matrix(world: World, rows: list[Row], keep: Callable[[Row, str], bool] =
             bad_ids = OUT_OF_RANGE_IDS if row.expected[caller] == "422" else (str(2**31),)
             urls = [call.url.replace("{range}", bad) for bad in bad_ids] if "{range}" in call.url else [call.url]
             for url in urls:
-                response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect))
+                response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect, call.files))
                 got, want = outcome(response), row.expected[caller]
                 if got != want:
                     problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
@@ -1318,7 +1477,9 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             target_unit = TARGET_UNITS[row.target]
             in_scope = target_unit in scope if target_unit is not None else org.root().id in scope
             allowed = True
-            if "/alerts/" in row.path:
+            if "/complaints/" in row.path and (row.method == "POST" or "/attachments/" in row.path):
+                allowed = bool(roles & {r.value for r in COMPLAINT_STEP_ROLES}) or login == COMPLAINT_OWNER
+            elif "/alerts/" in row.path:
                 needed = INCIDENT_OPENERS if row.path.endswith("/incident") else ALERT_HANDLERS
                 allowed = bool(roles & {r.value for r in needed})
             elif "statements" in row.path and row.method == "POST":  # incidents.statements; 陈静 leads every chain
@@ -1335,6 +1496,8 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
                 allowed = bool(roles & {r.value for r in ACTION_ROLES[PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]]})
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
+            if row.path.endswith("/attachments") and is_api(row.path):
+                success = "201"
             want = success if in_scope and allowed else "403"
             assert row.expected[caller] == want, f"{where} as {caller}: the rules give {want}"
     assert {Role.monitor, Role.commander, Role.leader, Role.admin, Role.legal} == BRANCH_WIDE_ROLES
@@ -1440,6 +1603,9 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/statements/{statement_id}/approve": ("c:lea", "own"),
     "/statements/{statement_id}/request-changes": ("c:leg", "sub"),
     "/statements/{statement_id}/publish": ("c:com", "own"),
+    "/complaints": ("c:out", "-"),
+    "/complaints/{complaint_id}/steps/{action}": ("c:com", "own"),
+    "/complaints/{complaint_id}/attachments": ("c:lea", "sub"),
     "/reports/issues/{issue_id}/ack": ("c:lea", "branch"),
     "/account/tokens": ("c:lea", "-"),
     "/account/tokens/{token_id}/revoke": ("c:out", "mine"),

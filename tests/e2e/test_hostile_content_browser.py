@@ -50,6 +50,7 @@ from crawlers.matching import Matcher
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.stories import StoryIndex
 from incidents.acks import AckLinks
+from incidents.complaints.models import Complaint, ComplaintAttachment, ComplaintEvent
 from incidents.models import Alert, Incident, Notification, Task
 from incidents.notify import default_senders
 from sentiment.rules import RuleBasedClassifier
@@ -161,7 +162,8 @@ SCRIPT_URLS = {
 }
 # Tags whose payload the dashboard shows today: each must appear, as text, on some page.
 SHOWN = ["rss-title", "wb-text", "story-b", "alert-title", "incident-title", "incident-summary", "factor-reason",
-         "timeline", "task-note", "dismiss-reason", "source-error"]
+         "timeline", "task-note", "dismiss-reason", "source-error", "complaint-text", "complaint-event",
+         "complaint-solution", "complaint-file"]
 SHOWN_URLS = ['javascript:__xss("rss-link")', 'javascript:alert("url-js")', f"data:text/html,{script('url-data')}"]
 
 
@@ -330,6 +332,23 @@ def plant_rows(session: Session, clock: FrozenClock, site: HostileSite) -> None:
 
     # a failing source whose error quotes what the server sent back
     f.source_state(source_id="forum", failures=3, error="HTTP 500：" + payload("source-error"))
+
+    # a complaint typed in by staff (or posted by a ticket system): every text field, the file name, the timeline
+    complaint = Complaint(number="TS-20261123-901", channel="walk_in", received_at=now, entered_at=now,
+                          entered_by="wangmin", source_system=payload("complaint-system")[:64],
+                          customer_name=payload("complaint-customer"), customer_phone="13900000000",
+                          account_or_product=payload("complaint-account"), unit_id="guangminglu",
+                          handling_unit_id="guangminglu", lead_department=payload("complaint-dept"),
+                          category="service_attitude", severity="urgent",
+                          description="柜员态度恶劣：" + payload("complaint-text"), first_contact_owner_id=LOGIN,
+                          status="handling", solution=payload("complaint-solution"), reply_base_at=now,
+                          reply_limit_days=15, reopened_count=0, created_at=now, updated_at=now)
+    complaint.events = [ComplaintEvent(at=now, kind="received", actor="wangmin", text=payload("complaint-event"))]
+    complaint.attachments = [ComplaintAttachment(filename=payload("complaint-file"), content_type="text/html",
+                                                 size=len(script("complaint-bytes")), sha256="0" * 64,
+                                                 data=script("complaint-bytes").encode(), added_at=now,
+                                                 added_by="wangmin")]
+    session.add(complaint)
     session.commit()
 
 
@@ -416,6 +435,7 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
                    "unit_id": sorted({u for u in session.scalars(select(Mention.unit_id))}),
                    "user_id": list(session.scalars(select(User.id).where(User.login.in_([LOGIN, "wangmin"])))),
                    "login": [LOGIN, "wangmin"],
+                   "complaint_id": list(session.scalars(select(Complaint.id))),
                    # one-click acknowledgement links of the messages this user got (their pages quote the
                    # message, which quotes crawled titles)
                    "token": [AckLinks(settings.secret_key, base_url="").token(n_id, LOGIN)
@@ -443,7 +463,7 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
 NOT_PAGES = {"/healthz"}  # JSON, like everything under /api/
 # Pages that show crawled text: each must show some payload as text. Every other page must merely stay inert.
 CRAWLED_PAGES = {"/", "/partials/overview", "/alerts", "/incidents", "/incidents/{incident_id}", "/sources",
-                 "/incidents/{incident_id}/briefing"}
+                 "/incidents/{incident_id}/briefing", "/complaints/{complaint_id}"}
 EXTRA_QUERIES = {"/incidents": ["?status=open", "?status=closed"],
                  "/incidents/{incident_id}/briefing": ["?kind=follow_up", "?kind=final"]}
 
