@@ -438,3 +438,59 @@ def complaint_hand_over(ctx: typer.Context, ref: ComplaintRef,
 
 
 # === owner B: `yuqing complaint stats --month YYYY-MM --json` goes below this line ===========================
+@complaint_app.command("stats")
+def complaint_stats(
+        ctx: typer.Context,
+        month: Annotated[str, typer.Option(help="YYYY-MM, by local date of receipt")],
+        unit: Annotated[str | None, typer.Option(help="only complaints about (or handled by) this unit and the "
+                                                      "units under it")] = None,
+        as_: AsLogin = None, as_json: AsJson = False) -> None:
+    """投诉统计与考核 (the numbers of /complaints/stats and /api/v1/complaints/stats): counts by unit, channel,
+    category and severity; on-time rate per clock; average resolution days; satisfaction; repeat complaints;
+    the quarter-on-quarter change; the configured goals."""
+    from incidents.complaints.models import CHANNEL_LABELS, SEVERITY_LABELS
+    from incidents.complaints.stats import StatsError, month_stats
+    from yuqing.categories import category_label
+
+    cli = _ComplaintCli(ctx, as_)
+    scope = set(cli.me.unit_ids) if cli.me is not None else None
+    if unit is not None:
+        if unit not in {u.id for u in cli.org.units}:
+            cli.fail(f"机构不存在：{unit}")
+        below = {unit} | {u.id for u in cli.org.descendants(unit)}
+        scope = below if scope is None else scope & below
+    try:
+        s = month_stats(cli.session, month=month, cfg=cli.cfg, tz=cli.tz, calendar=cli.calendar,
+                        now=cli.clock.now(), unit_ids=scope)
+    except StatsError as exc:
+        cli.fail(exc.zh)
+    cli.session.close()
+    if as_json:
+        typer.echo(json.dumps(s, ensure_ascii=False))
+        return
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    def unit_name(unit_id: str) -> str:
+        u = next((u for u in cli.org.units if u.id == unit_id), None)
+        return (u.short_name or u.name) if u else unit_id
+
+    g = s["goals"]
+    q = s["quarter_change"]
+    typer.echo(f"{s['month']} 投诉 {s['total']} 件")
+    for title, dim, label in (("按机构", "unit", unit_name), ("按渠道", "channel", lambda c: CHANNEL_LABELS.get(c, c)),
+                              ("按类别", "category", category_label),
+                              ("按等级", "severity", lambda c: SEVERITY_LABELS.get(c, c))):
+        typer.echo(f"  {title}：" + ("、".join(f"{label(k)} {n}" for k, n in s["by"][dim].items()) or "-"))
+    names = {"entry": "录入", "contact": "联系客户", "resolve": "办结", "reply": "答复客户"}
+    typer.echo("  按时率：" + "  ".join(f"{names[k]} {pct(v)}" for k, v in s["on_time"].items()))
+    avg = s["average_resolution_days"]
+    avg_text = "-" if avg is None else f"{avg:.2f} 天"
+    typer.echo(f"  平均办结时长：{avg_text}（目标 ≤ {g['average_resolution_days']:g} 天）")
+    typer.echo(f"  满意率：{pct(s['satisfaction_rate'])}（回访 {s['return_visits']} 件；目标由 "
+               f"{pct(g['satisfaction_baseline'])} 提升至 {pct(g['satisfaction_rate'])}）")
+    typer.echo(f"  重复投诉：{s['repeat_complaints']} 件（{s['repeat_window_days']} 日内同一客户）")
+    change = "-" if q["change"] is None else f"{q['change']:+.1%}"
+    typer.echo(f"  季度环比：{q['quarter']} {q['count']} 件，{q['previous_quarter']} {q['previous_count']} 件，"
+               f"{change}（目标 {g['quarterly_change']:+.0%}）" + ("" if q["complete"] else "；本季度尚未结束"))
