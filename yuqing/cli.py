@@ -307,6 +307,10 @@ def train(
     keep_corpus_ngram: Annotated[bool, typer.Option(
         "--keep-corpus-ngram", help="with --ngram-only: keep the corpus-only n-gram model of --transformer-from "
         "beside the retrained one and blend both")] = False,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", exists=True, file_okay=False, help="start from this model directory's transformer and "
+        "tokenizer (fine-tune) instead of a new one")] = None,
+    lr: Annotated[float | None, typer.Option(min=1e-6, max=1e-1, help="override the learning rate")] = None,
 ) -> None:
     """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
     beside the weights)."""
@@ -341,6 +345,8 @@ def train(
                       public_limit_per_source=public_limit_per_source)
     if epochs is not None:
         cfg.epochs = epochs
+    if lr is not None:
+        cfg.lr = lr
     try:
         if ngram_only:
             from sentiment.train import retrain_ngram_and_blend
@@ -349,7 +355,7 @@ def train(
                                               transformer_from=transformer_from or DEFAULT_MODEL_DIR,
                                               keep_corpus_ngram=keep_corpus_ngram)
         else:
-            metrics = run_training(out or DEFAULT_MODEL_DIR, cfg)
+            metrics = run_training(out or DEFAULT_MODEL_DIR, cfg, init_from=init_from)
     except CorpusError as exc:
         _fail(str(exc))
     keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds", "ngram_train_seconds",

@@ -359,3 +359,22 @@ def test_blend_reads_the_corpus_ngram_only_when_its_weights_name_it(tiny_model_d
     (model_dir / "ngram_corpus.npz").unlink()
     with pytest.raises(FileNotFoundError, match="ngram_corpus.npz"):
         BlendedClassifier(SentimentModel(model_dir), weights=weights)
+
+
+def test_train_cli_init_from_and_lr_reach_the_trainer(tiny_model_dir, tmp_path, monkeypatch):
+    from sentiment import train as train_module
+
+    seen: dict = {}
+
+    def fake_train(out, cfg, *, init_from=None):
+        seen.update(out=out, lr=cfg.lr, epochs=cfg.epochs, init_from=init_from, use_public=cfg.use_public)
+        return {"best_epoch": 1}
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    out = tmp_path / "ft"
+    result = runner.invoke(app, ["train", "--no-public-data", "--init-from", str(tiny_model_dir), "--lr", "0.0002",
+                                 "--epochs", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert seen == {"out": out, "lr": 0.0002, "epochs": 2, "init_from": tiny_model_dir, "use_public": False}
+    missing = runner.invoke(app, ["train", "--init-from", str(tmp_path / "absent"), "--out", str(out)])
+    assert missing.exit_code != 0 and not out.exists()
