@@ -41,6 +41,7 @@ from api.routers import audit as audit_router
 from api.routers import sources as sources_router
 from api.templating import STATIC_DIR, make_templates
 from crawlers.sources import SourceConfig, load_sources
+from incidents.complaints.links import INTERNAL_SOURCE, INTERNAL_SOURCE_NAME
 from incidents.policy import Policy, load_policy
 from yuqing.clock import Clock
 from yuqing.errors import ConfigError
@@ -89,7 +90,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.state.session_signer = auth.SessionSigner(settings.secret_key)
     app.state.password_gate = auth.PasswordGate()
     app.state.sources = list(sources) if sources is not None else _load_sources(settings)
-    app.state.source_names = {s.id: s.name for s in app.state.sources} | dict(source_names or {})
+    # internal reports (a complaint raised to an incident, a journalist report) are a source nobody configures
+    app.state.source_names = ({INTERNAL_SOURCE: INTERNAL_SOURCE_NAME} | {s.id: s.name for s in app.state.sources}
+                              | dict(source_names or {}))
     app.state.templates = make_templates(settings.tz, app.state.source_names)
 
     # Added last = outermost: proxy headers first, then the size cap, then headers on whatever answers.
@@ -126,6 +129,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.include_router(briefings.router)
     app.include_router(complaint_routes.api)
     app.include_router(complaint_routes.pages)
+    from api import media_reports  # 记者正在询问/拍摄: POST /api/v1/media-reports opens the media-exposure alert
+
+    app.include_router(media_reports.router)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)

@@ -75,6 +75,7 @@ from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.complaints import STEP_ROLES as COMPLAINT_STEP_ROLES
 from api.models import ApiToken, User
 from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revoke_api_token, scope_unit_ids
+from crawlers.models import Article
 from incidents.acks import AckLinks
 from incidents.action_items import MARKERS as ACTION_ITEM_MARKERS
 from incidents.lifecycle import ACTION_ROLES, Action
@@ -594,6 +595,8 @@ POST   /statements/{{statement_id}}/publish       range    LGN LGN LGN LGN | 422
 GET    /api/v1/complaints                        -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/complaints/stats                  -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 POST   /api/v1/complaints                        -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 201 201 201 201 403 201
+# 记者正在询问/拍摄 (api.media_reports): a liaison, monitor, commander or leader reports for a unit in scope
+POST   /api/v1/media-reports                     -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 201 201 403 201 403 201
 GET    /api/v1/complaints/{{complaint_id}}        own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/complaints/{{complaint_id}}        sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
 GET    /api/v1/complaints/{{complaint_id}}        sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
@@ -1211,6 +1214,9 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/api/v1/complaints"): _fixed("/api/v1/complaints"),
     ("GET", "/api/v1/complaints/stats"): _fixed("/api/v1/complaints/stats?month=2026-11"),
     ("POST", "/api/v1/complaints"): _complaint_create("/api/v1"),
+    ("POST", "/api/v1/media-reports"): lambda w, t, c: Call(
+        "/api/v1/media-reports", json={"unit_id": "xinhualu", "text": (m := f"矩阵测试记者采访 {w._next()}")},
+        effect=("media_report", m)),
     ("GET", "/api/v1/complaints/{complaint_id}"):
         lambda w, t, c: Call(f"/api/v1/complaints/{_id(t, lambda: _complaint(w, t))}"),
     ("POST", "/api/v1/complaints/{complaint_id}/steps/{action}"): _complaint_step("/api/v1"),
@@ -1343,7 +1349,7 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     session.rollback()  # a fresh read transaction: see what the app committed
     ids = {kind: [v for k, v in effects if k == kind]
            for kind in ("alert", "task", "token", "token_named", "audit", "drafted", "complaint_text",
-                        "complaint_acked", "complaint_attached")}
+                        "complaint_acked", "complaint_attached", "media_report")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -1379,6 +1385,9 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     attached = set(session.scalars(select(ComplaintAttachment.complaint_id).where(
         ComplaintAttachment.complaint_id.in_(ids["complaint_attached"]))))
     done.update({("complaint_attached", i): i in attached for i in ids["complaint_attached"]})
+    reported = set(session.scalars(select(Article.text).where(Article.source_id == "internal_report",
+                                                              Article.text.in_(ids["media_report"]))))
+    done.update({("media_report", t): t in reported for t in ids["media_report"]})
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 

@@ -130,3 +130,29 @@ def test_the_cli_raises_an_incident_from_a_complaint_and_links_another(cli_db):
     assert shown["incident_id"] == incident_id
     again = cli("raise", second, "--as", "liuqiang")
     assert again.exit_code == 1 and "已关联事件" in again.stderr
+
+
+def test_the_api_opens_the_alert_once_per_key_and_refuses_in_english(bearer, session, login_as):
+    outlet = bearer("huangwei")
+    body = {"unit_id": "xinhualu", "text": TEXT}
+    first = outlet.post("/api/v1/media-reports", json=body, headers={"Idempotency-Key": "pad-7"})
+    assert first.status_code == 201, first.text
+    made = first.json()
+    assert made["level"] == "II" and made["incident_url"] == f"/incidents/{made['incident_id']}"
+    retry = outlet.post("/api/v1/media-reports", json=body, headers={"Idempotency-Key": "pad-7"})
+    assert retry.status_code == 200 and retry.json()["alert_id"] == made["alert_id"]
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Alert)) == 1
+    assert bearer("qianyu").post("/api/v1/media-reports", json=body).status_code == 403  # legal reviews statements
+    assert bearer("zhoufang").post("/api/v1/media-reports",
+                                   json={**body, "unit_id": "binjianghuayuan"}).status_code == 403  # not her unit
+    unknown = outlet.post("/api/v1/media-reports", json={**body, "unit_id": "nowhere"})
+    assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "unit_id"
+    blank = outlet.post("/api/v1/media-reports", json={**body, "text": "   "})
+    assert blank.status_code == 422 and blank.json()["detail"] == {
+        "field": "text", "message": "text is empty: say who is asking or filming, and about what"}
+    assert login_as("huangwei").post("/api/v1/media-reports", json=body).status_code == 401  # never on the cookie
+    page = login_as("liuqiang").get(made["incident_url"])
+    assert page.status_code == 200 and "内部报告" in page.text and 'href="internal:' not in page.text
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Alert)) == 1
