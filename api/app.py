@@ -132,6 +132,7 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     from api import media_reports  # 记者正在询问/拍摄: POST /api/v1/media-reports opens the media-exposure alert
 
     app.include_router(media_reports.router)
+    app.include_router(media_reports.pages)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
     _install_error_handlers(app)

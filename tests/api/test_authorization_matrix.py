@@ -625,6 +625,8 @@ GET    /complaints                               -        LGN LGN LGN LGN | 200 
 GET    /complaints/stats                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /complaints/new                           -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /complaints                               -        LGN LGN LGN LGN | 303 303 303 303 303 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /media-reports/new                        -        LGN LGN LGN LGN | 200 200 200 200 200 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /media-reports                            -        LGN LGN LGN LGN | 303 303 303 303 303 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /complaints/{{complaint_id}}               own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /complaints/{{complaint_id}}               sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /complaints/{{complaint_id}}               sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -1226,6 +1228,10 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/complaints/stats"): _fixed("/complaints/stats?month=2026-11"),
     ("GET", "/complaints/new"): _fixed("/complaints/new"),
     ("POST", "/complaints"): _complaint_create(""),
+    ("GET", "/media-reports/new"): _fixed("/media-reports/new"),
+    ("POST", "/media-reports"): lambda w, t, c: Call(
+        "/media-reports", form={"unit_id": "xinhualu", "text": (m := f"矩阵测试记者采访 {w._next()}"),
+                                "category": "other"}, effect=("media_report", m)),
     ("GET", "/complaints/{complaint_id}"): lambda w, t, c: Call(f"/complaints/{_id(t, lambda: _complaint(w, t))}"),
     ("POST", "/complaints/{complaint_id}/steps/{action}"): _complaint_step(""),
     ("POST", "/complaints/{complaint_id}/attachments"): _complaint_attach(""),
@@ -1613,6 +1619,7 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/statements/{statement_id}/request-changes": ("c:leg", "sub"),
     "/statements/{statement_id}/publish": ("c:com", "own"),
     "/complaints": ("c:out", "-"),
+    "/media-reports": ("c:out", "-"),
     "/complaints/{complaint_id}/steps/{action}": ("c:com", "own"),
     "/complaints/{complaint_id}/attachments": ("c:lea", "sub"),
     "/reports/issues/{issue_id}/ack": ("c:lea", "branch"),

@@ -156,3 +156,27 @@ def test_the_api_opens_the_alert_once_per_key_and_refuses_in_english(bearer, ses
     assert page.status_code == 200 and "内部报告" in page.text and 'href="internal:' not in page.text
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+def test_the_dashboard_form_reports_and_keeps_the_text_on_a_refusal(login_as, csrf_of, session):
+    outlet = login_as("huangwei")
+    form = outlet.get("/media-reports/new")
+    assert form.status_code == 200 and 'action="/media-reports"' in form.text
+    assert 'href="/media-reports/new"' in outlet.get("/complaints/new").text  # reachable from the intake form
+    token, key = csrf_of(form.text), 'name="idempotency_key" value="'
+    idem = form.text.split(key, 1)[1].split('"', 1)[0]
+    blank = outlet.post("/media-reports", data={"csrf_token": token, "unit_id": "xinhualu", "text": "  ",
+                                                "category": "other", "idempotency_key": idem})
+    assert blank.status_code == 422 and "请填写报告内容" in blank.text
+    typed = "<script>alert(1)</script>记者在门口拍摄"
+    done = outlet.post("/media-reports", data={"csrf_token": token, "unit_id": "xinhualu", "text": typed,
+                                               "category": "other", "idempotency_key": idem})
+    assert done.status_code == 303 and done.headers["location"].startswith("/incidents/")
+    again = outlet.post("/media-reports", data={"csrf_token": token, "unit_id": "xinhualu", "text": typed,
+                                                "category": "other", "idempotency_key": idem})
+    assert again.headers["location"] == done.headers["location"]  # a double click opens one alert
+    page = login_as("liuqiang").get(done.headers["location"])
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    assert login_as("qianyu").get("/media-reports/new").status_code == 403
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Alert)) == 1
