@@ -10,9 +10,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,6 +47,17 @@ def _postgres_available() -> str | None:
         return f"PostgreSQL at {PG_URL} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 2 --dist loadgroup``, see pyproject.toml) a module's tests stay on one worker, so
+    its module-scoped fixtures are built once; tests of different modules that share an expensive session fixture
+    name one ``xdist_group`` of their own (e.g. the real public data's split). Runs before xdist's own hook, which
+    turns the group into the node id's ``@group`` suffix; without xdist the marker changes nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     reason = _postgres_available()
@@ -55,10 +68,24 @@ def postgres_url() -> str:
     return PG_URL
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head with Alembic, once per session (per xdist worker): each test's database
+    is a copy of it, the same bytes a migration of its own would write, without running Alembic each time."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """A fresh SQLite file migrated to head (a copy of ``sqlite_template``)."""
+    db = tmp_path / "test.db"
+    with closing(sqlite3.connect(sqlite_template)) as src, closing(sqlite3.connect(db)) as dst:
+        src.backup(dst)  # SQLite's own copy: consistent even if the template's WAL was not checkpointed
+    engine = make_engine(f"sqlite:///{db}")
     yield engine
     engine.dispose()
 

@@ -147,3 +147,29 @@ def public_data_dir() -> Path:
         pytest.skip(f"{reason}; set {DATA_DIR_ENV} to measure it")
     assert directory is not None
     return directory
+
+
+@pytest.fixture(scope="session")
+def public_items(public_data_dir: Path) -> list:
+    """Every row of the real public data, loaded once per session (read-only by convention)."""
+    from sentiment.public_data import load_public
+
+    return load_public(public_data_dir)
+
+
+@pytest.fixture(scope="session")
+def public_split(public_items: list) -> dict[str, list]:
+    """The split of the real public data, computed once per session without reading any cache (grouping ~85,000
+    texts takes most of a minute), then stored in this run's split cache exactly as ``assign_splits`` stores it,
+    so code that reads the split through the cache (``load_public_split``) finds this very result instead of
+    computing it a second time. Read-only by convention."""
+    from sentiment.public_data import _cache_path, split_public
+
+    parts = split_public(public_items, use_cache=False)
+    path = _cache_path(public_items)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    where = {item.id: name for name, group in parts.items() for item in group}
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(where), encoding="utf-8")
+    tmp.replace(path)
+    return parts

@@ -12,7 +12,10 @@ from __future__ import annotations
 import pytest
 
 from sentiment.corpus import cross_duplicates, load_corpus, load_heldout
-from sentiment.public_data import SOURCES, load_public, split_public, split_sizes
+from sentiment.public_data import SOURCES, split_sizes
+
+# One xdist worker for every test of the session's public split (tests/sentiment/conftest.py): computed once.
+pytestmark = pytest.mark.xdist_group("public_split")
 
 # Per source: (train, dev, heldout) sizes of the split as defined in code (seed yuqing-public-v1).
 PINNED_SIZES = {
@@ -23,13 +26,13 @@ PINNED_SIZES = {
 
 
 @pytest.fixture(scope="module")
-def items(public_data_dir):
-    return load_public(public_data_dir)
+def items(public_items):
+    return public_items  # load_public(public_data_dir), once per session (tests/sentiment/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def parts(items):
-    return split_public(items, use_cache=False)  # computed here, not read from a cache
+def parts(public_split):
+    return public_split  # split_public(items, use_cache=False): computed in this run, not read from a cache
 
 
 def test_every_source_loads_with_its_label_scheme(items):
