@@ -13,27 +13,13 @@ from typing import Annotated
 
 import typer
 
+from yuqing.cli_base import _fail, _settings, _user_session  # shared with the command modules
 from yuqing.cli_report import report_app  # typer only at import: `yuqing --help` stays fast
 from yuqing.errors import ConfigError
-from yuqing.logs import configure_logging
-from yuqing.settings import Settings, load_settings
+from yuqing.settings import Settings
 
 app = typer.Typer(help="yuqing 舆情: public-opinion monitoring and incident response for banks.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"错误 error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -366,16 +352,6 @@ def train(
 user_app = typer.Typer(help="Dashboard users: create them from the org chart, set passwords, issue API tokens.",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
-
-
-def _user_session():
-    from yuqing.db import make_engine, make_sessionmaker
-    from yuqing.migrate import upgrade
-
-    settings = _settings()
-    engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    return settings, make_sessionmaker(engine)
 
 
 @user_app.command("seed")

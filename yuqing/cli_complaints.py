@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli import _fail, _user_session
+from yuqing.cli_base import _fail, _user_session
 
 complaint_app = typer.Typer(help="Complaints (投诉): enter from any channel, list, show, and record each handling "
                                  "step (受理告知, 联系, 核实, 分派, 方案, 办结, 回访 …).", no_args_is_help=True)

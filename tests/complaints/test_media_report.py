@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-import incidents.playbooks  # noqa: F401  (first: incidents.service must not start its own import cycle)
 from crawlers.models import Article, Story
 from incidents.complaints.flows import ComplaintError
 from incidents.complaints.media_reports import report_media_inquiry
