@@ -143,11 +143,12 @@ def may_enter(me: Principal) -> bool:
 
 def may_act(me: Principal, c: Complaint) -> bool:
     """Steps and attachments: the 首问 owner, the assignee, or a commander / leader / admin."""
-    return me.has_role(*STEP_ROLES) or me.login in {c.first_contact_owner_id, c.assignee_id}
+    return me.has_role(*STEP_ROLES) or masking.handles(c, me.login)
 
 
 def may_reveal(me: Principal, c: Complaint, cfg: ComplaintsConfig) -> bool:
-    return masking.can_reveal(me.roles, cfg) or me.login in {c.first_contact_owner_id, c.assignee_id}
+    """The domain's rule (``masking.may_reveal``), for the caller."""
+    return masking.may_reveal(c, login=me.login, roles=me.roles, cfg=cfg)
 
 
 def visible(session: Session, me: Principal, complaint_id: int) -> Complaint:
@@ -440,8 +441,8 @@ def api_get(request: Request, me: CurrentUser, session: SessionDep, clock: Clock
     c = visible(session, me, complaint_id)
     if reveal:
         if not may_reveal(me, c, _cfg(request)):
-            raise _refuse(status.HTTP_403_FORBIDDEN, "forbidden: your role may not see the customer's full "
-                          "details", "reveal")
+            raise _refuse(status.HTTP_403_FORBIDDEN, "forbidden: the customer's full details are for the roles "
+                          "in full_details_roles and the complaint's first-contact owner and assignee", "reveal")
         masking.reveal_audited(session, c, actor=me.login, clock=clock, via="api")
         session.commit()
     return JSONResponse(view_of(request, c, now=clock.now(), reveal=reveal))
@@ -672,7 +673,8 @@ def page_detail(request: Request, me: PageUser, session: SessionDep, clock: Cloc
     allowed_reveal = may_reveal(me, c, cfg)
     if reveal:
         if not allowed_reveal:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "无权查看客户完整信息")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "无权查看客户完整信息：限应急处置负责人、分行领导、"
+                                                           "系统管理员及该投诉的首问责任人、处理人")
         masking.reveal_audited(session, c, actor=me.login, clock=clock, via="dashboard")
         session.commit()
     org: OrgChart = request.app.state.org

@@ -2,8 +2,9 @@
 
 Registered in ``yuqing.cli`` as the ``complaint`` group. Commands run as a script actor named ``cli`` (no scope:
 whoever can run the command on the server is trusted like an administrator) or, with ``--as LOGIN``, as a
-dashboard user: then the complaint's unit must be in that user's scope, and ``show --reveal`` requires a role
-allowed to see customer details (``full_details_roles``), each reveal written to the audit log.
+dashboard user: then the complaint's unit must be in that user's scope, and ``show --reveal`` follows the rule of
+the API and the dashboard (``masking.may_reveal``: a role of ``full_details_roles``, or the complaint's 首问 owner
+or assignee), each reveal written to the audit log.
 
 Output: ``--json`` prints ``incidents.complaints.queries.complaint_view`` (the API's shape); without it, Chinese
 lines for people. A refusal prints a Chinese error on stderr, exits non-zero, and saves nothing.
@@ -268,17 +269,18 @@ def complaint_list(
 def complaint_show(
         ctx: typer.Context, ref: ComplaintRef, as_: AsLogin = None, as_json: AsJson = False,
         reveal: Annotated[bool, typer.Option("--reveal", help="show the customer's full details (roles in "
-                                             "full_details_roles only; written to the audit log)")] = False) -> None:
+                                             "full_details_roles, or the complaint's 首问 owner or assignee; "
+                                             "with --as; written to the audit log)")] = False) -> None:
     """查看投诉: status, clocks, steps and timeline."""
-    from incidents.complaints.masking import can_reveal, reveal_audited
+    from incidents.complaints.masking import may_reveal, reveal_audited
 
     cli = _ComplaintCli(ctx, as_)
     c = cli.find(ref)
     if reveal:
         if cli.me is None:
             cli.fail("查看客户完整信息需以有权限的用户身份操作（--as LOGIN）")
-        if not can_reveal(cli.me.roles, cli.cfg):
-            cli.fail("无权查看客户完整信息")
+        if not may_reveal(c, login=cli.me.login, roles=cli.me.roles, cfg=cli.cfg):
+            cli.fail("无权查看客户完整信息：限应急处置负责人、分行领导、系统管理员及该投诉的首问责任人、处理人")
         reveal_audited(cli.session, c, actor=cli.actor, clock=cli.clock, via="cli")
         cli.session.commit()
     view = cli.view(c, reveal=reveal)

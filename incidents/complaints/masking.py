@@ -1,10 +1,12 @@
-"""Customer details are masked on the way out; full details only for the roles configured to need them.
+"""Customer details are masked on the way out; full details only for those who need them.
 
 The rule: a name shows its first character (张**), a phone number its first three and last four digits
 (138****0000), an account or card number its last four digits (****6789; the words of a product name stay). Who
-may see the full details is ``full_details_roles`` in ``config/complaints.yaml``, and every unmasked view is an
-audit entry (who, which complaint, when) written by :func:`reveal_audited` — callers must call it whenever they
-show a record with ``reveal=True``.
+may see the full details of one complaint is :func:`may_reveal` — the roles in ``full_details_roles`` of
+``config/complaints.yaml`` and the people handling that complaint (its 首问 owner and assignee, who must call the
+customer back) — the one rule the API, the dashboard and the CLI apply. Every unmasked view is an audit entry (who,
+which complaint, when) written by :func:`reveal_audited` — callers must call it whenever they show a record with
+``reveal=True``.
 """
 
 from __future__ import annotations
@@ -54,9 +56,22 @@ def mask_account(text: str) -> str:
 
 
 def can_reveal(roles: Iterable[str], cfg: ComplaintsConfig) -> bool:
-    """Whether someone with ``roles`` may see a customer's full details."""
+    """Whether ``roles`` alone let someone see any customer's full details (``full_details_roles``)."""
     allowed = {str(r) for r in cfg.full_details_roles}
     return any(str(r) in allowed for r in roles)
+
+
+def handles(complaint: Complaint, login: str | None) -> bool:
+    """Whether ``login`` (a person id: dashboard logins are the org chart's ids) handles this complaint: its 首问
+    owner or its assignee."""
+    return bool(login) and login in {complaint.first_contact_owner_id, complaint.assignee_id}
+
+
+def may_reveal(complaint: Complaint, *, login: str | None, roles: Iterable[str], cfg: ComplaintsConfig) -> bool:
+    """THE rule for seeing this complaint's customer in full: a role of ``full_details_roles``, or the person
+    handling it (首问 owner or assignee), who must call the customer back. The script actor (no login) never
+    reveals."""
+    return can_reveal(roles, cfg) or handles(complaint, login)
 
 
 def customer(c: Complaint, *, reveal: bool) -> dict[str, str]:
