@@ -11,7 +11,7 @@ Who may (scope: the complaint's unit or handling unit is one of the caller's uni
 
 * read (list, view masked, statistics): every signed-in role in scope, legal included (read-only);
 * enter a complaint (``ENTER_ROLES``): monitors, liaisons (an outlet's head at a walk-in), commanders, leaders,
-  admins — for a unit in their scope;
+  admins — for a unit in their scope; a 重要 / 紧急 one is reported to leadership at once (once only);
 * act on the steps and add attachments: the complaint's first-contact owner (首问责任人) or assignee, or a
   commander, leader or admin (``STEP_ROLES``);
 * see the customer's full details (``?reveal=1`` / 查看完整信息) and download attachments (letter scans and
@@ -58,6 +58,7 @@ from incidents.complaints.models import (
     ComplaintStatus,
     Severity,
 )
+from incidents.complaints.scheduled import tell_leadership_on_entry
 from incidents.complaints.stats import Month, StatsError, month_stats
 from incidents.workdays import HOLIDAYS_FILE, WorkingCalendar, calendar_or_package
 from yuqing import audit_chain
@@ -213,6 +214,9 @@ def create(session: Session, me: Principal, request: Request, *, fields: dict[st
     except Exception:
         session.rollback()
         raise
+    policy = request.app.state.policy_provider()
+    if policy is not None:  # without a policy the scheduled round reports it
+        tell_leadership_on_entry(session, complaint, created=created, org=org, policy=policy, clock=clock)
     return complaint, created
 
 

@@ -51,6 +51,7 @@ class _ComplaintCli:
             policy = load_policy(self.settings.levels_path, self.settings.checklists_path)
         except ConfigError as exc:
             _fail(str(exc))
+        self.policy = policy
         self.tz = policy.timezone
         self.calendar = policy_calendar(policy)
         injected = (ctx.obj or {}).get("clock") if isinstance(ctx.obj, dict) else None
@@ -186,10 +187,12 @@ def complaint_add(
         attach: Annotated[list[Path] | None, typer.Option("--attach", help="a file (repeatable)", dir_okay=False)]
         = None,
         as_: AsLogin = None, as_json: AsJson = False) -> None:
-    """登记投诉: prints the record with its four deadlines (entry, contact, resolve, reply)."""
+    """登记投诉: prints the record with its four deadlines (entry, contact, resolve, reply); a 重要 / 紧急 one is
+    reported to leadership at once."""
     from pydantic import ValidationError
 
     from incidents.complaints.flows import ComplaintError, ComplaintInput, create_complaint
+    from incidents.complaints.scheduled import tell_leadership_on_entry
 
     files = _attachments(attach)
     cli = _ComplaintCli(ctx, as_)
@@ -214,11 +217,15 @@ def complaint_add(
         cli.fail(exc.zh)
     except ValidationError as exc:
         cli.fail(f"输入无效：{exc.errors()[0].get('msg', '')}")
+    told = tell_leadership_on_entry(cli.session, complaint, created=created, org=cli.org, policy=cli.policy,
+                                    clock=cli.clock)
     view = cli.view(complaint) | {"created": created}
     if as_json:
         typer.echo(json.dumps(view, ensure_ascii=False))
     else:
         typer.echo(("已登记投诉" if created else "该投诉已登记（幂等键相同，未重复创建）") + f" {view['number']}")
+        if told:
+            typer.echo(f"  已报告单位领导（{view['severity_label']}投诉）")
         _echo_human(view)
     cli.session.close()
 

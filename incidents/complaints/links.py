@@ -45,6 +45,7 @@ from incidents.complaints.models import (
     ComplaintEvent,
     Severity,
 )
+from incidents.complaints.scheduled import tell_leadership
 from incidents.lifecycle import ENDED
 from incidents.messages import local_time, plain_line
 from incidents.models import Alert, Incident, TaskStatus, TimelineEvent
@@ -336,6 +337,8 @@ def complaints_from_board_posts(session: Session, *, org: OrgChart, policy: Poli
             session.add(ComplaintEvent(complaint=complaint, at=now, kind="board_post", actor=SYSTEM,
                                        text=f"由投诉平台帖子自动登记（来源：{plain_line(article.source_id, 40)}）",
                                        data={"article_id": article.id, "url": article.url[:500]}))
+            # a board post at a 重要 / 紧急 board_post_severity is reported at once, once (complaint_notices)
+            tell_leadership(session, complaint, org=org, policy=policy, now=now)
     session.flush()
     if created:
         link_board_complaints(session, org=org, policy=policy, now=now)

@@ -8,7 +8,8 @@ the outbox's ``dedup_key``).
 For every open complaint:
 
 * **leadership** — a complaint whose severity is in ``leadership_severities`` (重要, 紧急) is reported to the
-  handling unit's leadership once: its nearest commander and the branch's leader in charge (``reminders.
+  handling unit's leadership once — at entry (:func:`tell_leadership_on_entry`, called by every way in), else by
+  the round, which catches any not yet told: its nearest commander and the branch's leader in charge (``reminders.
   leader_titles``); a 紧急 complaint reaches every leader of the branch (senior leadership, as the rules say).
   A complaint raised to 紧急 later is reported again at the new severity. The timeline says the message was
   sent — never that it was read (the inbox and the acknowledgement links record that).
@@ -29,6 +30,7 @@ of linked incidents in line with the complaint (``incidents.complaints.links``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,6 +57,8 @@ from yuqing import audit_chain
 from yuqing.categories import category_label
 from yuqing.clock import Clock, ensure_utc
 from yuqing.org import OrgChart, Person, Role
+
+log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 # The outbox purposes these jobs write.
@@ -143,6 +147,26 @@ def tell_leadership(session: Session, c: Complaint, sent: Sent | None = None, *,
           event=("leadership_told", f"{label}投诉已报告单位领导：已向{names}发送通知（是否已阅以消息记录为准）"),
           audit="complaint.leadership", sent=sent)
     return 1
+
+
+def tell_leadership_on_entry(session: Session, c: Complaint, *, created: bool, org: OrgChart, policy: Policy,
+                             clock: Clock) -> int:
+    """Right after a complaint is entered and committed (the CLI, the API, the dashboard form): a 重要 / 紧急 one is
+    reported to leadership at once instead of at the next scheduled round, in a transaction of its own. A replay
+    (``created`` false: an idempotency key that returned the record made first) tells nobody — that record was
+    reported when it was made. :func:`tell_leadership` is once only (``complaint_notices``), so the round that runs
+    later never tells again; and if telling fails here, the complaint stays entered and the round reports it."""
+    if not created:
+        return 0
+    try:
+        told = tell_leadership(session, c, org=org, policy=policy, now=clock.now())
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("complaint leadership notice failed at entry; the scheduled round will send it",
+                      extra={"complaint_id": c.id})
+        return 0
+    return told
 
 
 # --- clocks -----------------------------------------------------------------------------------------------------
