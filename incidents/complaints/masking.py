@@ -33,7 +33,8 @@ def mask_name(name: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """13800000000 → 138****0000 (digits only; a short number is hidden whole)."""
+    """13800000000 → 138****0000 (digits only). A number shorter than eleven digits (a landline without its area
+    code) shows at most its last four (87654321 → ****4321); one shorter than seven is hidden whole."""
     digits = re.sub(r"\D", "", phone or "")
     if len(digits) == 13 and digits.startswith("86"):  # +86 mobile: mask the number, not the country code
         digits = digits[2:]
@@ -41,6 +42,8 @@ def mask_phone(phone: str) -> str:
         return ""
     if len(digits) < 7:
         return "*" * len(digits)
+    if len(digits) < 11:
+        return f"****{digits[-4:]}"
     return f"{digits[:3]}****{digits[-4:]}"
 
 
@@ -53,6 +56,46 @@ def mask_account(text: str) -> str:
         return f"****{digits[-4:]}" if len(digits) >= 6 else m.group(0)
 
     return _LONG_DIGITS.sub(repl, text or "")
+
+
+# Not a customer's number, matched first and kept as written: a record number (TS-20260930-001, YQ-…, RB-…), a
+# date, a clock time, a size in bytes.
+_DATE_OR_TIME = (r"[A-Z]{2}-\d{8}-\d+|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}:\d{2}(?::\d{2})?"
+                 r"|\d+ ?字节")
+# A run of digits, single spaces or dashes inside (138 1234 5678, 6222-0211-…), an ID number's final X included.
+_DIGIT_RUN = r"\+?\d(?:[ \-]?\d)*[Xx]?"
+_FREE_TEXT = re.compile(f"({_DATE_OR_TIME})|({_DIGIT_RUN})")
+FREE_TEXT_MIN_DIGITS = 7
+
+
+def mask_text(text: str | None, *, names: Iterable[str] = ()) -> str:
+    """Free text as it may leave the complaint record (notices, a raised incident's title and story, the masked
+    view): every run of seven or more digits is masked — an eleven-digit one like a phone (138****5678), a longer
+    one like an account (****5678: cards, ID numbers), a shorter one to its last four — and each of ``names``
+    (the complaint's own customer) of two characters or more like a name (赵六 → 赵*). Dates, times and short
+    numbers (amounts, product numbers) and record numbers (TS-20260930-001) stay readable."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(1)
+        run = m.group(2)
+        digits = re.sub(r"\D", "", run)
+        if len(digits) < FREE_TEXT_MIN_DIGITS:
+            return run
+        if len(digits) <= 11 or (len(digits) == 13 and digits.startswith("86")):
+            return mask_phone(digits)
+        return f"****{digits[-4:]}"
+
+    out = _FREE_TEXT.sub(repl, text or "")
+    for name in sorted({(n or "").strip() for n in names}, key=len, reverse=True):
+        if len(name) >= 2:
+            out = out.replace(name, mask_name(name))
+    return out
+
+
+def mask_complaint_text(c: Complaint, text: str | None) -> str:
+    """:func:`mask_text` with the complaint's own customer name."""
+    return mask_text(text, names=[c.customer_name or ""])
 
 
 def can_reveal(roles: Iterable[str], cfg: ComplaintsConfig) -> bool:

@@ -61,9 +61,12 @@ def _person(org: OrgChart | None, person_id: str | None) -> dict | None:
 
 def complaint_view(c: Complaint, *, cfg: ComplaintsConfig, tz: str | ZoneInfo, calendar: WorkingCalendar | None,
                    now: datetime, reveal: bool, org: OrgChart | None = None, events: bool = True) -> dict:
-    """The complaint as the CLI and the API print it (customer masked unless ``reveal``)."""
+    """The complaint as the CLI and the API print it (customer masked unless ``reveal``: the customer block, and
+    the free text — description, solution, mediation, timeline — through ``masking.mask_complaint_text``)."""
     zone = _zone(tz)
     cks = clocks(c, cfg, tz=zone, calendar=calendar)
+    # typed free text may quote the customer (a phone, a card number, the name): masked like the customer block
+    text = (lambda s: s) if reveal else (lambda s: masking.mask_complaint_text(c, s) if s else s)
     state = {k.key: k.state(now) for k in cks}
     view: dict = {
         "id": c.id,
@@ -86,7 +89,7 @@ def complaint_view(c: Complaint, *, cfg: ComplaintsConfig, tz: str | ZoneInfo, c
         "status": c.status,
         "status_label": STATUS_LABELS.get(c.status, c.status),
         "open": c.status in OPEN_STATUSES,
-        "description": c.description,
+        "description": text(c.description),
         "customer": masking.customer(c, reveal=reveal),
         "customer_revealed": reveal,
         "customer_key": c.customer_key,
@@ -100,9 +103,9 @@ def complaint_view(c: Complaint, *, cfg: ComplaintsConfig, tz: str | ZoneInfo, c
                   "verified_at": _iso(c.verified_at, zone), "assigned_at": _iso(c.assigned_at, zone),
                   "preliminary_at": _iso(c.preliminary_at, zone), "proposed_at": _iso(c.proposed_at, zone),
                   "resolved_at": _iso(c.resolved_at, zone), "return_visit_at": _iso(c.return_visit_at, zone)},
-        "solution": c.solution,
+        "solution": text(c.solution),
         "customer_accepted": c.customer_accepted,
-        "mediation": c.mediation,
+        "mediation": text(c.mediation),
         "closed_by": c.closed_by,
         "satisfaction": c.satisfaction,
         "satisfaction_label": SATISFACTION_LABELS.get(c.satisfaction or "", None),
@@ -116,7 +119,8 @@ def complaint_view(c: Complaint, *, cfg: ComplaintsConfig, tz: str | ZoneInfo, c
                         for a in c.attachments],
     }
     if events:
-        view["events"] = [{"id": e.id, "at": _iso(e.at, zone), "kind": e.kind, "actor": e.actor, "text": e.text}
+        view["events"] = [{"id": e.id, "at": _iso(e.at, zone), "kind": e.kind, "actor": e.actor,
+                           "text": text(e.text)}
                           for e in c.events]
     return view
 

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from incidents.clocks import policy_calendar
 from incidents.complaints.clocks import ComplaintClock, clocks
 from incidents.complaints.config import ComplaintsConfig
+from incidents.complaints.masking import mask_complaint_text
 from incidents.complaints.models import (
     OPEN_STATUSES,
     SEVERITY_LABELS,
@@ -290,13 +291,14 @@ class _Msg:
 
 
 def _message(c: Complaint, *, org: OrgChart, policy: Policy, subject: str, note: str, due: datetime) -> _Msg:
-    """The notice's text: what the complaint is, never the customer's details (a message is not a masked page)."""
+    """The notice's text: what the complaint is, never the customer's details (a message is not a masked page: the
+    summary of the description is masked — numbers, the customer's name — before it is cut short)."""
     label = SEVERITY_LABELS.get(c.severity, c.severity)
     lines = [plain_line(note, 300), "", f"投诉编号：{c.number}", f"投诉等级：{label}",
              f"涉及单位：{plain_line(_unit_name(org, c.unit_id), 80)}",
              f"投诉类别：{category_label(c.category)}",
              f"受理时间：{local_time(c.received_at, policy.timezone)}（北京时间）",
-             f"内容摘要：{plain_line(c.description, 120)}",
+             f"内容摘要：{plain_line(mask_complaint_text(c, c.description), 120)}",
              f"截止时间：{local_time(due, policy.timezone)}（北京时间）",
              f"处理链接：/complaints/{c.id}", "", "本消息由舆情应急系统自动发送，请勿直接回复。"]
     head = plain_line(f"【投诉{c.number}·{label}】{subject}", 160)
