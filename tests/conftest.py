@@ -47,17 +47,6 @@ def _postgres_available() -> str | None:
         return f"PostgreSQL at {PG_URL} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``-n 2 --dist loadgroup``, see pyproject.toml) a module's tests stay on one worker, so
-    its module-scoped fixtures are built once; tests of different modules that share an expensive session fixture
-    name one ``xdist_group`` of their own (e.g. the real public data's split). Runs before xdist's own hook, which
-    turns the group into the node id's ``@group`` suffix; without xdist the marker changes nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     reason = _postgres_available()

@@ -14,9 +14,6 @@ import pytest
 from sentiment.corpus import cross_duplicates, load_corpus, load_heldout
 from sentiment.public_data import SOURCES, split_sizes
 
-# One xdist worker for every test of the session's public split (tests/sentiment/conftest.py): computed once.
-pytestmark = pytest.mark.xdist_group("public_split")
-
 # Per source: (train, dev, heldout) sizes of the split as defined in code (seed yuqing-public-v1).
 PINNED_SIZES = {
     "bdci2021": (4385, 647, 1235), "ccf2019": (3438, 476, 764), "chnsenticorp": (6899, 863, 899),

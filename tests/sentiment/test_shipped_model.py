@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from sentiment.baselines import baseline_classifiers
 from sentiment.batch import choose_classifier
 from sentiment.blend import BlendedClassifier
@@ -37,7 +35,6 @@ def test_shipped_blend_beats_the_baselines_on_the_heldout_set(monkeypatch):
 PUBLIC_SAMPLE_PER_SOURCE = 200
 
 
-@pytest.mark.xdist_group("public_split")  # on the worker that computed the session's split
 def test_shipped_blend_on_the_real_public_heldout_split_beside_the_baselines(monkeypatch, public_data_dir,
                                                                             public_split):
     """Measured on real posts, per domain, in one run with both baselines. Before retraining on the public data
