@@ -2,9 +2,10 @@
 
 Registered in ``yuqing.cli`` as the ``complaint`` group. Commands run as a script actor named ``cli`` (no scope:
 whoever can run the command on the server is trusted like an administrator) or, with ``--as LOGIN``, as a
-dashboard user: then the complaint's unit must be in that user's scope, and ``show --reveal`` follows the rule of
-the API and the dashboard (``masking.may_reveal``: a role of ``full_details_roles``, or the complaint's 首问 owner
-or assignee), each reveal written to the audit log.
+dashboard user, checked like the API: the complaint's unit must be in that user's scope, ``add`` needs a role that
+enters complaints and each step one that acts on this complaint (``incidents.complaints.access``), and ``show
+--reveal`` follows ``masking.may_reveal`` (a role of ``full_details_roles``, or the complaint's 首问 owner or
+assignee), each reveal written to the audit log.
 
 Output: ``--json`` prints ``incidents.complaints.queries.complaint_view`` (the API's shape); without it, Chinese
 lines for people. A refusal prints a Chinese error on stderr, exits non-zero, and saves nothing.
@@ -71,6 +72,20 @@ class _ComplaintCli:
         if self.me is not None and not (self.me.sees_unit(unit_id)):
             self.fail(f"无权处理该机构的投诉：{unit_id}")
 
+    def check_enter(self) -> None:
+        """Entering complaints: the API's roles (``access.ENTER_ROLES``)."""
+        from incidents.complaints.access import ENTER_REFUSAL, may_enter
+
+        if self.me is not None and not may_enter(self.me.roles):
+            self.fail(ENTER_REFUSAL)
+
+    def check_act(self, c) -> None:
+        """A handling step: the API's rule (``access.may_act``: 首问 owner, assignee, commander, leader, admin)."""
+        from incidents.complaints.access import STEP_REFUSAL, may_act
+
+        if self.me is not None and not may_act(c, login=self.me.login, roles=self.me.roles):
+            self.fail(STEP_REFUSAL)
+
     def fail(self, message: str) -> None:
         self.session.rollback()
         self.session.close()
@@ -99,6 +114,7 @@ class _ComplaintCli:
         from incidents.complaints.flows import ComplaintError
 
         c = self.find(ref)  # within the actor's scope (the unit complained about or the handling unit)
+        self.check_act(c)
         try:
             fn(self.session, c.id, actor=self.actor, clock=self.clock, **kwargs)
             self.session.commit()
@@ -203,7 +219,10 @@ def complaint_add(
             when = datetime.fromisoformat(received_at.strip())
         except ValueError:
             cli.fail(f"受理时间格式无效：{received_at}（应为 ISO 8601，例如 2026-09-30T10:00:00+08:00）")
-    cli.check_unit(unit)
+    cli.check_enter()
+    for unit_id in dict.fromkeys([unit, handling_unit or unit]):
+        if unit_id in {u.id for u in cli.org.units}:  # an unknown unit is refused by the intake, in its words
+            cli.check_unit(unit_id)
     try:
         data = ComplaintInput(channel=channel, received_at=when, unit_id=unit, category=category, severity=severity,
                               description=text, customer_name=customer, customer_phone=phone,

@@ -17,7 +17,9 @@ Choices worth knowing:
   demo makes a new one each run and an operator may rotate it, and either would silently break repeat counting.
   Never a plain hash: the phone-number space is small enough to enumerate.
 * **首问责任制**: the first-contact owner is the entering user when they are a person in the org chart, else the
-  duty monitor (值班监测) nearest up the unit's chain; it changes only by :func:`hand_over`, on the record.
+  duty monitor (值班监测) nearest up the unit's chain; it changes only by :func:`hand_over`, on the record. A given
+  owner, a new owner and an assignee must be someone who may handle the complaint (``access.may_handle``: a role
+  that works complaints, the unit in their scope) — handling gives step rights and the customer's full details.
 * **Acknowledging** receipt by phone, SMS or in person also counts as the first contact with the customer (the
   48 h contact clock): the customer heard from a person. A written acknowledgement (书面) does not.
 * **Order**: closing needs a proposed solution the customer did not refuse, or a recorded mediation/arbitration;
@@ -235,6 +237,9 @@ def _validate(data: ComplaintInput, *, org: OrgChart, cfg: ComplaintsConfig, now
     if data.first_contact_owner_id is not None and data.first_contact_owner_id not in {p.id for p in org.people}:
         raise ComplaintError(f"unknown person {data.first_contact_owner_id!r} as first-contact owner",
                              f"首问责任人不存在：{data.first_contact_owner_id}", field="first_contact_owner_id")
+    if data.first_contact_owner_id is not None:
+        _check_handler(org, org.person(data.first_contact_owner_id), unit_id=data.unit_id, handling_unit_id=handling,
+                       field="first_contact_owner_id")
     key = (data.idempotency_key or "").strip() or None
     if key is not None and len(key) > 200:
         raise ComplaintError("idempotency_key longer than 200 characters", "幂等键过长（不超过 200 字符）",
@@ -472,16 +477,31 @@ def verify(session: Session, complaint_id: int, *, actor: str, clock: Clock, not
     return _step(session, c, now, actor, "verified", "已核实情况" + (f"：{note}" if note else ""), {"note": note})
 
 
-def _person(org: OrgChart | None, person_id: str, field: str) -> str:
+def _person(org: OrgChart | None, person_id: str, field: str, c: Complaint | None = None) -> str:
+    """The name of the person ``person_id``; with ``c``, refused unless they may handle it (``access.may_handle``:
+    handling gives step rights and the customer's full details)."""
     pid = (person_id or "").strip()
     if not pid:
         raise ComplaintError(f"{field} is required", "请指定人员", field=field)
     if org is not None:
         try:
-            return org.person(pid).name
+            person = org.person(pid)
         except KeyError:
             raise ComplaintError(f"unknown person {pid!r}", f"人员不存在：{pid}", field=field) from None
+        if c is not None:
+            _check_handler(org, person, unit_id=c.unit_id, handling_unit_id=c.handling_unit_id, field=field)
+        return person.name
     return pid
+
+
+def _check_handler(org: OrgChart, person, *, unit_id: str, handling_unit_id: str | None, field: str) -> None:
+    from incidents.complaints.access import ENTER_ROLES, may_handle, role_names
+
+    if not may_handle(org, person, unit_id=unit_id, handling_unit_id=handling_unit_id):
+        raise ComplaintError(
+            f"{person.id} may not handle this complaint: it needs one of the roles "
+            f"{', '.join(r.value for r in ENTER_ROLES)} with the complaint's unit in their scope",
+            f"{person.name}不能处理该投诉：需为{role_names(ENTER_ROLES)}，且投诉机构在其管辖范围内", field=field)
 
 
 def assign(session: Session, complaint_id: int, *, actor: str, clock: Clock, assignee_id: str,
@@ -490,7 +510,7 @@ def assign(session: Session, complaint_id: int, *, actor: str, clock: Clock, ass
     now = clock.now()
     c = get_complaint(session, complaint_id)
     _open(c, "assign", "分派")
-    name = _person(org, assignee_id, "assignee_id")
+    name = _person(org, assignee_id, "assignee_id", c)
     previous, c.assignee_id = c.assignee_id, assignee_id.strip()
     c.assigned_at = now
     _start_handling(c)
@@ -664,7 +684,7 @@ def hand_over(session: Session, complaint_id: int, *, actor: str, clock: Clock, 
     now = clock.now()
     c = get_complaint(session, complaint_id)
     _open(c, "hand over", "移交首问责任")
-    name = _person(org, owner_id, "owner_id")
+    name = _person(org, owner_id, "owner_id", c)
     why = _required(reason, "reason", "移交理由")
     previous, c.first_contact_owner_id = c.first_contact_owner_id, owner_id.strip()
     return _step(session, c, now, actor, "handed_over", f"首问责任移交给 {name}：{why}",
