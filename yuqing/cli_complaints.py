@@ -428,7 +428,8 @@ def complaint_extend(ctx: typer.Context, ref: ComplaintRef,
     from incidents.complaints import flows
 
     cli = _ComplaintCli(ctx, as_)
-    cli.step(ref, flows.extend_reply, f"答复期限已延长至 {days} 天", days=days, reason=reason, cfg=cli.cfg)
+    cli.step(ref, flows.extend_reply, f"答复期限已延长至 {days} 天", days=days, reason=reason, cfg=cli.cfg,
+             tz=cli.tz)
 
 
 @complaint_app.command("new-facts")
@@ -439,7 +440,7 @@ def complaint_new_facts(ctx: typer.Context, ref: ComplaintRef,
     from incidents.complaints import flows
 
     cli = _ComplaintCli(ctx, as_)
-    cli.step(ref, flows.new_facts, "答复期限已重新计算", note=note, cfg=cli.cfg)
+    cli.step(ref, flows.new_facts, "答复期限已重新计算", note=note, cfg=cli.cfg, tz=cli.tz)
 
 
 @complaint_app.command("attach")

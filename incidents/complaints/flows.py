@@ -25,7 +25,10 @@ Choices worth knowing:
 * **Order**: closing needs a proposed solution the customer did not refuse, or a recorded mediation/arbitration;
   the return visit comes after closing; 不满意 reopens the complaint (status back to 处理中). For 紧急, a full
   solution also counts as the preliminary one. New facts restart the reply clock: the earlier answer no longer
-  answers them, so ``proposed_at`` is cleared and the next proposal meets the new clock.
+  answers them, so ``proposed_at`` is cleared and the next proposal meets the new clock; the replaced clock's
+  outcome (met, late, overdue) stays on the record and in the statistics. Closing tells the customer the outcome:
+  with no answer (or contact) standing, it is the answer (the contact), so an ended complaint has no clock running.
+* **Extensions are asked for in time**: once the reply deadline has passed it is missed and stays missed.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ TEXT_LIMIT = 20000
 NOTE_LIMIT = 4000
 SECRET_FACT = "complaints.customer_key_secret"
 NUMBER_ATTEMPTS = 8
+DEFAULT_TZ = "Asia/Shanghai"  # the policy's timezone when a caller does not pass one
 
 # How receipt was acknowledged (受理告知); the first three reach the customer in person and count as contact.
 ACK_METHODS: dict[str, str] = {"phone": "电话", "sms": "短信", "in_person": "当面", "written": "书面"}
@@ -592,7 +596,16 @@ def close(session: Session, complaint_id: int, *, actor: str, clock: Clock, note
     note = _required(note, "note", "办结说明")
     c.resolved_at, c.closed_by = now, str(actor)[:64]
     c.status = ComplaintStatus.closed
-    return _step(session, c, now, actor, "closed", f"办结：{note}", {"note": note})
+    # Closing tells the customer the outcome (of mediation too): when no answer stands — new facts after the last
+    # proposal — the closing is the answer, and when no contact was recorded it is the contact, so an ended
+    # complaint has no clock left running (each is met or late by the closing time).
+    answers, contacts = c.proposed_at is None, c.contacted_at is None
+    c.proposed_at = c.proposed_at or now
+    c.contacted_at = c.contacted_at or now
+    c.preliminary_at = c.preliminary_at or now
+    counted = "、".join(w for w, yes in (("答复客户", answers), ("联系客户", contacts)) if yes)
+    return _step(session, c, now, actor, "closed", f"办结：{note}" + (f"（计为{counted}）" if counted else ""),
+                 {"note": note, "counts_as_answer": answers, "counts_as_contact": contacts})
 
 
 def return_visit(session: Session, complaint_id: int, *, actor: str, clock: Clock, satisfaction: str,
@@ -623,15 +636,30 @@ def return_visit(session: Session, complaint_id: int, *, actor: str, clock: Cloc
                  {"reopened_count": c.reopened_count, "previous": previous})
 
 
+def reply_due(c: Complaint, cfg: ComplaintsConfig, tz: str | ZoneInfo) -> datetime:
+    """The current reply deadline (UTC): ``reply_limit_days`` after ``reply_base_at``."""
+    from incidents.complaints.clocks import deadlines
+
+    return deadlines(c.received_at, c.severity, cfg, tz=tz, reply_base_at=c.reply_base_at,
+                     reply_limit_days=c.reply_limit_days)["reply"]
+
+
 def extend_reply(session: Session, complaint_id: int, *, actor: str, clock: Clock, days: int, reason: str,
-                 cfg: ComplaintsConfig) -> Complaint:
-    """延长答复期限 to the next allowed limit only (15 → 30 → 60), with a reason, while the answer is pending."""
+                 cfg: ComplaintsConfig, tz: str | ZoneInfo = DEFAULT_TZ) -> Complaint:
+    """延长答复期限 to the next allowed limit only (15 → 30 → 60), with a reason, while the answer is pending and
+    before the current limit has passed: a missed deadline stays missed (an extension is asked for in time)."""
     now = clock.now()
     c = get_complaint(session, complaint_id)
     _open(c, "extend the reply limit", "延长答复期限")
     if c.proposed_at is not None:
         raise ComplaintError(f"complaint {c.number} was already answered", f"投诉 {c.number} 已答复客户，无需延期",
                              code="invalid_state")
+    due = reply_due(c, cfg, tz)
+    if ensure_utc(now) > due:
+        local = due.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz).strftime("%Y-%m-%d %H:%M")
+        raise ComplaintError(f"the reply deadline {due.isoformat()} has already passed; it can no longer be extended",
+                             f"答复期限已于 {local} 届满，不能再延期（超时记录保留），请尽快答复客户",
+                             field="days", code="invalid_state")
     limits = cfg.reply_limits()
     following = [d for d in limits if d > c.reply_limit_days]
     if not following:
@@ -647,21 +675,33 @@ def extend_reply(session: Session, complaint_id: int, *, actor: str, clock: Cloc
 
 
 def new_facts(session: Session, complaint_id: int, *, actor: str, clock: Clock, note: str,
-              cfg: ComplaintsConfig | None = None) -> Complaint:
-    """客户提出新事实: the reply clock restarts now with the normal limit; an earlier answer no longer counts."""
+              cfg: ComplaintsConfig | None = None, tz: str | ZoneInfo = DEFAULT_TZ) -> Complaint:
+    """客户提出新事实: the reply clock restarts now with the normal limit; an earlier answer no longer counts for the
+    new clock. The clock it replaces is kept on the record — its deadline and outcome (met, late, or overdue: no
+    answer by then) in the event's ``previous.reply_clock`` — and counted by the statistics (``stats``): new facts
+    never turn a missed deadline back into a running one. A clock still running (not yet due, not answered) is
+    simply replaced."""
+    from incidents.complaints.clocks import ClockState, ComplaintClock
+
     now = clock.now()
+    cfg = cfg or ComplaintsConfig()
     c = get_complaint(session, complaint_id)
     _open(c, "record new facts", "登记新情况")
     what = _required(note, "note", "新的事实和理由")
+    due = reply_due(c, cfg, tz)
+    state = ComplaintClock(key="reply", label="", due=due, done_at=c.proposed_at).state(now)
     previous = {"reply_base_at": audit_chain.canonical_time(ensure_utc(c.reply_base_at)),
                 "reply_limit_days": c.reply_limit_days,
-                "proposed_at": audit_chain.canonical_time(ensure_utc(c.proposed_at)) if c.proposed_at else None}
+                "proposed_at": audit_chain.canonical_time(ensure_utc(c.proposed_at)) if c.proposed_at else None,
+                "reply_clock": {"due": audit_chain.canonical_time(due), "state": str(state)}}
     c.reply_base_at = now
-    c.reply_limit_days = (cfg or ComplaintsConfig()).reply_days
+    c.reply_limit_days = cfg.reply_days
     c.proposed_at = None
     if c.status == ComplaintStatus.proposed:
         c.status, c.customer_accepted = ComplaintStatus.handling, None
-    return _step(session, c, now, actor, "new_facts", f"客户提出新的事实和理由，答复期限重新计算：{what}",
+    missed = ("；此前答复期限（" + due.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz)
+              .strftime("%Y-%m-%d %H:%M") + "）已超时未答复，超时记录保留") if state == ClockState.overdue else ""
+    return _step(session, c, now, actor, "new_facts", f"客户提出新的事实和理由，答复期限重新计算{missed}：{what}",
                  {"note": what, "previous": previous})
 
 

@@ -8,7 +8,9 @@ Definitions (also in docs/complaints.md):
 * ``by``: counts of the month's complaints by the unit complained about, channel, category and severity;
 * ``on_time`` per clock (entry, contact, resolve, reply) = met / (met + late + overdue) among the month's complaints
   whose clock is decided by ``now`` — done (met or late) or due and not done (overdue); a clock still running is
-  left out of both sides; ``None`` when no clock is decided yet;
+  left out of both sides; ``None`` when no clock is decided yet. A reply clock that new facts replaced counts
+  too, with its outcome when they came (met, late, or overdue — a missed deadline stays missed), so a complaint
+  can count more than one reply clock;
 * ``average_resolution_days``: mean of (resolved_at − received_at) in days over the month's resolved complaints;
 * ``satisfaction_rate`` = (满意 + 基本满意) / return visits, over the month's complaints with a return visit (the
   latest visit counts: a 不满意 visit followed by a satisfied one after reopening counts as satisfied);
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from incidents.complaints.clocks import CLOCK_KEYS, ClockState, clocks
 from incidents.complaints.config import ComplaintsConfig
-from incidents.complaints.models import Complaint, Satisfaction
+from incidents.complaints.models import Complaint, ComplaintEvent, Satisfaction
 from incidents.workdays import WorkingCalendar
 from yuqing.clock import ensure_utc
 
@@ -98,10 +100,12 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 
 def aggregate(rows: Sequence[Complaint], *, earlier: Iterable[tuple[str, datetime]], cfg: ComplaintsConfig,
-              tz: str | ZoneInfo, calendar: WorkingCalendar | None, now: datetime) -> dict:
+              tz: str | ZoneInfo, calendar: WorkingCalendar | None, now: datetime,
+              replaced_reply: Iterable[str] = ()) -> dict:
     """The month's figures from its complaints (``rows``) and (customer_key, received_at) of every complaint that
     could make one of them a repeat (``earlier``: received up to ``repeat_window_days`` before the month's start
-    and within the month)."""
+    and within the month); ``replaced_reply``: the outcomes (met / late / overdue) of reply clocks of ``rows``
+    that new facts replaced, each counted as one more decided reply clock."""
     zone = _zone(tz)
     by: dict[str, Counter[str]] = {k: Counter() for k in ("unit", "channel", "category", "severity")}
     decided: dict[str, Counter[str]] = {k: Counter() for k in CLOCK_KEYS}
@@ -119,6 +123,9 @@ def aggregate(rows: Sequence[Complaint], *, earlier: Iterable[tuple[str, datetim
             resolution_days.append(seconds / 86400)
         if c.satisfaction:
             visits[c.satisfaction] += 1
+    for state in replaced_reply:
+        if state in (ClockState.met, ClockState.late, ClockState.overdue):
+            decided["reply"][ClockState(state)] += 1
     window = timedelta(days=cfg.repeat_window_days)
     seen: dict[str, list[datetime]] = {}
     for key, at in earlier:
@@ -182,7 +189,16 @@ def month_stats(session: Session, *, month: str, cfg: ComplaintsConfig, tz: str 
                 Complaint.customer_key.in_(keys),
                 Complaint.received_at >= start - timedelta(days=cfg.repeat_window_days),
                 Complaint.received_at < end))]
-    result = {"month": str(m), **aggregate(rows, earlier=earlier, cfg=cfg, tz=zone, calendar=calendar, now=now)}
+    replaced: list[str] = []
+    ids = [c.id for c in rows]
+    for i in range(0, len(ids), 500):
+        for data in session.scalars(select(ComplaintEvent.data).where(
+                ComplaintEvent.complaint_id.in_(ids[i:i + 500]), ComplaintEvent.kind == "new_facts")):
+            state = ((data or {}).get("previous") or {}).get("reply_clock", {}).get("state")
+            if state:
+                replaced.append(state)
+    result = {"month": str(m), **aggregate(rows, earlier=earlier, cfg=cfg, tz=zone, calendar=calendar, now=now,
+                                           replaced_reply=replaced)}
     q_start = m.quarter_start()
     this_q = _count(session, q_start.start(zone), q_start.plus(3).start(zone), scope)
     prev_q = _count(session, q_start.plus(-3).start(zone), q_start.start(zone), scope)
