@@ -183,7 +183,8 @@ class ComplaintAttachment(Base):
     content_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # deferred: a list or a view names the files; only a download reads the bytes
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     added_by: Mapped[str] = mapped_column(String(64))
 

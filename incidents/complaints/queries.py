@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from incidents.complaints import masking
 from incidents.complaints.clocks import CLOCK_STATE_LABELS, as_local_iso, clocks
@@ -174,7 +174,8 @@ def list_complaints(session: Session, *, unit_ids: set[str] | frozenset[str] | N
     """Complaints matching the filters (see :func:`complaints_query`), newest receipt first."""
     q = complaints_query(unit_ids=unit_ids, status=status, channel=channel, severity=severity, category=category,
                          month=month, tz=tz, incident_id=incident_id)
-    return list(session.scalars(q.limit(limit).offset(offset)).all())
+    # the view names each complaint's files: one query for all of them (their bytes stay deferred)
+    return list(session.scalars(q.options(selectinload(Complaint.attachments)).limit(limit).offset(offset)).all())
 
 
 def get_by_number(session: Session, number: str) -> Complaint | None:

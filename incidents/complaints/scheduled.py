@@ -92,10 +92,14 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
     cfg = policy.complaints
     calendar = policy_calendar(policy)
     count = 0
-    for c in session.scalars(select(Complaint).where(Complaint.status.in_(list(OPEN_STATUSES)))
-                             .order_by(Complaint.id)):
-        sent: Sent = {(n.item, ensure_utc(n.due_at), n.step): n for n in
-                      session.scalars(select(ComplaintNotice).where(ComplaintNotice.complaint_id == c.id))}
+    open_ids = select(Complaint.id).where(Complaint.status.in_(list(OPEN_STATUSES)))
+    complaints = list(session.scalars(select(Complaint).where(Complaint.id.in_(open_ids)).order_by(Complaint.id)))
+    # every open complaint's notices in one query (not one per complaint)
+    by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
+    for n in session.scalars(select(ComplaintNotice).where(ComplaintNotice.complaint_id.in_(open_ids))):
+        by_complaint.setdefault(n.complaint_id, {})[(n.item, ensure_utc(n.due_at), n.step)] = n
+    for c in complaints:
+        sent = by_complaint[c.id]
         count += tell_leadership(session, c, sent, org=org, policy=policy, now=now)
         owners = _owners(org, c)
         for clk in clocks(c, cfg, tz=policy.timezone, calendar=calendar):
