@@ -16,7 +16,10 @@ Who may (scope: the complaint's unit or handling unit is one of the caller's uni
   commander, leader or admin (``STEP_ROLES``);
 * see the customer's full details (``?reveal=1`` / 查看完整信息) and download attachments (letter scans and
   recordings carry them too): the roles in ``full_details_roles`` of ``config/complaints.yaml`` and the people who
-  act on it; every such view or download is an audit entry.
+  act on it; every such view or download is an audit entry;
+* make the complaint and an incident one case — link it to an incident (``…/link-incident``) or raise an incident
+  from it (``…/raise-incident``): ``links.CASE_ROLES`` (duty monitor, commander, leader, admin), the complaint
+  and the incident both in scope.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import (
@@ -44,7 +48,7 @@ from api.deps import (
     ensure_csrf,
 )
 from incidents.clocks import policy_calendar
-from incidents.complaints import flows, masking, queries
+from incidents.complaints import flows, links, masking, queries
 from incidents.complaints.config import COMPLAINTS_FILE, ComplaintsConfig, load_complaints_config
 from incidents.complaints.flows import ACK_METHODS, MEDIATION_KINDS, AttachmentInput, ComplaintError
 from incidents.complaints.models import (
@@ -60,9 +64,11 @@ from incidents.complaints.models import (
 )
 from incidents.complaints.scheduled import tell_leadership_on_entry
 from incidents.complaints.stats import Month, StatsError, month_stats
+from incidents.lifecycle import ENDED
+from incidents.models import Incident
 from incidents.workdays import HOLIDAYS_FILE, WorkingCalendar, calendar_or_package
 from yuqing import audit_chain
-from yuqing.categories import CATEGORIES
+from yuqing.categories import CATEGORIES, LEVEL_ORDER, level_label
 from yuqing.clock import Clock
 from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, Role
@@ -343,6 +349,71 @@ def stats_for(session: Session, me: Principal, request: Request, *, month: str, 
                        now=clock.now(), unit_ids=me.unit_ids)
 
 
+# --- one case with an incident (incidents.complaints.links) -----------------------------------------------------
+CASE_REFUSAL_ZH = "无权关联事件或由投诉立案：需为值班监测、应急处置负责人、分行领导或系统管理员"
+
+
+def may_join(me: Principal) -> bool:
+    """Link the complaint to an incident, or raise one from it (the domain's ``links.CASE_ROLES``)."""
+    return links.may_join_cases(me.roles)
+
+
+def _case_complaint(session: Session, me: Principal, complaint_id: int) -> Complaint:
+    c = visible(session, me, complaint_id)
+    if not may_join(me):
+        raise _refuse(status.HTTP_403_FORBIDDEN, "forbidden: linking a complaint to an incident or raising one needs "
+                      "one of the roles " + ", ".join(sorted(r.value for r in links.CASE_ROLES)))
+    return c
+
+
+def _policy(request: Request) -> Any:
+    policy = request.app.state.policy_provider()
+    if policy is None:
+        raise _refuse(status.HTTP_503_SERVICE_UNAVAILABLE, "the incident policy is not loaded")
+    return policy
+
+
+def link_to_incident(session: Session, me: Principal, request: Request, *, complaint_id: int, incident_id: int,
+                     clock: Clock) -> Complaint:
+    """Link the complaint to an incident in the caller's scope (one case); ComplaintError for a missing incident
+    (404) or one the complaint is not free for (409)."""
+    c = _case_complaint(session, me, complaint_id)
+    incident = session.get(Incident, incident_id)
+    if incident is not None and not me.sees_unit(incident.unit_id):
+        raise _refuse(status.HTTP_403_FORBIDDEN, "forbidden: the incident is not in your units", "incident_id")
+    policy = _policy(request)
+    try:
+        links.link_incident(session, c.id, incident_id, actor=me.login, clock=clock, org=request.app.state.org,
+                            policy=policy)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return c
+
+
+def raise_from_complaint(session: Session, me: Principal, request: Request, *, complaint_id: int,
+                         level: str | None, clock: Clock) -> Incident:
+    """Open an incident from the complaint (its level: ``level``, else ``incident_levels`` by severity) and link
+    them; ComplaintError for an unknown level (422) or a complaint already linked (409)."""
+    c = _case_complaint(session, me, complaint_id)
+    policy = _policy(request)
+    try:
+        incident = links.raise_incident(session, c.id, actor=me.login, clock=clock, org=request.app.state.org,
+                                        policy=policy, level=(level or "").strip().upper() or None)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return incident
+
+
+def incident_brief(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "number": incident.number, "title": incident.title, "level": incident.level,
+            "level_label": level_label(incident.level), "status": incident.status,
+            "url": f"/incidents/{incident.id}"}
+
+
 # --- JSON API ------------------------------------------------------------------------------------------------
 api = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
 
@@ -482,10 +553,52 @@ def api_download(request: Request, me: CurrentUser, session: SessionDep, clock: 
     return download(session, me, request, complaint_id=complaint_id, attachment_id=attachment_id, clock=clock)
 
 
+class LinkIncidentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: int = Field(ge=1, le=2**31 - 1, description="the incident to link the complaint to (one case)")
+
+
+class RaiseIncidentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: str | None = Field(default=None, max_length=8, description="I | II | III | IV; default: incident_levels "
+                                                                      "of complaints.yaml by the complaint's severity")
+
+
+@api.post("/{complaint_id}/link-incident",
+          summary="关联舆情事件（同一案件；事件追加投诉处理步骤，期限自投诉受理时起算）")
+def api_link_incident(request: Request, me: CurrentUser, session: SessionDep, clock: ClockDep,
+                      complaint_id: IdPath, body: LinkIncidentRequest) -> Response:
+    try:
+        c = link_to_incident(session, me, request, complaint_id=complaint_id, incident_id=body.incident_id,
+                             clock=clock)
+    except ComplaintError as exc:
+        return _json_error(exc)
+    incident = session.get(Incident, body.incident_id)
+    return JSONResponse(view_of(request, c, now=clock.now()) | {"incident": incident_brief(incident)})
+
+
+@api.post("/{complaint_id}/raise-incident", status_code=status.HTTP_201_CREATED,
+          summary="由投诉立案（内部报告预警，按等级通知报告链），投诉与事件为同一案件")
+def api_raise_incident(request: Request, me: CurrentUser, session: SessionDep, clock: ClockDep,
+                       complaint_id: IdPath, body: RaiseIncidentRequest | None = None) -> Response:
+    try:
+        incident = raise_from_complaint(session, me, request, complaint_id=complaint_id,
+                                        level=body.level if body else None, clock=clock)
+    except ComplaintError as exc:
+        return _json_error(exc)
+    c = visible(session, me, complaint_id)
+    return JSONResponse(view_of(request, c, now=clock.now()) | {"incident": incident_brief(incident)},
+                        status_code=status.HTTP_201_CREATED)
+
+
 # --- dashboard -----------------------------------------------------------------------------------------------
 pages = APIRouter(tags=["dashboard"], include_in_schema=False)
 FLASH = {"created": "投诉已登记，各项时限已开始计算。", "step": "已记录处理步骤。", "attached": "附件已上传。",
-         "existing": "该投诉已登记过（相同幂等键），已打开原记录。"}
+         "existing": "该投诉已登记过（相同幂等键），已打开原记录。",
+         "linked": "已关联舆情事件：事件已追加投诉处理步骤，期限自投诉受理时起算。",
+         "raised": "已由投诉立案并通知报告链，投诉与事件为同一案件。"}
 CsrfField = Annotated[str, Form(max_length=128)]
 
 
@@ -691,7 +804,22 @@ def page_detail(request: Request, me: PageUser, session: SessionDep, clock: Cloc
         "satisfactions": SATISFACTION_LABELS, "people": [p for p in org.people if me.sees_unit(p.unit)],
         "urgent_pending": c.severity == Severity.urgent and c.preliminary_at is None,
         "next_limit": next((d for d in cfg.reply_limits() if d > c.reply_limit_days), None),
-        "may_download": allowed_reveal or acts, "max_files": MAX_FILES})
+        "may_download": allowed_reveal or acts, "max_files": MAX_FILES, **_case_context(session, me, c, cfg)})
+
+
+def _case_context(session: Session, me: Principal, c: Complaint, cfg: ComplaintsConfig) -> dict[str, Any]:
+    """The 舆情事件 section: the linked incident, else — for those who may — the running incidents in scope to link
+    to and the levels to raise one at."""
+    incident = session.get(Incident, c.incident_id) if c.incident_id is not None else None
+    joinable = incident is None and may_join(me)
+    choices = []
+    if joinable:
+        rows = session.scalars(select(Incident).where(Incident.status.not_in(list(ENDED)))
+                               .order_by(Incident.opened_at.desc(), Incident.id.desc()).limit(300))
+        choices = [i for i in rows if me.sees_unit(i.unit_id)][:100]
+    return {"incident": incident_brief(incident) if incident is not None else None, "can_join": joinable,
+            "link_choices": choices, "levels": [(code, level_label(code)) for code in LEVEL_ORDER],
+            "default_level": cfg.incident_levels.get(Severity(c.severity))}
 
 
 def _step_error_page(request: Request, me: PageUser, exc: ComplaintError) -> Response:
@@ -751,3 +879,54 @@ def page_attach(request: Request, me: PageUser, session: SessionDep, clock: Cloc
         raise _zh(exc) from None
     return RedirectResponse(f"/complaints/{complaint_id}?done=attached#attachments",
                             status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _form_incident_id(text: str) -> int:
+    raw = (text or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**31 - 1:
+        raise ComplaintError("incident_id must be an incident id", "请选择要关联的事件", field="incident_id")
+    return int(raw)
+
+
+def _case_zh(exc: HTTPException) -> HTTPException:
+    """The dashboard's Chinese wording of a link / raise refusal."""
+    message = exc.detail.get("message", "") if isinstance(exc.detail, dict) else ""
+    if exc.status_code == 404:
+        text = "投诉不存在"
+    elif exc.status_code == 403 and "not in your units" in message:
+        text = ("无权处理该事件：不属于您所辖的单位" if "incident" in message
+                else "无权访问：该投诉不属于您所辖的单位")
+    elif exc.status_code == 403:
+        text = CASE_REFUSAL_ZH
+    elif exc.status_code == 503:
+        text = "事件处置策略未加载，暂不能关联或立案"
+    else:
+        text = "请求未能完成"
+    return HTTPException(exc.status_code, text)
+
+
+@pages.post("/complaints/{complaint_id}/link-incident")
+def page_link_incident(request: Request, me: PageUser, session: SessionDep, clock: ClockDep, complaint_id: IdPath,
+                       csrf_token: CsrfField = "", incident_id: Annotated[str, Form(max_length=16)] = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    try:
+        link_to_incident(session, me, request, complaint_id=complaint_id, incident_id=_form_incident_id(incident_id),
+                         clock=clock)
+    except ComplaintError as exc:
+        return _step_error_page(request, me, exc)
+    except HTTPException as exc:
+        raise _case_zh(exc) from None
+    return RedirectResponse(f"/complaints/{complaint_id}?done=linked#case", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@pages.post("/complaints/{complaint_id}/raise-incident")
+def page_raise_incident(request: Request, me: PageUser, session: SessionDep, clock: ClockDep, complaint_id: IdPath,
+                        csrf_token: CsrfField = "", level: Annotated[str, Form(max_length=8)] = "") -> Response:
+    ensure_csrf(me, csrf_token)
+    try:
+        raise_from_complaint(session, me, request, complaint_id=complaint_id, level=level, clock=clock)
+    except ComplaintError as exc:
+        return _step_error_page(request, me, exc)
+    except HTTPException as exc:
+        raise _case_zh(exc) from None
+    return RedirectResponse(f"/complaints/{complaint_id}?done=raised#case", status_code=status.HTTP_303_SEE_OTHER)

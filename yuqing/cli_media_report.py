@@ -17,8 +17,8 @@ import typer
 
 from yuqing.cli_complaints import AsLogin, ComplaintRef, _ComplaintCli, complaint_app
 
-CASE_ROLES = ("commander", "leader", "monitor")  # who may make a complaint and an incident one case
-
+# links.CASE_ROLES in Chinese (the dashboard says the same)
+CASE_REFUSAL = "无权关联事件或由投诉立案：需为值班监测、应急处置负责人、分行领导或系统管理员"
 
 @complaint_app.command("media-report")
 def media_report(
@@ -75,10 +75,11 @@ def _policy(cli: _ComplaintCli):
 
 def _case_step(cli: _ComplaintCli, ref: str, fn, **kwargs):
     from incidents.complaints.flows import ComplaintError
+    from incidents.complaints.links import may_join_cases
 
     c = cli.find(ref)
-    if cli.me is not None and not set(cli.me.roles) & set(CASE_ROLES):
-        cli.fail("无权关联事件：需为值班监测、应急处置负责人或分行领导")
+    if cli.me is not None and not may_join_cases(cli.me.roles):
+        cli.fail(CASE_REFUSAL)
     cli.check_unit(c.unit_id)
     try:
         out = fn(cli.session, c.id, actor=cli.actor, clock=cli.clock, org=cli.org, policy=_policy(cli), **kwargs)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -56,11 +57,15 @@ from sentiment.risk import RiskConfig
 from yuqing import audit_chain
 from yuqing.categories import CATEGORIES, category_label
 from yuqing.clock import Clock, ensure_utc
-from yuqing.org import OrgChart
+from yuqing.org import OrgChart, Role
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "system"
+# Who may make a complaint and an incident one case (link it, or raise an incident from it) — the CLI, the API and
+# the dashboard alike, for a complaint (and incident) in their scope: the duty monitor and the admin, who open
+# incidents from alerts (api.actions.INCIDENT_OPENERS), and the commander and leaders, who run the case.
+CASE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin})
 INTERNAL_SOURCE = "internal_report"
 INTERNAL_SOURCE_NAME = "内部报告"
 COMPLAINT_PLAYBOOK = "viral_complaint"
@@ -71,6 +76,13 @@ _STEP_CLOCKS = {"register_complaint": "entry", "contact_complainant": "contact",
 
 
 # --- link and raise ---------------------------------------------------------------------------------------------
+
+def may_join_cases(roles: Iterable[str]) -> bool:
+    """Whether someone with ``roles`` may link a complaint to an incident or raise one from it (``CASE_ROLES``;
+    the scope check is the caller's)."""
+    allowed = {r.value for r in CASE_ROLES}
+    return any(str(r) in allowed for r in roles)
+
 
 def link_incident(session: Session, complaint_id: int, incident_id: int, *, actor: str, clock: Clock,
                   org: OrgChart, policy: Policy) -> Complaint:

@@ -78,6 +78,7 @@ from api.users import BRANCH_WIDE_ROLES, create_api_token, issue_api_token, revo
 from crawlers.models import Article
 from incidents.acks import AckLinks
 from incidents.action_items import MARKERS as ACTION_ITEM_MARKERS
+from incidents.complaints.links import CASE_ROLES as COMPLAINT_CASE_ROLES
 from incidents.lifecycle import ACTION_ROLES, Action
 from incidents.message_acks import MessageAck
 from incidents.models import (
@@ -645,6 +646,32 @@ POST   /complaints/{{complaint_id}}/attachments   sib      LGN LGN LGN LGN | 403
 POST   /complaints/{{complaint_id}}/attachments   hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /complaints/{{complaint_id}}/attachments   missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /complaints/{{complaint_id}}/attachments   range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# one case with an incident (links.CASE_ROLES: duty monitor, commander, leader, admin; the complaint — and the
+# incident it is linked to — in scope): link a complaint to an incident, raise an incident from it
+POST   /api/v1/complaints/{{complaint_id}}/link-incident own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/complaints/{{complaint_id}}/link-incident sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/complaints/{{complaint_id}}/link-incident sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
+POST   /api/v1/complaints/{{complaint_id}}/link-incident hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/complaints/{{complaint_id}}/link-incident missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/complaints/{{complaint_id}}/link-incident range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 403 403 201 201 403 201
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 403 403 201 201 403 201
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 201 201 201 403 403 201 201 403 201
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 201 403 403
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/complaints/{{complaint_id}}/raise-incident range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /complaints/{{complaint_id}}/link-incident own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/link-incident sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/link-incident sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/link-incident hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/link-incident missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/link-incident range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident own      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident sub      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident sib      LGN LGN LGN LGN | 303 303 303 403 403 303 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /complaints/{{complaint_id}}/raise-incident range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 """  # noqa: E501 — a table, one row per line
 
 
@@ -1148,8 +1175,9 @@ def _fresh_complaint(w: World, target: str, *, attachment: bool = False) -> tupl
     now = w.clock.now() - timedelta(hours=1)
     unit = TARGET_UNITS[target]
     n = w._next()
-    c = Complaint(number=f"TS-MX-{n:05d}", channel="walk_in", received_at=now, entered_at=now, entered_by="wangmin",
-                  unit_id=unit, handling_unit_id=unit, category="service_attitude", severity="general",
+    c = Complaint(number=f"TS-MX_{target}_MX-{n:05d}", channel="walk_in", received_at=now, entered_at=now,
+                  entered_by="wangmin", unit_id=unit, handling_unit_id=unit, category="service_attitude",
+                  severity="general",
                   description=f"MX_{target}_MX 矩阵测试投诉 {n}", customer_name="MX_name_MX 张三",
                   customer_phone="13900000000", first_contact_owner_id=COMPLAINT_OWNER, status="received",
                   reply_base_at=now, reply_limit_days=15, reopened_count=0, created_at=now, updated_at=now)
@@ -1212,7 +1240,27 @@ def _complaint_download(w: World, target: str, caller: str) -> Call:
     return Call(f"/api/v1/complaints/{cid}/attachments/{aid}")
 
 
+def _complaint_case(prefix: str, action: str) -> Prepare:
+    """Link a fresh complaint to a fresh running incident of the same unit, or raise one from it (level IV)."""
+    def prepare(w: World, target: str, caller: str) -> Call:
+        cid = _id(target, lambda: _fresh_complaint(w, target)[0])
+        url = f"{prefix}/complaints/{cid}/{action}"
+        effect = _effect("complaint_linked", target, cid)
+        if action == "link-incident":
+            body = {"incident_id": w.fresh_incident(target if TARGET_UNITS.get(target) else "own", "responding")}
+        else:
+            body = {"level": "IV"}
+        if prefix:
+            return Call(url, json=body, effect=effect)
+        return Call(url, form={k: str(v) for k, v in body.items()}, effect=effect)
+    return prepare
+
+
 RECIPES: dict[tuple[str, str], Prepare] = {
+    ("POST", "/api/v1/complaints/{complaint_id}/link-incident"): _complaint_case("/api/v1", "link-incident"),
+    ("POST", "/api/v1/complaints/{complaint_id}/raise-incident"): _complaint_case("/api/v1", "raise-incident"),
+    ("POST", "/complaints/{complaint_id}/link-incident"): _complaint_case("", "link-incident"),
+    ("POST", "/complaints/{complaint_id}/raise-incident"): _complaint_case("", "raise-incident"),
     ("GET", "/api/v1/complaints"): _fixed("/api/v1/complaints"),
     ("GET", "/api/v1/complaints/stats"): _fixed("/api/v1/complaints/stats?month=2026-11"),
     ("POST", "/api/v1/complaints"): _complaint_create("/api/v1"),
@@ -1355,7 +1403,7 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     session.rollback()  # a fresh read transaction: see what the app committed
     ids = {kind: [v for k, v in effects if k == kind]
            for kind in ("alert", "task", "token", "token_named", "audit", "drafted", "complaint_text",
-                        "complaint_acked", "complaint_attached", "media_report")}
+                        "complaint_acked", "complaint_attached", "complaint_linked", "media_report")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -1388,6 +1436,9 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     for cid, acked in session.execute(select(Complaint.id, Complaint.acknowledged_at)
                                       .where(Complaint.id.in_(ids["complaint_acked"]))):
         done[("complaint_acked", cid)] = acked is not None
+    for cid, incident_id in session.execute(select(Complaint.id, Complaint.incident_id)
+                                            .where(Complaint.id.in_(ids["complaint_linked"]))):
+        done[("complaint_linked", cid)] = incident_id is not None
     attached = set(session.scalars(select(ComplaintAttachment.complaint_id).where(
         ComplaintAttachment.complaint_id.in_(ids["complaint_attached"]))))
     done.update({("complaint_attached", i): i in attached for i in ids["complaint_attached"]})
@@ -1492,7 +1543,9 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             target_unit = TARGET_UNITS[row.target]
             in_scope = target_unit in scope if target_unit is not None else org.root().id in scope
             allowed = True
-            if "/complaints/" in row.path and (row.method == "POST" or "/attachments/" in row.path):
+            if row.path.endswith(("/link-incident", "/raise-incident")):  # one case: links.CASE_ROLES
+                allowed = bool(roles & {r.value for r in COMPLAINT_CASE_ROLES})
+            elif "/complaints/" in row.path and (row.method == "POST" or "/attachments/" in row.path):
                 allowed = bool(roles & {r.value for r in COMPLAINT_STEP_ROLES}) or login == COMPLAINT_OWNER
             elif "/alerts/" in row.path:
                 needed = INCIDENT_OPENERS if row.path.endswith("/incident") else ALERT_HANDLERS
@@ -1511,7 +1564,7 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
             elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
                 allowed = bool(roles & {r.value for r in ACTION_ROLES[PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]]})
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
-            if row.path.endswith("/attachments") and is_api(row.path):
+            if row.path.endswith(("/attachments", "/raise-incident")) and is_api(row.path):
                 success = "201"
             want = success if in_scope and allowed else "403"
             assert row.expected[caller] == want, f"{where} as {caller}: the rules give {want}"
@@ -1553,13 +1606,16 @@ LISTS = {  # route -> the targets that can appear there at all (unattributed sto
     "/api/v1/stories": "own sub sib hq none", "/api/v1/articles": "own sub sib hq",
     "/": "own sub sib hq", "/partials/overview": "own sub sib hq", "/alerts": "own sub sib hq",
     "/incidents": "own sub sib hq",
+    "/api/v1/complaints": "own sub sib hq", "/complaints": "own sub sib hq",
 }
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_lists_show_exactly_the_callers_scope(world):
-    for target in TARGET_UNITS:
+    for target, unit in TARGET_UNITS.items():
         world.story(target)
+        if unit is not None:  # a complaint about the target's unit (its number and text carry the marker)
+            _complaint(world, target)
     problems = []
     for key, visible in VISIBLE.items():
         for path, possible in LISTS.items():
@@ -1619,6 +1675,9 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/statements/{statement_id}/request-changes": ("c:leg", "sub"),
     "/statements/{statement_id}/publish": ("c:com", "own"),
     "/complaints": ("c:out", "-"),
+    # before any form that opens an incident through the service (numbered after the factory's): link makes one
+    "/complaints/{complaint_id}/link-incident": ("c:mon", "sib"),
+    "/complaints/{complaint_id}/raise-incident": ("c:adm", "own"),
     "/media-reports": ("c:out", "-"),
     "/complaints/{complaint_id}/steps/{action}": ("c:com", "own"),
     "/complaints/{complaint_id}/attachments": ("c:lea", "sub"),
