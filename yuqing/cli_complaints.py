@@ -198,8 +198,10 @@ def complaint_add(
         handling_unit: Annotated[str | None, typer.Option(help="unit that handles it (default: --unit)")] = None,
         lead_department: Annotated[str, typer.Option(help="牵头部门 when several are involved")] = "",
         source_system: Annotated[str, typer.Option(help="ticket system it came from")] = "",
-        idempotency_key: Annotated[str | None, typer.Option(help="the sender's key: resubmitting with the same "
-                                                            "content prints the same record")] = None,
+        idempotency_key: Annotated[str | None, typer.Option(help="the sender's key (the same key from another "
+                                                            "user is another key): resubmitting with the same "
+                                                            "content prints the same record; needs "
+                                                            "--received-at")] = None,
         attach: Annotated[list[Path] | None, typer.Option("--attach", help="a file (repeatable)", dir_okay=False)]
         = None,
         as_: AsLogin = None, as_json: AsJson = False) -> None:
@@ -212,6 +214,9 @@ def complaint_add(
 
     files = _attachments(attach)
     cli = _ComplaintCli(ctx, as_)
+    if received_at is None and idempotency_key:
+        # a retry must repeat the content exactly, and "now" differs on every run
+        cli.fail("使用 --idempotency-key 时须同时给出 --received-at（受理时间），重试时才能与首次登记的内容一致")
     if received_at is None:
         when = cli.clock.now()
     else:

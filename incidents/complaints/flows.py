@@ -289,14 +289,24 @@ def _next_number(session: Session, day: str, skip: int) -> str:
     return f"{prefix}{(max(seqs, default=0) + 1 + skip):03d}"
 
 
+def scoped_key(actor: str, key: str | None) -> str | None:
+    """The stored form of a submitter's idempotency key: keys are the submitter's own (a login, a ticket system's
+    account, ``system``), so another submitter's identical key is another complaint and never finds, or names,
+    this one. A digest of (actor, key): fits the column whatever their lengths."""
+    if key is None:
+        return None
+    return "sha256:" + hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()
+
+
 def _existing_for_key(session: Session, key: str, fingerprint: str) -> Complaint | None:
-    """The complaint already stored under ``key`` when its content is the same; ComplaintError when it differs."""
+    """The complaint already stored under the scoped ``key`` when its content is the same; ComplaintError when it
+    differs."""
     existing = session.scalar(select(Complaint).where(Complaint.idempotency_key == key))
     if existing is None:
         return None
     received = next((e for e in existing.events if e.kind == "received"), None)
     if received is None or (received.data or {}).get("fingerprint") != fingerprint:
-        raise ComplaintError(f"idempotency key {key!r} was already used for complaint {existing.number} with "
+        raise ComplaintError(f"this idempotency key was already used for your complaint {existing.number} with "
                              "different content", f"幂等键已用于另一条内容不同的投诉（{existing.number}）",
                              field="idempotency_key", code="conflict")
     return existing
@@ -311,7 +321,7 @@ def create_complaint(session: Session, data: ComplaintInput, *, actor: str, org:
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     fields = _validate(data, org=org, cfg=cfg, now=now, attachments=attachments)
     fingerprint = _fingerprint(fields, attachments)
-    key = fields["idempotency_key"]
+    key = scoped_key(actor, fields["idempotency_key"])
     if key is not None:
         existing = _existing_for_key(session, key, fingerprint)
         if existing is not None:
@@ -364,7 +374,8 @@ def create_complaint(session: Session, data: ComplaintInput, *, actor: str, org:
         _store_attachment(session, complaint, a, actor=actor, now=now)
     _audit(session, complaint, now, actor, "create",
            {"channel": complaint.channel, "unit_id": complaint.unit_id, "severity": complaint.severity,
-            "category": complaint.category, "attachments": len(attachments), "idempotency_key": key})
+            "category": complaint.category, "attachments": len(attachments),
+            "idempotency_key": fields["idempotency_key"]})
     session.flush()
     return complaint, True
 
