@@ -38,6 +38,7 @@ from crawlers.models import Article, ArticleStage, Channel, Mention, Story
 from incidents.clocks import policy_calendar
 from incidents.complaints.clocks import CLOCK_STATE_LABELS, clocks, deadlines
 from incidents.complaints.flows import ComplaintError, ComplaintInput, create_complaint, get_complaint
+from incidents.complaints.masking import mask_complaint_text
 from incidents.complaints.models import (
     SEVERITY_LABELS,
     STATUS_LABELS,
@@ -46,6 +47,7 @@ from incidents.complaints.models import (
     ComplaintEvent,
     Severity,
 )
+from incidents.complaints.queries import _unit_name
 from incidents.complaints.scheduled import tell_leadership
 from incidents.lifecycle import ENDED
 from incidents.messages import local_time, plain_line
@@ -147,9 +149,13 @@ def raise_incident(session: Session, complaint_id: int, *, actor: str, clock: Cl
     except KeyError:
         raise ComplaintError(f"unknown level {lv!r}", f"事件等级无效：{lv}", field="level") from None
     label = SEVERITY_LABELS.get(c.severity, c.severity)
-    title = plain_line(f"客户投诉{c.number}（{label}）：{c.description}", 80)
+    # titled by number, severity, category and unit; the description only masked (it may quote the customer), since
+    # the title and the story travel on: incident messages, the alert's audit entry, both timelines
+    summary = mask_complaint_text(c, c.description)
+    title = plain_line(f"客户投诉{c.number}（{label}，{category_label(c.category)}，{_unit_name(org, c.unit_id)}）："
+                       f"{summary}", 80)
     story = internal_story(session, kind="complaint", key=str(c.id), channel=Channel.complaint, unit_id=c.unit_id,
-                           title=title, text=c.description, at=ensure_utc(c.received_at), actor=actor, now=now,
+                           title=title, text=summary, at=ensure_utc(c.received_at), actor=actor, now=now,
                            meta={"complaint_id": c.id, "number": c.number})
     incident = open_by_report(session, story=story, level=lv, category=c.category, actor=actor, org=org,
                               policy=policy, clock=clock,
@@ -288,9 +294,10 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
         if task.key == "preliminary_solution" and not urgent:
             continue
         target = due[key]
-        if task.due_at is None or ensure_utc(task.due_at) != target:
+        note = f"期限自投诉 {c.number} 受理（{local}）起算"  # not the playbook's "from the first post": no post
+        if task.due_at is None or ensure_utc(task.due_at) != target or task.note != note:
             task.due_at = target
-            task.note = f"期限自投诉 {c.number} 受理（{local}）起算"
+            task.note = note
             changed += 1
     session.flush()
     return changed

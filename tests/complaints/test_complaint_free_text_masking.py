@@ -47,3 +47,29 @@ def test_notices_and_the_masked_view_carry_no_number_typed_into_the_description(
     # someone who may see the full details sees the description as typed
     full = bearer("liuqiang").get(f"/api/v1/complaints/{made.json()['id']}?reveal=1")
     assert full.status_code == 200 and full.json()["description"] == LEAKY
+
+
+def test_an_incident_raised_from_the_complaint_carries_no_customer_detail(bearer, session):
+    from incidents.complaints.models import ComplaintEvent
+    from incidents.models import Incident, Task
+    from yuqing.models import AuditEntry
+
+    commander = bearer("liuqiang")
+    c = commander.post("/api/v1/complaints", json={**WALK_IN, "severity": "紧急", "customer_name": "赵六",
+                                                   "description": LEAKY}).json()
+    raised = commander.post(f"/api/v1/complaints/{c['id']}/raise-incident")
+    assert raised.status_code == 201, raised.text
+    session.rollback()
+    incident = session.get(Incident, raised.json()["incident"]["id"])
+    assert incident.title.startswith(f"客户投诉{c['number']}（紧急，服务态度，新华路网点）")
+    texts = [incident.title]
+    texts += [n.subject + n.body for n in session.scalars(select(Notification).where(
+        Notification.incident_id == incident.id))]
+    texts += [f"{a.detail} {a.data}" for a in session.scalars(select(AuditEntry))]
+    texts += [e.text for e in session.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "incident_linked"))]
+    assert any("incident_opened" == n.purpose for n in session.scalars(select(Notification)))
+    for text in texts:
+        assert all(s not in text for s in SECRETS), text
+    # the complaint steps count from the complaint's receipt, not from a post (there is none)
+    contact = session.scalar(select(Task).where(Task.incident_id == incident.id, Task.key == "contact_complainant"))
+    assert contact.note.startswith(f"期限自投诉 {c['number']} 受理（") and "首条帖子" not in contact.note
