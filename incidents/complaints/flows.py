@@ -11,7 +11,8 @@ Choices worth knowing:
   received last month and typed in today is late, and the record says so. A received-at in the future (beyond
   ``CLOCK_SKEW``) or without a zone is refused: the clocks would be meaningless.
 * **Numbers** are ``TS-YYYYMMDD-NNN`` by the local date of *receipt*; a number taken by a concurrent writer makes
-  the insert fail on the unique constraint inside a savepoint and the next number is tried.
+  the insert fail on the unique constraint inside a savepoint, and the day's highest number is read again and the
+  one after it tried (never "the next but N": concurrent intake leaves no gaps).
 * **customer_key** (repeat complaints) is HMAC-SHA256 of the phone's digits, or of the trimmed name when there is
   no phone, keyed with a random per-deployment secret kept in ``deployment_facts``. Not the session-signing key: the
   demo makes a new one each run and an operator may rotate it, and either would silently break repeat counting.
@@ -75,7 +76,7 @@ CLOCK_SKEW = timedelta(minutes=5)  # a received-at this far ahead of our clock i
 TEXT_LIMIT = 20000
 NOTE_LIMIT = 4000
 SECRET_FACT = "complaints.customer_key_secret"
-NUMBER_ATTEMPTS = 8
+NUMBER_ATTEMPTS = 20  # each failed attempt means another writer committed a number: progress every time
 DEFAULT_TZ = "Asia/Shanghai"  # the policy's timezone when a caller does not pass one
 
 # How receipt was acknowledged (受理告知); the first three reach the customer in person and count as contact.
@@ -282,11 +283,13 @@ def first_contact_owner(org: OrgChart, *, actor: str, unit_id: str) -> str:
     return monitors[0].id if monitors else str(actor)[:64]
 
 
-def _next_number(session: Session, day: str, skip: int) -> str:
+def _next_number(session: Session, day: str) -> str:
+    """The day's highest number + 1, read afresh on each attempt (a number taken concurrently is committed by the
+    time our insert fails on it, so the next read sees it: numbers stay without gaps)."""
     prefix = f"TS-{day}-"
     taken = session.scalars(select(Complaint.number).where(Complaint.number.like(prefix + "%"))).all()
     seqs = [int(n[len(prefix):]) for n in taken if n[len(prefix):].isdigit()]
-    return f"{prefix}{(max(seqs, default=0) + 1 + skip):03d}"
+    return f"{prefix}{(max(seqs, default=0) + 1):03d}"
 
 
 def scoped_key(actor: str, key: str | None) -> str | None:
@@ -334,9 +337,9 @@ def create_complaint(session: Session, data: ComplaintInput, *, actor: str, org:
                         name=fields["customer_name"])
     day = received.astimezone(zone).strftime("%Y%m%d")
     complaint: Complaint | None = None
-    for attempt in range(NUMBER_ATTEMPTS):
+    for _attempt in range(NUMBER_ATTEMPTS):
         candidate = Complaint(
-            number=_next_number(session, day, attempt), channel=fields["channel"], received_at=received,
+            number=_next_number(session, day), channel=fields["channel"], received_at=received,
             entered_at=now, entered_by=str(actor)[:64], source_system=fields["source_system"],
             idempotency_key=key, customer_name=fields["customer_name"], customer_phone=fields["customer_phone"],
             customer_key=ckey, account_or_product=fields["account_or_product"], unit_id=fields["unit_id"],

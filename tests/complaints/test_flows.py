@@ -152,9 +152,14 @@ def test_numbers_count_per_local_day_of_receipt(session, org, clock):
 
 def test_a_number_taken_concurrently_is_retried(session, org, clock, monkeypatch):
     create(session, org, clock)
-    stale = flows._next_number
-    # a writer that read the numbers before the first insert committed proposes 001 again
-    monkeypatch.setattr(flows, "_next_number", lambda s, day, skip: stale(s, day, skip - 1))
+    fresh, calls = flows._next_number, []
+
+    def stale_once(s, day):
+        # a writer that read the numbers before the first insert committed proposes 001 again, then reads afresh
+        calls.append(day)
+        return f"TS-{day}-001" if len(calls) == 1 else fresh(s, day)
+
+    monkeypatch.setattr(flows, "_next_number", stale_once)
     c, created = create(session, org, clock)
     assert created and c.number == "TS-20260930-002"
 
