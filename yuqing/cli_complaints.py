@@ -249,7 +249,7 @@ def complaint_add(
     else:
         typer.echo(("已登记投诉" if created else "该投诉已登记（幂等键相同，未重复创建）") + f" {view['number']}")
         if told:
-            typer.echo(f"  已报告单位领导（{view['severity_label']}投诉）")
+            typer.echo(f"  已生成报告单位领导的通知（{view['severity_label']}投诉），排队发送")
         _echo_human(view)
     cli.session.close()
 

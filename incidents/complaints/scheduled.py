@@ -12,7 +12,8 @@ For every open complaint:
   the round, which catches any not yet told: its nearest commander and the branch's leader in charge (``reminders.
   leader_titles``); a 紧急 complaint reaches every leader of the branch (senior leadership, as the rules say).
   A complaint raised to 紧急 later is reported again at the new severity. The timeline says the message was
-  sent — never that it was read (the inbox and the acknowledgement links record that).
+  queued (已生成通知，排队发送) — not that it was delivered or read: the outbox records delivery, the inbox and the
+  acknowledgement links reading.
 * **clocks** — each running clock (``clocks.clocks``: entry, contact, resolve or the 紧急 preliminary solution,
   reply) is reminded of once ``reminders.before_minutes`` before its deadline (at most half its span before it);
   once overdue its owner (the assignee, else the 首问 owner) is told, then, each
@@ -147,9 +148,13 @@ def tell_leadership(session: Session, c: Complaint, sent: Sent | None = None, *,
     note = (f"收到{label}投诉，按规定报告单位领导：请督促在时限内处理"
             + ("（紧急投诉：成立工作小组，24小时内提出初步解决方案）。" if c.severity == Severity.urgent else "。"))
     names = _names(people)
+    # the deadline leadership is asked to watch: the resolve clock (紧急: the preliminary solution's 24 h)
+    resolve = next(k for k in clocks(c, cfg, tz=policy.timezone, calendar=policy_calendar(policy))
+                   if k.key == "resolve")
     _send(session, c, "leadership", received, step, people, org=org, policy=policy, now=now, purpose=LEADERSHIP,
-          subject=f"{label}投诉报告", note=note,
-          event=("leadership_told", f"{label}投诉已报告单位领导：已向{names}发送通知（是否已阅以消息记录为准）"),
+          subject=f"{label}投诉报告", note=note, deadline=(f"{resolve.label}时限", resolve.due),
+          event=("leadership_told", f"{label}投诉报告单位领导：已生成通知，排队发送给{names}"
+                                    "（送达与阅读情况以消息记录为准）"),
           audit="complaint.leadership", sent=sent)
     return 1
 
@@ -200,7 +205,7 @@ def _remind(session: Session, c: Complaint, clk: ComplaintClock, owners: list[Pe
             "请按时处理；已完成的请在系统中记录。")
     _send(session, c, item, clk.due, "reminder", people, org=org, policy=policy, now=now, purpose=REMINDER,
           subject=f"即将到期：{clk.label}", note=note,
-          event=("deadline_reminder", f"到期提醒：{what}将于 {deadline} 到期，已向{_names(people)}发送提醒"),
+          event=("deadline_reminder", f"到期提醒：{what}将于 {deadline} 到期，已生成提醒，排队发送给{_names(people)}"),
           audit="complaint.remind", sent=sent)
     return 1
 
@@ -229,11 +234,11 @@ def _escalate_overdue(session: Session, c: Complaint, clk: ComplaintClock, owner
         if not told:
             note = (f"已超时：投诉{c.number}的{what}应于 {deadline}（北京时间）前完成，{late}，请尽快处理；"
                     "已完成的请在系统中记录。")
-            text = f"已超时：{what}（截止 {deadline}）未完成，已通知{label}：{_names(people)}"
+            text = f"已超时：{what}（截止 {deadline}）未完成，已生成通知，排队发送给{label}：{_names(people)}"
         else:
             note = (f"已超时：投诉{c.number}的{what}应于 {deadline}（北京时间）前完成，{late}，"
                     f"已告知{'、'.join(told)}，仍未完成，现上报给您（{label}），请督促处理。")
-            text = f"已超时：{what}（截止 {deadline}）仍未完成，已上报{label}：{_names(people)}"
+            text = f"已超时：{what}（截止 {deadline}）仍未完成，上报{label}：已生成通知，排队发送给{_names(people)}"
         _send(session, c, item, clk.due, f"overdue:{step}", people, org=org, policy=policy, now=now,
               purpose=OVERDUE, subject=f"已超时：{clk.label}", note=note, event=("deadline_overdue", text),
               audit="complaint.escalate", sent=sent)
@@ -281,7 +286,7 @@ def _follow_up(session: Session, c: Complaint, owners: list[Person], sent: Sent,
             f"请跟进处理进展（每{hours}小时提醒一次，直至办结）。")
     _send(session, c, "follow_up", base, f"follow_up:{n}", people, org=org, policy=policy, now=now,
           purpose=FOLLOW_UP, subject="紧急投诉跟进提醒", note=note,
-          event=("follow_up", f"紧急投诉跟进提醒（第{n}次）：已向{_names(people)}发送提醒"),
+          event=("follow_up", f"紧急投诉跟进提醒（第{n}次）：已生成提醒，排队发送给{_names(people)}"),
           audit="complaint.follow_up", sent=sent)
     return 1
 
@@ -294,7 +299,8 @@ class _Msg:
     body: str
 
 
-def _message(c: Complaint, *, org: OrgChart, policy: Policy, subject: str, note: str, due: datetime) -> _Msg:
+def _message(c: Complaint, *, org: OrgChart, policy: Policy, subject: str, note: str, due: datetime,
+             due_label: str = "截止时间") -> _Msg:
     """The notice's text: what the complaint is, never the customer's details (a message is not a masked page: the
     summary of the description is masked — numbers, the customer's name — before it is cut short)."""
     label = SEVERITY_LABELS.get(c.severity, c.severity)
@@ -303,7 +309,7 @@ def _message(c: Complaint, *, org: OrgChart, policy: Policy, subject: str, note:
              f"投诉类别：{category_label(c.category)}",
              f"受理时间：{local_time(c.received_at, policy.timezone)}（北京时间）",
              f"内容摘要：{plain_line(mask_complaint_text(c, c.description), 120)}",
-             f"截止时间：{local_time(due, policy.timezone)}（北京时间）",
+             f"{due_label}：{local_time(due, policy.timezone)}（北京时间）",
              f"处理链接：/complaints/{c.id}", "", "本消息由舆情应急系统自动发送，请勿直接回复。"]
     head = plain_line(f"【投诉{c.number}·{label}】{subject}", 160)
     return _Msg(head, "\n".join(lines))
@@ -311,9 +317,12 @@ def _message(c: Complaint, *, org: OrgChart, policy: Policy, subject: str, note:
 
 def _send(session: Session, c: Complaint, item: str, due: datetime, step: str, people: Sequence[Person], *,
           org: OrgChart, policy: Policy, now: datetime, purpose: str, subject: str, note: str,
-          event: tuple[str, str], audit: str, sent: Sent) -> int:
-    """Queue one notice, record it (``complaint_notices``), and write its timeline event and audit entry."""
-    msg = _message(c, org=org, policy=policy, subject=subject, note=note, due=due)
+          event: tuple[str, str], audit: str, sent: Sent, deadline: tuple[str, datetime] | None = None) -> int:
+    """Queue one notice, record it (``complaint_notices``), and write its timeline event and audit entry.
+    ``due`` is part of the notice's key; the message shows it as 截止时间 unless ``deadline`` (label, time) says
+    which deadline to show instead."""
+    label, shown = deadline or ("截止时间", due)
+    msg = _message(c, org=org, policy=policy, subject=subject, note=note, due=shown, due_label=label)
     key = f"complaint:{c.id}:{item}:{int(due.timestamp())}:{step}"
     queued = queue_notifications(session, people=list(people), policy=policy, now=now, alert=None,
                                  incident_id=c.incident_id, purpose=purpose, key=key,

@@ -67,7 +67,7 @@ def test_an_incident_raised_from_the_complaint_carries_no_customer_detail(bearer
         Notification.incident_id == incident.id))]
     texts += [f"{a.detail} {a.data}" for a in session.scalars(select(AuditEntry))]
     texts += [e.text for e in session.scalars(select(ComplaintEvent).where(ComplaintEvent.kind == "incident_linked"))]
-    assert any("incident_opened" == n.purpose for n in session.scalars(select(Notification)))
+    assert any(n.purpose == "incident_opened" for n in session.scalars(select(Notification)))
     for text in texts:
         assert all(s not in text for s in SECRETS), text
     # the complaint steps count from the complaint's receipt, not from a post (there is none)

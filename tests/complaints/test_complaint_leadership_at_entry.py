@@ -76,7 +76,8 @@ def test_the_form_tells_leadership_of_an_urgent_complaint_once_however_often_it_
     a_round(session, org, clock)
     assert told(session) == ["liuqiang", "chenjing", "sunhua"]
     page = outlet.get(first.headers["location"]).text
-    assert page.count("紧急投诉已报告单位领导") == 1
+    assert page.count("紧急投诉报告单位领导：已生成通知，排队发送给刘强、陈静、孙华") == 1
+    assert "发送通知" not in page  # queued, not sent: the outbox records delivery
 
 
 runner = CliRunner()
@@ -103,7 +104,7 @@ def test_the_cli_tells_leadership_at_entry_once(cli_db, org):
 
     first = add()
     assert first.exit_code == 0, first.output
-    assert "已报告单位领导（重要投诉）" in first.stdout
+    assert "已生成报告单位领导的通知（重要投诉），排队发送" in first.stdout
     again = add("--json")
     assert again.exit_code == 0 and json.loads(again.stdout)["created"] is False
     with cli_db() as s:

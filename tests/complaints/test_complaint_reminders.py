@@ -81,7 +81,9 @@ def test_a_general_complaint_is_reminded_then_escalated_across_the_holiday(sessi
                                             .order_by(ComplaintEvent.id))]
         notices = s.scalars(select(ComplaintNotice).where(ComplaintNotice.complaint_id == cid)).all()
     assert any("“办结”时限将于 2026-10-10 10:00 到期" in t for t in events)
-    assert any("已上报分行领导" in t or "已上报分管行领导：陈静" in t for t in events)
+    assert any("上报分管行领导：已生成通知，排队发送给陈静" in t for t in events)
+    assert any("已生成通知，排队发送给首问责任人：黄伟" in t for t in events)
+    assert not any("已通知" in t or "发送通知" in t or "发送提醒" in t for t in events)  # queued, not sent
     # the contact clock (met now) is never reminded of again; one row per notice
     assert len(notices) == 5 and {n.item for n in notices} == {"clock:contact", "clock:resolve"}
 
@@ -129,7 +131,7 @@ def test_leadership_is_told_of_important_and_urgent_complaints(session_factory, 
     assert len(events) == (1 if told else 0)
     if told:
         # the timeline records the sending, never that anyone read it
-        assert "已向刘强、陈静" in events[0].text and "已阅以消息记录为准" in events[0].text
+        assert "已生成通知，排队发送给刘强、陈静" in events[0].text and "阅读情况以消息记录为准" in events[0].text
         assert events[0].data["people"] == told
 
 
