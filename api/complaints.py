@@ -293,14 +293,20 @@ def _required_bool(value: bool | None) -> bool:
 
 
 def read_uploads(files: list[UploadFile] | None, cfg: ComplaintsConfig) -> list[AttachmentInput]:
-    """The uploaded files as AttachmentInputs; a file over the limit is read only one byte past it (enough for
-    the domain to refuse it by size) so a huge upload never sits whole in memory."""
+    """The uploaded files as AttachmentInputs; a file over the limit is kept only one byte past it (enough for
+    the domain to refuse it) and the rest is counted, not stored, so a huge upload never sits whole in memory and
+    the refusal names its real size."""
     out = []
     for f in files or []:
         if not f.filename and not f.size:
             continue  # an empty file input of a form
         data = f.file.read(cfg.max_attachment_bytes + 1)
-        out.append(AttachmentInput(filename=f.filename or "", content_type=f.content_type or "", data=data))
+        size = len(data)
+        if size > cfg.max_attachment_bytes:
+            while chunk := f.file.read(1024 * 1024):
+                size += len(chunk)
+        out.append(AttachmentInput(filename=f.filename or "", content_type=f.content_type or "", data=data,
+                                   size=size))
     return out
 
 

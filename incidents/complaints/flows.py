@@ -134,6 +134,11 @@ class AttachmentInput:
     filename: str
     content_type: str
     data: bytes
+    size: int | None = None  # the file's real size when ``data`` holds only its start (an upload over the limit)
+
+    @property
+    def total_size(self) -> int:
+        return max(self.size or 0, len(self.data))
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
@@ -267,10 +272,11 @@ def _check_attachment(a: AttachmentInput, cfg: ComplaintsConfig) -> None:
         raise ComplaintError("attachment without a file name", "附件缺少文件名", field="attachments")
     if not a.data:
         raise ComplaintError(f"attachment {name!r} is empty", f"附件为空：{name}", field="attachments")
-    if len(a.data) > cfg.max_attachment_bytes:
+    size = a.total_size
+    if size > cfg.max_attachment_bytes:
         mb = cfg.max_attachment_bytes / (1024 * 1024)
-        raise ComplaintError(f"attachment {name!r} is {len(a.data)} bytes; the limit is {cfg.max_attachment_bytes}",
-                             f"附件过大：{name}（{len(a.data) / (1024 * 1024):.1f} MB），上限 {mb:g} MB",
+        raise ComplaintError(f"attachment {name!r} is {size} bytes; the limit is {cfg.max_attachment_bytes}",
+                             f"附件过大：{name}（{size / (1024 * 1024):.1f} MB），上限 {mb:g} MB",
                              field="attachments")
 
 
