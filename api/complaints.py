@@ -48,7 +48,7 @@ from api.deps import (
     ensure_csrf,
 )
 from incidents.clocks import policy_calendar
-from incidents.complaints import flows, links, masking, queries
+from incidents.complaints import access, flows, links, masking, queries
 from incidents.complaints.config import COMPLAINTS_FILE, ComplaintsConfig, load_complaints_config
 from incidents.complaints.flows import ACK_METHODS, MEDIATION_KINDS, AttachmentInput, ComplaintError
 from incidents.complaints.models import (
@@ -71,14 +71,15 @@ from yuqing import audit_chain
 from yuqing.categories import CATEGORIES, LEVEL_ORDER, level_label
 from yuqing.clock import Clock
 from yuqing.errors import ConfigError
-from yuqing.org import OrgChart, Role
+from yuqing.org import OrgChart
 from yuqing.settings import Settings
 from yuqing.text import repair_text
 
 log = logging.getLogger(__name__)
 
-ENTER_ROLES = (Role.monitor, Role.liaison, Role.commander, Role.leader, Role.admin)
-STEP_ROLES = (Role.commander, Role.leader, Role.admin)
+# the domain's roles (incidents.complaints.access), the same for the CLI
+ENTER_ROLES = access.ENTER_ROLES
+STEP_ROLES = access.STEP_ROLES
 MAX_FILES = 5  # attachments per form / request
 UPLOAD_SLACK = 1024 * 1024  # the form's other fields and the multipart framing
 ERROR_STATUS = {"not_found": status.HTTP_404_NOT_FOUND, "conflict": status.HTTP_409_CONFLICT,
@@ -145,12 +146,12 @@ def view_of(request: Request, c: Complaint, *, now: datetime, reveal: bool = Fal
 
 # --- who may ---------------------------------------------------------------------------------------------------
 def may_enter(me: Principal) -> bool:
-    return me.has_role(*ENTER_ROLES)
+    return access.may_enter(me.roles)
 
 
 def may_act(me: Principal, c: Complaint) -> bool:
-    """Steps and attachments: the 首问 owner, the assignee, or a commander / leader / admin."""
-    return me.has_role(*STEP_ROLES) or masking.handles(c, me.login)
+    """Steps and attachments: the 首问 owner, the assignee, or a commander / leader / admin (``access.may_act``)."""
+    return access.may_act(c, login=me.login, roles=me.roles)
 
 
 def may_reveal(me: Principal, c: Complaint, cfg: ComplaintsConfig) -> bool:
@@ -269,8 +270,8 @@ def run_step(session: Session, me: Principal, request: Request, *, complaint_id:
         "return-visit": lambda: flows.return_visit(session, c.id, satisfaction=txt["satisfaction"],
                                                    note=txt["note"], **common),
         "extend": lambda: flows.extend_reply(session, c.id, days=body.days or 0, reason=txt["reason"], cfg=cfg,
-                                             **common),
-        "new-facts": lambda: flows.new_facts(session, c.id, note=txt["note"], cfg=cfg, **common),
+                                             tz=_tz(request), **common),
+        "new-facts": lambda: flows.new_facts(session, c.id, note=txt["note"], cfg=cfg, tz=_tz(request), **common),
         "hand-over": lambda: flows.hand_over(session, c.id, owner_id=txt["owner_id"], reason=txt["reason"],
                                              org=org, **common),
     }

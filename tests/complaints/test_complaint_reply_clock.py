@@ -106,3 +106,16 @@ def test_new_facts_during_mediation_leave_no_clock_running_once_the_complaint_en
     counts = stats(clock)["on_time_counts"]
     assert all(counts[k]["running"] == 0 and counts[k]["overdue"] == 0 for k in counts), counts
     assert counts["reply"]["met"] == 2  # the first answer (replaced by the new facts) and the closing
+
+
+def test_the_api_refuses_to_extend_a_passed_reply_deadline(bearer):
+    from tests.complaints.web import WALK_IN
+
+    api = bearer("liuqiang")  # the API clock: 2026-11-23 09:00; received 5 November, the answer was due the 20th
+    c = api.post("/api/v1/complaints", json={**WALK_IN, "received_at": "2026-11-05T10:00:00+08:00"}).json()
+    r = api.post(f"/api/v1/complaints/{c['id']}/steps/extend", json={"days": 30, "reason": "情况复杂"})
+    assert r.status_code == 409, r.text
+    assert "already passed" in r.json()["detail"]["message"]
+    facts = api.post(f"/api/v1/complaints/{c['id']}/steps/new-facts", json={"note": "客户补充材料"})
+    assert facts.status_code == 200, facts.text
+    assert "超时记录保留" in facts.json()["events"][-1]["text"]
