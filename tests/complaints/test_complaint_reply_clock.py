@@ -111,8 +111,10 @@ def test_new_facts_during_mediation_leave_no_clock_running_once_the_complaint_en
 def test_the_api_refuses_to_extend_a_passed_reply_deadline(bearer):
     from tests.complaints.web import WALK_IN
 
-    api = bearer("liuqiang")  # the API clock: 2026-11-23 09:00; received 5 November, the answer was due the 20th
-    c = api.post("/api/v1/complaints", json={**WALK_IN, "received_at": "2026-11-05T10:00:00+08:00"}).json()
+    api = bearer("liuqiang")  # the clock: 2026-09-30 11:00; received 5 September, the answer was due the 20th
+    made = api.post("/api/v1/complaints", json={**WALK_IN, "received_at": "2026-09-05T10:00:00+08:00"})
+    assert made.status_code == 201, made.text
+    c = made.json()
     r = api.post(f"/api/v1/complaints/{c['id']}/steps/extend", json={"days": 30, "reason": "情况复杂"})
     assert r.status_code == 409, r.text
     assert "already passed" in r.json()["detail"]["message"]
