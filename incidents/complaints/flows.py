@@ -609,10 +609,13 @@ def close(session: Session, complaint_id: int, *, actor: str, clock: Clock, note
     ready = c.status == ComplaintStatus.mediation or (
         c.status == ComplaintStatus.proposed and c.customer_accepted is not False)
     if not ready:
-        why = ("客户不接受解决方案，请重新提出方案或登记调解/仲裁" if c.customer_accepted is False
-               else "请先提出解决方案")
-        raise ComplaintError(f"complaint {c.number} cannot be closed before a solution or mediation",
-                             f"投诉 {c.number} 不能办结：{why}", code="invalid_state")
+        if c.customer_accepted is False:
+            en = "the customer refused the solution; propose a new one or record mediation or arbitration first"
+            why = "客户不接受解决方案，请重新提出方案或登记调解/仲裁"
+        else:
+            en, why = "no solution has been proposed yet", "请先提出解决方案"
+        raise ComplaintError(f"complaint {c.number} cannot be closed: {en}", f"投诉 {c.number} 不能办结：{why}",
+                             code="invalid_state")
     note = _required(note, "note", "办结说明")
     c.resolved_at, c.closed_by = now, str(actor)[:64]
     c.status = ComplaintStatus.closed
@@ -637,6 +640,10 @@ def return_visit(session: Session, complaint_id: int, *, actor: str, clock: Cloc
     if level not in {s.value for s in Satisfaction}:
         raise ComplaintError("satisfaction must be satisfied, basically_satisfied or dissatisfied",
                              "满意度应为 满意、基本满意 或 不满意", field="satisfaction")
+    if c.status == ComplaintStatus.visited:
+        done = SATISFACTION_LABELS.get(c.satisfaction or "", "")
+        raise ComplaintError(f"complaint {c.number} already had its return visit ({c.satisfaction})",
+                             f"投诉 {c.number} 已回访（客户{done}），不能再次回访", code="invalid_state")
     if c.status != ComplaintStatus.closed:
         raise ComplaintError(f"complaint {c.number} is not closed; the return visit comes after closing",
                              f"投诉 {c.number} 尚未办结，办结后才能回访", code="invalid_state")
