@@ -96,7 +96,12 @@ class _ComplaintCli:
         from incidents.complaints.models import Complaint
         from incidents.complaints.queries import get_by_number
 
-        c = self.session.get(Complaint, int(ref)) if ref.isdigit() else get_by_number(self.session, ref.strip())
+        ref = ref.strip()
+        if ref.isascii() and ref.isdigit():
+            number = int(ref)
+            c = self.session.get(Complaint, number) if number < 2**63 else None  # beyond any id: none
+        else:
+            c = get_by_number(self.session, ref)
         if c is None:
             self.fail(f"投诉不存在：{ref}")
         if self.me is not None and not (self.me.sees_unit(c.unit_id) or self.me.sees_unit(c.handling_unit_id)):
@@ -257,22 +262,30 @@ def complaint_add(
 @complaint_app.command("list")
 def complaint_list(
         ctx: typer.Context,
-        status: Annotated[str | None, typer.Option(help="open | ended | one status")] = None,
-        channel: Annotated[str | None, typer.Option(help="one channel")] = None,
+        status: Annotated[str | None, typer.Option(help="open | ended | one status (code or label: 处理中)")] = None,
+        channel: Annotated[str | None, typer.Option(help="one channel (code or label: 客服热线)")] = None,
         severity: Annotated[str | None, typer.Option(help="一般 | 重要 | 紧急 (or the code)")] = None,
         unit: Annotated[str | None, typer.Option(help="only this unit and the units under it")] = None,
         month: Annotated[str | None, typer.Option(help="YYYY-MM, by local date of receipt")] = None,
         limit: Annotated[int, typer.Option(min=1, max=5000)] = 500,
         as_: AsLogin = None, as_json: AsJson = False) -> None:
     """投诉列表, newest receipt first (customers masked)."""
-    from incidents.complaints.flows import ComplaintError, normalise_severity
+    from incidents.complaints.flows import ComplaintError, normalise_channel, normalise_severity
+    from incidents.complaints.models import STATUS_LABELS
     from incidents.complaints.queries import list_complaints
 
     cli = _ComplaintCli(ctx, as_)
     try:
         sev = normalise_severity(severity) if severity else None
+        chan = normalise_channel(channel) if channel else None
     except ComplaintError as exc:
         cli.fail(exc.zh)
+    if status:
+        by_label = {label: code for code, label in STATUS_LABELS.items()} | {"未结": "open", "已结": "ended"}
+        status = by_label.get(status.strip(), status.strip())
+        if status not in {"open", "ended", *STATUS_LABELS}:
+            cli.fail(f"状态无效：{status}；应为 open（未结）、ended（已结）或 "
+                     + "、".join(f"{code}（{label}）" for code, label in STATUS_LABELS.items()))
     scope = set(cli.me.unit_ids) if cli.me is not None else None
     if unit is not None:
         if unit not in {u.id for u in cli.org.units}:
@@ -280,7 +293,7 @@ def complaint_list(
         below = {unit} | {u.id for u in cli.org.descendants(unit)}
         scope = below if scope is None else scope & below
     try:
-        rows = list_complaints(cli.session, unit_ids=scope, status=status, channel=channel, severity=sev,
+        rows = list_complaints(cli.session, unit_ids=scope, status=status, channel=chan, severity=sev,
                                month=month, tz=cli.tz, limit=limit)
     except ValueError:
         cli.fail(f"月份格式无效：{month}（应为 YYYY-MM）")
