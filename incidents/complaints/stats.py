@@ -40,6 +40,7 @@ from incidents.workdays import WorkingCalendar
 from yuqing.clock import ensure_utc
 
 SATISFIED = frozenset({Satisfaction.satisfied, Satisfaction.basically_satisfied})
+YEARS = (2000, 2100)  # the months statistics are asked for (a typo like 0226-10 is refused, not searched)
 
 
 class StatsError(ValueError):
@@ -65,11 +66,14 @@ class Month:
                     or not (year_s + month_s).isdigit():
                 raise ValueError(raw)
             year, month = int(year_s), int(month_s)
-            if not (2000 <= year <= 2100 and 1 <= month <= 12):
+            if not 1 <= month <= 12:
                 raise ValueError(raw)
         except ValueError:
             raise StatsError(f"month must be YYYY-MM (e.g. 2026-10), got {raw[:20]!r}",
                              f"月份格式应为 YYYY-MM（例如 2026-10），收到“{raw[:20]}”") from None
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise StatsError(f"month must be between {YEARS[0]}-01 and {YEARS[1]}-12, got {raw}",
+                             f"月份应在 {YEARS[0]}-01 至 {YEARS[1]}-12 之间，收到“{raw}”")
         return cls(year, month)
 
     def __str__(self) -> str:
