@@ -479,14 +479,22 @@ def api_list(request: Request, me: CurrentUser, session: SessionDep, clock: Cloc
         filters = _filters(status_, channel, severity, month)
     except ComplaintError as exc:
         return _json_error(exc)
-    units = me.unit_ids if unit is None else (me.unit_ids & {unit})
-    if unit is not None and not units:
+    units = me.unit_ids if unit is None else (me.unit_ids & _with_sub_units(request.app.state.org, unit))
+    if unit is not None and not me.sees_unit(unit):
         raise _refuse(status.HTTP_403_FORBIDDEN, f"forbidden: unit {unit} is not in your units", "unit")
     rows = queries.list_complaints(session, unit_ids=units, tz=_tz(request), limit=limit, **filters)
     now = clock.now()
     data = [queries.complaint_view(c, cfg=_cfg(request), tz=_tz(request), calendar=_calendar(request), now=now,
                                    reveal=False, org=request.app.state.org, events=False) for c in rows]
     return JSONResponse({"data": data, "count": len(data)})
+
+
+def _with_sub_units(org: OrgChart, unit: str) -> set[str]:
+    """A unit filter: the unit and the units under it (as ``yuqing complaint list --unit``)."""
+    try:
+        return {unit} | {u.id for u in org.descendants(unit)}
+    except KeyError:
+        return {unit}
 
 
 def _filters(status_: str | None, channel: str | None, severity: str | None, month: str | None) -> dict:
@@ -640,7 +648,7 @@ def page_list(request: Request, me: PageUser, session: SessionDep, clock: ClockD
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.zh) from None
     if unit and not me.sees_unit(unit):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "无权访问：该单位不在您所辖范围内")
-    rows = queries.list_complaints(session, unit_ids=me.unit_ids & {unit} if unit else me.unit_ids,
+    rows = queries.list_complaints(session, unit_ids=me.unit_ids & _with_sub_units(org, unit) if unit else me.unit_ids,
                                    tz=_tz(request), limit=300, **filters)
     now = clock.now()
     items = [queries.complaint_view(c, cfg=_cfg(request), tz=_tz(request), calendar=_calendar(request), now=now,

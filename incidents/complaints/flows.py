@@ -142,9 +142,13 @@ class AttachmentInput:
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
+_KEPT_FORMAT = "\n\t\u200d"  # newlines, tabs and the zero-width joiner (emoji sequences: 👨‍👩‍👧 stays one)
+
+
 def _clean(text: str | None, limit: int) -> str:
-    """Trimmed text without control characters other than newlines and tabs (typed text is hostile)."""
-    s = "".join(ch for ch in str(text or "") if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    """Trimmed text without control and format characters other than newlines, tabs and the zero-width joiner
+    (typed text is hostile: bidi overrides, NULs; a ZWJ only joins emoji)."""
+    s = "".join(ch for ch in str(text or "") if ch in _KEPT_FORMAT or unicodedata.category(ch)[0] != "C")
     return s.strip()[:limit]
 
 

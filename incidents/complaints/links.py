@@ -30,6 +30,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -383,9 +384,15 @@ def link_board_complaints(session: Session, *, org: OrgChart, policy: Policy, no
 # --- the incident side ------------------------------------------------------------------------------------------
 
 def incident_complaints(session: Session, incident_id: int, *, policy: Policy, now: datetime) -> list[dict]:
-    """The complaints linked to an incident with their clocks, times in UTC (what the incident page and API show;
-    the customer is never in it — the complaint page masks and audits that)."""
+    """The complaints linked to an incident with their clocks (what the incident page and API show; the customer is
+    never in it — the complaint page masks and audits that). Times carry the policy timezone's offset
+    (2026-11-24T09:40:00+08:00), as the complaint API prints them."""
     calendar = policy_calendar(policy)
+    zone = ZoneInfo(policy.timezone)
+
+    def local(at: datetime | None) -> datetime | None:
+        return ensure_utc(at).astimezone(zone) if at is not None else None
+
     out = []
     for c in session.scalars(select(Complaint).where(Complaint.incident_id == incident_id)
                              .order_by(Complaint.received_at, Complaint.id)):
@@ -394,9 +401,8 @@ def incident_complaints(session: Session, incident_id: int, *, policy: Policy, n
             "severity_label": SEVERITY_LABELS.get(c.severity, c.severity),
             "status": c.status, "status_label": STATUS_LABELS.get(c.status, c.status),
             "category": c.category, "category_label": category_label(c.category),
-            "unit_id": c.unit_id, "received_at": ensure_utc(c.received_at),
-            "clocks": [{"key": k.key, "label": k.label, "due": k.due,
-                        "done_at": ensure_utc(k.done_at) if k.done_at else None,
+            "unit_id": c.unit_id, "received_at": local(c.received_at),
+            "clocks": [{"key": k.key, "label": k.label, "due": local(k.due), "done_at": local(k.done_at),
                         "state": str(k.state(now)), "state_label": CLOCK_STATE_LABELS[k.state(now)]}
                        for k in clocks(c, policy.complaints, tz=policy.timezone, calendar=calendar)],
         })
