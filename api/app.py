@@ -65,6 +65,9 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 NO_STORE = (b"cache-control", b"no-store")
 POLICY_RETRY_S = 30.0
+# API routes whose errors are one {"field", "message"} in English, request validation and 413 included
+# (docs/complaints.md); the rest of the API keeps FastAPI's list of problems with a Chinese summary.
+FIELD_ERROR_PATHS = re.compile(r"^/api/v1/(complaints|media-reports)(/|$)")
 HTTP_STATUS_HEADINGS = {400: "请求有误", 401: "未登录", 403: "无权访问", 404: "页面不存在", 409: "操作未执行",
                         413: "请求过大", 422: "请求参数无效", 429: "请求过于频繁", 503: "服务暂不可用"}
 
@@ -227,7 +230,9 @@ class BodySizeLimitMiddleware:
                 await self._refuse(scope, send, max_bytes)
 
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
-        body = json.dumps({"detail": _BodyTooLarge(max_bytes).detail}, ensure_ascii=False).encode()
+        too_large = _BodyTooLarge(max_bytes)
+        detail = too_large.field_detail if FIELD_ERROR_PATHS.match(scope.get("path", "")) else too_large.detail
+        body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})
@@ -240,6 +245,7 @@ class _BodyTooLarge(StarletteHTTPException):
 
     def __init__(self, max_bytes: int):
         super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, f"请求体过大（上限 {max_bytes // 1024} KiB）")
+        self.field_detail = {"field": None, "message": f"request body larger than {max_bytes // 1024} KiB"}
 
 
 def _policy_provider(settings: Settings, policy: Policy | None) -> Callable[[], Policy | None]:
@@ -288,7 +294,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _is_api(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+            detail = exc.detail
+            if isinstance(exc, _BodyTooLarge) and FIELD_ERROR_PATHS.match(request.url.path):
+                detail = exc.field_detail
+            return JSONResponse({"detail": detail}, status_code=exc.status_code,
                                 headers=getattr(exc, "headers", None))
         # Framework messages are English ("Not Found"); show ours, in Chinese, instead.
         message = exc.detail if _is_chinese(exc.detail) else "请求未能完成。"
@@ -300,6 +309,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [_describe(err) for err in exc.errors()]
         message = "请求参数无效：" + "；".join(problems)
+        if _is_api(request) and FIELD_ERROR_PATHS.match(request.url.path):
+            return JSONResponse({"detail": _field_error(exc.errors())},
+                                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
         if _is_api(request):
             return JSONResponse({"detail": _plain_errors(exc.errors()), "message": message},
                                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -321,6 +333,19 @@ def _is_chinese(detail: Any) -> bool:
 def _describe(err: dict) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
     return f"{loc or '请求'}：{err.get('msg', '无效')}"
+
+
+def _field_error(errors: Any) -> dict:
+    """The first validation problem as {"field", "message"} in English (pydantic's words): the field is the input's
+    name without its location (body, query, path, header), None for the body as a whole (not JSON, not an
+    object)."""
+    err = next(iter(errors), {})
+    names = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header") and isinstance(p, str)]
+    field = ".".join(names) or None
+    msg = str(err.get("msg", "invalid input"))
+    if err.get("type") == "json_invalid":
+        field, msg = None, "the request body is not valid JSON"
+    return {"field": field, "message": f"{field}: {msg}" if field else msg}
 
 
 def _plain_errors(errors: Any) -> list[dict]:
