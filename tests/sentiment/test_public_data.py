@@ -357,7 +357,7 @@ def test_blend_reads_the_corpus_ngram_only_when_its_weights_name_it(tiny_model_d
     assert BlendedClassifier(model, weights=eight).features(texts)[0].shape == (3, len(FEATURES))
     # a blend that names the corpus model in a directory without it is refused, not silently mis-read
     (model_dir / "ngram_corpus.npz").unlink()
-    with pytest.raises(FileNotFoundError, match="ngram_corpus.npz"):
+    with pytest.raises(FileNotFoundError, match=r"ngram_corpus\.npz"):
         BlendedClassifier(SentimentModel(model_dir), weights=weights)
 
 
