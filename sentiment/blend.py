@@ -157,13 +157,16 @@ def blend_probabilities(x: np.ndarray, weights: dict) -> np.ndarray:
 
 
 def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Sequence[int] | None = None,
-              negative_only: Sequence[bool] | None = None, groups: Sequence[str] | None = None) -> dict:
+              negative_only: Sequence[bool] | None = None, groups: Sequence[str] | None = None,
+              group_weights: dict[str, float] | None = None) -> dict:
     """Fit a multinomial logistic regression (L-BFGS, L2) on features ``x`` [n, f] and gold labels ``y``.
 
     ``features`` selects columns (others get zero weight), so ablations use the same code path.
     ``negative_only`` flags rows whose label says only negative vs not negative (``ngram_train.polarity_loss``).
     ``groups`` names each row's source: every source then weighs the same in the fit, so 5,000 product reviews
     do not decide alone how much the blend trusts each part on 900 bank posts (the same rule as model selection).
+    ``group_weights`` scales a group's share (default 1 each): ``{"corpus": 12}`` makes the project's corpus weigh
+    as much as twelve public sources.
     """
     import torch
 
@@ -183,7 +186,8 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
         counts = {g: 0 for g in groups}
         for g in groups:
             counts[g] += 1
-        weight = torch.tensor([1.0 / counts[g] for g in groups])
+        share = group_weights or {}
+        weight = torch.tensor([share.get(g, 1.0) / counts[g] for g in groups])
     w = torch.zeros(3, xt.shape[1], requires_grad=True)
     b = torch.zeros(3, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
@@ -223,10 +227,12 @@ DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of th
 DEPLOYED_WITH_CORPUS_NGRAM = "transformer+ngram+corpus_ngram+rules"
 
 
-def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = ()) -> dict:
+def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = (),
+                    corpus_weight: float = 1.0) -> dict:
     """Fit the blend on the dev split, write ``blend.json``, and measure every part on test and held-out.
 
     ``extra_dev``: more dev texts to fit on (the public data's dev split); never its held-out split.
+    ``corpus_weight``: how many public sources the project's corpus weighs as in the fit (``fit_blend``).
 
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
     fitted on dev the same way, so the contribution of each part is read off one table.
@@ -251,7 +257,8 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     for name, cols in ablations.items():
         weights = fit_blend(feats["dev"], gold["dev"], features=cols,
                             negative_only=[i.negative_only for i in sets["dev"]],
-                            groups=[i.source if i.source in public_sources else "corpus" for i in sets["dev"]])
+                            groups=[i.source if i.source in public_sources else "corpus" for i in sets["dev"]],
+                            group_weights={"corpus": corpus_weight})
         report[name] = {}
         for split_name in ("test", "heldout"):
             probs = blend_probabilities(feats[split_name], weights)
@@ -260,5 +267,6 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
             report[name][split_name] = {k: v for k, v in m.items() if k != "confusion"}
         if name == deployed:
             chosen = weights
-    (model_dir / BLEND_FILE).write_text(json.dumps(chosen | {"ablation": deployed}, indent=1), encoding="utf-8")
+    (model_dir / BLEND_FILE).write_text(json.dumps(chosen | {"ablation": deployed, "corpus_weight": corpus_weight},
+                                                   indent=1), encoding="utf-8")
     return report

@@ -62,6 +62,7 @@ class TrainConfig:
     use_public: bool = False  # also train on the public data's train split (``sentiment.public_data``)
     data_dir: str | None = None  # public data directory (default: YUQING_SENTIMENT_DATA_DIR or ../shared/...)
     public_limit_per_source: int | None = None  # smoke runs: at most this many rows per source and split
+    blend_corpus_weight: float = 1.0  # in the blend fit, the corpus weighs as this many public sources
 
 
 def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
@@ -188,7 +189,8 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
         from sentiment.blend import fit_model_blend
 
         # Fitted on dev; every part and the blend measured on test and on the held-out set (never trained on).
-        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels])
+        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels],
+                                           corpus_weight=cfg.blend_corpus_weight)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 
@@ -254,7 +256,8 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
         "ngram_train_seconds": round(time.perf_counter() - t0, 1),
     }
     if cfg.fit_blend:
-        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels])
+        metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels],
+                                           corpus_weight=cfg.blend_corpus_weight)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 

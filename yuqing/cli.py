@@ -297,6 +297,9 @@ def train(
         "--init-from", exists=True, file_okay=False, help="start from this model directory's transformer and "
         "tokenizer (fine-tune) instead of a new one")] = None,
     lr: Annotated[float | None, typer.Option(min=1e-6, max=1e-1, help="override the learning rate")] = None,
+    blend_corpus_weight: Annotated[float, typer.Option(
+        "--blend-corpus-weight", min=0.01, max=1000, help="in the blend fit, the project's corpus weighs as much as "
+        "this many public sources (each public source weighs one)")] = 1.0,
 ) -> None:
     """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
     beside the weights)."""
@@ -328,7 +331,7 @@ def train(
             typer.echo("警告 warning: no public data directory (YUQING_SENTIMENT_DATA_DIR unset and no "
                        "../shared/data/sentiment); training on the project's corpus only", err=True)
     cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
-                      public_limit_per_source=public_limit_per_source)
+                      public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight)
     if epochs is not None:
         cfg.epochs = epochs
     if lr is not None:

@@ -282,6 +282,9 @@ def test_blend_fit_with_groups_weighs_every_source_the_same():
     balanced = blend_probabilities(x, fit_blend(x, y, groups=groups))[:, 0].mean()
     assert pooled == pytest.approx(0.74, abs=0.03)  # the big source decides: 740 / 1000 negative
     assert balanced == pytest.approx(0.50, abs=0.03)  # each source counts half: (0.8 + 0.2) / 2
+    # the small source weighing as three sources: (0.8 + 3 × 0.2) / 4
+    weighted = blend_probabilities(x, fit_blend(x, y, groups=groups, group_weights={"small": 3}))[:, 0].mean()
+    assert weighted == pytest.approx(0.35, abs=0.03)
 
 
 def test_train_cli_ngram_only_writes_a_model_with_the_given_transformer(data_dir, tiny_model_dir, tmp_path,
@@ -293,7 +296,8 @@ def test_train_cli_ngram_only_writes_a_model_with_the_given_transformer(data_dir
         texts[:200], labels[:200], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:200]))
     fitted: list[int] = []
     # The blend fit is measured in its own tests; here it only has to be called with the public dev split.
-    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev: fitted.append(len(extra_dev)) or {})
+    monkeypatch.setattr(blend, "fit_model_blend",
+                        lambda out, extra_dev, corpus_weight: fitted.append(len(extra_dev)) or {})
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--ngram-only", "--data-dir", str(data_dir), "--transformer-from",
                                  str(tiny_model_dir), "--out", str(out)])
@@ -313,11 +317,15 @@ def test_train_cli_keep_corpus_ngram_keeps_the_old_ngram_beside_the_new(data_dir
     real = ngram_train.train_ngram
     monkeypatch.setattr(ngram_train, "train_ngram", lambda texts, labels, **kw: real(
         texts[:200], labels[:200], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:200]))
-    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev: {})
+    weights: list[float] = []
+    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev, corpus_weight: weights.append(corpus_weight)
+                        or {})
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--ngram-only", "--keep-corpus-ngram", "--data-dir", str(data_dir),
-                                 "--transformer-from", str(tiny_model_dir), "--out", str(out)])
+                                 "--transformer-from", str(tiny_model_dir), "--out", str(out),
+                                 "--blend-corpus-weight", "12"])
     assert result.exit_code == 0, result.output
+    assert weights == [12.0]
     # the kept model is the transformer directory's n-gram model byte for byte; the main one was retrained
     assert (out / "ngram_corpus.npz").read_bytes() == (tiny_model_dir / "ngram.npz").read_bytes()
     assert (out / "ngram.npz").read_bytes() != (tiny_model_dir / "ngram.npz").read_bytes()
