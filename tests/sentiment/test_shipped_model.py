@@ -37,9 +37,10 @@ PUBLIC_SAMPLE_PER_SOURCE = 200
 
 def test_shipped_blend_on_the_real_public_heldout_split_beside_the_baselines(monkeypatch, public_data_dir,
                                                                             public_split):
-    """Measured on real posts, per domain, in one run with both baselines. Before retraining on the public data
-    the blend does NOT reach the issue's targets (bank/finance negative-F1 ≥ 0.75, reviews ≥ the lexicon); these
-    assertions are regression floors under today's figures, to be raised to the targets by the retrained model.
+    """Measured on real posts, per domain, in one run with both baselines: the shipped blend (fine-tuned on the
+    public data's train split, 2026-12-06) must reach negative-F1 ≥ 0.75 on bank and finance text and beat both
+    lexicon baselines on the reviews — on this fixed sample it measures 0.796 and 0.845 (the full split's figures
+    are in docs/model-card.md).
 
     ``public_split`` puts this run's freshly computed split in the split cache, so ``load_public_split`` below
     reads it instead of grouping the 85,000 texts a second time."""
@@ -54,5 +55,7 @@ def test_shipped_blend_on_the_real_public_heldout_split_beside_the_baselines(mon
     domain = {name: m["by_domain"] for name, m in result.items()}
     print({name: {d: (m["negative_f1"], m["roc_auc"]) for d, m in dm.items()} for name, dm in domain.items()})
     blend = domain[clf.name]
-    assert blend["bank_finance"]["negative_f1"] >= 0.40 and blend["bank_finance"]["roc_auc"] >= 0.65
-    assert blend["reviews"]["negative_f1"] >= 0.55 and blend["reviews"]["roc_auc"] >= 0.75
+    assert blend["bank_finance"]["negative_f1"] >= 0.75 and blend["bank_finance"]["roc_auc"] >= 0.90
+    best_lexicon = max(domain[name]["reviews"]["negative_f1"] for name in baseline_classifiers())
+    assert blend["reviews"]["negative_f1"] >= best_lexicon + 0.10, (blend["reviews"], best_lexicon)
+    assert blend["reviews"]["roc_auc"] >= 0.90
