@@ -113,6 +113,7 @@ class ArticleFacts:
     likes: int = 0
     followers: int = 0
     calming: bool = False  # a clarification or notice (辟谣, 情况说明, …): never a topic signal
+    thin: bool = False  # a short reply or repost comment ("绝了//@…"): too few words of its own to set the tone
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,12 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     topical = [a for a, s in zip(arts, signal, strict=True) if a.label != "negative" and s > a.negative_prob
                and s >= cfg.min_negative_prob]
     concerning = negatives + topical
-    top_neg = max(signal)
+    # The story's tone is set by its most negative item that says something: "真的假的//@…" or "绝了" under a
+    # bank's product launch is no complaint. Thin items still count in the share below, by their interactions;
+    # a story of nothing but thin items is judged by them.
+    judged = [s for a, s in zip(arts, signal, strict=True) if not a.thin] or signal
+    thin_skipped = len(arts) - len(judged) if len(judged) < len(arts) else 0
+    top_neg = max(judged)
     # Share of attention that is negative: items weigh by their own interactions, so one viral negative post
     # outweighs fifty bare reposts of it (whose short texts read as neutral), and media items weigh extra.
     # (square root of interactions; a media article counts like a post with 400 interactions).
@@ -178,7 +184,9 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     score = 100.0 * (1.0 - math.exp(-raw / cfg.saturation))
     level = next((lv for lv in LEVEL_ORDER if score >= cfg.thresholds[lv]), None)
     factors = {
-        "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}，按互动加权的负面占比 {neg_share:.0%}"
+        "polarity": _f(polarity, f"最负面一条负面概率 {top_neg:.2f}"
+                                 + (f"（不计 {thin_skipped} 条字数过少的短评/转发）" if thin_skipped else "")
+                                 + f"，按互动加权的负面占比 {neg_share:.0%}"
                                  f"（{len(negatives)}/{len(arts)} 条负面"
                                  + (f"，另有 {len(topical)} 条语气平静但属高风险话题的传言或报道，按负面计"
                                     if topical else "") + "）"),

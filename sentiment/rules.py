@@ -61,6 +61,28 @@ def is_calming(text: str) -> bool:
     return any(n in text for n in NEUTRALISERS)
 
 
+# A repost's own words are what precedes its ``//@user:`` chain; a reply's are all of it. Fewer than this many
+# letters, digits or CJK characters of one's own ("绝了", "真的假的", "蹲", "+1") say too little to stand for a
+# story's tone: the model reads such fragments from review data, where they are mostly complaints.
+THIN_REPLY_CHARS = 6
+_CHAIN = re.compile(r"//\s*@")
+_HANDLE = re.compile(r"@[^\s:：,，]{1,30}[:：]?")
+_EMOJI_CODE = re.compile(r"\[[^\[\]]{1,8}\]")
+
+
+def own_chars(text: str) -> int:
+    """Letters, digits and CJK characters the author wrote themself: before any repost chain, without @handles
+    and bracketed emoji codes ([doge])."""
+    own = _CHAIN.split(text, maxsplit=1)[0]
+    own = _EMOJI_CODE.sub("", _HANDLE.sub("", own))
+    return sum(1 for ch in own if ch.isalnum())
+
+
+def is_thin(text: str) -> bool:
+    """Whether a post is a short reply or repost comment with too few words of its own to judge a story by."""
+    return own_chars(text) < THIN_REPLY_CHARS
+
+
 NEGATIONS = ("不", "没", "没有", "未", "无", "别", "非", "并非", "不是", "毫无")
 
 CATEGORY_CUES: dict[str, tuple[str, ...]] = {

@@ -15,7 +15,7 @@ from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
-from sentiment.rules import is_calming
+from sentiment.rules import is_calming, is_thin
 from yuqing.clock import Clock
 from yuqing.org import OrgChart
 
@@ -115,7 +115,7 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             channel=article.channel, label=cls.label, negative_prob=cls.negative_prob, category=cls.category,
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
             likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-            calming=is_calming(f"{article.title}\n{article.text}")))
+            calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title)))
         if published <= hour_ago:
             sample = session.scalars(
                 select(ArticleMetricSample).where(ArticleMetricSample.article_id == article.id,

@@ -123,3 +123,36 @@ def test_bad_thresholds_are_rejected_with_file_and_field(tmp_path: Path):
 def test_defaults_match_the_shipped_config_except_triggers():
     shipped = CFG.model_dump(exclude={"floors"})
     assert shipped == RiskConfig().model_dump(exclude={"floors"})
+
+
+@pytest.mark.parametrize(("text", "own", "thin"), [
+    ("真的假的//@东湖骑行客:[doge]//@momo酱:蹲//@夜跑的阿浩:有道理", 4, True),
+    ("绝了", 2, True),
+    ("+10086", 5, True),
+    ("[doge]//@宅家的阿花:绝了", 0, True),
+    ("@示例银行客服 在吗", 2, True),
+    ("太坑了，5万块取不出来//@小王:转发", 10, False),
+    ("示例银行新华路网点不让老人取钱，态度极差", 19, False),
+])
+def test_thin_replies_are_told_by_their_own_words(text, own, thin):
+    from sentiment.rules import is_thin, own_chars
+
+    assert own_chars(text) == own
+    assert is_thin(text) is thin
+
+
+def test_a_thin_reply_does_not_set_a_benign_storys_tone():
+    # A bank's product launch with a few one-word repost comments the model reads as negative ("绝了" 0.87):
+    # the comments still count in the negative share, but the story's tone is set by what says something.
+    launch = art("local_media", "news", label="neutral", p=0.05, category="other", reposts=30)
+    comments = [ArticleFacts(NOW, "social", "social", "negative", 0.87, "service_attitude", thin=True)
+                for _ in range(3)]
+    result = score_story(StoryFacts([launch, *comments], "head_office", now=NOW), CFG)
+    assert result.level is None and result.factors["polarity"]["value"] == 0.0
+    assert "不计 3 条字数过少的短评/转发" in result.factors["polarity"]["reason"]
+    # the same comments without the flag would raise an alert — the flag is what changes it
+    plain = [ArticleFacts(NOW, "social", "social", "negative", 0.87, "service_attitude") for _ in range(3)]
+    assert score_story(StoryFacts([launch, *plain], "head_office", now=NOW), CFG).level is not None
+    # a story made only of thin items is still judged by them
+    only = score_story(StoryFacts(comments, "outlet", now=NOW), CFG)
+    assert only.factors["polarity"]["value"] > 0
