@@ -42,3 +42,33 @@ def bearer(app, session: Session, users, clock) -> Iterator[Callable[[str], Test
     yield _client
     for c in clients:
         c.close()
+
+
+@pytest.fixture
+def cli_db(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator:
+    """A migrated embedded database in ``tmp_path`` for driving ``yuqing …`` through typer's CliRunner; yields a
+    session factory on it so a test can check what the command stored."""
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.settings import load_settings
+
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
+    assert CliRunner().invoke(app, ["migrate"]).exit_code == 0
+    engine = make_engine(load_settings().effective_database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def cli_users_db(cli_db):
+    """``cli_db`` with a dashboard user for every person of the org chart (``yuqing user seed``)."""
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+
+    seeded = CliRunner().invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n")
+    assert seeded.exit_code == 0, seeded.output
+    return cli_db

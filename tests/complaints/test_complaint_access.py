@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    assert runner.invoke(cli_app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def cli(*args: str):
@@ -43,7 +31,7 @@ def add(*extra: str):
                "柜员态度恶劣", "--received-at", "2026-11-23T08:30:00+08:00", "--json", *extra)
 
 
-def test_the_cli_refuses_intake_and_steps_to_roles_the_api_refuses(cli_db):
+def test_the_cli_refuses_intake_and_steps_to_roles_the_api_refuses(cli_users_db):
     refused = add("--as", "qianyu")
     assert refused.exit_code == 1 and "无权登记投诉" in refused.stderr and refused.stdout == ""
     made = add("--as", "huangwei")  # the outlet's head enters a walk-in: he is its 首问 owner
@@ -60,7 +48,7 @@ def test_the_cli_refuses_intake_and_steps_to_roles_the_api_refuses(cli_db):
     assert [e["kind"] for e in shown["events"]] == ["received", "verified", "assigned", "contacted"]
 
 
-def test_the_cli_refuses_an_assignee_or_owner_who_may_not_handle_the_complaint(cli_db):
+def test_the_cli_refuses_an_assignee_or_owner_who_may_not_handle_the_complaint(cli_users_db):
     cid = str(json.loads(add().stdout)["id"])
     for person in ("qianyu", "wujun"):  # legal; a liaison of another sub-branch
         refused = cli("assign", cid, person)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -21,8 +20,6 @@ from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 
 def incidents(session) -> int:
@@ -122,18 +119,9 @@ def test_the_page_raises_and_links_and_then_shows_the_incident(login_as, csrf_of
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    assert runner.invoke(cli_app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
-def test_the_cli_applies_the_same_roles(cli_db):
+def test_the_cli_applies_the_same_roles(cli_users_db):
     clock = FrozenClock(local(2026, 11, 24, 14, 5))
 
     def cli(*args: str):
@@ -149,5 +137,5 @@ def test_the_cli_applies_the_same_roles(cli_db):
     raised = cli("raise", cid, "--as", "admin")  # the admin may, as on the API and the page
     assert raised.exit_code == 0, raised.output
     assert "已立案 YQ-20261124-" in raised.stdout and "III级" in raised.stdout  # 重要 → III
-    with cli_db() as s:
+    with cli_users_db() as s:
         assert incidents(s) == 1

@@ -5,27 +5,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
 from yuqing.cli import app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_a_second_return_visit_is_refused_as_already_visited(cli_db):

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN, counts
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 runner = CliRunner()
 
@@ -37,14 +34,6 @@ def test_another_users_identical_key_is_another_complaint(bearer, session):
     assert counts(session)["complaints"] == 3
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_a_cli_retry_with_a_key_needs_the_time_of_receipt(cli_db):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -24,8 +23,6 @@ from tests.complaints.support import local, outbox, real_policy
 from tests.complaints.web import WALK_IN
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 POLICY = real_policy()
 LEADERSHIP = "complaint_leadership"
@@ -83,14 +80,6 @@ def test_the_form_tells_leadership_of_an_urgent_complaint_once_however_often_it_
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
 def test_the_cli_tells_leadership_at_entry_once(cli_db, org):

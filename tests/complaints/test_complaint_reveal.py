@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -17,9 +16,7 @@ from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
 from yuqing.models import AuditEntry
-from yuqing.settings import load_settings
 
 FULL = {"name": "张三丰", "phone": "13912345678", "account": "6222 0212 3456 7890"}
 
@@ -64,18 +61,9 @@ def test_the_page_offers_the_full_details_to_the_assignee_only(bearer, login_as,
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    assert runner.invoke(cli_app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
-def test_the_cli_follows_the_same_rule_for_the_owner_and_the_assignee(cli_db):
+def test_the_cli_follows_the_same_rule_for_the_owner_and_the_assignee(cli_users_db):
     clock = FrozenClock(local(2026, 11, 23, 9, 0))
 
     def cli(*args: str):
@@ -99,5 +87,5 @@ def test_the_cli_follows_the_same_rule_for_the_owner_and_the_assignee(cli_db):
     assert "张三丰" in assignee.stdout and "13912345678" in assignee.stdout
     # the script actor has no person to check: it never reveals
     assert cli("show", cid, "--reveal").exit_code == 1
-    with cli_db() as s:
+    with cli_users_db() as s:
         assert reveals(s) == ["huangwei", "wangmin"]

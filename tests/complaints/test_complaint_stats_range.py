@@ -3,7 +3,6 @@ YYYY-MM, through the API and the CLI."""
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from yuqing.cli import app
@@ -18,11 +17,6 @@ def test_the_api_says_the_month_is_out_of_range(bearer):
     assert "between 2000-01 and 2100-12" in message and "YYYY-MM" not in message
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
 
 
 def test_the_cli_says_the_month_is_out_of_range(cli_db):

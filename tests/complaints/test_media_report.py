@@ -18,8 +18,6 @@ from incidents.playbooks import applied_of
 from tests.complaints.support import local, real_policy
 from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 POLICY = real_policy()
 TEXT = "江城电视台记者在大堂拍摄排队情况，并询问理财产品亏损的客户，尚未播出"
@@ -69,18 +67,9 @@ def test_bad_reports_are_refused_naming_the_field_and_nothing_is_saved(session_f
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(cli_app, ["migrate"]).exit_code == 0
-    assert runner.invoke(cli_app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
 
 
-def test_the_cli_reports_as_the_outlet_head_and_refuses_other_roles_and_units(cli_db):
+def test_the_cli_reports_as_the_outlet_head_and_refuses_other_roles_and_units(cli_users_db):
     clock = FrozenClock(local(2026, 11, 24, 14, 5))
 
     def report(*args: str):
@@ -99,11 +88,11 @@ def test_the_cli_reports_as_the_outlet_head_and_refuses_other_roles_and_units(cl
     assert elsewhere.exit_code == 1 and "无权" in elsewhere.stderr
     empty = report("--unit", "xinhualu", "--text", " ", "--as", "huangwei")
     assert empty.exit_code == 1 and "请填写报告内容" in empty.stderr
-    with cli_db() as s:
+    with cli_users_db() as s:
         assert s.scalar(select(func.count()).select_from(Alert)) == 2
 
 
-def test_the_cli_raises_an_incident_from_a_complaint_and_links_another(cli_db):
+def test_the_cli_raises_an_incident_from_a_complaint_and_links_another(cli_users_db):
     clock = FrozenClock(local(2026, 11, 24, 14, 5))
 
     def cli(*args: str):
@@ -119,7 +108,7 @@ def test_the_cli_raises_an_incident_from_a_complaint_and_links_another(cli_db):
     raised = cli("raise", first, "--as", "liuqiang")
     assert raised.exit_code == 0, raised.output
     assert "已立案 YQ-20261124-" in raised.stdout and "II级" in raised.stdout
-    with cli_db() as s:
+    with cli_users_db() as s:
         incident_id = s.scalar(select(Incident.id))
     refused = cli("link", second, "--incident", str(incident_id), "--as", "huangwei")
     assert refused.exit_code == 1 and "无权关联事件" in refused.stderr
