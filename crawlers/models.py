@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -139,3 +139,31 @@ class ArticleMetricSample(Base):
     reposts: Mapped[int] = mapped_column(Integer, default=0)
     comments: Mapped[int] = mapped_column(Integer, default=0)
     likes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaptureKind:
+    page = "page"  # an HTTP response of the article's own page: bytes and headers as served
+    feed_item = "feed_item"  # full text carried inside a feed entry: the feed's content, wrapped as HTML by us
+    api_record = "api_record"  # one record of a JSON API response, re-serialised (UTF-8 JSON, keys as served)
+
+
+class ArticleCapture(Base):
+    """Evidence of one fetch of an article: the raw bytes (zlib-compressed, cut at a configured size), their
+    SHA-256, the response headers and the fetch time. A re-fetch whose bytes changed adds a row; one that
+    served the same bytes adds none, so every distinct version served is kept."""
+
+    __tablename__ = "article_captures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=CaptureKind.page)
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSONType, default=dict, doc="response headers as served (latin-1)")
+    sha256: Mapped[str] = mapped_column(String(64), index=True, doc="of every byte served, even when truncated")
+    size: Mapped[int] = mapped_column(Integer, doc="bytes served")
+    stored_sha256: Mapped[str] = mapped_column(String(64), doc="of the bytes kept (equal to sha256 unless cut)")
+    stored_size: Mapped[int] = mapped_column(Integer)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, doc="only the first stored_size bytes kept")
+    body: Mapped[bytes] = mapped_column(LargeBinary, doc="zlib-compressed bytes kept")

@@ -32,6 +32,7 @@ import hashlib
 import logging
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.extract import extract_html
-from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl
+from crawlers.models import Article, ArticleCapture, ArticleMetricSample, ArticleStage, CaptureKind, SeenUrl
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
 from crawlers.timewindow import SHANGHAI
@@ -72,6 +73,11 @@ MAX_AUTHOR_CHARS = 256  # Article.author is VARCHAR(256): PostgreSQL refuses lon
 MAX_EXTERNAL_ID_CHARS = 128
 MAX_COUNTER = 2**31 - 1  # metric samples are INTEGER columns
 MESSAGE_URL_CHARS = 200
+# Raw bytes kept per capture: ``Settings.capture_max_bytes`` unless the Scrapy setting ``YUQING_CAPTURE_MAX_BYTES``
+# overrides it (tests);
+# the SHA-256 and size of everything served are kept, the bytes beyond the limit are not, and the capture says so.
+CAPTURE_MAX_BYTES_SETTING = "YUQING_CAPTURE_MAX_BYTES"
+DEFAULT_CAPTURE_MAX_BYTES = 1024 * 1024
 _WRITE_LOCK = threading.Lock()  # one writer per process: SQLite has one, and it keeps transactions short
 _TRUNCATED = re.compile(r"(\.\.\.|…)\s*$")
 _SWEPT = "yuqing_swept"  # session.info flag: the sweep repaired a new article's fields
@@ -95,6 +101,7 @@ class StorePipeline:
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.capture_max_bytes = crawler.settings.getint(CAPTURE_MAX_BYTES_SETTING, 0) or configured_capture_limit()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -104,9 +111,22 @@ class StorePipeline:
         spider = self.crawler.spider
         factory = spider.session_factory
         now = spider.clock.now()
-        result = await asyncio.to_thread(store_safely, factory, item, now)
+        result = await asyncio.to_thread(store_safely, factory, item, now, capture_max_bytes=self.capture_max_bytes)
         record_result(self.crawler.stats, result)
         return item
+
+
+def configured_capture_limit() -> int:
+    """``Settings.capture_max_bytes`` (env ``YUQING_CAPTURE_MAX_BYTES`` or ``.env``); the default when the
+    deployment's settings cannot be read here (the process that crawls has validated them at start)."""
+    from yuqing.settings import Settings
+
+    try:
+        return Settings().capture_max_bytes
+    except Exception:  # never let reading a setting stop a crawl
+        logger.warning("could not read capture_max_bytes from the settings; keeping %s bytes per capture",
+                       DEFAULT_CAPTURE_MAX_BYTES)
+        return DEFAULT_CAPTURE_MAX_BYTES
 
 
 def record_result(stats: StatsCollector, result: StoreResult) -> None:
@@ -120,7 +140,8 @@ def record_result(stats: StatsCollector, result: StoreResult) -> None:
             stats.set_value(ITEM_ERRORS_STAT, [*errors, result.error])
 
 
-def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attempts: int = 3) -> StoreResult:
+def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attempts: int = 3, *,
+                 capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> StoreResult:
     """Repair and store one item in its own transaction; never raises for a bad item, whatever it contains.
 
     A lost race on a unique key or a busy database is retried; anything else is reported in the result (and
@@ -138,7 +159,7 @@ def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attem
         session = factory()
         try:
             with _WRITE_LOCK:
-                outcome, swept = _store_repaired(session, item, now)
+                outcome, swept = _store_repaired(session, item, now, capture_max_bytes)
                 session.commit()
             error = None
             if outcome == EMPTY:
@@ -189,14 +210,14 @@ def repair_item(item: Any) -> tuple[Any, bool]:
         fixed = dataclasses.replace(
             item, source_id=fix(item.source_id), channel=fix(item.channel), url=fix(item.url),
             external_id=fix(item.external_id), text=fix(item.text), title=fix(item.title), author=fix(item.author),
-            meta=meta, metrics=metrics)
+            meta=meta, metrics=metrics, headers=_fix_headers(item.headers))
         return fixed, changed or meta_changed or metrics_changed or metrics != raw_metrics
     if isinstance(item, PageItem):
         hints = dataclasses.replace(item.hints, title=fix(item.hints.title), author=fix(item.hints.author))
         fixed = dataclasses.replace(
             item, source_id=fix(item.source_id), channel=fix(item.channel), url=fix(item.url),
             content_type=fix(item.content_type), requested_url=fix(item.requested_url), etag=fix(item.etag),
-            last_modified=fix(item.last_modified), hints=hints)
+            last_modified=fix(item.last_modified), hints=hints, headers=_fix_headers(item.headers))
         return fixed, changed
     if isinstance(item, ValidatorItem):
         fixed = dataclasses.replace(item, source_id=fix(item.source_id), url=fix(item.url), etag=fix(item.etag),
@@ -205,22 +226,30 @@ def repair_item(item: Any) -> tuple[Any, bool]:
     return item, False
 
 
-def _store_repaired(session: Session, item: Any, now: datetime) -> tuple[str, bool]:
+def _fix_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """Headers as storable text (a NUL in a header would make PostgreSQL refuse the JSON)."""
+    fixed, _changed = repair_value(dict(headers or {}))
+    return fixed
+
+
+def _store_repaired(session: Session, item: Any, now: datetime,
+                    capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> tuple[str, bool]:
     """Store an already repaired item; returns (outcome, whether the last sweep over the new article's fields
     repaired anything — extraction and HTML-to-text decode character references, e.g. ``&#1;``)."""
     session.info[_SWEPT] = False
-    outcome = store_item(session, item, now)
+    outcome = store_item(session, item, now, capture_max_bytes=capture_max_bytes)
     return outcome, bool(session.info.pop(_SWEPT, False))
 
 
-def store_item(session: Session, item: Any, now: datetime) -> str:
+def store_item(session: Session, item: Any, now: datetime, *,
+               capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> str:
     """Store one (repaired, see ``repair_item``) spider item in ``session`` (not committed); returns the outcome.
 
     Raises ``UnparsablePage`` for a page that cannot become an article."""
     if isinstance(item, PageItem):
-        return store_page(session, item, now)
+        return store_page(session, item, now, capture_max_bytes=capture_max_bytes)
     if isinstance(item, RecordItem):
-        return store_record(session, item, now)
+        return store_record(session, item, now, capture_max_bytes=capture_max_bytes)
     if isinstance(item, ValidatorItem):
         store_validators(session, item, now)
         return VALIDATORS
@@ -236,14 +265,19 @@ def published_local(published: datetime, extracted: datetime | None) -> str:
     return published.astimezone(SHANGHAI).isoformat()
 
 
-def store_page(session: Session, item: PageItem, now: datetime) -> str:
+def store_page(session: Session, item: PageItem, now: datetime, *,
+               capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> str:
     """Extract an article page and insert it; NEW, DUPLICATE (URL already stored) or EMPTY (nothing readable)."""
     remember_url(session, item.url, item.source_id, now, status=item.status,
                  etag=item.etag, last_modified=item.last_modified)
     if item.requested_url and url_hash(item.requested_url) != url_hash(item.url):
         remember_url(session, item.requested_url, item.source_id, now, status=item.status)
     key = url_hash(item.url)
-    if session.scalar(select(Article.id).where(Article.url_hash == key)) is not None:
+    known = session.scalar(select(Article.id).where(Article.url_hash == key))
+    if known is not None:
+        if item.body:  # a re-fetch: keep what it served if that changed
+            capture(session, known, item.body, url=item.url, at=now, status=item.status, headers=item.headers,
+                    kind=CaptureKind.feed_item if item.from_feed else CaptureKind.page, limit=capture_max_bytes)
         return DUPLICATE
     if not item.body or (isinstance(item.body, bytes | bytearray) and not item.body.strip()):
         raise UnparsablePage(f"页面内容为空（HTTP {item.status}，{len(item.body or b'')} 字节），未入库，"
@@ -284,10 +318,14 @@ def store_page(session: Session, item: PageItem, now: datetime) -> str:
         stage=ArticleStage.fetched,
     ))
     session.flush()
+    article_id = session.scalar(select(Article.id).where(Article.url_hash == key))
+    capture(session, article_id, item.body, url=item.url, at=now, status=item.status, headers=item.headers,
+            kind=CaptureKind.feed_item if item.from_feed else CaptureKind.page, limit=capture_max_bytes)
     return NEW
 
 
-def store_record(session: Session, item: RecordItem, now: datetime) -> str:
+def store_record(session: Session, item: RecordItem, now: datetime, *,
+                 capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> str:
     """Insert a JSON item, or update a known one's metrics/fields; NEW, UPDATED or UNCHANGED."""
     key = url_hash(item.url)
     text = plain_text(item.text)
@@ -322,7 +360,9 @@ def store_record(session: Session, item: RecordItem, now: datetime) -> str:
         session.flush()
         if item.metrics:
             _add_sample(session, article.id, item.metrics, now)
+        _capture_record(session, article.id, item, now, capture_max_bytes)
         return NEW
+    _capture_record(session, article.id, item, now, capture_max_bytes)
     changed = False
     if item.metrics and item.metrics != (article.metrics or {}):
         article.metrics = {**(article.metrics or {}), **item.metrics}
@@ -360,6 +400,40 @@ def remember_url(session: Session, url: str, source_id: str, now: datetime, *, s
         row.last_modified = (last_modified or None) and last_modified[:64]
     session.flush()
     return row
+
+
+def capture(session: Session, article_id: int, body: bytes, *, url: str, at: datetime, status: int | None,
+            headers: dict[str, str] | None, kind: str, limit: int) -> ArticleCapture | None:
+    """Keep the bytes an article's fetch served as evidence, unless its latest capture has the same SHA-256.
+
+    The SHA-256 and size are of every byte served; only the first ``limit`` bytes are kept (zlib-compressed),
+    and a capture cut short says so (``truncated``, ``stored_size``, ``stored_sha256``). Returns the new row,
+    or None when nothing changed since the last capture."""
+    data = bytes(body or b"")
+    digest = hashlib.sha256(data).hexdigest()
+    latest = session.scalar(select(ArticleCapture.sha256).where(ArticleCapture.article_id == article_id)
+                            .order_by(ArticleCapture.id.desc()).limit(1))
+    if latest == digest:
+        return None
+    kept = data[:max(0, limit)]
+    row = ArticleCapture(
+        article_id=article_id, kind=kind, url=url, fetched_at=at, status=status, headers=dict(headers or {}),
+        sha256=digest, size=len(data), stored_sha256=hashlib.sha256(kept).hexdigest(), stored_size=len(kept),
+        truncated=len(kept) < len(data), body=zlib.compress(kept, 6))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def captured_bytes(row: ArticleCapture) -> bytes:
+    """The bytes a capture kept, decompressed (all that was served unless ``row.truncated``)."""
+    return zlib.decompress(row.body)
+
+
+def _capture_record(session: Session, article_id: int, item: RecordItem, now: datetime, limit: int) -> None:
+    if item.raw is not None:
+        capture(session, article_id, item.raw, url=item.url, at=now, status=item.status, headers=item.headers,
+                kind=CaptureKind.api_record, limit=limit)
 
 
 def content_hash(text: str) -> str:

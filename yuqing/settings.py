@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default_factory=list, description="addresses or CIDR ranges (comma-separated) of reverse proxies whose "
         "X-Forwarded-For / X-Forwarded-Proto headers are believed (TLS terminated in front of yuqing)")
     max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    capture_max_bytes: int = Field(
+        default=1024 * 1024, ge=0, description="raw bytes of a fetched page kept as evidence (article_captures); "
+        "the SHA-256 and size of the whole page are kept, and a capture cut at this size is marked truncated")
     sentiment_backend: Literal["onnx", "torch"] = Field(
         default="onnx", description="runs the transformer on ONNX Runtime (measured faster and < 300 MB; see "
         "docs/benchmarks.md) or on torch; training always uses torch")

@@ -215,6 +215,7 @@ class SourceSpider(scrapy.Spider):
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
             hints=hints,
+            headers=response_headers(response),
         )
 
     def on_entry_error(self, failure: Failure) -> None:
@@ -267,6 +268,23 @@ class SourceSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
         yield
+
+
+MAX_HEADERS = 100
+MAX_HEADER_CHARS = 4096
+
+
+def response_headers(response: Response) -> dict[str, str]:
+    """A response's headers for the evidence record: names and values decoded as latin-1 (what HTTP allows),
+    repeated headers joined with ", ", at most ``MAX_HEADERS`` headers of ``MAX_HEADER_CHARS`` each (hostile
+    servers send megabytes of headers)."""
+    out: dict[str, str] = {}
+    for name, values in response.headers.items():
+        if len(out) >= MAX_HEADERS:
+            break
+        key = name.decode("latin-1", errors="replace")[:MAX_HEADER_CHARS]
+        out[key] = ", ".join(v.decode("latin-1", errors="replace") for v in values)[:MAX_HEADER_CHARS]
+    return out
 
 
 def _header(response: Response, name: str) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from scrapy.http import Response
 
-from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.base import SourceSpider, response_headers
 from crawlers.spiders.items import PageHints, PageItem
 from crawlers.spiders.urls import url_hash
 from crawlers.spiders.xml import child_text, children, descendants, local, parse_xml
@@ -52,6 +52,8 @@ class FeedSpider(SourceSpider):
                         body=_wrap_content(hints.title, content),
                         content_type="text/html; charset=utf-8",
                         hints=hints,
+                        headers=response_headers(response),
+                        from_feed=True,
                     )
                     self._queued.add(url_hash(link))
                 elif not self.is_new(link):

@@ -34,6 +34,8 @@ class PageItem:
     etag: str | None = None
     last_modified: str | None = None
     hints: PageHints = field(default_factory=PageHints)
+    headers: dict[str, str] = field(default_factory=dict)  # the response's headers (evidence), latin-1 decoded
+    from_feed: bool = False  # body is a feed entry's content wrapped by us, not a fetched response
 
 
 @dataclass
@@ -50,6 +52,9 @@ class RecordItem:
     published_at: datetime | None = None
     metrics: dict[str, int] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    raw: bytes | None = None  # the record as the API served it, re-serialised as UTF-8 JSON (evidence)
+    status: int | None = None  # the API response's status and headers (evidence)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -15,6 +15,7 @@ never. A record the mapping still cannot read is skipped and counted (``yuqing/d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.sources import JsonApiOptions
-from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.base import SourceSpider, response_headers
 from crawlers.spiders.items import RecordItem
 from crawlers.spiders.urls import web_url
 from yuqing.text import repair_text
@@ -97,7 +98,8 @@ class JsonApiSpider(SourceSpider):
                 stats.inc_value("yuqing/dropped/bad_record")
                 continue
             stats.inc_value("yuqing/records")
-            yield record
+            yield dataclasses.replace(record, raw=_raw_record(raw), status=response.status,
+                                      headers=response_headers(response))
         if not items or page - opts.first_page + 1 >= self.source.max_pages:
             return
         if opts.has_more_path and not get_path(data, opts.has_more_path):
@@ -150,6 +152,13 @@ class JsonApiSpider(SourceSpider):
             metrics=metrics,
             meta=meta,
         )
+
+def _raw_record(raw: Any) -> bytes:
+    """One record of an API response as evidence: UTF-8 JSON with the keys as served (the response holds many
+    records; each article keeps its own). Lone surrogates are kept as escapes, never dropped."""
+    text = json.dumps(raw, ensure_ascii=False, default=str, sort_keys=False)
+    return text.encode("utf-8", errors="backslashreplace")
+
 
 def get_path(data: Any, path: str) -> Any:
     """Follow a dotted path (``user.screen_name``, ``data.0.id``) through dicts and lists; None if absent."""
