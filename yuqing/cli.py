@@ -989,6 +989,10 @@ from yuqing.cli_complaints import complaint_app  # noqa: E402  (yuqing complaint
 
 app.add_typer(complaint_app, name="complaint")
 
+from yuqing.cli_evidence import evidence_app  # noqa: E402  (yuqing evidence export / verify)
+
+app.add_typer(evidence_app, name="evidence")
+
 
 def main() -> None:  # pragma: no cover - console entry
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.
