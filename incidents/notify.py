@@ -33,7 +33,8 @@ import os
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -42,7 +43,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from incidents.acks import AckLinks, dashboard_path
@@ -66,6 +67,7 @@ CHANNEL_LABELS = {"in_app": "站内消息", "email": "电子邮件", "wecom": "�
 STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "awaiting_call": "待电话确认", "failed": "发送失败",
                  "cancelled": "已取消"}
 AWAITING_CALL = "awaiting_call"
+CLAIM_MARGIN_SECONDS = 60  # a claimed row is due again this long after the round budget, if nobody settled it
 _LINK_RE = re.compile(r"^处理链接：(/\S*)$", re.MULTILINE)
 
 
@@ -90,6 +92,10 @@ class DeliveryReport:
     failed: int = 0
     awaiting_call: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # channel → messages left pending (breaker, budget)
+    timed_out: list[str] = field(default_factory=list)  # channels stopped by the round's time budget
+    breakers_opened: list[str] = field(default_factory=list)  # channels whose breaker opened this round
+    breakers: dict[str, dict[str, Any]] = field(default_factory=dict)  # ChannelBreakers.snapshot() after it
 
 
 class InAppSender:
@@ -302,21 +308,99 @@ def queue_notifications(session: Session, *, people: Sequence[Person], policy: P
 
 # --- delivery --------------------------------------------------------------------------------------------------
 
+class ChannelBreakers:
+    """One circuit breaker per channel, kept by the process between delivery rounds.
+
+    ``failures`` consecutive failed or timed-out sends open a channel's breaker: for ``cooldown_seconds`` (real
+    time, since it is about the outside world) the channel is skipped and its messages stay pending, untouched.
+    After the cool-down the breaker is half-open: one message at a time is tried; a success closes it, a failure
+    opens it again for another cool-down."""
+
+    def __init__(self, failures: int = 3, cooldown_seconds: float = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.failures, self.cooldown_seconds, self._now = failures, cooldown_seconds, monotonic
+        self._streak: dict[str, int] = {}
+        self._opened_at: dict[str, float] = {}
+        self.opened_count: dict[str, int] = {}
+
+    @classmethod
+    def from_policy(cls, retry: RetryPolicy) -> ChannelBreakers:
+        return cls(retry.breaker_failures, retry.breaker_cooldown_seconds)
+
+    def state(self, channel: str) -> str:
+        """``closed`` (sending), ``open`` (skipped until the cool-down ends) or ``half_open`` (one trial at a time)."""
+        opened = self._opened_at.get(channel)
+        if opened is None:
+            return "closed"
+        return "open" if self._now() - opened < self.cooldown_seconds else "half_open"
+
+    def retry_in(self, channel: str) -> float:
+        opened = self._opened_at.get(channel)
+        return 0.0 if opened is None else max(0.0, self.cooldown_seconds - (self._now() - opened))
+
+    def success(self, channel: str) -> None:
+        if self._opened_at.pop(channel, None) is not None:
+            log.warning("delivery channel circuit closed", extra={"channel": channel})
+        self._streak[channel] = 0
+
+    def failure(self, channel: str) -> bool:
+        """Record a failed send; True when this failure opened (or re-opened) the breaker."""
+        self._streak[channel] = self._streak.get(channel, 0) + 1
+        if self._streak[channel] < self.failures or self.state(channel) == "open":
+            return False
+        self._opened_at[channel] = self._now()
+        self.opened_count[channel] = self.opened_count.get(channel, 0) + 1
+        log.warning("delivery channel circuit opened: channel skipped during the cool-down",
+                    extra={"channel": channel, "consecutive_failures": self._streak[channel],
+                           "cooldown_seconds": self.cooldown_seconds})
+        return True
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Every channel that has failed lately: its state, failure streak and seconds until the next trial."""
+        return {ch: {"state": self.state(ch), "consecutive_failures": n, "retry_in_seconds": round(self.retry_in(ch))}
+                for ch, n in self._streak.items() if n or ch in self._opened_at}
+
+
+@dataclass
+class _Job:
+    """One send: a personal message (one row) or a group robot batch (several rows, one post)."""
+
+    channel: str
+    rows: list[tuple[Notification, Person]]
+    due: list[datetime | None]  # each row's next_attempt_at before the claim, restored when the job is not run
+    started: bool = False
+
+
 async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Any], org: OrgChart,
-                          retry: RetryPolicy | None = None, limit: int = 200) -> DeliveryReport:
+                          retry: RetryPolicy | None = None, limit: int = 200,
+                          breakers: ChannelBreakers | None = None) -> DeliveryReport:
     """Send pending notifications that are due; mark each sent, retrying (with backoff) or failed; turn phone
-    rows into call tasks and confirm those whose task a person has completed."""
+    rows into call tasks and confirm those whose task a person has completed.
+
+    Commits as it goes: the claim first (each due row's ``next_attempt_at`` is pushed a lease ahead, so a second
+    deliverer skips it and a crashed one's rows come back after the lease), then every send's outcome on its own,
+    right after the channel answered. A crash after the k-th send therefore re-sends at most the one message that
+    was in flight, never messages 1..k. Channels run side by side, each with at most
+    ``retry.concurrency_per_channel`` sends in flight and its own circuit breaker; the round stops after
+    ``retry.round_budget_seconds`` (sends still in flight count as timed out, messages not started stay pending
+    as they were), so a stalled mail server delays only mail."""
     now = clock.now()
     retry = retry or RetryPolicy()
+    breakers = breakers if breakers is not None else ChannelBreakers.from_policy(retry)
     report = DeliveryReport()
     _confirm_calls(session, org, now, report)
+    session.commit()
+    due = [Notification.status == "pending",
+           or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)]
+    blocked = sorted(ch for ch in senders if breakers.state(ch) == "open")
+    if blocked:
+        _note_skipped(session, blocked, due, breakers, report)
     rows = session.scalars(
-        select(Notification)
-        .where(Notification.status == "pending",
-               or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now))
+        select(Notification).where(*due, Notification.channel.not_in(blocked))
         .order_by(Notification.created_at, Notification.id).limit(limit)
         .with_for_update(skip_locked=True)).all()
-    batches: dict[tuple, list[tuple[Notification, Person]]] = {}
+    jobs: dict[str, list[_Job]] = {}
+    groups: dict[tuple, _Job] = {}
     for n in rows:
         try:
             person = org.person(n.recipient_id)
@@ -332,30 +416,104 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
             continue
         if getattr(sender, "group", False):
             key = (n.channel, n.purpose, n.subject, n.body, n.alert_id, n.incident_id, n.created_at, n.attempts)
-            batches.setdefault(key, []).append((n, person))
-            continue
-        n.attempts += 1
-        try:
-            confirmation = await sender.send(n, person)
-        except Exception as exc:  # any failure of the outside world is a retry, not a crash of the job
-            _attempt_failed(session, n, now, f"{type(exc).__name__}: {exc}", report, retry)
-            continue
-        _mark_sent(session, n, [person], now, confirmation, report)
-    for batch in batches.values():
-        first = batch[0][0]
-        group_sender = senders[first.channel]
-        for n, _ in batch:
-            n.attempts += 1
-        try:
-            confirmation = await group_sender.send_group(first, [p for _, p in batch])
-        except Exception as exc:
-            for n, _ in batch:
-                _attempt_failed(session, n, now, f"{type(exc).__name__}: {exc}", report, retry)
-            continue
-        for n, person in batch:
-            _mark_sent(session, n, [person], now, confirmation, report)
-    session.flush()
+            job = groups.get(key)
+            if job is None:
+                job = groups[key] = _Job(n.channel, [], [])
+                jobs.setdefault(n.channel, []).append(job)
+            job.rows.append((n, person))
+            job.due.append(n.next_attempt_at)
+        else:
+            jobs.setdefault(n.channel, []).append(_Job(n.channel, [(n, person)], [n.next_attempt_at]))
+    lease = now + timedelta(seconds=retry.round_budget_seconds + CLAIM_MARGIN_SECONDS)
+    for channel_jobs in jobs.values():
+        for job in channel_jobs:
+            for n, _ in job.rows:
+                n.next_attempt_at = lease
+    session.commit()  # the claim, and the final failures and phone tasks above
+
+    def settle(job: _Job, confirmation: str | None, error: str | None) -> None:
+        """Record one send's outcome and commit it at once (runs on the loop, between awaits: never interleaved)."""
+        for n, person in job.rows:
+            if error is None:
+                _mark_sent(session, n, [person], now, confirmation, report)
+            else:
+                _attempt_failed(session, n, now, error, report, retry)
+        session.commit()
+        if error is None:
+            breakers.success(job.channel)
+        elif breakers.failure(job.channel):
+            report.breakers_opened.append(job.channel)
+
+    async def run_channel(channel: str, channel_jobs: list[_Job]) -> None:
+        sender = senders[channel]
+        gate = asyncio.Semaphore(1 if breakers.state(channel) == "half_open" else retry.concurrency_per_channel)
+
+        async def one(job: _Job) -> None:
+            async with gate:
+                if breakers.state(channel) == "open":
+                    return  # opened by an earlier send this round: left pending for after the cool-down
+                job.started = True
+                for n, _ in job.rows:
+                    n.attempts += 1
+                first, person = job.rows[0]
+                try:
+                    if getattr(sender, "group", False):
+                        confirmation = await sender.send_group(first, [p for _, p in job.rows])
+                    else:
+                        confirmation = await sender.send(first, person)
+                except asyncio.CancelledError:
+                    settle(job, None, f"本轮投递时限（{retry.round_budget_seconds:g} 秒）已到，渠道未答复")
+                    raise
+                except Exception as exc:  # any failure of the outside world is a retry, not a crash of the job
+                    settle(job, None, f"{type(exc).__name__}: {exc}")
+                    return
+                settle(job, confirmation, None)
+
+        await asyncio.gather(*(one(job) for job in channel_jobs))
+
+    tasks = {asyncio.create_task(run_channel(ch, js), name=f"deliver-{ch}"): ch for ch, js in jobs.items()}
+    if tasks:
+        done, late = await asyncio.wait(tasks, timeout=retry.round_budget_seconds)
+        for task in late:
+            task.cancel()
+            report.timed_out.append(tasks[task])
+        if late:
+            log.warning("delivery round budget used up; channels still sending were stopped",
+                        extra={"channels": sorted(tasks[t] for t in late),
+                               "budget_seconds": retry.round_budget_seconds})
+            await asyncio.wait(late)
+        crash = next((t.exception() for t in done if not t.cancelled() and t.exception() is not None), None)
+        if crash is not None:
+            raise crash
+    left = 0
+    for channel_jobs in jobs.values():
+        for job in channel_jobs:
+            if not job.started:  # not tried this round (budget, or the breaker opened): due again as before
+                for (n, _), was_due in zip(job.rows, job.due, strict=True):
+                    n.next_attempt_at = was_due
+                    left += 1
+                report.skipped[job.channel] = report.skipped.get(job.channel, 0) + len(job.rows)
+    if left:
+        log.warning("notifications left pending for the next round", extra={"skipped": dict(report.skipped)})
+    report.breakers = breakers.snapshot()
+    session.commit()
     return report
+
+
+def _note_skipped(session: Session, blocked: Sequence[str], due: list, breakers: ChannelBreakers,
+                  report: DeliveryReport) -> None:
+    """Due rows of a channel whose breaker is open stay pending, untouched but for a note the outbox page shows."""
+    for channel in blocked:
+        wait = round(breakers.retry_in(channel))
+        note = f"{CHANNEL_LABELS.get(channel, channel)}通道连续失败，已暂停发送（熔断），约{wait}秒后重试"
+        result = session.execute(update(Notification).where(*due, Notification.channel == channel)
+                                 .values(last_error=note).execution_options(synchronize_session="fetch"))
+        count = result.rowcount or 0  # type: ignore[attr-defined]
+        if count:
+            report.skipped[channel] = report.skipped.get(channel, 0) + count
+            log.warning("delivery channel skipped: circuit open",
+                        extra={"channel": channel, "pending": count, "retry_in_seconds": wait})
+    session.commit()
 
 
 def _attempt_failed(session: Session, n: Notification, now: datetime, error: str, report: DeliveryReport,

@@ -506,9 +506,19 @@ GROUP_CHANNELS = ("wecom", "dingtalk", "feishu")
 
 
 class RetryPolicy(_Strict):
+    """``delivery:`` in channels.yaml: retries with backoff, and how one delivery round is isolated per channel
+    (``incidents.notify.deliver_pending``): each channel runs on its own with at most ``concurrency_per_channel``
+    sends in flight, the whole round stops after ``round_budget_seconds`` (unsent messages stay pending), and a
+    channel that failed or timed out ``breaker_failures`` times in a row is skipped for ``breaker_cooldown_seconds``
+    (its messages wait; the other channels are not affected)."""
+
     max_attempts: int = Field(default=5, ge=1)
     backoff_seconds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [60, 300, 900, 3600],
                                                                 min_length=1)
+    concurrency_per_channel: int = Field(default=4, ge=1, le=64)
+    round_budget_seconds: float = Field(default=30, gt=0, le=600)
+    breaker_failures: int = Field(default=3, ge=1, le=100)
+    breaker_cooldown_seconds: float = Field(default=300, gt=0, le=86400)
 
     def delay_after(self, attempts: int) -> int:
         """Seconds to wait after the ``attempts``-th failed attempt (1-based)."""
@@ -521,6 +531,18 @@ class ChannelsFile(_Strict):
     channels: Channels = Field(default_factory=Channels)
     delivery: RetryPolicy = Field(default_factory=RetryPolicy)
     links: LinkSettings = Field(default_factory=LinkSettings)
+
+    @model_validator(mode="after")
+    def _sends_fit_the_round(self) -> ChannelsFile:
+        """A single send that may take longer than a whole delivery round could never finish inside it."""
+        budget = self.delivery.round_budget_seconds
+        for name in Channels.model_fields:
+            channel = getattr(self.channels, name)
+            timeout = getattr(channel, "timeout_seconds", None)
+            if channel.enabled and timeout is not None and timeout > budget:
+                raise ValueError(f"channels.{name}.timeout_seconds ({timeout:g}) is longer than "
+                                 f"delivery.round_budget_seconds ({budget:g})")
+        return self
 
     def person_channels(self, *, has_email: bool, has_phone: bool = False) -> list[str]:
         """Channels one person is reached on: in-app always; email and SMS when enabled and the person has an

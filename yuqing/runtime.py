@@ -42,6 +42,7 @@ class Runtime:
     senders: dict[str, Any] = field(default_factory=dict)
     crawl_overrides: dict[str, Any] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
     reports_config: Any = None  # config/reports.yaml: who gets the 日报 / 周报 (incidents.briefings.delivery)
+    breakers: Any = None  # incidents.notify.ChannelBreakers: each channel's circuit breaker, kept across rounds
 
 
 @dataclass
@@ -56,6 +57,8 @@ class RoundReport:
     alerts_touched: int = 0
     escalations: int = 0  # what the scheduled jobs did: alerts escalated, reminders and overdue steps, groups
     delivered: int = 0
+    delivery_skipped: int = 0  # messages left pending this round: channel breaker open or round budget used up
+    breakers_open: list[str] = field(default_factory=list)  # channels skipped until their cool-down ends
     reports_queued: int = 0  # messages of a 日报 / 周报 issued this round
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -110,7 +113,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
-    from incidents.notify import default_senders
+    from incidents.notify import ChannelBreakers, default_senders
     from sentiment.batch import choose_classifier
     from sentiment.service import RiskContext
 
@@ -132,6 +135,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities=authorities),
         matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=choose_classifier(),
         senders=default_senders(cfg.policy, settings),
+        breakers=ChannelBreakers.from_policy(cfg.policy.channels.delivery),
         reports_config=load_reports_config(settings.config_dir / REPORTS_FILE))
 
 
@@ -187,8 +191,10 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         session.commit()
     with rt.session_factory() as session:
         delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org,
-                                         retry=rt.policy.channels.delivery)
+                                         retry=rt.policy.channels.delivery, breakers=rt.breakers)
         report.delivered = delivery.sent
+        report.delivery_skipped = sum(delivery.skipped.values())
+        report.breakers_open = sorted(ch for ch, b in delivery.breakers.items() if b["state"] != "closed")
         session.commit()
     report.seconds = time.perf_counter() - t0
     log.info("pipeline round", extra={k: v for k, v in vars(report).items() if k != "errors"})

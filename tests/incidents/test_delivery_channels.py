@@ -23,7 +23,7 @@ from yuqing.errors import ConfigError
 
 SECRET_KEY = "delivery-tests-4Rt8Vz3Nc6Bk1Yd5Gf0JsQ2xW9pLm7Hq"
 SETTINGS = SimpleNamespace(secret_key=SECRET_KEY, api_host="127.0.0.1", api_port=8000, config_dir="/etc/yuqing")
-RETRY = RetryPolicy(max_attempts=2, backoff_seconds=[60])
+RETRY = RetryPolicy(max_attempts=2, backoff_seconds=[60], breaker_failures=100)  # per-message retries, no breaker
 
 
 @pytest.fixture

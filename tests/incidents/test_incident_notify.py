@@ -73,7 +73,7 @@ def test_failing_sender_retries_with_backoff_then_fails_visibly(session, org, po
     assert {n.recipient_id for n in emails} == {"wangmin", "zhaolei", "liuqiang", "huangwei", "zhoufang"}
     failing = FailingSender()
     senders = {"in_app": InAppSender(), "email": failing}
-    retry = RetryPolicy(max_attempts=3, backoff_seconds=[60, 300])
+    retry = RetryPolicy(max_attempts=3, backoff_seconds=[60, 300], breaker_failures=100)  # backoff, not the breaker
 
     r1 = deliver(session, clock=clock, senders=senders, org=org, retry=retry)
     assert (r1.sent, r1.retrying, r1.failed) == (7, 7, 0)  # alerts to the duty desk, and the level III chain
