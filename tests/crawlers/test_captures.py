@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import zlib
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from test_crawl import page, rss, source
+from test_crawl import page, rss, source, weibo_posts, weibo_source
 
 from crawlers.crawl import crawl_sources
 from crawlers.models import Article, ArticleCapture, CaptureKind
@@ -88,3 +89,33 @@ def test_storage_keeps_every_changed_version_and_cuts_huge_pages(db_engine, cloc
     assert not caps[0].truncated and zlib.decompress(caps[0].body) == v1
     assert caps[1].truncated and caps[1].size == len(v2) and captured_bytes(caps[1]) == v2[:4096]
     assert caps[0].headers["Server"] == "nginx" and "\x00" not in caps[0].headers["X-Bad"]
+
+
+def test_api_records_keep_each_record_as_served_and_a_changed_record_adds_a_version(site, session_factory, clock,
+                                                                                    fast, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_WEIBO_TOKEN", "secret-1")
+    counters = {"reposts": 5}
+    site.add("/api/search?count=100", lambda: weibo_posts(site.base, counters["reposts"]),
+             content_type="application/json", require_auth="Bearer secret-1")
+    src = weibo_source(site)
+
+    async def polls():
+        await crawl_sources([src], session_factory=session_factory, clock=clock, settings_overrides=fast)
+        counters["reposts"] = 250
+        clock.advance(120)
+        await crawl_sources([src], session_factory=session_factory, clock=clock, settings_overrides=fast)
+
+    asyncio.run(polls())
+    with session_factory() as s:
+        original = s.scalar(select(Article).where(Article.external_id == "1001"))
+        repost = s.scalar(select(Article).where(Article.external_id == "1002"))
+        caps = s.scalars(select(ArticleCapture).order_by(ArticleCapture.id)).all()
+    mine = [c for c in caps if c.article_id == original.id]
+    assert [c.article_id for c in caps].count(repost.id) == 1  # unchanged record: no second version
+    assert len(mine) == 2 and all(c.kind == CaptureKind.api_record for c in mine)
+    served = [json.loads(captured_bytes(c)) for c in mine]
+    assert [r["reposts_count"] for r in served] == [5, 250]
+    assert served[0]["text"].startswith("示例银行光明路支行取钱要预约？<a href=")  # the record as served, HTML kept
+    assert mine[0].sha256 == hashlib.sha256(captured_bytes(mine[0])).hexdigest()
+    assert mine[0].headers["Content-Type"] == "application/json" and mine[0].status == 200
+    assert [c.fetched_at for c in mine] == [clock.now() - timedelta(seconds=120), clock.now()]
