@@ -184,13 +184,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # delivery sends on every channel at once (http.server's default backlog is 5)
+
+
 class running_receiver:
     """Context manager: a ``Receiver`` served on an OS-chosen port of 127.0.0.1 in a thread."""
 
     def __enter__(self) -> Receiver:
         self.receiver = Receiver()
         handler = type("Handler", (_Handler,), {"receiver": self.receiver})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = _Server(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.receiver.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
