@@ -30,10 +30,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _user_session():
-    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.db import engine_for, make_sessionmaker
     from yuqing.migrate import upgrade
 
     settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     upgrade(engine)
     return settings, make_sessionmaker(engine)

@@ -109,7 +109,7 @@ class _Context:
         from incidents.policy import load_policy
         from yuqing.cli import _settings
         from yuqing.clock import SystemClock
-        from yuqing.db import make_engine, make_sessionmaker
+        from yuqing.db import engine_for, make_sessionmaker
         from yuqing.errors import ConfigError
         from yuqing.org import load_org
 
@@ -123,7 +123,7 @@ class _Context:
                 self.sources = None
         except ConfigError as exc:
             _fail(str(exc))
-        self.engine = make_engine(settings.effective_database_url)
+        self.engine = engine_for(settings)
         self.session = make_sessionmaker(self.engine)()
         injected = (self.ctx.obj or {}).get("clock") if isinstance(self.ctx.obj, dict) else None
         self.as_of = service.report_time(self.session, (injected or SystemClock()).now())

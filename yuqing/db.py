@@ -7,6 +7,7 @@ tested with the same models. Timestamps are stored in UTC and always come back t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,13 +57,29 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSON(), "sqlite")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; for SQLite, create the directory and turn on WAL and foreign keys."""
+DEFAULT_CONNECT_TIMEOUT = 5.0  # seconds to reach PostgreSQL before giving up
+DEFAULT_BUSY_TIMEOUT = 30.0  # seconds SQLite waits for another writer's lock
+
+
+def make_engine(url: str, *, echo: bool = False, connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+                statement_timeout: float | None = None,
+                busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """Create an engine; for SQLite, create the directory and turn on WAL and foreign keys.
+
+    PostgreSQL gets a ``connect_timeout`` (libpq counts whole seconds, at least 2) and, when given, a server-side
+    ``statement_timeout`` on every connection, so a hung or unreachable database fails a call within a known time
+    instead of freezing its caller; a statement over the limit raises ``OperationalError`` (SQLSTATE 57014,
+    "canceling statement due to statement timeout"). ``None`` or 0 leaves a limit off (migrations and bulk jobs
+    use the bare engine). Values in the URL's query win over these. SQLite waits ``busy_timeout`` seconds for a
+    lock held by another writer, then raises "database is locked". The processes take the values from settings
+    through ``engine_for``.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+        busy_ms = int(busy_timeout * 1000)
+        engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every SQLite test
@@ -70,11 +87,26 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        if connect_timeout and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
+        if statement_timeout:
+            given = parsed.query.get("options", "")
+            given = " ".join(given) if isinstance(given, tuple) else given
+            connect_args["options"] = f"{given} -c statement_timeout={int(statement_timeout * 1000)}".strip()
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+
+def engine_for(settings: Any, url: str | None = None) -> Engine:
+    """The engine a running process uses: ``settings``' database (or ``url``) with its connect, statement and
+    busy timeouts (``YUQING_DB_CONNECT_TIMEOUT`` / ``YUQING_DB_STATEMENT_TIMEOUT`` / ``YUQING_DB_BUSY_TIMEOUT``)."""
+    return make_engine(url or settings.effective_database_url, connect_timeout=settings.db_connect_timeout,
+                       statement_timeout=settings.db_statement_timeout, busy_timeout=settings.db_busy_timeout)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

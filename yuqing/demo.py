@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from yuqing.clock import ScaledClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
 from yuqing.runtime import Runtime, build_runtime, run_round
 from yuqing.security import claim_for_demo, random_secret_key, secret_key_problem
@@ -90,7 +90,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = HeldClock(start, options.speed) if options.respond else ScaledClock(start, options.speed)
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         upgrade(engine)
         with make_sessionmaker(engine)() as session:

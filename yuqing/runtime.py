@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.clock import Clock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import engine_for, make_sessionmaker
 from yuqing.org import OrgChart, load_org
 from yuqing.settings import Settings
 
@@ -123,7 +123,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         # incident handling are useful before the first source is added. But silence must not look like calm.
         log.warning("未配置任何来源，不会抓取任何内容：请在来源配置文件中添加来源 (no sources configured)",
                     extra={"sources_file": str(settings.sources_path)})
-    engine = engine or make_engine(settings.effective_database_url)
+    engine = engine or engine_for(settings)
     session_factory = make_sessionmaker(engine)
     authorities = {s.id: s.authority for s in cfg.sources}
     index = StoryIndex()

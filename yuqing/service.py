@@ -13,7 +13,7 @@ import signal
 from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.clock import Clock, SystemClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
 from yuqing.org import OrgChart, load_org
 from yuqing.runtime import build_runtime, run_pipeline
@@ -30,7 +30,7 @@ async def run_service(settings: Settings) -> None:
 
     require_secret_key(settings.secret_key)
     clock = SystemClock()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     upgrade(engine)
     rt = build_runtime(settings, clock=clock, engine=engine)
     prepare_accounts(rt.session_factory, rt.org, clock=clock)
@@ -53,7 +53,7 @@ async def run_api_only(settings: Settings) -> None:
 
     require_secret_key(settings.secret_key)
     clock = SystemClock()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     upgrade(engine)
     org = load_org(settings.org_path)
     session_factory = make_sessionmaker(engine)

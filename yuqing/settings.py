@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     sources_file: Path | None = None
     levels_file: Path | None = None
     checklists_dir: Path | None = None
+    db_connect_timeout: float = Field(default=5.0, ge=0, le=600, description="seconds to reach PostgreSQL before a "
+                                      "connection attempt fails (0: wait indefinitely)")
+    db_statement_timeout: float = Field(default=30.0, ge=0, le=86400, description="seconds one SQL statement may run "
+                                        "on PostgreSQL before the server cancels it (0: no limit)")
+    db_busy_timeout: float = Field(default=30.0, ge=0, le=600, description="seconds SQLite waits for a lock held "
+                                   "by another writer before 'database is locked'")
     redis_url: str = ""
     timezone: str = "Asia/Shanghai"
     api_host: str = "127.0.0.1"
