@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+
+from incidents.models import Notification
+from incidents.notify import ChannelBreakers, InAppSender, deliver_pending
 
 
 def test_outbox_shows_what_each_robot_received(app, login_as):
@@ -27,3 +31,18 @@ def test_outbox_shows_what_each_robot_received(app, login_as):
 def test_outbox_without_robots_shows_no_robot_section(login_as):
     page = login_as("admin").get("/outbox").text
     assert 'id="robots"' not in page
+
+
+def test_outbox_shows_a_channel_skipped_by_its_circuit_breaker(login_as, session, org, clock):
+    """Mail waiting behind an open breaker says so on the page (the row stays pending, attempts untouched)."""
+    session.add(Notification(dedup_key="breaker:liuqiang:email", recipient_id="liuqiang", channel="email",
+                             purpose="alert", subject="【舆情预警】测试", body="正文", status="pending", attempts=0,
+                             created_at=clock.now(), next_attempt_at=clock.now()))
+    session.commit()
+    breakers = ChannelBreakers(failures=1, cooldown_seconds=600)
+    breakers.failure("email")  # the relay just failed: the breaker is open
+    report = asyncio.run(deliver_pending(session, clock=clock, org=org, breakers=breakers,
+                                         senders={"in_app": InAppSender(), "email": InAppSender()}))
+    assert report.skipped == {"email": 1} and report.sent == 0
+    page = login_as("admin").get("/outbox?channel=email").text
+    assert "电子邮件通道连续失败，已暂停发送（熔断）" in page and "待发送" in page
