@@ -25,11 +25,11 @@ app = typer.Typer(help="yuqing 舆情: public-opinion monitoring and incident re
 @app.command()
 def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "head") -> None:
     """Create or upgrade the database schema (SQLite under var/ by default, or YUQING_DATABASE_URL)."""
-    from yuqing.db import make_engine
+    from yuqing.db import engine_for
     from yuqing.migrate import current_revision, upgrade
 
     settings = _settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)  # the connect timeout; migrations lift the statement limit for themselves
     upgrade(engine, revision)
     typer.echo(f"database at revision {current_revision(engine)}: "
                f"{engine.url.render_as_string(hide_password=True)}")
