@@ -77,7 +77,7 @@ class RiskConfig(BaseModel):
         description="categories that are a risk whatever the tone: a calm rumour of a run counts as this negative")
     stale_after_hours: float = Field(
         72, gt=0, description="a story whose newest item is older than this when first seen is history, not an alert")
-    floors: list[LevelFloor] = Field(default_factory=list, description="DOMAIN.md triggers that force a minimum level")
+    floors: list[LevelFloor] = Field(default_factory=list, description="triggers that force a minimum level")
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:

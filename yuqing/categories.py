@@ -1,4 +1,4 @@
-"""The default risk taxonomy (DOMAIN.md): stable English codes in code and data, Chinese labels for users."""
+"""The default risk taxonomy: stable English codes in code and data, Chinese labels for users."""
 
 from __future__ import annotations
 

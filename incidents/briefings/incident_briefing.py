@@ -1,6 +1,6 @@
 """Drafting the 舆情专报 of one incident: 初报, 续报 (numbered) or 终报, from the data as of a moment.
 
-Sections (DOMAIN.md): header (level, unit, time, number) · summary ≤ 200 characters · 事件概况 (what happened: the
+Sections (舆情专报): header (level, unit, time, number) · summary ≤ 200 characters · 事件概况 (what happened: the
 first source's own sentences) · 传播情况 (volume by source type over time with the level changes marked, the
 first source, the most-read posts) · 主要观点 (extractive: sentences of the mentions, with how many items say the
 same) · 风险研判 (level, score and each factor with its reason; the level history) · 处置情况 (checklist steps done,

@@ -1,4 +1,4 @@
-"""Policy files: the defaults load and mean what DOMAIN.md says; a bad file names the file and the field."""
+"""Policy files: the defaults load and mean what the level table says; a bad file names the file and the field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Risk scoring: the level rises as a story spreads the way DOMAIN.md's level table says, every factor explains
+"""Risk scoring: the level rises as a story spreads the way the level table says, every factor explains
 itself, triggers force a level, and old news never raises an alert."""
 
 from __future__ import annotations
