@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 from incidents.complaints.models import Complaint
 from yuqing.cli import app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
 from yuqing.models import AuditEntry
-from yuqing.settings import PROJECT_ROOT, load_settings
+from yuqing.settings import PROJECT_ROOT
 
 runner = CliRunner()
 SH = ZoneInfo("Asia/Shanghai")
@@ -30,13 +29,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+def db(cli_db):
+    return cli_db
 
 
 def cli(clock, *args: str):

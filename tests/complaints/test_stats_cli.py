@@ -16,8 +16,7 @@ from incidents.complaints.stats import month_stats
 from incidents.workdays import calendar_for
 from yuqing.cli import app
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import PROJECT_ROOT, load_settings
+from yuqing.settings import PROJECT_ROOT
 
 runner = CliRunner()
 SH = ZoneInfo("Asia/Shanghai")
@@ -29,14 +28,9 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def db(monkeypatch, tmp_path):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
+def db(cli_db):
     assert runner.invoke(app, ["user", "seed", "--password", "Stats-cli-pass-2026"]).exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    yield make_sessionmaker(engine)
-    engine.dispose()
+    return cli_db
 
 
 def cli(clock, *args: str):

@@ -4,7 +4,6 @@ crash in the middle of a round loses nothing and duplicates nothing when the pro
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from sentiment.models import StoryRisk
 from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids
 from sim.scenario import DEFAULT_START, build_scenario
 from sim.server import SimServer
+from tests.sim.running import serving
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine
 from yuqing.migrate import upgrade
@@ -31,21 +31,8 @@ def sim_at() -> Iterator[tuple[FrozenClock, str]]:
     """A sim server in its own thread; tests move its clock."""
     clock = FrozenClock(DEFAULT_START)
     server = SimServer(clock, build_scenario(DEFAULT_START), weibo_token=WEIBO_TOKEN, slow_page_seconds=0.1)
-    loop = asyncio.new_event_loop()
-    ready, stop = threading.Event(), asyncio.Event()
-
-    async def main() -> None:
-        await server.start()
-        ready.set()
-        await stop.wait()
-        await server.stop()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield clock, f"{server.host}:{server.port}"
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
+    with serving(server):
+        yield clock, f"{server.host}:{server.port}"
 
 
 def _runtime(engine: Engine, clock: FrozenClock, host_port: str, tmp_path, monkeypatch) -> Runtime:

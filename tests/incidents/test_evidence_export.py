@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,6 +22,7 @@ from incidents.models import Incident
 from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids
 from sim.scenario import DEFAULT_START, build_scenario
 from sim.server import SimServer
+from tests.sim.running import serving
 from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine
@@ -39,18 +39,6 @@ def crisis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Fro
     """One pipeline round over the simulated internet three hours into the crisis, in a SQLite file."""
     clock = FrozenClock(DEFAULT_START + timedelta(hours=3))
     server = SimServer(clock, build_scenario(DEFAULT_START), weibo_token=TOKEN, slow_page_seconds=0.1)
-    loop = asyncio.new_event_loop()
-    ready, stop = threading.Event(), asyncio.Event()
-
-    async def main() -> None:
-        await server.start()
-        ready.set()
-        await stop.wait()
-        await server.stop()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
     data = tmp_path_factory.mktemp("evidence")
     db = data / "crisis.db"
     engine = make_engine(f"sqlite:///{db}")
@@ -58,17 +46,16 @@ def crisis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Fro
     mp = pytest.MonkeyPatch()
     mp.setenv("YUQING_WEIBO_TOKEN", TOKEN)
     try:
-        settings = load_settings(data_dir=data, sources_file=DEMO_SOURCES_FILE,
-                                 allow_private_sources=demo_source_ids())
-        rt = build_runtime(settings, clock=clock, source_vars={SIM_HOST_PORT_VARIABLE: f"{server.host}:"
-                                                               f"{server.port}"}, engine=engine)
-        rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01}
-        asyncio.run(run_round(rt))
+        with serving(server):
+            settings = load_settings(data_dir=data, sources_file=DEMO_SOURCES_FILE,
+                                     allow_private_sources=demo_source_ids())
+            rt = build_runtime(settings, clock=clock, source_vars={SIM_HOST_PORT_VARIABLE: f"{server.host}:"
+                                                                   f"{server.port}"}, engine=engine)
+            rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01}
+            asyncio.run(run_round(rt))
     finally:
         mp.undo()
         engine.dispose()
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
     yield db, clock
 
 

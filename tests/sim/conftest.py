@@ -6,8 +6,6 @@ The server runs in its own thread and event loop so the tests can stay plain syn
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,6 +14,7 @@ import pytest
 
 from sim.scenario import DEFAULT_START, Scenario, build_scenario
 from sim.server import SimServer
+from tests.sim.running import serving
 from yuqing.clock import FrozenClock
 
 
@@ -36,32 +35,8 @@ def sim_scenario() -> Scenario:
 def running_sim(sim_scenario: Scenario) -> Iterator[RunningSim]:
     clock = FrozenClock(DEFAULT_START)
     server = SimServer(clock, sim_scenario, weibo_rate_limit=1000, slow_page_seconds=0.2)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    stop: list[asyncio.Event] = []
-    errors: list[BaseException] = []
-
-    async def main() -> None:
-        stop.append(asyncio.Event())
-        try:
-            await server.start()
-        except BaseException as exc:
-            errors.append(exc)
-            started.set()
-            return
-        started.set()
-        await stop[0].wait()
-        await server.stop()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert started.wait(10), "sim server did not start"
-    if errors:
-        raise errors[0]
-    yield RunningSim(clock, sim_scenario, server, server.base_url)
-    loop.call_soon_threadsafe(stop[0].set)
-    thread.join(10)
-    loop.close()
+    with serving(server):
+        yield RunningSim(clock, sim_scenario, server, server.base_url)
 
 
 @pytest.fixture
