@@ -288,13 +288,13 @@ def _tell(session: Session, *, incident: Incident, alert: Alert | None, event: T
     """One 舆情反弹 message to the commander, the duty monitors when the alert was raised again, and the new
     level's reporting chain when the level is higher — each person once, on their channels."""
     people: dict[str, Person] = {}
-    commander = _person(org, incident.commander_id) or next(iter(org.nearest_with_role(Role.commander,
+    commander = org.find_person(incident.commander_id) or next(iter(org.nearest_with_role(Role.commander,
                                                                                         incident.unit_id)), None)
     if commander is not None:
         people[commander.id] = commander
     if alert is not None and alert.escalation_chain:
         for pid in alert.escalation_chain[0].get("people", []):
-            if (p := _person(org, pid)) is not None:
+            if (p := org.find_person(pid)) is not None:
                 people.setdefault(p.id, p)
     groups = []
     if higher:
@@ -330,12 +330,3 @@ def _tell(session: Session, *, incident: Incident, alert: Alert | None, event: T
                                   text=f"舆情反弹，按{level_title(level)}报告链通知：{who}",
                                   data={"level": level, "groups": told, "resurgence_event_id": event.id}))
     return queued
-
-
-def _person(org: OrgChart, person_id: str | None) -> Person | None:
-    if not person_id:
-        return None
-    try:
-        return org.person(person_id)
-    except KeyError:
-        return None

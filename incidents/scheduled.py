@@ -300,7 +300,7 @@ def _task_owners(org: OrgChart, incident: Incident, owner_role: str, owner_id: s
         holders = escalation_holders(org, Role(owner_role), incident.unit_id)
     except (ValueError, KeyError):
         holders = []
-    owner = _person(org, owner_id)
+    owner = org.find_person(owner_id)
     if owner is None:
         return holders
     if owner not in holders:
@@ -309,7 +309,7 @@ def _task_owners(org: OrgChart, incident: Incident, owner_role: str, owner_id: s
 
 
 def _commanders(org: OrgChart, incident: Incident) -> list[Person]:
-    commander = _person(org, incident.commander_id)
+    commander = org.find_person(incident.commander_id)
     return [commander] if commander is not None else escalation_holders(org, Role.commander, incident.unit_id)
 
 
@@ -454,15 +454,6 @@ def _deferred(lf: LevelsFile, level: str, meant_at: datetime, now: datetime) -> 
     """A note for a notice that waited for the end of quiet hours."""
     until = lf.quiet_until(level, meant_at)
     return "（夜间安静时段顺延）" if until is not None and until <= now else ""
-
-
-def _person(org: OrgChart, person_id: str | None) -> Person | None:
-    if not person_id:
-        return None
-    try:
-        return org.person(person_id)
-    except KeyError:
-        return None
 
 
 def _names(people: Sequence[Person]) -> str:

@@ -68,6 +68,17 @@ class _ComplaintCli:
             self.me = principal_for(user, self.org, csrf=None, via="cli")
             self.actor = user.login
 
+    def unit_scope(self, unit: str | None) -> set[str] | None:
+        """The units a list or statistics covers: the user's (None: every unit, for a script), narrowed to ``unit``
+        and the units under it when given."""
+        scope = set(self.me.unit_ids) if self.me is not None else None
+        if unit is None:
+            return scope
+        if unit not in {u.id for u in self.org.units}:
+            self.fail(f"机构不存在：{unit}")
+        below = {unit} | {u.id for u in self.org.descendants(unit)}
+        return below if scope is None else scope & below
+
     def check_unit(self, unit_id: str) -> None:
         if self.me is not None and not (self.me.sees_unit(unit_id)):
             self.fail(f"无权处理该机构的投诉：{unit_id}")
@@ -286,12 +297,7 @@ def complaint_list(
         if status not in {"open", "ended", *STATUS_LABELS}:
             cli.fail(f"状态无效：{status}；应为 open（未结）、ended（已结）或 "
                      + "、".join(f"{code}（{label}）" for code, label in STATUS_LABELS.items()))
-    scope = set(cli.me.unit_ids) if cli.me is not None else None
-    if unit is not None:
-        if unit not in {u.id for u in cli.org.units}:
-            cli.fail(f"机构不存在：{unit}")
-        below = {unit} | {u.id for u in cli.org.descendants(unit)}
-        scope = below if scope is None else scope & below
+    scope = cli.unit_scope(unit)
     try:
         rows = list_complaints(cli.session, unit_ids=scope, status=status, channel=chan, severity=sev,
                                month=month, tz=cli.tz, limit=limit)
@@ -500,12 +506,7 @@ def complaint_stats(
     from yuqing.categories import category_label
 
     cli = _ComplaintCli(ctx, as_)
-    scope = set(cli.me.unit_ids) if cli.me is not None else None
-    if unit is not None:
-        if unit not in {u.id for u in cli.org.units}:
-            cli.fail(f"机构不存在：{unit}")
-        below = {unit} | {u.id for u in cli.org.descendants(unit)}
-        scope = below if scope is None else scope & below
+    scope = cli.unit_scope(unit)
     try:
         s = month_stats(cli.session, month=month, cfg=cli.cfg, tz=cli.tz, calendar=cli.calendar,
                         now=cli.clock.now(), unit_ids=scope)

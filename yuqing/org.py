@@ -186,6 +186,15 @@ class OrgChart(BaseModel):
                 return p
         raise KeyError(person_id)
 
+    def find_person(self, person_id: str | None) -> Person | None:
+        """The person, or None for no id or an id no longer in the chart (a stored owner who has since left)."""
+        if not person_id:
+            return None
+        try:
+            return self.person(person_id)
+        except KeyError:
+            return None
+
     def root(self) -> Unit:
         return next(u for u in self.units if u.parent is None)
 

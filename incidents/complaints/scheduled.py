@@ -341,7 +341,7 @@ def _send(session: Session, c: Complaint, item: str, due: datetime, step: str, p
 
 def _owners(org: OrgChart, c: Complaint) -> list[Person]:
     """The assignee, else the 首问 owner (a person in the org chart)."""
-    person = _person(org, c.assignee_id) or _person(org, c.first_contact_owner_id)
+    person = org.find_person(c.assignee_id) or org.find_person(c.first_contact_owner_id)
     return [person] if person is not None else []
 
 
@@ -354,15 +354,6 @@ def _quiet(policy: Policy, c: Complaint, now: datetime) -> bool:
     qh = policy.levels_file.quiet_hours
     return (c.severity in policy.complaints.reminders.quiet_severities and qh is not None
             and qh.ends_after(now, policy.timezone) is not None)
-
-
-def _person(org: OrgChart, person_id: str | None) -> Person | None:
-    if not person_id:
-        return None
-    try:
-        return org.person(person_id)
-    except KeyError:
-        return None
 
 
 def _unit_name(org: OrgChart, unit_id: str) -> str:
