@@ -30,6 +30,7 @@ FACTOR_LABELS = {
     "reach": "传播范围",
     "velocity": "传播速度",
     "locality": "涉及层级",
+    "trending": "热榜热度",
 }
 CLOCK_LABELS = {"ack": "确认时限", "leadership": "领导知悉", "initial_report": "初报", "update_report": "续报",
                 "final_report": "终报", "review": "复盘"}

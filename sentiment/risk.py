@@ -1,11 +1,17 @@
 """Exposure risk of a story, as a product of named factors that a monitor can read ("why this alert").
 
-raw = polarity × severity × authority × reach × velocity × locality; risk = 100 × (1 − e^(−raw / k)), then
-mapped to a level by thresholds from config. polarity and severity are in 0–1 and set the base; the others are
+raw = polarity × severity × authority × reach × velocity × locality × trending; risk = 100 × (1 − e^(−raw / k)),
+then mapped to a level by thresholds from config. polarity and severity are in 0–1 and set the base; the others are
 multipliers (a lone post with no interaction has reach 0.5; provincial media has authority 2). The saturating
 curve keeps compounding factors from pinning every spreading story at 100, so the levels stay apart: with the
 defaults a lone negative complaint is IV, a post spreading beyond its author III, local media III–II,
 provincial media with fast spread II, and a viral run rumour I.
+
+Hot lists (微博热搜, 知乎热榜, …) are reach a platform has already measured: an entry naming the bank is a strong
+signal even when it is only a title with no interactions of its own. Its rank, its hours on the list and the list's
+daily audience make the ``trending`` multiplier (1 for a story on no list), and the trending floors in config set a
+minimum level whatever the tone — a story on a national list for hours is at least II, one in the top ten for an
+hour with run or rumour words is I.
 Every factor is returned with its value and a Chinese reason. Pure: plain values in, plain values out.
 """
 
@@ -54,6 +60,62 @@ class LevelFloor(BaseModel):
         return len(negatives) >= self.min_negative_items and engagement >= self.min_engagement
 
 
+class TrendingFloor(BaseModel):
+    """A minimum level for a story with a hot-list entry that is high enough, long enough, on a big enough list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: str = Field(pattern=r"^(I|II|III|IV)$")
+    reason: str = Field(min_length=1, description="shown to the monitor, in Chinese")
+    max_rank: int | None = Field(None, ge=1, description="the entry ranked at or above this (1 is the top)")
+    min_hours: float = Field(0.0, ge=0, description="hours on the list (last seen − first seen)")
+    min_reach: int = Field(0, ge=0, description="the list's daily audience")
+    risk_words: bool = Field(False, description="the entry must carry a run / rumour word or a run category")
+
+
+class TrendingRisk(BaseModel):
+    """How a hot-list entry feeds the score: factor = 1 + max_boost × rank part × time part × reach part."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_boost: float = Field(3.0, ge=0, description="the factor's ceiling is 1 + max_boost")
+    rank_half_weight: float = Field(
+        15.0, gt=0, description="rank part = 1 / (1 + ((rank − 1) / this)²): 1 at the top, 0.5 at rank this + 1")
+    hours_scale: float = Field(2.0, gt=0, description="time part = 0.3 + 0.7 × (1 − e^(−hours / this))")
+    national_reach: int = Field(
+        100_000_000, ge=1, description="a list with this daily audience or more is national (reach part 1)")
+    unknown_reach_part: float = Field(0.5, ge=0, le=1, description="reach part when the list's audience is unknown")
+    risk_words: list[str] = Field(default_factory=lambda: [
+        "挤兑", "倒闭", "跑路", "破产", "暴雷", "爆雷", "限制取现", "取不出", "取不了", "不让取", "兑付", "传言",
+        "谣言", "传闻", "网传"], description="run / rumour words looked for in an entry's title")
+    run_categories: list[str] = Field(
+        default_factory=lambda: ["withdrawal_bank_run", "liquidity_risk"],
+        description="an entry classified in one of these counts as carrying risk words")
+    floors: list[TrendingFloor] = Field(default_factory=lambda: [
+        TrendingFloor(level="II", reason="登上全国性热榜并持续数小时", min_reach=100_000_000, min_hours=2.0),
+        TrendingFloor(level="I", reason="挤兑/谣言类话题进入热榜前十并持续1小时以上", max_rank=10, min_hours=1.0,
+                      risk_words=True)])
+
+    def rank_part(self, rank: int) -> float:
+        return 1.0 / (1.0 + ((max(rank, 1) - 1) / self.rank_half_weight) ** 2)
+
+    def time_part(self, hours: float) -> float:
+        return 0.3 + 0.7 * (1.0 - math.exp(-max(hours, 0.0) / self.hours_scale))
+
+    def reach_part(self, reach: int | None) -> float:
+        if not reach or reach <= 0:
+            return self.unknown_reach_part
+        return min(1.0, math.log10(1 + reach) / math.log10(1 + self.national_reach))
+
+    def factor(self, entry: TrendingFacts) -> float:
+        """The multiplier one entry earns: rises as rank improves, with hours on the list and with the audience."""
+        return 1.0 + self.max_boost * (self.rank_part(entry.rank) * self.time_part(entry.hours)
+                                       * self.reach_part(entry.reach))
+
+    def has_risk_words(self, entry: TrendingFacts, category: str) -> bool:
+        return category in self.run_categories or any(w in entry.title for w in self.risk_words)
+
+
 class RiskConfig(BaseModel):
     """Weights and thresholds; defaults mirror config/risk.yaml."""
 
@@ -78,6 +140,7 @@ class RiskConfig(BaseModel):
     stale_after_hours: float = Field(
         72, gt=0, description="a story whose newest item is older than this when first seen is history, not an alert")
     floors: list[LevelFloor] = Field(default_factory=list, description="triggers that force a minimum level")
+    trending: TrendingRisk = Field(default_factory=TrendingRisk, description="hot-list reach (trending factor)")
 
     @model_validator(mode="after")
     def _check(self) -> RiskConfig:
@@ -93,11 +156,25 @@ class RiskConfig(BaseModel):
                 raise ValueError(f"topic_polarity.{code}: not a category of severity")
             if not 0 < value <= 1:
                 raise ValueError(f"topic_polarity.{code}: must be in (0, 1]")
+        for code in self.trending.run_categories:
+            if code not in self.severity:
+                raise ValueError(f"trending.run_categories: {code!r} is not a category of severity")
         return self
 
 
 def load_risk_config(path: Path | str) -> RiskConfig:
     return load_model(path, RiskConfig)
+
+
+@dataclass(frozen=True)
+class TrendingFacts:
+    """A hot-list entry as the score sees it (from ``article.meta["trending"]``)."""
+
+    list_name: str  # 微博热搜, 知乎热榜 …
+    rank: int  # best position seen, 1 is the top
+    hours: float  # hours on the list: last seen − first seen
+    reach: int | None = None  # the list's daily audience, when the source says
+    title: str = ""  # the entry's words as listed
 
 
 @dataclass(frozen=True)
@@ -114,6 +191,7 @@ class ArticleFacts:
     followers: int = 0
     calming: bool = False  # a clarification or notice (辟谣, 情况说明, …): never a topic signal
     thin: bool = False  # a short reply or repost comment ("绝了//@…"): too few words of its own to set the tone
+    trending: TrendingFacts | None = None  # set for an entry of a hot list
 
 
 @dataclass(frozen=True)
@@ -180,7 +258,11 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
 
     locality = cfg.locality.get(facts.unit_kind, 1.0)
 
-    raw = polarity * severity * authority * reach * velocity * locality
+    hot = [a for a in arts if a.trending is not None]
+    hot_best = max(hot, key=lambda a: cfg.trending.factor(a.trending)) if hot else None  # type: ignore[arg-type]
+    trending = cfg.trending.factor(hot_best.trending) if hot_best and hot_best.trending else 1.0
+
+    raw = polarity * severity * authority * reach * velocity * locality * trending
     score = 100.0 * (1.0 - math.exp(-raw / cfg.saturation))
     level = next((lv for lv in LEVEL_ORDER if score >= cfg.thresholds[lv]), None)
     factors = {
@@ -196,6 +278,16 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
         "velocity": _f(velocity, f"近 1 小时新增互动 {growth}，新增 {len(recent)} 条"),
         "locality": _f(locality, f"涉及层级：{UNIT_KIND_LOCALITY.get(facts.unit_kind, '未知')}"),
     }
+    if hot_best is not None and hot_best.trending is not None:
+        factors["trending"] = _f(trending, trending_reason(hot_best.trending, len(hot)))
+        for tfloor in cfg.trending.floors:
+            # Reach a platform measured is a risk in any tone: these floors do not wait for a negative item.
+            entry = next((a.trending for a in hot if a.trending is not None
+                          and _trending_floor_applies(tfloor, a.trending, a.category, cfg.trending)), None)
+            if entry is not None and (level is None or LEVEL_ORDER.index(tfloor.level) < LEVEL_ORDER.index(level)):
+                level = tfloor.level
+                factors["floor"] = _f(1.0, f"触发分级规则（至少{tfloor.level}级）：{tfloor.reason}"
+                                           f"（{entry.list_name}第{entry.rank}位，在榜{_hours(entry.hours)}小时）")
     if polarity > 0:
         for floor in cfg.floors:
             # A category trigger (a run rumour spreading) counts calm topical items too; an authority trigger
@@ -214,6 +306,33 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
 
 def _f(value: float, reason: str) -> dict:
     return {"value": round(value, 3), "reason": reason}
+
+
+def trending_reason(entry: TrendingFacts, entries: int = 1) -> str:
+    """"登上微博热搜第3位，在榜2.5小时（榜单日覆盖约5亿人）" — the strongest entry, and how many there were."""
+    audience = f"（榜单日覆盖约{_people(entry.reach)}）" if entry.reach else "（榜单覆盖人数未知）"
+    more = f"；共 {entries} 条热榜记录" if entries > 1 else ""
+    return f"登上{entry.list_name}第{entry.rank}位，在榜{_hours(entry.hours)}小时{audience}{more}"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.1f}".removesuffix(".0")
+
+
+def _people(n: int) -> str:
+    if n >= 100_000_000:
+        return f"{n / 100_000_000:.1f}".removesuffix(".0") + "亿人"
+    if n >= 10_000:
+        return f"{n / 10_000:.0f}万人"
+    return f"{n}人"
+
+
+def _trending_floor_applies(floor: TrendingFloor, entry: TrendingFacts, category: str, cfg: TrendingRisk) -> bool:
+    if floor.max_rank is not None and entry.rank > floor.max_rank:
+        return False
+    if entry.hours < floor.min_hours or (entry.reach or 0) < floor.min_reach:
+        return False
+    return not floor.risk_words or cfg.has_risk_words(entry, category)
 
 
 def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from crawlers.models import Article, ArticleMetricSample, ArticleStage, Story
 from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
-from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
+from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, TrendingFacts, score_story
 from sentiment.rules import is_calming, is_thin
 from yuqing.clock import Clock
 from yuqing.org import OrgChart
@@ -98,6 +98,50 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
     return created
 
 
+def trending_facts(article: Article) -> TrendingFacts | None:
+    """A hot-list entry's rank, hours on the list and audience from ``article.meta["trending"]`` (written by the
+    trending source: list, list_name, rank, heat, reach, first_seen_at, last_seen_at), or None for any other
+    article. The values come from a crawled page: anything unreadable is left out rather than trusted."""
+    if article.channel != "trending":
+        return None
+    info = (article.meta or {}).get("trending")
+    if not isinstance(info, dict):
+        return None
+    rank = _whole(info.get("rank"))
+    if rank is None:
+        rank = _whole((article.metrics or {}).get("rank"))
+    if rank is None or rank < 1:
+        return None
+    first, last = _utc(info.get("first_seen_at")), _utc(info.get("last_seen_at"))
+    hours = max(0.0, (last - first).total_seconds() / 3600) if first and last else 0.0
+    reach = _whole(info.get("reach"))
+    name = info.get("list_name") or info.get("list") or "热榜"
+    return TrendingFacts(list_name=str(name)[:40], rank=rank, hours=hours,
+                         reach=reach if reach and reach > 0 else None, title=article.title or "")
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+        return int(value.strip())
+    return None
+
+
+def _utc(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime) -> StoryFacts | None:
     rows = session.execute(
         select(Article, Classification).join(Classification, Classification.article_id == Article.id)
@@ -115,7 +159,8 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             channel=article.channel, label=cls.label, negative_prob=cls.negative_prob, category=cls.category,
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
             likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-            calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title)))
+            calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title),
+            trending=trending_facts(article)))
         if published <= hour_ago:
             sample = session.scalars(
                 select(ArticleMetricSample).where(ArticleMetricSample.article_id == article.id,
