@@ -13,11 +13,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawlers.claims import hold
 from crawlers.models import Story
 from incidents import playbooks
 from incidents.clocks import step_due_at
@@ -28,6 +28,7 @@ from incidents.lifecycle import ENDED, IncidentStatus
 from incidents.messages import compose, local_time, plain_line
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.notify import queue_notifications
+from incidents.numbering import next_incident_number
 from incidents.policy import PlaybookStep, Policy
 from incidents.routing import resolve_chain
 from sentiment import feedback as sentiment_feedback
@@ -148,6 +149,40 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
         out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
     session.flush()
     return out
+
+
+def handle_pending_risks(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
+    """The incident stage: handle every ``story_risks`` row not yet handled; returns how many were handled.
+
+    Work is claimed by story: each story with unhandled risk rows is taken in a short transaction of its own that
+    holds the story's row (``crawlers.claims.hold``: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the
+    write lock on SQLite), handles that story's unhandled rows oldest first, marks them handled and commits. A
+    second runner at the same time skips a story being handled (and finds its rows handled when it comes back),
+    so no risk row raises an alert twice and one story never gets two alerts; a runner that dies mid-story holds
+    nothing once its connection is gone (the transaction rolls back, the rows stay unhandled for the next runner).
+    Stories are taken in the order of their oldest unhandled row. A failure rolls the story back and raises.
+    """
+    pending = session.scalars(select(StoryRisk.story_id).where(StoryRisk.handled_at.is_(None))
+                              .order_by(StoryRisk.computed_at, StoryRisk.id)).all()
+    session.rollback()
+    handled = 0
+    for story_id in dict.fromkeys(pending):
+        try:
+            if not hold(session, Story.id, story_id):
+                session.rollback()  # another runner is handling this story
+                continue
+            risks = session.scalars(select(StoryRisk).where(StoryRisk.story_id == story_id,
+                                                            StoryRisk.handled_at.is_(None))
+                                    .order_by(StoryRisk.computed_at, StoryRisk.id)).all()
+            for risk in risks:
+                handle_story_risk(session, story_risk=risk, org=org, policy=policy, clock=clock)
+                risk.handled_at = clock.now()
+            session.commit()
+            handled += len(risks)
+        except BaseException:
+            session.rollback()
+            raise
+    return handled
 
 
 # --- people's actions ------------------------------------------------------------------------------------------
@@ -404,11 +439,8 @@ def _chain(alert: Alert, org: OrgChart, policy: Policy) -> list[EscalationStep]:
 
 
 def _next_number(session: Session, now: datetime, policy: Policy) -> str:
-    """YQ-YYYYMMDD-NNN by the local (Asia/Shanghai) date; the sequence restarts each day."""
-    prefix = f"YQ-{now.astimezone(ZoneInfo(policy.timezone)):%Y%m%d}-"
-    taken = session.scalars(select(Incident.number).where(Incident.number.like(prefix + "%"))).all()
-    seq = max((int(n.rsplit("-", 1)[1]) for n in taken if n.rsplit("-", 1)[1].isdigit()), default=0) + 1
-    return f"{prefix}{seq:03d}"
+    """YQ-YYYYMMDD-NNN by the local (Asia/Shanghai) date from the day's counter (``incidents.numbering``)."""
+    return next_incident_number(session, now, policy.timezone)
 
 
 def _event(session: Session, incident: Incident, at: datetime, kind: str, actor: str, text: str,

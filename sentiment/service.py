@@ -1,5 +1,7 @@
 """The sentiment stage of the pipeline: classify matched articles, then recompute the risk of stories that
-changed (new articles or new spread counts). Work is found by querying article stages, so a restart resumes."""
+changed (new articles or new spread counts). Work is found by querying article stages, so a restart resumes, and
+each stage claims its items (a leased batch for classify, the story's row for score), so two processes running
+the same stage never process an item twice."""
 
 from __future__ import annotations
 
@@ -7,46 +9,91 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release
 from crawlers.models import Article, ArticleMetricSample, ArticleStage, Story
 from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, TrendingFacts, score_story
 from sentiment.rules import is_calming, is_thin
-from yuqing.clock import Clock
+from yuqing.clock import Clock, SystemClock
 from yuqing.org import OrgChart
 
 DEFAULT_AUTHORITY = {"news": "local_media", "social": "social", "complaint": "complaint_platform",
                      "regulator": "regulator"}
 
 
-def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, batch_size: int = 64) -> int:
-    """Classify every article at stage ``matched``; commits per batch. Returns how many were classified."""
+CLASSIFY = "classify"  # the work_claims kind of the classify stage
+CLASSIFY_LEASE = timedelta(minutes=5)  # how long a claimed batch stays another worker's: far above one batch's time
+
+
+def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, batch_size: int = 64,
+                     lease_clock: Clock | None = None, lease: timedelta = CLASSIFY_LEASE) -> int:
+    """Classify every article at stage ``matched``, oldest id first, a batch at a time; returns how many.
+
+    Safe to run in several processes at once: each batch is first *claimed* (``crawlers.claims``: a lease of
+    ``lease`` in ``work_claims``, committed before the model runs), so another runner skips it; the model runs with
+    no transaction open; then each result is written only if the claim is still ours (released in the same
+    transaction), so an item whose lease ran out and was taken by another runner is recorded once. A runner that
+    dies leaves its claims, and the items are picked up once the lease has passed; one that fails gives its
+    unfinished claims back at once. Leases are measured on ``lease_clock`` (real time by default, not the demo's
+    scaled clock: they concern processes). On SQLite (one writer) the claim is simply serial.
+    """
+    lease_clock = lease_clock or SystemClock()
+    token = claim_token()
     done = 0
     while True:
-        articles = session.scalars(
-            select(Article).where(Article.stage == ArticleStage.matched).order_by(Article.id).limit(batch_size)
-        ).all()
-        if not articles:
+        now = lease_clock.now()
+        candidates = session.scalars(
+            select(Article.id).where(Article.stage == ArticleStage.matched,
+                                     Article.id.not_in(live_claims(CLASSIFY, now)))
+            .order_by(Article.id).limit(batch_size).with_for_update(skip_locked=True)).all()
+        if not candidates:
+            session.rollback()
             return done
-        texts = []
-        for a in articles:
-            terms = [t for m in a.mentions for t in (m.terms or [])]
-            texts.append(passages_about(a.title, a.text, terms))
-        preds = classifier.predict(texts)
-        now = clock.now()
-        for a, p in zip(articles, preds, strict=True):
-            existing = session.get(Classification, a.id)
-            if existing is None:
-                session.add(Classification(article_id=a.id, label=p.label, negative_prob=p.negative_prob,
-                                           category=p.category, model=classifier.name, classified_at=now,
-                                           cues=list(p.cues)))
-            a.stage = ArticleStage.classified
+        ids = claim(session, kind=CLASSIFY, item_ids=candidates, token=token, now=now, until=now + lease)
         session.commit()
-        done += len(articles)
+        if not ids:
+            continue  # another runner claimed these first; look again
+        try:
+            done += _classify_claimed(session, ids, classifier=classifier, clock=clock, token=token)
+        except BaseException:
+            session.rollback()
+            drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids)
+            session.commit()
+            raise
+
+
+def _classify_claimed(session: Session, ids: list[int], *, classifier: Classifier, clock: Clock, token: str) -> int:
+    """Run the model on claimed articles and record each result whose claim is still ours; commits once."""
+    articles = session.scalars(select(Article).where(Article.id.in_(ids)).order_by(Article.id)).all()
+    texts = []
+    for a in articles:
+        terms = [t for m in a.mentions for t in (m.terms or [])]
+        texts.append(passages_about(a.title, a.text, terms))
+    order = [a.id for a in articles]
+    session.rollback()  # no transaction (no snapshot, no lock) while the model runs
+    preds = classifier.predict(texts)
+    now = clock.now()
+    written = 0
+    for article_id, p in zip(order, preds, strict=True):
+        if not release(session, kind=CLASSIFY, item_id=article_id, token=token):
+            continue  # the lease ran out and another runner took the article: its result counts, not ours
+        moved = session.execute(update(Article).where(Article.id == article_id,
+                                                      Article.stage == ArticleStage.matched)
+                                .values(stage=ArticleStage.classified)).rowcount
+        if not moved:
+            continue
+        if session.get(Classification, article_id) is None:
+            session.add(Classification(article_id=article_id, label=p.label, negative_prob=p.negative_prob,
+                                       category=p.category, model=classifier.name, classified_at=now,
+                                       cues=list(p.cues)))
+        written += 1
+    session.commit()
+    return written
 
 
 @dataclass(frozen=True)
@@ -60,42 +107,75 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
     """Recompute risk for stories with newly classified articles or new spread counts.
 
     A new ``StoryRisk`` row is written only when the score moved by ``min_change`` or the level changed, so the
-    history shows the rise without a row per poll. Commits; returns the new rows.
+    history shows the rise without a row per poll. Each story is scored in a short transaction of its own that
+    holds the story's row (``crawlers.claims.hold``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock
+    on SQLite): a second scorer running at the same time skips
+    it, and one that comes after finds the work done (its articles moved to ``scored``) and writes nothing.
+    Commits per story; returns the new rows.
     """
     now = clock.now()
-    new_article_stories = set(session.scalars(
-        select(Article.story_id).where(Article.stage == ArticleStage.classified, Article.story_id.is_not(None))
-    ).all())
-    last_computed = dict(session.execute(
-        select(StoryRisk.story_id, func.max(StoryRisk.computed_at)).group_by(StoryRisk.story_id)).all())
-    spread_stories: set[int] = set()
+    candidates = _stories_with_work(session, story_ids=None)
+    session.rollback()
+    created: list[StoryRisk] = []
+    for story_id in sorted(candidates):
+        try:
+            story = session.get(Story, story_id) if hold(session, Story.id, story_id) else None
+            if story is None or not _stories_with_work(session, story_ids=[story_id]):
+                session.rollback()  # another scorer holds it, or has done it since we looked
+                continue
+            row = _score_one(session, story, ctx=ctx, now=now, min_change=min_change)
+            if row is not None:
+                created.append(row)
+            session.execute(update(Article).where(Article.story_id == story_id,
+                                                  Article.stage == ArticleStage.classified)
+                            .values(stage=ArticleStage.scored))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    # Classified articles without a story have nothing to score.
+    session.execute(update(Article).where(Article.stage == ArticleStage.classified, Article.story_id.is_(None))
+                    .values(stage=ArticleStage.scored))
+    session.commit()
+    return created
+
+
+def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[int]:
+    """Stories (all, or those of ``story_ids``) with classified articles not yet scored, or with spread samples
+    newer than their last risk row."""
+    new_articles = select(Article.story_id).where(Article.stage == ArticleStage.classified,
+                                                  Article.story_id.is_not(None))
+    last = select(StoryRisk.story_id, func.max(StoryRisk.computed_at)).group_by(StoryRisk.story_id)
+    if story_ids is not None:
+        new_articles = new_articles.where(Article.story_id.in_(story_ids))
+        last = last.where(StoryRisk.story_id.in_(story_ids))
+    found = set(session.scalars(new_articles).all())
+    last_computed = dict(session.execute(last).all())
     if last_computed:
         rows = session.execute(
             select(Article.story_id, func.max(ArticleMetricSample.observed_at))
             .join(ArticleMetricSample, ArticleMetricSample.article_id == Article.id)
             .where(Article.story_id.in_(list(last_computed)))
             .group_by(Article.story_id)).all()
-        spread_stories = {sid for sid, seen in rows if seen is not None and seen > last_computed[sid]}
-    created: list[StoryRisk] = []
-    for story_id in sorted(new_article_stories | spread_stories):
-        story = session.get(Story, story_id)
-        if story is None:
-            continue
-        facts = _story_facts(session, story, ctx, now)
-        if facts is None:
-            continue
-        result = score_story(facts, ctx.config)
-        previous = session.scalars(select(StoryRisk).where(StoryRisk.story_id == story_id)
-                                   .order_by(StoryRisk.computed_at.desc(), StoryRisk.id.desc()).limit(1)).first()
-        if previous is None or abs(previous.score - result.score) >= min_change or previous.level != result.level:
-            row = StoryRisk(story_id=story_id, computed_at=now, score=result.score, level=result.level,
-                            category=result.category, factors=result.factors)
-            session.add(row)
-            created.append(row)
-    session.execute(
-        Article.__table__.update().where(Article.stage == ArticleStage.classified).values(stage=ArticleStage.scored))
-    session.commit()
-    return created
+        found |= {sid for sid, seen in rows if seen is not None and seen > last_computed[sid]}
+    return found
+
+
+def _score_one(session: Session, story: Story, *, ctx: RiskContext, now: datetime,
+               min_change: float) -> StoryRisk | None:
+    """Score one story; add and return a new risk row when the score or level moved, else None."""
+    facts = _story_facts(session, story, ctx, now)
+    if facts is None:
+        return None
+    result = score_story(facts, ctx.config)
+    previous = session.scalars(select(StoryRisk).where(StoryRisk.story_id == story.id)
+                               .order_by(StoryRisk.computed_at.desc(), StoryRisk.id.desc()).limit(1)).first()
+    if previous is not None and abs(previous.score - result.score) < min_change and previous.level == result.level:
+        return None
+    row = StoryRisk(story_id=story.id, computed_at=now, score=result.score, level=result.level,
+                    category=result.category, factors=result.factors)
+    session.add(row)
+    return row
 
 
 def trending_facts(article: Article) -> TrendingFacts | None:
