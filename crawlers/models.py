@@ -28,6 +28,7 @@ class Channel:
     social = "social"
     complaint = "complaint"
     regulator = "regulator"
+    trending = "trending"  # hot lists (热搜 / 热榜): one article per entry, rank and heat as metrics
 
 
 class SourceState(Base):

@@ -368,11 +368,23 @@ def store_record(session: Session, item: RecordItem, now: datetime, *,
         article.metrics = {**(article.metrics or {}), **item.metrics}
         _add_sample(session, article.id, item.metrics, now)
         changed = True
-    merged = {**(article.meta or {}), **meta}
+    merged = merge_meta(article.meta or {}, meta)
     if merged != (article.meta or {}):
         article.meta = merged
         changed = True
     return UPDATED if changed else UNCHANGED
+
+
+def merge_meta(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
+    """A re-read record's meta over the stored one, except that a nested mapping keeps its stored
+    ``first_seen_at``: a hot-list entry's ``meta["trending"]`` says when the first poll saw it, and every later poll
+    would otherwise overwrite that with its own time."""
+    merged = {**stored, **fresh}
+    for key, value in fresh.items():
+        old = stored.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and old.get("first_seen_at") and "first_seen_at" in value:
+            merged[key] = {**value, "first_seen_at": old["first_seen_at"]}
+    return merged
 
 
 def store_validators(session: Session, item: ValidatorItem, now: datetime) -> None:

@@ -1,6 +1,6 @@
 """What to crawl: source definitions loaded from ``config/sources.yaml``.
 
-Sources are data, not code: one generic spider per *kind* (feed, sitemap, listing page, JSON API) reads its
+Sources are data, not code: one generic spider per *kind* (feed, sitemap, listing page, JSON API, hot list) reads its
 behaviour from a ``SourceConfig``, so an admin adds a news site or a complaint board by editing YAML. Secrets never
 live in the file: a JSON API names the environment variable holding its token (``auth.token_env``), and
 ``${NAME}`` placeholders (e.g. ``${SIM_HOST_PORT}``) are filled from given variables or the environment. Every
@@ -27,8 +27,8 @@ from crawlers.ssrf import PrivateAllowance, UnsafeURLError, check_url, url_host_
 from yuqing.errors import ConfigError
 from yuqing.yamlfile import load_yaml
 
-SourceKind = Literal["rss", "sitemap", "listing", "json_api"]
-ChannelName = Literal["news", "social", "complaint", "regulator"]
+SourceKind = Literal["rss", "sitemap", "listing", "json_api", "trending"]
+ChannelName = Literal["news", "social", "complaint", "regulator", "trending"]
 Authority = Literal[
     "national_media", "provincial_media", "local_media", "social", "complaint_platform", "regulator", "self_media"
 ]
@@ -36,6 +36,7 @@ Authority = Literal[
 MIN_POLL_INTERVAL = 30
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 OPT_IN_VARIABLE = "YUQING_ALLOW_PRIVATE_SOURCES"
 
 
@@ -80,6 +81,9 @@ class FieldMapping(_Strict):
     text: str = "text"
     title: str | None = None
     url: str | None = None
+    url_template: str | None = Field(
+        default=None, description="the item's page when the API gives no usable link, with {path} placeholders "
+        "filled (URL-quoted) from the item, e.g. 'https://www.nfra.gov.cn/…/ItemDetail.html?docId={docId}'")
     created_at: str | None = "created_at"
     author: str | None = None
     metrics: dict[str, str] = Field(
@@ -89,6 +93,32 @@ class FieldMapping(_Strict):
         default_factory=dict,
         description="extra values kept in article.meta, e.g. retweeted_text: retweeted_status.text",
     )
+
+    @field_validator("url_template")
+    @classmethod
+    def _url_template(cls, v: str | None) -> str | None:
+        return _template(v)
+
+
+def _group_regex(v: str | None) -> str | None:
+    """A regex with a capturing group 1 (what it captures is read as JSON), or a clear error."""
+    if v is None:
+        return None
+    try:
+        compiled = re.compile(v)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    if compiled.groups < 1:
+        raise ValueError("needs a capturing group (…): group 1 is the JSON text")
+    return v
+
+
+def _template(v: str | None) -> str | None:
+    if v is not None and not re.match(r"^https?://", v.strip(), re.I):
+        raise ValueError("must be an http:// or https:// URL")
+    if v is not None and not _TEMPLATE_FIELD.search(v):
+        raise ValueError("needs at least one {placeholder}, e.g. {id}")
+    return None if v is None else v.strip()
 
 
 class ApiAuth(_Strict):
@@ -111,6 +141,9 @@ class JsonApiOptions(_Strict):
 
     items_path: str = Field(default="data", description="dotted path to the list of items ('' = the top level)")
     fields: FieldMapping = Field(default_factory=FieldMapping)
+    json_pattern: str | None = Field(
+        default=None, description="regex whose group 1 is the JSON inside the response (JSONP 'cb({...})', "
+        "'var list = {...};' in a script, '<!--s-data:{...}-->'); None = the whole body is JSON")
     params: dict[str, str] = Field(default_factory=dict, description="query parameters sent with every request")
     page_param: str | None = Field(default=None, description="query parameter carrying the page number")
     first_page: int = Field(default=1, ge=0)
@@ -124,12 +157,71 @@ class JsonApiOptions(_Strict):
         default=True, description="re-read known items every poll to update metrics and record a sample"
     )
 
+    @field_validator("json_pattern")
+    @classmethod
+    def _json_regex(cls, v: str | None) -> str | None:
+        return _group_regex(v)
+
     @model_validator(mode="after")
     def _one_pagination(self) -> JsonApiOptions:
         if self.page_param and self.cursor_param:
             raise ValueError("use page_param or cursor_param, not both")
         if bool(self.cursor_param) != bool(self.cursor_path):
             raise ValueError("cursor_param and cursor_path go together")
+        return self
+
+
+class TrendingFields(_Strict):
+    """Where one hot-list entry's values are: dotted paths into the entry's JSON (format ``json``, or ``html`` with
+    ``json_pattern``), or CSS selectors inside the entry's element (``html`` with ``item_selector``; ``::text`` and
+    ``::attr(name)`` as in Scrapy). Only ``title`` is required: a list without ranks is ranked by position, one
+    without heat has heat 0."""
+
+    title: str = Field(min_length=1)
+    url: str | None = None
+    rank: str | None = None
+    heat: str | None = None
+    excerpt: str | None = None
+    time: str | None = Field(default=None, description="when the entry went on the list, if the list says")
+
+
+class TrendingOptions(_Strict):
+    """How to read a hot list (热搜 / 热榜): where its entries are, which value is which, and the list's reach."""
+
+    format: Literal["json", "html"] = "json"
+    items_path: str = Field(default="", description="dotted path to the entry list in the JSON ('' = top level)")
+    json_pattern: str | None = Field(
+        default=None, description="regex whose group 1 is the JSON inside the response (JSONP, a script variable, "
+        "'<!--s-data:{...}-->' in an HTML board)")
+    item_selector: str | None = Field(default=None, description="CSS selector of each entry (html without JSON)")
+    fields: TrendingFields
+    rank_base: Literal[0, 1] = Field(default=1, description="0 when the list's rank field counts from 0")
+    url_template: str | None = Field(
+        default=None, description="a stable page for an entry without a link, {title} (or a JSON {path}) URL-quoted, "
+        "e.g. 'https://s.weibo.com/weibo?q=%23{title}%23'")
+    skip_when: list[str] = Field(
+        default_factory=list, description="paths (or selectors) that, when present and truthy, mark an entry to "
+        "leave out: advertisements, pinned official notices")
+    params: dict[str, str] = Field(default_factory=dict, description="query parameters sent with the request")
+    reach: int = Field(ge=0, description="the list's typical daily audience (people), a risk input")
+
+    @field_validator("json_pattern")
+    @classmethod
+    def _json_regex(cls, v: str | None) -> str | None:
+        return _group_regex(v)
+
+    @field_validator("url_template")
+    @classmethod
+    def _url_template(cls, v: str | None) -> str | None:
+        return _template(v)
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> TrendingOptions:
+        if self.format == "json" and self.item_selector:
+            raise ValueError("item_selector is for format: html (a JSON list is found with items_path)")
+        if self.format == "html" and bool(self.json_pattern) == bool(self.item_selector):
+            raise ValueError("an html list needs json_pattern (JSON embedded in the page) or item_selector, "
+                             "exactly one")
         return self
 
 
@@ -146,6 +238,7 @@ class SourceConfig(_Strict):
     max_items: int = Field(default=200, ge=1, description="article pages fetched per poll")
     listing: ListingOptions | None = None
     json_api: JsonApiOptions | None = None
+    trending: TrendingOptions | None = None
     private_network: str | None = Field(
         default=None, description="the one 'host:port' this source may reach on a private network, e.g. "
         "'127.0.0.1:8100'; everything else it links or redirects to is checked as the public internet")
@@ -178,6 +271,10 @@ class SourceConfig(_Strict):
             raise ValueError("a json_api source needs json_api options (items_path, fields)")
         if self.kind != "json_api" and self.json_api is not None:
             raise ValueError(f"json_api options given for a {self.kind} source")
+        if self.kind == "trending" and (self.trending is None or self.channel != "trending"):
+            raise ValueError("a trending source needs trending options (fields, reach) and channel: trending")
+        if self.kind != "trending" and self.trending is not None:
+            raise ValueError(f"trending options given for a {self.kind} source")
         return self
 
     @property
@@ -187,7 +284,9 @@ class SourceConfig(_Strict):
 
     @property
     def tracks_metrics(self) -> bool:
-        """Items of this source are re-read every poll (their counters change)."""
+        """Items of this source are re-read every poll (their counters change; a hot list's ranks move)."""
+        if self.kind == "trending":
+            return True
         return self.kind == "json_api" and self.json_api is not None and self.json_api.track_metrics
 
 
@@ -230,6 +329,9 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
         urls = [("url", source.url)]
         if source.listing and source.listing.page_url_template:
             urls.append(("listing.page_url_template", source.listing.page_url_template.replace("{page}", "1")))
+        templates = [("trending.url_template", source.trending and source.trending.url_template),
+                     ("json_api.fields.url_template", source.json_api and source.json_api.fields.url_template)]
+        urls += [(field, _TEMPLATE_FIELD.sub("x", t)) for field, t in templates if t]
         for field, url in urls:
             try:
                 check_url(url, source.private_allowance, resolve=False)

@@ -7,13 +7,16 @@ from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.json_api import JsonApiSpider
 from crawlers.spiders.listing import ListingSpider
 from crawlers.spiders.sitemap import SitemapSpider
+from crawlers.spiders.trending import TrendingSpider
 
 SPIDER_FOR_KIND: dict[str, type[SourceSpider]] = {
     "rss": FeedSpider,
     "sitemap": SitemapSpider,
     "listing": ListingSpider,
     "json_api": JsonApiSpider,
+    "trending": TrendingSpider,
 }
 
 __all__ = ["SPIDER_FOR_KIND", "FeedSpider", "JsonApiSpider", "KnownState", "ListingSpider", "SitemapSpider",
-           "SourceSpider"]
+           "SourceSpider",
+           "TrendingSpider"]

@@ -20,9 +20,10 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.http import Response
@@ -39,6 +40,7 @@ MAX_TEXT_CHARS = 20_000
 MAX_INT_DIGITS = 1000  # longer JSON integers stay text: ``int`` refuses to convert beyond 4300 digits
 URL_REPLACED_STAT = "yuqing/items/url_replaced"
 RECORD_ERROR_STAT = "yuqing/dropped/record_error"
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 
 
 class JsonApiSpider(SourceSpider):
@@ -77,10 +79,10 @@ class JsonApiSpider(SourceSpider):
         if not go_on:
             return
         opts = self._opts
-        try:
-            data = json.loads(response.body, parse_int=_json_int)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            self.fail_entry(response, f"接口返回的不是有效 JSON（{response.url}）")
+        data = read_json(response.body, opts.json_pattern)
+        if data is None:
+            what = "页面中找不到内嵌的 JSON" if opts.json_pattern else "接口返回的不是有效 JSON"
+            self.fail_entry(response, f"{what}（{response.url}）")
             return
         items = get_path(data, opts.items_path) if opts.items_path else data
         if not isinstance(items, list):
@@ -125,6 +127,8 @@ class JsonApiSpider(SourceSpider):
         # Not resolved when relative: JSON has no base URL by standard, and the item's API URL below is what such
         # posts have always been stored under (resolving now would store them all a second time).
         url = web_url(given) if given else None
+        if url is None and f.url_template:
+            url = fill_template(f.url_template, raw)
         if url is None:
             if given:
                 self.crawler.stats.inc_value(URL_REPLACED_STAT)
@@ -152,6 +156,42 @@ class JsonApiSpider(SourceSpider):
             metrics=metrics,
             meta=meta,
         )
+
+def read_json(body: bytes, pattern: str | None = None) -> Any:
+    """The JSON of a response — the whole body, or group 1 of ``pattern`` in it (JSONP ``cb({...})``, a
+    ``var list = {...};`` in a page's script, ``<!--s-data:{...}-->``) — or None when there is none."""
+    try:
+        if pattern is None:
+            return json.loads(body, parse_int=_json_int)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:  # a GBK page with a script variable in it
+            text = body.decode("gb18030", errors="replace")
+        match = re.search(pattern, text, re.S)
+        return None if match is None else json.loads(match.group(1), parse_int=_json_int)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def fill_template(template: str, raw: Any, extra: dict[str, str] | None = None) -> str | None:
+    """``template`` with each ``{path}`` replaced by that value of the item (``extra`` first), URL-quoted; None
+    when the item lacks one or the result is no absolute http(s) URL."""
+    missing = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        value = (extra or {}).get(name)
+        if value is None:
+            value = _as_text(get_path(raw, name)) if isinstance(raw, dict) else None
+        if value is None:
+            missing = True
+            return ""
+        return quote(repair_text(value), safe="")
+
+    url = _TEMPLATE_FIELD.sub(fill, template)
+    return None if missing else web_url(url)
+
 
 def _raw_record(raw: Any) -> bytes:
     """One record of an API response as evidence: UTF-8 JSON with the keys as served (the response holds many
