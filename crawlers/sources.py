@@ -2,7 +2,9 @@
 
 Sources are data, not code: one generic spider per *kind* (feed, sitemap, listing page, JSON API, hot list) reads its
 behaviour from a ``SourceConfig``, so an admin adds a news site or a complaint board by editing YAML. Secrets never
-live in the file: a JSON API names the environment variable holding its token (``auth.token_env``), and
+live in the file: a JSON API names the environment variable holding its token (``auth.token_env``), a ``platform``
+source (Weibo, WeChat public accounts, Douyin through an API the bank supplies, ``crawlers.platforms``) the
+variables of its token or app id and secret (``platform.credentials``), and
 ``${NAME}`` placeholders (e.g. ``${SIM_HOST_PORT}``) are filled from given variables or the environment. Every
 problem is reported as a ``ConfigError`` naming the file and the field, and every URL passes the SSRF check at load
 time.
@@ -23,11 +25,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crawlers.platforms.config import PlatformOptions
 from crawlers.ssrf import PrivateAllowance, UnsafeURLError, check_url, url_host_port
 from yuqing.errors import ConfigError
 from yuqing.yamlfile import load_yaml
 
-SourceKind = Literal["rss", "sitemap", "listing", "json_api", "trending"]
+SourceKind = Literal["rss", "sitemap", "listing", "json_api", "trending", "platform"]
 ChannelName = Literal["news", "social", "complaint", "regulator", "trending"]
 Authority = Literal[
     "national_media", "provincial_media", "local_media", "social", "complaint_platform", "regulator", "self_media"
@@ -239,6 +242,7 @@ class SourceConfig(_Strict):
     listing: ListingOptions | None = None
     json_api: JsonApiOptions | None = None
     trending: TrendingOptions | None = None
+    platform: PlatformOptions | None = None
     private_network: str | None = Field(
         default=None, description="the one 'host:port' this source may reach on a private network, e.g. "
         "'127.0.0.1:8100'; everything else it links or redirects to is checked as the public internet")
@@ -261,6 +265,16 @@ class SourceConfig(_Strict):
             raise ValueError("must be an http:// or https:// URL")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_url(cls, data: Any) -> Any:
+        # A platform source's address is the endpoint the bank was given: `url` may be left out.
+        if isinstance(data, dict) and data.get("kind") == "platform" and "url" not in data:
+            platform = data.get("platform")
+            if isinstance(platform, dict) and isinstance(platform.get("endpoint"), str):
+                return {**data, "url": platform["endpoint"]}
+        return data
+
     @model_validator(mode="after")
     def _options_match_kind(self) -> SourceConfig:
         if self.kind == "listing":
@@ -275,6 +289,12 @@ class SourceConfig(_Strict):
             raise ValueError("a trending source needs trending options (fields, reach) and channel: trending")
         if self.kind != "trending" and self.trending is not None:
             raise ValueError(f"trending options given for a {self.kind} source")
+        if self.kind == "platform" and self.platform is None:
+            raise ValueError("a platform source needs platform options (name, endpoint, credentials)")
+        if self.kind != "platform" and self.platform is not None:
+            raise ValueError(f"platform options given for a {self.kind} source")
+        if self.platform is not None and self.url.rstrip("/") != self.platform.endpoint:
+            raise ValueError("url: leave it out for a platform source (its address is platform.endpoint)")
         return self
 
     @property
@@ -285,7 +305,7 @@ class SourceConfig(_Strict):
     @property
     def tracks_metrics(self) -> bool:
         """Items of this source are re-read every poll (their counters change; a hot list's ranks move)."""
-        if self.kind == "trending":
+        if self.kind in ("trending", "platform"):
             return True
         return self.kind == "json_api" and self.json_api is not None and self.json_api.track_metrics
 
@@ -326,7 +346,9 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
         if source.id in seen:
             problems.append((f"{where}.id", f"duplicate id (also sources.{seen[source.id]})"))
         seen.setdefault(source.id, index)
-        urls = [("url", source.url)]
+        urls = [("platform.endpoint" if source.platform else "url", source.url)]
+        if source.platform and source.platform.credentials.token_url:
+            urls.append(("platform.credentials.token_url", source.platform.credentials.token_url))
         if source.listing and source.listing.page_url_template:
             urls.append(("listing.page_url_template", source.listing.page_url_template.replace("{page}", "1")))
         templates = [("trending.url_template", source.trending and source.trending.url_template),

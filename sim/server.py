@@ -5,6 +5,9 @@ One app, sites separated by path prefix (``/news/``, ``/province/``, ``/weibo/``
 computed from ``clock.now()``: nothing is published before its time, counters grow along each post's curve, and
 feeds change (with fresh ETag / Last-Modified) as the story unfolds.
 
+``/vendor/…`` is a licensed data vendor's token-protected API for WeChat public-account articles and Douyin
+videos, with the OAuth-style token exchange (``sim.vendor``); exchanged tokens also open the Weibo API.
+
 ``/wecom/cgi-bin/webhook/send?key=…`` is a WeCom group robot (企业微信群机器人) answering like the platform
 (``{"errcode":0,"errmsg":"ok"}``, 93000 for a wrong key); ``/dingtalk/robot/send`` and
 ``/feishu/open-apis/bot/v2/hook/{token}`` are a DingTalk robot and a Feishu bot that verify the platforms' signatures
@@ -46,6 +49,14 @@ from sim.robots import (
     robot_routes,
 )
 from sim.scenario import PlacedArticle, PlacedPost, Scenario, build_scenario
+from sim.vendor import (
+    DEFAULT_APP_ID,
+    DEFAULT_APP_SECRET,
+    DEFAULT_TOKEN_TTL,
+    DEFAULT_VENDOR_TOKEN,
+    VendorState,
+    vendor_routes,
+)
 from yuqing.clock import Clock, ScaledClock
 
 DEFAULT_TOKEN = "sim-weibo-token"
@@ -72,17 +83,24 @@ def create_app(
     dingtalk_secret: str | None = DEFAULT_DINGTALK_SECRET,
     feishu_token: str = DEFAULT_FEISHU_TOKEN,
     feishu_secret: str | None = DEFAULT_FEISHU_SECRET,
+    vendor_token: str = DEFAULT_VENDOR_TOKEN,
+    vendor_app_id: str = DEFAULT_APP_ID,
+    vendor_app_secret: str = DEFAULT_APP_SECRET,
+    vendor_token_ttl: int = DEFAULT_TOKEN_TTL,
 ) -> Starlette:
     """Build the sim app. ``weibo_rate_limit`` is requests per second per token before 429s (wall time);
     ``robot_key`` is the WeCom group robot's key (``/wecom/cgi-bin/webhook/send?key=…``); the DingTalk robot's
     access token and 加签 secret and the Feishu bot's hook token and signing secret are the others' (``sim.robots``;
-    a secret of None turns that platform's signature check off)."""
+    a secret of None turns that platform's signature check off). ``vendor_token`` is the data vendor's static
+    token, ``vendor_app_id`` / ``vendor_app_secret`` what its token exchange accepts, ``vendor_token_ttl`` how many
+    seconds of sim time an exchanged token lives (``sim.vendor``)."""
     news_by_id = {a.id: a for a in scenario.news}
     province_by_id = {a.id: a for a in scenario.province}
     complaints_by_id = {c.id: c for c in scenario.complaints}
     penalties_by_id = {p.id: p for p in scenario.penalties}
     state: dict[str, Any] = {"flaky_hits": 0, "huge": None}
     hits: dict[str, deque[float]] = {}
+    vendor = VendorState(vendor_token, vendor_app_id, vendor_app_secret, vendor_token_ttl)
 
     def now() -> datetime:
         return clock.now()
@@ -220,7 +238,7 @@ def create_app(
     def weibo_guard(request: Request) -> Response | None:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.query_params.get("access_token")
-        if token != weibo_token:
+        if token != weibo_token and not vendor.accepts(token, now()):
             return JSONResponse({"error": "invalid_access_token", "error_code": 21332,
                                  "request": request.url.path}, status_code=401)
         window = hits.setdefault(token, deque())
@@ -278,6 +296,17 @@ def create_app(
 
     async def weibo_timeline(request: Request) -> Response:
         return weibo_guard(request) or weibo_query(request, "")
+
+    async def weibo_show(request: Request) -> Response:
+        refused = weibo_guard(request)
+        if refused is not None:
+            return refused
+        post_id = int_param(request, "id", -1)
+        pp = scenario.post_by_id(post_id) if post_id > 0 else None
+        if pp is None or pp.published > now():
+            return JSONResponse({"error": "target weibo does not exist!", "error_code": 20101,
+                                 "request": request.url.path}, status_code=404)
+        return JSONResponse(render.weibo_json(pp, scenario, now(), base(request)))
 
     async def weibo_page(request: Request) -> Response:
         pp = scenario.post_by_id(request.path_params["mid"])
@@ -368,6 +397,8 @@ def create_app(
         Route("/province/content/{aid:int}.html", province_article),
         Route("/weibo/api/statuses/search", weibo_search),
         Route("/weibo/api/statuses/public_timeline", weibo_timeline),
+        Route("/weibo/api/statuses/show", weibo_show),
+        *vendor_routes(now, scenario, vendor),
         Route("/weibo/{uid:int}/{mid:int}", weibo_page),
         Route("/complaints/", complaints_index),
         Route("/complaints/api/list", complaints_api),
@@ -380,6 +411,7 @@ def create_app(
     app.state.clock = clock
     app.state.robot_messages = robot_messages
     app.state.robot_received = robot_received
+    app.state.vendor = vendor
     return app
 
 

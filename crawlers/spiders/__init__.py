@@ -6,6 +6,7 @@ from crawlers.spiders.base import KnownState, SourceSpider
 from crawlers.spiders.feed import FeedSpider
 from crawlers.spiders.json_api import JsonApiSpider
 from crawlers.spiders.listing import ListingSpider
+from crawlers.spiders.platform import PlatformSpider
 from crawlers.spiders.sitemap import SitemapSpider
 from crawlers.spiders.trending import TrendingSpider
 
@@ -15,8 +16,8 @@ SPIDER_FOR_KIND: dict[str, type[SourceSpider]] = {
     "listing": ListingSpider,
     "json_api": JsonApiSpider,
     "trending": TrendingSpider,
+    "platform": PlatformSpider,
 }
 
-__all__ = ["SPIDER_FOR_KIND", "FeedSpider", "JsonApiSpider", "KnownState", "ListingSpider", "SitemapSpider",
-           "SourceSpider",
-           "TrendingSpider"]
+__all__ = ["SPIDER_FOR_KIND", "FeedSpider", "JsonApiSpider", "KnownState", "ListingSpider", "PlatformSpider",
+           "SitemapSpider", "SourceSpider", "TrendingSpider"]
