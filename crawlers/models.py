@@ -140,6 +140,9 @@ class ArticleMetricSample(Base):
     reposts: Mapped[int] = mapped_column(Integer, default=0)
     comments: Mapped[int] = mapped_column(Integer, default=0)
     likes: Mapped[int] = mapped_column(Integer, default=0)
+    # a hot-list entry's place and heat at this time (channel trending); NULL for every other article
+    rank: Mapped[int | None] = mapped_column(Integer)
+    heat: Mapped[int | None] = mapped_column(Integer)
 
 
 class CaptureKind:

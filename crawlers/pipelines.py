@@ -478,6 +478,8 @@ def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now:
     sample.reposts = _counter(metrics.get("reposts", 0))
     sample.comments = _counter(metrics.get("comments", 0))
     sample.likes = _counter(metrics.get("likes", 0))
+    sample.rank = _counter(metrics["rank"]) if "rank" in metrics else None  # hot lists: rank over time
+    sample.heat = _counter(metrics["heat"]) if "heat" in metrics else None
     session.flush()
 
 

@@ -111,6 +111,7 @@ def test_a_repoll_moves_rank_and_last_seen_but_keeps_first_seen(site, session_fa
     with session_factory() as s:
         samples = s.scalars(select(ArticleMetricSample).where(ArticleMetricSample.article_id == moved.id)
                             .order_by(ArticleMetricSample.id)).all()
+    assert [(sample.rank, sample.heat) for sample in samples] == [(2, 1587420), (1, 3_300_000)]
     assert [sample.observed_at for sample in samples] == [datetime.fromisoformat(first_poll), clock.now()]
 
 
