@@ -500,5 +500,7 @@ def serve(
     minutes = scenario.duration.total_seconds() / speed / 60
     print(f"sim: http://{host}:{port}/  (speed x{speed:g}, crisis lasts {minutes:.1f} min wall time)", flush=True)
     print(f"sim: weibo token {weibo_token!r}; status at http://{host}:{port}/__sim/status", flush=True)
+    print(f"sim: data vendor (WeChat, Douyin) token {DEFAULT_VENDOR_TOKEN!r}, or app id {DEFAULT_APP_ID!r} + secret "
+          f"{DEFAULT_APP_SECRET!r} at /vendor/wechat/v1/oauth2/token (docs/platforms.md)", flush=True)
     uvicorn.run(create_app(clock, scenario, weibo_token=weibo_token), host=host, port=port, log_level="warning",
                 lifespan="off")

@@ -20,7 +20,8 @@ nowhere else.
 
 Stats: ``yuqing/records``, ``yuqing/platform/token_exchanges``, ``yuqing/platform/token_rejected``,
 ``yuqing/platform/throttled``, ``yuqing/platform/waited_seconds``, ``yuqing/platform/refreshed``,
-``yuqing/platform/gone``, ``yuqing/dropped/bad_record``.
+``yuqing/platform/gone``, ``yuqing/dates_refused`` (a publication time more than a day ahead of the crawl's
+clock: the post is kept without it).
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ from crawlers.models import Article
 from crawlers.platforms.adapters import ADAPTERS
 from crawlers.platforms.base import ApiAnswerError, ApiCall, PlatformAdapter, PlatformPost
 from crawlers.platforms.config import PlatformOptions
-from crawlers.spiders.base import SourceSpider, response_headers
+from crawlers.spiders.base import DATES_REFUSED_STAT, SourceSpider, response_headers
 
 logger = logging.getLogger(__name__)
 
+FUTURE_SLACK = timedelta(days=1)  # a publication time further ahead of the crawl's clock is not believed
 TOKEN_MARGIN = timedelta(seconds=60)  # renew a token this long before the platform says it expires
 MAX_THROTTLE_RETRIES = 3
 REFRESH_HOURS = 48
@@ -145,11 +147,15 @@ class PlatformSpider(SourceSpider):
         return self._request(call, self.on_token, auth=False, cb_kwargs={"then": then})
 
     def _after_query(self, index: int) -> scrapy.Request | None:
+        if self.halted:
+            return None
         if index + 1 < len(self.queries):
             return self._search(index + 1, None, 1)
         return self._next_fetch(-1)
 
     def _next_fetch(self, position: int) -> scrapy.Request | None:
+        if self.halted:
+            return None
         position += 1
         while position < len(self.refresh_ids) and self.refresh_ids[position] in self.read_ids:
             position += 1
@@ -290,6 +296,10 @@ class PlatformSpider(SourceSpider):
 
     def _record(self, post: PlatformPost, response: Response) -> Any:
         self.crawler.stats.inc_value("yuqing/records")
+        if post.published_at is not None and post.published_at > self.now() + FUTURE_SLACK:
+            # a post "from next week" would push every later poll's ``since`` past what is really new
+            post = dataclasses.replace(post, published_at=None)
+            self.crawler.stats.inc_value(DATES_REFUSED_STAT)
         item = self.adapter.to_record(post, source_id=self.source.id, channel=self.source.channel,
                                       fallback_url=self.adapter.fetch(post.id).full_url)
         return dataclasses.replace(item, status=response.status, headers=response_headers(response))

@@ -5,6 +5,7 @@ with ``crawl_sources`` like ``yuqing run`` does, and what reaches the database i
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -307,3 +308,33 @@ def test_adapters_read_hostile_answers_without_failing_the_page():
     assert weibo.search("示例银行", None, "123", 20).full_url == \
         "https://api.example.cn/2/statuses/search?q=%E7%A4%BA%E4%BE%8B%E9%93%B6%E8%A1%8C&count=20&max_id=123"
     assert {p.key for p in DOUYIN} >= INCIDENT_DOUYIN
+
+
+def test_a_post_dated_in_the_future_keeps_no_time_and_moves_no_watermark(site, tmp_path, session_factory, clock,
+                                                                         fast, monkeypatch):
+    monkeypatch.setenv("VENDOR_TOKEN", "t0ken")
+    body = {"code": 0, "data": {"has_more": False, "next_cursor": "", "items": [
+        {"article_id": "a1", "title": "示例银行", "content": "示例银行网点今天排队", "publish_time": 4_000_000_000},
+        {"article_id": "a2", "title": "示例银行", "content": "示例银行网点昨天排队",
+         "publish_time": int(clock.now().timestamp()) - 3600}]}}
+    site.add("/wx/articles/search?keyword=bank&count=20", json.dumps(body), content_type="application/json",
+             require_auth="Bearer t0ken")
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"""
+sources:
+  - id: wx
+    name: 公众号
+    kind: platform
+    channel: social
+    authority: self_media
+    private_network: "{site.base.removeprefix('http://')}"
+    respect_robots: false
+    platform: {{name: wechat, endpoint: "{site.base}/wx", credentials: {{token_env: VENDOR_TOKEN}}, query: [bank]}}
+""", encoding="utf-8")
+    source = load_sources(path)[0]
+    result = crawl(source, session_factory, clock, fast)
+    assert result.ok, result.errors
+    assert result.stats.get("yuqing/dates_refused") == 1
+    posts = stored(session_factory, "wx")
+    assert posts["a1"].published_at is None
+    assert posts["a2"].published_at == clock.now().replace(microsecond=0) - timedelta(hours=1)
