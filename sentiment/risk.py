@@ -171,7 +171,7 @@ class TrendingFacts:
     """A hot-list entry as the score sees it (from ``article.meta["trending"]``)."""
 
     list_name: str  # 微博热搜, 知乎热榜 …
-    rank: int  # best position seen, 1 is the top
+    rank: int  # the position the latest poll saw, 1 is the top (the source keeps no rank history)
     hours: float  # hours on the list: last seen − first seen
     reach: int | None = None  # the list's daily audience, when the source says
     title: str = ""  # the entry's words as listed

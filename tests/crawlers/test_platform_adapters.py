@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -308,6 +308,14 @@ def test_adapters_read_hostile_answers_without_failing_the_page():
     assert weibo.search("示例银行", None, "123", 20).full_url == \
         "https://api.example.cn/2/statuses/search?q=%E7%A4%BA%E4%BE%8B%E9%93%B6%E8%A1%8C&count=20&max_id=123"
     assert {p.key for p in DOUYIN} >= INCIDENT_DOUYIN
+    # Weibo's search takes no time bound: the adapter stops at the first post older than since, and pages no further
+    statuses = [{"idstr": str(i), "text": "示例银行", "created_at": f"2026-11-23T0{9 - i}:00:00+08:00"}
+                for i in range(4)]
+    since = datetime(2026, 11, 23, 7, 30, tzinfo=UTC) - timedelta(hours=8)
+    page = weibo.read_search({"statuses": statuses, "max_id": "99", "has_more": True}, since)
+    assert [p.id for p in page.items] == ["0", "1"] and page.reached_since and page.next_cursor is None
+    page = weibo.read_search({"statuses": statuses, "max_id": "99", "has_more": True}, None)
+    assert len(page.items) == 4 and page.next_cursor == "99"
 
 
 def test_a_post_dated_in_the_future_keeps_no_time_and_moves_no_watermark(site, tmp_path, session_factory, clock,
