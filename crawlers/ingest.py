@@ -9,7 +9,12 @@ gone) loses at most the article in hand, which is still ``fetched`` and is proce
 Mentions are upserted on (article_id, unit_id), an article already assigned to a story keeps it, and the
 in-memory ``StoryIndex`` is only updated after the commit succeeded (``StoryIndex.assign`` changes nothing) —
 re-running after a crash creates no duplicate mentions or stories. Each article is selected ``FOR UPDATE SKIP
-LOCKED`` (PostgreSQL), so several workers can share the queue. Articles are taken oldest first by when they
+LOCKED`` (PostgreSQL), so several workers can share the queue: a worker that dies holds nothing once its connection
+is gone (the article's transaction rolls back and it stays ``fetched``). Matching runs in parallel; clustering does
+not: a relevant article's transaction takes the ``story_assignment`` counter's row lock (``crawlers.claims.bump``;
+on SQLite the write lock, taken first), brings the index up to date with what other workers assigned
+(``StoryIndex.sync``), assigns, logs the assignment in ``story_assignments`` and commits, so two workers never split
+a story. Articles are taken oldest first by when they
 happened (publish time, else fetch time; then fetch time and id): one crawl round brings a complaint from 09:00 and
 a repost from 10:30 together, and clustering should meet the story in the order the world told it.
 
@@ -41,6 +46,7 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityE
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from crawlers.claims import STORY_ASSIGNMENT, StoryAssignment, bump
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
 from crawlers.stories import StoryIndex, article_time, original_text, story_text, topic_grams
@@ -79,6 +85,7 @@ class _Outcome:
     joined: bool = False
     duplicate: bool = False
     signature: tuple[int, ...] = ()
+    seq: int = 0  # the story_assignments seq of this article's clustering step (0: not clustered)
 
 
 def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, clock: Clock,
@@ -89,9 +96,14 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
         select(Article.id).where(Article.stage == ArticleStage.fetched)
         .order_by(func.coalesce(Article.published_at, Article.fetched_at), Article.fetched_at, Article.id)
         .limit(limit)).all()
+    session.rollback()  # end the listing's read: each article gets a transaction of its own
+    sqlite = session.get_bind().dialect.name == "sqlite"
     for article_id in ids:
         try:
-            outcome = _process_one(session, article_id, matcher=matcher, index=index)
+            # SQLite has one writer: take the clustering lock (the write lock) first, so what follows reads the
+            # latest. PostgreSQL takes it after matching, which runs in parallel across workers.
+            seq = bump(session, STORY_ASSIGNMENT) if sqlite else None
+            outcome = _process_one(session, article_id, matcher=matcher, index=index, seq=seq)
             session.commit()
         except Exception as exc:
             session.rollback()
@@ -119,6 +131,7 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
         article = session.get(Article, article_id)
         if article is not None:
             index.remember(article)
+        index.watermark = max(index.watermark, outcome.seq)  # everything before it was synced under the lock
     index.prune(clock.now() - INDEX_LOOKBACK)
     if report.processed or report.failed:
         log.info("ingest batch", extra=report.as_dict())
@@ -167,7 +180,8 @@ def _set_aside(session: Session, article_id: int, exc: Exception, now: datetime)
     return 1
 
 
-def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: StoryIndex) -> _Outcome | None:
+def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: StoryIndex,
+                 seq: int | None = None) -> _Outcome | None:
     article = session.scalars(
         select(Article).where(Article.id == article_id, Article.stage == ArticleStage.fetched)
         .with_for_update(skip_locked=True)).first()
@@ -196,9 +210,14 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     topic_score = 0.0
     shared_words: list[str] = []
     thread_id = ((article.meta or {}).get("match") or {}).get("thread_id") or article.id
+    # The clustering lock (held to commit): one assigner at a time, and the index first learns what other
+    # processes assigned since it last looked, so two ingest workers never split a story.
+    if seq is None:
+        seq = bump(session, STORY_ASSIGNMENT)
+    index.sync(session)
     story = session.get(Story, article.story_id) if article.story_id is not None else None
     if story is not None:
-        outcome = _Outcome(relevant=True, story_id=story.id)
+        outcome = _Outcome(relevant=True, story_id=story.id, seq=seq)
     else:
         assignment = index.assign(
             story_text(article.title, article.text, article.meta), unit_id=story_unit,
@@ -216,13 +235,15 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
             session.flush()
             reason = "new"
             outcome = _Outcome(relevant=True, story_id=story.id, new_story=True,
-                               signature=tuple(assignment.signature))
+                               signature=tuple(assignment.signature), seq=seq)
         else:
             _join(session, story, article, at, story_unit, root_unit_id=matcher.root_unit_id)
             thread_id = _thread_of(session, story, assignment.nearest) or article.id
             article.is_duplicate = assignment.is_duplicate
-            outcome = _Outcome(relevant=True, story_id=story.id, joined=True, duplicate=assignment.is_duplicate)
+            outcome = _Outcome(relevant=True, story_id=story.id, joined=True, duplicate=assignment.is_duplicate,
+                               seq=seq)
         article.story_id = story.id
+    session.add(StoryAssignment(seq=seq, article_id=article.id, story_id=story.id))
     article.stage = ArticleStage.matched
     article.meta = {**_without_error(article.meta), "match": {
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,

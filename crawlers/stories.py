@@ -66,6 +66,11 @@ after a restart assigns the same way.
 Otherwise the article founds a new story. The founding text's signature is stored on ``Story.minhash`` (a list of
 ints), each article's topic grams and risk words on ``Article.meta['match']``, and ``StoryIndex.load`` rebuilds the
 index from those plus the recent member articles, in id order, so a restarted process assigns the same way.
+
+Several ingest processes share one story set: clustering takes the ``story_assignment`` counter's row lock
+(``crawlers.claims``), replays into its index what the others assigned since it last looked (``StoryIndex.sync``,
+from the ``story_assignments`` log), assigns, logs its own assignment and commits — one assigner at a time, each
+seeing every earlier assignment, so two processes never split a story between them.
 """
 
 from __future__ import annotations
@@ -80,9 +85,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crawlers.claims import StoryAssignment
 from crawlers.matching import normalise
 from crawlers.models import Article, ArticleStage, Story
 
@@ -300,6 +306,7 @@ class StoryIndex:
         self._entries: dict[str, tuple[int, MinHash]] = {}
         self._units: dict[str, dict[int, _UnitActivity]] = {}
         self._story_seen: dict[int, datetime] = {}
+        self.watermark = 0  # the last story_assignments seq this index has learned (crawlers.claims)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -484,6 +491,10 @@ class StoryIndex:
         """Rebuild from the database: signatures of stories seen within ``lookback`` of ``now`` (default: the
         newest story), their non-duplicate member articles, and per-unit activity. Returns the stories loaded."""
         self._reset()
+        # Everything clustered up to this seq is committed (seqs are handed out under the clustering lock and
+        # committed before it is released); what comes later is learned by ``sync``, never twice.
+        watermark = int(session.scalar(select(func.max(StoryAssignment.seq))) or 0)
+        self.watermark = watermark
         if now is None:
             now = session.scalar(select(Story.last_seen_at).order_by(Story.last_seen_at.desc()).limit(1))
             if now is None:
@@ -497,12 +508,36 @@ class StoryIndex:
         for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             articles = session.scalars(
                 select(Article).where(Article.story_id.in_(chunk),
-                                      Article.stage.not_in([ArticleStage.fetched, ArticleStage.irrelevant]))
+                                      Article.stage.not_in([ArticleStage.fetched, ArticleStage.irrelevant]),
+                                      Article.id.not_in(select(StoryAssignment.article_id)
+                                                        .where(StoryAssignment.seq > watermark)))
                 .order_by(Article.id)).all()
             for article in articles:
                 self.remember(article)
         log.info("story index loaded", extra={"stories": len(stories), "entries": len(self._entries)})
         return len(stories)
+
+    def sync(self, session: Session) -> int:
+        """Learn what other processes clustered since this index last looked: replay, in the order it happened,
+        every ``story_assignments`` row after ``watermark`` exactly as ingest does after its own commit (a story's
+        founding signature, then the article). Ingest calls it under the clustering lock, so the index it assigns
+        with holds every assignment committed before, whoever made it. Returns the articles learned."""
+        learned = 0
+        while True:
+            rows = session.execute(
+                select(StoryAssignment.seq, Article).join(Article, Article.id == StoryAssignment.article_id)
+                .where(StoryAssignment.seq > self.watermark).order_by(StoryAssignment.seq).limit(1000)).all()
+            if not rows:
+                return learned
+            for seq, article in rows:
+                info = (article.meta or {}).get("match") or {}
+                if info.get("story_reason") == "new" and article.story_id is not None:
+                    story = session.get(Story, article.story_id)
+                    if story is not None and story.minhash:
+                        self.add(story.id, signature=story.minhash, key=f"s{story.id}")
+                self.remember(article)
+                self.watermark = int(seq)
+                learned += 1
 
     def remember(self, article: Article) -> None:
         """Index one stored, assigned article exactly as ingest does (used by ingest and by ``load``)."""
