@@ -115,8 +115,16 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         "task_can": {t.id: actions.may_tick(me, t, org) for t in incident.tasks},
         "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
         "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id),
+        "deleted_articles": _deleted_articles(session, read),
         "regulator_forms": regulator_forms(session, me, incident, org=org, policy=policy, clock=clock,
                                            tz=request.app.state.settings.timezone)})
+
+
+def _deleted_articles(session, read) -> dict:
+    """Article id → when the deletion watch found it taken down, for the page's evidence list (已删除)."""
+    from incidents.deletion_watch import deleted_marks
+
+    return deleted_marks(session, [a.id for a in read.story.articles] if read.story else [])
 
 
 def _statement_reads(session, org, incident_id: int) -> list:

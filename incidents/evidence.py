@@ -6,6 +6,10 @@ under ``pages/``, and a ``manifest.json`` naming each file with its SHA-256, siz
 response headers and the article and story ids, plus the incident's number and the export time.
 ``verify_package`` re-hashes every file of such a zip against its manifest, needing nothing but the zip.
 
+Every screenshot of those articles (``incidents.evidence_models.ArticleScreenshot``) goes under ``screenshots/``
+as the PNG stored, with its SHA-256, the time it was taken, the URL, whether the live page or a stored capture was
+rendered, and the article's deletion if the deletion watch found one.
+
 A capture cut at ``capture_max_bytes`` is exported as kept: its manifest entry says ``truncated`` and gives the
 SHA-256 and size of everything served beside those of the file. The packaged pages are crawled, hostile bytes:
 they are only hashed and copied, never parsed or rendered here.
@@ -18,15 +22,17 @@ import json
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from crawlers.models import Article, ArticleCapture, CaptureKind
 from crawlers.pipelines import captured_bytes
+from incidents.evidence_models import ArticleScreenshot, ArticleWatch
+from incidents.lifecycle import ACTIVE, ENDED
 from incidents.models import Alert, Incident
 
 MANIFEST = "manifest.json"
@@ -55,14 +61,54 @@ class VerifyResult:
         return not self.problems
 
 
-def incident_captures(session: Session, incident_id: int) -> tuple[Incident, list[tuple[Article, ArticleCapture]]]:
-    """The incident and every capture of the articles of its stories, oldest fetch first."""
+def incident_story_ids(session: Session, incident: Incident) -> set[int]:
+    """The stories linked to an incident: its own and those of its alerts."""
+    story_ids = set(session.scalars(select(Alert.story_id).where(Alert.incident_id == incident.id)))
+    if incident.story_id is not None:
+        story_ids.add(incident.story_id)
+    return story_ids
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise EvidenceError(f"事件 {incident_id} 不存在")
-    story_ids = set(session.scalars(select(Alert.story_id).where(Alert.incident_id == incident_id)))
-    if incident.story_id is not None:
-        story_ids.add(incident.story_id)
+    return incident
+
+
+def incident_articles(session: Session, incident_id: int) -> tuple[Incident, list[Article]]:
+    """The incident and the articles of its stories (what its evidence is about), by id."""
+    incident = get_incident(session, incident_id)
+    story_ids = incident_story_ids(session, incident)
+    if not story_ids:
+        return incident, []
+    return incident, list(session.scalars(select(Article).where(Article.story_id.in_(sorted(story_ids)))
+                                          .order_by(Article.id)))
+
+
+def watched_articles(session: Session, now: datetime, *, closed_for_days: int) -> dict[int, bool]:
+    """Article id → whether an active incident links it, for every article of an active incident or of one
+    closed less than ``closed_for_days`` ago (what the screenshot job and the deletion watch look after)."""
+    since = now - timedelta(days=closed_for_days)
+    incidents = session.scalars(select(Incident).where(or_(
+        Incident.status.in_([str(s) for s in ACTIVE]),
+        and_(Incident.status.in_([str(s) for s in ENDED]), Incident.closed_at.is_not(None),
+             Incident.closed_at >= since))).order_by(Incident.id))
+    watched: dict[int, bool] = {}
+    for incident in incidents:
+        story_ids = incident_story_ids(session, incident)
+        if not story_ids:
+            continue
+        active = incident.status in ACTIVE
+        for article_id in session.scalars(select(Article.id).where(Article.story_id.in_(sorted(story_ids)))):
+            watched[article_id] = watched.get(article_id, False) or active
+    return watched
+
+
+def incident_captures(session: Session, incident_id: int) -> tuple[Incident, list[tuple[Article, ArticleCapture]]]:
+    """The incident and every capture of the articles of its stories, oldest fetch first."""
+    incident = get_incident(session, incident_id)
+    story_ids = incident_story_ids(session, incident)
     if not story_ids:
         return incident, []
     rows = session.execute(
@@ -90,6 +136,8 @@ def export_package(session: Session, incident_id: int, out: Path, now: datetime)
                 "story_id": article.story_id, "title": article.title,
                 "truncated": cap.truncated, "served_sha256": cap.sha256, "served_size": cap.size,
             })
+        shots = _write_screenshots(session, zf, incident)
+        files.extend(shots)
         manifest = {
             "format": FORMAT,
             "incident": {"id": incident.id, "number": incident.number},
@@ -98,6 +146,34 @@ def export_package(session: Session, incident_id: int, out: Path, now: datetime)
         }
         zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return manifest
+
+
+def _write_screenshots(session: Session, zf: zipfile.ZipFile, incident: Incident) -> list[dict[str, Any]]:
+    """Every screenshot of the incident's articles under ``screenshots/``, oldest first; their manifest entries."""
+    story_ids = incident_story_ids(session, incident)
+    if not story_ids:
+        return []
+    rows = session.execute(
+        select(Article, ArticleScreenshot).join(ArticleScreenshot, ArticleScreenshot.article_id == Article.id)
+        .where(Article.story_id.in_(sorted(story_ids)))
+        .order_by(ArticleScreenshot.taken_at, ArticleScreenshot.id)).all()
+    watches = {w.article_id: w for w in session.scalars(
+        select(ArticleWatch).where(ArticleWatch.article_id.in_({a.id for a, _ in rows})))} if rows else {}
+    entries = []
+    for article, shot in rows:
+        path = f"screenshots/article-{article.id}-screenshot-{shot.id}.png"
+        zf.writestr(path, shot.png)
+        watch = watches.get(article.id)
+        entries.append({
+            "path": path, "sha256": hashlib.sha256(shot.png).hexdigest(), "size": len(shot.png),
+            "kind": "screenshot", "url": shot.url, "taken_at": shot.taken_at.isoformat(),
+            "render_source": shot.render_source, "capture_id": shot.capture_id, "http_status": shot.http_status,
+            "page_sha256": shot.page_sha256, "recorded_sha256": shot.sha256, "clipped": shot.clipped,
+            "page_height": shot.page_height, "note": shot.note, "article_id": article.id,
+            "story_id": article.story_id, "title": article.title,
+            "article_deleted_at": watch.deleted_at.isoformat() if watch and watch.deleted_at else None,
+        })
+    return entries
 
 
 def verify_package(path: Path) -> VerifyResult:

@@ -126,6 +126,8 @@ class WeiboPost:
     video: bool = False
     repost_of: str | None = None
     growth: Growth = field(default_factory=Growth)
+    # taken down this long after it was posted: its page then shows 该微博已被删除 and the API no longer lists it
+    deleted_after: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -438,6 +438,9 @@ def weibo_json(pp: PlacedPost, scenario: Scenario, now: datetime, base: str, *, 
 
 
 def weibo_page(pp: PlacedPost, scenario: Scenario, now: datetime) -> str:
+    if scenario.is_deleted(pp, now):  # what the platform shows in place of a post taken down
+        return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>微博</title></head>'
+                '<body><div class="card"><p class="deleted">该微博已被删除</p></div></body></html>')
     data = weibo_json(pp, scenario, now, "")
     rt = data.get("retweeted_status")
     rt_html = ""

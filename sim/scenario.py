@@ -125,6 +125,7 @@ class Scenario:
     complaints: list[PlacedComplaint] = field(default_factory=list)
     penalties: list[PlacedPenalty] = field(default_factory=list)
     timeline: list[TimelineEvent] = field(default_factory=list)
+    deletions: dict[str, datetime] = field(default_factory=dict)  # weibo post key → when it is taken down
 
     # ---- time ----
     @property
@@ -147,7 +148,18 @@ class Scenario:
         return _newest_first(self.province, now)
 
     def visible_weibo(self, now: datetime) -> list[PlacedPost]:
-        return _newest_first(self.weibo, now)
+        """Posts published and not taken down by ``now``, newest first."""
+        return [p for p in _newest_first(self.weibo, now) if not self.is_deleted(p, now)]
+
+    def delete_post(self, key: str, at: datetime) -> None:
+        """Take the weibo post ``key`` down at ``at``: from then its page shows 该微博已被删除 (HTTP 200, a removal
+        page in place of the post) and the API no longer lists it."""
+        self.post_by_key(key)  # an unknown key is a KeyError now, not a silent no-op
+        self.deletions[key] = at
+
+    def is_deleted(self, post: PlacedPost, now: datetime) -> bool:
+        at = self.deletions.get(post.key)
+        return at is not None and at <= now
 
     def visible_complaints(self, now: datetime) -> list[PlacedComplaint]:
         return _newest_first(self.complaints, now)
@@ -345,6 +357,8 @@ def _build_weibo(sc: Scenario, rng: random.Random) -> None:
                 text = f"{post.text}//@{parent.user.screen_name}:{parent.text}"
         placed[post.key] = PlacedPost(post, next_id, sc.start + post.offset, user, text, root_key, post.growth)
     sc.weibo = list(placed.values())
+    sc.deletions.update({p.key: p.published + p.post.deleted_after for p in sc.weibo
+                         if p.post.deleted_after is not None})
 
 
 def _cascade(root: WeiboPost, comments: list[str], reposters: list[WeiboUser], rng: random.Random,

@@ -1,8 +1,11 @@
-"""``yuqing evidence export`` / ``yuqing evidence verify``: an incident's pages as fetched, in a zip anyone can
-check (see ``incidents.evidence``).
+"""``yuqing evidence export`` / ``verify`` / ``screenshot`` / ``check``: an incident's pages as fetched and their
+screenshots in a zip anyone can check (``incidents.evidence``), screenshots taken now
+(``incidents.screenshots``), and a deletion re-check now (``incidents.deletion_watch``).
 
-Registered by one import in ``yuqing.cli``. Export reads the database (as the operator running the command line,
-like ``yuqing audit verify``); verify needs only the zip. ``ctx.obj["clock"]`` may inject a clock.
+Registered by one import in ``yuqing.cli``. Export, screenshot and check use the database (as the operator running
+the command line, like ``yuqing audit verify``); verify needs only the zip. ``ctx.obj["clock"]`` may inject a
+clock. Screenshot and check reach the web like the pipeline does: the SSRF guard, and a source's
+``private_network`` allowance only when ``YUQING_ALLOW_PRIVATE_SOURCES`` lists it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import typer
 
 from yuqing.cli_base import _fail, _user_session
 
-evidence_app = typer.Typer(help="Evidence packages: 证据包导出与校验 (pages as fetched, SHA-256 manifest).",
-                           no_args_is_help=True)
+evidence_app = typer.Typer(help="Evidence: 证据包导出与校验、网页截图、删除复查 (pages as fetched, screenshots, "
+                                "SHA-256 manifest, deletion checks).", no_args_is_help=True)
 
 VERIFY_FAILED = 1
 
@@ -41,12 +44,15 @@ def evidence_export(
     if as_json:
         typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
         return
-    files = manifest["files"]
+    files = [f for f in manifest["files"] if f.get("kind") != "screenshot"]
+    shots = [f for f in manifest["files"] if f.get("kind") == "screenshot"]
     cut = sum(1 for f in files if f["truncated"])
     typer.echo(f"已导出事件 {manifest['incident']['number']} 的证据包：{out}（{len(files)} 个原始网页"
-               + (f"，其中 {cut} 个超过保存上限、只保存了开头部分" if cut else "") + "）")
+               + (f"，其中 {cut} 个超过保存上限、只保存了开头部分" if cut else "") + f"，{len(shots)} 张网页截图）")
     if not files:
         typer.echo("注意：该事件的文章没有保存原始网页（早于证据保存功能入库的文章没有快照）", err=True)
+    if not shots:
+        typer.echo("注意：该事件的文章还没有截图，可运行 yuqing evidence screenshot 事件编号 立即截图", err=True)
 
 
 @evidence_app.command("verify")
@@ -72,3 +78,88 @@ def evidence_verify(
             typer.echo(f"  另：{more.message}", err=True)
     if not result.ok:
         raise typer.Exit(VERIFY_FAILED)
+
+
+@evidence_app.command("screenshot")
+def evidence_screenshot(
+        ctx: typer.Context,
+        incident_id: Annotated[int, typer.Argument(min=1, help="incident id")],
+        as_json: Annotated[bool, typer.Option("--json", help="print the outcomes as JSON")] = False) -> None:
+    """立即为事件相关文章中尚未截图的逐一截取整页截图（原网页已不存在时截取保存的原始网页）。失败时退出码为 1。"""
+    import asyncio
+
+    from incidents.evidence import EvidenceError
+    from incidents.screenshots import take_incident_screenshots
+
+    clock, factory, config, allowances = _evidence_context(ctx)
+    try:
+        report = asyncio.run(take_incident_screenshots(factory, incident_id, clock=clock, config=config,
+                                                       allowances=allowances))
+    except EvidenceError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"taken": report.taken, "failed": report.failed,
+                               "outcomes": [o.__dict__ for o in report.outcomes]}, ensure_ascii=False))
+    else:
+        for o in report.outcomes:
+            typer.echo(f"文章 {o.article_id}：{o.message}", err=not o.ok)
+        typer.echo(f"截图完成：新截 {report.taken} 张，失败 {report.failed} 篇"
+                   + ("（该事件的文章均已有截图）" if not report.outcomes else ""))
+    if report.failed:
+        raise typer.Exit(VERIFY_FAILED)
+
+
+@evidence_app.command("check")
+def evidence_check(
+        ctx: typer.Context,
+        incident_id: Annotated[int, typer.Argument(min=1, help="incident id")],
+        as_json: Annotated[bool, typer.Option("--json", help="print the outcomes as JSON")] = False) -> None:
+    """立即复查事件相关文章是否已被删除（不等定时复查）；发现删除或恢复时记入事件处置记录。"""
+    from incidents.deletion_watch import check_article
+    from incidents.evidence import EvidenceError, incident_articles
+    from incidents.lifecycle import ACTIVE
+
+    clock, factory, config, allowances = _evidence_context(ctx)
+    with factory() as session:
+        try:
+            incident, articles = incident_articles(session, incident_id)
+        except EvidenceError as exc:
+            _fail(str(exc))
+        active = incident.status in ACTIVE
+        ids = [a.id for a in articles]
+    rows = []
+    for article_id in ids:
+        verdict = check_article(factory, article_id, active=active, clock=clock, options=config.deletion_watch,
+                                allowances=allowances)
+        rows.append({"article_id": article_id, "outcome": verdict.outcome, "status": verdict.status,
+                     "reason": verdict.reason, "change": verdict.change})
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    names = {"present": "仍在", "deleted": "已删除", "failed": "复查失败"}
+    for r in rows:
+        change = {"article_deleted": "（新发现删除，已记入处置记录）",
+                  "article_restored": "（已恢复，已记入处置记录）"}.get(r["change"] or "", "")
+        typer.echo(f"文章 {r['article_id']}：{names.get(r['outcome'], r['outcome'])}"
+                   + (f"，HTTP {r['status']}" if r["status"] else "") + (f"，{r['reason']}" if r["reason"] else "")
+                   + change)
+    typer.echo(f"复查完成：{len(rows)} 篇")
+
+
+def _evidence_context(ctx: typer.Context):
+    """(clock, session factory, evidence config, allowances) for the commands that reach the web."""
+    from crawlers.sources import load_sources
+    from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
+    from yuqing.clock import SystemClock
+    from yuqing.errors import ConfigError
+
+    clock = (ctx.obj or {}).get("clock") if isinstance(ctx.obj, dict) else None
+    settings, factory = _user_session()
+    try:
+        config = load_evidence_config(settings.config_dir / EVIDENCE_FILE)
+        sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
+    except ConfigError as exc:
+        _fail(str(exc))
+    allowed = set(settings.allow_private_sources)
+    allowances = {s.id: s.private_allowance if s.id in allowed else None for s in sources}
+    return clock or SystemClock(), factory, config, allowances
