@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (see README):
-#   make run   — venv, torch (CPU build on disk), the project, the database, then the demo crisis + dashboard
+#   make run   — venv, torch (CPU build on disk), the project, then the demo crisis + dashboard (own database)
 #   make test  — the same set-up plus Debian packages for browser tests, then lint and the whole test suite
 # Both are idempotent and return quickly when everything is already installed.
 
@@ -37,8 +37,9 @@ $(STAMP): pyproject.toml
 system-deps:
 	@scripts/system-deps.sh
 
+# The demo creates, migrates and prints its own database (var/demo.db): `yuqing run` refuses a demo database, so
+# the demo never touches the deployment's (var/yuqing.db or YUQING_DATABASE_URL).
 run: install
-	$(BIN)/yuqing migrate
 	$(BIN)/yuqing demo --speed $(SPEED)
 
 lint: install

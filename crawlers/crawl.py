@@ -22,7 +22,7 @@ from scrapy.crawler import AsyncCrawlerRunner, Crawler
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawlers.health import record_run
+from crawlers.health import failure_kind, record_run
 from crawlers.models import SeenUrl
 from crawlers.settings import build_settings
 from crawlers.sources import SourceConfig
@@ -82,7 +82,42 @@ async def crawl_sources(
         raise
     results = {r.source_id: r for r in outcomes}
     await asyncio.to_thread(_record_health, session_factory, enabled, results, clock)
+    for source in enabled:
+        CONSOLE.report(source, results[source.id])
     return results
+
+
+class SourceConsole:
+    """One clear Chinese log line per source when its condition changes — and for its first poll in this process —
+    instead of Scrapy's per-request tracebacks: 来源「…」（URL）抓取失败：连接被拒绝. The errors themselves go to
+    DEBUG on every poll. The condition is "ok" or what failed (``crawlers.health.failure_kind``)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, str] = {}
+
+    def report(self, source: SourceConfig, result: SourceRunResult) -> str | None:
+        """Log the line if the condition changed; returns the line logged (or None)."""
+        condition = "ok" if result.ok else failure_kind(result.errors[0] if result.errors else None)
+        if result.errors:
+            logger.debug("source %s poll errors: %s", source.id, "；".join(result.errors[:10]))
+        previous = self._last.get(source.id)
+        self._last[source.id] = condition
+        if condition == previous:
+            return None
+        where = f"来源「{source.name}」（{source.url}）"
+        if condition == "ok":
+            line = f"{where}抓取正常" if previous is None else f"{where}已恢复正常"
+            logger.info(line)
+        else:
+            line = f"{where}抓取失败：{condition}（之后仅在状态变化时再提示；详情见信息源页面或 DEBUG 日志）"
+            logger.warning(line)
+        return line
+
+    def forget(self) -> None:
+        self._last.clear()
+
+
+CONSOLE = SourceConsole()  # per process: the log is per process too
 
 
 def load_known_state(factory: sessionmaker[Session], sources: Iterable[SourceConfig]) -> dict[str, KnownState]:
@@ -170,3 +205,26 @@ def _quiet_scrapy_logging(level: str) -> None:
     # don't repeat at every poll that the aiohttp handler is "experimental" (a deliberate choice, see settings).
     logging.getLogger("scrapy").setLevel(level)
     logging.getLogger("scrapy.core.downloader.handlers._base_streaming").setLevel(logging.ERROR)
+    # A source that cannot be reached is a condition of the source, said once per change by SourceConsole; the
+    # download errors behind it (with tracebacks, at every poll, per request) become DEBUG records.
+    for name in _DOWNLOAD_ERROR_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _DemoteDownloadErrors) for f in target.filters):
+            target.addFilter(_DemoteDownloadErrors())
+
+
+# Scrapy's loggers that report failed downloads (given up retrying, robots.txt unreachable, download errors).
+_DOWNLOAD_ERROR_LOGGERS = ("scrapy.downloadermiddlewares.retry", "scrapy.downloadermiddlewares.robotstxt",
+                           "scrapy.core.scraper", "scrapy.core.engine")
+_DOWNLOAD_ERROR_TEXT = ("Gave up retrying", "Error downloading", "Error while obtaining start requests")
+
+
+class _DemoteDownloadErrors(logging.Filter):
+    """Turns Scrapy's download-failure records into DEBUG records (dropped unless DEBUG is on). Spider errors
+    (a callback that raised on a page) are left as they are: those are bugs to hand to a developer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not any(text in str(record.msg) for text in _DOWNLOAD_ERROR_TEXT):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger("crawlers").isEnabledFor(logging.DEBUG)

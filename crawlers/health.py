@@ -20,10 +20,12 @@ that silently drops posts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,6 +65,12 @@ ITEM_ERRORS_STAT = "yuqing/item_errors"  # messages, one per failed item (crawle
 MAX_ITEM_ERRORS = 10
 NOTHING_CRAWLED = "nothing_crawled"  # silent because no poll succeeded for too long
 NOTHING_FOUND = "nothing_found"  # silent because polls succeed but bring nothing new
+# Kept across polls in SourceState.stats: the usual gap between polls that brought new items (moving average) and
+# the first poll's time (a source that never succeeded is judged silent from it).
+USUAL_GAP_STAT = "items/usual_gap_s"
+FIRST_RUN_STAT = "poll/first_run_at"
+USUAL_GAP_WEIGHT = 0.3  # weight of the newest gap in the moving average
+SHOWN_TZ = ZoneInfo("Asia/Shanghai")  # default zone of times inside messages (callers pass YUQING_TIMEZONE)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ def record_run(session: Session, source: SourceConfig, result: SourceRunResult, 
                             stats={})
         session.add(state)
     previous_interval = (state.stats or {}).get("poll/interval")
+    previous_new_at = state.last_new_item_at
     state.last_run_at = now
     state.runs = (state.runs or 0) + 1
     state.items_last_run = result.new_items
@@ -128,9 +137,17 @@ def record_run(session: Session, source: SourceConfig, result: SourceRunResult, 
     interval = next_interval(source.poll_interval, previous_interval, ok=result.ok, new_items=result.new_items,
                              consecutive_failures=state.consecutive_failures)
     state.next_poll_at = now + timedelta(seconds=interval)
+    kept = {k: v for k, v in (state.stats or {}).items() if k in (USUAL_GAP_STAT, FIRST_RUN_STAT)}
+    kept.setdefault(FIRST_RUN_STAT, now.isoformat())
+    if result.ok and result.new_items > 0 and previous_new_at is not None and now > previous_new_at:
+        gap = (now - previous_new_at).total_seconds()
+        usual = kept.get(USUAL_GAP_STAT)
+        kept[USUAL_GAP_STAT] = round(gap if not isinstance(usual, int | float) else
+                                     usual + USUAL_GAP_WEIGHT * (gap - usual), 1)
     state.stats = {
         **_counters(result.stats),
         **remembered,
+        **kept,
         "run/item_problems": problems,
         "poll/interval": interval,
         "run/ok": result.ok,
@@ -257,3 +274,116 @@ def _ago(now: datetime, then: datetime) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} 小时前"
     return f"{minutes // 1440} 天前"
+
+
+# --- what failed, in a word (console lines and admin messages) -------------------------------------------------
+
+_FAILURE_KINDS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"DNSLookupError|Name or service not known|nodename nor servname|getaddrinfo|"
+                r"No address associated|name resolution|Domain name not found", re.I), "域名解析失败（DNS）"),
+    (re.compile(r"ConnectionRefused|Connection refused|Connect call failed", re.I), "连接被拒绝"),
+    (re.compile(r"Timeout|timed out|TimedOut", re.I), "连接超时"),
+    (re.compile(r"ConnectionLost|ConnectionDone|ResponseNeverReceived|Connection reset|ServerDisconnected|"
+                r"ConnectionReset", re.I), "连接中断"),
+    (re.compile(r"SSL|certificate|TLS", re.I), "TLS/证书错误"),
+]
+_HTTP_STATUS = re.compile(r"HTTP (\d{3})")
+
+
+def failure_kind(error: str | None) -> str:
+    """What failed, for a person: 域名解析失败（DNS）/ 连接被拒绝 / 连接超时 / HTTP 503 / … — else the error's own
+    text, shortened (``errors`` are the spiders' messages, which quote the exception's class and text)."""
+    text = (error or "").strip()
+    if not text:
+        return "未知错误"
+    status = _HTTP_STATUS.search(text)
+    if status:
+        return f"HTTP {status.group(1)}"
+    for pattern, label in _FAILURE_KINDS:
+        if pattern.search(text):
+            return label
+    first = text.split("；", 1)[0]
+    return first if len(first) <= 80 else first[:79] + "…"
+
+
+# --- when a person must be told ---------------------------------------------------------------------------------
+
+ALERT_OK, ALERT_FAILING, ALERT_SILENT = "ok", "failing", "silent"
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """When a source's trouble is worth a message to the admin (``YUQING_SOURCE_ALERT_*``).
+
+    ``failures``: consecutive failed polls. ``silent_intervals``: no successful poll for this many poll intervals
+    (also when polls stopped altogether). ``quiet_factor``: a source that used to bring new items brings none for
+    this many times its usual gap between new items (and at least ``silent_intervals`` poll intervals)."""
+
+    failures: int = 5
+    silent_intervals: float = SILENT_AFTER_INTERVALS
+    quiet_factor: float = 4.0
+
+
+@dataclass(frozen=True)
+class SourceAlertState:
+    """A source's condition as the admin is told of it: ``ok``, ``failing`` (failed polls, or none succeeded for
+    too long: nothing crawled) or ``silent`` (polls succeed but nothing new for far longer than usual: nothing
+    found). ``since`` identifies the episode (it does not change while the condition lasts)."""
+
+    state: str
+    reason: str
+    since: datetime | None
+
+
+def alert_state(source: SourceConfig, state: SourceState | None, now: datetime,
+                thresholds: HealthThresholds = HealthThresholds(), tz: ZoneInfo = SHOWN_TZ) -> SourceAlertState:
+    """The source's alert condition (pure). "Nothing found" is only judged when polls succeed, so it never hides
+    "nothing crawled"."""
+    if state is None or state.last_run_at is None or not source.enabled:
+        return SourceAlertState(ALERT_OK, "", None)
+    interval = timedelta(seconds=source.poll_interval)
+    failures = state.consecutive_failures or 0
+    kind = failure_kind(state.last_error)
+    last_ok = _local_text(state.last_success_at, tz) if state.last_success_at else "从未成功"
+    if failures >= thresholds.failures:
+        return SourceAlertState(ALERT_FAILING, f"已连续 {failures} 次抓取失败（{kind}），最后成功于{last_ok}"
+                                if state.last_success_at else f"已连续 {failures} 次抓取失败（{kind}），从未成功抓取",
+                                state.last_success_at)
+    reference = state.last_success_at or _first_run_at(state)
+    if reference is not None and now - reference > interval * thresholds.silent_intervals:
+        return SourceAlertState(ALERT_FAILING, f"{_ago(now, reference)}起没有一次成功抓取"
+                                + (f"（{kind}）" if failures else "（抓取已停止）") + f"，最后成功于{last_ok}",
+                                state.last_success_at)
+    if state.last_new_item_at is not None and not failures:
+        usual = (state.stats or {}).get(USUAL_GAP_STAT)
+        window = interval * thresholds.silent_intervals
+        if isinstance(usual, int | float) and usual > 0:
+            window = max(window, timedelta(seconds=usual * thresholds.quiet_factor))
+        if now - state.last_new_item_at > window:
+            return SourceAlertState(ALERT_SILENT, f"抓取正常，但{_ago(now, state.last_new_item_at)}起没有新内容"
+                                    f"（平时约每 {_span(usual)} 就有新内容）" if usual else
+                                    f"抓取正常，但{_ago(now, state.last_new_item_at)}起没有新内容",
+                                    state.last_new_item_at)
+    return SourceAlertState(ALERT_OK, "", None)
+
+
+def _first_run_at(state: SourceState) -> datetime | None:
+    raw = (state.stats or {}).get(FIRST_RUN_STAT)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def _local_text(when: datetime, tz: ZoneInfo = SHOWN_TZ) -> str:
+    local = when.astimezone(tz)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _span(seconds: float | None) -> str:
+    minutes = int((seconds or 0) // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} 分钟"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} 小时"
+    return f"{minutes // 1440} 天"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -40,7 +41,28 @@ class DemoOptions:
     respond: bool = False  # the commander, legal and a leader act too (yuqing.demo_people)
 
 
-class HeldClock(ScaledClock):
+class DemoClock(ScaledClock):
+    """The demo's ``ScaledClock``, which can be stopped for good: when the script is over, simulated time stands
+    at the moment it ended, so the dashboard keeps showing the crisis as it stood then instead of every clock
+    running hours overdue and every source turning silent while nothing is scripted any more."""
+
+    _stopped_at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self._stopped_at if self._stopped_at is not None else super().now()
+
+    def stop(self) -> datetime:
+        """Stop simulated time where it is now; returns that instant."""
+        if self._stopped_at is None:
+            self._stopped_at = self.now()
+        return self._stopped_at
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped_at is not None
+
+
+class HeldClock(DemoClock):
     """A ``ScaledClock`` that runs only when released: with ``--respond`` simulated time moves only while the demo
     waits between the people's looks at the product, and stands still while the demo starts (loading the model)
     and while a pipeline round runs — so at a high ``--speed`` neither swallows the simulated minutes the story
@@ -61,6 +83,8 @@ class HeldClock(ScaledClock):
             self._held_since = None
 
     def now(self) -> datetime:
+        if self._stopped_at is not None:
+            return self._stopped_at
         t = self._held_since if self._held_since is not None else time.monotonic()
         return self.start + timedelta(seconds=(t - self._t0 - self._held_total) * self.speed)
 
@@ -79,6 +103,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     from sim.server import DEFAULT_ROBOT_KEY, SimServer
 
     db_path = settings.data_dir / "demo.db"
+    own_file = None if settings.database_url else db_path
     if options.reset:
         _remove_sqlite(db_path)
     settings = settings.model_copy(update={"database_url": settings.database_url or f"sqlite:///{db_path}"})
@@ -89,7 +114,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
-    clock = HeldClock(start, options.speed) if options.respond else ScaledClock(start, options.speed)
+    clock = HeldClock(start, options.speed) if options.respond else DemoClock(start, options.speed)
     engine = engine_for(settings)
     try:
         upgrade(engine)
@@ -100,6 +125,8 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     except BaseException:
         engine.dispose()
         raise
+    for line in database_lines(engine.url.render_as_string(hide_password=True), own_file=own_file):
+        announce(line)
     scenario = build_scenario(start)
     sim = SimServer(clock, scenario, weibo_token=DEMO_WEIBO_TOKEN)
     await sim.start()
@@ -134,8 +161,10 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
                          policy=rt.policy, sources=rt.sources)
         app.state.robot_received = sim.app.state.robot_received  # 发送记录 shows what each robot received
         api_server = await serve_api(app, settings.api_host, settings.api_port)
-        url = f"http://{settings.api_host}:{settings.api_port}"
-        announce(f"仪表盘 / dashboard: {url}")
+        from yuqing.listen import dashboard_url
+
+        url = dashboard_url(settings.api_host, settings.api_port).rstrip("/")
+        announce(f"仪表盘: {url}/")
         announce(f"模拟互联网 / simulated internet: {sim.base_url}")
         announce(f"演示账号 / demo logins (密码 password: {DEMO_PASSWORD}):")
         for u in users:
@@ -163,8 +192,8 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         while not scenario.finished(clock.now()) or (
                 people is not None and people.busy() and clock.now() < wrap_up):
             report = await run_round(rt)
-            for err in report.errors:
-                log.warning("crawl error", extra={"error": err})
+            for err in report.errors:  # each source's condition is logged once per change (crawlers.crawl)
+                log.debug("crawl error", extra={"error": err})
             if people is None or not isinstance(clock, HeldClock):
                 await asyncio.sleep(options.round_pause)
                 continue
@@ -178,10 +207,11 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         await run_round(rt)  # one last pass over what the final minutes published
         summary = demo_summary(rt)
         if api_server is not None:
-            announce("场景已结束，仪表盘继续运行；Ctrl-C 退出")
-            if isinstance(clock, HeldClock):
-                clock.release()  # from here on time runs on, as for anyone using the dashboard
-            await asyncio.Event().wait()
+            ended = clock.stop()
+            announce(script_over_line(ended, settings.tz))
+            while True:  # no more polling; what people do on the dashboard is still delivered
+                await run_round(rt, crawl=False)
+                await asyncio.sleep(max(1.0, options.round_pause))
         return summary
     finally:
         if api_server is not None:
@@ -189,6 +219,39 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         await sim.stop()
         mail_sink.stop()
         engine.dispose()
+
+
+def database_lines(where: str, *, own_file: Path | None) -> list[str]:
+    """Which database the demo fills, and the exact command that issues an API token in it.
+
+    The demo keeps its own database (public demo password, simulated articles; ``yuqing run`` refuses it), so a
+    plain ``yuqing user …`` opens the deployment's database instead: the line says how to reach the demo's.
+    ``own_file`` is the demo's SQLite file, or None when YUQING_DATABASE_URL chose the database (then the user
+    commands already open it, and the URL — perhaps with a password — is not printed)."""
+    lines = [f"数据库: {where}（演示专用，每次启动清空；yuqing run 会拒绝使用它）"]
+    if own_file is None:
+        lines.append("为演示账号签发 API 令牌（同一 YUQING_DATABASE_URL 下）: yuqing user token wangmin")
+    else:
+        url = shlex.quote(f"sqlite:///{own_file.resolve()}")
+        lines.append(f"为演示账号签发 API 令牌: YUQING_DATABASE_URL={url} yuqing user token wangmin")
+    return lines
+
+
+def demo_database_hint(settings: Settings, command: str) -> str:
+    """For a user command that found no such user: where the demo's database is, if there is one and the command
+    did not open it (``make run`` fills ``YUQING_DATA_DIR/demo.db``, the user commands the deployment's)."""
+    demo_file = (settings.data_dir / "demo.db").resolve()
+    if not demo_file.exists() or settings.effective_database_url == f"sqlite:///{demo_file}":
+        return ""
+    return (f"\n提示：演示（make run / yuqing demo）使用自己的数据库 {demo_file}，请这样在其中执行："
+            f"YUQING_DATABASE_URL={shlex.quote(f'sqlite:///{demo_file}')} {command}")
+
+
+def script_over_line(ended: datetime, tz) -> str:
+    """What the demo says when its script is over (simulated time stops there)."""
+    local = ended.astimezone(tz)
+    return (f"演示剧本已结束：模拟时间停在 {local.month}月{local.day}日 {local:%H:%M}（剧本结束时），不再抓取来源；"
+            "仪表盘保持此刻的状态，您在仪表盘上的操作照常生效、通知照常发送。Ctrl-C 退出")
 
 
 def with_chat_robots(policy, names: tuple[str, ...] = ("wecom", "dingtalk", "feishu")):

@@ -38,7 +38,7 @@ async def run_service(settings: Settings) -> None:
                      policy=rt.policy, sources=rt.sources)
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
-    log.info("yuqing running", extra={"url": f"http://{settings.api_host}:{settings.api_port}"})
+    announce_dashboard(settings)
     try:
         await run_pipeline(rt, stop, idle_seconds=5.0)
     finally:
@@ -62,10 +62,20 @@ async def run_api_only(settings: Settings) -> None:
                      clock=clock, policy=load_policy(settings.levels_path, settings.checklists_path))
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
+    announce_dashboard(settings)
     try:
         await stop.wait()
     finally:
         await stop_api(server)
+
+
+def announce_dashboard(settings: Settings) -> None:
+    """The one line a person starting the service looks for: where to open the dashboard (stdout, flushed)."""
+    from yuqing.listen import dashboard_url
+
+    url = dashboard_url(settings.api_host, settings.api_port)
+    print(f"仪表盘: {url}", flush=True)
+    log.info("yuqing running", extra={"url": url})
 
 
 def prepare_accounts(session_factory: sessionmaker[Session], org: OrgChart, *, clock: Clock) -> None:
