@@ -41,6 +41,7 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 OPT_IN_VARIABLE = "YUQING_ALLOW_PRIVATE_SOURCES"
+PUBLIC_CATALOGUE_FILE = "sources.public.yaml"  # beside sources.yaml in the config directory
 
 
 class _Strict(BaseModel):
@@ -53,6 +54,9 @@ class ListingOptions(_Strict):
     link_selector: str | None = Field(default=None, description="CSS selector of article links, e.g. 'ul.news a'")
     link_xpath: str | None = Field(default=None, description="XPath of article links (alternative to CSS)")
     link_pattern: str | None = Field(default=None, description="regex an article URL must match")
+    title_selector: str | None = Field(
+        default=None, description="CSS selector of the title inside a link that wraps a whole card (e.g. "
+        "'h1.title'); default: the link's text")
     next_selector: str | None = Field(default=None, description="CSS selector of the next-page link")
     page_url_template: str | None = Field(
         default=None, description="URL of list page N with '{page}', e.g. 'https://x.cn/news/list_{page}.html'"
@@ -367,6 +371,26 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
     if problems:
         raise ConfigError(path, problems)
     return parsed.sources
+
+
+def add_public_catalogue(sources: list[SourceConfig], path: Path, *, allowed_private: list[str],
+                         variables: dict[str, str] | None = None) -> list[SourceConfig]:
+    """``sources`` plus the entries the bank enabled in the public catalogue (``config/sources.public.yaml``).
+
+    The whole catalogue is validated (a broken entry fails start-up and ``check-config`` even while disabled, so
+    enabling it later cannot fail at 3 a.m.); only enabled entries are crawled. An enabled entry whose id is also in
+    the bank's own sources file is an error: one id, one source, one health record.
+    """
+    if not path.exists():
+        return sources
+    catalogue = load_sources(path, variables)
+    require_private_opt_in(catalogue, allowed_private, path)
+    own = {s.id for s in sources}
+    clashes = [(f"sources.{i}[{s.id}].id", "also in the bank's sources file: enable it in one file only")
+               for i, s in enumerate(catalogue) if s.enabled and s.id in own]
+    if clashes:
+        raise ConfigError(path, clashes)
+    return [*sources, *(s for s in catalogue if s.enabled)]
 
 
 def require_private_opt_in(sources: list[SourceConfig], allowed_ids: list[str], path: Path | str) -> None:

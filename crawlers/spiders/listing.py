@@ -73,7 +73,8 @@ class ListingSpider(SourceSpider):
                 href, title = root, None
             else:
                 href = sel.attrib.get("href")
-                title = " ".join("".join(sel.xpath(".//text()").getall()).split()) or sel.attrib.get("title")
+                inner = sel.css(opts.title_selector) if opts.title_selector else sel
+                title = " ".join("".join(inner.xpath(".//text()").getall()).split()) or sel.attrib.get("title")
             if not href or not is_web_link(href):
                 stats.inc_value(SKIPPED_LINKS_STAT)
                 continue
