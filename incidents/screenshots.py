@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -64,9 +64,11 @@ async def default_renderer(request: RenderRequest, time_limit: float) -> RenderR
     return await render_page_async(request, time_limit=time_limit)
 
 
-def allowances_for(sources: list) -> Allowances:
-    """Each configured source's allowance (the runtime's sources have passed the private-network opt-in)."""
-    return {s.id: s.private_allowance for s in sources}
+def allowances_for(sources: list, allowed_ids: Iterable[str]) -> Allowances:
+    """Each source's ``private_network`` allowance, for the sources the admin opted in by id
+    (``YUQING_ALLOW_PRIVATE_SOURCES``) — as for crawling; a disabled source's is checked the same way."""
+    allowed = set(allowed_ids)
+    return {s.id: s.private_allowance if s.id in allowed else None for s in sources}
 
 
 def due_articles(session: Session, now: datetime, config: EvidenceConfig, *, limit: int) -> list[int]:

@@ -150,6 +150,7 @@ def _evidence_context(ctx: typer.Context):
     """(clock, session factory, evidence config, allowances) for the commands that reach the web."""
     from crawlers.sources import load_sources
     from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
+    from incidents.screenshots import allowances_for
     from yuqing.clock import SystemClock
     from yuqing.errors import ConfigError
 
@@ -160,6 +161,5 @@ def _evidence_context(ctx: typer.Context):
         sources = load_sources(settings.sources_path) if settings.sources_path.exists() else []
     except ConfigError as exc:
         _fail(str(exc))
-    allowed = set(settings.allow_private_sources)
-    allowances = {s.id: s.private_allowance if s.id in allowed else None for s in sources}
+    allowances = allowances_for(sources, settings.allow_private_sources)
     return clock or SystemClock(), factory, config, allowances

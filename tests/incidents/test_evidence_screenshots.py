@@ -26,13 +26,15 @@ from typer.testing import CliRunner
 from crawlers.models import ArticleCapture
 from crawlers.screenshot import CHROMIUM, CHROMIUM_ARGS, RenderRequest, cjk_font_installed, render_page_async
 from incidents.evidence_config import EvidenceConfig
+from incidents.evidence_jobs import start_evidence_jobs
 from incidents.evidence_models import ArticleScreenshot, ArticleWatch, RenderSource
 from incidents.screenshots import take_due_screenshots
 from tests.incidents.evidence_site import Page, open_incident, running_site, sources_file
 from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
-from yuqing.runtime import Runtime, start_evidence_jobs
+from yuqing.runtime import Runtime, run_pipeline
+from yuqing.settings import Settings
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -212,22 +214,31 @@ def test_failures_are_recorded_and_retried_with_backoff_by_the_scheduled_job(db,
         assert s.get(ArticleWatch, down).shot_next_at is None
 
 
-def test_the_pipeline_loop_starts_the_job_in_the_background(db, site, org, policy, clock):
+def test_the_pipeline_loop_starts_the_job_in_the_background(db, site, org, policy, clock, tmp_path):
     engine, factory = db
     open_incident(factory, org=org, policy=policy, clock=clock, site=site, paths=["/post/1"])
-    rt = Runtime(settings=None, clock=clock, engine=engine, session_factory=factory, org=org,  # type: ignore[arg-type]
-                 sources=[_source(site)], policy=policy, risk_ctx=None, matcher=None, story_index=None,
-                 classifier=None, evidence_config=EvidenceConfig())
+    settings = Settings(data_dir=tmp_path, allow_private_sources=["local-weibo"])
+    # the source is disabled (nothing is crawled) but its articles are still watched, under its allowance
+    rt = Runtime(settings=settings, clock=clock, engine=engine, session_factory=factory, org=org,
+                 sources=[_source(site, enabled=False)], policy=policy, risk_ctx=None, matcher=None,
+                 story_index=None, classifier=None, evidence_config=EvidenceConfig())
 
-    async def loop() -> tuple[bool, bool]:
-        started = start_evidence_jobs(rt)
-        again = start_evidence_jobs(rt)  # the last run is still going: not started twice
-        await rt.evidence_task
-        return started, again
+    async def loop() -> bool:
+        stop = asyncio.Event()
+        pipeline = asyncio.create_task(run_pipeline(rt, stop, idle_seconds=0.05))
+        while rt.evidence_task is None:
+            await asyncio.sleep(0.05)
+        first = rt.evidence_task
+        again = start_evidence_jobs(rt)  # the run is still going: not started twice
+        await first
+        stop.set()
+        await pipeline
+        return again
 
-    assert asyncio.run(loop()) == (True, False)
+    assert asyncio.run(loop()) is False
     with factory() as s:
-        assert s.scalar(select(func.count()).select_from(ArticleScreenshot)) == 1
+        shot = s.scalars(select(ArticleScreenshot)).one()
+        assert shot.render_source == RenderSource.live and shot.sha256 == hashlib.sha256(shot.png).hexdigest()
 
 
 def test_a_hanging_page_costs_one_time_limit(site):
@@ -247,8 +258,8 @@ def _allowance(site):
     return PrivateAllowance.parse(site.host_port)
 
 
-def _source(site):
+def _source(site, *, enabled: bool = True):
     from crawlers.sources import SourceConfig
 
     return SourceConfig(id="local-weibo", name="本地测试微博", kind="rss", channel="social", url=site.url("/feed.xml"),
-                        authority="local_media", private_network=site.host_port)
+                        authority="local_media", private_network=site.host_port, enabled=enabled)

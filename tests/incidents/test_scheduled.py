@@ -125,7 +125,7 @@ def test_an_overdue_task_goes_to_its_owner_then_the_commander_then_the_leader_in
         deadline_notices(session, clock, org=org, policy=policy)
     assert about(notices(session, case, "overdue"), "保全证据") == ["wangmin", "zhaolei", "liuqiang", "chenjing"]
     steps = [e.text for e in events(case, "deadline_overdue") if "保全证据" in e.text]
-    evidence = "任务“保全证据：对帖子截图、保存链接并记录首发来源”（截止 2026-11-23 12:00）"
+    evidence = "任务“保全证据：核对帖子的系统截图与原始网页、导出证据包并记录首发来源”（截止 2026-11-23 12:00）"
     assert steps == [f"已超时：{evidence}未完成，已提醒负责人：王敏、赵磊",
                      f"已超时：{evidence}仍未完成，已上报应急处置负责人：刘强",
                      f"已超时：{evidence}仍未完成，已上报分管行领导：陈静"]
