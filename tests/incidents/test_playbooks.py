@@ -88,7 +88,8 @@ def test_a_complaint_a_media_exposure_and_a_rumour_get_the_union_without_duplica
     t = tasks(incident)
     # The same step in three playbooks: the stricter deadline (rumour: 60 min, media: 30 at II, complaint: 60 at II).
     assert t["preserve_evidence"].due_at == START + timedelta(minutes=30)
-    assert t["preserve_evidence"].title == "保全证据：核对报道的系统截图与原始网页、导出证据包并记录首发来源"  # media's, whose deadline won
+    # media's, whose deadline won
+    assert t["preserve_evidence"].title == "保全证据：核对报道的系统截图与原始网页、导出证据包并记录首发来源"
     # contact_complainant: media's 24 h at level II from the opening beats the complaint rule's 48 h from the post.
     assert t["contact_complainant"].due_at == START + timedelta(hours=24)
     assert t["contact_complainant"].title == "联系当事客户，核实诉求并跟进处理"
