@@ -8,8 +8,9 @@ defaults a lone negative complaint is IV, a post spreading beyond its author III
 provincial media with fast spread II, and a viral run rumour I.
 
 Hot lists (微博热搜, 知乎热榜, …) are reach a platform has already measured: an entry naming the bank is a strong
-signal even when it is only a title with no interactions of its own. Its rank, its hours on the list and the list's
-daily audience make the ``trending`` multiplier (1 for a story on no list), and the trending floors in config set a
+signal even when it is only a title with no interactions of its own. Such an entry counts as at least
+``trending.entry_signal`` negative (unless positive or a clarification), its best rank, its hours on the list and
+the list's daily audience make the ``trending`` multiplier (1 for a story on no list), and the trending floors set a
 minimum level whatever the tone — a story on a national list for hours is at least II, one in the top ten for an
 hour with run or rumour words is I.
 Every factor is returned with its value and a Chinese reason. Pure: plain values in, plain values out.
@@ -79,6 +80,9 @@ class TrendingRisk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_boost: float = Field(3.0, ge=0, description="the factor's ceiling is 1 + max_boost")
+    entry_signal: float = Field(
+        0.5, ge=0, le=1, description="how negative a hot-list entry that is neither positive nor a clarification "
+        "counts at least (its title is often too short for the tone to say anything)")
     rank_half_weight: float = Field(
         15.0, gt=0, description="rank part = 1 / (1 + ((rank − 1) / this)²): 1 at the top, 0.5 at rank this + 1")
     hours_scale: float = Field(2.0, gt=0, description="time part = 0.3 + 0.7 × (1 − e^(−hours / this))")
@@ -108,8 +112,9 @@ class TrendingRisk(BaseModel):
         return min(1.0, math.log10(1 + reach) / math.log10(1 + self.national_reach))
 
     def factor(self, entry: TrendingFacts) -> float:
-        """The multiplier one entry earns: rises as rank improves, with hours on the list and with the audience."""
-        return 1.0 + self.max_boost * (self.rank_part(entry.rank) * self.time_part(entry.hours)
+        """The multiplier one entry earns: rises as its best rank improves, with hours on the list and with the
+        list's audience."""
+        return 1.0 + self.max_boost * (self.rank_part(entry.best_rank) * self.time_part(entry.hours)
                                        * self.reach_part(entry.reach))
 
     def has_risk_words(self, entry: TrendingFacts, category: str) -> bool:
@@ -168,13 +173,30 @@ def load_risk_config(path: Path | str) -> RiskConfig:
 
 @dataclass(frozen=True)
 class TrendingFacts:
-    """A hot-list entry as the score sees it (from ``article.meta["trending"]``)."""
+    """A hot-list entry as the score sees it (``article.meta["trending"]`` and its rank samples)."""
 
     list_name: str  # 微博热搜, 知乎热榜 …
-    rank: int  # the position the latest poll saw, 1 is the top (the source keeps no rank history)
+    rank: int  # the position the latest poll saw, 1 is the top
     hours: float  # hours on the list: last seen − first seen
     reach: int | None = None  # the list's daily audience, when the source says
     title: str = ""  # the entry's words as listed
+    # (hours since first seen, rank) each time the rank changed, in time order; each holds until the next (the
+    # last until ``hours``). Empty when unknown: the entry then counts as at ``rank`` the whole time.
+    timeline: tuple[tuple[float, int], ...] = ()
+
+    @property
+    def best_rank(self) -> int:
+        return min([self.rank, *(r for _, r in self.timeline)])
+
+    def hours_at_or_above(self, max_rank: int) -> float:
+        """Hours the entry spent at ``max_rank`` or higher (1 is the top)."""
+        steps = self.timeline or ((0.0, self.rank),)
+        total = 0.0
+        for i, (start, rank) in enumerate(steps):
+            end = steps[i + 1][0] if i + 1 < len(steps) else self.hours
+            if rank <= max_rank:
+                total += max(0.0, min(end, self.hours) - start)
+        return total
 
 
 @dataclass(frozen=True)
@@ -219,10 +241,12 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
     negatives = [a for a in arts if a.label == "negative"]
     # A rumour told calmly ("内部消息：……现金不够了，各网点限制取现") reads neutral, yet a run rumour is a risk
     # whatever its tone: a non-positive, non-calming item of a topic category counts as at least that negative.
-    signal = [max(a.negative_prob, _topic_signal(a, cfg)) for a in arts]
+    # So is a hot-list entry naming the bank: being on the list is exposure, whatever its few words say.
+    signal = [max(a.negative_prob, _topic_signal(a, cfg), _trending_signal(a, cfg)) for a in arts]
     topical = [a for a, s in zip(arts, signal, strict=True) if a.label != "negative" and s > a.negative_prob
                and s >= cfg.min_negative_prob]
     concerning = negatives + topical
+    listed = sum(1 for a in topical if a.trending is not None)
     # The story's tone is set by its most negative item that says something: "真的假的//@…" or "绝了" under a
     # bank's product launch is no complaint. Thin items still count in the share below, by their interactions;
     # a story of nothing but thin items is judged by them.
@@ -270,8 +294,9 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
                                  + (f"（不计 {thin_skipped} 条字数过少的短评/转发）" if thin_skipped else "")
                                  + f"，按互动加权的负面占比 {neg_share:.0%}"
                                  f"（{len(negatives)}/{len(arts)} 条负面"
-                                 + (f"，另有 {len(topical)} 条语气平静但属高风险话题的传言或报道，按负面计"
-                                    if topical else "") + "）"),
+                                 + (f"，另有 {len(topical) - listed} 条语气平静但属高风险话题的传言或报道，按负面计"
+                                    if len(topical) > listed else "")
+                                 + (f"，另有 {listed} 条热榜条目，按负面计" if listed else "") + "）"),
         "severity": _f(severity, f"风险类别：{category_label(category)}"),
         "authority": _f(authority, f"最具影响力的来源：{AUTHORITY_LABELS.get(best_source.authority, '其他')}"),
         "reach": _f(reach, f"互动量 {engagement}（转发/评论/点赞），最大粉丝数 {followers}，共 {len(arts)} 条"),
@@ -286,8 +311,10 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
                           and _trending_floor_applies(tfloor, a.trending, a.category, cfg.trending)), None)
             if entry is not None and (level is None or LEVEL_ORDER.index(tfloor.level) < LEVEL_ORDER.index(level)):
                 level = tfloor.level
+                where = (f"在前{tfloor.max_rank}位{_hours(entry.hours_at_or_above(tfloor.max_rank))}小时"
+                         if tfloor.max_rank is not None else f"在榜{_hours(entry.hours)}小时")
                 factors["floor"] = _f(1.0, f"触发分级规则（至少{tfloor.level}级）：{tfloor.reason}"
-                                           f"（{entry.list_name}第{entry.rank}位，在榜{_hours(entry.hours)}小时）")
+                                           f"（{entry.list_name}最高第{entry.best_rank}位，{where}）")
     if polarity > 0:
         for floor in cfg.floors:
             # A category trigger (a run rumour spreading) counts calm topical items too; an authority trigger
@@ -309,10 +336,12 @@ def _f(value: float, reason: str) -> dict:
 
 
 def trending_reason(entry: TrendingFacts, entries: int = 1) -> str:
-    """"登上微博热搜第3位，在榜2.5小时（榜单日覆盖约5亿人）" — the strongest entry, and how many there were."""
+    """"登上微博热搜第3位，在榜2.5小时（榜单日覆盖约5亿人）" — the strongest entry (its best rank, and where it is now
+    when that differs), and how many there were."""
     audience = f"（榜单日覆盖约{_people(entry.reach)}）" if entry.reach else "（榜单覆盖人数未知）"
+    now = f"（现第{entry.rank}位）" if entry.rank != entry.best_rank else ""
     more = f"；共 {entries} 条热榜记录" if entries > 1 else ""
-    return f"登上{entry.list_name}第{entry.rank}位，在榜{_hours(entry.hours)}小时{audience}{more}"
+    return f"登上{entry.list_name}第{entry.best_rank}位{now}，在榜{_hours(entry.hours)}小时{audience}{more}"
 
 
 def _hours(hours: float) -> str:
@@ -328,11 +357,17 @@ def _people(n: int) -> str:
 
 
 def _trending_floor_applies(floor: TrendingFloor, entry: TrendingFacts, category: str, cfg: TrendingRisk) -> bool:
-    if floor.max_rank is not None and entry.rank > floor.max_rank:
-        return False
-    if entry.hours < floor.min_hours or (entry.reach or 0) < floor.min_reach:
+    hours = entry.hours if floor.max_rank is None else entry.hours_at_or_above(floor.max_rank)
+    if hours < floor.min_hours or (entry.reach or 0) < floor.min_reach:
         return False
     return not floor.risk_words or cfg.has_risk_words(entry, category)
+
+
+def _trending_signal(article: ArticleFacts, cfg: RiskConfig) -> float:
+    """How negative a hot-list entry counts (0 for any other item, a positive entry or a clarification)."""
+    if article.trending is None or article.label == "positive" or article.calming:
+        return 0.0
+    return cfg.trending.entry_signal
 
 
 def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:

@@ -5,7 +5,7 @@ the same stage never process an item twice."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release
-from crawlers.models import Article, ArticleMetricSample, ArticleStage, Story
+from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl, Story
 from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
@@ -141,8 +141,8 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
 
 
 def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[int]:
-    """Stories (all, or those of ``story_ids``) with classified articles not yet scored, or with spread samples
-    newer than their last risk row."""
+    """Stories (all, or those of ``story_ids``) with classified articles not yet scored, or with spread samples or
+    hot-list re-polls newer than their last risk row."""
     new_articles = select(Article.story_id).where(Article.stage == ArticleStage.classified,
                                                   Article.story_id.is_not(None))
     last = select(StoryRisk.story_id, func.max(StoryRisk.computed_at)).group_by(StoryRisk.story_id)
@@ -158,6 +158,13 @@ def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[
             .where(Article.story_id.in_(list(last_computed)))
             .group_by(Article.story_id)).all()
         found |= {sid for sid, seen in rows if seen is not None and seen > last_computed[sid]}
+        # A hot-list entry polled again: its hours on the list grew even when its rank did not move (no sample).
+        polled = session.execute(
+            select(Article.story_id, func.max(SeenUrl.last_fetched_at))
+            .join(SeenUrl, SeenUrl.url_hash == Article.url_hash)
+            .where(Article.story_id.in_(list(last_computed)), Article.channel == "trending")
+            .group_by(Article.story_id)).all()
+        found |= {sid for sid, seen in polled if seen is not None and seen > last_computed[sid]}
     return found
 
 
@@ -178,10 +185,11 @@ def _score_one(session: Session, story: Story, *, ctx: RiskContext, now: datetim
     return row
 
 
-def trending_facts(article: Article) -> TrendingFacts | None:
+def trending_facts(article: Article, samples: Sequence[tuple[datetime, int | None]] = ()) -> TrendingFacts | None:
     """A hot-list entry's rank, hours on the list and audience from ``article.meta["trending"]`` (written by the
-    trending source: list, list_name, rank, heat, reach, first_seen_at, last_seen_at), or None for any other
-    article. The values come from a crawled page: anything unreadable is left out rather than trusted."""
+    trending source: list, list_name, rank, heat, reach, first_seen_at, last_seen_at) and its rank over time from
+    ``samples`` ((observed_at, rank) of its metric samples), or None for any other article. The values come from a
+    crawled page: anything unreadable is left out rather than trusted."""
     if article.channel != "trending":
         return None
     info = (article.meta or {}).get("trending")
@@ -196,8 +204,25 @@ def trending_facts(article: Article) -> TrendingFacts | None:
     hours = max(0.0, (last - first).total_seconds() / 3600) if first and last else 0.0
     reach = _whole(info.get("reach"))
     name = info.get("list_name") or info.get("list") or "热榜"
+    timeline: list[tuple[float, int]] = []
+    for observed, seen_rank in sorted((s for s in samples if s[1] is not None and s[1] >= 1), key=lambda s: s[0]):
+        if first is None or (timeline and timeline[-1][1] == seen_rank):
+            continue
+        at = _utc(observed.isoformat()) if isinstance(observed, datetime) else None
+        if at is not None:
+            timeline.append((max(0.0, (at - first).total_seconds() / 3600), int(seen_rank)))  # type: ignore[arg-type]
     return TrendingFacts(list_name=str(name)[:40], rank=rank, hours=hours,
-                         reach=reach if reach and reach > 0 else None, title=article.title or "")
+                         reach=reach if reach and reach > 0 else None, title=article.title or "",
+                         timeline=tuple(timeline))
+
+
+def _rank_samples(session: Session, article: Article) -> list[tuple[datetime, int | None]]:
+    if article.channel != "trending":
+        return []
+    return [(at, rank) for at, rank in session.execute(
+        select(ArticleMetricSample.observed_at, ArticleMetricSample.rank)
+        .where(ArticleMetricSample.article_id == article.id, ArticleMetricSample.rank.is_not(None))
+        .order_by(ArticleMetricSample.observed_at)).all()]
 
 
 def _whole(value: object) -> int | None:
@@ -240,7 +265,7 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
             likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
             calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title),
-            trending=trending_facts(article)))
+            trending=trending_facts(article, _rank_samples(session, article))))
         if published <= hour_ago:
             sample = session.scalars(
                 select(ArticleMetricSample).where(ArticleMetricSample.article_id == article.id,

@@ -5,6 +5,7 @@ trending floors set a minimum level whatever the tone. The articles follow the t
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_a_national_list_for_hours_is_at_least_level_two_whatever_the_tone():
         result = score(entry(25, 3.0, label=label, p=p))
         assert result.level == "II", (label, result)
         assert "登上全国性热榜并持续数小时" in result.factors["floor"]["reason"]
-        assert "微博热搜第25位" in result.factors["floor"]["reason"]
+        assert "（微博热搜最高第25位，在榜3小时）" in result.factors["floor"]["reason"]
     assert score(entry(25, 0.5)).level is None  # half an hour is not "for hours"
     assert score(entry(25, 3.0, reach=2_000_000)).level is None  # a local list is not national
 
@@ -84,6 +85,23 @@ def test_top_ten_for_an_hour_with_run_words_is_level_one():
     assert score(by_category).level == "I"
     assert score(entry(4, 0.5, title="网传示例银行江城分行限制取现")).level != "I"  # not an hour yet
     assert score(entry(14, 3.0, title="网传示例银行江城分行限制取现")).level == "II"  # not top ten
+
+
+def test_time_in_the_top_ten_counts_from_the_rank_samples():
+    def climbed(timeline, hours=3.0, rank=25):
+        return ArticleFacts(NOW - timedelta(hours=hours), "social", "trending", "neutral", 0.2, "other",
+                            trending=TrendingFacts("微博热搜", rank, hours, WEIBO_HOT_REACH,
+                                                   "网传示例银行江城分行限制取现", timeline))
+
+    brief = TrendingFacts("微博热搜", 25, 3.0, WEIBO_HOT_REACH, timeline=((0.0, 30), (1.0, 8), (1.5, 25)))
+    assert brief.best_rank == 8 and brief.hours_at_or_above(10) == 0.5 and brief.hours_at_or_above(50) == 3.0
+    result = score(climbed(brief.timeline))
+    assert result.level == "II"  # half an hour in the top ten is not an hour; three on a national list is II
+    assert result.factors["trending"]["reason"] == "登上微博热搜第8位（现第25位），在榜3小时（榜单日覆盖约5亿人）"
+    stayed = score(climbed(((0.0, 30), (1.0, 8)), rank=8))
+    assert stayed.level == "I" and "（微博热搜最高第8位，在前10位2小时）" in stayed.factors["floor"]["reason"]
+    # the best rank sets the factor: an entry that reached 8 weighs more than one that never left 30
+    assert CFG.trending.factor(brief) > CFG.trending.factor(TrendingFacts("微博热搜", 30, 3.0, WEIBO_HOT_REACH))
 
 
 def _article(session, story: Story, n: int, *, channel: str, title: str, text: str, now: datetime,
@@ -152,6 +170,10 @@ def test_entries_that_break_the_contract_are_not_trusted():
     assert trending_facts(art({"trending": {"list": "baidu", "rank": None}}, metrics={"rank": 9})).rank == 9
     odd = trending_facts(art({"trending": {**good, "first_seen_at": "昨天", "reach": -5}}))
     assert odd is not None and odd.hours == 0.0 and odd.reach is None
+    # rank samples become the timeline: each change of rank, hours from first seen (repeats and NULLs dropped)
+    t0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    samples = [(t0 + timedelta(minutes=30), 3), (t0, 12), (t0 + timedelta(minutes=45), 3), (t0, None)]
+    assert trending_facts(art({"trending": good}), samples).timeline == ((0.0, 12), (0.5, 3))
 
 
 def test_bad_trending_settings_name_the_file_and_field(tmp_path: Path):
@@ -165,3 +187,63 @@ def test_bad_trending_settings_name_the_file_and_field(tmp_path: Path):
     p.write_text("trending: {run_categories: [bank_run]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"risk\.yaml.*trending\.run_categories: 'bank_run'"):
         load_risk_config(p)
+
+
+def test_a_hot_search_entry_polled_for_hours_reaches_level_two_through_the_pipeline(tmp_path, org):
+    """The trending source's real spider and store, then ingest, classification and scoring as the pipeline runs
+    them: the bank's entry sits at #2 of 微博热搜; a re-poll 2.5 h later (same rank, so no new sample) rescores the
+    story and the national-list floor lifts it to II."""
+    from crawlers.crawl import crawl_sources
+    from crawlers.ingest import process_fetched
+    from crawlers.keywords import load_keyword_plans
+    from crawlers.matching import Matcher
+    from crawlers.sources import SourceConfig
+    from crawlers.stories import StoryIndex
+    from sentiment.rules import RuleBasedClassifier
+    from sentiment.service import classify_pending
+    from tests.crawlers.conftest import FAST, LocalSite
+    from yuqing.clock import FrozenClock
+    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.schema import all_metadata
+
+    site = LocalSite().start()
+    engine = make_engine(f"sqlite:///{tmp_path / 'trending.db'}")
+    all_metadata().create_all(engine)
+    factory = make_sessionmaker(engine)
+    clock = FrozenClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+    fixture = PROJECT_ROOT / "tests" / "crawlers" / "fixtures" / "public" / "weibo-hot-search.json"
+    site.add("/ajax/side/hotSearch", fixture.read_bytes(), content_type="application/json;charset=UTF-8")
+    source = SourceConfig(
+        id="weibo-hot-search", name="微博热搜", kind="trending", channel="trending",
+        url=f"{site.base}/ajax/side/hotSearch", authority="social", private_network=site.base.removeprefix("http://"),
+        respect_robots=False, trending={"items_path": "data.realtime", "skip_when": ["is_ad"],
+                                        "fields": {"title": "word", "rank": "realpos", "heat": "num"},
+                                        "reach": WEIBO_HOT_REACH})
+    matcher = Matcher.from_org(org, load_keyword_plans(PROJECT_ROOT / "config" / "keywords.yaml"))
+    index = StoryIndex()
+    ctx = RiskContext(org=org, config=CFG, authorities={"weibo-hot-search": "social"})
+
+    def poll() -> list[StoryRisk]:
+        result = asyncio.run(crawl_sources([source], session_factory=factory, clock=clock,
+                                           settings_overrides=dict(FAST)))[source.id]
+        assert result.ok, result.errors
+        with factory() as s:
+            process_fetched(s, matcher=matcher, index=index, clock=clock)
+            classify_pending(s, classifier=RuleBasedClassifier(), clock=clock)
+            return score_stories(s, ctx=ctx, clock=clock)
+
+    try:
+        first = poll()
+        assert len(first) == 1  # the bank's entry; the weather and football entries name no bank
+        assert first[0].level not in {"I", "II"}
+        assert first[0].factors["trending"]["reason"] == "登上微博热搜第2位，在榜0小时（榜单日覆盖约5亿人）"
+        clock.advance(timedelta(hours=2, minutes=30))
+        second = poll()
+    finally:
+        site.stop()
+        engine.dispose()
+    assert [r.story_id for r in second] == [first[0].story_id]
+    assert second[0].level == "II" and second[0].score > first[0].score > 0
+    assert "另有 1 条热榜条目，按负面计" in second[0].factors["polarity"]["reason"]
+    assert second[0].factors["trending"]["reason"] == "登上微博热搜第2位，在榜2.5小时（榜单日覆盖约5亿人）"
+    assert "登上全国性热榜并持续数小时" in second[0].factors["floor"]["reason"]
