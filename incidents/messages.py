@@ -19,7 +19,8 @@ from yuqing.categories import category_label
 
 TOP_FACTORS = 3
 _WS = re.compile(r"\s+")
-CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站"}
+CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站",
+                  "trending": "热搜榜单"}
 
 
 def plain_line(text: object, limit: int = 120) -> str:

@@ -304,7 +304,7 @@ class PlaybookStep(_Strict):
         return LEVEL_ORDER.index(level) <= LEVEL_ORDER.index(self.min_level)
 
 
-ChannelName = Literal["news", "social", "complaint", "regulator"]
+ChannelName = Literal["news", "social", "complaint", "regulator", "trending"]
 
 
 class PlaybookRule(_Strict):

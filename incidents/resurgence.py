@@ -64,7 +64,8 @@ SYSTEM = "system"
 RESURGENCE = "resurgence"  # timeline kind: a comeback, recorded (and, on an ended case, the flag)
 DECIDED = "resurgence_dismissed"  # timeline kind: a person decided not to reopen a flagged case
 WATCHED = frozenset({IncidentStatus.monitoring, IncidentStatus.closed, IncidentStatus.reviewed})
-_SOURCE_KINDS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站"}
+_SOURCE_KINDS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管网站",
+                 "trending": "热搜榜单"}
 
 
 @dataclass(frozen=True)

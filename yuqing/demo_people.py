@@ -59,7 +59,8 @@ BY_RECORD = {"initial_report", "leadership_notice", "legal_review", "leadership_
 AUTHORITY_REPORTS = {"regulator_report", "pboc_report"}
 # Steps that close the case's paperwork: the commander does them last, just before closing.
 CLOSING_STEPS = {"archive", "report_and_archive", "complaint_statistics"}
-_CHANNELS = {"social": "社交媒体", "news": "新闻", "complaint": "投诉平台", "regulator": "监管网站"}
+_CHANNELS = {"social": "社交媒体", "news": "新闻", "complaint": "投诉平台", "regulator": "监管网站",
+             "trending": "热搜榜单"}
 # Truths (sim ground truth) a duty monitor reading the post would dismiss as not negative exposure, and why.
 DISMISS_REASONS = {"bank_positive": "本行正面宣传报道", "bank_neutral": "本行服务公告或中性信息",
                    "distractor": "与本行无关（他行、同名地点或无关内容）"}

@@ -7,8 +7,9 @@ from incidents.briefings.extract import display_title
 from incidents.briefings.gather import Item
 from incidents.briefings.masking import Masker
 
-CHANNEL_LABELS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管"}
-CHANNEL_ORDER = ("news", "social", "complaint", "regulator")
+CHANNEL_LABELS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管",
+                  "trending": "热榜"}
+CHANNEL_ORDER = ("news", "social", "complaint", "regulator", "trending")
 
 
 class Citations:
