@@ -5,7 +5,10 @@ can share the event loop that also serves the simulated internet and the API. It
 console, memory-usage extension and HTTP cache are off. robots.txt is obeyed unless a source opts out.
 
 Custom settings read by our components: ``YUQING_RETRY_BACKOFF`` (seconds before the first retry, doubling each
-time, capped by ``YUQING_RETRY_BACKOFF_MAX``).
+time, capped by ``YUQING_RETRY_BACKOFF_MAX``); ``YUQING_DOMAIN_DELAY`` (seconds between request starts to one
+registrable domain across every source and worker, default ``DOWNLOAD_DELAY``), ``YUQING_REDIS_URL`` and
+``YUQING_POLITENESS_NAMESPACE`` (``crawlers.politeness``). ``DOWNLOAD_DELAY`` itself still spaces each source's own
+requests.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
         # before DefaultHeadersMiddleware (400); sees redirected requests again, so it strips off-origin headers
         "crawlers.spiders.middlewares.OwnOriginHeadersMiddleware": 390,
         "crawlers.spiders.middlewares.RetryBackoffMiddleware": 560,
+        # after the retry back-off: the domain slot is reserved right before the request goes out
+        "crawlers.politeness.DomainPolitenessMiddleware": 570,
     },
     "ITEM_PIPELINES": {"crawlers.pipelines.StorePipeline": 300},
 }
