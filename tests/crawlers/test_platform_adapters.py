@@ -346,3 +346,32 @@ sources:
     posts = stored(session_factory, "wx")
     assert posts["a1"].published_at is None
     assert posts["a2"].published_at == clock.now().replace(microsecond=0) - timedelta(hours=1)
+
+
+def test_check_config_validates_platform_sources(tmp_path, monkeypatch):
+    """What an admin runs after editing the sources file: a good platform source counts, a secret in YAML is
+    refused naming the file and the field."""
+    from typer.testing import CliRunner
+
+    from yuqing.cli import app
+
+    path = tmp_path / "sources.yaml"
+    monkeypatch.setenv("YUQING_SOURCES_FILE", str(path))
+    entry = """
+sources:
+  - id: vendor-douyin
+    name: 抖音（数据服务商）
+    kind: platform
+    channel: social
+    authority: social
+    platform: {{name: douyin, endpoint: "https://api.vendor.example.cn/douyin/v1", credentials: {credentials}}}
+"""
+    path.write_text(entry.format(credentials="{token_env: YUQING_VENDOR_TOKEN}"), encoding="utf-8")
+    good = CliRunner().invoke(app, ["check-config"])
+    assert good.exit_code == 0, good.output
+    assert " 1 sources" in good.output
+    path.write_text(entry.format(credentials="{token: sk-live-123}"), encoding="utf-8")
+    bad = CliRunner().invoke(app, ["check-config"])
+    assert bad.exit_code != 0
+    assert f"{path}: sources.0[vendor-douyin].platform.credentials.token: Extra inputs are not permitted" in bad.output
+    assert "sk-live-123" not in bad.output  # the message never repeats the secret
