@@ -71,9 +71,9 @@ def _events(factory, incident_id: int, kind: str) -> list[TimelineEvent]:
                                                           TimelineEvent.kind == kind).order_by(TimelineEvent.id)))
 
 
-def test_404_and_removal_notices_mark_deleted_5xx_does_not_and_a_page_back_is_undeleted(db, site, org, policy,
-                                                                                          clock):
-    factory = db
+def test_404_and_removal_notices_mark_deleted_5xx_does_not_and_a_page_back_is_undeleted(session_factory, site, org,
+                                                                                          policy, clock):
+    factory = session_factory  # SQLite and PostgreSQL, both migrated
     incident_id, (a, b, c, d) = open_incident(factory, org=org, policy=policy, clock=clock, site=site,
                                               paths=["/a", "/b", "/c", "/d"])
     with factory() as s:  # a screenshot taken earlier: the watch must keep it

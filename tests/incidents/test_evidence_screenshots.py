@@ -184,8 +184,9 @@ def test_a_gone_page_is_shot_from_its_capture_and_the_record_says_so(db, site, t
     assert "保存的原始网页" in result.output
 
 
-def test_failures_are_recorded_and_retried_with_backoff_by_the_scheduled_job(db, site, org, policy, clock):
-    _engine, factory = db
+def test_failures_are_recorded_and_retried_with_backoff_by_the_scheduled_job(session_factory, site, org, policy,
+                                                                             clock):
+    factory = session_factory  # SQLite and PostgreSQL, both migrated
     _incident_id, (down,) = open_incident(factory, org=org, policy=policy, clock=clock, site=site,
                                          paths=["/post/down"])
     with factory() as s:  # an article with no capture to fall back on
