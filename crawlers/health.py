@@ -52,6 +52,7 @@ ITEM_PROBLEM_STATS = {
     "yuqing/items/unparsable": "个页面无法解析",
     "yuqing/items/empty": "个页面没有可读的标题或正文",
     "yuqing/dropped/bad_record": "条接口记录缺少编号或正文，已跳过（请检查该来源 json_api.fields 的字段路径）",
+    "yuqing/dropped/bad_entry": "条热榜条目没有标题，已跳过（请检查该来源 trending.fields.title 的路径或选择器）",
     # a feed item, sitemap entry or list link whose URL is no absolute http(s) URL (javascript:, data:, no host…)
     "yuqing/dropped/bad_url": "个条目的链接不是有效的 http(s) 网址（如 javascript:、data: 或缺少主机名），已跳过",
     "yuqing/dropped/record_error": "条接口记录解析出错，已跳过（请把日志中的报错交给开发人员）",
@@ -59,8 +60,8 @@ ITEM_PROBLEM_STATS = {
     SPIDER_EXCEPTIONS_STAT: "次解析出错，所在页面的其余条目未能读取（请把日志中的报错交给开发人员）",
 }
 # Problems the spiders count without a message of their own: summed up in the health reason.
-_UNMESSAGED = ("yuqing/dropped/bad_record", "yuqing/dropped/bad_url", "yuqing/dropped/record_error",
-               SPIDER_EXCEPTIONS_STAT)
+_UNMESSAGED = ("yuqing/dropped/bad_record", "yuqing/dropped/bad_entry", "yuqing/dropped/bad_url",
+               "yuqing/dropped/record_error", SPIDER_EXCEPTIONS_STAT)
 ITEM_ERRORS_STAT = "yuqing/item_errors"  # messages, one per failed item (crawlers.pipelines)
 MAX_ITEM_ERRORS = 10
 NOTHING_CRAWLED = "nothing_crawled"  # silent because no poll succeeded for too long
@@ -324,6 +325,9 @@ class HealthThresholds:
     quiet_factor: float = 4.0
 
 
+DEFAULT_THRESHOLDS = HealthThresholds()
+
+
 @dataclass(frozen=True)
 class SourceAlertState:
     """A source's condition as the admin is told of it: ``ok``, ``failing`` (failed polls, or none succeeded for
@@ -336,7 +340,7 @@ class SourceAlertState:
 
 
 def alert_state(source: SourceConfig, state: SourceState | None, now: datetime,
-                thresholds: HealthThresholds = HealthThresholds(), tz: ZoneInfo = SHOWN_TZ) -> SourceAlertState:
+                thresholds: HealthThresholds = DEFAULT_THRESHOLDS, tz: ZoneInfo = SHOWN_TZ) -> SourceAlertState:
     """The source's alert condition (pure). "Nothing found" is only judged when polls succeed, so it never hides
     "nothing crawled"."""
     if state is None or state.last_run_at is None or not source.enabled:

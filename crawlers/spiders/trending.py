@@ -18,7 +18,7 @@ did not change still tells that its entries are on it now.
 
 Everything a list says is hostile: a link that is no absolute http(s) URL (after resolving against the list's URL)
 is replaced by the template URL (``yuqing/items/url_replaced``), heat that is no number is 0, an entry without a
-title is skipped and counted (``yuqing/dropped/bad_record``).
+title is skipped and counted (``yuqing/dropped/bad_entry``, which counts against the source's health).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ MAX_TITLE_CHARS = 500
 MAX_EXCERPT_CHARS = 5_000
 URL_REPLACED_STAT = "yuqing/items/url_replaced"
 RECORD_ERROR_STAT = "yuqing/dropped/record_error"
+BAD_ENTRY_STAT = "yuqing/dropped/bad_entry"  # an entry without a title (crawlers.health explains it)
 # "4960144", "1234 万热度", "1.2亿", "热度 3,456,789": the first number, times 万 / 亿 when it says so
 _HEAT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|亿|w|W)?")
 _UNITS = {"万": 10_000, "w": 10_000, "W": 10_000, "亿": 100_000_000}
@@ -95,7 +96,7 @@ class TrendingSpider(SourceSpider):
         yielded: set[str] = set()
         for entry in entries:
             if entry is None:
-                stats.inc_value("yuqing/dropped/bad_record")
+                stats.inc_value(BAD_ENTRY_STAT)
                 continue
             position += 1
             if len(yielded) >= self.source.max_items:

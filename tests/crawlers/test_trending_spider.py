@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from crawlers.crawl import crawl_sources
+from crawlers.health import health_report
 from crawlers.ingest import process_fetched
 from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher
@@ -61,7 +62,11 @@ def test_weibo_hot_search_entries_become_trending_records(site, session_factory,
     stored = articles(session_factory)
     # the advertisement (is_ad) is left out; the entry without a title is counted, not stored
     assert set(stored) == {"全国大部地区迎来寒潮降温", BANK_ENTRY, "国足公布新一期集训名单", "这也能上热搜？"}
-    assert result.stats["yuqing/dropped/bad_record"] == 1
+    assert result.stats["yuqing/dropped/bad_entry"] == 1
+    with session_factory() as s:  # the source's health says what was lost and where to look
+        (health,) = health_report(s, [weibo(site)], clock.now())
+    assert health.label == "部分内容失败" and "1 条热榜条目没有标题" in health.reason
+    assert "trending.fields.title" in health.reason
     bank = stored[BANK_ENTRY]
     assert bank.channel == "trending" and bank.source_id == "weibo-hot-search" and bank.stage == "fetched"
     assert bank.url == f"https://s.weibo.com/weibo?q=%23{quote(BANK_ENTRY, safe='')}%23"
@@ -164,8 +169,9 @@ def test_baidu_board_read_from_its_html_with_css_selectors(site, session_factory
                   "reach": 30_000_000})
     assert crawl(src, session_factory, clock, fast).ok
     stored = articles(session_factory)
-    assert sorted(stored, key=lambda t: stored[t].metrics["rank"]) == ["寒潮来袭 多地迎来今冬首场降雪", "示例银行回应网点拒绝老人取款", "国产大飞机C929取得新进展",
-                            "江城地铁6号线开通初期运营"]
+    assert sorted(stored, key=lambda t: stored[t].metrics["rank"]) == [
+        "寒潮来袭 多地迎来今冬首场降雪", "示例银行回应网点拒绝老人取款", "国产大飞机C929取得新进展",
+        "江城地铁6号线开通初期运营"]
     reply = stored["示例银行回应网点拒绝老人取款"]
     assert reply.metrics == {"rank": 2, "heat": 4872213}
     assert reply.url == f"https://www.baidu.com/s?wd={quote('示例银行回应网点拒绝老人取款')}&sa=fyb_news&rsv_dl=fyb_news"
