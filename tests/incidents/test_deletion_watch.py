@@ -206,3 +206,22 @@ def test_the_shipped_config_loads_and_errors_name_the_field(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_evidence_config(bad)
     assert "deletion_watch.removal_notices" in str(err.value) and str(bad) in str(err.value)
+
+
+def test_a_json_api_saying_the_post_is_gone_marks_it_deleted(db, org, policy, clock):
+    factory = db
+    record = Page(200, b'{"id": "1", "text": "\\u65b0\\u534e\\u8def"}', "application/json")
+    with running_site({"/api/show?id=1": record, "/api/show?id=2": record}) as site:
+        incident_id, (gone, kept) = open_incident(factory, org=org, policy=policy, clock=clock, site=site,
+                                                  paths=["/api/show?id=1", "/api/show?id=2"])
+        site.pages["/api/show?id=1"] = Page(200, '{"error": "该微博已被删除", "error_code": 20101}'.encode(),
+                                            "application/json")
+        # a record whose own text quotes a notice is not the API saying it is gone
+        site.pages["/api/show?id=2"] = Page(200, '{"id": "2", "text": "该微博已被删除？谣言"}'.encode(),
+                                            "application/json")
+        report = _watch(factory, site, clock)
+    assert (report.checked, report.deleted) == (2, 1)
+    with factory() as s:
+        assert s.get(ArticleWatch, gone).deletion_evidence["reason"] == "json_notice:该微博已被删除"
+        assert s.get(ArticleWatch, kept).deleted_at is None
+    assert [e.data["article_id"] for e in _events(factory, incident_id, "article_deleted")] == [gone]
