@@ -145,8 +145,11 @@ def task_complete(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDe
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, me: PageUser, session: SessionDep, clock: ClockDep) -> Response:
+    from incidents.source_alerts import STATE_LABELS, source_alert_notes  # what the admins were last told
+
     return render(request, "sources.html", me, "sources",
-                  {"sources": views.source_reads(session, request.app.state.sources, clock.now())})
+                  {"sources": views.source_reads(session, request.app.state.sources, clock.now()),
+                   "told": source_alert_notes(session, request.app.state.sources), "told_labels": STATE_LABELS})
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
