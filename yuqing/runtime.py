@@ -43,6 +43,8 @@ class Runtime:
     crawl_overrides: dict[str, Any] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
     reports_config: Any = None  # config/reports.yaml: who gets the 日报 / 周报 (incidents.briefings.delivery)
     breakers: Any = None  # incidents.notify.ChannelBreakers: each channel's circuit breaker, kept across rounds
+    evidence_config: Any = None  # config/evidence.yaml (incidents.evidence_config); None: no evidence jobs
+    evidence_task: Any = None  # the running deletion watch + screenshot job (incidents.evidence_jobs)
 
 
 @dataclass
@@ -113,6 +115,7 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
+    from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
     from incidents.notify import ChannelBreakers, default_senders
     from sentiment.batch import choose_classifier
     from sentiment.service import RiskContext
@@ -136,7 +139,8 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=choose_classifier(),
         senders=default_senders(cfg.policy, settings),
         breakers=ChannelBreakers.from_policy(cfg.policy.channels.delivery),
-        reports_config=load_reports_config(settings.config_dir / REPORTS_FILE))
+        reports_config=load_reports_config(settings.config_dir / REPORTS_FILE),
+        evidence_config=load_evidence_config(settings.config_dir / EVIDENCE_FILE))
 
 
 async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
@@ -202,11 +206,16 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
 
 
 async def run_pipeline(rt: Runtime, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-    """Run rounds until ``stop`` is set; a failing round is logged and retried, never fatal."""
+    """Run rounds until ``stop`` is set; a failing round is logged and retried, never fatal. After each round the
+    evidence jobs (deletion watch, screenshots) are started in the background (``incidents.evidence_jobs``)."""
+    from incidents.evidence_jobs import start_evidence_jobs, stop_evidence_jobs
+
     while not stop.is_set():
         try:
             await run_round(rt)
         except Exception:  # a bad round must not stop monitoring; the next one retries the same work
             log.exception("pipeline round failed")
+        start_evidence_jobs(rt)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+    await stop_evidence_jobs(rt)

@@ -17,6 +17,7 @@ def all_metadata() -> MetaData:
     import incidents.complaints.models  # complaints, complaint_events, complaint_attachments
     import incidents.complaints.notices  # complaint_notices
     import incidents.deadline_notices
+    import incidents.evidence_models  # article_screenshots, article_watch, article_deletion_checks
     import incidents.message_acks
     import incidents.models
     import incidents.playbooks  # noqa: F401
