@@ -153,7 +153,8 @@ class Scenario:
 
     def delete_post(self, key: str, at: datetime) -> None:
         """Take the weibo post ``key`` down at ``at``: from then its page shows 该微博已被删除 (HTTP 200, a removal
-        page in place of the post) and the API no longer lists it."""
+        page in place of the post), the API's search and timeline no longer list it and ``statuses/show`` answers
+        ``{"error": "该微博已被删除"}``."""
         self.post_by_key(key)  # an unknown key is a KeyError now, not a silent no-op
         self.deletions[key] = at
 

@@ -306,6 +306,8 @@ def create_app(
         if pp is None or pp.published > now():
             return JSONResponse({"error": "target weibo does not exist!", "error_code": 20101,
                                  "request": request.url.path}, status_code=404)
+        if scenario.is_deleted(pp, now()):  # taken down (Scenario.delete_post): the API says so
+            return JSONResponse({"error": "该微博已被删除", "error_code": 20101, "request": request.url.path})
         return JSONResponse(render.weibo_json(pp, scenario, now(), base(request)))
 
     async def weibo_page(request: Request) -> Response:

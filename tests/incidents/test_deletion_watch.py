@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import zlib
 from datetime import timedelta
 
@@ -20,17 +21,20 @@ from typer.testing import CliRunner
 from api import auth
 from api.app import create_app
 from api.users import seed_users
+from crawlers.guarded_fetch import guarded_get
 from crawlers.models import ArticleCapture
 from crawlers.ssrf import PrivateAllowance
-from incidents.deletion_watch import run_deletion_watch
+from incidents.deletion_watch import judge, run_deletion_watch
 from incidents.evidence_config import EvidenceConfig, load_evidence_config
 from incidents.evidence_models import ArticleDeletionCheck, ArticleScreenshot, ArticleWatch, CheckOutcome
 from incidents.models import TimelineEvent
 from sim.model import WeiboPost
-from sim.render import weibo_page
 from sim.scenario import DEFAULT_START, build_scenario
+from sim.server import SimServer
 from tests.incidents.evidence_site import Page, open_incident, running_site, sources_file
+from tests.sim.running import serving
 from yuqing.cli import app
+from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.errors import ConfigError
 from yuqing.migrate import upgrade
@@ -174,28 +178,39 @@ def test_the_incident_page_shows_deleted_and_the_cli_checks_now(db, site, org, p
     assert "原帖已删除" in page  # and the timeline says so
 
 
-def test_sim_can_take_a_weibo_post_down_at_a_scripted_time(db, org, policy, clock):
+def test_the_sim_takes_a_weibo_post_down_at_a_scripted_time_and_the_watch_sees_it():
     scenario = build_scenario(DEFAULT_START)
     post = scenario.weibo[0]
     at = post.published + timedelta(hours=1)
-    assert weibo_page(post, scenario, at - timedelta(minutes=1)).count("该微博已被删除") == 0
-    assert post in scenario.visible_weibo(at - timedelta(minutes=1))
     scenario.delete_post(post.key, at)
-    assert "该微博已被删除" in weibo_page(post, scenario, at) and post not in scenario.visible_weibo(at)
     with pytest.raises(KeyError):
         scenario.delete_post("no-such-post", at)
-    # a content module can script it too: deleted_after counts from the post's own publish time
-    assert WeiboPost(key="k", offset=timedelta(0), user="u", text="t", truth="incident",
-                     deleted_after=timedelta(hours=2)).deleted_after == timedelta(hours=2)
+    clock = FrozenClock(at - timedelta(minutes=1))
+    server = SimServer(clock, scenario, weibo_token="watch-token")
+    options = EvidenceConfig().deletion_watch
+    with serving(server):
+        allowance = PrivateAllowance.parse(f"{server.host}:{server.port}")
+        page_url = f"http://{server.host}:{server.port}{post.path}"
+        show_url = f"http://{server.host}:{server.port}/weibo/api/statuses/show?id={post.id}&access_token=watch-token"
+        search_url = f"http://{server.host}:{server.port}/weibo/api/statuses/search?access_token=watch-token&count=100"
 
-    # and the removal page the sim serves is what the watch recognises as a removal
-    from crawlers.guarded_fetch import Fetched
-    from incidents.deletion_watch import judge
+        def look(url: str):
+            return judge(guarded_get(url, allowance=allowance, timeout=10, max_bytes=1 << 20), options)
 
-    body = weibo_page(post, scenario, at).encode()
-    verdict = judge(Fetched(url="http://sim/weibo", status=200, headers={"content-type": "text/html"}, body=body,
-                            size=len(body), sha256=hashlib.sha256(body).hexdigest()), EvidenceConfig().deletion_watch)
-    assert (verdict.outcome, verdict.reason) == (CheckOutcome.deleted, "notice:该微博已被删除")
+        def listed() -> bool:
+            body = guarded_get(search_url, allowance=allowance, timeout=10, max_bytes=1 << 22).body
+            return any(s["id"] == str(post.id) for s in json.loads(body)["statuses"])
+
+        assert look(page_url).outcome == look(show_url).outcome == CheckOutcome.present and listed()
+        clock.set(at)
+        page, show = look(page_url), look(show_url)
+        assert (page.outcome, page.status, page.reason) == (CheckOutcome.deleted, 200, "notice:该微博已被删除")
+        assert (show.outcome, show.reason) == (CheckOutcome.deleted, "json_notice:该微博已被删除")
+        assert not listed()
+    # a content module can script it as well: deleted_after counts from the post's own publish time
+    scripted = WeiboPost(key="k", offset=timedelta(0), user="u", text="t", truth="incident",
+                         deleted_after=timedelta(hours=2))
+    assert scripted.deleted_after == timedelta(hours=2)
 
 
 def test_the_shipped_config_loads_and_errors_name_the_field(tmp_path):
