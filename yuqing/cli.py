@@ -57,6 +57,9 @@ def check_config(ctx: typer.Context) -> None:
         from incidents.briefings.delivery import REPORTS_FILE, load_reports_config  # 日报 / 周报 delivery
 
         load_reports_config(settings.config_dir / REPORTS_FILE)
+        from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config  # screenshots, deletion watch
+
+        evidence = load_evidence_config(settings.config_dir / EVIDENCE_FILE)
         from yuqing.cli_complaints import complaints_config_line  # 投诉时限, who sees customer details
 
         complaints_line = complaints_config_line(settings)
@@ -67,6 +70,10 @@ def check_config(ctx: typer.Context) -> None:
     typer.echo(f"statements: {len(statement_templates.templates)} templates ({settings.config_dir / TEMPLATES_FILE})")
     _echo_regulators(cfg.policy, settings)
     typer.echo(complaints_line)
+    watch = evidence.deletion_watch
+    typer.echo(f"evidence: screenshots {'on' if evidence.screenshots.enabled else 'off'}, deletion watch "
+               + (f"every {watch.open_every_minutes} min while an incident is active, {len(watch.removal_notices)} "
+                  "removal notices" if watch.enabled else "off") + f" ({settings.config_dir / EVIDENCE_FILE})")
     first, last = package_years()
     extra = ", ".join(str(y) for y in sorted(calendar.years)) or "none"
     typer.echo(f"holidays: known through {calendar.last_covered_date} (chinesecalendar {first}-{last}; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shutil
 import zlib
 from datetime import timedelta
 
@@ -240,3 +241,16 @@ def test_a_json_api_saying_the_post_is_gone_marks_it_deleted(db, org, policy, cl
         assert s.get(ArticleWatch, gone).deletion_evidence["reason"] == "json_notice:该微博已被删除"
         assert s.get(ArticleWatch, kept).deleted_at is None
     assert [e.data["article_id"] for e in _events(factory, incident_id, "article_deleted")] == [gone]
+
+
+def test_check_config_validates_the_evidence_file(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    monkeypatch.setenv("YUQING_CONFIG_DIR", str(config))
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    ok = runner.invoke(app, ["check-config"])
+    assert ok.exit_code == 0 and "evidence: screenshots on, deletion watch every 30 min" in ok.output, ok.output
+    (config / "evidence.yaml").write_text("deletion_watch:\n  open_every_minutes: 0\n", encoding="utf-8")
+    bad = runner.invoke(app, ["check-config"])
+    assert bad.exit_code == 2 and "evidence.yaml" in bad.output
+    assert "deletion_watch.open_every_minutes" in bad.output, bad.output
