@@ -36,9 +36,11 @@ from api.account import router as account_router
 from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
 from api.pages import router as pages_router
-from api.routers import alerts, articles, incidents, stories, tasks, tokens
+from api.routers import alerts, articles, configuration, health, incidents, outbox, stories, tasks, tokens
 from api.routers import audit as audit_router
 from api.routers import sources as sources_router
+from api.routers import users as users_router
+from api.schemas import ERROR_RESPONSES
 from api.templating import STATIC_DIR, make_templates
 from crawlers.sources import SourceConfig, load_sources
 from incidents.complaints.links import INTERNAL_SOURCE, INTERNAL_SOURCE_NAME
@@ -84,7 +86,8 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     """
     require_secret_key(settings.secret_key)
     app = FastAPI(title="yuqing 舆情应急处置平台 API", version="0.1.0", docs_url=None, redoc_url=None,
-                  description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。")
+                  description="舆情监测、预警与事件处置。所有时间为 UTC（ISO 8601）。列表、翻页、错误格式与幂等键见 "
+                              "docs/api.md。", responses=ERROR_RESPONSES)
     app.state.settings = settings
     app.state.session_factory = session_factory
     app.state.org = org
@@ -107,7 +110,8 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens, audit_router):
+    for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens, audit_router, outbox,
+                   configuration, users_router, health):
         app.include_router(module.router)
     app.include_router(login_router)
     app.include_router(account_router)

@@ -36,7 +36,7 @@ from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.deps import (
     ClockDep,
@@ -47,6 +47,7 @@ from api.deps import (
     SessionDep,
     ensure_csrf,
 )
+from api.pagination import PageDep, paginate
 from incidents.clocks import policy_calendar
 from incidents.complaints import access, flows, links, masking, queries
 from incidents.complaints.config import COMPLAINTS_FILE, ComplaintsConfig, load_complaints_config
@@ -468,13 +469,13 @@ def api_create(request: Request, me: CurrentUser, session: SessionDep, clock: Cl
 
 
 @api.get("", summary="投诉列表（按状态、渠道、等级、单位、月份筛选；限本人所辖单位；客户信息脱敏）")
-def api_list(request: Request, me: CurrentUser, session: SessionDep, clock: ClockDep,
+def api_list(request: Request, me: CurrentUser, session: SessionDep, clock: ClockDep, page: PageDep,
              status_: Annotated[str | None, Query(alias="status", max_length=16)] = None,
              channel: Annotated[str | None, Query(max_length=32)] = None,
              severity: Annotated[str | None, Query(max_length=16)] = None,
              unit: Annotated[str | None, Query(max_length=64)] = None,
-             month: Annotated[str | None, Query(max_length=16)] = None,
-             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Response:
+             month: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    """Newest receipt first, paged by the API's shared cursor (``api.pagination``)."""
     try:
         filters = _filters(status_, channel, severity, month)
     except ComplaintError as exc:
@@ -482,11 +483,14 @@ def api_list(request: Request, me: CurrentUser, session: SessionDep, clock: Cloc
     units = me.unit_ids if unit is None else (me.unit_ids & _with_sub_units(request.app.state.org, unit))
     if unit is not None and not me.sees_unit(unit):
         raise _refuse(status.HTTP_403_FORBIDDEN, f"forbidden: unit {unit} is not in your units", "unit")
-    rows = queries.list_complaints(session, unit_ids=units, tz=_tz(request), limit=limit, **filters)
+    stmt = queries.complaints_query(unit_ids=units, tz=_tz(request), **filters).order_by(None)
+    scope = page.scope("complaints", status=status_, channel=channel, severity=severity, unit=unit, month=month)
+    got = paginate(session, stmt.options(selectinload(Complaint.attachments)), page=page, scope=scope,
+                   order=[(Complaint.received_at, True), (Complaint.id, True)])
     now = clock.now()
     data = [queries.complaint_view(c, cfg=_cfg(request), tz=_tz(request), calendar=_calendar(request), now=now,
-                                   reveal=False, org=request.app.state.org, events=False) for c in rows]
-    return JSONResponse({"data": data, "count": len(data)})
+                                   reveal=False, org=request.app.state.org, events=False) for (c,) in got.rows]
+    return JSONResponse({"items": data, "total": got.total, "next_cursor": got.next_cursor})
 
 
 def _with_sub_units(org: OrgChart, unit: str) -> set[str]:

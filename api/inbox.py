@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from api import actions, users
@@ -45,7 +45,7 @@ from api.deps import (
     read_session_cookie,
 )
 from api.pages import render
-from api.schemas import ListOf
+from api.pagination import Page, PageDep, paginate
 from incidents import acks, flows
 from incidents.briefings.delivery import PURPOSE_LABELS as REPORT_PURPOSE_LABELS
 from incidents.briefings.delivery import issue_of_message, record_receipt
@@ -85,7 +85,7 @@ class NotificationRead(BaseModel):
     link: str | None
 
 
-class InboxList(ListOf[NotificationRead]):
+class InboxList(Page[NotificationRead]):
     unread: int
 
 
@@ -214,13 +214,19 @@ def _leader_knows(session: Session, principal: Principal, n: Notification, *, vi
 
 # --- JSON API ----------------------------------------------------------------------------------------------------
 @api_router.get("", response_model=InboxList, summary="我的站内消息")
-def list_notifications(principal: CurrentUser, session: SessionDep,
-                       unread: Annotated[bool, Query(description="只看未读")] = False,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> InboxList:
-    rows = inbox(session, principal.login, unread_only=unread, limit=limit)
+def list_notifications(principal: CurrentUser, session: SessionDep, page: PageDep,
+                       unread: Annotated[bool, Query(description="只看未读")] = False) -> InboxList:
+    """Unread first, then newest first (as the 消息 page), paged by the shared cursor."""
+    q = _inbox_query(principal.login)
+    if unread:
+        q = q.where(Notification.read_at.is_(None))
+    is_read = case((Notification.read_at.is_(None), 0), else_=1)
+    got = paginate(session, q, order=[(is_read, False), (Notification.created_at, True), (Notification.id, True)],
+                   page=page, scope=page.scope("notifications", unread=unread))
+    rows = [n for (n,) in got.rows]
     acked = acknowledged_at(session, rows)
-    data = [notification_read(n, acked.get(n.id)) for n in rows]
-    return InboxList(data=data, count=len(data), unread=unread_count(session, principal.login))
+    return InboxList(items=[notification_read(n, acked.get(n.id)) for n in rows], total=got.total,
+                     next_cursor=got.next_cursor, unread=unread_count(session, principal.login))
 
 
 @api_router.post("/{notification_id}/read", response_model=NotificationRead, summary="标为已读")

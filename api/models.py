@@ -1,5 +1,6 @@
-"""Tables owned by the API: dashboard users (a person of the org chart with a login), API tokens and the login
-throttle (failed sign-ins counted per login name and per client address)."""
+"""Tables owned by the API: dashboard users (a person of the org chart with a login), API tokens, the login
+throttle (failed sign-ins counted per login name and per client address) and the answers given under an
+Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -67,3 +68,18 @@ class LoginThrottle(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lockouts: Mapped[int] = mapped_column(Integer, default=0, doc="consecutive lock-outs: each one lasts longer")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """A create answered under an ``Idempotency-Key`` header (``api.idempotency``): a retry with the same key and
+    the same request gets this answer again instead of a second report, statement or incident."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True,
+                                     doc="the key scoped to its caller (incidents.complaints.flows.scoped_key)")
+    fingerprint: Mapped[str] = mapped_column(String(64), doc="SHA-256 of the route and the request body")
+    status_code: Mapped[int | None] = mapped_column(Integer, doc="None while the first request is still running")
+    response: Mapped[dict | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

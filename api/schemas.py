@@ -1,23 +1,56 @@
 """Response and request models of the JSON API (``/api/v1``), also what the dashboard templates render.
 
 Naming ladder: ``XListRead`` is the compact row of a list, ``XRead`` the full object. Lists are returned as
-``{"data": [...], "count": n}``. Times are ISO 8601 in UTC; every code (level, status, label, category) comes with
+``{"items": [...], "total": n, "next_cursor": "…" | null}`` (``api.pagination.Page``; docs/api.md).
+Times are ISO 8601 in UTC; every code (level, status, label, category) comes with
 its Chinese name beside it so clients never need their own tables.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-T = TypeVar("T")
+
+# --- errors: one shape for every refusal of the JSON API (docs/api.md) ---------------------------------------------
+class ValidationProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
 
 
-class ListOf(BaseModel, Generic[T]):
-    data: list[T]
-    count: int
+class FieldProblem(BaseModel):
+    """The complaints and media-report routes answer one problem, in English, naming the field (or null)."""
+
+    field: str | None
+    message: str
+
+
+class ErrorRead(BaseModel):
+    """Every 4xx/5xx of the API: ``detail`` is a message (Chinese) — or, for 422, the list of problems with a
+    Chinese summary in ``message``; the complaints and media-report routes answer ``{"field", "message"}``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"detail": "无权访问：该事项不属于您所辖的单位"},
+        {"detail": [{"loc": ["query", "limit"], "msg": "Input should be less than or equal to 200",
+                     "type": "less_than_equal"}],
+         "message": "请求参数无效：limit：Input should be less than or equal to 200"},
+    ]})
+
+    detail: str | list[ValidationProblem] | FieldProblem
+    message: str | None = None
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorRead, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("请求有误（如翻页游标无效）"), 401: _error("未登录或 API 令牌无效"), 403: _error("无权访问"),
+    404: _error("对象不存在"), 409: _error("当前状态下不能执行此操作"), 422: _error("请求参数无效"),
+}
 
 
 class UnitRef(BaseModel):
@@ -357,11 +390,6 @@ class TaskCompleteRequest(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-class ErrorRead(BaseModel):
-    detail: Any
-    message: str
-
-
 class TokenRead(BaseModel):
     id: int
     user: str = Field(description="owner's login")
@@ -439,3 +467,112 @@ class TaskReassignRequest(BaseModel):
 
     owner_id: str = Field(min_length=1, max_length=64, description="an org-chart person id")
     reason: str = Field(default="", max_length=500)
+
+
+# --- reads added with the complete API (mentions, outbox, configuration, users, health) --------------------------
+class MentionRead(BaseModel):
+    """One mention: an article naming a unit (the matcher's terms and snippet), with the article's basics."""
+
+    id: int
+    article_id: int
+    unit: UnitRef
+    is_primary: bool = Field(description="the most specific unit the article names")
+    terms: list[str] = Field(description="the names or aliases found")
+    snippet: str
+    score: float
+    title: str
+    url: str
+    source_id: str
+    channel: str
+    channel_name: str
+    published_at: datetime | None
+    fetched_at: datetime
+    story_id: int | None
+
+
+class OutboxRead(BaseModel):
+    """A message the system sent or tried (发送记录, admins only): what the 发送记录 page shows, one-click links
+    excluded (they are never stored)."""
+
+    id: int
+    channel: str
+    channel_name: str
+    purpose: str
+    recipient_id: str = Field(description="the org-chart person id (login) it was addressed to")
+    recipient_name: str | None
+    subject: str
+    body: str
+    status: str = Field(description="pending | sent | failed | …")
+    status_name: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    read_at: datetime | None
+    alert_id: int | None
+    incident_id: int | None
+
+
+class KeywordPlanRead(BaseModel):
+    """A keyword plan (监测方案) as configured in keywords.yaml."""
+
+    name: str
+    role: Literal["topic", "filter"]
+    category: str | None
+    category_name: str | None
+    must: list[list[str]]
+    any: list[str]
+    exclude: list[str]
+
+
+class OrgUnitRead(BaseModel):
+    id: str
+    kind: str
+    kind_name: str
+    name: str
+    short_name: str | None
+    parent: str | None
+    aliases: list[str]
+    regions: list[str]
+
+
+class OrgPersonRead(BaseModel):
+    """A person of the org chart: who holds which role where (contact details are not served)."""
+
+    id: str
+    name: str
+    title: str | None
+    unit: str
+    roles: list[str]
+    role_names: list[str]
+
+
+class OrgChartRead(BaseModel):
+    bank: str
+    root: str = Field(description="id of the top unit")
+    units: list[OrgUnitRead]
+    people: list[OrgPersonRead]
+
+
+class UserRead(BaseModel):
+    """A sign-in account (admins only); never the password hash."""
+
+    id: int
+    login: str
+    name: str
+    roles: list[str]
+    role_names: list[str]
+    unit_id: str
+    active: bool
+    must_change_password: bool
+    created_at: datetime
+    password_changed_at: datetime | None
+    deactivated_at: datetime | None
+    deactivated_reason: str | None
+
+
+class HealthRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None

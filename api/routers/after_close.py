@@ -10,9 +10,9 @@ from fastapi import APIRouter, Body
 from api import after_close
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep
 from api.routers.incidents import _read
-from api.schemas import IncidentRead, NoteRequest, ReasonRequest
+from api.schemas import ERROR_RESPONSES, IncidentRead, NoteRequest, ReasonRequest
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
 
 
 @router.post("/{incident_id}/review/action-items/{item_id}/done", response_model=IncidentRead,

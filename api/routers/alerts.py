@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api import actions, queries, views
+from api import actions, listings, queries, views
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep
-from api.schemas import AlertRead, DismissRequest, IncidentRead, ListOf
+from api.idempotency import IdempotencyKey, once
+from api.pagination import Page, PageDep, paginate
+from api.schemas import ERROR_RESPONSES, AlertRead, DismissRequest, IncidentRead
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
 AlertId = IdPath
 
 
-@router.get("", response_model=ListOf[AlertRead], summary="预警列表")
-def list_alerts(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+@router.get("", response_model=Page[AlertRead], summary="预警列表（默认：待确认的按确认时限在前）")
+def list_alerts(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, page: PageDep,
                 status_: Annotated[Literal["open", "acknowledged", "dismissed"] | None, Query(alias="status")] = None,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ListOf[AlertRead]:
+                level: Annotated[Literal["I", "II", "III", "IV"] | None, Query()] = None,
+                sort: Annotated[Literal["urgent", "time", "risk"], Query()] = "urgent") -> Page[AlertRead]:
     now = clock.now()
-    rows = queries.list_alerts(session, unit_ids=principal.unit_ids, status=status_, limit=limit)
-    data = [views.alert_read(org, a, now) for a in rows]
-    return ListOf(data=data, count=len(data))
+    stmt, order = listings.alerts(unit_ids=principal.unit_ids, status=status_, level=level, sort=sort)
+    got = paginate(session, stmt, order=order, page=page,
+                   scope=page.scope("alerts", status=status_, level=level, sort=sort))
+    return Page(items=[views.alert_read(org, a, now) for (a,) in got.rows], total=got.total,
+                next_cursor=got.next_cursor)
 
 
 @router.post("/{alert_id}/ack", response_model=AlertRead, summary="确认预警")
@@ -40,9 +45,14 @@ def dismiss(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: Clo
     return views.alert_read(org, alert, clock.now())
 
 
-@router.post("/{alert_id}/incident", response_model=IncidentRead, summary="立案（由预警开启事件）")
+@router.post("/{alert_id}/incident", response_model=IncidentRead,
+             summary="立案（由预警开启事件；支持 Idempotency-Key）")
 def open_incident(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
-                  alert_id: AlertId) -> IncidentRead:
-    incident = actions.open_incident(session, principal, alert_id=alert_id, org=org, policy=policy, clock=clock)
-    loaded = queries.get_incident(session, incident_id=incident.id)
-    return views.incident_read(session, org, loaded, policy=policy, clock=clock)
+                  alert_id: AlertId, idempotency_key: IdempotencyKey = None) -> Any:
+    def run() -> IncidentRead:
+        incident = actions.open_incident(session, principal, alert_id=alert_id, org=org, policy=policy, clock=clock)
+        loaded = queries.get_incident(session, incident_id=incident.id)
+        return views.incident_read(session, org, loaded, policy=policy, clock=clock)
+
+    return once(session, actor=principal.login, key=idempotency_key, route=f"alerts/{alert_id}/incident", body=None,
+                clock=clock, run=run)

@@ -1,8 +1,9 @@
-"""``/api/v1/audit``: the audit log for system administrators — filtered, newest first, paged by id.
+"""``/api/v1/audit``: the audit log for system administrators — filtered, newest first, paged by cursor.
 
-Paging is by id (``before_id`` / ``after_id``) rather than by offset: the log only grows, and an offset would
-shift by one row every time someone acts while an admin pages through it. The same search serves the dashboard's
-审计日志 page (``api.pages.audit_page``). Entries hold hostile text (typed login names of failed sign-ins,
+The API pages with the shared cursor (``api.pagination``, keyset on the id: the log only grows, and an offset would
+shift by one row every time someone acts while an admin pages through it). The dashboard's 审计日志 page
+(``api.pages.audit_page``) uses ``search`` below, paged by id both ways (``before_id`` / ``after_id``).
+Entries hold hostile text (typed login names of failed sign-ins,
 reasons, crawled titles): the API returns it as JSON strings, the page escapes it.
 """
 
@@ -18,11 +19,13 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import MAX_ROW_ID, Principal, SessionDep, require_roles
+from api.pagination import Page, PageDep, paginate
+from api.schemas import ERROR_RESPONSES
 from yuqing import audit_chain
 from yuqing.models import AuditEntry
 from yuqing.org import Role
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -142,13 +145,7 @@ class AuditChainRead(BaseModel):
     problem: AuditProblemRead | None
 
 
-class AuditListRead(BaseModel):
-    data: list[AuditEntryRead]
-    count: int
-    total: int = Field(description="符合条件的记录总数")
-    limit: int
-    newer_after_id: int | None = Field(description="较新一页：以此作为 after_id；为空表示已是最新")
-    older_before_id: int | None = Field(description="较早一页：以此作为 before_id；为空表示已是最早")
+class AuditPageRead(Page[AuditEntryRead]):
     chain: AuditChainRead | None = Field(default=None, description="哈希链校验结果（verify=true 时）")
 
 
@@ -159,27 +156,25 @@ def entry_read(entry: AuditEntry) -> AuditEntryRead:
                           prev_hash=entry.prev_hash, row_hash=entry.row_hash)
 
 
-@router.get("", response_model=AuditListRead, summary="审计日志（仅系统管理员）")
-def list_audit(principal: AdminUser, session: SessionDep,
+@router.get("", response_model=AuditPageRead, summary="审计日志（仅系统管理员；最新在前）")
+def list_audit(principal: AdminUser, session: SessionDep, page: PageDep,
                actor: TextQuery = None, action: TextQuery = None, object_type: TextQuery = None,
                object_id: TextQuery = None,
                since: Annotated[datetime | None, Query(description="起（含），ISO 8601；无时区按 UTC")] = None,
                until: Annotated[datetime | None, Query(description="止（不含），ISO 8601；无时区按 UTC")] = None,
-               before_id: IdQuery = None, after_id: IdQuery = None,
-               limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
-               verify: Annotated[bool, Query(description="同时校验整条哈希链（读全表）")] = False) -> AuditListRead:
-    if before_id is not None and after_id is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "before_id 与 after_id 只能给出其一")
+               verify: Annotated[bool, Query(description="同时校验整条哈希链（读全表）")] = False) -> AuditPageRead:
     filters = AuditFilters(actor=actor or None, action=action or None, object_type=object_type or None,
-                           object_id=object_id or None, since=_as_utc(since), until=_as_utc(until))
-    page = search(session, filters, before_id=before_id, after_id=after_id, limit=limit)
+                           object_id=object_id or None, since=as_utc(since), until=as_utc(until))
+    scope = page.scope("audit", actor=actor, action=action, object_type=object_type, object_id=object_id,
+                       since=since, until=until)
+    got = paginate(session, select(AuditEntry).where(*filters.conditions()), order=[(AuditEntry.id, True)],
+                   page=page, scope=scope)
     chain = AuditChainRead(**audit_chain.verify(session).to_json()) if verify else None
-    return AuditListRead(data=[entry_read(e) for e in page.entries], count=len(page.entries), total=page.total,
-                         limit=limit, newer_after_id=page.newer_after_id, older_before_id=page.older_before_id,
+    return AuditPageRead(items=[entry_read(e) for (e,) in got.rows], total=got.total, next_cursor=got.next_cursor,
                          chain=chain)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     """The API speaks UTC: a time without an offset is taken as UTC."""
     if value is None:
         return None

@@ -2,43 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
-from api import actions, queries, views
+from api import actions, listings, queries, views
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep, ensure_unit
+from api.idempotency import IdempotencyKey, once
+from api.pagination import Page, PageDep, paginate, paginate_list
 from api.schemas import (
+    ERROR_RESPONSES,
     CloseRequest,
     IncidentListRead,
     IncidentRead,
     LevelChangeRequest,
-    ListOf,
     NoteRequest,
     ReasonRequest,
+    ReportRead,
     ReportRequest,
     ReviewRequest,
+    TaskRead,
+    TimelineEventRead,
 )
+from api.statements import visible_incident
 from incidents import flows
 from incidents.policy import Policy
 from yuqing.clock import Clock
 from yuqing.org import OrgChart
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
 
 LevelParam = Literal["I", "II", "III", "IV"]
 StatusParam = Literal["active", "ended", "open", "acknowledged", "responding", "monitoring", "closed", "reviewed"]
 
 
-@router.get("", response_model=ListOf[IncidentListRead], summary="事件列表")
+@router.get("", response_model=Page[IncidentListRead], summary="事件列表（默认：级别高的在前，再按立案时间）")
 def list_incidents(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
-                   status_: Annotated[StatusParam | None, Query(alias="status")] = None,
+                   page: PageDep, status_: Annotated[StatusParam | None, Query(alias="status")] = None,
                    level: Annotated[LevelParam | None, Query()] = None,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ListOf[IncidentListRead]:
-    rows = queries.list_incidents(session, unit_ids=principal.unit_ids, status=status_, level=level, limit=limit)
-    data = views.incident_list_reads(session, org, rows, policy=policy, clock=clock)
-    return ListOf(data=data, count=len(data))
+                   sort: Annotated[Literal["level", "time"], Query()] = "level") -> Page[IncidentListRead]:
+    statuses = queries.incident_statuses(status_) if status_ else None
+    stmt, order = listings.incidents(unit_ids=principal.unit_ids, statuses=statuses, level=level, sort=sort)
+    got = paginate(session, stmt, order=order, page=page,
+                   scope=page.scope("incidents", status=status_, level=level, sort=sort))
+    items = views.incident_list_reads(session, org, [i for (i,) in got.rows], policy=policy, clock=clock)
+    return Page(items=items, total=got.total, next_cursor=got.next_cursor)
 
 
 @router.get("/{incident_id}", response_model=IncidentRead, summary="事件详情")
@@ -49,6 +58,39 @@ def get_incident(principal: CurrentUser, session: SessionDep, org: OrgDep, clock
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
     ensure_unit(principal, incident.unit_id)
     return views.incident_read(session, org, incident, policy=policy, clock=clock)
+
+
+@router.get("/{incident_id}/timeline", response_model=Page[TimelineEventRead], summary="事件时间线（按发生时间）")
+def timeline(principal: CurrentUser, session: SessionDep, org: OrgDep, page: PageDep, incident_id: IdPath,
+             kind: Annotated[str | None, Query(max_length=32, description="事件类型（opened、level_changed…）")] = None
+             ) -> Page[TimelineEventRead]:
+    visible_incident(session, principal, incident_id)
+    stmt, order = listings.timeline(incident_id=incident_id, kind=kind)
+    got = paginate(session, stmt, order=order, page=page,
+                   scope=page.scope("timeline", incident_id=incident_id, kind=kind))
+    items = [TimelineEventRead(id=e.id, at=e.at, kind=e.kind, actor=e.actor,
+                               actor_name=views.person_name(org, e.actor) or e.actor, text=e.text)
+             for (e,) in got.rows]
+    return Page(items=items, total=got.total, next_cursor=got.next_cursor)
+
+
+@router.get("/{incident_id}/tasks", response_model=Page[TaskRead], summary="事件的处置清单（按清单顺序）")
+def incident_tasks(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, page: PageDep,
+                   incident_id: IdPath) -> Page[TaskRead]:
+    incident = visible_incident(session, principal, incident_id)
+    now = clock.now()
+    got = paginate_list(list(incident.tasks), key=lambda t: (t.position, t.id), page=page,
+                        scope=page.scope("incident-tasks", incident_id=incident_id))
+    return Page(items=[views.task_read(org, t, now) for t in got.rows], total=got.total, next_cursor=got.next_cursor)
+
+
+@router.get("/{incident_id}/reports", response_model=Page[ReportRead], summary="事件已报送的初报、续报、终报")
+def filed_reports(principal: CurrentUser, session: SessionDep, org: OrgDep, page: PageDep,
+                  incident_id: IdPath) -> Page[ReportRead]:
+    incident = visible_incident(session, principal, incident_id)
+    got = paginate_list(views.report_reads(session, org, incident), key=lambda r: (r.filed_at, r.id), page=page,
+                        scope=page.scope("incident-reports", incident_id=incident_id))
+    return Page(items=got.rows, total=got.total, next_cursor=got.next_cursor)
 
 
 # --- the lifecycle: one POST per action, bearer token only (the cookie alone never writes) -----------------------
@@ -88,11 +130,17 @@ def change_level(principal: CurrentUser, session: SessionDep, org: OrgDep, clock
     return _read(session, org, incident_id, policy, clock)
 
 
-@router.post("/{incident_id}/reports", response_model=IncidentRead, summary="报送初报、续报或终报")
+@router.post("/{incident_id}/reports", response_model=IncidentRead,
+             summary="报送初报、续报或终报（支持 Idempotency-Key）")
 def file_report(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
-                incident_id: IdPath, body: ReportRequest) -> IncidentRead:
-    actions.file_report(session, principal, incident_id=incident_id, kind=body.kind, text=body.text, clock=clock)
-    return _read(session, org, incident_id, policy, clock)
+                incident_id: IdPath, body: ReportRequest, idempotency_key: IdempotencyKey = None) -> Any:
+    def run() -> IncidentRead:
+        actions.file_report(session, principal, incident_id=incident_id, kind=body.kind, text=body.text,
+                            clock=clock)
+        return _read(session, org, incident_id, policy, clock)
+
+    return once(session, actor=principal.login, key=idempotency_key, route=f"incidents/{incident_id}/reports",
+                body=body, clock=clock, run=run)
 
 
 @router.post("/{incident_id}/leader-ack", response_model=IncidentRead, summary="领导确认知悉")

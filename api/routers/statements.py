@@ -3,14 +3,16 @@ units; writes take a bearer token (the cookie alone never writes). Who may do wh
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from sqlalchemy.orm import Session
 
 from api import statements as st
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, SessionDep
-from api.schemas import ListOf
+from api.idempotency import IdempotencyKey, once
+from api.pagination import Page, PageDep, paginate_list
+from api.schemas import ERROR_RESPONSES
 from api.statements import (
     ChangesRequest,
     DraftRequest,
@@ -21,7 +23,7 @@ from api.statements import (
 )
 from yuqing.org import OrgChart
 
-router = APIRouter(prefix="/api/v1", tags=["statements"])
+router = APIRouter(prefix="/api/v1", tags=["statements"], responses=ERROR_RESPONSES)
 
 
 def _read(session: Session, org: OrgChart, statement_id: int) -> StatementRead:
@@ -29,21 +31,26 @@ def _read(session: Session, org: OrgChart, statement_id: int) -> StatementRead:
     return st.statement_read(org, st.flows.get_statement(session, statement_id))
 
 
-@router.get("/incidents/{incident_id}/statements", response_model=ListOf[StatementRead], summary="事件的口径列表")
-def list_statements(principal: CurrentUser, session: SessionDep, org: OrgDep,
-                    incident_id: IdPath) -> ListOf[StatementRead]:
+@router.get("/incidents/{incident_id}/statements", response_model=Page[StatementRead], summary="事件的口径列表")
+def list_statements(principal: CurrentUser, session: SessionDep, org: OrgDep, page: PageDep,
+                    incident_id: IdPath) -> Page[StatementRead]:
     rows = st.list_statements(session, principal, incident_id=incident_id)
-    data = [st.statement_read(org, s) for s in rows]
-    return ListOf(data=data, count=len(data))
+    got = paginate_list(rows, key=lambda s: (s.id,), page=page,
+                        scope=page.scope("statements", incident_id=incident_id))
+    return Page(items=[st.statement_read(org, s) for s in got.rows], total=got.total, next_cursor=got.next_cursor)
 
 
 @router.post("/incidents/{incident_id}/statements", response_model=StatementRead,
-             summary="起草口径（正文为空时按事件类别与口径类型的模板生成）")
+             summary="起草口径（正文为空时按事件类别与口径类型的模板生成；支持 Idempotency-Key）")
 def draft(request: Request, principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep,
-          incident_id: IdPath, body: DraftRequest) -> StatementRead:
-    made = st.draft(session, principal, incident_id=incident_id, kind=body.kind, text=body.text, org=org,
-                    templates=st.templates_loader(request), tz=request.app.state.settings.timezone, clock=clock)
-    return _read(session, org, made.id)
+          incident_id: IdPath, body: DraftRequest, idempotency_key: IdempotencyKey = None) -> Any:
+    def run() -> StatementRead:
+        made = st.draft(session, principal, incident_id=incident_id, kind=body.kind, text=body.text, org=org,
+                        templates=st.templates_loader(request), tz=request.app.state.settings.timezone, clock=clock)
+        return _read(session, org, made.id)
+
+    return once(session, actor=principal.login, key=idempotency_key, route=f"incidents/{incident_id}/statements",
+                body=body, clock=clock, run=run)
 
 
 @router.get("/statements/{statement_id}", response_model=StatementRead, summary="口径详情（含全部版本与审核记录）")

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api import queries, views
+from api import listings, queries, views
 from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_unit
-from api.schemas import ListOf, StoryListRead, StoryRead
+from api.pagination import Page, PageDep, paginate
+from api.schemas import ERROR_RESPONSES, StoryListRead, StoryRead
 
-router = APIRouter(prefix="/api/v1/stories", tags=["stories"])
+router = APIRouter(prefix="/api/v1/stories", tags=["stories"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=ListOf[StoryListRead], summary="事件话题（同一报道合并）")
-def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ListOf[StoryListRead]:
+@router.get("", response_model=Page[StoryListRead], summary="事件话题（同一报道合并；默认最近活跃在前）")
+def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep, page: PageDep,
+                 sort: Annotated[Literal["time", "risk"], Query()] = "time") -> Page[StoryListRead]:
     whole_bank = org.root().id in principal.unit_ids
-    rows = queries.list_stories(session, unit_ids=principal.unit_ids, include_unattributed=whole_bank, limit=limit)
-    data = views.story_list_reads(session, org, rows)
-    return ListOf(data=data, count=len(data))
+    stmt, order = listings.stories(unit_ids=principal.unit_ids, include_unattributed=whole_bank, sort=sort)
+    got = paginate(session, stmt, order=order, page=page, scope=page.scope("stories", sort=sort))
+    return Page(items=views.story_list_reads(session, org, [s for (s,) in got.rows]), total=got.total,
+                next_cursor=got.next_cursor)
 
 
 @router.get("/{story_id}", response_model=StoryRead, summary="话题详情（含全部报道）")

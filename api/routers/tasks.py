@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
-from api import actions, views
+from api import actions, listings, views
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, SessionDep
-from api.schemas import ReasonRequest, TaskCompleteRequest, TaskRead, TaskReassignRequest
+from api.pagination import Page, PageDep, paginate
+from api.routers.audit import IdQuery
+from api.schemas import ERROR_RESPONSES, ReasonRequest, TaskCompleteRequest, TaskRead, TaskReassignRequest
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=Page[TaskRead], summary="处置任务（所辖单位的事件；最早到期在前）")
+def list_tasks(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, page: PageDep,
+               status_: Annotated[Literal["todo", "done", "not_applicable"] | None, Query(alias="status")] = None,
+               mine: Annotated[bool, Query(description="只列分派给本人的任务")] = False,
+               incident_id: IdQuery = None,
+               active: Annotated[bool, Query(description="只列未结案事件的任务")] = False) -> Page[TaskRead]:
+    stmt, order = listings.tasks(unit_ids=principal.unit_ids, status=status_,
+                                 owner_id=principal.login if mine else None, incident_id=incident_id,
+                                 active_only=active)
+    got = paginate(session, stmt, order=order, page=page,
+                   scope=page.scope("tasks", status=status_, mine=mine, incident_id=incident_id, active=active))
+    now = clock.now()
+    return Page(items=[views.task_read(org, t, now) for (t,) in got.rows], total=got.total,
+                next_cursor=got.next_cursor)
 
 
 @router.post("/{task_id}/complete", response_model=TaskRead, summary="完成处置任务")

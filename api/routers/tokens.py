@@ -13,21 +13,23 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api import users
 from api.deps import ClockDep, CurrentUser, IdPath, SessionDep
 from api.models import ApiToken, User
-from api.schemas import ListOf, TokenCreated, TokenCreateRequest, TokenRead
+from api.pagination import Page, PageDep, paginate_list
+from api.schemas import ERROR_RESPONSES, TokenCreated, TokenCreateRequest, TokenRead
 from yuqing.org import Role
 
-router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=ListOf[TokenRead], summary="API 令牌列表")
-def list_tokens(principal: CurrentUser, session: SessionDep, clock: ClockDep,
+@router.get("", response_model=Page[TokenRead], summary="API 令牌列表（按 id 排序）")
+def list_tokens(principal: CurrentUser, session: SessionDep, clock: ClockDep, page: PageDep,
                 all_users: Annotated[bool, Query(alias="all", description="全部用户的令牌（仅系统管理员）")] = False
-                ) -> ListOf[TokenRead]:
+                ) -> Page[TokenRead]:
     if all_users and not principal.has_role(Role.admin):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "仅系统管理员可查看全部用户的令牌")
     rows = users.list_api_tokens(session, user_id=None if all_users else principal.user_id)
     data = [_read(row, login, clock.now()) for row, login in rows]
-    return ListOf(data=data, count=len(data))
+    got = paginate_list(data, key=lambda t: (t.id,), page=page, scope=page.scope("tokens", all=all_users))
+    return Page(items=got.rows, total=got.total, next_cursor=got.next_cursor)
 
 
 @router.post("", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, summary="签发 API 令牌（本人）")

@@ -308,8 +308,8 @@ def test_tokens_are_listed_issued_and_revoked_through_the_api(client, token_for,
     assert body["token"].startswith("yq_") and body["status"] == "active" and body["user"] == "liuqiang"
     new_headers = {"Authorization": f"Bearer {body['token']}"}
     listing = client.get("/api/v1/tokens", headers=new_headers).json()
-    assert {t["name"] for t in listing["data"]} == {"test", "值班脚本"}
-    assert all("token" not in t for t in listing["data"])
+    assert {t["name"] for t in listing["items"]} == {"test", "值班脚本"}
+    assert all("token" not in t for t in listing["items"])
     assert client.delete(f"/api/v1/tokens/{body['id']}", headers=headers).json()["status"] == "revoked"
     assert client.get("/api/v1/tokens", headers=new_headers).status_code == 401
     entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "token.revoked"))
@@ -325,7 +325,7 @@ def test_a_user_cannot_revoke_or_list_another_users_tokens_but_an_admin_can(clie
     assert client.get("/api/v1/tokens?all=true", headers=mine).status_code == 403
     admin_login = next(u.login for u in users.values() if "admin" in u.roles)
     admin = token_for(admin_login)
-    assert {t["user"] for t in client.get("/api/v1/tokens?all=true", headers=admin).json()["data"]} >= {
+    assert {t["user"] for t in client.get("/api/v1/tokens?all=true", headers=admin).json()["items"]} >= {
         "wangmin", "zhoufang"}
     assert client.delete(f"/api/v1/tokens/{other_id}", headers=admin).status_code == 200
     assert client.get("/api/v1/alerts", headers=other).status_code == 401

@@ -17,8 +17,8 @@ def test_incidents_list_has_the_documented_shape(client, make, token_for, clock)
     r = client.get("/api/v1/incidents", headers=token_for("wangmin"))
     assert r.status_code == 200
     body = r.json()
-    assert body["count"] == 1 and len(body["data"]) == 1
-    item = body["data"][0]
+    assert body["total"] == 1 and len(body["items"]) == 1 and body["next_cursor"] is None
+    item = body["items"][0]
     assert {"id", "number", "title", "level", "level_name", "unit", "status", "category", "opened_at",
             "tasks_total", "tasks_done", "clocks"} <= set(item)
     assert item["id"] == incident.id and item["number"] == incident.number
@@ -60,7 +60,8 @@ def test_unknown_ids_are_404_with_a_chinese_message(client, token_for):
 
 def test_invalid_input_is_422_naming_the_parameter(client, token_for):
     h = token_for("wangmin")
-    for url, field in [("/api/v1/incidents?limit=0", "limit"), ("/api/v1/articles?label=angry", "label"),
+    for url, field in [("/api/v1/incidents?limit=0", "limit"), ("/api/v1/incidents?limit=201", "limit"),
+                       ("/api/v1/articles?label=angry", "label"),
                        ("/api/v1/incidents/abc", "incident_id"), ("/api/v1/incidents?level=V", "level"),
                        ("/api/v1/alerts?status=whatever", "status")]:
         r = client.get(url, headers=h)
@@ -77,13 +78,13 @@ def test_liaison_sees_only_incidents_of_own_units_and_gets_403_elsewhere(client,
     _, _, theirs = make.crisis(unit_id="binjiang", title="滨江支行理财亏损")
     h = token_for("zhoufang")  # liaison of 光明路支行
     listed = client.get("/api/v1/incidents", headers=h).json()
-    assert [i["id"] for i in listed["data"]] == [mine.id]
+    assert [i["id"] for i in listed["items"]] == [mine.id]
     assert client.get(f"/api/v1/incidents/{mine.id}", headers=h).status_code == 200
     r = client.get(f"/api/v1/incidents/{theirs.id}", headers=h)
     assert r.status_code == 403 and "无权" in r.json()["detail"]
     # the branch monitor sees both
     both = client.get("/api/v1/incidents", headers=token_for("wangmin")).json()
-    assert {i["id"] for i in both["data"]} == {mine.id, theirs.id}
+    assert {i["id"] for i in both["items"]} == {mine.id, theirs.id}
 
 
 @BOTH_DATABASES
@@ -94,13 +95,13 @@ def test_alerts_are_scoped_and_carry_deadline_and_factors(client, make, token_fo
     make.alert(story=s2, level="IV")
     make.session.commit()
     body = client.get("/api/v1/alerts", headers=token_for("zhoufang")).json()
-    assert [a["id"] for a in body["data"]] == [a1.id]
-    alert = body["data"][0]
+    assert [a["id"] for a in body["items"]] == [a1.id]
+    alert = body["items"][0]
     assert alert["status_name"] == "待确认" and alert["level_name"] == "较大" and alert["ack_overdue"] is False
     assert alert["ack_due_at"].startswith("2026-11-23T01:30:00")
     assert {f["key"] for f in alert["factors"]} == {"polarity", "severity", "authority"}
     clock.advance(timedelta(minutes=31))
-    assert client.get("/api/v1/alerts", headers=token_for("zhoufang")).json()["data"][0]["ack_overdue"] is True
+    assert client.get("/api/v1/alerts", headers=token_for("zhoufang")).json()["items"][0]["ack_overdue"] is True
 
 
 @BOTH_DATABASES
@@ -117,15 +118,15 @@ def test_articles_feed_is_ranked_by_risk_filtered_and_scoped(client, make, token
     make.session.commit()
     h = token_for("zhoufang")
     feed = client.get("/api/v1/articles", headers=h).json()
-    assert [m["title"] for m in feed["data"]] == ["解放大道网点储户排长队", "新华路网点开展金融知识宣传"]
-    top = feed["data"][0]
+    assert [m["title"] for m in feed["items"]] == ["解放大道网点储户排长队", "新华路网点开展金融知识宣传"]
+    top = feed["items"][0]
     assert top["risk_score"] == 85.0 and top["risk_level_name"] == "特别重大" and top["unit"]["name"] == "解放大道网点"
     negative = client.get("/api/v1/articles?label=negative", headers=h).json()
-    assert [m["label_name"] for m in negative["data"]] == ["负面"]
+    assert [m["label_name"] for m in negative["items"]] == ["负面"]
     only = client.get("/api/v1/articles?unit=xinhualu", headers=h).json()
-    assert [m["unit"]["id"] for m in only["data"]] == ["xinhualu"]
+    assert [m["unit"]["id"] for m in only["items"]] == ["xinhualu"]
     assert client.get("/api/v1/articles?unit=zhongnanlu", headers=h).status_code == 403
-    assert client.get("/api/v1/articles?limit=1", headers=token_for("wangmin")).json()["data"][0]["risk_score"] == 90
+    assert client.get("/api/v1/articles?limit=1", headers=token_for("wangmin")).json()["items"][0]["risk_score"] == 90
 
 
 @BOTH_DATABASES
@@ -133,7 +134,7 @@ def test_stories_list_and_detail(client, make, token_for):
     story, _, _ = make.crisis()
     h = token_for("wangmin")
     listed = client.get("/api/v1/stories", headers=h).json()
-    assert listed["count"] == 1 and listed["data"][0]["risk"]["level_name"] == "重大"
+    assert listed["total"] == 1 and listed["items"][0]["risk"]["level_name"] == "重大"
     detail = client.get(f"/api/v1/stories/{story.id}", headers=h).json()
     assert detail["article_count"] == 2 and len(detail["articles"]) == 2
     assert client.get(f"/api/v1/stories/{story.id}", headers=token_for("wujun")).status_code == 403
@@ -146,13 +147,13 @@ def test_sources_report_health_so_silence_is_not_mistaken_for_calm(client, make,
     make.source_state(source_id="forum", last_new_ago=timedelta(days=3))
     make.session.commit()  # "regulator" is configured but has never run
     body = client.get("/api/v1/sources", headers=token_for("admin")).json()
-    health = {s["source_id"]: (s["health"], s["reason"]) for s in body["data"]}
+    health = {s["source_id"]: (s["health"], s["reason"]) for s in body["items"]}
     assert health["jiangcheng-news"][0] == "ok"
     assert health["weibo"][0] == "failing" and "3 次" in health["weibo"][1] and "HTTP 503" in health["weibo"][1]
     assert health["tousu"][0] == "silent" and "未成功抓取" in health["tousu"][1]  # nothing crawled
     assert health["forum"][0] == "silent" and "没有新内容" in health["forum"][1]  # nothing found
     assert health["regulator"][0] == "never_run"
-    names = {s["source_id"]: s["name"] for s in body["data"]}
+    names = {s["source_id"]: s["name"] for s in body["items"]}
     assert names["weibo"] == "微博" and names["forum"] == "本地论坛"
 
 
@@ -172,6 +173,8 @@ def test_openapi_lists_the_v1_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     for p in ["/api/v1/incidents", "/api/v1/incidents/{incident_id}", "/api/v1/alerts", "/api/v1/alerts/{alert_id}/ack",
               "/api/v1/alerts/{alert_id}/dismiss", "/api/v1/tasks/{task_id}/complete", "/api/v1/articles",
-              "/api/v1/stories", "/api/v1/sources", "/healthz"]:
+              "/api/v1/stories", "/api/v1/sources", "/healthz", "/readyz", "/api/v1/mentions", "/api/v1/outbox",
+              "/api/v1/users", "/api/v1/org", "/api/v1/keyword-plans", "/api/v1/tasks",
+              "/api/v1/incidents/{incident_id}/timeline"]:
         assert p in paths, p
     assert not any(p.startswith("/login") or p == "/" for p in paths)

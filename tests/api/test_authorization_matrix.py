@@ -121,8 +121,8 @@ TARGET_UNITS: dict[str, str | None] = {"own": "xinhualu", "sub": "guangminglu", 
 MISSING_ID = 2**31 - 1
 OUT_OF_RANGE_IDS = ("0", "-1", str(2**31), str(2**32 + 1), str(2**63), "9" * 30)
 SCOPE_TARGETS = frozenset({"sub", "sib", "hq", "none", "missing", "range", "other", "all"})  # the PostgreSQL slice
-PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/static"),
-                 ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
+                 ("GET", "/static"), ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
                  ("GET", "/ack/{token}"), ("POST", "/ack/{token}")}
 SUCCESS = {"200", "201", "303"}
 
@@ -309,6 +309,31 @@ POST   /api/v1/tasks/{{task_id}}/not-applicable   sib      401 401 401 401 | 401
 POST   /api/v1/tasks/{{task_id}}/not-applicable   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
 POST   /api/v1/tasks/{{task_id}}/not-applicable   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/tasks/{{task_id}}/not-applicable   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+# --- JSON API: the lists and reads added with the complete API (docs/api.md) ----------------------------------
+GET    /api/v1/mentions                          -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/tasks                             -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/keyword-plans                     -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/org                               -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/outbox                            -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/users                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/incidents/{{incident_id}}/timeline   own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/timeline   sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/timeline   sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/timeline   hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/timeline   missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/timeline   range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/incidents/{{incident_id}}/tasks      own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/tasks      sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/tasks      sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/tasks      hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/tasks      missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/tasks      range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
+GET    /api/v1/incidents/{{incident_id}}/reports    own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/reports    sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/reports    sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
+GET    /api/v1/incidents/{{incident_id}}/reports    hq       401 401 401 401 | 403 403 403 403 403 403 200 403 403 | 403 403 403 403 403 403 200 403 403
+GET    /api/v1/incidents/{{incident_id}}/reports    missing  401 401 401 401 | 404 404 404 404 404 404 404 404 403 | 404 404 404 404 404 404 404 404 404
+GET    /api/v1/incidents/{{incident_id}}/reports    range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
 # --- JSON API: statements (口径) — who may: incidents.statements.ACTION_ROLES; a sign-off only by a leader of the
 # incident's chain (陈静 is one for every 江城分行 unit); request-changes starts from 待法律合规审核 ---------------------
 GET    /api/v1/incidents/{{incident_id}}/statements own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
@@ -367,6 +392,7 @@ POST   /api/v1/statements/{{statement_id}}/publish missing  401 401 401 401 | 40
 POST   /api/v1/statements/{{statement_id}}/publish range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- public ------------------------------------------------------------------------------------------------------
 GET    /healthz                                  -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
+GET    /readyz                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
 GET    /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
 HEAD   /openapi.json                             -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
 GET    /static                                   -        200 200 200 200 | 200 200 200 200 200 200 200 200 200 | 200 200 200 200 200 200 200 200 200
@@ -1256,6 +1282,11 @@ def _complaint_case(prefix: str, action: str) -> Prepare:
     return prepare
 
 
+def _incident_read(sub: str) -> Prepare:
+    """GET /api/v1/incidents/{id}/<sub>: a read of the target's incident."""
+    return lambda w, t, c: Call(f"/api/v1/incidents/{_id(t, lambda: w.incident(t))}/{sub}")
+
+
 RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/api/v1/complaints/{complaint_id}/link-incident"): _complaint_case("/api/v1", "link-incident"),
     ("POST", "/api/v1/complaints/{complaint_id}/raise-incident"): _complaint_case("/api/v1", "raise-incident"),
@@ -1309,7 +1340,16 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/api/v1/tasks/{task_id}/complete"): _task_complete("/api/v1"),
     ("POST", "/api/v1/tokens"): _api_create_token,
     ("DELETE", "/api/v1/tokens/{token_id}"): _api_revoke,
-    ("GET", "/api/v1/audit"): lambda w, t, c: Call("/api/v1/audit" + ("?before_id={range}" if t == "range" else "")),
+    ("GET", "/api/v1/audit"): lambda w, t, c: Call("/api/v1/audit" + ("?limit={range}" if t == "range" else "")),
+    ("GET", "/api/v1/mentions"): _fixed("/api/v1/mentions"),
+    ("GET", "/api/v1/tasks"): _fixed("/api/v1/tasks"),
+    ("GET", "/api/v1/keyword-plans"): _fixed("/api/v1/keyword-plans"),
+    ("GET", "/api/v1/org"): _fixed("/api/v1/org"),
+    ("GET", "/api/v1/outbox"): _fixed("/api/v1/outbox"),
+    ("GET", "/api/v1/users"): _fixed("/api/v1/users"),
+    ("GET", "/readyz"): _fixed("/readyz"),
+    **{("GET", f"/api/v1/incidents/{{incident_id}}/{sub}"): _incident_read(sub)
+       for sub in ("timeline", "tasks", "reports")},
     ("GET", "/admin/audit"): lambda w, t, c: Call("/admin/audit" + ("?before_id={range}" if t == "range" else "")),
     ("GET", "/healthz"): _fixed("/healthz"),
     ("GET", "/openapi.json"): _fixed("/openapi.json"),
@@ -1561,7 +1601,7 @@ def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
                 allowed = bool(roles & {r.value for r in ACTION_ROLES[Action.regulator_report]})
             elif "/resurgence/" in row.path:  # the decision on a 舆情反弹 flag
                 allowed = bool(roles & {r.value for r in RESURGENCE_DECIDERS})
-            elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS:
+            elif row.path.rsplit("/", 1)[-1] in PATH_ACTIONS and row.method == "POST":  # GET …/reports reads
                 allowed = bool(roles & {r.value for r in ACTION_ROLES[PATH_ACTIONS[row.path.rsplit("/", 1)[-1]]]})
             success = "303" if row.method == "POST" and not is_api(row.path) else "200"
             if row.path.endswith(("/attachments", "/raise-incident")) and is_api(row.path):
@@ -1635,13 +1675,13 @@ def test_token_lists_show_only_ones_own_tokens_but_all_to_an_admin(world):
         if key == MUST_CHANGE:
             continue
         mine = world.send(f"t:{key}", "GET", Call("/api/v1/tokens")).json()
-        assert {t["user"] for t in mine["data"]} == {login}, key
+        assert {t["user"] for t in mine["items"]} == {login}, key
         page = world.send(f"c:{key}", "GET", Call("/account"))
         assert page.status_code == 200 and "MXTOK-bearer" in page.text
         assert ("MXTOK-expired" in page.text) == (login == "wangmin"), key  # wangmin's own, on his page only
     everyone = world.send("t:adm", "GET", Call("/api/v1/tokens?all=true")).json()
-    assert {t["user"] for t in everyone["data"]} == {login for login, _, _ in ROLE_CALLERS.values()}
-    assert {t["status"] for t in everyone["data"] if t["name"] in ("MXTOK-expired", "MXTOK-revoked")} == {
+    assert {t["user"] for t in everyone["items"]} == {login for login, _, _ in ROLE_CALLERS.values()}
+    assert {t["status"] for t in everyone["items"] if t["name"] in ("MXTOK-expired", "MXTOK-revoked")} == {
         "expired", "revoked"}
 
 

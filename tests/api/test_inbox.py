@@ -116,9 +116,9 @@ def test_api_lists_own_messages_and_marks_read_with_a_token(alert_messages, toke
     headers = token_for("wangmin")
     r = client.get("/api/v1/notifications", headers=headers)
     body = r.json()
-    assert r.status_code == 200 and body["count"] == body["unread"] == len(inbox_rows(session, "wangmin"))
-    assert {m["channel"] for m in body["data"]} == {"in_app"} and body["data"][0]["delivered_at"]
-    first = body["data"][0]["id"]
+    assert r.status_code == 200 and body["total"] == body["unread"] == len(inbox_rows(session, "wangmin"))
+    assert {m["channel"] for m in body["items"]} == {"in_app"} and body["items"][0]["delivered_at"]
+    first = body["items"][0]["id"]
     r = client.post(f"/api/v1/notifications/{first}/read", headers=headers)
     assert r.status_code == 200 and r.json()["read_at"]
     assert client.get("/api/v1/notifications?unread=true", headers=headers).json()["unread"] == body["unread"] - 1

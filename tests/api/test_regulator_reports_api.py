@@ -26,7 +26,8 @@ def test_the_api_lists_drafts_and_records_a_report_and_the_incident_shows_it(cli
                                                                               clock, token_for):
     incident = open_run_case(session, make, org, policy, clock)
     url = f"/api/v1/incidents/{incident.id}/regulator-reports"
-    assert client.get(url, headers=token_for("huangwei")).json() == {"data": [], "count": 0}  # anyone in scope reads
+    assert client.get(url, headers=token_for("huangwei")).json() == {"items": [], "total": 0,
+                                                                 "next_cursor": None}  # anyone in scope reads
 
     draft = client.get(f"{url}/draft?kind=pboc_report", headers=token_for("liuqiang")).json()
     assert (draft["to"], draft["recipient_name"], draft["methods"]) == (
@@ -49,7 +50,7 @@ def test_the_api_lists_drafts_and_records_a_report_and_the_incident_shows_it(cli
     assert next(c for c in shown["clocks"] if c["key"] == "pboc_report")["status"] == "done"
     assert next(t for t in shown["tasks"] if t["key"] == "pboc_report")["status"] == "done"
     assert [p["id"] for p in shown["playbooks"]] == ["rumour_bank_run", "media_exposure"]
-    assert client.get(url, headers=token_for("chenjing")).json()["count"] == 1
+    assert client.get(url, headers=token_for("chenjing")).json()["total"] == 1
 
 
 def test_a_liaison_a_monitor_and_legal_may_not_record_and_nothing_changes(client, session, make, org, policy, clock,

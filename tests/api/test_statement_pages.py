@@ -120,5 +120,5 @@ def test_statement_api_runs_the_workflow_with_bearer_tokens(client, make, token_
     r = client.post(f"/api/v1/statements/{sid}/publish", headers=com, json={"where": "官方网站"})
     assert r.status_code == 200 and r.json()["status"] == "published" and r.json()["published_where"] == "官方网站"
     listed = client.get(base, headers=lea).json()
-    assert listed["count"] == 1 and [v["number"] for v in listed["data"][0]["versions"]] == [1, 2, 3]
+    assert listed["total"] == 1 and [v["number"] for v in listed["items"][0]["versions"]] == [1, 2, 3]
     assert client.get(base, headers=token_for("wujun")).status_code == 403  # 滨江支行's liaison: not theirs

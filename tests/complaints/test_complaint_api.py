@@ -123,8 +123,8 @@ def test_scoped_to_the_callers_units(bearer, session):
     cid = at_guangminglu.json()["id"]
     outlet = bearer("huangwei")
     assert outlet.get(f"/api/v1/complaints/{cid}").status_code == 403
-    assert outlet.get("/api/v1/complaints").json()["count"] == 0
-    assert bearer("liuqiang").get("/api/v1/complaints").json()["count"] == 1
+    assert outlet.get("/api/v1/complaints").json()["total"] == 0
+    assert bearer("liuqiang").get("/api/v1/complaints").json()["total"] == 1
     # an outlet's head enters complaints about his own outlet only
     r = outlet.post("/api/v1/complaints", json={**WALK_IN, "unit_id": "guangminglu"})
     assert r.status_code == 403 and r.json()["detail"]["field"] == "unit_id"
@@ -138,11 +138,11 @@ def test_filters_and_their_errors(bearer):
     api = bearer("liuqiang")
     api.post("/api/v1/complaints", json=WALK_IN)
     api.post("/api/v1/complaints", json={**WALK_IN, "channel": "letter", "severity": "紧急", "unit_id": "gaoxin"})
-    assert api.get("/api/v1/complaints?channel=letter").json()["count"] == 1
-    assert api.get("/api/v1/complaints?severity=urgent").json()["data"][0]["unit_id"] == "gaoxin"
-    assert api.get("/api/v1/complaints?unit=xinhualu").json()["count"] == 1
-    assert api.get("/api/v1/complaints?month=2026-11&status=open").json()["count"] == 2
-    assert api.get("/api/v1/complaints?month=2026-10").json()["count"] == 0
+    assert api.get("/api/v1/complaints?channel=letter").json()["total"] == 1
+    assert api.get("/api/v1/complaints?severity=urgent").json()["items"][0]["unit_id"] == "gaoxin"
+    assert api.get("/api/v1/complaints?unit=xinhualu").json()["total"] == 1
+    assert api.get("/api/v1/complaints?month=2026-11&status=open").json()["total"] == 2
+    assert api.get("/api/v1/complaints?month=2026-10").json()["total"] == 0
     bad = api.get("/api/v1/complaints?month=2026-13")
     assert bad.status_code == 422 and bad.json()["detail"]["field"] == "month"
     assert api.get("/api/v1/complaints?status=lost").status_code == 422

@@ -40,8 +40,8 @@ def test_the_list_loads_attachments_in_one_query_without_their_bytes(bearer, db)
         assert r.status_code == 201, r.text
     with statements(db.kw["bind"]) as seen:
         listed = api.get("/api/v1/complaints")
-    assert listed.status_code == 200 and listed.json()["count"] == 6
-    assert [len(row["attachments"]) for row in listed.json()["data"]] == [1] * 6
+    assert listed.status_code == 200 and listed.json()["total"] == 6
+    assert [len(row["attachments"]) for row in listed.json()["items"]] == [1] * 6
     reads = [s for s in seen if "FROM complaint_attachments" in s]
     assert len(reads) == 1, reads
     assert "complaint_attachments.data" not in reads[0]

@@ -14,8 +14,8 @@ def test_the_api_unit_filter_includes_sub_units(bearer, login_as):
     assert api.post("/api/v1/complaints", json=WALK_IN).status_code == 201  # 新华路, under 光明路支行
     assert api.post("/api/v1/complaints", json={**WALK_IN, "unit_id": "zhongnanlu"}).status_code == 201
     sub_branch = api.get("/api/v1/complaints?unit=guangminglu").json()
-    assert [r["unit_id"] for r in sub_branch["data"]] == ["xinhualu"]
-    assert api.get("/api/v1/complaints?unit=xinhualu").json()["count"] == 1
+    assert [r["unit_id"] for r in sub_branch["items"]] == ["xinhualu"]
+    assert api.get("/api/v1/complaints?unit=xinhualu").json()["total"] == 1
     assert bearer("huangwei").get("/api/v1/complaints?unit=guangminglu").status_code == 403  # above his outlet
     page = login_as("liuqiang").get("/complaints?unit=guangminglu")
     assert page.status_code == 200 and "TS-20261123-001" in page.text and "TS-20261123-002" not in page.text

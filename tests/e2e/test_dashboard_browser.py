@@ -88,7 +88,7 @@ def test_monitor_sees_the_crisis_and_works_the_checklist(running_demo):
         incident = None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and incident is None:
-            data = page.request.get(f"{base}/api/v1/incidents").json()["data"]
+            data = page.request.get(f"{base}/api/v1/incidents").json()["items"]
             incident = next((i for i in data if i["unit"]["id"] == "xinhualu"), None)
             if incident is None:
                 time.sleep(1)

@@ -1,0 +1,185 @@
+"""Cursor pagination for every list of the JSON API: ``{"items": [...], "total": n, "next_cursor": "…" | null}``.
+
+Why keyset and not offset: the lists the API serves (mentions, alerts, the audit log, the outbox) grow while people
+page through them; an offset shifts by one row each time something new arrives, so a client walking the pages
+would see a row twice or miss one. A cursor names the last row served by its sort key and id, and the next page is
+"the rows after that key" — stable under inserts, and an index range scan rather than a skip over N rows.
+
+The cursor is opaque to clients: the sort key values, the list it belongs to (route, sort and filters) and nothing
+else, signed with the app's ``secret_key`` (itsdangerous). A cursor that was altered, truncated, made for another
+list or another filter, or is simply garbage answers 400 with the API's usual ``{"detail": "…"}`` — never a 500
+and never a silently different page.
+
+Two ways in, one cursor format:
+
+* :func:`paginate` for a SQLAlchemy ``select``: the caller gives the ORDER BY as ``(expression, descending)``
+  pairs ending with a unique id; expressions must never be NULL (wrap nullable columns in ``coalesce``), because
+  the keyset comparison ``(a, b) > (x, y)`` is not defined for NULL.
+* :func:`paginate_list` for lists held in memory (configuration: sources, keyword plans, the org chart), with a
+  key function instead of SQL expressions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from itsdangerous import BadData, URLSafeSerializer
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+Item = TypeVar("Item")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_CURSOR_CHARS = 1024
+CURSOR_SALT = "yuqing.api.cursor"
+BAD_CURSOR = "翻页游标（cursor）无效：请使用上一页响应中的 next_cursor，且筛选与排序条件保持不变"
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list. ``total`` counts every item matching the filters (all pages); ``next_cursor`` is passed
+    back as ``?cursor=`` for the next page and is null on the last one."""
+
+    items: list[T]
+    total: int = Field(ge=0, description="符合筛选条件的总数（所有页）")
+    next_cursor: str | None = Field(description="下一页游标（原样作为 cursor 参数传回）；为空表示已是最后一页")
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What the client asked for: the cursor (None: the first page), the page size, and the signer."""
+
+    cursor: str | None
+    limit: int
+    serializer: URLSafeSerializer
+
+    def scope(self, route: str, **params: Any) -> str:
+        """A short digest naming one list: the route plus every filter and sort that shapes it. A cursor made for
+        one scope is refused by every other (a page of 'negative, newest first' never continues 'all, by risk')."""
+        canonical = json.dumps([route, sorted((k, _plain(v)) for k, v in params.items())], ensure_ascii=False,
+                               default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+    def after(self, scope: str, width: int) -> list[Any] | None:
+        """The sort key the cursor points after (None on the first page); 400 for any cursor not made here, for
+        this list, with this many key values."""
+        if self.cursor is None:
+            return None
+        try:
+            raw = self.serializer.loads(self.cursor)
+        except (BadData, ValueError, TypeError, UnicodeError):
+            raise bad_cursor() from None
+        if not (isinstance(raw, dict) and raw.get("s") == scope and isinstance(raw.get("k"), list)
+                and len(raw["k"]) == width):
+            raise bad_cursor()
+        return [_decode(v) for v in raw["k"]]
+
+    def make(self, scope: str, key: Sequence[Any]) -> str:
+        return self.serializer.dumps({"s": scope, "k": [_encode(v) for v in key]})
+
+
+def bad_cursor() -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, BAD_CURSOR)
+
+
+def page_request(request: Request,
+                 cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS,
+                                                     description="上一页响应中的 next_cursor（首页不传）")] = None,
+                 limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = DEFAULT_LIMIT
+                 ) -> PageRequest:
+    secret = request.app.state.settings.secret_key
+    return PageRequest(cursor=cursor or None, limit=limit, serializer=URLSafeSerializer(secret, salt=CURSOR_SALT))
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[Item]):
+    rows: list[Item]
+    total: int
+    next_cursor: str | None
+
+
+def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElement[Any], bool]],
+             page: PageRequest, scope: str) -> Fetched[Any]:
+    """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
+
+    ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
+    statement would return them (``Row`` objects; ``row[0]`` is the entity of a one-entity select). ``total`` is
+    the count of the whole filtered statement.
+    """
+    width = len(stmt.column_descriptions)  # one per entity or column asked for (not per table column)
+    after = page.after(scope, len(order))
+    keyed = stmt.add_columns(*(expr.label(f"_page_key_{i}") for i, (expr, _) in enumerate(order)))
+    if after is not None:
+        keyed = keyed.where(_after_condition(order, after))
+    ordering = [expr.desc() if desc else expr.asc() for expr, desc in order]
+    rows = session.execute(keyed.order_by(*ordering).limit(page.limit + 1)).all()
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    more = len(rows) > page.limit
+    rows = rows[:page.limit]
+    next_cursor = page.make(scope, list(rows[-1][width:])) if more and rows else None
+    return Fetched([r[:width] for r in rows], int(total), next_cursor)
+
+
+def paginate_list(items: Sequence[Item], *, key: Callable[[Item], tuple[Any, ...]], page: PageRequest,
+                  scope: str) -> Fetched[Item]:
+    """One page of an in-memory list, ascending by ``key`` (a tuple of JSON-able values, unique per item)."""
+    ordered = sorted(items, key=key)
+    start = 0
+    after = page.after(scope, len(key(ordered[0])) if ordered else -1) if page.cursor is not None else None
+    if after is not None:
+        mark = tuple(after)
+        try:
+            start = next((i for i, it in enumerate(ordered) if key(it) > mark), len(ordered))
+        except TypeError:  # a key of other types than this list's (signed by us, so only after a code change)
+            raise bad_cursor() from None
+    chunk = ordered[start:start + page.limit]
+    more = start + page.limit < len(ordered)
+    return Fetched(list(chunk), len(ordered), page.make(scope, list(key(chunk[-1]))) if more and chunk else None)
+
+
+def _after_condition(order: Sequence[tuple[ColumnElement[Any], bool]], after: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``after`` in ``order``: (a > x) or (a = x and b > y) or … (with < for descending)."""
+    alternatives = []
+    for i, (expr, desc) in enumerate(order):
+        equal_before = [order[j][0] == after[j] for j in range(i)]
+        beyond = expr < after[i] if desc else expr > after[i]
+        alternatives.append(and_(*equal_before, beyond))
+    return or_(*alternatives)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    raise TypeError(f"cannot page by a {type(value).__name__} key")  # a programming error, not bad input
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) != {"dt"} or not isinstance(value["dt"], str):
+            raise bad_cursor()
+        try:
+            return datetime.fromisoformat(value["dt"])
+        except ValueError:
+            raise bad_cursor() from None
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    raise bad_cursor()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(str(v) for v in value)
+    return value
