@@ -12,6 +12,7 @@ from yuqing.db import Base
 
 def all_metadata() -> MetaData:
     import api.models  # noqa: F401
+    import crawlers.claims  # sequence_counters, story_assignments, work_claims
     import crawlers.models  # noqa: F401
     import incidents.briefings.models  # report_issues, report_receipts
     import incidents.complaints.models  # complaints, complaint_events, complaint_attachments
