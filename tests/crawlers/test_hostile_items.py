@@ -202,7 +202,8 @@ def test_an_item_the_database_refuses_is_counted_against_the_source_and_the_othe
 
 
 def test_health_counts_exactly_the_outcomes_the_pipeline_reports_as_problems():
-    spider_drops = {"yuqing/dropped/bad_record", BAD_URL_STAT, RECORD_ERROR_STAT, "spider_exceptions/count"}
+    spider_drops = {"yuqing/dropped/bad_record", "yuqing/dropped/bad_entry", BAD_URL_STAT, RECORD_ERROR_STAT,
+                    "spider_exceptions/count"}
     assert {f"yuqing/items/{o}" for o in PROBLEM_OUTCOMES} | spider_drops == set(ITEM_PROBLEM_STATS)
 
 
