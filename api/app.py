@@ -40,7 +40,7 @@ from api.routers import alerts, articles, configuration, health, incidents, outb
 from api.routers import audit as audit_router
 from api.routers import sources as sources_router
 from api.routers import users as users_router
-from api.schemas import ERROR_RESPONSES
+from api.schemas import ERROR_RESPONSES, HealthRead
 from api.templating import STATIC_DIR, make_templates
 from crawlers.sources import SourceConfig, load_sources
 from incidents.complaints.links import INTERNAL_SOURCE, INTERNAL_SOURCE_NAME
@@ -141,7 +141,8 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
     app.include_router(media_reports.router)
     app.include_router(media_reports.pages)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查")
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查",
+                      response_model=HealthRead, responses={503: {"model": HealthRead, "description": "数据库不可用"}})
     _install_error_handlers(app)
     return app
 

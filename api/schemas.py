@@ -379,13 +379,13 @@ class SourceRead(BaseModel):
 
 
 class DismissRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "广告营销帖，与我行无关"}]})
 
     reason: str = Field(min_length=1, max_length=500, description="why this alert is a false positive")
 
 
 class TaskCompleteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "已电话核实，网点排队已疏导"}]})
 
     note: str = Field(default="", max_length=2000)
 
@@ -402,7 +402,7 @@ class TokenRead(BaseModel):
 
 
 class TokenCreateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "值班脚本", "days": 30}]})
 
     name: str = Field(min_length=1, max_length=64, description="what the token is for")
     days: int = Field(default=90, ge=1, le=365, description="lifetime in days")
@@ -414,33 +414,36 @@ class TokenCreated(TokenRead):
 
 # --- incident lifecycle requests (POST /api/v1/incidents/{id}/…, /api/v1/tasks/{id}/…) ---------------------------
 class LevelChangeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"level": "I", "reason": "视频转发量一小时内过万，多家媒体跟进"}]})
 
     level: Literal["I", "II", "III", "IV"]
     reason: str = Field(min_length=1, max_length=500, description="why: it goes on the timeline")
 
 
 class ReportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "initial", "text": "【初报】11月23日09时，网传新华路网点储户取不出钱……经核实，系现金调拨延误。"}]})
 
     kind: Literal["initial", "follow_up", "final"]
     text: str = Field(min_length=1, max_length=20000, description="the report as sent")
 
 
 class CloseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"summary": "已发布说明并逐一回复客户，舆情平息，24小时无新增负面"}]})
 
     summary: str = Field(min_length=1, max_length=2000)
 
 
 class ReasonRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "核实后不适用于本网点"}]})
 
     reason: str = Field(min_length=1, max_length=500)
 
 
 class NoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "已知悉，请按预案处置"}]})
 
     note: str = Field(default="", max_length=2000)
 
@@ -463,7 +466,8 @@ class ReviewRequest(BaseModel):
 
 
 class TaskReassignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"owner_id": "huangwei", "reason": "网点负责人休假，由联络人接手"}]})
 
     owner_id: str = Field(min_length=1, max_length=64, description="an org-chart person id")
     reason: str = Field(default="", max_length=500)
