@@ -209,6 +209,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         if api_server is not None:
             ended = clock.stop()
             announce(script_over_line(ended, settings.tz))
+            app.state.demo_notice = script_over_line(ended, settings.tz).removesuffix("Ctrl-C 退出").rstrip("。")
             while True:  # no more polling; what people do on the dashboard is still delivered
                 await run_round(rt, crawl=False)
                 await asyncio.sleep(max(1.0, options.round_pause))
