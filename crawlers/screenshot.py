@@ -16,7 +16,8 @@ caller's event loop or process. The child:
   ``guarded_get`` and refused when the SSRF check refuses it, at most ``max_resources`` of them of at most
   ``max_resource_bytes`` each; in capture mode nothing but the stored document is served (the capture holds no
   images or styles, and fetching today's would mix two times in one picture); a second main-frame navigation
-  (``<meta http-equiv=refresh>``) is refused so the picture is of the page asked for;
+  (``<meta http-equiv=refresh>``) is answered 204 No Content, which the browser does not commit, so the picture
+  is of the page asked for;
 * measures the page and screenshots it whole, cut at ``max_height`` CSS pixels (``clipped`` says so).
 
 Chinese text needs a CJK font on the machine (Noto Sans CJK, installed by ``scripts/system-deps.sh``);
@@ -212,17 +213,19 @@ def _shoot(request: RenderRequest, result: RenderResult, body: bytes, status: in
     served_main = False
 
     def block(route: Route, why: str) -> None:
-        result.blocked_count += 1
-        if len(result.blocked) < _MAX_BLOCKED_LISTED:
-            result.blocked.append(f"{why}: {route.request.url[:200]}")
+        _count_blocked(result, why, route.request.url)
         route.abort("blockedbyclient")
 
     def handle(route: Route) -> None:
         nonlocal served_main
         req = route.request
         if req.is_navigation_request() and req.frame.parent_frame is None:
-            if served_main or req.url != main_url:
-                block(route, "navigation")  # meta refresh or a second top-level load: not the page asked for
+            # the first top-level load is our goto (whatever normalisation the browser applied to the URL);
+            # a second one (meta refresh) would put another page in the picture. It is answered 204 No Content,
+            # which a browser does not commit, so the page stays (an abort would commit an error page instead).
+            if served_main:
+                _count_blocked(result, "navigation", req.url)
+                route.fulfill(status=204, body=b"")
                 return
             served_main = True
             route.fulfill(status=status, headers={"content-type": content_type}, body=body)
@@ -272,6 +275,12 @@ def _shoot(request: RenderRequest, result: RenderResult, body: bytes, status: in
     png_path.write_bytes(png)
     result.ok = True
     return result
+
+
+def _count_blocked(result: RenderResult, why: str, url: str) -> None:
+    result.blocked_count += 1
+    if len(result.blocked) < _MAX_BLOCKED_LISTED:
+        result.blocked.append(f"{why}: {url[:200]}")
 
 
 def _main() -> int:

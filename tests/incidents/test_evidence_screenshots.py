@@ -249,6 +249,17 @@ def test_a_hanging_page_costs_one_time_limit(site):
     assert not result.ok and result.error == "time limit of 3 s reached" and result.png == b""
 
 
+def test_a_meta_refresh_does_not_put_another_page_in_the_picture(site):
+    site.pages["/refresh"] = Page(200, '<meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/elsewhere">'
+                                       "<p>原帖仍在此页</p>".encode())
+    site.pages["/elsewhere"] = Page(200, "<p>另一页</p>".encode())
+    request = RenderRequest(url=site.url("/refresh"), allowance=site.host_port)
+    result = asyncio.run(render_page_async(request, time_limit=60))
+    assert result.ok, result.error
+    assert result.text == "原帖仍在此页" and site.asked("/elsewhere") == 0
+    assert result.blocked == [f"navigation: {site.url('/elsewhere')}"]
+
+
 def test_chinese_fonts_are_installed():
     assert cjk_font_installed(), "Noto CJK missing: run scripts/system-deps.sh"
 
