@@ -55,7 +55,7 @@ class WechatAdapter(PlatformAdapter):
                 continue
             items.append(post)
         cursor = text_of(path(data, "data", "next_cursor"))
-        more = path(data, "data", "has_more") is True and cursor is not None and not reached
+        more = path(data, "data", "has_more") in (1, True) and cursor is not None and not reached
         return Page(items, cursor if more else None, reached)
 
     def fetch(self, post_id: str) -> ApiCall:
