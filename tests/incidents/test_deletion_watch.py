@@ -254,3 +254,17 @@ def test_check_config_validates_the_evidence_file(tmp_path, monkeypatch):
     bad = runner.invoke(app, ["check-config"])
     assert bad.exit_code == 2 and "evidence.yaml" in bad.output
     assert "deletion_watch.open_every_minutes" in bad.output, bad.output
+
+
+def test_a_timeout_is_a_failed_check_not_a_deletion(db, site, org, policy, clock):
+    factory = db
+    _incident_id, (a, *_rest) = open_incident(factory, org=org, policy=policy, clock=clock, site=site,
+                                              paths=["/a", "/b", "/c", "/d"])
+    site.pages["/a"] = Page(404, b"gone", delay=3)  # would say deleted, but answers only after the timeout
+    config = EvidenceConfig.model_validate({"deletion_watch": {"timeout_seconds": 1}})
+    report = _watch(factory, site, clock, config)
+    assert (report.checked, report.deleted, report.failed) == (4, 0, 1)
+    with factory() as s:
+        check = s.scalars(select(ArticleDeletionCheck).where(ArticleDeletionCheck.article_id == a)).one()
+        assert (check.outcome, check.status, check.reason) == (CheckOutcome.failed, None, "timeout")
+        assert s.get(ArticleWatch, a).deleted_at is None
