@@ -30,7 +30,7 @@ def evidence_export(
         incident_id: Annotated[int, typer.Argument(min=1, help="incident id")],
         out: Annotated[Path, typer.Option("--out", help="the zip to write")],
         as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False) -> None:
-    """导出事件证据包：相关文章抓取时的原始网页与 manifest.json（SHA-256、抓取时间、响应头）。"""
+    """导出事件证据包：相关文章抓取时的原始网页、网页截图与 manifest.json（SHA-256、抓取/截图时间、响应头）。"""
     from incidents.evidence import EvidenceError, export_package
     from yuqing.clock import SystemClock
 
