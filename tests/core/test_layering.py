@@ -14,7 +14,7 @@ RANK = {"yuqing": 0, "crawlers": 1, "sentiment": 2, "incidents": 3, "api": 4}
 COMPOSITION_ROOT = {"yuqing/cli.py", "yuqing/runtime.py", "yuqing/demo.py", "yuqing/demo_people.py",
                     "yuqing/service.py", "yuqing/schema.py", "yuqing/cli_report.py", "yuqing/cli_after_close.py",
                     "yuqing/cli_regulators.py", "yuqing/cli_complaints.py",
-                    "yuqing/cli_media_report.py", "yuqing/cli_evidence.py"}
+                    "yuqing/cli_media_report.py", "yuqing/cli_evidence.py", "yuqing/cli_check_config.py"}
 
 
 def _imports(path: Path) -> set[str]:
