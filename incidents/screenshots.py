@@ -139,7 +139,7 @@ async def shoot_article(factory: sessionmaker[Session], article_id: int, *, cloc
     if not result.ok:
         return _failed(factory, article_id, clock.now(), options, f"原始网页截图失败：{_reason(result)}")
     return _record(factory, article_id, result, clock.now(), RenderSource.capture, capture_id,
-                   note.format(fetched=fetched_local), live_status=live.status if live else None)
+                   note.replace("{fetched}", fetched_local), live_status=live.status if live else None)
 
 
 async def take_due_screenshots(factory: sessionmaker[Session], *, clock: Clock, config: EvidenceConfig,
