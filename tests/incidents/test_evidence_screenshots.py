@@ -215,6 +215,25 @@ def test_failures_are_recorded_and_retried_with_backoff_by_the_scheduled_job(ses
         assert s.get(ArticleWatch, down).shot_next_at is None
 
 
+def test_after_repeated_live_failures_the_capture_is_shot(db, site, org, policy, clock):
+    _engine, factory = db
+    _incident_id, (down,) = open_incident(factory, org=org, policy=policy, clock=clock, site=site,
+                                          paths=["/post/down"])
+    site.pages["/post/down"] = Page(503, b"busy")
+    config = EvidenceConfig.model_validate({"screenshots": {"retry_minutes": [1], "live_attempts": 2}})
+    allowances = {"local-weibo": _allowance(site)}
+    first = asyncio.run(take_due_screenshots(factory, clock=clock, config=config, allowances=allowances))
+    assert (first.taken, first.failed) == (0, 1)
+    clock.advance(timedelta(minutes=1))
+    second = asyncio.run(take_due_screenshots(factory, clock=clock, config=config, allowances=allowances))
+    assert (second.taken, second.failed) == (1, 0)
+    with factory() as s:
+        shot = s.scalars(select(ArticleScreenshot)).one()
+        assert shot.article_id == down
+        assert shot.render_source == RenderSource.capture and shot.http_status == 503
+        assert shot.note.startswith("原网页连续 2 次截图失败（最后一次：网站返回 HTTP 503），截取的是 ")
+
+
 def test_the_pipeline_loop_starts_the_job_in_the_background(db, site, org, policy, clock, tmp_path):
     engine, factory = db
     open_incident(factory, org=org, policy=policy, clock=clock, site=site, paths=["/post/1"])
