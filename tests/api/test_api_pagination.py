@@ -153,3 +153,31 @@ def test_readyz_answers_503_in_bounded_time_when_the_database_does_not(client, a
     app.state.session_factory = sessionmaker(create_engine("sqlite:////nonexistent-dir/x.db"))
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json() == {"status": "unavailable", "detail": "数据库不可用"}
+
+
+def test_readyz_gives_up_on_a_database_that_does_not_answer(client, app, monkeypatch):
+    import threading
+
+    from api.routers import health
+
+    release = threading.Event()
+
+    class Stuck:
+        """A session whose query never returns until the test lets it (a hung database)."""
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, *args, **kwargs):
+            release.wait(30)
+
+    monkeypatch.setattr(health, "READY_TIMEOUT_S", 0.05)
+    app.state.session_factory = Stuck
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json() == {"status": "unavailable", "detail": "数据库应答超时"}
+    finally:
+        release.set()
