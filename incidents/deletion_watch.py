@@ -7,8 +7,9 @@ most ``per_round`` checks per pipeline round, the longest-unchecked first.
 
 How: one GET of the article's URL with ``crawlers.guarded_fetch.guarded_get`` — httpx with the crawler's SSRF
 check on every hop and the source's ``private_network`` allowance, the crawler's User-Agent, no cookies or
-source credentials (a check sees what an anonymous reader sees), a timeout and a size limit; not through Scrapy,
-so robots.txt and the per-source download delay do not apply to these few requests per article per cadence.
+source credentials (a check sees what an anonymous reader sees), a timeout and a size limit, and at least
+``per_host_delay_seconds`` between two requests to one host; not through Scrapy, so robots.txt and the
+per-source download delay do not apply to these few requests per article per cadence.
 
 What counts as deleted (``CheckOutcome.deleted``):
 
@@ -33,9 +34,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import lxml.html
@@ -183,17 +186,28 @@ def record_check(factory: sessionmaker[Session], article_id: int, url: str, verd
 
 
 async def run_deletion_watch(factory: sessionmaker[Session], *, clock: Clock, config: EvidenceConfig,
-                             allowances: Allowances, fetch: Fetcher = guarded_get) -> WatchReport:
-    """The scheduled job: check up to ``per_round`` due articles, each fetch in a worker thread."""
+                             allowances: Allowances, fetch: Fetcher = guarded_get,
+                             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> WatchReport:
+    """The scheduled job: check up to ``per_round`` due articles one after another, each fetch in a worker thread,
+    at least ``per_host_delay_seconds`` (wall time) between two requests to the same host."""
     report = WatchReport()
     options = config.deletion_watch
     if not options.enabled:
         return report
     with factory() as session:
         due = due_checks(session, clock.now(), config, limit=options.per_round)
+        hosts = {aid: url for aid, url in session.execute(select(Article.id, Article.url).where(
+            Article.id.in_([i for i, _ in due])))}
+    last: dict[str, float] = {}
     for article_id, active in due:
+        host = urlsplit(hosts.get(article_id, "")).netloc.lower()
+        if host in last:
+            wait = options.per_host_delay_seconds - (time.monotonic() - last[host])
+            if wait > 0:
+                await sleep(wait)
         verdict = await asyncio.to_thread(check_article, factory, article_id, active=active, clock=clock,
                                           options=options, allowances=allowances, fetch=fetch)
+        last[host] = time.monotonic()
         report.checked += 1
         report.failed += verdict.outcome == CheckOutcome.failed
         report.deleted += verdict.change == DELETED_EVENT

@@ -53,6 +53,7 @@ class DeletionWatchOptions(_Strict):
     closed_for_days: int = Field(default=30, ge=0, description="stop watching this many days after closing")
     per_round: int = Field(default=20, ge=1, le=500, description="checks per pipeline round at most")
     timeout_seconds: float = Field(default=15, ge=1, le=120)
+    per_host_delay_seconds: float = Field(default=1.0, ge=0, le=60, description="between two checks of one host")
     max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     failure_backoff_minutes: int = Field(default=10, ge=1, description="first retry after a failed check, "
                                          "doubling up to the cadence")

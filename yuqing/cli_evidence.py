@@ -115,6 +115,9 @@ def evidence_check(
         incident_id: Annotated[int, typer.Argument(min=1, help="incident id")],
         as_json: Annotated[bool, typer.Option("--json", help="print the outcomes as JSON")] = False) -> None:
     """立即复查事件相关文章是否已被删除（不等定时复查）；发现删除或恢复时记入事件处置记录。"""
+    import time
+    from urllib.parse import urlsplit
+
     from incidents.deletion_watch import check_article
     from incidents.evidence import EvidenceError, incident_articles
     from incidents.lifecycle import ACTIVE
@@ -126,11 +129,16 @@ def evidence_check(
         except EvidenceError as exc:
             _fail(str(exc))
         active = incident.status in ACTIVE
-        ids = [a.id for a in articles]
+        ids = [(a.id, a.url) for a in articles]
     rows = []
-    for article_id in ids:
+    last: dict[str, float] = {}  # host → when it was last asked: per_host_delay_seconds apart, as the job does
+    for article_id, url in ids:
+        host = urlsplit(url).netloc.lower()
+        if host in last:
+            time.sleep(max(0.0, config.deletion_watch.per_host_delay_seconds - (time.monotonic() - last[host])))
         verdict = check_article(factory, article_id, active=active, clock=clock, options=config.deletion_watch,
                                 allowances=allowances)
+        last[host] = time.monotonic()
         rows.append({"article_id": article_id, "outcome": verdict.outcome, "status": verdict.status,
                      "reason": verdict.reason, "change": verdict.change})
     if as_json:

@@ -64,10 +64,15 @@ def site():
         yield s
 
 
-def _watch(factory, site, clock, config: EvidenceConfig | None = None):
+def _watch(factory, site, clock, config: EvidenceConfig | None = None, waits: list[float] | None = None):
+    """One run of the job; the pauses between checks of one host are recorded in ``waits``, not slept."""
     allowances = {"local-weibo": PrivateAllowance.parse(site.host_port)}
+
+    async def pause(seconds: float) -> None:
+        (waits if waits is not None else []).append(seconds)
+
     return asyncio.run(run_deletion_watch(factory, clock=clock, config=config or EvidenceConfig(),
-                                          allowances=allowances))
+                                          allowances=allowances, sleep=pause))
 
 
 def _events(factory, incident_id: int, kind: str) -> list[TimelineEvent]:
@@ -268,3 +273,12 @@ def test_a_timeout_is_a_failed_check_not_a_deletion(db, site, org, policy, clock
         check = s.scalars(select(ArticleDeletionCheck).where(ArticleDeletionCheck.article_id == a)).one()
         assert (check.outcome, check.status, check.reason) == (CheckOutcome.failed, None, "timeout")
         assert s.get(ArticleWatch, a).deleted_at is None
+
+
+def test_checks_of_one_host_are_spaced_out(db, site, org, policy, clock):
+    factory = db
+    open_incident(factory, org=org, policy=policy, clock=clock, site=site, paths=["/a", "/b", "/c", "/d"])
+    waits: list[float] = []
+    config = EvidenceConfig.model_validate({"deletion_watch": {"per_host_delay_seconds": 60}})
+    assert _watch(factory, site, clock, config, waits).checked == 4
+    assert len(waits) == 3 and all(40 < w <= 60 for w in waits)  # before the 2nd, 3rd and 4th request
