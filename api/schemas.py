@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.examples import example
+
 
 # --- errors: one shape for every refusal of the JSON API (docs/api.md) ---------------------------------------------
 class ValidationProblem(BaseModel):
@@ -110,6 +112,8 @@ class ArticleRead(BaseModel):
 class MentionListRead(BaseModel):
     """One row of the mentions feed: an article, the unit it names and its story's current risk."""
 
+    model_config = ConfigDict(json_schema_extra=example("MentionListRead"))
+
     article_id: int
     title: str
     url: str
@@ -132,6 +136,8 @@ class MentionListRead(BaseModel):
 
 
 class StoryListRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("StoryListRead"))
+
     id: int
     title: str
     unit: UnitRef | None
@@ -142,10 +148,14 @@ class StoryListRead(BaseModel):
 
 
 class StoryRead(StoryListRead):
+    model_config = ConfigDict(json_schema_extra=None)  # the list row's example lacks this model's fields
+
     articles: list[ArticleRead]
 
 
 class TaskRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("TaskRead"))
+
     id: int
     incident_id: int
     position: int
@@ -166,6 +176,8 @@ class TaskRead(BaseModel):
 
 
 class TimelineEventRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("TimelineEventRead"))
+
     id: int
     at: datetime
     kind: str
@@ -187,6 +199,8 @@ class ResurgenceRead(BaseModel):
 
 
 class IncidentListRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("IncidentListRead"))
+
     id: int
     number: str
     title: str
@@ -206,6 +220,8 @@ class IncidentListRead(BaseModel):
 
 class ReportRead(BaseModel):
     """A report filed: 初报, 续报 n or 终报."""
+
+    model_config = ConfigDict(json_schema_extra=example("ReportRead"))
 
     id: int
     kind: str = Field(description="initial | follow_up | final")
@@ -311,6 +327,8 @@ class IncidentComplaintRead(BaseModel):
 
 
 class IncidentRead(IncidentListRead):
+    model_config = ConfigDict(json_schema_extra=None)  # the list row's example lacks this model's fields
+
     summary: str
     playbook: str
     acknowledged_at: datetime | None
@@ -334,6 +352,8 @@ class IncidentRead(IncidentListRead):
 
 
 class AlertRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("AlertRead"))
+
     id: int
     story_id: int
     unit: UnitRef
@@ -361,6 +381,8 @@ class AlertRead(BaseModel):
 
 
 class SourceRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("SourceRead"))
+
     source_id: str
     name: str
     health: str = Field(description="ok | failing | silent | never_run | disabled")
@@ -391,6 +413,8 @@ class TaskCompleteRequest(BaseModel):
 
 
 class TokenRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("TokenRead"))
+
     id: int
     user: str = Field(description="owner's login")
     name: str
@@ -409,6 +433,8 @@ class TokenCreateRequest(BaseModel):
 
 
 class TokenCreated(TokenRead):
+    model_config = ConfigDict(json_schema_extra=None)  # the list row's example lacks this model's fields
+
     token: str = Field(description="the bearer token itself; shown only in this response")
 
 
@@ -477,6 +503,8 @@ class TaskReassignRequest(BaseModel):
 class MentionRead(BaseModel):
     """One mention: an article naming a unit (the matcher's terms and snippet), with the article's basics."""
 
+    model_config = ConfigDict(json_schema_extra=example("MentionRead"))
+
     id: int
     article_id: int
     unit: UnitRef
@@ -497,6 +525,8 @@ class MentionRead(BaseModel):
 class OutboxRead(BaseModel):
     """A message the system sent or tried (发送记录, admins only): what the 发送记录 page shows, one-click links
     excluded (they are never stored)."""
+
+    model_config = ConfigDict(json_schema_extra=example("OutboxRead"))
 
     id: int
     channel: str
@@ -519,6 +549,8 @@ class OutboxRead(BaseModel):
 
 class KeywordPlanRead(BaseModel):
     """A keyword plan (监测方案) as configured in keywords.yaml."""
+
+    model_config = ConfigDict(json_schema_extra=example("KeywordPlanRead"))
 
     name: str
     role: Literal["topic", "filter"]
@@ -560,6 +592,8 @@ class OrgChartRead(BaseModel):
 
 class UserRead(BaseModel):
     """A sign-in account (admins only); never the password hash."""
+
+    model_config = ConfigDict(json_schema_extra=example("UserRead"))
 
     id: int
     login: str

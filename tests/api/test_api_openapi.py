@@ -55,3 +55,21 @@ def test_every_list_is_a_cursor_page(client):
             names = {p["name"] for p in op.get("parameters", [])}
             assert {"cursor", "limit"} <= names, path
     assert len(lists) >= 15, lists
+
+
+def test_every_example_in_the_description_is_a_valid_body_of_its_model():
+    import inspect
+
+    from pydantic import BaseModel
+
+    from api import examples, schemas
+
+    checked = 0
+    for name, model in inspect.getmembers(schemas, inspect.isclass):
+        if not issubclass(model, BaseModel) or model.__module__ != schemas.__name__:
+            continue
+        for example in model.model_json_schema().get("examples", []):
+            model.model_validate(example)  # raises on a field the model lacks or a missing one
+            assert set(example) <= set(model.model_fields), f"{name}: example has fields the model lacks"
+            checked += 1
+    assert checked >= len(examples.EXAMPLES) + 9  # the read models plus the request bodies and the error shape
