@@ -375,3 +375,35 @@ sources:
     assert bad.exit_code != 0
     assert f"{path}: sources.0[vendor-douyin].platform.credentials.token: Extra inputs are not permitted" in bad.output
     assert "sk-live-123" not in bad.output  # the message never repeats the secret
+
+
+def test_the_crisis_on_wechat_and_douyin_joins_the_weibo_story(sim, tmp_path, session_factory, clock, fast,
+                                                                monkeypatch):
+    """Through ingest as the pipeline runs it: the family's Douyin video, the self-media write-ups, the rumour and
+    the branch's clarification land in the story of the family's Weibo post; the bank's charity article does not."""
+    from crawlers.ingest import process_fetched
+    from crawlers.keywords import load_keyword_plans
+    from crawlers.matching import Matcher
+    from crawlers.stories import StoryIndex
+
+    monkeypatch.setenv("VENDOR_TOKEN", DEFAULT_VENDOR_TOKEN)
+    monkeypatch.setenv("WEIBO_TOKEN", sim.weibo_token)
+    sources = [write_source(tmp_path, sim, "wechat", "{token_env: VENDOR_TOKEN}"),
+               write_source(tmp_path, sim, "douyin", "{token_env: VENDOR_TOKEN}"),
+               write_source(tmp_path, sim, "weibo", "{token_env: WEIBO_TOKEN}",
+                            "      query: [新华路网点]\n      page_size: 100")]
+    results = asyncio.run(crawl_sources(sources, session_factory=session_factory, clock=clock,
+                                        settings_overrides=fast))
+    assert all(r.ok for r in results.values()), {k: r.errors for k, r in results.items()}
+    matcher = Matcher.from_org(load_org(PROJECT_ROOT / "config" / "org.yaml"),
+                               load_keyword_plans(PROJECT_ROOT / "config" / "keywords.yaml"))
+    with session_factory() as s:
+        process_fetched(s, matcher=matcher, index=StoryIndex(), clock=clock)
+    wechat_ids, video_ids = ({p.id: p.item.key for p in placed} for placed in place(sim.scenario))
+    keys = {**wechat_ids, **video_ids}
+    root = stored(session_factory, "weibo-vendor")[str(sim.scenario.find("w-root").id)]
+    assert root.story_id is not None
+    platform_posts = {**stored(session_factory, "wechat-vendor"), **stored(session_factory, "douyin-vendor")}
+    story_of = {keys[i]: a.story_id for i, a in platform_posts.items()}
+    assert {k for k, story in story_of.items() if story == root.story_id} == INCIDENT_WECHAT | INCIDENT_DOUYIN
+    assert story_of["wx-bank-charity"] not in (None, root.story_id)
