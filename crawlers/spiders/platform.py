@@ -71,7 +71,9 @@ class CredentialsRejected(Exception):
 
 
 class PlatformSpider(SourceSpider):
-    custom_settings: ClassVar[dict[str, Any]] = {"RETRY_HTTP_CODES": RETRY_CODES_WITHOUT_429}
+    # Each request is yielded by the previous one's callback, so Scrapy's DEPTH_LIMIT (meant for following links)
+    # would cut the chain; it is bounded here by keywords × max_pages + REFRESH_LIMIT instead.
+    custom_settings: ClassVar[dict[str, Any]] = {"RETRY_HTTP_CODES": RETRY_CODES_WITHOUT_429, "DEPTH_LIMIT": 0}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -130,6 +130,21 @@ def test_weibo_adapter_reads_the_existing_weibo_api(sim, tmp_path, session_facto
     assert root.author and root.metrics["reposts"] > 0 and root.meta["platform"] == "weibo"
     assert root.published_at == DEFAULT_START + timedelta(minutes=20)
 
+    # the next poll searches from the newest post minus the overlap (60 min); of the 50 newest stored posts, those
+    # older than that are re-read by id (statuses/show)
+    newest = sorted(posts.values(), key=lambda a: a.published_at, reverse=True)
+    since = newest[0].published_at - timedelta(minutes=60)
+    expected = sum(1 for a in newest[:50] if a.published_at < since)
+    clock.advance(timedelta(minutes=30))
+    again = crawl(source, session_factory, clock, fast)
+    assert again.ok, again.errors
+    assert expected > 0 and again.stats.get("yuqing/platform/refreshed") == expected
+    with session_factory() as s:
+        samples = s.scalar(select(func.count()).select_from(ArticleMetricSample).join(
+            Article, Article.id == ArticleMetricSample.article_id).where(Article.source_id == "weibo-vendor"))
+    # every post got a sample when first stored, and another each time a re-read found its counters moved
+    assert again.updated_items > 0 and samples == len(posts) + again.new_items + again.updated_items
+
 
 def test_a_wrong_token_fails_the_source_once_with_a_clear_error(sim, tmp_path, session_factory, clock, fast,
                                                               monkeypatch):
