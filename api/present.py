@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from sentiment.risk import FACTOR_LABELS
 from yuqing.categories import LEVEL_COLOURS, category_label, level_label
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -24,15 +25,6 @@ INCIDENT_STATUS_LABELS = {"open": "待确认", "acknowledged": "已确认", "res
 TASK_STATUS_LABELS = {"todo": "待办", "done": "已完成", "not_applicable": "不适用"}
 CHANNEL_LABELS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管",
                   "trending": "热榜"}
-FACTOR_LABELS = {
-    "polarity": "负面程度",
-    "severity": "类别严重度",
-    "authority": "来源影响力",
-    "reach": "传播范围",
-    "velocity": "传播速度",
-    "locality": "涉及层级",
-    "trending": "热榜热度",
-}
 CLOCK_LABELS = {"ack": "确认时限", "leadership": "领导知悉", "initial_report": "初报", "update_report": "续报",
                 "final_report": "终报", "review": "复盘"}
 

@@ -37,6 +37,19 @@ AUTHORITY_LABELS = {
     "social": "社交媒体",
     "self_media": "自媒体",
 }
+# The Chinese name of each factor in "why this alert" (dashboard, briefings): one table, so a new factor is named
+# everywhere at once. A floor lifts the level above what the score alone gives, so it must say so in words.
+FACTOR_LABELS = {
+    "polarity": "负面程度",
+    "severity": "类别严重度",
+    "authority": "来源影响力",
+    "reach": "传播范围",
+    "velocity": "传播速度",
+    "locality": "涉及层级",
+    "trending": "热榜热度",
+    "floor": "保底分级规则",
+    "stale": "时效",
+}
 UNIT_KIND_LOCALITY = {"outlet": "网点", "sub_branch": "支行", "city_branch": "二级分行", "branch": "分行",
                       "head_office": "总行"}
 

@@ -33,15 +33,13 @@ from incidents.briefings.volume import bucket_items, volume_figure
 from incidents.levels import level_title
 from incidents.lifecycle import STATUS_LABELS, IncidentStatus
 from incidents.models import STATEMENT_KIND_LABELS, ReportKind, StatementKind, TaskStatus
+from sentiment.risk import FACTOR_LABELS
 from yuqing.categories import category_label
 from yuqing.org import OrgChart
 
 SUMMARY_LIMIT = 200
 TOP_POSTS = 5
 KIND_TITLES = {ReportKind.initial: "初报", ReportKind.follow_up: "续报", ReportKind.final: "终报"}
-FACTOR_LABELS = {"polarity": "负面程度", "severity": "类别严重度", "authority": "来源影响力", "reach": "传播范围",
-                 "velocity": "传播速度", "locality": "涉及层级", "trending": "热榜热度",
-                 "floor": "分级规则"}
 MASKING_NOTE = "本报告对投诉人姓名、手机号码、身份证号码、银行卡号及电子邮箱作了脱敏处理。"
 CITATION_NOTE = ("引文均摘自监测到的原文，未作改写；句后〔编号｜发布时间｜证据哈希〕对应附件所列原始链接与完整的"
                  "SHA-256 证据哈希。")

@@ -43,3 +43,18 @@ def test_unknown_codes_never_leak_identifiers():
     assert present.label(present.SENTIMENT_LABELS, "weird") == "未知"
     assert present.category_name("made_up") == "其他"
     assert present.level_name(None) == "未分级" and present.level_colour("X") == "grey"
+
+
+def test_every_factor_the_risk_score_writes_has_a_chinese_name():
+    """A new factor (or a floor rule) must never reach the dashboard or a briefing as its English key."""
+    import re
+    from pathlib import Path
+
+    import sentiment.risk
+
+    source = Path(sentiment.risk.__file__).read_text(encoding="utf-8")
+    written = set(re.findall(r'factors\["([a-z_]+)"\]', source)) | set(re.findall(r'"([a-z_]+)": _f\(', source))
+    assert {"polarity", "floor", "stale", "trending"} <= written  # the scan itself still finds the factors
+    assert written <= set(sentiment.risk.FACTOR_LABELS), written - set(sentiment.risk.FACTOR_LABELS)
+    rows = present.factor_rows({"floor": {"value": 1.0, "reason": "触发分级规则（至少I级）：挤兑传言"}})
+    assert rows[0].label == "保底分级规则"
