@@ -36,7 +36,18 @@ from api.account import router as account_router
 from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
 from api.pages import router as pages_router
-from api.routers import alerts, articles, configuration, health, incidents, outbox, stories, tasks, tokens
+from api.routers import (
+    alerts,
+    articles,
+    configuration,
+    health,
+    incidents,
+    outbox,
+    receipts,
+    stories,
+    tasks,
+    tokens,
+)
 from api.routers import audit as audit_router
 from api.routers import sources as sources_router
 from api.routers import users as users_router
@@ -111,7 +122,7 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens, audit_router, outbox,
-                   configuration, users_router, health):
+                   configuration, users_router, health, receipts):
         app.include_router(module.router)
     app.include_router(login_router)
     app.include_router(account_router)
@@ -140,6 +151,10 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     app.include_router(media_reports.router)
     app.include_router(media_reports.pages)
+    from api import mentions, story_page  # 舆情信息 (search, filters, charts) and the story view /stories/{id}
+
+    app.include_router(mentions.router)
+    app.include_router(story_page.router)
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查",
                       response_model=HealthRead, responses={503: {"model": HealthRead, "description": "数据库不可用"}})

@@ -180,6 +180,10 @@ POST   /api/v1/notifications/{{notification_id}}/read mine     401 401 401 401 |
 POST   /api/v1/notifications/{{notification_id}}/read other    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/notifications/{{notification_id}}/read missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/notifications/{{notification_id}}/read range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/notifications/{{notification_id}}/ack mine     401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 200 200 200 200 200 200
+POST   /api/v1/notifications/{{notification_id}}/ack other    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/ack missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/notifications/{{notification_id}}/ack range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- JSON API: writes (a bearer token only; the cookie alone is 401) ---------------------------------------------
 POST   /api/v1/alerts/{{alert_id}}/ack            own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
 POST   /api/v1/alerts/{{alert_id}}/ack            sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 403 200
@@ -1413,6 +1417,7 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/outbox"): lambda w, t, c: Call("/outbox" + ("?before_id={range}" if t == "range" else "")),
     ("POST", "/inbox/{notification_id}/read"): _notification("/inbox/{id}/read", "read"),
     ("POST", "/inbox/{notification_id}/ack"): _notification("/inbox/{id}/ack", "msgack"),
+    ("POST", "/api/v1/notifications/{notification_id}/ack"): _notification("/api/v1/notifications/{id}/ack", "msgack"),
     ("GET", "/ack/{token}"): _ack_link("GET"),
     ("POST", "/ack/{token}"): _ack_link("POST"),
     ("POST", "/account/tokens"): _page_create_token,
@@ -1644,6 +1649,7 @@ VISIBLE = {  # caller -> the targets whose objects every list and overview shows
 LISTS = {  # route -> the targets that can appear there at all (unattributed stories exist only as stories)
     "/api/v1/incidents": "own sub sib hq", "/api/v1/alerts": "own sub sib hq",
     "/api/v1/stories": "own sub sib hq none", "/api/v1/articles": "own sub sib hq",
+    "/api/v1/mentions": "own sub sib hq",
     "/": "own sub sib hq", "/partials/overview": "own sub sib hq", "/alerts": "own sub sib hq",
     "/incidents": "own sub sib hq",
     "/api/v1/complaints": "own sub sib hq", "/complaints": "own sub sib hq",
