@@ -48,7 +48,10 @@ DEFAULTS: dict[str, Any] = {
     "YUQING_RETRY_BACKOFF": 1.0,
     "YUQING_RETRY_BACKOFF_MAX": 30.0,
     "REDIRECT_MAX_TIMES": 5,
-    "DEPTH_LIMIT": 4,
+    # No depth limit: a list, API or sitemap poll requests each next page from the previous page's callback, so
+    # Scrapy's depth counter grows by one per page and a limit silently dropped pages past it. Every spider bounds
+    # its own chain instead (max_pages, max_items), and articles found on a page are fetched, never followed.
+    "DEPTH_LIMIT": 0,
     "DOWNLOADER_MIDDLEWARES": {
         "crawlers.ssrf.SSRFGuardMiddleware": 50,
         "crawlers.spiders.middlewares.SeenUrlFilterMiddleware": 60,

@@ -280,6 +280,30 @@ def test_paged_json_api_maps_fields_and_stops_when_no_more(site, session_factory
     assert first.published_at == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 
 
+def test_paging_reaches_max_pages_however_deep_the_chain(site, session_factory, clock, fast) -> None:
+    """Each page is requested from the previous page's callback: Scrapy's depth limit must not cut the poll short."""
+    for p in range(1, 9):
+        data = [{"id": p, "content": f"示例银行第{p}页投诉", "created_at": "2026-11-23T08:00:00+08:00",
+                 "url": f"{site.base}/c/{p}.html"}]
+        site.add(f"/api/deep?page={p}", json.dumps({"data": data, "has_more": p < 8}, ensure_ascii=False).encode(),
+                 content_type="application/json")
+        site.add(f"/news/a/{p}.html", page(f"新闻{p}", f"示例银行第{p}条新闻正文内容。"))
+        nxt = f'<a class="next" href="/news/list_{p + 1}.html">下一页</a>' if p < 8 else ""
+        site.add(f"/news/list_{p}.html", f'<ul class="list"><li><a href="/news/a/{p}.html">新闻{p}</a></li></ul>{nxt}')
+    api = SourceConfig(
+        id="deep-api", name="投诉平台", kind="json_api", channel="complaint", url=f"{site.base}/api/deep",
+        authority="complaint_platform", private_network=host_port(site), respect_robots=False, max_pages=8,
+        json_api={"items_path": "data", "page_param": "page", "has_more_path": "has_more",
+                  "fields": {"id": "id", "text": "content", "url": "url", "created_at": "created_at"}})
+    listing = source(site, id="deep-list", kind="listing", url=f"{site.base}/news/list_1.html", max_pages=8,
+                     listing={"link_selector": "ul.list a", "next_selector": "a.next"})
+    results = asyncio.run(crawl_sources([api, listing], session_factory=session_factory, clock=clock,
+                                        settings_overrides=fast))
+    assert results["deep-api"].new_items == 8, results["deep-api"]
+    assert results["deep-list"].new_items == 8, results["deep-list"]
+    assert site.hits("/api/deep?page=8") and site.hits("/news/list_8.html")
+
+
 def test_listing_and_sitemap_sources_crawl_concurrently_without_duplicates(site, session_factory, clock,
                                                                              fast) -> None:
     for i in range(1, 7):
