@@ -13,7 +13,8 @@ from yuqing.db import Base
 def all_metadata() -> MetaData:
     import api.models  # noqa: F401
     import crawlers.claims  # sequence_counters, story_assignments, work_claims
-    import crawlers.models  # noqa: F401
+    import crawlers.models
+    import crawlers.search_index  # noqa: F401  article_search (and SQLite's FTS5 article_fts, made beside it)
     import incidents.briefings.models  # report_issues, report_receipts
     import incidents.complaints.models  # complaints, complaint_events, complaint_attachments
     import incidents.complaints.notices  # complaint_notices

@@ -1,0 +1,242 @@
+"""舆情信息 (``/mentions``): the monitor's workbench — search, filters, sorting, keyset pages and charts.
+
+Every filter lives in the URL (a GET form), so a filtered list can be bookmarked and sent to a colleague. The list
+is scoped exactly as the alerts page and the JSON feed are: articles with a mention of one of the user's units
+(``Principal.unit_ids``), narrowed to one unit and the units under it only when the user may see it
+(``ensure_unit``). A value that cannot be a filter is answered with this page, status 400 and a Chinese message
+saying which field is wrong — never a 500. Each row shows the post's own tone (its classification) and, apart
+from it, its story's current level, so a neutral repost of a level-I story reads as what it is.
+
+The charts are computed over the whole filtered set (not just the page shown) and drawn as inline SVG on the
+server (``api.charts``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+from itsdangerous import URLSafeSerializer
+from markupsafe import Markup
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import Session
+
+from api import charts, listings, present, queries, search, views
+from api.deps import OrgDep, PageUser, Principal, SessionDep, ensure_unit
+from api.pages import render
+from api.pagination import CURSOR_SALT, PageRequest, paginate
+from crawlers.models import Article, ArticleMetricSample, Mention
+from sentiment.models import Classification, StoryRisk
+from yuqing.categories import CATEGORIES, LEVEL_ORDER
+from yuqing.org import OrgChart
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+PAGE_SIZE = 50
+SORT_LABELS = {"risk": "按风险", "time": "按时间", "reach": "按传播量"}
+FIELDS = ("q", "since", "until", "unit", "source", "channel", "sentiment", "category", "level", "sort")
+MAX_PARAM_CHARS = 100
+
+
+class BadFilter(ValueError):
+    """A filter value that cannot be used; the message names the field, in Chinese."""
+
+
+@dataclass
+class Filters:
+    """The filters as typed (kept in the form and in every link) and as used by the query."""
+
+    raw: dict[str, str] = field(default_factory=dict)
+    query: search.SearchQuery | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    unit_ids: frozenset[str] = frozenset()
+    sort: str = "risk"
+
+    def get(self, name: str) -> str:
+        return self.raw.get(name, "")
+
+    def link(self, **changes: str) -> str:
+        """This list's URL with some parameters changed (an empty value drops one)."""
+        params = {k: v for k, v in {**self.raw, **changes}.items() if v}
+        return "/mentions" + (f"?{urlencode(params)}" if params else "")
+
+
+def parse_filters(params: Any, me: Principal, org: OrgChart, source_ids: set[str], tz: Any) -> Filters:
+    """Check every filter; :class:`BadFilter` names the first bad one, HTTP 403 for a unit outside the scope."""
+    raw = {name: (params.get(name) or "").strip() for name in FIELDS}
+    raw = {k: v for k, v in raw.items() if v}
+    f = Filters(raw=raw, unit_ids=me.unit_ids)
+    for name, value in raw.items():
+        if len(value) > MAX_PARAM_CHARS:
+            raise BadFilter(f"筛选条件“{name}”过长（最多 {MAX_PARAM_CHARS} 个字符）")
+    try:
+        f.query = search.parse(raw.get("q", ""))
+    except search.BadQuery as exc:
+        raise BadFilter(str(exc)) from None
+    f.since = _local_day(raw.get("since"), "起始日期", tz)
+    until = _local_day(raw.get("until"), "截止日期", tz)
+    f.until = until + timedelta(days=1) if until else None  # the end day is included
+    if f.since and f.until and f.since >= f.until:
+        raise BadFilter("起始日期晚于截止日期")
+    if unit := raw.get("unit"):
+        try:
+            org.unit(unit)
+        except KeyError:
+            raise BadFilter("单位无效：请从列表中选择") from None
+        ensure_unit(me, unit)  # 403: not the user's unit
+        f.unit_ids = frozenset([unit, *(u.id for u in org.descendants(unit))]) & me.unit_ids
+    checks = {"source": (source_ids, "信息源"), "channel": (set(present.CHANNEL_LABELS), "渠道"),
+              "sentiment": (set(present.SENTIMENT_LABELS), "倾向"), "category": (set(CATEGORIES), "风险类别"),
+              "level": (set(LEVEL_ORDER), "等级"), "sort": (set(SORT_LABELS), "排序方式")}
+    for name, (allowed, label) in checks.items():
+        if name in raw and raw[name] not in allowed:
+            raise BadFilter(f"{label}无效：请从列表中选择")
+    f.sort = raw.get("sort", "risk")
+    return f
+
+
+def _local_day(value: str | None, label: str, tz: Any) -> datetime | None:
+    """A ``YYYY-MM-DD`` date in the display time zone → its start in UTC."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise BadFilter(f"{label}格式无效：请使用 2026-11-23 这样的日期") from None
+    if not 2000 <= day.year <= 2100:
+        raise BadFilter(f"{label}超出范围（2000 至 2100 年）")
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def reach_subquery() -> Any:
+    """Each article's peak engagement observed (reposts + comments + likes of its metric samples)."""
+    total = ArticleMetricSample.reposts + ArticleMetricSample.comments + ArticleMetricSample.likes
+    return (select(ArticleMetricSample.article_id, func.max(total).label("reach"))
+            .group_by(ArticleMetricSample.article_id).subquery())
+
+
+def filtered(session: Session, f: Filters) -> tuple[Select, list[tuple[ColumnElement[Any], bool]]]:
+    """The filtered statement (Article, Classification, StoryRisk) and its keyset order."""
+    stmt, order = listings.articles(unit_ids=f.unit_ids, label=f.get("sentiment") or None,
+                                    category=f.get("category") or None, channel=f.get("channel") or None,
+                                    source=f.get("source") or None, since=f.since, until=f.until,
+                                    sort="time" if f.sort == "time" else "risk")
+    if level := f.get("level"):
+        stmt = stmt.where(StoryRisk.level == level)
+    if f.query is not None:
+        stmt = stmt.where(search.condition(f.query, session.get_bind().dialect.name))
+    if f.sort == "reach":
+        reach = reach_subquery()
+        stmt = stmt.outerjoin(reach, reach.c.article_id == Article.id)
+        recency = func.coalesce(Article.published_at, Article.fetched_at)
+        order = [(func.coalesce(reach.c.reach, 0), True), (recency, True), (Article.id, True)]
+    return stmt, order
+
+
+@router.get("/mentions", response_class=HTMLResponse)
+def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep) -> Response:
+    state = request.app.state
+    tz = state.settings.tz
+    sources = {s.id: s.name for s in state.sources}
+    context: dict[str, Any] = {"filters": Filters(), "error": "", "rows": [], "total": 0, "next_link": "",
+                               "charts": {}, "reach": {}, **_choices(org, me, sources)}
+    try:
+        f = parse_filters(request.query_params, me, org, set(sources), tz)
+        context["filters"] = f
+        stmt, order = filtered(session, f)
+        page = PageRequest(cursor=request.query_params.get("cursor") or None, limit=PAGE_SIZE,
+                           serializer=URLSafeSerializer(state.settings.secret_key, salt=CURSOR_SALT))
+        got = paginate(session, stmt, order=order, page=page,
+                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids))
+    except BadFilter as exc:
+        context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
+        context["error"] = str(exc)
+        return render(request, "mentions.html", me, "mentions", context, status_code=400)
+    except HTTPException as exc:
+        if exc.status_code != 400:
+            raise
+        context["error"] = str(exc.detail)  # a cursor not made for this list
+        return render(request, "mentions.html", me, "mentions", context, status_code=400)
+    best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], f.unit_ids)
+    rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
+    context.update(
+        rows=views.mention_reads(org, rows), total=got.total, paged=bool(request.query_params.get("cursor")),
+        next_link=f.link(cursor=got.next_cursor) if got.next_cursor else "",
+        reach=article_reach(session, [r.article.id for r in rows]),
+        charts=chart_svgs(session, stmt, f, org=org, sources=sources, tz=tz))
+    return render(request, "mentions.html", me, "mentions", context)
+
+
+def _choices(org: OrgChart, me: Principal, sources: dict[str, str]) -> dict[str, Any]:
+    units = [(u.id, u.short_name or u.name) for u in org.units if u.id in me.unit_ids]
+    return {"unit_choices": units, "source_choices": sorted(sources.items(), key=lambda kv: kv[1]),
+            "channel_choices": list(present.CHANNEL_LABELS.items()),
+            "sentiment_choices": list(present.SENTIMENT_LABELS.items()),
+            "category_choices": list(CATEGORIES.items()),
+            "level_choices": [(lv, f"{lv}级 {present.level_name(lv)}") for lv in LEVEL_ORDER],
+            "sort_choices": list(SORT_LABELS.items())}
+
+
+def article_reach(session: Session, article_ids: list[int]) -> dict[int, int]:
+    if not article_ids:
+        return {}
+    total = ArticleMetricSample.reposts + ArticleMetricSample.comments + ArticleMetricSample.likes
+    rows = session.execute(select(ArticleMetricSample.article_id, func.max(total))
+                           .where(ArticleMetricSample.article_id.in_(article_ids))
+                           .group_by(ArticleMetricSample.article_id))
+    return {aid: int(n or 0) for aid, n in rows}
+
+
+# --- charts over the whole filtered set ------------------------------------------------------------------------
+def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sources: dict[str, str],
+               tz: Any) -> dict[str, Markup]:
+    dialect = session.get_bind().dialect.name
+    recency = func.coalesce(Article.published_at, Article.fetched_at)
+    base = stmt.with_only_columns(Article.id.label("aid"), recency.label("at"),
+                                  func.coalesce(Classification.label, "").label("label"),
+                                  Article.source_id.label("source_id")).order_by(None).subquery()
+    hour = _local_hour(base.c.at, dialect, tz)
+    by_hour: dict[tuple[str, str], int] = {}
+    for bucket, label, n in session.execute(select(hour, base.c.label, func.count())
+                                            .group_by(hour, base.c.label)):
+        by_hour[(str(bucket), label)] = by_hour.get((str(bucket), label), 0) + int(n)
+    sentiment_names = {**present.SENTIMENT_LABELS, "": "待分析"}
+    out: dict[str, str] = {}
+    if by_hour:
+        starts = {b: datetime.strptime(b, "%Y-%m-%d %H") for b, _ in by_hour}
+        unit, buckets = charts.time_buckets(min(starts.values()), max(starts.values()))
+        counts: dict[tuple[datetime, str], int] = defaultdict(int)
+        for (b, label), n in by_hour.items():
+            start = starts[b] if unit == "hour" else starts[b].replace(hour=0)
+            counts[(start, sentiment_names.get(label, "待分析"))] += n
+        out["volume"] = charts.volume_chart(counts, unit=unit, buckets=buckets)
+    else:
+        out["volume"] = charts.volume_chart({}, unit="hour", buckets=[])
+    shares: Counter[str] = Counter()
+    for (_, label), n in by_hour.items():
+        shares[sentiment_names.get(label, "待分析")] += n
+    out["sentiment"] = charts.share_chart("倾向分布", dict(shares), charts.SENTIMENT_COLOURS)
+    by_source = session.execute(select(base.c.source_id, func.count()).group_by(base.c.source_id)).all()
+    out["source"] = charts.share_chart("来源分布", {sources.get(s, s): int(n) for s, n in by_source})
+    negative = func.sum(case((base.c.label == "negative", 1), else_=0))
+    heat = session.execute(select(Mention.unit_id, func.count(func.distinct(Mention.article_id)), negative)
+                           .join(base, base.c.aid == Mention.article_id)
+                           .where(Mention.unit_id.in_(f.unit_ids)).group_by(Mention.unit_id)).all()
+    out["heat"] = charts.heat_chart({views.unit_ref(org, u).name: (int(t), int(n or 0)) for u, t, n in heat})
+    return {k: Markup(v) for k, v in out.items()}  # our SVG markup; every label in it escaped by to_svg
+
+
+def _local_hour(column: Any, dialect: str, tz: Any) -> Any:
+    """``YYYY-MM-DD HH`` of a UTC timestamp in the display time zone, computed by the database."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone(tz.key, column), "YYYY-MM-DD HH24")
+    offset = datetime.now(tz).utcoffset() or timedelta(0)  # Asia/Shanghai has no daylight saving
+    hours = int(offset.total_seconds() // 3600)
+    return func.strftime("%Y-%m-%d %H", column, f"{hours:+d} hours")
+
