@@ -251,7 +251,7 @@ def demo_database_hint(settings: Settings, command: str) -> str:
 def script_over_line(ended: datetime, tz) -> str:
     """What the demo says when its script is over (simulated time stops there)."""
     local = ended.astimezone(tz)
-    return (f"演示剧本已结束：模拟时间停在 {local.month}月{local.day}日 {local:%H:%M}（剧本结束时），不再抓取来源；"
+    return (f"演示剧本已结束：模拟时间停在 {local.month}月{local.day}日 {local:%H:%M}，不再抓取来源；"
             "仪表盘保持此刻的状态，您在仪表盘上的操作照常生效、通知照常发送。Ctrl-C 退出")
 
 
