@@ -74,6 +74,23 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "UserRead": {"id": 4, "login": "wangmin", "name": "王敏", "roles": ["monitor"], "role_names": ["值班监测"],
                  "unit_id": "jiangcheng", "active": True, "must_change_password": False, "created_at": AT,
                  "password_changed_at": LATER, "deactivated_at": None, "deactivated_reason": None},
+    "RegulatorReportRead": {
+        "id": 2, "incident_id": 5, "kind": "regulator_report", "kind_name": "报告监管部门",
+        "recipient_key": "nfra_local", "recipient_name": "国家金融监督管理总局江城监管分局", "method": "电话",
+        "reference": "",
+        "text": "11月23日09时，我行新华路网点出现储户集中取款……", "level": "II", "reported_by": "liuqiang",
+        "reported_by_name": "刘强", "reported_at": LATER},
+    "OrgChartRead": {
+        "bank": "示例银行", "root": "head-office",
+        "units": [{"id": "xinhualu", "kind": "outlet", "kind_name": "网点", "name": "示例银行江城分行新华路网点",
+                   "short_name": "新华路网点", "parent": "guangminglu", "aliases": ["新华路营业厅"],
+                   "regions": []}],
+        "people": [{"id": "huangwei", "name": "黄伟", "title": "网点负责人", "unit": "xinhualu", "roles": ["liaison"],
+                    "role_names": ["联络人"]}]},
+    "AuditEntryRead": {
+        "id": 1024, "at": LATER, "actor": "liuqiang", "action": "incident.level", "action_name": "调整事件级别",
+        "object_type": "incident", "object_id": "5", "detail": "II → I：视频转发量一小时内过万",
+        "data": {"from": "II", "to": "I"}, "prev_hash": "3f2a…", "row_hash": "9b1c…"},
 }
 
 

@@ -275,6 +275,8 @@ class ReviewRead(BaseModel):
 class RegulatorReportRead(BaseModel):
     """A report to an authority outside the bank (监管部门 / 人民银行), as recorded (incidents.regulators)."""
 
+    model_config = ConfigDict(json_schema_extra=example("RegulatorReportRead"))
+
     id: int
     incident_id: int
     kind: str = Field(description="regulator_report | pboc_report")
@@ -584,6 +586,8 @@ class OrgPersonRead(BaseModel):
 
 
 class OrgChartRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("OrgChartRead"))
+
     bank: str
     root: str = Field(description="id of the top unit")
     units: list[OrgUnitRead]

@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from api.deps import MAX_ROW_ID, Principal, SessionDep, require_roles
+from api.examples import example
 from api.pagination import Page, PageDep, paginate
 from api.schemas import ERROR_RESPONSES
 from yuqing import audit_chain
@@ -115,6 +116,8 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
 
 # --- the JSON API ----------------------------------------------------------------------------------------------
 class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra=example("AuditEntryRead"))
+
     id: int
     at: datetime
     actor: str
