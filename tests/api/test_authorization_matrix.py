@@ -426,6 +426,21 @@ GET    /incidents/{{incident_id}}                 hq       LGN LGN LGN LGN | 403
 GET    /incidents/{{incident_id}}                 missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}                 range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /sources                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# 舆情信息: the list is the caller's scope; ?unit= another unit is refused, an unknown unit is a bad filter (400)
+GET    /mentions                                 -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /mentions                                 own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /mentions                                 sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /mentions                                 sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /mentions                                 hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /mentions                                 missing  LGN LGN LGN LGN | 400 400 400 400 400 400 400 400 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# 话题详情: scoped as GET /api/v1/stories/{id}
+GET    /stories/{{story_id}}                     own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     sub      LGN LGN LGN LGN | 200 200 200 200 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     sib      LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     hq       LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     none     LGN LGN LGN LGN | 403 403 403 403 403 403 200 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /stories/{{story_id}}                     range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /reports                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 # an issued 日报 / 周报 covers the branch: readable (and acknowledged) by those whose scope covers it, not liaisons
 GET    /reports/issues/{{issue_id}}               branch   LGN LGN LGN LGN | 200 200 200 403 403 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -1184,6 +1199,12 @@ def _page_create_token(w: World, target: str, caller: str) -> Call:
     return Call("/account/tokens", form={"name": name, "days": "7"}, effect=("token_named", name))
 
 
+def _mentions_page(w: World, target: str, caller: str) -> Call:
+    if target == "-":
+        return Call("/mentions")
+    return Call(f"/mentions?unit={TARGET_UNITS.get(target, 'no-such-unit')}")
+
+
 def _articles(w: World, target: str, caller: str) -> Call:
     if target == "-":
         return Call("/api/v1/articles")
@@ -1369,6 +1390,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("GET", "/incidents"): _fixed("/incidents"),
     ("GET", "/incidents/{incident_id}"): lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}"),
     ("GET", "/sources"): _fixed("/sources"),
+    ("GET", "/mentions"): _mentions_page,
+    ("GET", "/stories/{story_id}"): lambda w, t, c: Call(f"/stories/{_id(t, lambda: w.story(t))}"),
     ("GET", "/account"): _fixed("/account"),
     ("GET", "/account/password"): _fixed("/account/password"),
     ("POST", "/alerts/{alert_id}/ack"): _alert_action("", "ack"),
@@ -1652,6 +1675,7 @@ LISTS = {  # route -> the targets that can appear there at all (unattributed sto
     "/api/v1/mentions": "own sub sib hq",
     "/": "own sub sib hq", "/partials/overview": "own sub sib hq", "/alerts": "own sub sib hq",
     "/incidents": "own sub sib hq",
+    "/mentions": "own sub sib hq",
     "/api/v1/complaints": "own sub sib hq", "/complaints": "own sub sib hq",
 }
 

@@ -19,6 +19,11 @@ def ids_on(html: str) -> list[int]:
     return [int(i) for i in ROW_RE.findall(html)]
 
 
+def charts_of(html: str) -> str:
+    section = html.split('class="card charts"')[1]
+    return section[:section.index("</section>")]
+
+
 @pytest.fixture
 def corpus(make, session, clock):
     """A handful of articles in the monitor's scope, one story at level I, then indexed."""
@@ -132,8 +137,7 @@ def test_a_sub_branch_user_never_sees_another_units_mentions(login_as, make, ses
     refused = c.get("/mentions", params={"unit": "binjianghuayuan"})
     assert refused.status_code == 403 and "滨江花园网点排队取现" not in refused.text
     assert other.id in ids_on(login_as("wangmin").get("/mentions", params={"unit": "binjianghuayuan"}).text)
-    charts = c.get("/mentions").text
-    assert "滨江" not in charts.split('class="card charts"')[1]
+    assert "滨江" not in charts_of(c.get("/mentions").text)
 
 
 def test_crawled_text_is_escaped_and_hostile_links_are_not_links(login_as, make, session, clock):
@@ -183,14 +187,13 @@ def test_a_cursor_of_another_filter_is_refused(login_as, make, session, clock):
 
 
 def test_charts_describe_the_whole_filtered_set(login_as, corpus):
-    html = login_as("wangmin").get("/mentions").text
-    charts = html.split('class="card charts"')[1]
+    charts = charts_of(login_as("wangmin").get("/mentions").text)
     assert charts.count("<svg") == 4
     assert "倾向分布：" in charts and "负面 1 条（25%）" in charts and "中性 2 条（50%）" in charts
     assert "来源分布：" in charts and "投诉平台 1 条" in charts and "微博 1 条" in charts
     assert "单位热度：新华路网点 4 条（负面 1）" in charts or "单位热度：新华路 4 条（负面 1）" in charts
     assert "信息量（按天）：共 4 条" in charts  # the articles span four days
-    filtered = login_as("wangmin").get("/mentions", params={"q": "新华路"}).text.split('class="card charts"')[1]
+    filtered = charts_of(login_as("wangmin").get("/mentions", params={"q": "新华路"}).text)
     assert "信息量（按小时）：共 2 条" in filtered
     assert "style=" not in charts  # the CSP forbids inline styles
 
