@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from incidents.models import IncidentReport, Notification
+from incidents.models import IncidentReport, Notification, Task
 
 BOTH_DATABASES = pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
                                          indirect=True)
@@ -58,6 +58,8 @@ def test_the_article_feed_pages_by_risk_and_filters_by_channel_and_time(client, 
     h = token_for("wangmin")
     walked, _ = walk(client, "/api/v1/articles", h, limit=2)
     assert [a["title"] for a in walked] == ["报道4", "报道3", "报道2", "报道1", "报道0"]
+    by_time, _ = walk(client, "/api/v1/articles", h, sort="time", limit=2)
+    assert [a["title"] for a in by_time] == ["报道0", "报道1", "报道2", "报道3", "报道4"]
     social, totals = walk(client, "/api/v1/articles", h, channel="social", limit=1)
     assert [a["title"] for a in social] == ["报道3", "报道1"] and totals == [2, 2]
     recent = client.get("/api/v1/articles", params={"since": (clock.now() - timedelta(hours=1, minutes=30))
@@ -97,16 +99,21 @@ def test_mentions_tasks_and_an_incidents_timeline_tasks_and_reports_are_scoped(c
     assert client.get("/api/v1/mentions", headers=monitor).json()["total"] == 4
     assert client.get("/api/v1/mentions?unit=binjiang", headers=liaison).status_code == 403
 
+    make.session.add(Task(incident_id=mine.id, position=3, key="step3", title="无期限的事项", owner_role="liaison",
+                          due_at=None, status="todo"))
+    make.session.commit()
+    walked, _ = walk(client, "/api/v1/tasks", monitor, limit=2)  # no deadline sorts last, through the cursor
+    assert [t["title"] for t in walked][-1] == "无期限的事项" and len(walked) == 5
     tasks = client.get("/api/v1/tasks", headers=liaison).json()
-    assert {t["incident_id"] for t in tasks["items"]} == {mine.id} and tasks["total"] == 2
-    assert client.get("/api/v1/tasks", headers=monitor).json()["total"] == 4
+    assert {t["incident_id"] for t in tasks["items"]} == {mine.id} and tasks["total"] == 3
+    assert client.get("/api/v1/tasks", headers=monitor).json()["total"] == 5
 
     timeline = client.get(f"/api/v1/incidents/{mine.id}/timeline", headers=liaison).json()
     assert [e["kind"] for e in timeline["items"]] == ["opened", "note"]
     notes = client.get(f"/api/v1/incidents/{mine.id}/timeline?kind=note", headers=liaison).json()
     assert [e["text"] for e in notes["items"]] == ["已电话联系网点负责人"]
     steps = client.get(f"/api/v1/incidents/{mine.id}/tasks", headers=liaison).json()
-    assert [t["title"] for t in steps["items"]] == ["核实情况", "报告分行领导"]
+    assert [t["title"] for t in steps["items"]] == ["核实情况", "报告分行领导", "无期限的事项"]
     reports = client.get(f"/api/v1/incidents/{mine.id}/reports", headers=liaison).json()
     assert [(r["kind_name"], r["text"]) for r in reports["items"]] == [("初报", "初报正文")]
     for sub in ("timeline", "tasks", "reports"):
