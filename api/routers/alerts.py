@@ -1,4 +1,5 @@
-"""``/api/v1/alerts``: risk alerts on stories, and the two things a monitor does with one (确认 / 误报)."""
+"""``/api/v1/alerts``: risk alerts on stories, the two things a monitor does with one (确认 / 误报), and opening an
+incident from one (立案; takes an ``Idempotency-Key``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""``/api/v1/incidents``: the cases the general office runs, scoped to the caller's units."""
+"""``/api/v1/incidents``: the cases the general office runs, scoped to the caller's units — the list, one case in
+full, its timeline, checklist and filed reports as pages of their own, and one POST per lifecycle action (filing a
+report takes an ``Idempotency-Key``)."""
 
 from __future__ import annotations
 

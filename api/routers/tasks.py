@@ -1,4 +1,5 @@
-"""``/api/v1/tasks``: completing, reassigning and marking not applicable the checklist steps of an incident."""
+"""``/api/v1/tasks``: the checklist steps of the caller's incidents (earliest deadline first), and completing,
+reassigning and marking one not applicable."""
 
 from __future__ import annotations
 
