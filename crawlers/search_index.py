@@ -26,8 +26,24 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DDL, ForeignKey, Index, String, Text, event, or_, select, text
+from sqlalchemy import (
+    DDL,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    column,
+    delete,
+    event,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -124,32 +140,32 @@ def pending_ids(session: Session, limit: int = BATCH) -> list[int]:
 
 
 def index_articles(session: Session, article_ids: list[int], *, now: datetime) -> int:
-    """(Re)index the given articles in the caller's transaction; returns how many."""
+    """(Re)index the given articles in the caller's transaction, in bulk statements; returns how many."""
     if not article_ids:
         return 0
     postgres = session.get_bind().dialect.name == "postgresql"
     rows = session.execute(select(Article.id, Article.title, Article.text, Article.content_hash)
                            .where(Article.id.in_(article_ids))).all()
-    for article_id, title, body, content_hash in rows:
-        tokens = document_tokens(title or "", body or "")
-        document = None
-        if postgres:
-            document = tsvector_literal(tokens)
-        else:
-            session.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), {"id": article_id})
-            session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, doc) VALUES (:id, :doc)"),
-                            {"id": article_id, "doc": " ".join(tokens)})
-        row = session.get(ArticleSearch, article_id)
-        if row is None:
-            row = ArticleSearch(article_id=article_id)
-            session.add(row)
-        row.content_hash, row.indexed_at = content_hash, now
-        if postgres:
-            session.flush()
-            session.execute(text("UPDATE article_search SET document = CAST(:doc AS tsvector) "
-                                 "WHERE article_id = :id"), {"doc": document, "id": article_id})
-    session.flush()
+    ids = [r[0] for r in rows]
+    session.execute(delete(ArticleSearch).where(ArticleSearch.article_id.in_(ids)))
+    docs = [{"id": aid, "hash": content_hash, "at": now, "doc": document_tokens(title or "", body or "")}
+            for aid, title, body, content_hash in rows]
+    if postgres:
+        for d in docs:
+            d["doc"] = tsvector_literal(d["doc"])
+        session.execute(text("INSERT INTO article_search (article_id, content_hash, indexed_at, document) "
+                             "VALUES (:id, :hash, :at, CAST(:doc AS tsvector))"), docs)
+    else:
+        session.execute(delete(fts_table()).where(literal_column("rowid").in_(ids)))
+        session.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, doc) VALUES (:id, :doc)"),
+                        [{"id": d["id"], "doc": " ".join(d["doc"])} for d in docs])
+        session.execute(insert(ArticleSearch), [{"article_id": d["id"], "content_hash": d["hash"],
+                                                 "indexed_at": d["at"]} for d in docs])
     return len(rows)
+
+
+def fts_table() -> Any:
+    return table(FTS_TABLE, column("doc"))
 
 
 def index_pending(session: Session, *, clock: Clock, batch: int = BATCH) -> int:
