@@ -96,3 +96,14 @@ def test_crawled_text_on_the_story_page_is_escaped(login_as, make, session, cloc
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;话题" in html
     assert "<img src=x" not in html and "<i>x</i>" not in html
     assert 'href="javascript:' not in html
+
+
+def test_alerts_and_incident_pages_link_the_story(login_as, make, session, clock):
+    story, _root, _repost, _media, incident = _story(make, session, clock)
+    open_story = make.story(title="另一话题")
+    make.alert(story=open_story, level="III")
+    session.commit()
+    c = login_as("wangmin")
+    alerts = c.get("/alerts").text
+    assert f'href="/stories/{open_story.id}"' in alerts and f'href="/stories/{story.id}"' in alerts
+    assert f'href="/stories/{story.id}">话题详情</a>' in c.get(f"/incidents/{incident.id}").text
