@@ -44,6 +44,7 @@ from api.routers import (
     incidents,
     outbox,
     receipts,
+    report_issues,
     stories,
     tasks,
     tokens,
@@ -122,7 +123,7 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (incidents, alerts, tasks, articles, stories, sources_router, tokens, audit_router, outbox,
-                   configuration, users_router, health, receipts):
+                   configuration, users_router, health, receipts, report_issues):
         app.include_router(module.router)
     app.include_router(login_router)
     app.include_router(account_router)

@@ -164,6 +164,10 @@ GET    /api/v1/reports/filed/{{report_id}}    missing  401 401 401 401 | 404 404
 GET    /api/v1/reports/filed/{{report_id}}    range    401 401 401 401 | 422 422 422 422 422 422 422 422 403 | 422 422 422 422 422 422 422 422 422
 GET    /api/v1/reports/daily                     -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/reports/weekly                    -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+GET    /api/v1/reports/issues                    -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
+POST   /api/v1/reports/issues/{{issue_id}}/ack    branch   401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 200 200 200 403 403 200 200 200 200
+POST   /api/v1/reports/issues/{{issue_id}}/ack    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/reports/issues/{{issue_id}}/ack    range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 GET    /api/v1/reports/incidents/{{incident_id}} own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/reports/incidents/{{incident_id}} sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
 GET    /api/v1/reports/incidents/{{incident_id}} sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
@@ -1147,6 +1151,12 @@ def _issue_ack(w: World, target: str, caller: str) -> Call:
     return Call(f"/reports/issues/{issue}/ack", form={}, effect=effect)
 
 
+def _api_issue_ack(w: World, target: str, caller: str) -> Call:
+    issue = _id(target, lambda: _fresh_issue(w))
+    effect = None if target in ("missing", "range") else ("audit", ("report_issue", issue, "report.acknowledge"))
+    return Call(f"/api/v1/reports/issues/{issue}/ack", effect=effect)
+
+
 def _notification(path: str, effect_kind: str) -> Prepare:
     """A fresh message of the caller ("mine"; anonymous callers: wangmin's) or of OTHER_LOGIN ("other")."""
     def prepare(w: World, target: str, caller: str) -> Call:
@@ -1356,6 +1366,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
         lambda w, t, c: Call(f"/api/v1/reports/filed/{_id(t, lambda: _filed_report(w, t))}"),
     ("GET", "/reports/issues/{issue_id}"): lambda w, t, c: Call(f"/reports/issues/{_id(t, lambda: _fresh_issue(w))}"),
     ("POST", "/reports/issues/{issue_id}/ack"): _issue_ack,
+    ("GET", "/api/v1/reports/issues"): _fixed("/api/v1/reports/issues"),
+    ("POST", "/api/v1/reports/issues/{issue_id}/ack"): _api_issue_ack,
     ("GET", "/incidents/{incident_id}/briefing"):
         lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}/briefing"),
     ("GET", "/api/v1/tokens"): lambda w, t, c: Call("/api/v1/tokens?all=true" if t == "all" else "/api/v1/tokens"),
