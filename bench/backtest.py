@@ -1,6 +1,7 @@
 """Backtest benchmark: how fast ``yuqing backtest`` replays a large file, beside the store-only rate in the same run.
 
-Generates ``--items`` synthetic lines (default 100,000) over ``--days`` days (default 7): about ``--relevant``
+Generates ``--items`` synthetic lines (default 100,000) at ``--per-day`` items a day (default 14,000: 100,000 span
+about a week, so a smaller run keeps the density and its rate projects linearly): about ``--relevant``
 (default 10 %) name the bank or one of its units, spread over 60 stories (one of them a crisis with reposts and
 re-polls), the rest are about other banks and other things (what most of a real crawl is). Then it times, on
 fresh SQLite files:
@@ -9,9 +10,11 @@ fresh SQLite files:
 - *replay*: the whole backtest (``yuqing.backtest.replay.run_backtest``: store, then every stage per tick, the
   decisions read back), with the configured classifier (``--rules`` for the rule-based baseline).
 
-Prints items/s for both, the projected time for 100,000 items at the measured replay rate, the rounds run and the
-decisions found, and writes ``var/bench/backtest.json``. Nothing is asserted; the load average is printed because
-the machine is shared. ``python -m bench backtest --help`` for options.
+Prints items/s for both, the projected time for 100,000 items at the measured replay rate (linear: the number of
+rounds grows with the span, which grows with the items at a fixed density; a round's cost grows with the open
+incidents, so a small run's projection is a lower bound), the rounds and their mean time, the decisions found,
+and writes ``var/bench/backtest.json``. Nothing is asserted; the load average is printed because the machine is
+shared. ``python -m bench backtest --help`` for options.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ OTHER = ["北岸银行{n}号网点今天排长队，不知道出了什么事。"
          "本周江城气温回升，最高{n}度。", "某电商平台{n}周年大促，满减力度很大。"]
 
 
-def synthetic_lines(n: int, days: int, relevant: float, seed: int = 11) -> list[dict]:
+def synthetic_lines(n: int, days: float, relevant: float, seed: int = 11) -> list[dict]:
     """``n`` backtest records over ``days`` days, about ``relevant`` of them naming the bank's units."""
     from yuqing.org import load_org
 
@@ -88,7 +91,7 @@ def store_only(lines: list, workdir: Path) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench backtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000, help="synthetic lines to replay (default 100,000)")
-    parser.add_argument("--days", type=int, default=7, help="days the lines span (default 7)")
+    parser.add_argument("--per-day", type=int, default=14_000, help="items a day (default 14,000)")
     parser.add_argument("--relevant", type=float, default=0.1, help="share naming the bank (default 0.1)")
     parser.add_argument("--step", type=float, default=5.0, help="minutes per tick (default 5)")
     parser.add_argument("--rules", action="store_true", help="rule-based classifier instead of the model")
@@ -100,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     from yuqing.backtest.replay import ReplayOptions, run_backtest
 
     logging.disable(logging.INFO)
-    say(f"generating {args.items} items over {args.days} days …")
-    records = synthetic_lines(args.items, args.days, args.relevant)
+    days = args.items / args.per_day
+    say(f"generating {args.items} items over {days:.2f} days …")
+    records = synthetic_lines(args.items, days, args.relevant)
     lines, _ = read_lines(json.dumps(r, ensure_ascii=False) for r in records)
     if args.rules:
         from sentiment.rules import RuleBasedClassifier
@@ -121,22 +125,26 @@ def main(argv: list[str] | None = None) -> int:
     summary = result["summary"]
     rate = args.items / replay_s
     report = {
-        "items": args.items, "days": args.days, "relevant_share": args.relevant, "step_minutes": args.step,
+        "items": args.items, "days": round(days, 2), "relevant_share": args.relevant, "step_minutes": args.step,
         "classifier": getattr(classifier, "name", type(classifier).__name__),
         "store_only_seconds": round(stored_s, 1), "store_only_items_per_s": round(args.items / stored_s, 1),
         "replay_seconds": round(replay_s, 1), "replay_items_per_s": round(rate, 1),
         "projected_minutes_for_100k": round(PROJECT_TO / rate / 60, 1),
-        "rounds": summary["replay"]["rounds"], "mentions": summary["mentions"], "alerts": summary["alerts"],
+        "rounds": summary["replay"]["rounds"],
+        "mean_round_seconds": round((replay_s - stored_s) / max(1, summary["replay"]["rounds"]), 3),
+        "mentions": summary["mentions"], "alerts": summary["alerts"],
         "incidents": len(summary["incidents"]), "decisions": len(result["decisions"]),
         "cpu": cpu_model(), "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    print(f"backtest replay — {args.items:,} items over {args.days} days, {args.relevant:.0%} about the bank, "
+    print(f"backtest replay — {args.items:,} items over {days:.2f} days, {args.relevant:.0%} about the bank, "
           f"tick {args.step:g} min, classifier {report['classifier']}")
     print(f"  store only (baseline)  {report['store_only_items_per_s']:>9,.1f} items/s  "
           f"({report['store_only_seconds']} s)")
     print(f"  full replay            {report['replay_items_per_s']:>9,.1f} items/s  ({report['replay_seconds']} s, "
           f"{report['rounds']} rounds)")
-    print(f"  projected for 100,000 items: {report['projected_minutes_for_100k']} min")
+    print(f"  projected for 100,000 items: {report['projected_minutes_for_100k']} min (at this density; a lower "
+          f"bound from a smaller run)")
+    print(f"  rounds: mean {report['mean_round_seconds']} s beside storing (replay − store-only time, per round)")
     print(f"  mentions {report['mentions']}, alerts {report['alerts']}, incidents {report['incidents']}, "
           f"decisions {report['decisions']}")
     print(f"  cpu {report['cpu']}, load average {report['load_average']}")
