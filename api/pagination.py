@@ -68,9 +68,9 @@ class PageRequest:
                                default=str)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
-    def after(self, scope: str, width: int) -> list[Any] | None:
+    def after(self, scope: str, width: int | None) -> list[Any] | None:
         """The sort key the cursor points after (None on the first page); 400 for any cursor not made here, for
-        this list, with this many key values."""
+        this list, with ``width`` key values (None: any number — a list now empty has no key to compare with)."""
         if self.cursor is None:
             return None
         try:
@@ -78,7 +78,7 @@ class PageRequest:
         except (BadData, ValueError, TypeError, UnicodeError):
             raise bad_cursor() from None
         if not (isinstance(raw, dict) and raw.get("s") == scope and isinstance(raw.get("k"), list)
-                and len(raw["k"]) == width):
+                and (width is None or len(raw["k"]) == width)):
             raise bad_cursor()
         return [_decode(v) for v in raw["k"]]
 
@@ -136,8 +136,8 @@ def paginate_list(items: Sequence[Item], *, key: Callable[[Item], tuple[Any, ...
     """One page of an in-memory list, ascending by ``key`` (a tuple of JSON-able values, unique per item)."""
     ordered = sorted(items, key=key)
     start = 0
-    after = page.after(scope, len(key(ordered[0])) if ordered else -1) if page.cursor is not None else None
-    if after is not None:
+    after = page.after(scope, len(key(ordered[0])) if ordered else None)
+    if after is not None and ordered:
         mark = tuple(after)
         try:
             start = next((i for i, it in enumerate(ordered) if key(it) > mark), len(ordered))

@@ -188,3 +188,25 @@ def test_readyz_gives_up_on_a_database_that_does_not_answer(client, app, monkeyp
         assert r.status_code == 503 and r.json() == {"status": "unavailable", "detail": "数据库应答超时"}
     finally:
         release.set()
+
+
+def test_an_in_memory_list_pages_by_key_and_an_emptied_list_answers_an_empty_page():
+    from fastapi import HTTPException
+    from itsdangerous import URLSafeSerializer
+
+    from api.pagination import CURSOR_SALT, PageRequest, paginate_list
+
+    signer = URLSafeSerializer("api-tests-7Hq2xW9pLm4Rt8Vz3Nc6Bk1Yd5Gf0Js", salt=CURSOR_SALT)
+    first = PageRequest(cursor=None, limit=2, serializer=signer)
+    scope = first.scope("letters")
+    page = paginate_list(list("dbca"), key=lambda c: (c,), page=first, scope=scope)
+    assert (page.rows, page.total) == (["a", "b"], 4) and page.next_cursor
+    nxt = PageRequest(cursor=page.next_cursor, limit=2, serializer=signer)
+    rest = paginate_list(list("dbca"), key=lambda c: (c,), page=nxt, scope=scope)
+    assert (rest.rows, rest.next_cursor) == (["c", "d"], None)
+    emptied = paginate_list([], key=lambda c: (c,), page=nxt, scope=scope)
+    assert (emptied.rows, emptied.total, emptied.next_cursor) == ([], 0, None)
+    for bad_scope in (first.scope("letters", x=1), first.scope("digits")):
+        with pytest.raises(HTTPException) as refused:
+            paginate_list(list("dbca"), key=lambda c: (c,), page=nxt, scope=bad_scope)
+        assert refused.value.status_code == 400
