@@ -6,7 +6,8 @@ regulator report.
 The complaint intake has its own key on the complaint row (``incidents.complaints.flows``); this module reuses
 its rule for what a key means — ``scoped_key``: a key is the caller's own, so another caller's identical key is
 another request and never finds, or reveals, this one — and, like it, answers 409 when a key comes back with a
-different request (route or body). Records are kept in ``idempotency_records``.
+different request (route or body). Records are kept in ``idempotency_records`` for ``KEEP_FOR`` (7 days); an
+older key is forgotten and acts again.
 
 Order of events: the key is claimed (a row without an answer, committed) before the action runs, so two copies of
 one request racing each other cannot both act — the second sees the claim and gets 409 "still running"; when the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Header, HTTPException, status
@@ -33,6 +35,7 @@ from yuqing import audit_chain
 from yuqing.clock import Clock
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+KEEP_FOR = timedelta(days=7)  # a retry comes within minutes; a week covers a client that was down over a weekend
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", max_length=200,
     description="幂等键：同一键、同一请求重试时返回首次结果（200，Idempotent-Replayed: true）；"
@@ -46,6 +49,8 @@ def once(session: Session, *, actor: str, key: str | None, route: str, body: Any
     key = (key or "").strip() or None
     if key is None:
         return run()
+    # answers older than KEEP_FOR are forgotten (the table stays small; such a key acts again)
+    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - KEEP_FOR))
     scoped = scoped_key(actor, key)
     fingerprint = hashlib.sha256(audit_chain.canonical_json({"route": route, "body": jsonable_encoder(body)})
                                  .encode("utf-8")).hexdigest()

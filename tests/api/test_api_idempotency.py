@@ -79,3 +79,20 @@ def test_opening_an_incident_and_drafting_a_statement_take_a_key(client, make, t
     assert d1.status_code == d2.status_code == 200 and d1.json() == d2.json()
     assert count(session, Statement, incident_id=incident_id) == 1
     assert client.post(f"/api/v1/alerts/{alert.id}/incident", headers=hd).status_code == 409  # key of a draft
+
+
+def test_a_key_is_remembered_for_a_week(client, make, token_for, session, clock):
+    from datetime import timedelta
+
+    incident = make.incident(unit_id="xinhualu", status="responding")
+    make.session.commit()
+    url = f"/api/v1/incidents/{incident.id}/reports"
+    h = {**token_for("liuqiang"), "Idempotency-Key": "weekly"}
+    assert client.post(url, json={"kind": "initial", "text": "初报"}, headers=h).status_code == 200
+    clock.advance(timedelta(days=6))
+    follow = {"kind": "follow_up", "text": "续报"}
+    assert client.post(url, json={"kind": "initial", "text": "初报"}, headers=h).headers["idempotent-replayed"]
+    clock.advance(timedelta(days=1, seconds=1))
+    later = client.post(url, json=follow, headers=h)  # the key is forgotten: another request may use it
+    assert later.status_code == 200 and "idempotent-replayed" not in later.headers
+    assert count(session, IncidentReport, incident_id=incident.id) == 2
