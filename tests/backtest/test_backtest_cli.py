@@ -173,3 +173,27 @@ def test_sweep_file_errors_name_the_file_and_field(data_dir):
     result = backtest("--input", str(write(data_dir / "in.jsonl", ITEMS)), "--sweep", str(sweep))
     assert result.exit_code == 2
     assert str(sweep) in result.stderr and "settings.0.overrides" in result.stderr
+
+
+@pytest.mark.postgres
+def test_replays_into_an_empty_postgresql_schema(data_dir, postgres_url):
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = f"{postgres_url}?options=-csearch_path%3D{schema}"
+        result = backtest("--input", str(write(data_dir / "in.jsonl", ITEMS)), "--db", url)
+        assert result.exit_code == 0, result.stderr
+        decisions, summary = parse(result.stdout)
+        assert summary["alerts"] >= 1 and any(d["decision"] == "alert_opened" for d in decisions)
+        again = backtest("--input", str(write(data_dir / "in.jsonl", ITEMS)), "--db", url)
+        assert again.exit_code == 2 and "已有数据" in again.stderr
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
