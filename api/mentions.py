@@ -202,10 +202,14 @@ def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sou
                                   func.coalesce(Classification.label, "").label("label"),
                                   Article.source_id.label("source_id")).order_by(None).subquery()
     hour = _local_hour(base.c.at, dialect, tz)
-    by_hour: dict[tuple[str, str], int] = {}
-    for bucket, label, n in session.execute(select(hour, base.c.label, func.count())
-                                            .group_by(hour, base.c.label)):
-        by_hour[(str(bucket), label)] = by_hour.get((str(bucket), label), 0) + int(n)
+    by_hour: dict[tuple[str, str], int] = defaultdict(int)
+    by_source: Counter[str] = Counter()
+    # one pass over the filtered set for three charts: (local hour, tone, source) → count
+    for bucket, label, source_id, n in session.execute(
+            select(hour, base.c.label, base.c.source_id, func.count()).group_by(hour, base.c.label,
+                                                                                base.c.source_id)):
+        by_hour[(str(bucket), label)] += int(n)
+        by_source[sources.get(source_id, source_id)] += int(n)
     sentiment_names = {**present.SENTIMENT_LABELS, "": "待分析"}
     out: dict[str, str] = {}
     if by_hour:
@@ -222,8 +226,7 @@ def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sou
     for (_, label), n in by_hour.items():
         shares[sentiment_names.get(label, "待分析")] += n
     out["sentiment"] = charts.share_chart("倾向分布", dict(shares), charts.SENTIMENT_COLOURS)
-    by_source = session.execute(select(base.c.source_id, func.count()).group_by(base.c.source_id)).all()
-    out["source"] = charts.share_chart("来源分布", {sources.get(s, s): int(n) for s, n in by_source})
+    out["source"] = charts.share_chart("来源分布", dict(by_source))
     negative = func.sum(case((base.c.label == "negative", 1), else_=0))
     heat = session.execute(select(Mention.unit_id, func.count(func.distinct(Mention.article_id)), negative)
                            .join(base, base.c.aid == Mention.article_id)
