@@ -5,9 +5,9 @@ is asking questions or filming, before anything is published, and the media-expo
 Checks, in order: a bearer token (the API never writes on the cookie alone), a role that may report
 (``REPORTER_ROLES``: the outlet head or liaison, the duty monitor, the commander, a leader — 403), a known unit
 (422 naming ``unit_id``), the unit in the caller's scope (403); then the domain decides (422 with an English
-message and the field). An ``Idempotency-Key`` header makes a retry return the first report's alert (200). The
-dashboard form checks the same in Chinese, keeps what was typed on a refusal, and carries a key of its own so a
-double click opens one alert.
+message and the field). An ``Idempotency-Key`` header makes a retry return the first report's alert (200); the
+same key with a different report (unit, category or text) is a 409. The dashboard form checks the same in
+Chinese, keeps what was typed on a refusal, and carries a key of its own so a double click opens one alert.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _refuse(code: int, message: str, field: str | None = None) -> HTTPException:
 
 @router.post("", status_code=status.HTTP_201_CREATED,
              summary="记者正在询问/拍摄（尚未见报）：直接生成媒体曝光预警（Idempotency-Key: a retry returns the "
-                     "first report's alert with 200）")
+                     "first report's alert with 200; the same key with another report is 409）")
 def create_media_report(me: CurrentUser, session: SessionDep, clock: ClockDep, org: OrgDep, policy: PolicyDep,
                         body: MediaReportRequest,
                         idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
@@ -66,7 +66,8 @@ def create_media_report(me: CurrentUser, session: SessionDep, clock: ClockDep, o
         session.commit()
     except ComplaintError as exc:
         session.rollback()
-        raise _refuse(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.en, exc.field) from None
+        code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_422_UNPROCESSABLE_CONTENT
+        raise _refuse(code, exc.en, exc.field) from None
     answer: dict[str, Any] = {"alert_id": out.alert_id, "level": out.level, "incident_id": out.incident_id,
                               "incident_number": out.incident_number, "story_id": out.story_id,
                               "alert_url": f"/alerts#alert-{out.alert_id}",

@@ -67,7 +67,9 @@ def report_media_inquiry(session: Session, *, unit_id: str, text: str, actor: st
         raise ComplaintError("idempotency_key longer than 200 characters", "幂等键过长（不超过 200 字符）",
                              field="idempotency_key")
     address = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:32] if key else new_report_key()
-    existing = _existing(session, address)
+    # what was asked, so a retry is told apart from a second, different report sent under the same key
+    fingerprint = hashlib.sha256(f"{unit.id}\n{category}\n{body}".encode()).hexdigest()
+    existing = _existing(session, address, fingerprint)
     if existing is not None:
         return existing
     now = clock.now()
@@ -75,7 +77,8 @@ def report_media_inquiry(session: Session, *, unit_id: str, text: str, actor: st
     title = plain_line(f"{name}报告：记者正在询问/拍摄（尚未见报）——{body}", 80)
     level = policy.complaints.media_report_level
     story = internal_story(session, kind=KIND, key=address, channel=Channel.news, unit_id=unit.id, title=title,
-                           text=body, at=now, actor=actor, now=now, meta={"unit_id": unit.id})
+                           text=body, at=now, actor=actor, now=now,
+                           meta={"unit_id": unit.id, "request_fingerprint": fingerprint})
     opened = open_by_report(session, story=story, level=level, category=category, actor=actor, org=org,
                             policy=policy, clock=clock, reason=f"{name}报告记者正在询问/拍摄（尚未见报）",
                             open_incident=False)
@@ -96,11 +99,17 @@ def report_media_inquiry(session: Session, *, unit_id: str, text: str, actor: st
                        story_id=story.id, created=True)
 
 
-def _existing(session: Session, address: str) -> MediaReport | None:
+def _existing(session: Session, address: str, fingerprint: str) -> MediaReport | None:
+    """The report already stored under this key when it asked the same; ComplaintError (conflict) when it did not.
+    Reports stored before fingerprints were kept have none and are taken as the same."""
     url = f"internal://{KIND}/{address}"
     article = session.scalar(select(Article).where(Article.url_hash == hashlib.sha256(url.encode()).hexdigest()))
     if article is None or article.story_id is None:
         return None
+    stored = (article.meta or {}).get("request_fingerprint")
+    if stored is not None and stored != fingerprint:
+        raise ComplaintError("this idempotency key was already used for a different media report",
+                             "幂等键已用于另一条内容不同的媒体采访报告", field="idempotency_key", code="conflict")
     alert = session.scalar(select(Alert).where(Alert.story_id == article.story_id))
     if alert is None:
         return None

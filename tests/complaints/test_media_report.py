@@ -46,8 +46,13 @@ def test_the_report_opens_the_media_exposure_alert_and_tells_the_duty_desk(sessi
         assert any(e.kind == "media_report" and e.actor == "huangwei" for e in incident.events)
         # a retry with the same key returns the same alert, opens nothing new
         again = report_media_inquiry(s, unit_id="xinhualu", text=TEXT, actor="huangwei", org=org, policy=POLICY,
-                                     clock=clock, idempotency_key="pad-1")
+                                     clock=clock, category="product_mis_selling", idempotency_key="pad-1")
         assert (again.alert_id, again.created) == (out.alert_id, False)
+        # the same key with another report (here: another category) is refused, not taken as the first one
+        with pytest.raises(ComplaintError) as clash:
+            report_media_inquiry(s, unit_id="xinhualu", text=TEXT, actor="huangwei", org=org, policy=POLICY,
+                                 clock=clock, idempotency_key="pad-1")
+        assert (clash.value.code, clash.value.field) == ("conflict", "idempotency_key")
         assert s.scalar(select(func.count()).select_from(Alert)) == 1
 
 
@@ -129,6 +134,9 @@ def test_the_api_opens_the_alert_once_per_key_and_refuses_in_english(bearer, ses
     assert made["level"] == "II" and made["incident_url"] == f"/incidents/{made['incident_id']}"
     retry = outlet.post("/api/v1/media-reports", json=body, headers={"Idempotency-Key": "pad-7"})
     assert retry.status_code == 200 and retry.json()["alert_id"] == made["alert_id"]
+    other = outlet.post("/api/v1/media-reports", json={**body, "text": TEXT + "（又来了一家电视台）"},
+                        headers={"Idempotency-Key": "pad-7"})
+    assert other.status_code == 409 and other.json()["detail"]["field"] == "idempotency_key"
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Alert)) == 1
     assert bearer("qianyu").post("/api/v1/media-reports", json=body).status_code == 403  # legal reviews statements
