@@ -51,13 +51,17 @@ def overview_partial(request: Request, me: PageUser, session: SessionDep, org: O
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep) -> Response:
+def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
+                policy: PolicyDep) -> Response:
+    from api.alert_history import escalation_histories
+
     now = clock.now()
     open_rows = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=200)
-    handled = [a for a in queries.list_alerts(session, unit_ids=me.unit_ids, limit=100) if a.status != "open"]
+    handled = [a for a in queries.list_alerts(session, unit_ids=me.unit_ids, limit=100) if a.status != "open"][:50]
     return render(request, "alerts.html", me, "alerts", {
         "open_alerts": [views.alert_read(org, a, now) for a in open_rows],
-        "handled_alerts": [views.alert_read(org, a, now) for a in handled[:50]],
+        "handled_alerts": [views.alert_read(org, a, now) for a in handled],
+        "escalations": escalation_histories(session, org, policy, [*open_rows, *handled]),
         "can_handle": me.has_role(*ALERT_HANDLERS), "can_open": me.has_role(*INCIDENT_OPENERS)})
 
 

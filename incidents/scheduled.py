@@ -112,8 +112,11 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
                 _event(session, incident, now, "escalated", SYSTEM,
                        f"预警超时未确认，已上报{_role_label(step.role)}：{'、'.join(p.name for p in people)}",
                        {"step": step.index, "people": list(step.people)})
+        # overdue_since: the deadline that was missed (ack_due_at now holds the next step's), so the alert queue
+        # can show the original acknowledgement deadline after the chain has moved on (api.alert_history).
         _audit(session, now, SYSTEM, "alert.escalate", "alert", alert.id, f"step {step.index}",
-               {"people": list(step.people), "queued": queued})
+               {"people": list(step.people), "queued": queued, "role": step.role,
+                "overdue_since": overdue_since.isoformat()})
         count += 1
     session.flush()
     return count
