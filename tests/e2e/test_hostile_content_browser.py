@@ -463,9 +463,11 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
 NOT_PAGES = {"/healthz"}  # JSON, like everything under /api/
 # Pages that show crawled text: each must show some payload as text. Every other page must merely stay inert.
 CRAWLED_PAGES = {"/", "/partials/overview", "/alerts", "/incidents", "/incidents/{incident_id}", "/sources",
-                 "/incidents/{incident_id}/briefing", "/complaints/{complaint_id}"}
+                 "/incidents/{incident_id}/briefing", "/complaints/{complaint_id}", "/mentions",
+                 "/stories/{story_id}"}
 EXTRA_QUERIES = {"/incidents": ["?status=open", "?status=closed"],
-                 "/incidents/{incident_id}/briefing": ["?kind=follow_up", "?kind=final"]}
+                 "/incidents/{incident_id}/briefing": ["?kind=follow_up", "?kind=final"],
+                 "/mentions": ["?sort=reach&channel=social"]}
 
 
 def page_urls(app: FastAPI, ids: dict[str, list[Any]], *, api: bool = False) -> list[tuple[str, str]]:
