@@ -6,6 +6,7 @@ render the same read models as the JSON API. Every form POST carries the session
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。
                   "regulator": "报告已登记，对应的报告时限已停止。"}
 OVERVIEW_INCIDENTS = 20
 OVERVIEW_MENTIONS = 20
+EVIDENCE_PAGE_SIZE = 20  # articles per page of an incident's evidence (?evidence_page=N)
 
 CsrfField = Annotated[str, Form(max_length=128)]
 
@@ -102,7 +104,8 @@ def incidents_page(request: Request, me: PageUser, session: SessionDep, org: Org
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
-                  policy: PolicyDep, incident_id: IdPath) -> Response:
+                  policy: PolicyDep, incident_id: IdPath,
+                  evidence_page: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     incident = queries.get_incident(session, incident_id=incident_id)
     if incident is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"事件 {incident_id} 不存在")
@@ -120,8 +123,31 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         "report_kinds": [("initial", "初报"), ("follow_up", "续报"), ("final", "终报")],
         "duration": present.duration_text, "statements": _statement_reads(session, org, incident.id),
         "deleted_articles": _deleted_articles(session, read),
+        "evidence": evidence_slice(read.story.articles if read.story else [], evidence_page),
         "regulator_forms": regulator_forms(session, me, incident, org=org, policy=policy, clock=clock,
                                            tz=request.app.state.settings.timezone)})
+
+
+def evidence_slice(articles: list, raw_page: str | None) -> dict[str, Any]:
+    """One page of the incident's evidence (EVIDENCE_PAGE_SIZE articles, in publication order).
+
+    A crisis story gathers hundreds of reposts; listed in full they made the page ~17,000 px tall and pushed the
+    timeline out of reach, so the page shows them collapsed, a page at a time. A page number that is not a whole
+    number, or is below 1, means page 1 and one past the end means the last page: a stale or hand-edited link still
+    shows evidence instead of an error (the route refuses a value over 100 characters with 422). The list opens
+    (``open``) only when a page was asked for. Only rendering is paged: ``views.incident_read`` still reads every
+    article of the story, as the JSON API returns them all.
+    """
+    total = len(articles)
+    pages = max(1, -(-total // EVIDENCE_PAGE_SIZE))
+    digits = (raw_page or "").strip()
+    # ASCII digits only (str.isdigit() also accepts "²", which int() refuses); a huge number is past the end.
+    whole = re.fullmatch(r"[0-9]+", digits) is not None
+    page = (int(digits) if len(digits) <= 9 else pages) if whole else 1
+    page = min(max(page, 1), pages)
+    start = (page - 1) * EVIDENCE_PAGE_SIZE
+    return {"articles": articles[start:start + EVIDENCE_PAGE_SIZE], "total": total, "page": page, "pages": pages,
+            "start": start, "size": EVIDENCE_PAGE_SIZE, "open": raw_page is not None}
 
 
 def _deleted_articles(session, read) -> dict:
