@@ -1,8 +1,9 @@
 """``python -m bench`` (``make bench``): run every benchmark and print its table.
 
-``python -m bench sentiment [OPTIONS]``, ``python -m bench login-flood [OPTIONS]`` or ``python -m bench reports
-[OPTIONS]`` runs one of them (``--help`` for its options). Options without a benchmark name belong to the
-sentiment benchmark, which then runs alone (``python -m bench --texts 40`` as before).
+``python -m bench sentiment [OPTIONS]``, ``python -m bench login-flood [OPTIONS]``, ``python -m bench reports
+[OPTIONS]`` or ``python -m bench backtest [OPTIONS]`` runs one of them (``--help`` for its options). Options
+without a benchmark name belong to the sentiment benchmark, which then runs alone (``python -m bench --texts 40``
+as before).
 """
 
 import sys
@@ -18,19 +19,25 @@ def main(argv: list[str] | None = None) -> int:
         from bench import reports
 
         return reports.main(args[1:])
+    if args[:1] == ["backtest"]:
+        from bench import backtest
+
+        return backtest.main(args[1:])
     from bench import sentiment
 
     if args[:1] == ["sentiment"]:
         return sentiment.main(args[1:])
     if args:
         return sentiment.main(args)
-    from bench import login_flood, reports
+    from bench import backtest, login_flood, reports
 
     status = sentiment.main([])
     print(flush=True)
     status = max(status, login_flood.main([]))
     print(flush=True)
-    return max(status, reports.main([]))
+    status = max(status, reports.main([]))
+    print(flush=True)
+    return max(status, backtest.main([]))
 
 
 if __name__ == "__main__":

@@ -1000,6 +1000,10 @@ from yuqing.cli_evidence import evidence_app  # noqa: E402  (yuqing evidence exp
 
 app.add_typer(evidence_app, name="evidence")
 
+from yuqing.cli_backtest import backtest  # noqa: E402  (yuqing backtest --input FILE.jsonl)
+
+app.command("backtest")(backtest)
+
 
 def main() -> None:  # pragma: no cover - console entry
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how an operator sees where a stuck process is.

@@ -110,8 +110,12 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
 
 
 def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, str] | None = None,
-                  engine: Engine | None = None) -> Runtime:
-    """Load the configuration and build each stage on a migrated database (fails fast with a ConfigError)."""
+                  engine: Engine | None = None, senders: dict[str, Any] | None = None,
+                  classifier: Any = None) -> Runtime:
+    """Load the configuration and build each stage on a migrated database (fails fast with a ConfigError).
+
+    ``senders`` replaces the channels' real senders and ``classifier`` the loaded model (``yuqing backtest``
+    records what would have been sent instead of sending it, and loads the model once for many replays)."""
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
@@ -136,8 +140,9 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         settings=settings, clock=clock, engine=engine, session_factory=session_factory, org=cfg.org,
         sources=cfg.sources, policy=cfg.policy,
         risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities=authorities),
-        matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index, classifier=choose_classifier(),
-        senders=default_senders(cfg.policy, settings),
+        matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=index,
+        classifier=classifier if classifier is not None else choose_classifier(),
+        senders=senders if senders is not None else default_senders(cfg.policy, settings),
         breakers=ChannelBreakers.from_policy(cfg.policy.channels.delivery),
         reports_config=load_reports_config(settings.config_dir / REPORTS_FILE),
         evidence_config=load_evidence_config(settings.config_dir / EVIDENCE_FILE))
