@@ -39,7 +39,9 @@ def test_an_alert_escalated_twice_shows_both_steps_with_names_and_the_original_d
     chain = alert.escalation_chain
     assert len(chain) == 3 and alert.escalation_step == 2  # level I: 值班监测 → 应急处置负责人 → 分行领导
     assert alert.ack_due_at > original  # the job moved the deadline on: the card must not show it as the deadline
-    card = _card(login_as("wangmin").get("/alerts").text, alert.id)
+    html = login_as("wangmin").get("/alerts").text
+    card = _card(html, alert.id)
+    assert f'<article class="alert-item row-overdue" id="alert-{alert.id}">' in html  # still overdue
     history = card[card.index("上报记录"):]
     steps = re.findall(r"<li>.*?</li>", history, re.S)
     assert len(steps) == 2
@@ -76,5 +78,27 @@ def test_an_alert_not_yet_escalated_shows_its_deadline_and_who_is_next(login_as,
     story = make.story(unit_id="xinhualu")
     alert = make.alert(story=story, level="II")
     session.commit()
-    card = _card(login_as("wangmin").get("/alerts").text, alert.id)
+    html = login_as("wangmin").get("/alerts").text
+    card = _card(html, alert.id)
     assert "上报记录" not in card and "下次上报" in card and "仍无人确认则上报应急处置负责人" in card
+    assert f'<article class="alert-item" id="alert-{alert.id}">' in html  # not yet due
+
+
+def test_a_step_shows_who_read_the_escalation_message_in_their_inbox(login_as, make, session, org, policy, clock,
+                                                                      csrf_of):
+    from sqlalchemy import select
+
+    from incidents.models import Notification
+
+    alert, _, _ = _escalated_twice(make, session, org, policy, clock)
+    reader, other = alert.escalation_chain[2]["people"][:2]
+    message = session.scalar(select(Notification).where(
+        Notification.alert_id == alert.id, Notification.purpose == "escalation",
+        Notification.recipient_id == reader, Notification.channel == "in_app"))
+    c = login_as(reader)
+    r = c.post(f"/inbox/{message.id}/read", data={"csrf_token": csrf_of(c.get("/inbox").text)})
+    assert r.status_code == 303
+    card = _card(c.get("/alerts").text, alert.id)
+    step = re.findall(r"<li>.*?</li>", card[card.index("上报记录"):], re.S)[1]
+    assert re.search(rf"{org.person(reader).name}（未确认，[0-9: -]+ 已读）", step), step
+    assert f"{org.person(other).name}（未确认）" in step
