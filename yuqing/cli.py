@@ -47,6 +47,7 @@ def check_config(ctx: typer.Context) -> None:
     from yuqing.runtime import load_config
 
     settings = _settings()
+    _every_config_problem(settings)
     holidays_path = settings.config_dir / HOLIDAYS_FILE
     try:
         cfg = load_config(settings)
@@ -91,6 +92,18 @@ def check_config(ctx: typer.Context) -> None:
         typer.echo(f"{prefix}: {status.message(str(holidays_path))}", err=True)
 
 
+def _every_config_problem(settings: Settings) -> None:
+    """Exit 2 listing every problem of every file (yuqing.cli_check_config), levels named I–IV, when any."""
+    from yuqing.cli_check_config import config_problems, render_problems
+
+    problems = config_problems(settings)
+    if problems:
+        typer.echo(f"错误 error: 配置有 {len(problems)} 处问题 invalid configuration:", err=True)
+        for line in render_problems(problems):
+            typer.echo(line, err=True)
+        raise typer.Exit(2)
+
+
 def _echo_regulators(policy, settings: Settings) -> None:
     """check-config's line on config/regulators.yaml (validated, against the org chart, by ``load_config``)."""
     from incidents.regulators import REGULATORS_FILE
@@ -112,11 +125,15 @@ def demo(
     respond: Annotated[bool, typer.Option(help="the people act too: the commander, legal and a branch leader run "
                                                "the case to its review through the same actions as a user")]
     = False,
+    host: Annotated[str | None, typer.Option("--host", help="dashboard address (default: YUQING_API_HOST, "
+                                             "127.0.0.1; loopback only)")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="dashboard port (default: "
+                                             "YUQING_API_PORT, 8000)")] = None,
 ) -> None:
     """Play the scripted crisis on the simulated internet through the whole pipeline (and the dashboard)."""
     from yuqing.demo import DemoOptions, run_demo
 
-    settings = _settings()
+    settings = _listening(_settings(), host, port, allow_remote=False)
     options = DemoOptions(speed=speed, headless=headless, respond=respond)
     try:
         summary = asyncio.run(_until_signalled(run_demo(settings, options)))
@@ -154,12 +171,30 @@ def sim(
     serve("127.0.0.1", port, speed, "sim-weibo-token")
 
 
+HostOpt = Annotated[str | None, typer.Option("--host", help="address the dashboard listens on (default: "
+                                             "YUQING_API_HOST, 127.0.0.1)")]
+PortOpt = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="dashboard port (default: "
+                                             "YUQING_API_PORT, 8000)")]
+AllowRemoteOpt = Annotated[bool, typer.Option("--allow-remote", help="listen on a non-loopback address without a "
+                                              "TLS proxy in front (see docs/security.md)")]
+
+
+def _listening(settings: Settings, host: str | None, port: int | None, allow_remote: bool) -> Settings:
+    from yuqing.listen import listen_settings
+
+    try:
+        return listen_settings(settings, host=host, port=port, allow_remote=allow_remote)
+    except ConfigError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
 @app.command()
-def run() -> None:
+def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
     """Run every stage and the dashboard in one process, on the real clock, with the configured sources."""
     from yuqing.service import run_service
 
-    settings = _settings()
+    settings = _listening(_settings(), host, port, allow_remote)
     try:
         asyncio.run(run_service(settings))
     except ConfigError as exc:
@@ -169,11 +204,11 @@ def run() -> None:
 
 
 @app.command()
-def api() -> None:
+def api(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
     """Serve only the web dashboard and the HTTP API."""
     from yuqing.service import run_api_only
 
-    settings = _settings()
+    settings = _listening(_settings(), host, port, allow_remote)
     try:
         asyncio.run(run_api_only(settings))
     except ConfigError as exc:
@@ -413,11 +448,15 @@ def user_token(login: Annotated[str, typer.Argument(help="user login")],
     from api.users import get_user_by_login, issue_api_token
     from yuqing.clock import SystemClock
 
-    _, factory = _user_session()
+    settings, factory = _user_session()
     with factory() as session:
         user = get_user_by_login(session, login=login)
         if user is None:
-            _fail(f"no active user with login {login!r}")
+            from yuqing.demo import demo_database_hint
+
+            where = session.get_bind().url.render_as_string(hide_password=True)
+            _fail(f"no active user with login {login!r} in {where}"
+                  + demo_database_hint(settings, f"yuqing user token {login}"))
         token, row = issue_api_token(session, user=user, name=name, clock=SystemClock(), days=days, actor="cli")
         session.commit()
         typer.echo(f"token #{row.id} for {login}, expires {row.expires_at.isoformat()}", err=True)
