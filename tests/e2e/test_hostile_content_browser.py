@@ -548,7 +548,9 @@ def inspect(page: Any, watch: Watch, label: str) -> str:
 
 
 # Marks what to click: every link off the dashboard, and every element whose own text is a script URL or quotes one.
+# Collapsed sections (the incident page's evidence) are opened first, as a person would to click what is in them.
 MARK_CLICKABLE = """() => {
+  for (const d of document.querySelectorAll("main details:not([open])")) { d.open = true; }
   let n = 0;
   for (const a of document.querySelectorAll("a[href]")) {
     let origin = "null";
