@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from incidents import scheduled
 from incidents.escalation import build_chain
 
@@ -28,11 +30,16 @@ def _escalated_twice(make, session, org, policy, clock):
     return alert, original, first_at
 
 
+BOTH_DATABASES = pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                                         indirect=True)
+
+
 def _card(html: str, alert_id: int) -> str:
     start = html.index(f'id="alert-{alert_id}"')
     return html[start:html.index("</article>", start)]
 
 
+@BOTH_DATABASES
 def test_an_alert_escalated_twice_shows_both_steps_with_names_and_the_original_deadline(
         login_as, make, session, org, policy, clock):
     alert, original, first_at = _escalated_twice(make, session, org, policy, clock)
@@ -84,6 +91,7 @@ def test_an_alert_not_yet_escalated_shows_its_deadline_and_who_is_next(login_as,
     assert f'<article class="alert-item" id="alert-{alert.id}">' in html  # not yet due
 
 
+@BOTH_DATABASES
 def test_a_step_shows_who_read_the_escalation_message_in_their_inbox(login_as, make, session, org, policy, clock,
                                                                       csrf_of):
     from sqlalchemy import select
