@@ -70,6 +70,7 @@ def check_config(ctx: typer.Context) -> None:
                f"{len(cfg.plans)} keyword plans, {len(cfg.policy.playbooks)} checklists")
     typer.echo(f"statements: {len(statement_templates.templates)} templates ({settings.config_dir / TEMPLATES_FILE})")
     _echo_regulators(cfg.policy, settings)
+    _echo_catalogue(settings)
     typer.echo(complaints_line)
     watch = evidence.deletion_watch
     typer.echo(f"evidence: screenshots {'on' if evidence.screenshots.enabled else 'off'}, deletion watch "
@@ -102,6 +103,17 @@ def _every_config_problem(settings: Settings) -> None:
         for line in render_problems(problems):
             typer.echo(line, err=True)
         raise typer.Exit(2)
+
+
+def _echo_catalogue(settings: Settings) -> None:
+    """check-config's line on config/sources.public.yaml (every entry validated by ``yuqing.cli_check_config``)."""
+    from crawlers.sources import PUBLIC_CATALOGUE_FILE, load_sources
+
+    path = settings.config_dir / PUBLIC_CATALOGUE_FILE
+    if path.exists():
+        catalogue = load_sources(path)
+        typer.echo(f"public catalogue: {len(catalogue)} sources, {sum(s.enabled for s in catalogue)} enabled "
+                   f"({path})")
 
 
 def _echo_regulators(policy, settings: Settings) -> None:

@@ -19,12 +19,14 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 from w3lib.url import safe_url_string
 
 from crawlers.crawl import crawl_sources
 from crawlers.models import Article
 from crawlers.pipelines import PUBLISHED_LOCAL_KEY
 from crawlers.sources import SourceConfig, load_sources
+from yuqing.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "config" / "sources.public.yaml"
@@ -306,3 +308,47 @@ def test_catalogue_entry_parses_its_fixture(source_id, site, session_factory, cl
         trending = stored[title].meta["trending"]
         assert (trending["list"], trending["rank"], trending["heat"]) == (source_id, rank, heat)
         assert trending["reach"] == entry.trending.reach > 0
+
+
+def copied_config(tmp_path: Path) -> Path:
+    """A copy of the shipped config directory to edit."""
+    config = tmp_path / "config"
+    for path in sorted((ROOT / "config").rglob("*")):
+        target = config / path.relative_to(ROOT / "config")
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    return config
+
+
+def enable(config: Path, source_id: str) -> None:
+    path = config / "sources.public.yaml"
+    text = path.read_text("utf-8")
+    start = text.index(f"- id: {source_id}\n")
+    at = text.index("enabled: false", start)
+    path.write_text(text[:at] + "enabled: true" + text[at + len("enabled: false"):], "utf-8")
+
+
+def test_check_config_validates_the_catalogue(tmp_path) -> None:
+    result = CliRunner().invoke(app, ["check-config"], env={"YUQING_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert f"public catalogue: {len(CASES)} sources, 0 enabled ({CATALOGUE})" in result.output
+
+
+def test_check_config_names_every_broken_catalogue_field(tmp_path) -> None:
+    config = copied_config(tmp_path)
+    text = (config / "sources.public.yaml").read_text("utf-8")
+    text = text.replace("rank_base: 0", "rank_base: 3", 1)  # baidu-hot-search
+    text = text.replace("poll_interval: 10800", "poll_interval: 5", 1)  # nfra-penalties
+    text = text.replace('link_pattern: "/news,\\\\d{6},\\\\d+\\\\.html$"', 'link_pattern: "/news,(\\\\d{6}"', 1)
+    (config / "sources.public.yaml").write_text(text, "utf-8")
+    result = CliRunner().invoke(app, ["check-config"], env={"YUQING_CONFIG_DIR": str(config),
+                                                            "YUQING_DATA_DIR": str(tmp_path)})
+    assert result.exit_code != 0
+    out = result.output
+    where = str(config / "sources.public.yaml")
+    for field_name in ("[baidu-hot-search].trending.rank_base", "[nfra-penalties].poll_interval",
+                       "[eastmoney-guba].listing.link_pattern"):
+        assert re.search(rf"{re.escape(where)}: sources\.\d+{re.escape(field_name)}", out), out
