@@ -18,7 +18,7 @@ p50/p95 of two statements over ``--repeat`` runs of every query: the count of ma
 what a page of the mentions list needs. Index build time and size are printed too. Results go to
 ``bench/results/search.json`` and ``.md``. Nothing is asserted; the machine is shared (load average printed).
 PostgreSQL variants run when ``--pg-url`` (default the local test database) answers; each uses a schema of its
-own, dropped afterwards. ``python -m bench search --help`` for options.
+own, dropped afterwards. ``python -m bench.search --help`` for options.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench search", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="articles to index (default 100,000)")
     parser.add_argument("--repeat", type=int, default=20, help="runs of each query per statement (default 20)")
     parser.add_argument("--pg-url", default=os.environ.get("YUQING_BENCH_PG", "postgresql://postgres@127.0.0.1/test"))
