@@ -21,8 +21,8 @@ the bench, as systemd's ``Restart=always`` would; taskiq's own process manager r
 in a PostgreSQL database created for the run and dropped after it, and in Redis keys named for the run and deleted
 after it; the ``test`` database is not touched. Results: ``bench/results/job_engines.json`` and ``.md``.
 Nothing is asserted; the load average is printed because the machine is shared. With the default sizes a run
-takes about 6 minutes on a shared 2-core machine; ``python -m bench job-engines --help`` for the options that make
-it shorter (``python -m bench.job_engines`` runs it as well). taskiq and taskiq-redis come with the ``bench`` extra.
+takes about 6 minutes on a shared 2-core machine; ``python -m bench.job_engines --help`` for the options that make
+it shorter. taskiq and taskiq-redis come with the ``bench`` extra.
 
 Engine settings used (the same as the product would): procrastinate workers send a heartbeat every second and a
 periodic ``retry_stalled`` job re-queues the jobs of a worker silent for ``STALLED_SECONDS``; taskiq acknowledges a
@@ -58,7 +58,7 @@ try:
     from taskiq.schedule_sources import LabelScheduleSource
     from taskiq_redis import RedisStreamBroker
 except ImportError as exc:  # the losing candidate is only in the bench extra
-    raise SystemExit(f"python -m bench job-engines needs the bench extra: pip install -e '.[bench]' ({exc})") from exc
+    raise SystemExit(f"python -m bench.job_engines needs the bench extra: pip install -e '.[bench]' ({exc})") from exc
 
 from bench.common import cpu_model, nearest_rank, say
 
@@ -695,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_baseline_scheduler())
         return 0
-    ap = argparse.ArgumentParser(prog="python -m bench job-engines", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.job_engines", description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2000, help="small jobs per latency run (default 2000)")
     ap.add_argument("--rate", type=float, default=100.0, help="latency jobs sent per second (default 100)")
     ap.add_argument("--stage-jobs", type=int, default=1000, help="stage-shaped jobs per throughput run (default 1000)")
