@@ -68,8 +68,20 @@ def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, 
 
 
 def _classify_claimed(session: Session, ids: list[int], *, classifier: Classifier, clock: Clock, token: str) -> int:
-    """Run the model on claimed articles and record each result whose claim is still ours; commits once."""
-    articles = session.scalars(select(Article).where(Article.id.in_(ids)).order_by(Article.id)).all()
+    """Run the model on claimed articles and record each result whose claim is still ours; commits once.
+
+    The claimed ids were chosen in an earlier transaction: another runner may have classified some of them and
+    released its claims in between (so ours succeeded). Those are read again here, in a transaction that starts
+    after our claim was committed, and handed back without running the model on them a second time.
+    """
+    articles = session.scalars(select(Article).where(Article.id.in_(ids), Article.stage == ArticleStage.matched)
+                               .order_by(Article.id)).all()
+    gone = sorted(set(ids) - {a.id for a in articles})
+    if gone:
+        drop_claims(session, kind=CLASSIFY, token=token, item_ids=gone)
+        session.commit()
+        if not articles:
+            return 0
     texts = []
     for a in articles:
         terms = [t for m in a.mentions for t in (m.terms or [])]
