@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import reports
 
         return reports.main(args[1:])
+    if args[:1] == ["job-engines"]:  # procrastinate vs taskiq vs a SKIP LOCKED loop (bench/job_engines.py)
+        return __import__("bench.job_engines").job_engines.main(args[1:])
+    if args[:1] == ["search"]:  # Chinese full-text search: bigrams vs trigrams, SQLite and PostgreSQL (bench/search.py)
+        return __import__("bench.search").search.main(args[1:])
     if args[:1] == ["backtest"]:
         from bench import backtest
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from yuqing.clock import Clock
@@ -84,7 +84,7 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     (``YUQING_ALLOW_PRIVATE_SOURCES``): reaching inside the network takes the admin's word, not just the file's.
     """
     from crawlers.keywords import load_keyword_plans
-    from crawlers.sources import load_sources, require_private_opt_in
+    from crawlers.sources import PUBLIC_CATALOGUE_FILE, add_public_catalogue, load_sources, require_private_opt_in
     from incidents.policy import load_policy
     from incidents.regulators import REGULATORS_FILE, check_regulators_against_org
     from incidents.routing import check_chain_against_org
@@ -95,6 +95,8 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
     org = load_org(settings.org_path)
     sources = load_sources(settings.sources_path, variables=source_vars or {})
     require_private_opt_in(sources, settings.allow_private_sources, settings.sources_path)
+    sources = add_public_catalogue(sources, settings.config_dir / PUBLIC_CATALOGUE_FILE,  # the entries enabled there
+                                   allowed_private=settings.allow_private_sources)
     calendar_for(settings.config_dir / HOLIDAYS_FILE)  # an invalid holidays file stops start-up, not deadlines
     policy = load_policy(settings.levels_path, settings.checklists_path)
     check_chain_against_org(policy, org, settings.levels_path)  # the reporting chain names real people
@@ -153,12 +155,12 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     from crawlers.crawl import crawl_sources
     from crawlers.health import due_sources
     from crawlers.ingest import process_fetched
+    from crawlers.search_index import index_search
     from incidents.briefings.delivery import issue_due_reports
     from incidents.complaints.links import complaints_from_board_posts
     from incidents.notify import deliver_pending
     from incidents.scheduled import run_scheduled
-    from incidents.service import handle_story_risk
-    from sentiment.models import StoryRisk
+    from incidents.service import handle_pending_risks
     from sentiment.service import classify_pending, score_stories
 
     report = RoundReport()
@@ -167,8 +169,9 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         with rt.session_factory() as session:
             due = due_sources(session, rt.sources, rt.clock.now())
         if due:
+            shared = {"YUQING_REDIS_URL": rt.settings.redis_url} if rt.settings.redis_url else {}  # domain budget
             results = await crawl_sources(due, session_factory=rt.session_factory, clock=rt.clock,
-                                          settings_overrides=rt.crawl_overrides or None)
+                                          settings_overrides={**shared, **rt.crawl_overrides} or None)
             report.crawled_sources = len(results)
             report.new_articles = sum(r.new_items for r in results.values())
             report.errors.extend(f"{sid}: {e}" for sid, r in results.items() for e in r.errors)
@@ -178,22 +181,21 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
         report.ingest_failed = ingest.failed
     with rt.session_factory() as session:
         report.classified = classify_pending(session, classifier=rt.classifier, clock=rt.clock)
+    index_search(rt.session_factory, rt.clock)  # 舆情信息 search: index what ingest matched (crawlers.search_index)
     with rt.session_factory() as session:  # complaint-board posts naming a unit become complaints, once each
         report.complaints = complaints_from_board_posts(session, org=rt.org, policy=rt.policy, clock=rt.clock)
         session.commit()
     with rt.session_factory() as session:
         report.risks = len(score_stories(session, ctx=rt.risk_ctx, clock=rt.clock))
-    with rt.session_factory() as session:
-        pending = session.scalars(select(StoryRisk).where(StoryRisk.handled_at.is_(None))
-                                  .order_by(StoryRisk.computed_at, StoryRisk.id)).all()
-        for risk in pending:
-            handle_story_risk(session, story_risk=risk, org=rt.org, policy=rt.policy, clock=rt.clock)
-            risk.handled_at = rt.clock.now()
-            session.commit()
-            report.alerts_touched += 1
+    with rt.session_factory() as session:  # each story's unhandled risk rows, claimed under the story's row lock
+        report.alerts_touched = handle_pending_risks(session, org=rt.org, policy=rt.policy, clock=rt.clock)
     with rt.session_factory() as session:
         report.escalations = run_scheduled(session, org=rt.org, policy=rt.policy, clock=rt.clock)
         session.commit()
+    if crawl:  # a source failing or silent beyond its cadence: the admins are told, once per change of state
+        with rt.session_factory() as session:
+            report.escalations += source_alerts(session, rt)
+            session.commit()
     with rt.session_factory() as session:  # the 日报 / 周报 to leadership, once due (issued once per period)
         report.reports_queued = issue_due_reports(session, org=rt.org, policy=rt.policy, clock=rt.clock,
                                                   config=rt.reports_config)
@@ -208,6 +210,18 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     report.seconds = time.perf_counter() - t0
     log.info("pipeline round", extra={k: v for k, v in vars(report).items() if k != "errors"})
     return report
+
+
+def source_alerts(session: Session, rt: Runtime) -> int:
+    """``incidents.source_alerts`` with the thresholds of ``YUQING_SOURCE_ALERT_*``."""
+    from crawlers.health import HealthThresholds
+    from incidents.source_alerts import run_source_alerts
+
+    s = rt.settings
+    thresholds = HealthThresholds(failures=s.source_alert_failures, silent_intervals=s.source_alert_silent_intervals,
+                                  quiet_factor=s.source_alert_quiet_factor)
+    return run_source_alerts(session, org=rt.org, policy=rt.policy, sources=rt.sources, clock=rt.clock,
+                             thresholds=thresholds, tz=s.tz)
 
 
 async def run_pipeline(rt: Runtime, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:

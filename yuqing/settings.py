@@ -37,7 +37,8 @@ class Settings(BaseSettings):
                                         "on PostgreSQL before the server cancels it (0: no limit)")
     db_busy_timeout: float = Field(default=30.0, ge=0, le=600, description="seconds SQLite waits for a lock held "
                                    "by another writer before 'database is locked'")
-    redis_url: str = ""
+    redis_url: str = Field(default="", description="Redis shared by every crawl process for the per-domain request "
+                           "budget (crawlers.politeness); empty: each process keeps the budget for its own sources")
     timezone: str = "Asia/Shanghai"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
         "docs/benchmarks.md) or on torch; training always uses torch")
     cache_dir: Path = Field(default=PROJECT_ROOT / "var" / "cache",
                             description="derived files shared by every data dir, e.g. ONNX exports by content hash")
+    source_alert_failures: int = Field(default=5, ge=1, le=1000, description="consecutive failed polls of a source "
+                                       "before the admins are told (incidents.source_alerts)")
+    source_alert_silent_intervals: float = Field(
+        default=12.0, ge=1, le=10000, description="poll intervals without one successful poll (nothing crawled), or "
+        "without anything new from a source that used to bring items, before the admins are told")
+    source_alert_quiet_factor: float = Field(
+        default=4.0, ge=1, le=1000, description="…and, for nothing new, at least this many times the source's usual "
+        "gap between new items")
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -11,6 +11,7 @@ the local server (``private_network`` for that one host:port, robots.txt off, ``
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,9 @@ from crawlers.models import Article
 from crawlers.pipelines import PUBLISHED_LOCAL_KEY
 from crawlers.sources import SourceConfig, load_sources
 from yuqing.cli import app
+from yuqing.errors import ConfigError
+from yuqing.runtime import load_config
+from yuqing.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "config" / "sources.public.yaml"
@@ -352,3 +356,29 @@ def test_check_config_names_every_broken_catalogue_field(tmp_path) -> None:
     for field_name in ("[baidu-hot-search].trending.rank_base", "[nfra-penalties].poll_interval",
                        "[eastmoney-guba].listing.link_pattern"):
         assert re.search(rf"{re.escape(where)}: sources\.\d+{re.escape(field_name)}", out), out
+
+
+def test_the_loader_of_check_config_and_run_adds_only_enabled_catalogue_entries(tmp_path) -> None:
+    """``load_config`` (what ``yuqing check-config`` and ``yuqing run`` use) validates the whole catalogue and
+    adds the entries the bank enabled to its sources, placeholders filled."""
+    shipped = load_config(Settings(config_dir=ROOT / "config", data_dir=tmp_path))
+    assert shipped.sources == []  # config/sources.yaml ships empty, the catalogue all disabled
+    config = copied_config(tmp_path)
+    enable(config, "heimao-search")
+    enable(config, "weibo-hot-search")
+    cfg = load_config(Settings(config_dir=config, data_dir=tmp_path))
+    assert [s.id for s in cfg.sources] == ["heimao-search", "weibo-hot-search"]
+    assert cfg.sources[0].url == "https://tousu.sina.com.cn/index/search/?keywords=示例银行&t=1"
+    assert cfg.sources[1].kind == "trending" and cfg.sources[1].channel == "trending"
+
+
+def test_an_entry_enabled_in_both_files_is_refused(tmp_path) -> None:
+    config = copied_config(tmp_path)
+    enable(config, "weibo-hot-search")
+    entry = next(e for e in catalogue() if e.id == "weibo-hot-search")
+    own = {"sources": [entry.model_dump(exclude_none=True) | {"enabled": True}]}
+    (config / "sources.yaml").write_text(json.dumps(own, ensure_ascii=False), "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(Settings(config_dir=config, data_dir=tmp_path))
+    assert str(config / "sources.public.yaml") in str(err.value)
+    assert "[weibo-hot-search].id: also in the bank's sources file" in str(err.value)

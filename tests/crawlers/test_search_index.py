@@ -104,3 +104,32 @@ def test_the_migration_indexes_the_articles_already_stored_on_postgres(postgres_
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_a_pipeline_round_makes_what_it_matched_searchable(sqlite_engine: Engine, tmp_path):
+    """``yuqing run``'s round (crawl off): a fetched post naming the outlet is matched, classified and indexed in
+    the same round, so the 舆情信息 search finds it; a post naming no unit of the bank is not indexed."""
+    import asyncio
+
+    from crawlers.matching import Matcher
+    from crawlers.stories import StoryIndex
+    from sentiment.rules import RuleBasedClassifier
+    from sentiment.service import RiskContext
+    from yuqing.runtime import Runtime, load_config, run_round
+    from yuqing.settings import Settings
+
+    settings = Settings(secret_key="search-index-test-0123456789abcdefghijkl", data_dir=tmp_path)
+    cfg = load_config(settings)
+    factory = make_sessionmaker(sqlite_engine)
+    with factory() as s:
+        s.add_all([_article(1, "示例银行新华路网点发生挤兑，储户排长队取不出钱", stage="fetched"),
+                   _article(2, "某超市挤兑式抢购食用油", stage="fetched")])
+        s.commit()
+    rt = Runtime(settings=settings, clock=FrozenClock(NOW), engine=sqlite_engine, session_factory=factory,
+                 org=cfg.org, sources=[], policy=cfg.policy,
+                 risk_ctx=RiskContext(org=cfg.org, config=cfg.risk_config, authorities={}),
+                 matcher=Matcher.from_org(cfg.org, cfg.plans), story_index=StoryIndex(),
+                 classifier=RuleBasedClassifier(), senders={})
+    asyncio.run(run_round(rt, crawl=False))
+    with factory() as s:
+        assert _found(s, "挤兑") == {"示例银行新华路网点发生挤兑，储户排长队取不出钱"}
