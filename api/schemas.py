@@ -369,8 +369,11 @@ class AlertRead(BaseModel):
     status_name: str
     created_at: datetime
     updated_at: datetime
-    ack_due_at: datetime | None
-    ack_overdue: bool
+    ack_due_at: datetime | None = Field(description="when the next escalation step is due if nobody acknowledges; "
+                                        "moved on at each escalation (see escalation_step)")
+    ack_overdue: bool = Field(description="open and its first acknowledgement deadline has passed: true once "
+                              "escalated, even though ack_due_at has moved on")
+    escalation_step: int = Field(default=0, description="how many escalation steps were taken (0: none)")
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     acknowledged_by_name: str | None

@@ -157,14 +157,17 @@ def task_read(org: OrgChart, task: Task, now: datetime) -> TaskRead:
 
 
 def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
-    overdue = alert.status == "open" and alert.ack_due_at is not None and alert.ack_due_at < now
+    # an escalated alert missed its first deadline, whatever ack_due_at (the next step's time) says now
+    overdue = alert.status == "open" and (bool(alert.escalation_step)
+                                          or (alert.ack_due_at is not None and alert.ack_due_at < now))
     return AlertRead(
         id=alert.id, story_id=alert.story_id, unit=unit_ref(org, alert.unit_id), level=alert.level,
         level_name=present.level_name(alert.level), risk_score=alert.risk_score, category=alert.category,
         category_name=present.category_name(alert.category), title=alert.title, status=alert.status,
         status_name=present.label(present.ALERT_STATUS_LABELS, alert.status), created_at=alert.created_at,
         updated_at=alert.updated_at, ack_due_at=alert.ack_due_at, ack_overdue=overdue,
-        acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
+        escalation_step=alert.escalation_step or 0, acknowledged_at=alert.acknowledged_at,
+        acknowledged_by=alert.acknowledged_by,
         acknowledged_by_name=person_name(org, alert.acknowledged_by),
         dismissed_reason=alert.dismissed_reason, dismissed_at=alert.dismissed_at,
         dismissed_by=alert.dismissed_by, dismissed_by_name=person_name(org, alert.dismissed_by),

@@ -110,3 +110,16 @@ def test_a_step_shows_who_read_the_escalation_message_in_their_inbox(login_as, m
     step = re.findall(r"<li>.*?</li>", card[card.index("上报记录"):], re.S)[1]
     assert re.search(rf"{org.person(reader).name}（未确认，[0-9: -]+ 已读）", step), step
     assert f"{org.person(other).name}（未确认）" in step
+
+
+def test_the_api_and_the_overview_keep_an_escalated_alert_overdue(login_as, make, session, org, policy, clock):
+    """After an escalation ack_due_at is the next step's time, in the future: the alert is still overdue."""
+    alert, _original, _first_at = _escalated_twice(make, session, org, policy, clock)
+    assert alert.ack_due_at > clock.now()  # the moved-on deadline alone would read as "not yet due"
+    monitor = login_as("wangmin")  # the API reads on the session cookie too
+    item = next(a for a in monitor.get("/api/v1/alerts").json()["items"] if a["id"] == alert.id)
+    assert item["ack_overdue"] is True and item["escalation_step"] == 2
+    overview = monitor.get("/").text
+    link = overview.index(f'href="/alerts#alert-{alert.id}"')
+    row = overview[overview.rindex("<tr", 0, link):overview.index("</tr>", link)]
+    assert 'class="row-overdue"' in row and "超时未确认，已上报 2 级" in row
