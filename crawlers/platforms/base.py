@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from crawlers.spiders.items import RecordItem
 from crawlers.spiders.urls import web_url
@@ -126,6 +126,67 @@ class PlatformAdapter(ABC):
             published_at=post.published_at, metrics=dict(post.metrics), meta=meta,
             raw=json.dumps(post.raw, ensure_ascii=False, default=str).encode("utf-8", errors="backslashreplace"),
         )
+
+
+class VendorSearchAdapter(PlatformAdapter):
+    """A data vendor's keyword search over one collection: ``GET {endpoint}/{collection}/search?keyword=&since=<unix
+    s>&cursor=&count=`` answering ``{<code_key>: 0, "data": {<items_key>: [...], <cursor_key>: …, "has_more": …}}``
+    and ``GET {endpoint}/{collection}/{id}`` answering ``{<code_key>: 0, "data": {...}}``. Vendors differ only in
+    those names and in how one item reads (``read_item``), so the paging, the ``since`` cut-off and the error
+    check are written once here."""
+
+    collection: ClassVar[str]  # the URL segment: videos, articles
+    items_key: ClassVar[str]  # data.<items_key> holds the page's items
+    cursor_key: ClassVar[str]  # data.<cursor_key> is the next page's cursor
+    code_key: ClassVar[str]  # non-zero: the vendor refused; its message is under message_key
+    message_key: ClassVar[str]
+
+    def search(self, query: str, since: datetime | None, cursor: str | None, page_size: int) -> ApiCall:
+        params = {"keyword": query, "count": str(page_size)}
+        if since is not None:
+            params["since"] = str(int(since.timestamp()))
+        if cursor:
+            params["cursor"] = cursor
+        return ApiCall(f"{self.endpoint}/{self.collection}/search", params=params)
+
+    def read_search(self, data: Any, since: datetime | None) -> Page:
+        self.check(data)
+        raw_items = path(data, "data", self.items_key)
+        if not isinstance(raw_items, list):
+            raise ApiAnswerError(f"no data.{self.items_key} list in the answer")
+        items, reached = [], False
+        for raw in raw_items:
+            post = self.read_post(raw)
+            if post is None:
+                continue
+            if since is not None and post.published_at is not None and post.published_at < since:
+                reached = True
+                continue
+            items.append(post)
+        cursor = text_of(path(data, "data", self.cursor_key))
+        more = path(data, "data", "has_more") in (1, True) and cursor is not None and not reached
+        return Page(items, cursor if more else None, reached)
+
+    def fetch(self, post_id: str) -> ApiCall:
+        return ApiCall(f"{self.endpoint}/{self.collection}/{quote(post_id, safe='')}")
+
+    def read_post(self, data: Any) -> PlatformPost | None:
+        if isinstance(data, dict) and self.code_key in data:  # a single-item answer wraps the item in data
+            self.check(data)
+            data = data.get("data")
+        return self.read_item(data) if isinstance(data, dict) else None
+
+    @abstractmethod
+    def read_item(self, data: dict[str, Any]) -> PlatformPost | None:
+        """One item of the vendor's shape; None when it lacks an id or any text."""
+
+    def check(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ApiAnswerError("the answer is not a JSON object")
+        code = data.get(self.code_key)
+        if code not in (0, "0"):
+            message = text_of(data.get(self.message_key)) or ""
+            raise ApiAnswerError(f"vendor error {text_of(code) or '?'}: {message}".strip())
 
 
 # -- helpers for reading hostile JSON --------------------------------------------------------------------------

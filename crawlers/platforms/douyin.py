@@ -9,62 +9,21 @@ answering ``{"status_code": 0, "data": {...}}``; a video has ``aweme_id``, ``des
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from crawlers.platforms.base import (
-    ApiAnswerError,
-    ApiCall,
-    Page,
-    PlatformAdapter,
-    PlatformPost,
-    epoch_time,
-    metrics_of,
-    path,
-    text_of,
-)
+from crawlers.platforms.base import PlatformPost, VendorSearchAdapter, epoch_time, metrics_of, text_of
 
 
-class DouyinAdapter(PlatformAdapter):
+class DouyinAdapter(VendorSearchAdapter):
     name = "douyin"
     label = "抖音"
+    collection = "videos"
+    items_key = "videos"
+    cursor_key = "cursor"
+    code_key = "status_code"
+    message_key = "status_msg"
 
-    def search(self, query: str, since: datetime | None, cursor: str | None, page_size: int) -> ApiCall:
-        params = {"keyword": query, "count": str(page_size)}
-        if since is not None:
-            params["since"] = str(int(since.timestamp()))
-        if cursor:
-            params["cursor"] = cursor
-        return ApiCall(f"{self.endpoint}/videos/search", params=params)
-
-    def read_search(self, data: Any, since: datetime | None) -> Page:
-        _check(data)
-        videos = path(data, "data", "videos")
-        if not isinstance(videos, list):
-            raise ApiAnswerError("no data.videos list in the answer")
-        items, reached = [], False
-        for raw in videos:
-            post = self.read_post(raw)
-            if post is None:
-                continue
-            if since is not None and post.published_at is not None and post.published_at < since:
-                reached = True
-                continue
-            items.append(post)
-        cursor = text_of(path(data, "data", "cursor"))
-        more = path(data, "data", "has_more") in (1, True) and cursor is not None and not reached
-        return Page(items, cursor if more else None, reached)
-
-    def fetch(self, post_id: str) -> ApiCall:
-        return ApiCall(f"{self.endpoint}/videos/{quote(post_id, safe='')}")
-
-    def read_post(self, data: Any) -> PlatformPost | None:
-        if isinstance(data, dict) and "status_code" in data:
-            _check(data)
-            data = data.get("data")
-        if not isinstance(data, dict):
-            return None
+    def read_item(self, data: dict[str, Any]) -> PlatformPost | None:
         ident = text_of(data.get("aweme_id"))
         text = text_of(data.get("desc"))
         if ident is None or text is None:
@@ -80,10 +39,3 @@ class DouyinAdapter(PlatformAdapter):
                                 "followers": author.get("follower_count")}),
             meta={k: v for k, v in meta.items() if v is not None}, raw=data)
 
-
-def _check(data: Any) -> None:
-    if not isinstance(data, dict):
-        raise ApiAnswerError("the answer is not a JSON object")
-    code = data.get("status_code")
-    if code not in (0, "0"):
-        raise ApiAnswerError(f"vendor error {text_of(code) or '?'}: {text_of(data.get('status_msg')) or ''}".strip())

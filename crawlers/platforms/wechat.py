@@ -11,62 +11,21 @@ as reposts) and ``comment_num``. A non-zero ``code`` is the vendor refusing: rep
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from crawlers.platforms.base import (
-    ApiAnswerError,
-    ApiCall,
-    Page,
-    PlatformAdapter,
-    PlatformPost,
-    epoch_time,
-    metrics_of,
-    path,
-    text_of,
-)
+from crawlers.platforms.base import PlatformPost, VendorSearchAdapter, epoch_time, metrics_of, text_of
 
 
-class WechatAdapter(PlatformAdapter):
+class WechatAdapter(VendorSearchAdapter):
     name = "wechat"
     label = "微信公众号"
+    collection = "articles"
+    items_key = "items"
+    cursor_key = "next_cursor"
+    code_key = "code"
+    message_key = "message"
 
-    def search(self, query: str, since: datetime | None, cursor: str | None, page_size: int) -> ApiCall:
-        params = {"keyword": query, "count": str(page_size)}
-        if since is not None:
-            params["since"] = str(int(since.timestamp()))
-        if cursor:
-            params["cursor"] = cursor
-        return ApiCall(f"{self.endpoint}/articles/search", params=params)
-
-    def read_search(self, data: Any, since: datetime | None) -> Page:
-        _check(data)
-        raw_items = path(data, "data", "items")
-        if not isinstance(raw_items, list):
-            raise ApiAnswerError("no data.items list in the answer")
-        items, reached = [], False
-        for raw in raw_items:
-            post = self.read_post(raw)
-            if post is None:
-                continue
-            if since is not None and post.published_at is not None and post.published_at < since:
-                reached = True
-                continue
-            items.append(post)
-        cursor = text_of(path(data, "data", "next_cursor"))
-        more = path(data, "data", "has_more") in (1, True) and cursor is not None and not reached
-        return Page(items, cursor if more else None, reached)
-
-    def fetch(self, post_id: str) -> ApiCall:
-        return ApiCall(f"{self.endpoint}/articles/{quote(post_id, safe='')}")
-
-    def read_post(self, data: Any) -> PlatformPost | None:
-        if isinstance(data, dict) and "code" in data:  # a single-article answer wraps the item in data
-            _check(data)
-            data = data.get("data")
-        if not isinstance(data, dict):
-            return None
+    def read_item(self, data: dict[str, Any]) -> PlatformPost | None:
         ident = text_of(data.get("article_id"))
         text = text_of(data.get("content")) or text_of(data.get("digest"))
         if ident is None or text is None:
@@ -82,10 +41,3 @@ class WechatAdapter(PlatformAdapter):
                                 "followers": account.get("fans")}),
             meta={k: v for k, v in meta.items() if v is not None}, raw=data)
 
-
-def _check(data: Any) -> None:
-    if not isinstance(data, dict):
-        raise ApiAnswerError("the answer is not a JSON object")
-    code = data.get("code")
-    if code not in (0, "0"):
-        raise ApiAnswerError(f"vendor error {text_of(code) or '?'}: {text_of(data.get('message')) or ''}".strip())
