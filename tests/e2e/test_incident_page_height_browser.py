@@ -5,10 +5,8 @@ escalated alert's history. Screenshots go to ``var/test-output/incident/`` (or `
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,12 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.server import serve_api, stop_api
 from api.users import seed_users
 from incidents import scheduled
 from incidents.escalation import build_chain
 from incidents.policy import load_policy
 from tests.conftest import DEMO_START
+from tests.e2e.served_app import ServedApp
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
 from yuqing.security import random_secret_key
@@ -86,7 +84,7 @@ def test_a_demo_sized_incident_page_is_short_and_its_evidence_pages(sqlite_engin
         incident_id, alert_id = incident.id, alert.id
     settings = load_settings(data_dir=tmp_path, secret_key=random_secret_key())
     app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy, sources=[])
-    server = _Server(app)
+    server = ServedApp(app)
     errors: list[str] = []
     dialogs: list[str] = []
     try:
@@ -135,28 +133,3 @@ def test_a_demo_sized_incident_page_is_short_and_its_evidence_pages(sqlite_engin
     assert dialogs == [] and errors == [], (dialogs, errors)
     print(f"incident page height: {collapsed} px collapsed, {opened} px with one page of evidence open "
           f"({ARTICLES} articles, {EVENTS} timeline events)")
-
-
-class _Server:
-    """The app served on 127.0.0.1 (port 0) from an event loop of its own thread."""
-
-    def __init__(self, app) -> None:
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.handle = self.loop.run_until_complete(serve_api(app, "127.0.0.1", 0))
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(15), "dashboard did not start"
-        server = self.handle[0]
-        self.port = next(sock.getsockname()[1] for srv in server.servers for sock in srv.sockets)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(stop_api(self.handle), self.loop).result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(15)

@@ -5,10 +5,8 @@ be one), no script run from crawled text. Screenshots go to ``var/test-output/me
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +14,13 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.server import serve_api, stop_api
 from api.users import seed_users
 from crawlers.models import ArticleMetricSample
 from crawlers.search_index import index_pending
 from crawlers.sources import SourceConfig
 from incidents.policy import load_policy
 from tests.conftest import DEMO_START
+from tests.e2e.served_app import ServedApp
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
 from yuqing.security import random_secret_key
@@ -82,7 +80,7 @@ def test_a_monitor_searches_filters_and_opens_a_story(sqlite_engine, org, tmp_pa
     policy = load_policy(PROJECT_ROOT / "config" / "levels.yaml", PROJECT_ROOT / "config" / "checklists")
     app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy,
                      sources=sources)
-    server = _Server(app)
+    server = ServedApp(app)
     errors: list[str] = []
     dialogs: list[str] = []
     try:
@@ -147,28 +145,3 @@ def test_a_monitor_searches_filters_and_opens_a_story(sqlite_engine, org, tmp_pa
     assert dialogs == [] and errors == [], (dialogs, errors)
     for name in ("search", "filtered", "story"):
         assert (out_dir / f"{name}.png").stat().st_size > 20_000
-
-
-class _Server:
-    """The app served on 127.0.0.1 (port 0) from an event loop of its own thread."""
-
-    def __init__(self, app) -> None:
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.handle = self.loop.run_until_complete(serve_api(app, "127.0.0.1", 0))
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(15), "dashboard did not start"
-        server = self.handle[0]
-        self.port = next(sock.getsockname()[1] for srv in server.servers for sock in srv.sockets)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(stop_api(self.handle), self.loop).result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(15)

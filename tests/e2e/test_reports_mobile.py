@@ -6,18 +6,16 @@ issued report's page opens from the inbox. Screenshots go to ``var/test-output/b
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from api.app import create_app
-from api.server import serve_api, stop_api
 from api.users import seed_users
 from incidents.briefings import delivery, service
+from tests.e2e.served_app import ServedApp
 from tests.incidents.briefing_case import START, make_case
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
@@ -72,7 +70,7 @@ def test_reports_and_the_inbox_read_well_on_a_phone(sqlite_engine, org, policy, 
         (tmp_path / f"{name}.html").write_bytes(data)
     settings = load_settings(data_dir=tmp_path, secret_key=random_secret_key())
     app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy, sources=[])
-    server = _Server(app)
+    server = ServedApp(app)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -100,28 +98,3 @@ def test_reports_and_the_inbox_read_well_on_a_phone(sqlite_engine, org, policy, 
             browser.close()
     finally:
         server.stop()
-
-
-class _Server:
-    """The app served on 127.0.0.1 (port 0) from an event loop of its own thread."""
-
-    def __init__(self, app) -> None:
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.handle = self.loop.run_until_complete(serve_api(app, "127.0.0.1", 0))
-            ready.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(15), "dashboard did not start"
-        server = self.handle[0]
-        self.port = next(sock.getsockname()[1] for srv in server.servers for sock in srv.sockets)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(stop_api(self.handle), self.loop).result(timeout=15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(15)
