@@ -16,7 +16,8 @@ import pytest
 from api.app import create_app
 from api.users import seed_users
 from incidents.complaints.models import Complaint
-from tests.e2e.test_reports_mobile import CHROMIUM, CHROMIUM_ARGS, FONT_JS, OVERFLOW_JS, _Server
+from tests.e2e.served_app import ServedApp
+from tests.e2e.test_reports_mobile import CHROMIUM, CHROMIUM_ARGS, FONT_JS, OVERFLOW_JS
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
 from yuqing.security import random_secret_key
@@ -50,7 +51,7 @@ def test_a_walk_in_complaint_entered_on_a_phone_shows_its_clocks(sqlite_engine, 
     policy = load_policy(PROJECT_ROOT / "config" / "levels.yaml", PROJECT_ROOT / "config" / "checklists")
     settings = load_settings(data_dir=tmp_path, secret_key=random_secret_key())
     app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy, sources=[])
-    server = _Server(app)
+    server = ServedApp(app)
     base = f"http://127.0.0.1:{server.port}"
     try:
         with sync_playwright() as pw:
