@@ -97,11 +97,14 @@ class AckLinks:
         """The stored body with its dashboard link (``处理链接：/incidents/5``) made absolute."""
         return _LINK_LINE.sub(lambda m: f"处理链接：{self.base_url}{dashboard_path(m.group(1))}", body)
 
-    def personal_text(self, notification_id: int, person_id: str, body: str) -> str:
-        """The text one person receives: the body with absolute links and their own one-click link."""
+    def personal_text(self, notification_id: int, person_id: str, body: str, *, url: str | None = None) -> str:
+        """The text one person receives: the body with absolute links and their own one-click link.
+
+        ``url`` passes a link already made, so a payload that carries the link beside the text carries the same one
+        (a token holds its signing second: two calls either side of a second boundary differ)."""
         hours = self.expiry_seconds // 3600
         return (f"{self.absolute(body)}\n\n一键确认收到（{hours}小时内有效，仅限本人使用）："
-                f"{self.url(notification_id, person_id)}")
+                f"{url or self.url(notification_id, person_id)}")
 
 
 def dashboard_path(path: str) -> str:

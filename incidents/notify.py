@@ -177,9 +177,9 @@ class PersonalHttpSender:
     async def send(self, notification: Notification, person: Person) -> str | None:
         if self.links is None:
             return await self.channel.send_personal(notification, person, notification.body, None)
-        text = self.links.personal_text(notification.id, person.id, notification.body)
-        return await self.channel.send_personal(notification, person, text,
-                                                self.links.url(notification.id, person.id))
+        url = self.links.url(notification.id, person.id)
+        text = self.links.personal_text(notification.id, person.id, notification.body, url=url)
+        return await self.channel.send_personal(notification, person, text, url)
 
 
 class GroupRobotSender:
