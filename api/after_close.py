@@ -1,5 +1,5 @@
 """After a case closes: review action items (整改事项) marked done, and the decision on a 舆情反弹 flag — the actions
-the JSON API (``api.routers.after_close``), the dashboard forms below and the CLI (``yuqing.cli_after_close``) share.
+the JSON API (``api.routers.after_close``), the dashboard forms below and the CLI (``runner.cli_after_close``) share.
 
 Every action checks, in order: the incident exists (404), the caller's units contain it (403), the item belongs to
 it (404), the caller may (403: an item's owner, a commander or a leader; a flag decision is the commander's or a

@@ -208,7 +208,7 @@ def render(request: Request, template: str, me: Principal, nav: str, context: di
     now = state.clock.now()
     base = {"me": me, "nav": nav, "flash": flash, "bank_name": state.org.bank.name, "now": now,
             "calendar_notice": calendar_notice(state.settings, now, me),
-            "demo_notice": getattr(state, "demo_notice", "")}  # yuqing demo: its script is over (yuqing.demo)
+            "demo_notice": getattr(state, "demo_notice", "")}  # yuqing demo: its script is over (runner.demo)
     return state.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code,
                                             headers={"Cache-Control": "no-store"})
 

@@ -7,7 +7,7 @@ re-polls), the rest are about other banks and other things (what most of a real 
 fresh SQLite files:
 
 - *store only* (the baseline): every line through the crawler's ``store_safely``, no pipeline round;
-- *replay*: the whole backtest (``yuqing.backtest.replay.run_backtest``: store, then every stage per tick, the
+- *replay*: the whole backtest (``runner.backtest.replay.run_backtest``: store, then every stage per tick, the
   decisions read back), with the configured classifier (``--rules`` for the rule-based baseline).
 
 Prints items/s for both, the projected time for 100,000 items at the measured replay rate (linear: the number of
@@ -74,7 +74,7 @@ def synthetic_lines(n: int, days: float, relevant: float, seed: int = 11) -> lis
 def store_only(lines: list, workdir: Path) -> float:
     """Seconds to store every line with the crawler's ``store_safely`` on a fresh database (no rounds)."""
     from crawlers.pipelines import store_safely
-    from yuqing.backtest.replay import open_database, prepare_settings, record_item
+    from runner.backtest.replay import open_database, prepare_settings, record_item
     from yuqing.db import make_sessionmaker
 
     settings = prepare_settings(workdir, config_dir=None, db_url=None)
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from yuqing.backtest.input import read_lines
-    from yuqing.backtest.replay import ReplayOptions, run_backtest
+    from runner.backtest.input import read_lines
+    from runner.backtest.replay import ReplayOptions, run_backtest
 
     logging.disable(logging.INFO)
     days = args.items / args.per_day

@@ -178,6 +178,6 @@ def index_pending(session: Session, *, clock: Clock, batch: int = BATCH) -> int:
 
 
 def index_search(session_factory, clock: Clock) -> int:
-    """The pipeline round's step (``yuqing.runtime.run_round``): index what ingest matched since last round."""
+    """The pipeline round's step (``runner.runtime.run_round``): index what ingest matched since last round."""
     with session_factory() as session:
         return index_pending(session, clock=clock)

@@ -1,12 +1,12 @@
 """The evidence jobs of the pipeline loop: the deletion watch, then the screenshot job, in the background.
 
-``start_evidence_jobs`` is called by ``yuqing.runtime.run_pipeline`` (the loop of ``yuqing run``) after every
+``start_evidence_jobs`` is called by ``runner.runtime.run_pipeline`` (the loop of ``yuqing run``) after every
 round. It starts one run of both jobs as an asyncio task unless the last run is still going, so a slow site or a
 browser never holds up a round; each job is bounded per run (``per_round`` in ``config/evidence.yaml``), every
 re-fetch runs in a worker thread and every browser in a child process with a time limit. ``stop_evidence_jobs``
 cancels a run when the loop stops (which kills a running browser; a re-fetch in flight ends at its timeout).
 
-``rt`` is the runtime (``yuqing.runtime.Runtime``): its ``settings``, ``session_factory``, ``clock``, ``sources``,
+``rt`` is the runtime (``runner.runtime.Runtime``): its ``settings``, ``session_factory``, ``clock``, ``sources``,
 ``evidence_config`` (None: no evidence jobs) and ``evidence_task`` (the running task, kept between rounds).
 """
 

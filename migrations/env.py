@@ -1,11 +1,11 @@
-"""Alembic environment: one migration history for every package's tables (yuqing.schema.all_metadata)."""
+"""Alembic environment: one migration history for every package's tables (runner.schema.all_metadata)."""
 
 from __future__ import annotations
 
 from alembic import context
 
+from runner.schema import all_metadata
 from yuqing.db import make_engine
-from yuqing.schema import all_metadata
 from yuqing.settings import load_settings
 
 config = context.config

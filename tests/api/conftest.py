@@ -19,10 +19,10 @@ from api.models import User
 from api.users import create_api_token, seed_users
 from crawlers.sources import SourceConfig
 from incidents.policy import Policy, load_policy
+from runner.schema import all_metadata
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import OrgChart
-from yuqing.schema import all_metadata
 from yuqing.settings import PROJECT_ROOT, Settings
 
 PASSWORD = "Demo-2026!pass"

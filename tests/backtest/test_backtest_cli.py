@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from yuqing.cli import app
+from runner.cli import app
 
 runner = CliRunner()
 

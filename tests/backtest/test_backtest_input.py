@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from yuqing.backtest.input import BacktestInputError, in_replay_order, read_lines
+from runner.backtest.input import BacktestInputError, in_replay_order, read_lines
 
 
 def line(**fields) -> str:

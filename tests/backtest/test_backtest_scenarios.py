@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from yuqing.cli import app
+from runner.cli import app
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 HIGH = ("I", "II")

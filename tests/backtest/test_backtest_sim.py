@@ -16,7 +16,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from yuqing.cli import app
+from runner.cli import app
 
 pytestmark = pytest.mark.e2e
 

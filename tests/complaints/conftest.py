@@ -50,7 +50,7 @@ def cli_db(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator:
     session factory on it so a test can check what the command stored."""
     from typer.testing import CliRunner
 
-    from yuqing.cli import app
+    from runner.cli import app
     from yuqing.db import make_engine, make_sessionmaker
     from yuqing.settings import load_settings
 
@@ -67,7 +67,7 @@ def cli_users_db(cli_db):
     """``cli_db`` with a dashboard user for every person of the org chart (``yuqing user seed``)."""
     from typer.testing import CliRunner
 
-    from yuqing.cli import app
+    from runner.cli import app
 
     seeded = CliRunner().invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n")
     assert seeded.exit_code == 0, seeded.output

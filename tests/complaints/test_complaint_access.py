@@ -12,9 +12,9 @@ import json
 
 from typer.testing import CliRunner
 
+from runner.cli import app as cli_app
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
-from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
 
 runner = CliRunner()

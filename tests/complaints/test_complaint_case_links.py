@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from incidents.models import Incident
+from runner.cli import app as cli_app
 from tests.api.conftest import make  # noqa: F401 — the row factories, used by name
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
-from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
 
 

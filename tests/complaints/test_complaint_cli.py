@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from incidents.complaints.models import Complaint
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.models import AuditEntry
 from yuqing.settings import PROJECT_ROOT

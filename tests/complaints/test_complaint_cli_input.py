@@ -7,8 +7,8 @@ import json
 
 from typer.testing import CliRunner
 
+from runner.cli import app
 from tests.complaints.support import local
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 
 runner = CliRunner()

@@ -7,9 +7,9 @@ import json
 
 from typer.testing import CliRunner
 
+from runner.cli import app
 from tests.complaints.support import local
 from tests.complaints.web import WALK_IN
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 
 runner = CliRunner()

@@ -18,10 +18,10 @@ from crawlers.models import Article, Mention, Story
 from incidents import scheduled
 from incidents.complaints import links
 from incidents.complaints.models import Complaint
+from runner.cli import app as cli_app
 from sentiment.models import Classification
 from tests.complaints.support import local, outbox, real_policy
 from tests.complaints.web import WALK_IN
-from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
 
 POLICY = real_policy()

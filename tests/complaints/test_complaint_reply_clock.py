@@ -11,8 +11,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from tests.complaints.support import local
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from yuqing.cli import app
+from runner.cli import app
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from incidents.complaints.flows import ComplaintError
 from incidents.complaints.media_reports import report_media_inquiry
 from incidents.models import Alert, Incident, Notification
 from incidents.playbooks import applied_of
+from runner.cli import app as cli_app
 from tests.complaints.support import local, real_policy
-from yuqing.cli import app as cli_app
 from yuqing.clock import FrozenClock
 
 POLICY = real_policy()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from incidents.complaints.config import load_complaints_config
 from incidents.complaints.stats import month_stats
 from incidents.workdays import calendar_for
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.settings import PROJECT_ROOT
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from crawlers.crawl import crawl_sources
 from crawlers.sources import SourceConfig
+from runner.schema import all_metadata
 from yuqing.clock import SystemClock
 from yuqing.db import make_engine, make_sessionmaker
-from yuqing.schema import all_metadata
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from typer.testing import CliRunner
 
 from api import audit
+from runner.cli import app
 from yuqing import audit_chain
 from yuqing.audit_chain import GENESIS, AppendOnlyError, compute_hash, verify
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
 from yuqing.migrate import alembic_config, current_revision, upgrade
@@ -136,7 +136,7 @@ def test_tables_made_by_create_all_get_the_same_postgres_guard(postgres_url):
 
     from sqlalchemy import create_engine
 
-    from yuqing.schema import all_metadata
+    from runner.schema import all_metadata
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(postgres_url)

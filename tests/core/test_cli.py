@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.models import ApiToken, User
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.settings import PROJECT_ROOT
 
 runner = CliRunner()

@@ -1,6 +1,6 @@
 """Every module of ``incidents`` (complaints included) and every ``yuqing`` command module can be imported first,
 in a fresh interpreter: an import cycle shows only when the wrong module happens to be imported first (a script, a
-worker or a test importing ``incidents.service`` or ``yuqing.cli_complaints`` before anything else), so each one
+worker or a test importing ``incidents.service`` or ``runner.cli_complaints`` before anything else), so each one
 is tried first, on its own.
 
 One subprocess loads the third-party libraries (no project module: asserted) and forks a child per module, which
@@ -55,7 +55,7 @@ def _modules() -> list[str]:
     for path in sorted((PROJECT_ROOT / "incidents").rglob("*.py")):
         parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
         names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
-    names += [f"yuqing.{p.stem}" for p in sorted((PROJECT_ROOT / "yuqing").glob("cli*.py"))]
+    names += [f"runner.{p.stem}" for p in sorted((PROJECT_ROOT / "runner").glob("cli*.py"))]
     return names
 
 
@@ -63,7 +63,7 @@ def _modules() -> list[str]:
 def test_every_incidents_module_and_command_module_imports_first():
     modules = _modules()
     assert {"incidents.service", "incidents.complaints.links", "incidents.complaints.scheduled",
-            "yuqing.cli_complaints", "yuqing.cli_media_report"} <= set(modules)
+            "runner.cli_complaints", "runner.cli_media_report"} <= set(modules)
     run = subprocess.run([sys.executable, "-c", CHILDREN, ",".join(THIRD_PARTY), ",".join(PROJECT_PACKAGES),
                           *modules], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-4000:]

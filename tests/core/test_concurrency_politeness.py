@@ -22,9 +22,9 @@ import pytest
 from crawlers.crawl import crawl_sources
 from crawlers.politeness import KEY_FORMAT, LocalDomainLimiter, domain_of, registrable_domain
 from crawlers.sources import SourceConfig
+from runner.schema import all_metadata
 from yuqing.clock import SystemClock
 from yuqing.db import make_engine, make_sessionmaker
-from yuqing.schema import all_metadata
 from yuqing.settings import PROJECT_ROOT
 
 ARTICLES = 8  # per source

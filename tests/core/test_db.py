@@ -10,10 +10,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
 from crawlers.search_index import is_fts_table
+from runner.schema import all_metadata
 from yuqing.db import make_engine, session_scope
 from yuqing.migrate import current_revision, upgrade
 from yuqing.models import AuditEntry
-from yuqing.schema import all_metadata
 
 
 def test_migrations_reach_head_and_match_the_models(db_engine):

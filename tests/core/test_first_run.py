@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from yuqing.cli import app
+from runner.cli import app
 
 BIN = Path(sys.executable).parent
 YUQING = BIN / "yuqing"
@@ -140,7 +140,7 @@ def test_the_demo_prints_its_database_and_the_token_command_that_works_on_its_da
 def test_the_demo_clock_stops_for_good_when_the_script_is_over():
     from datetime import UTC, datetime
 
-    from yuqing.demo import DemoClock, HeldClock
+    from runner.demo import DemoClock, HeldClock
 
     for clock in (DemoClock(datetime(2026, 12, 6, tzinfo=UTC), speed=1e6),
                   HeldClock(datetime(2026, 12, 6, tzinfo=UTC), speed=1e6)):

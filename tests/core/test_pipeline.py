@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, Notification, Task
+from runner.runtime import Runtime, build_runtime, run_round
 from sentiment.models import StoryRisk
 from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids
 from sim.scenario import DEFAULT_START, build_scenario
@@ -20,7 +21,6 @@ from tests.sim.running import serving
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine
 from yuqing.migrate import upgrade
-from yuqing.runtime import Runtime, build_runtime, run_round
 from yuqing.settings import load_settings
 
 WEIBO_TOKEN = "pipeline-test-token"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.models import ApiToken, LoginThrottle, User
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_sessionmaker
 from yuqing.errors import ConfigError
@@ -68,7 +68,7 @@ def test_run_and_api_refuse_a_demo_database(env, monkeypatch, command):
 
 
 def test_demo_refuses_a_database_holding_users_or_data(env, monkeypatch):
-    from yuqing.demo import DemoOptions, run_demo
+    from runner.demo import DemoOptions, run_demo
     from yuqing.settings import load_settings
 
     assert runner.invoke(app, ["migrate"]).exit_code == 0

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from runner.schema import all_metadata
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
-from yuqing.schema import all_metadata
 
 # Tiny delays so a whole crawl test takes well under a second.
 FAST = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01, "DOWNLOAD_TIMEOUT": 5, "LOG_LEVEL": "ERROR"}

@@ -491,7 +491,7 @@ def test_page_dates_use_the_spiders_window():
 def test_yuqing_extract_prints_the_pages_zone_and_a_clean_title_through_the_cli():
     from typer.testing import CliRunner
 
-    from yuqing.cli import app
+    from runner.cli import app
 
     result = CliRunner().invoke(app, ["extract", str(FIXTURES / "portal_quote_title_xinhua.html"),
                                       "--url", "https://www.cjxw.example.cn/2026-11/20/c_1.htm"])

@@ -20,10 +20,10 @@ from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
 from crawlers.stories import StoryIndex
+from runner.schema import all_metadata
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import load_org
-from yuqing.schema import all_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)

@@ -368,7 +368,7 @@ def test_check_config_validates_platform_sources(tmp_path, monkeypatch):
     refused naming the file and the field."""
     from typer.testing import CliRunner
 
-    from yuqing.cli import app
+    from runner.cli import app
 
     path = tmp_path / "sources.yaml"
     monkeypatch.setenv("YUQING_SOURCES_FILE", str(path))

@@ -27,9 +27,9 @@ from crawlers.crawl import crawl_sources
 from crawlers.models import Article
 from crawlers.pipelines import PUBLISHED_LOCAL_KEY
 from crawlers.sources import SourceConfig, load_sources
-from yuqing.cli import app
+from runner.cli import app
+from runner.runtime import load_config
 from yuqing.errors import ConfigError
-from yuqing.runtime import load_config
 from yuqing.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -113,9 +113,9 @@ def test_a_pipeline_round_makes_what_it_matched_searchable(sqlite_engine: Engine
 
     from crawlers.matching import Matcher
     from crawlers.stories import StoryIndex
+    from runner.runtime import Runtime, load_config, run_round
     from sentiment.rules import RuleBasedClassifier
     from sentiment.service import RiskContext
-    from yuqing.runtime import Runtime, load_config, run_round
     from yuqing.settings import Settings
 
     settings = Settings(secret_key="search-index-test-0123456789abcdefghijkl", data_dir=tmp_path)

@@ -18,10 +18,10 @@ from crawlers.crawl import CONSOLE
 from crawlers.models import SourceState
 from incidents.models import Notification
 from incidents.source_alerts import SOURCE_HEALTH
+from runner.runtime import Runtime, build_runtime, run_round
 from yuqing.clock import FrozenClock
 from yuqing.db import engine_for
 from yuqing.migrate import upgrade
-from yuqing.runtime import Runtime, build_runtime, run_round
 from yuqing.settings import Settings
 
 FAST = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01, "DOWNLOAD_TIMEOUT": 5, "LOG_LEVEL": "ERROR"}

@@ -261,8 +261,8 @@ def test_source_config_flags_metric_tracking_only_for_json_items() -> None:
 def test_run_and_check_config_refuse_private_sources_the_admin_did_not_list(tmp_path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from yuqing.cli import app
-    from yuqing.runtime import load_config
+    from runner.cli import app
+    from runner.runtime import load_config
     from yuqing.settings import load_settings
 
     settings = load_settings(data_dir=tmp_path, sources_file=DEMO_SOURCES_FILE)

@@ -53,13 +53,13 @@ from incidents.acks import AckLinks
 from incidents.complaints.models import Complaint, ComplaintAttachment, ComplaintEvent
 from incidents.models import Alert, Incident, Notification, Task
 from incidents.notify import default_senders
+from runner.runtime import LoadedConfig, Runtime, load_config, run_round
 from sentiment.rules import RuleBasedClassifier
 from sentiment.service import RiskContext
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
 from yuqing.org import Role
-from yuqing.runtime import LoadedConfig, Runtime, load_config, run_round
 from yuqing.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,11 @@ import pytest
 
 from crawlers.models import Article, Story
 from incidents.policy import Policy, load_policy
+from runner.schema import all_metadata
 from sentiment.models import StoryRisk
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import OrgChart, load_org
-from yuqing.schema import all_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"

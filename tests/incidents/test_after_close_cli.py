@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from incidents import flows
 from incidents.flows import ActionItemIn
 from incidents.models import Incident, TimelineEvent
+from runner.cli import app
 from tests.incidents.cases import open_case
-from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings
 

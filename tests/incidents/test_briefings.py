@@ -245,7 +245,7 @@ def test_period_reports_on_both_databases(session_factory, org, policy, case_clo
 # --- the command -------------------------------------------------------------------------------------------------
 
 def test_yuqing_report_commands_write_each_format(sqlite_engine, org, policy, case_clock, tmp_path, monkeypatch):
-    from yuqing.cli import app
+    from runner.cli import app
 
     with make_sessionmaker(sqlite_engine)() as session:
         case = make_case(session, org=org, policy=policy, clock=case_clock)

@@ -29,12 +29,12 @@ from incidents.deletion_watch import judge, run_deletion_watch
 from incidents.evidence_config import EvidenceConfig, load_evidence_config
 from incidents.evidence_models import ArticleDeletionCheck, ArticleScreenshot, ArticleWatch, CheckOutcome
 from incidents.models import TimelineEvent
+from runner.cli import app
 from sim.model import WeiboPost
 from sim.scenario import DEFAULT_START, build_scenario
 from sim.server import SimServer
 from tests.incidents.evidence_site import Page, open_incident, running_site, sources_file
 from tests.sim.running import serving
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.errors import ConfigError

@@ -19,15 +19,15 @@ from typer.testing import CliRunner
 
 from crawlers.models import Article
 from incidents.models import Incident
+from runner.cli import app
+from runner.runtime import build_runtime, run_round
 from sim.demo_sources import DEMO_SOURCES_FILE, SIM_HOST_PORT_VARIABLE, demo_source_ids
 from sim.scenario import DEFAULT_START, build_scenario
 from sim.server import SimServer
 from tests.sim.running import serving
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine
 from yuqing.migrate import upgrade
-from yuqing.runtime import build_runtime, run_round
 from yuqing.settings import load_settings
 
 TOKEN = "evidence-test-token"

@@ -29,11 +29,11 @@ from incidents.evidence_config import EvidenceConfig
 from incidents.evidence_jobs import start_evidence_jobs
 from incidents.evidence_models import ArticleScreenshot, ArticleWatch, RenderSource
 from incidents.screenshots import take_due_screenshots
+from runner.cli import app
+from runner.runtime import Runtime, run_pipeline
 from tests.incidents.evidence_site import Page, open_incident, running_site, sources_file
-from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
-from yuqing.runtime import Runtime, run_pipeline
 from yuqing.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from incidents import service
 from incidents.models import IncidentReport, LeadershipAcknowledgement
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings

@@ -25,7 +25,7 @@ from incidents.workdays import (
     package_disagreements,
     package_years,
 )
-from yuqing.cli import app
+from runner.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.errors import ConfigError
 from yuqing.settings import PROJECT_ROOT
@@ -300,8 +300,8 @@ def test_check_config_fails_on_an_invalid_holidays_file(config_dir):
 def test_an_impossible_date_in_any_config_file_is_a_config_error_and_stops_start_up(tmp_path):
     import shutil
 
+    from runner.runtime import load_config
     from yuqing.errors import ConfigError
-    from yuqing.runtime import load_config
     from yuqing.settings import PROJECT_ROOT, Settings
     from yuqing.yamlfile import load_yaml
 

@@ -7,8 +7,8 @@ import json
 
 from typer.testing import CliRunner
 
+from runner.cli import app
 from tests.incidents.cases import open_case
-from yuqing.cli import app
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings
 

@@ -211,7 +211,7 @@ def test_the_old_notify_roles_key_says_what_replaced_it(tmp_path):
 
 
 def test_named_people_must_exist_and_level_iv_may_not_name_a_leader(tmp_path):
-    from yuqing.runtime import load_config
+    from runner.runtime import load_config
     from yuqing.settings import PROJECT_ROOT, Settings
 
     config = tmp_path / "config"

@@ -360,8 +360,8 @@ def test_closing_stops_everything_but_the_final_report_and_the_review(session, o
 
 def test_the_pipeline_round_reminds_and_delivers_to_the_inbox(tmp_path, monkeypatch, session, clock, make_story,
                                                                make_risk):
+    from runner.runtime import build_runtime, run_round
     from sentiment.rules import RuleBasedClassifier
-    from yuqing.runtime import build_runtime, run_round
     from yuqing.settings import load_settings
 
     # No story is classified here; loading the sentiment model would only cost time.

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from incidents import queries
 from incidents.models import Incident, Statement
 from incidents.statements import PENDING
+from runner.cli import app
 from tests.incidents.cases import open_case
-from yuqing.cli import app
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.settings import load_settings

@@ -10,9 +10,9 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from sentiment.batch import BANK_TERMS, LONG_TEXT_CHARS, MAX_TEXT_CHARS, choose_classifier, text_for_model
 from sentiment.blend import FEATURES
-from yuqing.cli import app
 
 runner = CliRunner()
 

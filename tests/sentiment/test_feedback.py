@@ -14,6 +14,7 @@ from crawlers.models import Article, Mention, Story
 from incidents import service
 from incidents.errors import IncidentError
 from incidents.policy import Policy, load_policy
+from runner.schema import all_metadata
 from sentiment import feedback
 from sentiment.corpus import CORPUS_DIR, HELDOUT_DIR, load_jsonl
 from sentiment.models import Classification, FeedbackLabel, StoryRisk
@@ -22,7 +23,6 @@ from sentiment.train import TrainConfig, train
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import OrgChart, load_org
-from yuqing.schema import all_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai

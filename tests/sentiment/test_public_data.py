@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from runner.cli import app
 from sentiment import public_data
 from sentiment.classifier import Prediction
 from sentiment.corpus import CORPUS_DIR, CorpusError, LabelledText, cross_duplicates, load_jsonl
@@ -25,7 +26,6 @@ from sentiment.public_data import (
     split_sizes,
     subsample_per_source,
 )
-from yuqing.cli import app
 
 runner = CliRunner()
 

@@ -199,12 +199,12 @@ def test_a_hot_search_entry_polled_for_hours_reaches_level_two_through_the_pipel
     from crawlers.matching import Matcher
     from crawlers.sources import SourceConfig
     from crawlers.stories import StoryIndex
+    from runner.schema import all_metadata
     from sentiment.rules import RuleBasedClassifier
     from sentiment.service import classify_pending
     from tests.crawlers.conftest import FAST, LocalSite
     from yuqing.clock import FrozenClock
     from yuqing.db import make_engine, make_sessionmaker
-    from yuqing.schema import all_metadata
 
     site = LocalSite().start()
     engine = make_engine(f"sqlite:///{tmp_path / 'trending.db'}")

@@ -1,9 +1,9 @@
 """The composition root: build every stage from settings and run the pipeline loop.
 
-This module (with ``yuqing.cli`` and ``yuqing.schema``) is the only part of the core allowed to import the
-higher layers; everything else obeys ``api → incidents → sentiment, crawlers → yuqing``. Each round runs every
-stage once, and every stage finds its work by querying the database (article stages, unhandled risk rows, the
-notification outbox), so a process killed mid-round resumes on restart without duplicates or lost alerts.
+Part of ``runner``, the composition root: the one package that imports every layer (nothing imports it).
+Each round runs every stage once, and every stage finds its work by querying the database (article stages,
+unhandled risk rows, the notification outbox), so a process killed mid-round resumes on restart without
+duplicates or lost alerts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,19 @@ from yuqing.clock import Clock
 from yuqing.db import engine_for, make_sessionmaker
 from yuqing.org import OrgChart, load_org
 from yuqing.settings import Settings
+
+if TYPE_CHECKING:  # the stages' types, without importing every layer at start-up (``yuqing --help`` stays fast)
+    from crawlers.keywords import KeywordPlan
+    from crawlers.matching import Matcher
+    from crawlers.sources import SourceConfig
+    from crawlers.stories import StoryIndex
+    from incidents.briefings.delivery import ReportsConfig
+    from incidents.evidence_config import EvidenceConfig
+    from incidents.notify import ChannelBreakers, GroupSender, Sender
+    from incidents.policy import Policy
+    from sentiment.classifier import Classifier
+    from sentiment.risk import RiskConfig
+    from sentiment.service import RiskContext
 
 log = logging.getLogger("yuqing.pipeline")
 
@@ -33,18 +46,18 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     org: OrgChart
-    sources: list[Any]
-    policy: Any
-    risk_ctx: Any
-    matcher: Any
-    story_index: Any
-    classifier: Any
-    senders: dict[str, Any] = field(default_factory=dict)
-    crawl_overrides: dict[str, Any] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
-    reports_config: Any = None  # config/reports.yaml: who gets the 日报 / 周报 (incidents.briefings.delivery)
-    breakers: Any = None  # incidents.notify.ChannelBreakers: each channel's circuit breaker, kept across rounds
-    evidence_config: Any = None  # config/evidence.yaml (incidents.evidence_config); None: no evidence jobs
-    evidence_task: Any = None  # the running deletion watch + screenshot job (incidents.evidence_jobs)
+    sources: list[SourceConfig]
+    policy: Policy
+    risk_ctx: RiskContext
+    matcher: Matcher
+    story_index: StoryIndex
+    classifier: Classifier
+    senders: dict[str, Sender | GroupSender] = field(default_factory=dict)
+    crawl_overrides: dict[str, object] = field(default_factory=dict)  # Scrapy settings (the demo drops the delay)
+    reports_config: ReportsConfig | None = None  # config/reports.yaml: who gets the 日报 / 周报
+    breakers: ChannelBreakers | None = None  # each channel's circuit breaker, kept across rounds
+    evidence_config: EvidenceConfig | None = None  # config/evidence.yaml; None: no evidence jobs
+    evidence_task: asyncio.Task[None] | None = None  # the running deletion watch + screenshot job
 
 
 @dataclass
@@ -71,10 +84,10 @@ class LoadedConfig:
     """Every configuration file, loaded and validated (no database, no network)."""
 
     org: OrgChart
-    sources: list[Any]
-    plans: list[Any]
-    policy: Any
-    risk_config: Any
+    sources: list[SourceConfig]
+    plans: list[KeywordPlan]
+    policy: Policy
+    risk_config: RiskConfig
 
 
 def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None) -> LoadedConfig:
@@ -112,8 +125,8 @@ def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None
 
 
 def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, str] | None = None,
-                  engine: Engine | None = None, senders: dict[str, Any] | None = None,
-                  classifier: Any = None) -> Runtime:
+                  engine: Engine | None = None, senders: dict[str, Sender | GroupSender] | None = None,
+                  classifier: Classifier | None = None) -> Runtime:
     """Load the configuration and build each stage on a migrated database (fails fast with a ConfigError).
 
     ``senders`` replaces the channels' real senders and ``classifier`` the loaded model (``yuqing backtest``

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
+from runner.runtime import Runtime, build_runtime, run_round
 from yuqing.clock import ScaledClock
 from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
-from yuqing.runtime import Runtime, build_runtime, run_round
 from yuqing.security import claim_for_demo, random_secret_key, secret_key_problem
 from yuqing.settings import Settings
 
@@ -38,7 +38,7 @@ class DemoOptions:
     headless: bool = False
     reset: bool = True
     round_pause: float = 0.2  # wall seconds between pipeline rounds
-    respond: bool = False  # the commander, legal and a leader act too (yuqing.demo_people)
+    respond: bool = False  # the commander, legal and a leader act too (runner.demo_people)
 
 
 class DemoClock(ScaledClock):
@@ -180,7 +180,7 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         announce(f"场景时长 {scenario.duration}，加速 {options.speed:g} 倍；Ctrl-C 退出")
     people = None
     if options.respond:
-        from yuqing.demo_people import DemoPeople
+        from runner.demo_people import DemoPeople
 
         truth = scenario.ground_truth()  # what a person reading a post would conclude (the sim's ground truth)
         people = DemoPeople(session_factory=rt.session_factory, org=rt.org, policy=rt.policy, clock=clock,

@@ -1,6 +1,6 @@
 """``yuqing incident action-done`` and ``yuqing incident resurgence-dismiss``: after a case closes, from the shell.
 
-Registered on ``yuqing incident`` by one import in ``yuqing.cli``. Each command acts as a named user through the same
+Registered on ``yuqing incident`` by one import in ``runner.cli``. Each command acts as a named user through the same
 entry points as the API and the dashboard (``api.after_close``), so it is refused exactly where they would be.
 """
 
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli import AsUser, IncidentId, _IncidentCli, incident_app
+from runner.cli import AsUser, IncidentId, _IncidentCli, incident_app
 
 ItemId = Annotated[int, typer.Argument(min=1, help="action item id (show --json: reviews[].action_items[].id)")]
 

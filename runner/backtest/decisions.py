@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from yuqing.backtest.replay import Replayed
+from runner.backtest.replay import Replayed
 from yuqing.clock import ensure_utc
 
 TIMELINE_DECISIONS = {

@@ -5,7 +5,7 @@ Each line becomes the ``RecordItem`` a JSON-API spider would have yielded and is
 re-poll); then ``run_round(rt, crawl=False)`` runs every stage after crawling — matching, classification,
 stories, risk, alerts, incidents, scheduled escalations and reminders, the 日报 / 周报, and delivery through the
 outbox to recording senders. Nothing is computed beside the pipeline: the decisions are read back from the
-records it wrote (``yuqing.backtest.decisions``).
+records it wrote (``runner.backtest.decisions``).
 
 Granularity (``ReplayOptions``): the clock moves in ticks. While items arrive, and for ``fine_for`` after the last
 one, a tick is ``step`` long (default 5 minutes, like a crawler polling every 5 minutes); an item is stored at the
@@ -28,9 +28,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from yuqing.backtest.config import merged_config_dir
-from yuqing.backtest.input import Line, in_replay_order
-from yuqing.backtest.senders import SendLog, recording_senders
+from runner.backtest.config import merged_config_dir
+from runner.backtest.input import Line, in_replay_order
+from runner.backtest.senders import SendLog, recording_senders
 from yuqing.clock import FrozenClock
 
 log = logging.getLogger("yuqing.backtest")
@@ -70,7 +70,7 @@ class ReplayStats:
 class Replayed:
     """A finished replay: the database it wrote (still open) and how to read it."""
 
-    rt: Any  # yuqing.runtime.Runtime
+    rt: Any  # runner.runtime.Runtime
     lines: list[Line]
     stats: ReplayStats
     send_log: SendLog
@@ -158,8 +158,8 @@ async def replay(lines: list[Line], settings: Any, engine: Any, options: ReplayO
     """Run the whole replay; returns the runtime (its database holds the result)."""
     from crawlers.pipelines import store_safely
     from crawlers.spiders.urls import url_hash
+    from runner.runtime import build_runtime, run_round
     from sentiment.service import RiskContext
-    from yuqing.runtime import build_runtime, run_round
 
     ordered = in_replay_order(lines)
     if not ordered:
@@ -210,8 +210,8 @@ def run_backtest(lines: list[Line], *, config_dir: Path | None = None, db_url: s
                  options: ReplayOptions | None = None, patches: dict[str, dict[str, Any]] | None = None,
                  classifier: Any = None) -> dict[str, Any]:
     """Replay ``lines`` on a fresh database and return ``{"decisions": [...], "summary": {...}, "stats": ...,
-    "volume": ...}`` (see ``yuqing.backtest.decisions``)."""
-    from yuqing.backtest.decisions import collect
+    "volume": ...}`` (see ``runner.backtest.decisions``)."""
+    from runner.backtest.decisions import collect
 
     options = options or ReplayOptions()
     with tempfile.TemporaryDirectory(prefix="yuqing-backtest-") as tmp:

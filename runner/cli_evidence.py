@@ -2,7 +2,7 @@
 screenshots in a zip anyone can check (``incidents.evidence``), screenshots taken now
 (``incidents.screenshots``), and a deletion re-check now (``incidents.deletion_watch``).
 
-Registered by one import in ``yuqing.cli``. Export, screenshot and check use the database (as the operator running
+Registered by one import in ``runner.cli``. Export, screenshot and check use the database (as the operator running
 the command line, like ``yuqing audit verify``); verify needs only the zip. ``ctx.obj["clock"]`` may inject a
 clock. Screenshot and check reach the web like the pipeline does: the SSRF guard, and a source's
 ``private_network`` allowance only when ``YUQING_ALLOW_PRIVATE_SOURCES`` lists it.
@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_base import _fail, _user_session
+from runner.cli_base import _fail, _user_session
 
 evidence_app = typer.Typer(help="Evidence: 证据包导出与校验、网页截图、删除复查 (pages as fetched, screenshots, "
                                 "SHA-256 manifest, deletion checks).", no_args_is_help=True)

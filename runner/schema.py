@@ -1,6 +1,6 @@
 """Import every package's models so ``Base.metadata`` is complete (for Alembic and test set-up).
 
-This is part of the composition root: the only core module allowed to import the higher layers.
+Part of ``runner``, the composition root, because it imports every layer's models.
 """
 
 from __future__ import annotations

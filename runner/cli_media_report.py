@@ -3,7 +3,7 @@ journalist is asking questions or filming, 记者正在询问/拍摄, before any
 opens at once — ``incidents.complaints.media_reports``), and ``yuqing complaint link`` / ``raise`` (a complaint
 linked to, or opening, an incident: one case — ``incidents.complaints.links``).
 
-Registered on ``yuqing complaint`` by one import in ``yuqing.cli``. Runs as the script actor ``cli`` or, with
+Registered on ``yuqing complaint`` by one import in ``runner.cli``. Runs as the script actor ``cli`` or, with
 ``--as LOGIN``, as a dashboard user whose scope must contain the unit and whose role may report (the API's rule,
 ``api.media_reports.REPORTER_ROLES``).
 """
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_complaints import AsLogin, ComplaintRef, _ComplaintCli, complaint_app
+from runner.cli_complaints import AsLogin, ComplaintRef, _ComplaintCli, complaint_app
 
 # links.CASE_ROLES in Chinese (the dashboard says the same)
 CASE_REFUSAL = "无权关联事件或由投诉立案：需为值班监测、应急处置负责人、分行领导或系统管理员"

@@ -1,6 +1,6 @@
 """``yuqing backtest``: replay past items through the real pipeline and print what yuqing would have decided.
 
-Registered by two lines in ``yuqing.cli``. The engine is ``yuqing.backtest`` (see ``docs/backtest.md``); this
+Registered by two lines in ``runner.cli``. The engine is ``runner.backtest`` (see ``docs/backtest.md``); this
 module reads the options, prints one JSON line per decision and a summary line on stdout (logs go to stderr),
 and writes the HTML page or the sweep table. Exit codes: 0 done, 2 bad input / configuration / database.
 """
@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_base import _fail
+from runner.cli_base import _fail
 
 
 def backtest(
@@ -43,9 +43,9 @@ def backtest(
                                                         "scripted crisis as a backtest file and exit")] = None,
 ) -> None:
     """回测：按时间顺序把历史条目送入真实处理流程，输出系统当时会做出的每个决策（JSON 行）与汇总。"""
-    from yuqing.backtest.input import BEIJING, BacktestInputError, read_file
-    from yuqing.backtest.replay import BacktestError, ReplayOptions, run_backtest
-    from yuqing.cli_base import _settings
+    from runner.backtest.input import BEIJING, BacktestInputError, read_file
+    from runner.backtest.replay import BacktestError, ReplayOptions, run_backtest
+    from runner.cli_base import _settings
     from yuqing.errors import ConfigError
     from yuqing.logs import configure_logging
 
@@ -95,15 +95,15 @@ def backtest(
         summary["skipped_lines"] = [b.number for b in bad]
     typer.echo(json.dumps({"summary": summary}, ensure_ascii=False))
     if html is not None:
-        from yuqing.backtest.html import render
+        from runner.backtest.html import render
 
         html.write_text(render(result, lines, tz=settings.timezone, title=input_file.name), encoding="utf-8")
         typer.echo(f"已写入回测报告页面：{html}", err=True)
 
 
 def _run_sweep(path: Path, lines, *, config, db, options, classifier) -> None:  # type: ignore[no-untyped-def]
-    from yuqing.backtest.replay import run_backtest
-    from yuqing.backtest.sweep import load_sweep, measure, table
+    from runner.backtest.replay import run_backtest
+    from runner.backtest.sweep import load_sweep, measure, table
 
     if db is not None:
         _fail("--sweep 为每个设置各用一个新的临时数据库，不能与 --db 同用")

@@ -1,7 +1,7 @@
 """``yuqing incident regulator``: record a report to the regulator or the central bank (报告监管部门 / 报告人民银行),
 or print its template to edit first.
 
-Registered on ``yuqing incident`` by one import in ``yuqing.cli``. It acts as a named user through the same entry
+Registered on ``yuqing incident`` by one import in ``runner.cli``. It acts as a named user through the same entry
 points as the API and the incident page (``api.regulators``), so it is refused exactly where they would be.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli import AsUser, IncidentId, _fail, _IncidentCli, _text_of, incident_app
+from runner.cli import AsUser, IncidentId, _fail, _IncidentCli, _text_of, incident_app
 
 KINDS = ("regulator_report", "pboc_report")
 

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from yuqing.backtest.input import Line
+from runner.backtest.input import Line
 from yuqing.errors import ConfigError
 
 HIGH_LEVELS = ("I", "II")

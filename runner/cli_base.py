@@ -1,8 +1,8 @@
 """What every ``yuqing`` command module shares: settings (with logging configured), the Chinese error exit, and a
 migrated database's session factory.
 
-It sits below ``yuqing.cli`` and the command modules it registers (``yuqing.cli_complaints`` …), so any of them can
-be imported first: a command module that took these from ``yuqing.cli`` would import the whole command line,
+It sits below ``runner.cli`` and the command modules it registers (``runner.cli_complaints`` …), so any of them can
+be imported first: a command module that took these from ``runner.cli`` would import the whole command line,
 which imports the command modules back while the first one is still half-initialised (an import cycle).
 """
 

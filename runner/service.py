@@ -12,11 +12,11 @@ import signal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from runner.runtime import build_runtime, run_pipeline
 from yuqing.clock import Clock, SystemClock
 from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
 from yuqing.org import OrgChart, load_org
-from yuqing.runtime import build_runtime, run_pipeline
 from yuqing.security import refuse_demo_database, require_secret_key
 from yuqing.settings import Settings
 

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from yuqing.backtest.input import Line
+from runner.backtest.input import Line
 
 WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 960, 320, 50, 20, 20, 40
 MARKS = {  # decision → (colour, label); decisions not listed are in the table only

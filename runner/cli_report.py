@@ -107,7 +107,7 @@ class _Context:
         from crawlers.sources import load_sources
         from incidents.briefings import service
         from incidents.policy import load_policy
-        from yuqing.cli import _settings
+        from runner.cli import _settings
         from yuqing.clock import SystemClock
         from yuqing.db import engine_for, make_sessionmaker
         from yuqing.errors import ConfigError

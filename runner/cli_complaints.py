@@ -1,6 +1,6 @@
 """``yuqing complaint``: enter complaints from scripts, list and show them, and record each handling step.
 
-Registered in ``yuqing.cli`` as the ``complaint`` group. Commands run as a script actor named ``cli`` (no scope:
+Registered in ``runner.cli`` as the ``complaint`` group. Commands run as a script actor named ``cli`` (no scope:
 whoever can run the command on the server is trusted like an administrator) or, with ``--as LOGIN``, as a
 dashboard user, checked like the API: the complaint's unit must be in that user's scope, ``add`` needs a role that
 enters complaints and each step one that acts on this complaint (``incidents.complaints.access``), and ``show
@@ -21,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_base import _fail, _user_session
+from runner.cli_base import _fail, _user_session
 
 complaint_app = typer.Typer(help="Complaints (投诉): enter from any channel, list, show, and record each handling "
                                  "step (受理告知, 联系, 核实, 分派, 方案, 办结, 回访 …).", no_args_is_help=True)

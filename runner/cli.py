@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from yuqing.cli_base import _fail, _settings, _user_session  # shared with the command modules
-from yuqing.cli_report import report_app  # typer only at import: `yuqing --help` stays fast
+from runner.cli_base import _fail, _settings, _user_session  # shared with the command modules
+from runner.cli_report import report_app  # typer only at import: `yuqing --help` stays fast
 from yuqing.errors import ConfigError
 from yuqing.settings import Settings
 
@@ -43,8 +43,8 @@ def check_config(ctx: typer.Context) -> None:
     exit status stays 0: deadlines still work, counted Monday–Friday). ``ctx.obj["clock"]`` may inject a clock.
     """
     from incidents.workdays import HOLIDAYS_FILE, calendar_for, coverage_status, package_disagreements, package_years
+    from runner.runtime import load_config
     from yuqing.clock import SystemClock
-    from yuqing.runtime import load_config
 
     settings = _settings()
     _every_config_problem(settings)
@@ -61,7 +61,7 @@ def check_config(ctx: typer.Context) -> None:
         from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config  # screenshots, deletion watch
 
         evidence = load_evidence_config(settings.config_dir / EVIDENCE_FILE)
-        from yuqing.cli_complaints import complaints_config_line  # 投诉时限, who sees customer details
+        from runner.cli_complaints import complaints_config_line  # 投诉时限, who sees customer details
 
         complaints_line = complaints_config_line(settings)
     except ConfigError as exc:
@@ -94,8 +94,8 @@ def check_config(ctx: typer.Context) -> None:
 
 
 def _every_config_problem(settings: Settings) -> None:
-    """Exit 2 listing every problem of every file (yuqing.cli_check_config), levels named I–IV, when any."""
-    from yuqing.cli_check_config import config_problems, render_problems
+    """Exit 2 listing every problem of every file (runner.cli_check_config), levels named I–IV, when any."""
+    from runner.cli_check_config import config_problems, render_problems
 
     problems = config_problems(settings)
     if problems:
@@ -106,7 +106,7 @@ def _every_config_problem(settings: Settings) -> None:
 
 
 def _echo_catalogue(settings: Settings) -> None:
-    """check-config's line on config/sources.public.yaml (every entry validated by ``yuqing.cli_check_config``)."""
+    """check-config's line on config/sources.public.yaml (every entry validated by ``runner.cli_check_config``)."""
     from crawlers.sources import PUBLIC_CATALOGUE_FILE, load_sources
 
     path = settings.config_dir / PUBLIC_CATALOGUE_FILE
@@ -143,7 +143,7 @@ def demo(
                                              "YUQING_API_PORT, 8000)")] = None,
 ) -> None:
     """Play the scripted crisis on the simulated internet through the whole pipeline (and the dashboard)."""
-    from yuqing.demo import DemoOptions, run_demo
+    from runner.demo import DemoOptions, run_demo
 
     settings = _listening(_settings(), host, port, allow_remote=False)
     options = DemoOptions(speed=speed, headless=headless, respond=respond)
@@ -204,7 +204,7 @@ def _listening(settings: Settings, host: str | None, port: int | None, allow_rem
 @app.command()
 def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
     """Run every stage and the dashboard in one process, on the real clock, with the configured sources."""
-    from yuqing.service import run_service
+    from runner.service import run_service
 
     settings = _listening(_settings(), host, port, allow_remote)
     try:
@@ -218,7 +218,7 @@ def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt
 @app.command()
 def api(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
     """Serve only the web dashboard and the HTTP API."""
-    from yuqing.service import run_api_only
+    from runner.service import run_api_only
 
     settings = _listening(_settings(), host, port, allow_remote)
     try:
@@ -464,7 +464,7 @@ def user_token(login: Annotated[str, typer.Argument(help="user login")],
     with factory() as session:
         user = get_user_by_login(session, login=login)
         if user is None:
-            from yuqing.demo import demo_database_hint
+            from runner.demo import demo_database_hint
 
             where = session.get_bind().url.render_as_string(hide_password=True)
             _fail(f"no active user with login {login!r} in {where}"
@@ -1042,16 +1042,16 @@ def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser
 
 # incident action-done, incident resurgence-dismiss; incident regulator (报告监管部门 / 报告人民银行)
 # yuqing complaint media-report (记者正在询问/拍摄)
-from yuqing import cli_after_close, cli_media_report, cli_regulators  # noqa: E402, F401
-from yuqing.cli_complaints import complaint_app  # noqa: E402  (yuqing complaint …)
+from runner import cli_after_close, cli_media_report, cli_regulators  # noqa: E402, F401
+from runner.cli_complaints import complaint_app  # noqa: E402  (yuqing complaint …)
 
 app.add_typer(complaint_app, name="complaint")
 
-from yuqing.cli_evidence import evidence_app  # noqa: E402  (yuqing evidence export / verify)
+from runner.cli_evidence import evidence_app  # noqa: E402  (yuqing evidence export / verify)
 
 app.add_typer(evidence_app, name="evidence")
 
-from yuqing.cli_backtest import backtest  # noqa: E402  (yuqing backtest --input FILE.jsonl)
+from runner.cli_backtest import backtest  # noqa: E402  (yuqing backtest --input FILE.jsonl)
 
 app.command("backtest")(backtest)
 

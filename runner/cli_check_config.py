@@ -1,6 +1,6 @@
 """``yuqing check-config`` finds every problem, not just the first.
 
-Start-up (``yuqing.runtime.load_config``) stops at the first invalid file, which is right for a service but makes an
+Start-up (``runner.runtime.load_config``) stops at the first invalid file, which is right for a service but makes an
 admin fix a configuration one error per run. Here every file is loaded on its own, each failure is collected, and
 the checks that need several files (the reporting chain against the org chart, the regulators against the org
 chart, the playbooks together) run only when the files they read are valid — so one mistake is reported once,
