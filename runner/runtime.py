@@ -78,6 +78,15 @@ class RoundReport:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: RoundReport) -> None:
+        """Add one stage's counts (``runner.stages``) to this report: numbers summed, lists joined."""
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(value, list):
+                setattr(self, name, sorted(set(mine) | set(value)) if name == "breakers_open" else mine + value)
+            elif name != "seconds":
+                setattr(self, name, mine + value)
+
 
 @dataclass
 class LoadedConfig:
@@ -164,77 +173,29 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
 
 
 async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
-    """Run every stage once: crawl due sources, match, classify, score, alert/open incidents, escalate, notify."""
-    from crawlers.crawl import crawl_sources
-    from crawlers.health import due_sources
-    from crawlers.ingest import process_fetched
-    from crawlers.search_index import index_search
-    from incidents.briefings.delivery import issue_due_reports
-    from incidents.complaints.links import complaints_from_board_posts
-    from incidents.notify import deliver_pending
-    from incidents.scheduled import run_scheduled
-    from incidents.service import handle_pending_risks
-    from sentiment.service import classify_pending, score_stories
+    """Run every stage once, in order, on the calling thread: crawl due sources, match, classify, score,
+    alert/open incidents, the scheduled jobs, notify. The steps are ``runner.stages``'; ``yuqing run`` runs the same
+    steps each on its own cadence (``runner.loop``), the backtest, the demo and the tests call this round."""
+    from runner import stages
 
     report = RoundReport()
     t0 = time.perf_counter()
     if crawl:
-        with rt.session_factory() as session:
-            due = due_sources(session, rt.sources, rt.clock.now())
-        if due:
-            shared = {"YUQING_REDIS_URL": rt.settings.redis_url} if rt.settings.redis_url else {}  # domain budget
-            results = await crawl_sources(due, session_factory=rt.session_factory, clock=rt.clock,
-                                          settings_overrides={**shared, **rt.crawl_overrides} or None)
-            report.crawled_sources = len(results)
-            report.new_articles = sum(r.new_items for r in results.values())
-            report.errors.extend(f"{sid}: {e}" for sid, r in results.items() for e in r.errors)
-    with rt.session_factory() as session:
-        ingest = process_fetched(session, matcher=rt.matcher, index=rt.story_index, clock=rt.clock)
-        report.relevant = ingest.relevant
-        report.ingest_failed = ingest.failed
-    with rt.session_factory() as session:
-        report.classified = classify_pending(session, classifier=rt.classifier, clock=rt.clock)
-    index_search(rt.session_factory, rt.clock)  # 舆情信息 search: index what ingest matched (crawlers.search_index)
-    with rt.session_factory() as session:  # complaint-board posts naming a unit become complaints, once each
-        report.complaints = complaints_from_board_posts(session, org=rt.org, policy=rt.policy, clock=rt.clock)
-        session.commit()
-    with rt.session_factory() as session:
-        report.risks = len(score_stories(session, ctx=rt.risk_ctx, clock=rt.clock))
-    with rt.session_factory() as session:  # each story's unhandled risk rows, claimed under the story's row lock
-        report.alerts_touched = handle_pending_risks(session, org=rt.org, policy=rt.policy, clock=rt.clock)
-    with rt.session_factory() as session:
-        report.escalations = run_scheduled(session, org=rt.org, policy=rt.policy, clock=rt.clock)
-        session.commit()
-    if crawl:  # a source failing or silent beyond its cadence: the admins are told, once per change of state
-        with rt.session_factory() as session:
-            report.escalations += source_alerts(session, rt)
-            session.commit()
-    with rt.session_factory() as session:  # the 日报 / 周报 to leadership, once due (issued once per period)
-        report.reports_queued = issue_due_reports(session, org=rt.org, policy=rt.policy, clock=rt.clock,
-                                                  config=rt.reports_config)
-        session.commit()
-    with rt.session_factory() as session:
-        delivery = await deliver_pending(session, clock=rt.clock, senders=rt.senders, org=rt.org,
-                                         retry=rt.policy.channels.delivery, breakers=rt.breakers)
-        report.delivered = delivery.sent
-        report.delivery_skipped = sum(delivery.skipped.values())
-        report.breakers_open = sorted(ch for ch, b in delivery.breakers.items() if b["state"] != "closed")
-        session.commit()
+        report.add(await stages.crawl_these(rt, stages.due_now(rt)))
+    for step in (stages.ingest, stages.classify, stages.score, stages.incidents):
+        report.add(step(rt))
+    report.add(stages.scheduled(rt, source_alerts=crawl))
+    report.add(await stages.notify(rt))
     report.seconds = time.perf_counter() - t0
     log.info("pipeline round", extra={k: v for k, v in vars(report).items() if k != "errors"})
     return report
 
 
 def source_alerts(session: Session, rt: Runtime) -> int:
-    """``incidents.source_alerts`` with the thresholds of ``YUQING_SOURCE_ALERT_*``."""
-    from crawlers.health import HealthThresholds
-    from incidents.source_alerts import run_source_alerts
+    """``incidents.source_alerts`` with the thresholds of ``YUQING_SOURCE_ALERT_*`` (``runner.stages``)."""
+    from runner.stages import run_source_alerts
 
-    s = rt.settings
-    thresholds = HealthThresholds(failures=s.source_alert_failures, silent_intervals=s.source_alert_silent_intervals,
-                                  quiet_factor=s.source_alert_quiet_factor)
-    return run_source_alerts(session, org=rt.org, policy=rt.policy, sources=rt.sources, clock=rt.clock,
-                             thresholds=thresholds, tz=s.tz)
+    return run_source_alerts(session, rt)
 
 
 async def run_pipeline(rt: Runtime, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
