@@ -62,17 +62,19 @@ DEFAULT_BUSY_TIMEOUT = 30.0  # seconds SQLite waits for another writer's lock
 
 
 def make_engine(url: str, *, echo: bool = False, connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
-                statement_timeout: float | None = None,
+                statement_timeout: float | None = None, idle_in_transaction_timeout: float | None = None,
                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     """Create an engine; for SQLite, create the directory and turn on WAL and foreign keys.
 
     PostgreSQL gets a ``connect_timeout`` (libpq counts whole seconds, at least 2) and, when given, a server-side
     ``statement_timeout`` on every connection, so a hung or unreachable database fails a call within a known time
     instead of freezing its caller; a statement over the limit raises ``OperationalError`` (SQLSTATE 57014,
-    "canceling statement due to statement timeout"). ``None`` or 0 leaves a limit off (migrations and bulk jobs
-    use the bare engine). Values in the URL's query win over these. SQLite waits ``busy_timeout`` seconds for a
-    lock held by another writer, then raises "database is locked". The processes take the values from settings
-    through ``engine_for``.
+    "canceling statement due to statement timeout"), and, when given, ``idle_in_transaction_session_timeout``: a
+    session left idle inside an open transaction that long (a process hung between statements) is ended by the
+    server, which frees the row locks it held for the other workers. ``None`` or 0 leaves a limit off
+    (migrations and bulk jobs use the bare engine). Values in the URL's query win over these. SQLite waits
+    ``busy_timeout`` seconds for a lock held by another writer, then raises "database is locked". The processes
+    take the values from settings through ``engine_for``.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -95,18 +97,26 @@ def make_engine(url: str, *, echo: bool = False, connect_timeout: float | None =
     if parsed.get_backend_name() == "postgresql":
         if connect_timeout and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
+        options = []
         if statement_timeout:
+            options.append(f"-c statement_timeout={int(statement_timeout * 1000)}")
+        if idle_in_transaction_timeout:
+            options.append(f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_timeout * 1000)}")
+        if options:
             given = parsed.query.get("options", "")
             given = " ".join(given) if isinstance(given, tuple) else given
-            connect_args["options"] = f"{given} -c statement_timeout={int(statement_timeout * 1000)}".strip()
+            connect_args["options"] = " ".join([given, *options]).strip()
     return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
 
 
 def engine_for(settings: Any, url: str | None = None) -> Engine:
-    """The engine a running process uses: ``settings``' database (or ``url``) with its connect, statement and
-    busy timeouts (``YUQING_DB_CONNECT_TIMEOUT`` / ``YUQING_DB_STATEMENT_TIMEOUT`` / ``YUQING_DB_BUSY_TIMEOUT``)."""
+    """The engine a running process uses: ``settings``' database (or ``url``) with its connect, statement,
+    idle-in-transaction and busy timeouts (``YUQING_DB_CONNECT_TIMEOUT`` / ``YUQING_DB_STATEMENT_TIMEOUT`` /
+    ``YUQING_DB_IDLE_IN_TRANSACTION_TIMEOUT`` / ``YUQING_DB_BUSY_TIMEOUT``)."""
     return make_engine(url or settings.effective_database_url, connect_timeout=settings.db_connect_timeout,
-                       statement_timeout=settings.db_statement_timeout, busy_timeout=settings.db_busy_timeout)
+                       statement_timeout=settings.db_statement_timeout,
+                       idle_in_transaction_timeout=getattr(settings, "db_idle_in_transaction_timeout", None),
+                       busy_timeout=settings.db_busy_timeout)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
                                       "connection attempt fails (0: wait indefinitely)")
     db_statement_timeout: float = Field(default=30.0, ge=0, le=86400, description="seconds one SQL statement may run "
                                         "on PostgreSQL before the server cancels it (0: no limit)")
+    db_idle_in_transaction_timeout: float = Field(
+        default=60.0, ge=0, le=86400, description="seconds a PostgreSQL session may sit idle inside an open "
+        "transaction before the server ends it and frees its row locks (a hung or stopped process; 0: no limit)")
     db_busy_timeout: float = Field(default=30.0, ge=0, le=600, description="seconds SQLite waits for a lock held "
                                    "by another writer before 'database is locked'")
     redis_url: str = Field(default="", description="Redis shared by every crawl process for the per-domain request "
