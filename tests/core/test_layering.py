@@ -1,7 +1,8 @@
 """Dependencies point one way: runner → api → incidents → sentiment → crawlers → yuqing (core); sim stands alone.
 
 ``runner`` is the composition root (the command line, the wiring of every stage, the demo, the backtest): it may
-import every layer and ``sim`` (the demo runs the simulated internet), and no layer may import it. Lazy imports inside functions count as much as top-level ones.
+import every layer and ``sim`` (the demo runs the simulated internet), and no layer may import it. Lazy imports
+inside functions count as much as top-level ones.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def _violations() -> list[str]:
                 if package == "sim":
                     if imported in RANK and imported != "yuqing":
                         violations.append(f"{rel} imports {imported} (sim may use only the core)")
-                elif (imported == "sim" and package != "runner") or (imported in RANK and RANK[imported] > RANK[package]):
+                elif imported == "sim" and package != "runner":
+                    violations.append(f"{rel} imports sim")
+                elif imported in RANK and RANK[imported] > RANK[package]:
                     violations.append(f"{rel} imports {imported}")
     return violations
 
