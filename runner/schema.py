@@ -24,6 +24,7 @@ def all_metadata() -> MetaData:
     import incidents.models
     import incidents.playbooks  # noqa: F401
     import sentiment.models  # noqa: F401
+    import yuqing.config_store  # config_documents, config_revisions
     import yuqing.models  # noqa: F401
 
     return Base.metadata
