@@ -12,7 +12,8 @@ import signal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.runtime import build_runtime, run_pipeline
+from runner.loop import run_stage_loops
+from runner.runtime import build_runtime
 from yuqing.clock import Clock, SystemClock
 from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
@@ -24,7 +25,8 @@ log = logging.getLogger("yuqing.service")
 
 
 async def run_service(settings: Settings) -> None:
-    """Migrate, then run the pipeline loop and the dashboard until SIGINT/SIGTERM."""
+    """Migrate, then run the pipeline's stages (each on its own loop, ``runner.loop``) and the dashboard until
+    SIGINT/SIGTERM."""
     from api.app import create_app
     from api.server import serve_api, stop_api
 
@@ -40,7 +42,7 @@ async def run_service(settings: Settings) -> None:
     server = await serve_api(app, settings.api_host, settings.api_port)
     announce_dashboard(settings)
     try:
-        await run_pipeline(rt, stop, idle_seconds=5.0)
+        await run_stage_loops(rt, stop)
     finally:
         await stop_api(server)
         engine.dispose()
