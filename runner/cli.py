@@ -33,6 +33,11 @@ def migrate(revision: Annotated[str, typer.Option(help="target revision")] = "he
     upgrade(engine, revision)
     typer.echo(f"database at revision {current_revision(engine)}: "
                f"{engine.url.render_as_string(hide_password=True)}")
+    if engine.dialect.name == "postgresql":  # the job engine of `yuqing worker` keeps its jobs beside the data
+        from runner.workers import ensure_job_schema
+
+        applied = ensure_job_schema(settings)
+        typer.echo("job queue schema (procrastinate) " + ("created" if applied else "already present"))
 
 
 @app.command("check-config")
@@ -216,12 +221,39 @@ def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt
 
 
 @app.command()
-def api(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
+def worker(
+    stages: Annotated[list[str], typer.Argument(help="stages this process runs: crawl ingest classify score "
+                                                      "incidents notify schedule (several allowed)")],
+    concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="jobs at once (default: one per stage, "
+                                                                         "three more for crawl)")] = None,
+) -> None:
+    """Run stages as jobs from the PostgreSQL job queue (procrastinate); any number, on any machine. SIGTERM
+    finishes the running jobs, then stops."""
+    from runner.workers import run_worker
+
+    try:
+        asyncio.run(run_worker(_settings(), stages, concurrency=concurrency))
+    except ConfigError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("已停止 stopped", err=True)
+
+
+@app.command()
+def api(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False,
+        workers: Annotated[int, typer.Option("--workers", min=1, max=32,
+                                             help="server processes sharing the port (one per core is a good start; "
+                                                  "see docs/benchmarks.md)")] = 1) -> None:
     """Serve only the web dashboard and the HTTP API."""
     from runner.service import run_api_only
 
     settings = _listening(_settings(), host, port, allow_remote)
     try:
+        if workers > 1:
+            from runner.api_workers import run_api_workers
+
+            run_api_workers(settings, workers)
+            return
         asyncio.run(run_api_only(settings))
     except ConfigError as exc:
         _fail(str(exc))
@@ -1042,7 +1074,7 @@ def statement_publish(ctx: typer.Context, statement_id: StatementId, as_: AsUser
 
 # incident action-done, incident resurgence-dismiss; incident regulator (报告监管部门 / 报告人民银行)
 # yuqing complaint media-report (记者正在询问/拍摄)
-from runner import cli_after_close, cli_media_report, cli_regulators  # noqa: E402, F401
+from runner import cli_after_close, cli_incident_merge, cli_media_report, cli_regulators  # noqa: E402, F401
 from runner.cli_complaints import complaint_app  # noqa: E402  (yuqing complaint …)
 
 app.add_typer(complaint_app, name="complaint")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from yuqing.errors import ConfigError
@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         "transaction before the server ends it and frees its row locks (a hung or stopped process; 0: no limit)")
     db_busy_timeout: float = Field(default=30.0, ge=0, le=600, description="seconds SQLite waits for a lock held "
                                    "by another writer before 'database is locked'")
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0, le=60, description="how often each `yuqing worker` "
+                                            "tells the job queue it is alive")
+    worker_stalled_seconds: float = Field(default=10.0, gt=0, le=3600, description="a worker silent this long is "
+                                          "taken for dead and its running jobs are run again by another")
     redis_url: str = Field(default="", description="Redis shared by every crawl process for the per-domain request "
                            "budget (crawlers.politeness); empty: each process keeps the budget for its own sources")
     timezone: str = "Asia/Shanghai"
@@ -72,6 +76,13 @@ class Settings(BaseSettings):
         "gap between new items")
     log_level: str = "INFO"
     log_json: bool = False
+
+    @model_validator(mode="after")
+    def _stalled_after_heartbeats(self) -> Settings:
+        if self.worker_stalled_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError("worker_stalled_seconds must be at least twice worker_heartbeat_seconds (a live worker "
+                             "that missed one heartbeat is not dead)")
+        return self
 
     @field_validator("timezone")
     @classmethod
