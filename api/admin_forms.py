@@ -93,8 +93,8 @@ def field_errors(exc: ValidationError, known: set[str], *, nested: dict[str, str
         message = error_message(err)
         if nested and dotted in nested:
             key = nested[dotted]
-        elif loc and loc[0] in known and len(loc) == 1:
-            key = loc[0]
+        elif len(loc) == 1 and (loc[0] in known or err.get("type") == "extra_forbidden"):
+            key = loc[0]  # an unknown field (API callers) is named as its own field
         else:
             key = "_"
             message = f"{dotted}：{message}" if dotted else message
