@@ -68,12 +68,14 @@ def config_export(me: PageUser, session: SessionDep, request: Request, clock: Cl
 
 @pages.post("/admin/config/import", response_class=HTMLResponse)
 async def config_import(request: Request, me: PageUser, session: SessionDep, clock: ClockDep,
-                        file: Annotated[UploadFile, File()], csrf_token: CsrfField = "",
+                        file: Annotated[UploadFile | None, File()] = None, csrf_token: CsrfField = "",
                         name: Annotated[str, Form(max_length=200)] = "",
                         note: Annotated[str, Form(max_length=500)] = "") -> Response:
     ensure_csrf(me, csrf_token)
     ensure_admin(me)
     settings = _base(request)
+    if file is None:
+        return _list_page(request, me, session, settings, import_problems=["请选择要导入的文件"], status_code=422)
     data = await file.read()
     try:
         documents = read_upload(file.filename or "", data, name=name)

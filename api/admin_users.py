@@ -94,8 +94,13 @@ def users_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep)
     return _page(request, me, session, org, flash=FLASH.get(request.query_params.get("done", ""), ""))
 
 
+def _account(session: Session, login: str) -> User | None:
+    """The account with this login, active or not (``users.get_user_by_login`` finds active ones only)."""
+    return session.scalar(select(User).where(User.login == login))
+
+
 def _user(session: Session, login: str) -> User:
-    user = users.get_user_by_login(session, login=login)
+    user = _account(session, login)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有这个账号：{login}")
     return user
@@ -114,7 +119,7 @@ def create_account(request: Request, me: PageUser, session: SessionDep, org: Org
     person = next((p for p in org.people if p.id == login), None)
     if person is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"组织架构中没有此人：{login}")
-    if users.get_user_by_login(session, login=login) is not None:
+    if _account(session, login) is not None:
         return _page(request, me, session, org, problems=[f"{login} 已有账号"], status_code=409)
     password = temporary_password()
     session.add(User(login=person.id, person_id=person.id, name=person.name, roles=[r.value for r in person.roles],
