@@ -132,7 +132,7 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
         if article is not None:
             index.remember(article)
         index.watermark = max(index.watermark, outcome.seq)  # everything before it was synced under the lock
-    index.prune(clock.now() - INDEX_LOOKBACK)
+    index.prune(clock.now() - max(INDEX_LOOKBACK, index.lookback))
     if report.processed or report.failed:
         log.info("ingest batch", extra=report.as_dict())
     return report
@@ -204,6 +204,9 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     # established story of a unit below it; its own topic grams are compared, not stored on any unit's profile.
     scope = matcher.units_below.get(result.primary_unit_id or matcher.root_unit_id, ())
     scope_grams = grams or sorted(topic_grams(result.topic))
+    # Rule 5: the units on the article's own line — above it (but the head office) and below it.
+    related = (*sorted(a for a, below in matcher.units_below.items() if story_unit in below
+                       and a != matcher.root_unit_id), *matcher.units_below.get(story_unit, ())) if story_unit else ()
     at = article_time(article)
     outcome: _Outcome
     reason = "kept"
@@ -222,7 +225,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         assignment = index.assign(
             story_text(article.title, article.text, article.meta), unit_id=story_unit,
             risk_words=result.risk_words, at=at, original=original or None, grams=grams,
-            categories=result.categories, scope=scope, scope_grams=scope_grams)
+            categories=result.categories, scope=scope, scope_grams=scope_grams, related=related)
         reason = assignment.reason
         topic_score = assignment.topic_score
         shared_words = assignment.shared_words
@@ -249,7 +252,8 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         "primary_unit_id": result.primary_unit_id, "story_unit_id": story_unit,
         "plan_hits": result.plan_hits, "risk_words": result.risk_words, "categories": result.categories,
         "story_reason": reason, "topic_score": topic_score, "shared_words": shared_words,
-        "topic_grams": grams, "thread_id": thread_id}}
+        # an article naming only the bank keeps the grams rules 3 and 6 compared, for the story's whole profile
+        "topic_grams": grams if story_unit else scope_grams, "thread_id": thread_id}}
     return outcome
 
 

@@ -85,6 +85,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
+from opencc import OpenCC
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -110,6 +111,12 @@ MIN_TOPIC_GRAMS = 4
 SPREADING_CATEGORIES = frozenset({"withdrawal_bank_run", "liquidity_risk"})
 # Rule 2's "same place, same hours" path: how close to the story's last telling at the unit an article must be.
 EVENT_WINDOW = timedelta(hours=6)
+# Rule 4 (slow stories): how long after a unit's story last had a telling a new telling of its main event may
+# still join, and which events are slow — practices told victim after victim over weeks, not happenings.
+DEFAULT_SLOW_WINDOW = timedelta(days=7)
+SLOW_EVENTS = frozenset({"误导", "理财", "催收", "收费", "贷款", "泄露", "盗刷"})
+# Rule 6: a post naming only the bank joins on the event alone only when it is one of these events.
+SPREADING_EVENTS = frozenset({"倒闭", "取款"})
 
 # Concepts: the different words the web and the newsroom use for one thing. An article's topic grams gain
 # ``~concept`` for each concept it names, so "大爷取钱" and "七旬老人取款" share grams. *Event* concepts name what
@@ -120,10 +127,12 @@ EVENT_CONCEPTS: dict[str, tuple[str, ...]] = {
     "取款": ("取钱", "取款", "取现", "提现", "提款", "支取", "取出来", "取不出", "取不了", "不让取", "不给取",
              "取到钱", "取不到", "拒付", "兑付"),
     "吞卡": ("吞卡", "卡被吞", "吞了卡", "吞了我的卡", "把卡吞", "卡吞", "卡退不出"),
-    "倒闭": ("倒闭", "破产", "跑路", "暴雷", "爆雷", "挤兑", "要出事", "不行了"),
+    "倒闭": ("倒闭", "破产", "跑路", "暴雷", "爆雷", "挤兑", "要出事", "不行了", "资金链断", "资金链出问题"),
     "催收": ("催收", "催债", "爆通讯录", "骚扰电话", "催款"),
     "收费": ("年费", "手续费", "管理费", "扣费", "乱收费", "扣了钱", "扣钱"),
     "理财": ("理财", "保本", "基金", "净值", "飞单", "亏损"),
+    # Mis-selling: a product sold as something it is not (insurance as a deposit), and what follows from it.
+    "误导": ("误导", "存款变保险", "当存款", "存款名义", "诱导", "忽悠", "退保"),
     "盗刷": ("盗刷", "被盗", "诈骗", "骗局", "被骗", "钓鱼"),
     "贷款": ("贷款", "房贷", "放贷", "抵押", "逾期"),
     "故障": ("系统故障", "宕机", "闪退", "无法登录", "登不上", "崩了", "转账失败"),
@@ -172,6 +181,8 @@ _REPOST_MARK = re.compile(r"//\s*@[^:：\s/]{1,40}\s*[:：]")
 _REPLY_MARK = re.compile(r"(?:回复|转发)\s*@[^:：\s/]{1,40}\s*[:：]")
 _BOILERPLATE = re.compile(r"转发微博|轉發微博|repost", re.I)
 _NOT_WORD = re.compile(r"[\W_]+")
+# Traditional → simplified (OpenCC, Apache-2.0): a retelling in traditional characters is the same story.
+_T2S = OpenCC("t2s")
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,9 @@ class Assignment:
     """Where an article goes: an existing story (and why) or a new one (``story_id`` None)."""
 
     story_id: int | None
-    reason: str  # "minhash" | "same_unit_topic" | "same_unit_risk" | "scope_topic" | "scope_risk" | "new"
+    # "minhash" | "same_unit_topic" | "same_unit_risk" | "same_unit_event" | "same_unit_slow" | "scope_topic" |
+    # "scope_risk" | "related_unit" | "bank_event" | "new"
+    reason: str
     similarity: float
     is_duplicate: bool
     signature: list[int]
@@ -195,7 +208,7 @@ class UnitCandidate:
     """The best open story of a unit for an article (rule 2), and the evidence."""
 
     story_id: int
-    reason: str  # "same_unit_topic" | "same_unit_risk" | "scope_topic" | "scope_risk"
+    reason: str  # as ``Assignment.reason``, one of the rule 2–6 reasons
     topic_score: float
     shared_words: list[str]
 
@@ -213,6 +226,18 @@ class _UnitActivity:
         least ``CORE_SHARE`` of them: one aside in a long-running story is not what the story is about."""
         floor = max(min(self.articles, 2), math.ceil(CORE_SHARE * self.articles))
         return {w for w, n in self.words.items() if n >= floor}
+
+    def main_events(self) -> set[str]:
+        """The event concepts at least half of the tellings named: what the story is about (rule 4)."""
+        floor = max(1, math.ceil(self.articles / 2))
+        return {w for w, n in self.words.items() if w.startswith(CONCEPT_MARK) and n >= floor}
+
+    def tells_same_event(self, events: set[str]) -> bool:
+        """Whether an article naming ``events`` (event concepts) tells this profile's event: every event it names
+        was named by some telling, and at least one of them is core (rules 5–6). A refused withdrawal is not yet
+        the rumour that the bank is collapsing; a swallowed card is not a mis-sold policy."""
+        named = {w for w in self.words if w.startswith(CONCEPT_MARK)}
+        return bool(events) and events <= named and bool(events & self.core_words())
 
     def gram_weight(self) -> int:
         """Articles a topic gram must appear in to count fully: 1 while the story has fewer than ``CORE_MEMBERS``
@@ -250,7 +275,7 @@ def strip_repost_chain(text: str) -> str:
 def topic_grams(topic: str) -> set[str]:
     """The grams a topic passage is compared by (rule 2): content bigrams of its Chinese runs, amounts (``5万``,
     ``67岁``) and latin words; URLs, ``@handles`` and repost markers removed, function and stop bigrams dropped."""
-    text = normalise(strip_repost_chain(topic or ""))
+    text = simplified(normalise(strip_repost_chain(topic or "")))
     text = _HANDLE.sub(" ", _URL.sub(" ", text))
     grams: set[str] = set()
     for number, unit in _AMOUNT.findall(text):
@@ -277,6 +302,11 @@ def concepts(text: str) -> set[str]:
     return found
 
 
+def simplified(text: str) -> str:
+    """Traditional characters as simplified ones (``擠兌`` → ``挤兑``); simplified text is returned unchanged."""
+    return _T2S.convert(text) if text else text
+
+
 def event_concepts(grams: Iterable[str]) -> set[str]:
     """The ``~event`` grams among an article's topic grams: what happened, as evidence (rule 2's event path)."""
     return {g for g in grams if g.startswith(CONCEPT_MARK) and g[1:] in EVENT_CONCEPTS}
@@ -284,7 +314,7 @@ def event_concepts(grams: Iterable[str]) -> set[str]:
 
 def shingles(text: str) -> set[str]:
     """Character 3-grams of the normalised text, letters and digits only (punctuation and spaces vary by copy)."""
-    compact = _NOT_WORD.sub("", normalise(text))[:MAX_CHARS]
+    compact = _NOT_WORD.sub("", simplified(normalise(text)))[:MAX_CHARS]
     if len(compact) < SHINGLE:
         return {compact} if compact else set()
     return {compact[i:i + SHINGLE] for i in range(len(compact) - SHINGLE + 1)}
@@ -294,17 +324,26 @@ class StoryIndex:
     """In-memory index of recent stories: MinHash LSH over their texts plus per-unit recent activity."""
 
     def __init__(self, threshold: float = 0.5, num_perm: int = 128, *, duplicate_threshold: float = 0.9,
-                 window: timedelta = DEFAULT_WINDOW):
+                 window: timedelta = DEFAULT_WINDOW, slow_window: timedelta = DEFAULT_SLOW_WINDOW,
+                 slow_events: Iterable[str] = SLOW_EVENTS):
         self.threshold = threshold
         self.num_perm = num_perm
         self.duplicate_threshold = duplicate_threshold
         self.window = window
+        self.slow_window = max(slow_window, window)
+        self.slow_events = {CONCEPT_MARK + e for e in slow_events}
         self._reset()
+
+    @property
+    def lookback(self) -> timedelta:
+        """How long a story must be remembered after its last article: the longest window any rule looks back."""
+        return max(self.window, self.slow_window)
 
     def _reset(self) -> None:
         self._lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm)
         self._entries: dict[str, tuple[int, MinHash]] = {}
         self._units: dict[str, dict[int, _UnitActivity]] = {}
+        self._stories: dict[int, _UnitActivity] = {}  # the whole story's profile: every telling, any unit
         self._story_seen: dict[int, datetime] = {}
         self.watermark = 0  # the last story_assignments seq this index has learned (crawlers.claims)
 
@@ -372,20 +411,20 @@ class StoryIndex:
         (``counts=False``: a retelling that only keeps the story open)."""
         seen = self._story_seen.get(story_id)
         self._story_seen[story_id] = at if seen is None or at > seen else seen
-        if not unit_id:
-            return
-        activity = self._units.setdefault(unit_id, {}).get(story_id)
-        if activity is None:
-            activity = self._units[unit_id][story_id] = _UnitActivity(at)
-        activity.last_seen = max(activity.last_seen, at)
-        if not counts:
-            return
-        activity.articles += 1
         grams = set(grams)
-        activity.words.update(_evidence(risk_words, categories) | event_concepts(grams))
-        if grams:
-            activity.grams.update(grams)
-            activity.members += 1
+        evidence = _evidence(risk_words, categories) | event_concepts(grams)
+        profiles = [self._stories.setdefault(story_id, _UnitActivity(at))]  # rules 5–6 read the whole story
+        if unit_id:
+            profiles.append(self._units.setdefault(unit_id, {}).setdefault(story_id, _UnitActivity(at)))
+        for activity in profiles:
+            activity.last_seen = max(activity.last_seen, at)
+            if not counts:
+                continue
+            activity.articles += 1
+            activity.words.update(evidence)
+            if grams:
+                activity.grams.update(grams)
+                activity.members += 1
 
     def topic_score(self, unit_id: str, story_id: int, grams: Iterable[str]) -> float:
         """Rule 2's weighted share of ``grams`` the (unit, story) profile already knows; 0 without a profile."""
@@ -414,8 +453,82 @@ class StoryIndex:
                 return "same_unit_event"
             return None
 
-        return self._best(self._units.get(unit_id, {}).items(), _evidence(risk_words, categories) | events, grams,
-                          at, decide)
+        pairs = self._units.get(unit_id, {}).items()
+        words = _evidence(risk_words, categories) | events
+        found = self._best(pairs, words, grams, at, decide)
+        if found is not None:
+            return found
+
+        def decide_slow(activity: _UnitActivity, _shared: list[str], score: float) -> str | None:
+            # Rule 4: a slow story (mis-selling, collection calls, fees) told victim after victim over weeks.
+            main = activity.main_events() & self.slow_events
+            if main & events and score >= RISK_TOPIC_FLOOR:
+                return "same_unit_slow"
+            return None
+
+        return self._best(pairs, words, grams, at, decide_slow, window=self.slow_window)
+
+    def find_related(self, unit_id: str | None, related: Iterable[str], risk_words: Iterable[str], at: datetime,
+                     grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
+        """Rule 5: the story of a unit on the article's own line (``related``: the units above it but the head
+        office, and the units below it) that the article tells too, or None.
+
+        The rumour that 江城分行 is short of money and the queue at its 光明路支行 half an hour later are one
+        event; so are an outlet's complaint and the sub-branch's 情况说明. The story must have had a telling at
+        such a unit within the window, and the article must tell the story's event (``tells_same_event``, over
+        the whole story's tellings) and share a risk category with it or ``RISK_TOPIC_FLOOR`` of its topic.
+        Sibling units (another outlet of the same sub-branch) are not on the line: the same trouble next door is
+        that outlet's own story."""
+        events = event_concepts(grams)
+        if not unit_id or not events:
+            return None
+        line = {unit_id, *related}
+        ids = sorted({sid for unit in line - {unit_id} for sid, activity in self._units.get(unit, {}).items()
+                      if abs(at - activity.last_seen) <= self.window})
+        # Every unit the story was told at must be on the line: a story of 新华路网点 that its branch's statement
+        # joined is still 新华路's, not a story the branch's every other sub-branch could join.
+        ids = [sid for sid in ids if self._story_units(sid) <= line]
+
+        def decide(profile: _UnitActivity, shared: list[str], score: float) -> str | None:
+            if not profile.tells_same_event(events):
+                return None
+            if any(w.startswith("#") for w in shared) or score >= RISK_TOPIC_FLOOR:
+                return "related_unit"
+            return None
+
+        pairs = [(sid, self._stories[sid]) for sid in ids if sid in self._stories]
+        return self._best(pairs, _evidence(risk_words, categories) | events, set(grams), at, decide)
+
+    def _story_units(self, story_id: int) -> set[str]:
+        """The units a story had tellings at (within what the index remembers)."""
+        return {unit for unit, stories in self._units.items() if story_id in stories}
+
+    def find_bank_event(self, risk_words: Iterable[str], at: datetime, grams: Iterable[str] = (),
+                        categories: Iterable[str] = ()) -> UnitCandidate | None:
+        """Rule 6: the one story an article naming only the bank (a forum thread, a hot-list title "示例银行挤兑")
+        belongs to, or None.
+
+        Every story with a telling within the window is a candidate when the article tells its event
+        (``tells_same_event``) and either shares a run or liquidity category with it while naming a spreading
+        event (``SPREADING_EVENTS``: a run at one place is "the bank is collapsing" everywhere within hours) or
+        reaches ``TOPIC_THRESHOLD`` of its topic. The article joins only when exactly one story qualifies; with
+        two (two outlets' queues the same morning) it cannot tell which it is about and founds its own."""
+        grams = set(grams)
+        events = event_concepts(grams)
+        if not events:
+            return None
+        words = _evidence(risk_words, categories) | events
+        spreading = {CONCEPT_MARK + e for e in SPREADING_EVENTS}
+        found: list[UnitCandidate] = []
+        for story_id, profile in sorted(self._stories.items()):
+            if abs(at - profile.last_seen) > self.window or not profile.tells_same_event(events):
+                continue
+            shared = sorted(words & profile.core_words())
+            score = _score(grams, profile)
+            runs = events & spreading and any(w[1:] in SPREADING_CATEGORIES for w in shared if w.startswith("#"))
+            if runs or score >= TOPIC_THRESHOLD:
+                found.append(UnitCandidate(story_id, "bank_event", round(score, 4), shared))
+        return found[0] if len(found) == 1 else None
 
     def find_in_scope(self, scope: Iterable[str], risk_words: Iterable[str], at: datetime,
                       grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
@@ -442,13 +555,15 @@ class StoryIndex:
         return self._best(pairs, _evidence(risk_words, categories), set(grams), at, decide)
 
     def _best(self, pairs: Iterable[tuple[int, _UnitActivity]], words: set[str], grams: set[str], at: datetime,
-              decide: Callable[[_UnitActivity, list[str], float], str | None]) -> UnitCandidate | None:
-        """The best-ranked story among ``pairs`` (story id, its activity at a unit) within the window that
-        ``decide`` accepts (it returns the reason, or None): highest topic score, then most shared evidence, then
-        the most recent, then the lowest id."""
+              decide: Callable[[_UnitActivity, list[str], float], str | None], *,
+              window: timedelta | None = None) -> UnitCandidate | None:
+        """The best-ranked story among ``pairs`` (story id, its activity at a unit) within ``window`` (default:
+        the index's window) that ``decide`` accepts (it returns the reason, or None): highest topic score, then
+        most shared evidence, then the most recent, then the lowest id."""
+        window = self.window if window is None else window
         best: tuple[tuple[float, int, datetime, int], UnitCandidate] | None = None
         for story_id, activity in pairs:
-            if abs(at - activity.last_seen) > self.window:
+            if abs(at - activity.last_seen) > window:
                 continue
             shared = sorted(words & activity.core_words())
             score = _score(grams, activity)
@@ -463,9 +578,11 @@ class StoryIndex:
     # --- both rules ----------------------------------------------------------------------------------------------
     def assign(self, text: str, *, unit_id: str | None, risk_words: Iterable[str], at: datetime,
                original: str | None = None, grams: Iterable[str] = (), categories: Iterable[str] = (),
-               scope: Iterable[str] = (), scope_grams: Iterable[str] | None = None) -> Assignment:
-        """Decide which story an article joins (rule 1, then rule 2, then rule 3 over ``scope``) without changing
-        the index."""
+               scope: Iterable[str] = (), scope_grams: Iterable[str] | None = None,
+               related: Iterable[str] = ()) -> Assignment:
+        """Decide which story an article joins without changing the index: rule 1, then rules 2 and 4 at
+        ``unit_id``, rule 3 over ``scope``, then rule 5 over ``related`` (an article about a unit) or rule 6 (an
+        article naming only the bank: ``unit_id`` None, compared by ``scope_grams``)."""
         sig = self.signature(text)
         values = [int(v) for v in sig.hashvalues] if sig is not None else []
         found = self._nearest(sig) if sig is not None else None
@@ -478,18 +595,24 @@ class StoryIndex:
         if found:
             return Assignment(found[0], "minhash", round(found[1], 4), duplicate, values, nearest=found[2])
         by_unit = self.find_for_unit(unit_id, risk_words, at, grams, categories)
+        wide_grams = grams if scope_grams is None else scope_grams
         if by_unit is None:
-            by_unit = self.find_in_scope(scope, risk_words, at, grams if scope_grams is None else scope_grams,
-                                         categories)
+            by_unit = self.find_in_scope(scope, risk_words, at, wide_grams, categories)
+        if by_unit is None and unit_id:
+            by_unit = self.find_related(unit_id, related, risk_words, at, grams, categories)
+        if by_unit is None and not unit_id:
+            by_unit = self.find_bank_event(risk_words, at, wide_grams, categories)
         if by_unit:
             return Assignment(by_unit.story_id, by_unit.reason, 0.0, False, values, by_unit.shared_words,
                               by_unit.topic_score)
         return Assignment(None, "new", 0.0, False, values)
 
     # --- persistence ---------------------------------------------------------------------------------------------
-    def load(self, session: Session, *, now: datetime | None = None, lookback: timedelta = timedelta(days=7)) -> int:
+    def load(self, session: Session, *, now: datetime | None = None, lookback: timedelta | None = None) -> int:
         """Rebuild from the database: signatures of stories seen within ``lookback`` of ``now`` (default: the
-        newest story), their non-duplicate member articles, and per-unit activity. Returns the stories loaded."""
+        newest story; 7 days, or the longest window when that is longer), their non-duplicate member articles,
+        and per-unit activity. Returns the stories loaded."""
+        lookback = max(timedelta(days=7), self.lookback) if lookback is None else lookback
         self._reset()
         # Everything clustered up to this seq is committed (seqs are handed out under the clustering lock and
         # committed before it is released); what comes later is learned by ``sync``, never twice.
@@ -565,6 +688,7 @@ class StoryIndex:
                 del per_unit[sid]
         for sid in old:
             del self._story_seen[sid]
+            self._stories.pop(sid, None)
         return len(keys)
 
     def _as_minhash(self, signature: MinHash | list[int]) -> MinHash:
