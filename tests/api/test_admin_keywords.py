@@ -47,7 +47,7 @@ def test_plans_are_added_replaced_and_deleted_through_the_api(client, token_for,
 
 def test_invalid_plans_are_refused_with_the_field(client, token_for, session, users):
     admin = token_for("admin")
-    cases = [({"name": "x", "role": "filter", "any": ["a"], "exclude": ["b"]}, "any"),  # a filter plan takes exclude words only
+    cases = [({"name": "x", "role": "filter", "any": ["a"], "exclude": ["b"]}, "any"),  # a filter: exclude only
              ({"name": "x"}, "any"),  # a topic plan needs words
              ({"name": "x", "any": ["a"], "category": "nonsense"}, "category"),
              ({"name": "风险事件", "any": ["a"]}, "name"),  # taken

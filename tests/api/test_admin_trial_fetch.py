@@ -17,7 +17,8 @@ HOSTILE = ("<html><head><title>示例银行新华路网点排长队 <script>aler
            '<meta name="author" content="记者 张三"></head><body><article><h1>示例银行新华路网点排长队</h1>'
            "<p>发布时间：2026-11-20 09:30</p>"
            '<p>今天上午，示例银行江城分行新华路网点门前排起长队，有储户称取不出钱。<img src=x onerror="alert(2)"></p>'
-           "<p>网点工作人员表示系统升级，下午恢复正常。网友留言：&lt;script&gt;alert(1)&lt;/script&gt;</p>" + "<p>围观群众议论纷纷，现场秩序总体平稳。</p>" * 5
+           "<p>网点工作人员表示系统升级，下午恢复正常。网友留言：&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+           + "<p>围观群众议论纷纷，现场秩序总体平稳。</p>" * 5
            + "</article></body></html>")
 GBK_PAGE = ("<html><head><meta charset='gbk'><title>示例银行江城分行发布公告</title></head><body><article>"
             "<p>示例银行江城分行今日发布公告，称网点营业正常，请广大储户放心。</p>" * 4 + "</article></body></html>"
