@@ -40,7 +40,7 @@ class Validation:
     pre_existing: list[str] = field(default_factory=list)
 
 
-def _problem_lines(session: Session, settings: Settings, overlay: Mapping[str, str]) -> list[tuple[str | None, str]]:
+def problem_lines(session: Session, settings: Settings, overlay: Mapping[str, str]) -> list[tuple[str | None, str]]:
     """``(document name or None, line)`` for every problem of the effective configuration with ``overlay`` in."""
     versions = {name: doc.version for name, doc in config_store.database_documents(session).items()}
     files = config_store.document_files(settings)
@@ -74,10 +74,10 @@ def check_documents(session: Session, documents: Mapping[str, str], *, settings:
             result.problems.append(f"{name}: 文件过大（上限 {MAX_DOCUMENT_CHARS} 个字符）")
     if result.problems:
         return result
-    proposed = _problem_lines(session, settings, documents)
+    proposed = problem_lines(session, settings, documents)
     if not proposed:
         return result
-    before = {line for name, line in _problem_lines(session, settings, {}) if name not in documents}
+    before = {line for name, line in problem_lines(session, settings, {}) if name not in documents}
     for name, line in proposed:
         (result.pre_existing if name not in documents and line in before else result.problems).append(line)
     return result

@@ -48,10 +48,11 @@ def check_config(ctx: typer.Context) -> None:
     exit status stays 0: deadlines still work, counted Monday–Friday). ``ctx.obj["clock"]`` may inject a clock.
     """
     from incidents.workdays import HOLIDAYS_FILE, calendar_for, coverage_status, package_disagreements, package_years
+    from runner.cli_config import check_database_documents
     from runner.runtime import load_config
     from yuqing.clock import SystemClock
 
-    settings = _settings()
+    settings = check_database_documents(_settings())  # documents saved in the admin console win over the files
     _every_config_problem(settings)
     holidays_path = settings.config_dir / HOLIDAYS_FILE
     try:
@@ -1082,6 +1083,10 @@ app.add_typer(complaint_app, name="complaint")
 from runner.cli_evidence import evidence_app  # noqa: E402  (yuqing evidence export / verify)
 
 app.add_typer(evidence_app, name="evidence")
+
+from runner.cli_config import config_app  # noqa: E402  (yuqing config list / show / export / import)
+
+app.add_typer(config_app, name="config")
 
 from runner.cli_backtest import backtest  # noqa: E402  (yuqing backtest --input FILE.jsonl)
 

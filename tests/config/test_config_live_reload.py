@@ -50,7 +50,8 @@ def test_running_pipeline_picks_up_keywords_and_levels_without_restart(db_engine
     assert rt.config_generation == 0
 
     keywords = (PROJECT_ROOT / "config" / "keywords.yaml").read_text(encoding="utf-8")
-    keywords = keywords.replace("plans:\n", "plans:\n  - name: 测试-排除新华路\n    role: filter\n    exclude: [新华路]\n\n", 1)
+    extra = "  - name: 测试-排除新华路\n    role: filter\n    exclude: [新华路]\n\n"
+    keywords = keywords.replace("plans:\n", "plans:\n" + extra, 1)
     levels = (PROJECT_ROOT / "config" / "levels.yaml").read_text(encoding="utf-8")
     for code, old in {"I": 5, "II": 15, "III": 30, "IV": 120}.items():  # each level's own ack_minutes line
         levels, n = re.subn(rf"(- code: {code}\n(?:    .*\n)*?    ack_minutes: ){old}\b", rf"\g<1>{ACK[code]}", levels)

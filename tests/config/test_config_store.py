@@ -96,9 +96,11 @@ def test_cross_file_check_names_the_document_that_breaks(session_factory, clock,
     import yaml
 
     levels = (settings.config_dir / "levels.yaml").read_text(encoding="utf-8")
-    anchor = "      - {key: head_office, label: 总行办公室, scope: head_office, roles: [monitor, commander], ack_minutes: 30}\n"
+    anchor = ("      - {key: head_office, label: 总行办公室, scope: head_office, roles: [monitor, commander], "
+              "ack_minutes: 30}\n")
     assert anchor in levels
-    named = levels.replace(anchor, anchor + "      - {key: named, label: 指定联系人, scope: branch, people: [liuqiang]}\n", 1)
+    group = "      - {key: named, label: 指定联系人, scope: branch, people: [liuqiang]}\n"
+    named = levels.replace(anchor, anchor + group, 1)
     org = yaml.safe_load((settings.config_dir / "org.yaml").read_text(encoding="utf-8"))
     org["people"] = [p for p in org["people"] if p["id"] != "liuqiang"]
     without = yaml.safe_dump(org, allow_unicode=True, sort_keys=False)
