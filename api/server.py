@@ -69,7 +69,14 @@ def bound_port(server: uvicorn.Server) -> int:
 
 
 async def stop(server: uvicorn.Server, task: asyncio.Task, *, timeout: float = 10.0) -> None:
-    """Ask the server to finish in-flight requests and exit; cancel it if it takes longer than ``timeout``."""
+    """Ask the server to finish in-flight requests and exit; cancel it if it takes longer than ``timeout``.
+
+    Open live-event streams (``GET /events``) never finish on their own, so the app's ``LiveHub`` is closed first:
+    uvicorn waits for open responses before it exits.
+    """
+    hub = getattr(getattr(server.config.app, "state", None), "live", None)
+    if hub is not None:
+        hub.close()
     server.should_exit = True
     try:
         await asyncio.wait_for(asyncio.shield(task), timeout)

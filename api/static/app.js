@@ -1,5 +1,6 @@
 // Auto-refresh of live regions: an element with data-refresh-url is replaced every few seconds with the
-// server-rendered (already escaped) partial from that URL. Pages work fully without this script.
+// server-rendered (already escaped) partial from that URL. Pages work fully without this script. While live.js
+// holds a live-update stream the polling slows to once a minute (the fallback when the stream is down).
 (function () {
   "use strict";
   function start(el) {
@@ -7,8 +8,12 @@
     var seconds = parseInt(el.getAttribute("data-refresh-seconds") || "5", 10);
     if (!url || url.charAt(0) !== "/" || url.charAt(1) === "/") { return; }
     var busy = false;
+    var last = 0;
     var timer = setInterval(function () {
       if (busy || document.hidden) { return; }
+      // while live updates (live.js) are on, they refresh the region on every change: poll only for the clock
+      if (document.documentElement.getAttribute("data-live") === "on" && Date.now() - last < 60000) { return; }
+      last = Date.now();
       busy = true;
       fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" }, redirect: "manual" })
         .then(function (resp) {
