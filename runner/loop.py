@@ -4,8 +4,10 @@ The sequential round (``runner.runtime.run_round``) made everything wait for eve
 slowest source's crawl, the dashboard for a hundred classifications run on its event loop. Here each stage of
 ``runner.stages`` has a loop of its own:
 
-- **crawl** looks for due sources every ``cadence`` seconds and starts a crawl task for those not already being
-  crawled (sources due together are crawled together, sharing their seen URLs); a slow source delays only itself;
+- **crawl** looks for due sources every ``cadence`` seconds and starts a crawl for those not already being crawled
+  (sources due together are crawled together, sharing their seen URLs), each crawl on an event loop of its own in
+  a thread (``runner.stages.crawl_in_thread``), so Scrapy's parsing never holds up the dashboard; a slow source
+  delays only itself;
 - **ingest, classify, score, incidents** tick every ``cadence`` seconds, at once again while they find work, and
   are woken by the stage before them when it produced something (new articles → ingest → classify → …);
 - **schedule** (escalation, reminders, clock checks, source alerts, report schedules; and it starts the deletion
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from runner.stages import STAGES, Stage, crawl_these, due_now
+from runner.stages import STAGES, Stage, crawl_in_thread, due_now
 
 if TYPE_CHECKING:
     from crawlers.sources import SourceConfig
@@ -112,7 +114,7 @@ class StageLoops:
 
     async def _crawl(self, sources: list[SourceConfig]) -> None:
         try:
-            report = await crawl_these(self.rt, sources)
+            report = await crawl_in_thread(self.rt, sources)
             if report.new_articles:
                 self.wake("ingest")
             log.info("stage crawl", extra={"stage": "crawl", "crawled_sources": report.crawled_sources,

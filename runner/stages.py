@@ -5,8 +5,9 @@
 them as procrastinate jobs. All three call the same step functions below, so they do the same work.
 
 A step is either *blocking* (``sync``: database and CPU work, run in a worker thread by the loops so the event loop
-that serves the dashboard never waits on it) or *async* (crawl, which runs Scrapy on the caller's loop; notify,
-whose sends run side by side on the loop and whose SMTP sends already run in threads). Every step finds its work by
+that serves the dashboard never waits on it) or *async* (crawl, which runs Scrapy on an asyncio loop; notify, whose
+sends run side by side on a loop and whose SMTP sends run in threads); the loops and workers run an async step on
+an event loop of its own in a thread (``in_own_loop``). Every step finds its work by
 querying the database and claims it (docs/architecture.md, "Concurrency"), so running a step twice at once, or again
 after a crash, neither repeats nor loses anything. Each returns a ``RoundReport`` holding only its own counts;
 ``RoundReport.add`` sums them into a round's report.
@@ -15,10 +16,12 @@ after a crash, neither repeats nor loses anything. Each returns a ``RoundReport`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from runner.runtime import RoundReport, Runtime
 
 log = logging.getLogger("yuqing.pipeline")
+T = TypeVar("T")
 
 SyncStep = Callable[["Runtime"], "RoundReport"]
 AsyncStep = Callable[["Runtime"], Awaitable["RoundReport"]]
@@ -47,12 +51,15 @@ class Stage:
         return self.sync is not None
 
     async def run(self, rt: Runtime, *, offload: bool = True) -> RoundReport:
-        """Run the step once. A blocking step runs in a worker thread when ``offload`` (the loops, the workers),
-        on the calling thread otherwise (``run_round``, exactly as the sequential round always did)."""
+        """Run the step once. With ``offload`` (the loops, the workers) a blocking step runs in a worker thread and
+        an async one on an event loop of its own in a thread (``in_own_loop``: delivery's database commits and
+        Scrapy stay off the caller's loop); without, on the calling thread and loop (``run_round``, exactly as the
+        sequential round always did)."""
         if self.sync is not None:
             return await asyncio.to_thread(self.sync, rt) if offload else self.sync(rt)
-        assert self.run_async is not None
-        return await self.run_async(rt)
+        step = self.run_async
+        assert step is not None
+        return await in_own_loop(lambda: step(rt), name=self.name) if offload else await step(rt)
 
 
 def _report() -> RoundReport:
@@ -87,10 +94,59 @@ async def crawl_these(rt: Runtime, sources: Sequence[SourceConfig]) -> RoundRepo
     return report
 
 
+async def crawl_in_thread(rt: Runtime, sources: Sequence[SourceConfig]) -> RoundReport:
+    """``crawl_these`` on an event loop of its own in a daemon thread, so Scrapy's CPU work (start-up, parsing,
+    extraction) and the item pipeline's database writes never hold up the caller's loop: the dashboard's, or a
+    worker's, whose heartbeat would stop and make the worker look dead. Cancelling the awaiting task cancels the
+    crawl in its thread."""
+    return await in_own_loop(lambda: crawl_these(rt, sources), name="crawl")
+
+
+async def in_own_loop(make: Callable[[], Awaitable[T]], *, name: str) -> T:
+    """Run the coroutine ``make()`` returns on a new event loop in a daemon thread and await its result here."""
+    caller = asyncio.get_running_loop()
+    done: asyncio.Future[T] = caller.create_future()
+    held: dict[str, object] = {}
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if done.cancelled():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            task = loop.create_task(make())  # type: ignore[arg-type]
+            held["loop"], held["task"] = loop, task
+            result = loop.run_until_complete(task)
+        except BaseException as exc:  # handed to the awaiting task, which re-raises it
+            error = exc
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+        with contextlib.suppress(RuntimeError):  # the caller's loop may be gone at shutdown
+            caller.call_soon_threadsafe(deliver, result, error)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        loop, task = held.get("loop"), held.get("task")
+        if isinstance(loop, asyncio.AbstractEventLoop) and isinstance(task, asyncio.Task):
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        raise
+
+
 async def crawl(rt: Runtime) -> RoundReport:
     """Poll every source that is due."""
     due = await asyncio.to_thread(due_now, rt)
-    return await crawl_these(rt, due)
+    return await crawl_in_thread(rt, due)
 
 
 # ---- article stages ----------------------------------------------------------------------------------------------

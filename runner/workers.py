@@ -38,7 +38,7 @@ from procrastinate import exceptions as pexc
 from sqlalchemy.engine import make_url
 
 from runner.loop import NEXT, did_work
-from runner.stages import STAGES, crawl_these, due_now
+from runner.stages import STAGES, crawl_in_thread, due_now
 from yuqing.errors import ConfigError
 from yuqing.settings import Settings
 
@@ -187,7 +187,7 @@ async def crawl_source(context: procrastinate.JobContext, source_id: str) -> Non
     due = [s for s in await asyncio.to_thread(due_now, rt) if s.id == source_id]
     if not due:
         return
-    report = await crawl_these(rt, due)
+    report = await crawl_in_thread(rt, due)  # Scrapy off this loop: the heartbeat keeps beating
     log.info("stage crawl", extra={"stage": "crawl", "source": source_id, "new_articles": report.new_articles,
                                    "errors": len(report.errors)})
     if report.new_articles:
@@ -251,8 +251,6 @@ async def run_worker(settings: Settings, stages: Iterable[str], *, concurrency: 
 
     chosen = check_stages(stages)
     app = build_app(settings)  # refuses SQLite before anything is loaded
-    if "crawl" in chosen:  # Scrapy's imports take seconds: done now, not on the loop inside the first crawl job
-        import crawlers.crawl  # noqa: F401
     engine = engine_for(settings)
     classifier = None
     if "classify" not in chosen:  # a worker that does not classify needs no model: the rule baseline stands in

@@ -1,0 +1,152 @@
+"""``yuqing worker`` end to end on the real PostgreSQL: worker processes started with the CLI, as a deployment
+would, each on a group of stages, take a local news site's crawl to an alert whose messages are delivered; a crawl
+worker SIGKILLed in the middle of a crawl has that crawl finished by another worker, once. Each test has a database
+of its own (procrastinate's LISTEN/NOTIFY channels are database-wide) created and dropped around it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.core.workers_site import Site
+
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+YUQING = [sys.executable, "-m", "runner.cli"] if not (ROOT / ".venv/bin/yuqing").exists() else [
+    str(ROOT / ".venv/bin/yuqing")]
+SECRET = "workers-tests-7Hq2Lm9Xc4Vb8Nz1Rt5Wd3Kp6Gf0Js"
+
+
+class Deployment:
+    """A database, a sources file and the environment a worker process reads (``YUQING_*``)."""
+
+    def __init__(self, dsn: str, admin_dsn: str, tmp: Path, site: Site, *, slow: bool = False) -> None:
+        self.dsn, self.admin_dsn, self.tmp = dsn, admin_dsn, tmp
+        (tmp / "sources.yaml").write_text(site.sources_yaml(slow=slow), encoding="utf-8")
+        self.env = {**os.environ, "YUQING_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
+                    "YUQING_DATA_DIR": str(tmp), "YUQING_SOURCES_FILE": str(tmp / "sources.yaml"),
+                    "YUQING_ALLOW_PRIVATE_SOURCES": "jcwb,slow", "YUQING_SECRET_KEY": SECRET,
+                    "YUQING_MODEL_DIR": str(tmp / "no-model"),  # the rule baseline: no model to load
+                    "YUQING_WORKER_HEARTBEAT_SECONDS": "1", "YUQING_WORKER_STALLED_SECONDS": "6",
+                    "YUQING_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([*YUQING, *args], cwd=ROOT, env=self.env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    def worker(self, *stages: str) -> subprocess.Popen[bytes]:
+        log = (self.tmp / f"worker-{len(self.procs)}-{'-'.join(stages)}.log").open("wb")
+        proc = subprocess.Popen([*YUQING, "worker", *stages], cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def rows(self, sql: str, *args: object) -> list[tuple]:
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def one(self, sql: str, *args: object) -> object:
+        return self.rows(sql, *args)[0][0]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def deploy(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
+    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://").split("?")[0]
+    made: list[tuple[str, Deployment, Site]] = []
+
+    def make(*, slow_seconds: float = 0.0) -> Deployment:
+        name = f"yq_workers_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        site = Site(articles=2, slow_seconds=slow_seconds).start()
+        d = Deployment(admin_dsn.rsplit("/", 1)[0] + "/" + name, admin_dsn, tmp_path, site, slow=slow_seconds > 0)
+        made.append((name, d, site))
+        d.site = site  # type: ignore[attr-defined]
+        return d
+
+    yield make
+    for name, d, site in made:
+        d.stop()
+        site.stop()
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 90, procs: list | None = None) -> None:
+    """Wait until ``check()`` holds; the timeout only bounds a broken run."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        dead = [p.args[2:] for p in procs or [] if p.poll() is not None]
+        if dead:
+            pytest.fail(f"a worker exited while waiting for {what}: {dead}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_workers_on_stage_groups_take_a_crawl_to_a_delivered_alert(deploy):
+    d = deploy()
+    out = d.cli("migrate")
+    assert "job queue schema (procrastinate) created" in out
+    assert "already present" in d.cli("migrate")  # idempotent
+    d.worker("schedule", "notify")
+    d.worker("crawl", "ingest")
+    d.worker("classify", "score", "incidents")
+
+    def delivered() -> bool:
+        scored = d.one("SELECT count(*) FROM articles WHERE stage = 'scored'")
+        return scored == 2 and d.one("SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id "
+                                     "WHERE n.status = 'sent'") > 0
+
+    wait_for("both articles scored and an alert with a delivered message", delivered, procs=d.procs)
+    assert d.one("SELECT count(*) FROM articles") == 2
+    assert d.one("SELECT count(*) FROM classifications") == 2  # each article classified once
+    assert d.one("SELECT count(*) FROM alerts") == 1  # one alert for the story
+    assert d.one("SELECT count(*) FROM procrastinate_workers") == 3  # three live workers did it, by the job queue
+    assert d.site.hits.count("/feed.xml") == 1  # crawled once: not due again for 300 s
+
+
+def test_a_sigkilled_crawl_worker_has_its_crawl_finished_by_another_once(deploy):
+    d = deploy(slow_seconds=4.0)
+    d.cli("migrate")
+    d.worker("schedule")
+    victim = d.worker("crawl")
+    wait_for("the slow source's crawl to start", lambda: "/slow.xml" in d.site.hits, procs=d.procs)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    d.procs.remove(victim)
+    d.worker("crawl", "ingest")
+
+    def slow_polled() -> bool:
+        return bool(d.one("SELECT count(*) FROM source_states WHERE source_id = 'slow' "
+                          "AND last_success_at IS NOT NULL"))
+
+    wait_for("the slow source's crawl to be finished by the second worker", slow_polled, procs=d.procs)
+    time.sleep(1.0)  # long enough for a duplicate crawl to have started, if there were one
+    assert d.site.hits.count("/slow.xml") == 2  # the killed crawl and its one re-run
+    assert d.site.hits.count("/feed.xml") == 1  # the other source: crawled once, by either worker
+    urls = [u for (u,) in d.rows("SELECT url FROM articles")]
+    assert len(urls) == len(set(urls)) == 2  # nothing twice, nothing lost (both sources list the same 2 pages)
