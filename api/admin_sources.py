@@ -547,8 +547,8 @@ async def page_trial(request: Request, me: PageUser, session: SessionDep, settin
                        status.HTTP_422_UNPROCESSABLE_CONTENT)
     try:
         result = await run_in_threadpool(run_trial, session, settings, org, body)
-    except SourceRefused as exc:
+    except SourceRefused as exc:  # the trial ran and its answer is a refusal (the API says 422): shown as such
         return _render(request, "admin_source_trial.html", me, {"values": values, "errors": exc.fields,
-                                                                "result": None}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+                                                                "result": None})
     return _render(request, "admin_source_trial.html", me, {"values": values, "errors": {}, "result": result,
                                                             "tz": settings.tz})
