@@ -31,6 +31,7 @@ def config_problems(settings: Settings) -> list[tuple[str, str, str]]:
     """Every problem of the configuration as ``(file, field, reason)``, in file order; empty when all is valid."""
     from crawlers.keywords import load_keyword_plans
     from crawlers.sources import PUBLIC_CATALOGUE_FILE, add_public_catalogue, load_sources, require_private_opt_in
+    from crawlers.story_config import STORIES_FILE, load_story_config
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
     from incidents.complaints.config import COMPLAINTS_FILE, load_complaints_config
     from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
@@ -86,6 +87,7 @@ def config_problems(settings: Settings) -> list[tuple[str, str, str]]:
     attempt(lambda: load_templates(cdir / TEMPLATES_FILE))
     attempt(lambda: load_reports_config(cdir / REPORTS_FILE))
     attempt(lambda: load_evidence_config(cdir / EVIDENCE_FILE))
+    attempt(lambda: load_story_config(cdir / STORIES_FILE))
     return [(exc.path, *_level_named(exc.path, field, reason, settings.levels_path))
             for exc in errors for field, reason in exc.problems]
 

@@ -508,27 +508,28 @@ class StoryIndex:
         """Rule 6: the one story an article naming only the bank (a forum thread, a hot-list title "示例银行挤兑")
         belongs to, or None.
 
-        Every story with a telling within the window is a candidate when the article tells its event
-        (``tells_same_event``) and either shares a run or liquidity category with it while naming a spreading
-        event (``SPREADING_EVENTS``: a run at one place is "the bank is collapsing" everywhere within hours) or
-        reaches ``TOPIC_THRESHOLD`` of its topic. The article joins only when exactly one story qualifies; with
-        two (two outlets' queues the same morning) it cannot tell which it is about and founds its own."""
+        The candidates are the stories with a telling within the window whose event the article tells
+        (``tells_same_event``). With two or more (two outlets' queues the same morning) it cannot tell which one
+        it is about and founds its own. The one candidate is joined when it is a run or liquidity story (a core
+        ``SPREADING_CATEGORIES`` category) and the article names a spreading event (``SPREADING_EVENTS``: a run
+        at one place is "the bank is collapsing" everywhere within hours), or when the article reaches
+        ``TOPIC_THRESHOLD`` of its topic."""
         grams = set(grams)
         events = event_concepts(grams)
         if not events:
             return None
-        words = _evidence(risk_words, categories) | events
-        spreading = {CONCEPT_MARK + e for e in SPREADING_EVENTS}
-        found: list[UnitCandidate] = []
-        for story_id, profile in sorted(self._stories.items()):
-            if abs(at - profile.last_seen) > self.window or not profile.tells_same_event(events):
-                continue
-            shared = sorted(words & profile.core_words())
-            score = _score(grams, profile)
-            runs = events & spreading and any(w[1:] in SPREADING_CATEGORIES for w in shared if w.startswith("#"))
-            if runs or score >= TOPIC_THRESHOLD:
-                found.append(UnitCandidate(story_id, "bank_event", round(score, 4), shared))
-        return found[0] if len(found) == 1 else None
+        candidates = [(story_id, profile) for story_id, profile in sorted(self._stories.items())
+                      if abs(at - profile.last_seen) <= self.window and profile.tells_same_event(events)]
+        if len(candidates) != 1:
+            return None
+        story_id, profile = candidates[0]
+        core = profile.core_words()
+        shared = sorted((_evidence(risk_words, categories) | events) & core)
+        score = _score(grams, profile)
+        run_story = any(f"#{c}" in core for c in SPREADING_CATEGORIES)
+        if (run_story and events & {CONCEPT_MARK + e for e in SPREADING_EVENTS}) or score >= TOPIC_THRESHOLD:
+            return UnitCandidate(story_id, "bank_event", round(score, 4), shared)
+        return None
 
     def find_in_scope(self, scope: Iterable[str], risk_words: Iterable[str], at: datetime,
                       grams: Iterable[str] = (), categories: Iterable[str] = ()) -> UnitCandidate | None:
