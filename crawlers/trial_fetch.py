@@ -149,6 +149,8 @@ def _get(url: str, allowance: PrivateAllowance | None, timeout: float, max_bytes
         return guarded_get(url, allowance=allowance, timeout=timeout, max_bytes=max_bytes, client=client)
     except FetchRefused as exc:
         raise TrialRefused(str(exc), exc.reason) from None
+    except (ValueError, UnicodeError, httpx.InvalidURL) as exc:  # an address no client can send (typed by hand)
+        raise TrialRefused(f"invalid URL {url!r}: {exc}", "scheme") from None
 
 
 def _page(fetched: Fetched, matcher: Matcher, now: datetime | None) -> TrialPage:
