@@ -1,9 +1,11 @@
 """Same-story clustering and near-duplicate detection: alerts and incidents attach to stories, not to copies.
 
 A story groups everything written about one event: the first report, portal copies, rewrites, Weibo reposts, and
-short posts about the same trouble at the same outlet. Three rules decide whether an article joins a story; all
-are deterministic (fixed MinHash seed and scheme, ordered tie-breaks), so rebuilding the index from the database
-after a restart assigns the same way.
+short posts about the same trouble at the same outlet, the same event told at the branch above it or on the
+bank's name alone, and a slow story's tellings weeks apart. Six rules decide whether an article joins a story
+(the windows are set in ``config/stories.yaml``, ``crawlers.story_config``; docs/stories.md explains them for
+operators); all are deterministic (fixed MinHash seed and scheme, ordered tie-breaks), so rebuilding the index
+from the database after a restart assigns the same way.
 
 1. **Text similarity.** MinHash LSH (datasketch) over character 3-grams of the normalised title + text (letters
    and digits only, first ``MAX_CHARS`` characters). An article joins the story whose indexed texts are most
@@ -62,6 +64,44 @@ after a restart assigns the same way.
    becomes "要倒闭了？" about the bank) and ``RISK_TOPIC_FLOOR`` of the topic (reason
    ``scope_risk``), or any core evidence and ``TOPIC_THRESHOLD`` (``scope_topic``). It adds nothing to the
    unit's profile (its topic is about the bank at large).
+
+4. **A slow story over weeks** (``find_for_unit``, reason ``same_unit_slow``). Some events are practices told
+   victim after victim — insurance sold as a deposit, collection calls, fees (``SLOW_EVENTS``) — and their
+   tellings come days apart, beyond the window. An article about a unit joins that unit's story when the story's
+   last telling there is within ``slow_window`` (7 days, ``config/stories.yaml``'s ``slow_days``) of it, the
+   article names one of the story's *main* events (an event concept at least half of its tellings at the unit
+   named) that is slow, and it reaches ``RISK_TOPIC_FLOOR`` of the topic. The window runs from the last telling,
+   so a story keeps going as long as it keeps being told, and ends when it goes quiet. A happening (a swallowed
+   card, a refused withdrawal) is not slow: the same kind of thing days later is a new incident, as are other
+   events at the unit.
+
+5. **The same event on the unit's line** (``find_related``, reason ``related_unit``). An article about a unit
+   joins a story told at a unit above it (but the head office) or below it within the window — the rumour that
+   江城分行 is short of money and the queue at its 光明路支行 half an hour later, an outlet's complaint and the
+   branch's statement — when every unit the story was told at is on that line (a sibling outlet's trouble is its
+   own story, even after the branch spoke about the first), the article *tells the story's event* and it
+   shares a risk category with the story or ``RISK_TOPIC_FLOOR`` of its topic. Telling the event
+   (``_UnitActivity.tells_same_event``, over the whole story's tellings): the article names at least one event
+   concept, every event concept it names was named by some telling, and one of them is core to the story. So a
+   complaint about a refused withdrawal does not take the rumour that the bank is collapsing until the story has
+   told that too, and a swallowed card never joins a run.
+
+6. **The bank's name alone** (``find_bank_event``, reason ``bank_event``). A forum thread or a hot-list title
+   ("示例银行挤兑") names no unit. It joins the one story with a telling within the window whose event it tells,
+   when there is exactly one such story (with two — queues at two sub-branches — it cannot say which and founds
+   its own) and that story is a run or liquidity story (a core ``SPREADING_CATEGORIES`` category) while the
+   article names a run event (``SPREADING_EVENTS``), or the article reaches ``TOPIC_THRESHOLD`` of the story's
+   topic. Rules 5 and 6 compare with the *whole story's* profile (every telling, whatever unit it named,
+   including those naming only the bank), kept beside the per-unit profiles.
+
+Rules are tried in this order — 1, then 2 and 4 at the article's unit, 3 over the units below it, then 5 (an
+article about a unit) or 6 (an article naming only the bank) — and the first that finds a story decides. A
+story keeps the unit it was founded at: the incident was opened for that unit and its people are on the case,
+so a sub-branch's queue joining the branch's rumour does not hand the branch's incident to the sub-branch, and a
+branch's statement joining an outlet's story leaves the outlet's incident where it is. Only a story founded on the
+bank's name alone takes the first unit named by an article that joins it (``crawlers.ingest``). Each telling
+still keeps its own unit, reason and sub-thread (``meta['match']``). Texts are compared in simplified characters
+(OpenCC ``t2s``), full-width forms folded (``normalise``).
 
 Otherwise the article founds a new story. The founding text's signature is stored on ``Story.minhash`` (a list of
 ints), each article's topic grams and risk words on ``Article.meta['match']``, and ``StoryIndex.load`` rebuilds the
