@@ -200,6 +200,26 @@ def leader_acknowledge(session: Session, principal: Principal, *, incident_id: i
     return ack
 
 
+def merge_incident(session: Session, principal: Principal, *, incident_id: int, into: str | int, reason: str,
+                   org: OrgChart, policy: Policy | None, clock: Clock) -> Incident:
+    """合并: a commander or a leader merges this case into another about the same event (``incidents.merge``);
+    both cases must be in the caller's units. ``into`` is the other case's id or number (YQ-…). Returns the case
+    merged into."""
+    from incidents import merge
+
+    incident = _visible_incident(session, principal, incident_id)
+    _ensure_may(principal, Action.merge)
+    target = merge.find_incident(session, into)
+    if target is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"目标事件不存在（{str(into).strip()[:40]}）")
+    ensure_unit(principal, target.unit_id)
+    merged = _call(merge.merge_incident, session, incident_id=incident.id, into_id=target.id,
+                   user_login=principal.login, reason=repair_text(reason).strip(), org=org,
+                   policy=_need_policy(policy), clock=clock)
+    session.commit()
+    return merged
+
+
 def _visible_incident(session: Session, principal: Principal, incident_id: int) -> Incident:
     incident = queries.get_incident(session, incident_id=incident_id)
     if incident is None:

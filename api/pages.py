@@ -18,6 +18,7 @@ from api.actions import ALERT_HANDLERS, INCIDENT_OPENERS
 from api.deps import ClockDep, IdPath, OrgDep, PageUser, PolicyDep, Principal, SessionDep, ensure_csrf, ensure_unit
 from api.regulators import forms as regulator_forms
 from api.templating import calendar_notice
+from incidents.merge import MERGED_IN, merged_into
 from yuqing.categories import LEVEL_ORDER
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -28,7 +29,8 @@ FLASH_MESSAGES = {"ack": "已确认预警。", "dismiss": "已标记为误报。
                   "leader_ack": "已确认知悉。", "close": "已结案：终报与复盘开始计时。", "reopen": "事件已重新打开。",
                   "review": "复盘已提交。", "reassign": "任务已改派。", "na": "任务已标记为不适用。",
                   "action_item": "整改事项已标记完成。", "resurgence": "已记录研判：暂不重新打开事件。",
-                  "regulator": "报告已登记，对应的报告时限已停止。"}
+                  "regulator": "报告已登记，对应的报告时限已停止。",
+                  "merged": "已合并：另一事件已并入本事件，等级取两者中较高者。"}
 OVERVIEW_INCIDENTS = 20
 OVERVIEW_MENTIONS = 20
 EVIDENCE_PAGE_SIZE = 20  # articles per page of an incident's evidence (?evidence_page=N)
@@ -95,7 +97,7 @@ def alert_open_incident(me: PageUser, session: SessionDep, org: OrgDep, clock: C
 def incidents_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep,
                    policy: PolicyDep,
                    status_: Annotated[Literal["active", "ended", "open", "acknowledged", "responding", "monitoring",
-                                              "closed", "reviewed"] | None, Query(alias="status")] = None
+                                              "closed", "reviewed", "merged"] | None, Query(alias="status")] = None
                    ) -> Response:
     rows = queries.list_incidents(session, unit_ids=me.unit_ids, status=status_, limit=200)
     return render(request, "incidents.html", me, "incidents", {
@@ -125,7 +127,10 @@ def incident_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         "deleted_articles": _deleted_articles(session, read),
         "evidence": evidence_slice(read.story.articles if read.story else [], evidence_page),
         "regulator_forms": regulator_forms(session, me, incident, org=org, policy=policy, clock=clock,
-                                           tz=request.app.state.settings.timezone)})
+                                           tz=request.app.state.settings.timezone),
+        "merged_into": merged_into(incident),
+        "merged_in": [(e.data.get("merged"), e.data.get("merged_number")) for e in incident.events
+                      if e.kind == MERGED_IN]})
 
 
 def evidence_slice(articles: list, raw_page: str | None) -> dict[str, Any]:
@@ -355,6 +360,19 @@ def incident_close(me: PageUser, session: SessionDep, clock: ClockDep, incident_
     ensure_csrf(me, csrf_token)
     actions.close_incident(session, me, incident_id=incident_id, summary=summary, clock=clock)
     return _back(f"/incidents/{incident_id}", "close")
+
+
+@router.post("/incidents/{incident_id}/merge")
+def incident_merge(me: PageUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
+                   incident_id: IdPath, csrf_token: CsrfField = "",
+                   into: Annotated[str, Form(max_length=40)] = "", reason: Reason = "") -> Response:
+    """合并到…: this case into the one named by number (YQ-…) or id; back on the case merged into."""
+    ensure_csrf(me, csrf_token)
+    if not into.strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "请填写要合并到的事件编号（如 YQ-20261123-001）")
+    target = actions.merge_incident(session, me, incident_id=incident_id, into=into, reason=reason, org=org,
+                                    policy=policy, clock=clock)
+    return _back(f"/incidents/{target.id}", "merged")
 
 
 @router.post("/incidents/{incident_id}/reopen")

@@ -21,7 +21,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面"}
 ALERT_STATUS_LABELS = {"open": "待确认", "acknowledged": "已确认", "dismissed": "误报"}
 INCIDENT_STATUS_LABELS = {"open": "待确认", "acknowledged": "已确认", "responding": "处置中", "monitoring": "持续监测",
-                          "closed": "已结案", "reviewed": "已复盘"}  # = incidents.lifecycle.STATUS_LABELS
+                          "closed": "已结案", "reviewed": "已复盘",
+                          "merged": "已合并"}  # = incidents.lifecycle.STATUS_LABELS
 TASK_STATUS_LABELS = {"todo": "待办", "done": "已完成", "not_applicable": "不适用"}
 CHANNEL_LABELS = {"news": "新闻", "social": "社交媒体", "complaint": "投诉平台", "regulator": "监管",
                   "trending": "热榜"}

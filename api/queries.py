@@ -26,7 +26,8 @@ def ping(session: Session) -> None:
 def list_incidents(session: Session, *, unit_ids: Collection[str], status: str | None = None,
                    level: str | None = None, limit: int = 100) -> list[Incident]:
     """Incidents of the given units, most severe first, then newest (timelines loaded: the clocks read them)."""
-    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.events))
+    stmt = (select(Incident).where(Incident.unit_id.in_(unit_ids))
+            .options(selectinload(Incident.events), selectinload(Incident.tasks)))  # the clocks read both
     if status:
         stmt = stmt.where(Incident.status.in_(incident_statuses(status)))
     if level:
@@ -36,7 +37,8 @@ def list_incidents(session: Session, *, unit_ids: Collection[str], status: str |
 
 
 def incident_statuses(status: str) -> list[str]:
-    """A status filter: ``active`` (every status before closing), ``ended`` (closed or reviewed) or one status."""
+    """A status filter: ``active`` (every status before closing), ``ended`` (closed, reviewed or merged) or one
+    status."""
     from incidents.lifecycle import ACTIVE, ENDED
 
     groups = {"active": ACTIVE, "ended": ENDED}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.examples import example
 
@@ -477,6 +477,26 @@ class NoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "已知悉，请按预案处置"}]})
 
     note: str = Field(default="", max_length=2000)
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"into": "YQ-20261123-001", "reason": "同一事件：网点拒付后客户家属发帖"}]})
+
+    into: int | str = Field(description="the incident to merge into: its id or its number (YQ-…)")
+    reason: str = Field(default="", max_length=500)
+
+    @field_validator("into")
+    @classmethod
+    def _into(cls, value: int | str) -> int | str:
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("incident id must be positive")
+            return value
+        text = value.strip()
+        if not text or len(text) > 40:
+            raise ValueError("give the incident's id or number (YQ-…)")
+        return text
 
 
 class ActionItemIn(BaseModel):

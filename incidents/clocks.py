@@ -73,6 +73,7 @@ class IncidentFacts:
     closed_at: datetime | None = None
     reports: Mapping[str, Sequence[datetime]] = field(default_factory=dict)  # kind -> times filed
     step_deadlines: Mapping[str, datetime] = field(default_factory=dict)  # STEP_CLOCKS key -> its task's due
+    merged: bool = False  # merged into another case (incidents.merge): closed, and 终报 / 复盘 are the other's
 
     @property
     def level(self) -> str:
@@ -178,7 +179,7 @@ def compute_clocks(facts: IncidentFacts, *, policy: Policy, now: datetime,
         out.append(ReportingClock("update_report", CLOCK_LABELS["update_report"], anchor, due, None,
                                   clock_status(anchor, due, None, now, frac)))
 
-    if facts.closed_at is not None:
+    if facts.closed_at is not None and not facts.merged:
         closed = facts.closed_at
         due = closed + timedelta(minutes=lf.final_report_minutes_after_close)
         done = first("final_report", closed)

@@ -14,6 +14,8 @@ Decisions (also in docs/architecture.md):
 * reports (初报 / 续报 / 终报), reports to the regulator and the central bank (``incidents.regulators``) and the
   review (复盘) are filed by the commander or a leader — they are the office's written word to leadership and the
   regulator, so the duty monitor drafts them outside and does not file;
+* merging a case into another about the same event (合并, ``incidents.merge``) is for the commander or a leader; the
+  merged case ends as ``merged`` (已合并): nothing more is done on it, the case it joined carries the event on;
 * a leader's acknowledgement (领导知悉) is a leader's own act, and so is a leader sign-off task (审签);
 * a liaison completes only tasks owned by the liaison role of its own unit; monitors complete monitor tasks;
   the commander and leaders complete any task except a leader's; admins run the system, not the case.
@@ -34,6 +36,7 @@ class IncidentStatus(StrEnum):
     monitoring = "monitoring"  # the response is done; the story is being watched until it fades
     closed = "closed"  # over; 终报 and 复盘 are owed
     reviewed = "reviewed"  # 复盘 filed
+    merged = "merged"  # merged into another incident about the same event (incidents.merge); final
 
 
 STATUS_LABELS = {
@@ -43,10 +46,13 @@ STATUS_LABELS = {
     IncidentStatus.monitoring: "持续监测",
     IncidentStatus.closed: "已结案",
     IncidentStatus.reviewed: "已复盘",
+    IncidentStatus.merged: "已合并",
 }
 ACTIVE = frozenset({IncidentStatus.open, IncidentStatus.acknowledged, IncidentStatus.responding,
                     IncidentStatus.monitoring})
-ENDED = frozenset({IncidentStatus.closed, IncidentStatus.reviewed})
+# Over: closed (终报 and 复盘 owed), reviewed, or merged into another case (which owes them instead).
+CLOSED = frozenset({IncidentStatus.closed, IncidentStatus.reviewed})
+ENDED = CLOSED | {IncidentStatus.merged}
 
 
 class Action(StrEnum):
@@ -63,6 +69,7 @@ class Action(StrEnum):
     leader_ack = "leader_ack"
     reassign_task = "reassign_task"
     task_not_applicable = "task_not_applicable"
+    merge = "merge"  # merge this case into another (incidents.merge)
 
 
 ACTION_LABELS = {
@@ -70,6 +77,7 @@ ACTION_LABELS = {
     Action.review: "提交复盘", Action.reopen: "重新打开", Action.change_level: "调整等级",
     Action.file_report: "报送报告", Action.regulator_report: "登记监管报告",
     Action.leader_ack: "领导确认知悉", Action.reassign_task: "改派任务", Action.task_not_applicable: "标记任务不适用",
+    Action.merge: "合并事件",
 }
 
 # action -> (statuses it may start from, status it leads to; None = the status does not change)
@@ -83,11 +91,12 @@ TRANSITIONS: dict[Action, tuple[frozenset[IncidentStatus], IncidentStatus | None
     Action.reopen: (frozenset({IncidentStatus.monitoring, IncidentStatus.closed, IncidentStatus.reviewed}),
                     IncidentStatus.responding),
     Action.change_level: (ACTIVE, None),
-    Action.file_report: (ACTIVE | ENDED, None),  # which kind when: see incidents.flows.file_report
-    Action.regulator_report: (ACTIVE | ENDED, None),  # a late report is still recorded
-    Action.leader_ack: (ACTIVE | ENDED, None),
+    Action.file_report: (ACTIVE | CLOSED, None),  # which kind when: see incidents.flows.file_report
+    Action.regulator_report: (ACTIVE | CLOSED, None),  # a late report is still recorded
+    Action.leader_ack: (ACTIVE | CLOSED, None),
     Action.reassign_task: (ACTIVE, None),
     Action.task_not_applicable: (ACTIVE, None),
+    Action.merge: (ACTIVE, IncidentStatus.merged),
 }
 
 _CASE_RUNNERS = frozenset({Role.commander, Role.leader})
@@ -104,6 +113,7 @@ ACTION_ROLES: dict[Action, frozenset[Role]] = {
     Action.leader_ack: frozenset({Role.leader}),
     Action.reassign_task: _CASE_RUNNERS,
     Action.task_not_applicable: _CASE_RUNNERS,
+    Action.merge: _CASE_RUNNERS,
 }
 # Tasks whose completion is a leader's own act: sign-offs, and the leadership notice (= a leader's acknowledgement).
 LEADERSHIP_NOTICE_TASK = "leadership_notice"

@@ -338,11 +338,17 @@ def reports_of(session: Session, incident_id: int) -> list[RegulatorReport]:
                                 .order_by(RegulatorReport.reported_at, RegulatorReport.id)))
 
 
-def first_report_times(session: Session, incident_id: int) -> dict[str, datetime]:
-    """kind -> when the first report of that kind was recorded (what stops its clock)."""
-    rows = session.execute(select(RegulatorReport.kind, func.min(RegulatorReport.reported_at))
-                           .where(RegulatorReport.incident_id == incident_id).group_by(RegulatorReport.kind))
-    return {kind: ensure_utc(at) for kind, at in rows}
+def first_report_times_of(session: Session, incident_ids: list[int]) -> dict[int, dict[str, datetime]]:
+    """incident -> kind -> when the first report of that kind was recorded (what stops its clock), for several
+    incidents in one query (incidents without a report are left out)."""
+    out: dict[int, dict[str, datetime]] = {}
+    rows = session.execute(select(RegulatorReport.incident_id, RegulatorReport.kind,
+                                  func.min(RegulatorReport.reported_at))
+                           .where(RegulatorReport.incident_id.in_(incident_ids))
+                           .group_by(RegulatorReport.incident_id, RegulatorReport.kind))
+    for incident_id, kind, at in rows:
+        out.setdefault(incident_id, {})[kind] = ensure_utc(at)
+    return out
 
 
 def record_report(session: Session, *, incident_id: int, method: str, text: str, user_login: str, org: OrgChart,

@@ -19,6 +19,7 @@ from api.schemas import (
     IncidentListRead,
     IncidentRead,
     LevelChangeRequest,
+    MergeRequest,
     NoteRequest,
     ReasonRequest,
     ReportRead,
@@ -36,7 +37,8 @@ from yuqing.org import OrgChart
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
 
 LevelParam = Literal["I", "II", "III", "IV"]
-StatusParam = Literal["active", "ended", "open", "acknowledged", "responding", "monitoring", "closed", "reviewed"]
+StatusParam = Literal["active", "ended", "open", "acknowledged", "responding", "monitoring", "closed", "reviewed",
+                      "merged"]
 
 
 @router.get("", response_model=Page[IncidentListRead], summary="事件列表（默认：级别高的在前，再按立案时间）")
@@ -165,6 +167,15 @@ def reopen(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: Cloc
            incident_id: IdPath, body: ReasonRequest) -> IncidentRead:
     actions.reopen_incident(session, principal, incident_id=incident_id, reason=body.reason, clock=clock)
     return _read(session, org, incident_id, policy, clock)
+
+
+@router.post("/{incident_id}/merge", response_model=IncidentRead,
+             summary="合并到另一事件（同一事件的两个案件；返回合并后的目标事件）")
+def merge(principal: CurrentUser, session: SessionDep, org: OrgDep, clock: ClockDep, policy: PolicyDep,
+          incident_id: IdPath, body: MergeRequest) -> IncidentRead:
+    target = actions.merge_incident(session, principal, incident_id=incident_id, into=body.into, reason=body.reason,
+                                    org=org, policy=policy, clock=clock)
+    return _read(session, org, target.id, policy, clock)
 
 
 @router.post("/{incident_id}/review", response_model=IncidentRead, summary="提交复盘")

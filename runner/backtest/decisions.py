@@ -7,7 +7,9 @@ Nothing here decides anything: every decision is a row the pipeline wrote during
   shows only its current level);
 * ``incident_opened``, ``level_changed``, ``task_overdue`` (a task's or a reporting clock's overdue step),
   ``reminder``, ``group_unacknowledged``, ``resurgence``, ``risk_rose_after_close``, ``complaint_linked``,
-  ``playbook_added`` — the incident's timeline events;
+  ``playbook_added`` — the incident's timeline events; ``incident_merged`` — the ``merged_into`` event a merge
+  (``incidents.merge``) writes on the case merged away, naming the case it joined (``into``). The pipeline never
+  merges by itself: a merge is a person's act, so a replay shows one only when someone merged in its database;
 * ``escalated`` — the audit log's ``alert.escalate`` entries (an alert past its acknowledgement deadline moved up
   its chain, with or without an incident);
 * ``notification`` — outbox rows the delivery code marked sent after handing them to a (recording) channel, one
@@ -40,6 +42,7 @@ TIMELINE_DECISIONS = {
     "risk_rose_after_close": "risk_rose_after_close",
     "complaint_linked": "complaint_linked",
     "playbook_added": "playbook_added",
+    "merged_into": "incident_merged",
 }
 _ORDER = {"alert_opened": 0, "alert_level_changed": 1, "incident_opened": 2, "level_changed": 3, "escalated": 4,
           "reminder": 5, "task_overdue": 6, "notification": 9}
@@ -106,6 +109,8 @@ def collect(done: Replayed) -> dict[str, Any]:
                 extra = {"what": ev.data.get("item"), "step": ev.data.get("step")}
             elif ev.kind == "level_changed":
                 extra = {"from": ev.data.get("from")}
+            elif ev.kind == "merged_into":
+                extra = {"into": ev.data.get("into"), "into_number": ev.data.get("into_number"), "by": ev.actor}
             add(ev.at, TIMELINE_DECISIONS[ev.kind], incident=ev.incident_id,
                 alert=alert_of_incident.get(ev.incident_id), level=incident_level(ev.incident_id, ev.at),
                 story_id=inc.story_id if inc else None, **extra)
@@ -180,6 +185,7 @@ def collect(done: Replayed) -> dict[str, Any]:
             hist = history.get(inc.id) or [(ensure_utc(inc.opened_at), inc.level)]
             summary_incidents.append({
                 "id": inc.id, "number": inc.number, "unit": inc.unit_id, "opened_at": iso(inc.opened_at),
+                "status": inc.status,
                 "level": inc.level, "level_history": [{"level": lv, "at": iso(at)} for at, lv in hist],
                 "title": inc.title, "items": items_of(inc.story_id)})
         stats = done.stats

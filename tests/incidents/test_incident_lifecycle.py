@@ -59,7 +59,16 @@ def clocks(session, incident, policy, clock) -> dict[str, object]:
 
 
 def to_status(session, incident, status: IncidentStatus, clock, org, policy) -> None:
-    """Walk a fresh case along the main path up to ``status``."""
+    """Walk a fresh case along the main path up to ``status`` (``merged``: merged into a second fresh case)."""
+    if status == IncidentStatus.merged:
+        from incidents.merge import merge_incident
+
+        other = open_case(session, org, policy, clock)
+        clock.advance(60)
+        merge_incident(session, incident_id=incident.id, into_id=other.id, user_login="liuqiang", reason="同一事件",
+                       org=org, policy=policy, clock=clock)
+        assert incident.status == status
+        return
     path = [IncidentStatus.acknowledged, IncidentStatus.responding, IncidentStatus.monitoring,
             IncidentStatus.closed, IncidentStatus.reviewed]
     for step in path[: path.index(status) + 1] if status != IncidentStatus.open else []:
