@@ -50,6 +50,7 @@ DOCUMENTS: dict[str, str] = {
     "complaints.yaml": "投诉处理：时限、客户信息可见范围、考核目标",
     "evidence.yaml": "证据留存：删帖监测、截图任务",
     "holidays.yaml": "节假日与调休（chinesecalendar 未收录的年份）",
+    "stories.yaml": "事件归并：同一事件在多长时间内继续接收新的报道",
 }
 CHECKLIST_DESCRIPTION = "处置清单：各步骤的负责角色与时限"
 _NAME = re.compile(r"^(?:[a-z][a-z0-9_.-]*\.yaml|checklists/[A-Za-z0-9][A-Za-z0-9_.-]*\.yaml)$")
