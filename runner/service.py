@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from runner.loop import run_stage_loops
 from runner.runtime import build_runtime
+from yuqing import config_store
 from yuqing.clock import Clock, SystemClock
 from yuqing.db import engine_for, make_sessionmaker
 from yuqing.migrate import upgrade
@@ -57,11 +58,13 @@ async def run_api_only(settings: Settings) -> None:
     clock = SystemClock()
     engine = engine_for(settings)
     upgrade(engine)
-    org = load_org(settings.org_path)
     session_factory = make_sessionmaker(engine)
+    with session_factory() as session:  # documents saved in the admin console win over the files
+        effective, _ = config_store.effective_settings(session, settings)
+    org = load_org(effective.org_path)
     prepare_accounts(session_factory, org, clock=clock)
     app = create_app(settings=settings, session_factory=session_factory, org=org,
-                     clock=clock, policy=load_policy(settings.levels_path, settings.checklists_path))
+                     clock=clock, policy=load_policy(effective.levels_path, effective.checklists_path))
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
     announce_dashboard(settings)
