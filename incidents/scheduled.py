@@ -31,12 +31,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from incidents import queries
-from incidents.clocks import CLOCK_LABELS, compute_clocks
+from incidents.clocks import CLOCK_LABELS, IncidentFacts, compute_clocks
 from incidents.deadline_notices import DeadlineNotice
 from incidents.escalation import next_step
 from incidents.levels import level_title
@@ -124,17 +125,32 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
 
 def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
     """Remind the owners of tasks and clocks about to fall due, and escalate overdue ones one step at a time;
-    returns how many notices were queued."""
+    returns how many notices were queued.
+
+    Runs every pipeline round over every case that can still owe something, so it reads in bulk: the cases with
+    their tasks, the facts their clocks are computed from (``queries.incidents_facts``) and the notices already
+    sent, each in a fixed number of queries whatever the number of cases. A case only writes its own notices, so
+    reading them all first gives what reading each case in turn would."""
     now = clock.now()
     count = 0
-    for incident in session.scalars(select(Incident).where(Incident.status.in_(_WATCHED)).order_by(Incident.id)):
-        sent = {(n.item, n.due_at, n.step): n for n in
-                session.scalars(select(DeadlineNotice).where(DeadlineNotice.incident_id == incident.id))}
-        for item in _deadline_items(session, incident, org=org, policy=policy, now=now):
+    incidents = session.scalars(select(Incident).where(Incident.status.in_(_WATCHED))
+                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
+    facts = queries.incidents_facts(session, incidents)
+    sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
+    if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent, read on every round
+        for n in session.execute(select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at,
+                                        DeadlineNotice.step, DeadlineNotice.at)
+                                 .where(DeadlineNotice.incident_id.in_(list(sent_by)))):
+            sent_by[n.incident_id][(n.item, n.due_at, n.step)] = n
+    for incident in incidents:
+        sent = sent_by[incident.id]
+        chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the case's overdue chains, by owners
+        for item in _deadline_items(session, incident, org=org, policy=policy, now=now, facts=facts[incident.id]):
             if now < item.due_at:
                 count += _remind(session, incident, item, sent, org=org, policy=policy, now=now)
             else:
-                count += _escalate_overdue(session, incident, item, sent, org=org, policy=policy, now=now)
+                count += _escalate_overdue(session, incident, item, sent, org=org, policy=policy, now=now,
+                                           chains=chains)
     session.flush()
     return count
 
@@ -145,21 +161,29 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
     round listing the groups they are told about; returns how many groups were escalated."""
     now = clock.now()
     count = 0
-    for incident in session.scalars(select(Incident).where(Incident.status.in_(ACTIVE)).order_by(Incident.id)):
-        told = max((e for e in incident.events if e.kind == "reporting_chain"), key=lambda e: (e.at, e.id or 0),
-                   default=None)
-        if told is None:
-            continue
+    # the latest telling of each running case, read in one query (not each case's whole timeline)
+    latest: dict[int, TimelineEvent] = {}
+    for ev in session.scalars(select(TimelineEvent).join(Incident, Incident.id == TimelineEvent.incident_id)
+                              .where(Incident.status.in_(ACTIVE), TimelineEvent.kind == "reporting_chain")
+                              .order_by(TimelineEvent.at, TimelineEvent.id)):
+        latest[ev.incident_id] = ev
+    for incident_id in sorted(latest):
+        told = latest[incident_id]
+        incident = told.incident
         level = str(told.data.get("level", incident.level))
         if policy.levels_file.quiet_until(level, now) is not None:
+            continue
+        due_groups = [g for g in told.data.get("groups", [])
+                      if g.get("people") and now >= datetime.fromisoformat(g["ack_due_at"])]
+        if not due_groups:
             continue
         done = set(session.scalars(select(DeadlineNotice.item).where(DeadlineNotice.incident_id == incident.id,
                                                                      DeadlineNotice.step == "group_missed")))
         missed = []
-        for group in told.data.get("groups", []):
+        for group in due_groups:
             due = datetime.fromisoformat(group["ack_due_at"])
             item = f"group:{told.id}:{group['group']}"
-            if group.get("people") and now >= due and item not in done:
+            if item not in done:
                 label = plain_line(group.get("label") or group["group"], 40)
                 missed.append(MissedGroup(item, str(group["group"]), label, due, tuple(_people(org, group["people"]))))
         if missed:
@@ -197,25 +221,32 @@ class DeadlineItem:
     owner_label: str
 
 
-Sent = dict[tuple[str, datetime, str], DeadlineNotice]  # (item, deadline, step) -> the notice already sent
+# (item, deadline, step) -> the notice already sent (a DeadlineNotice or a row of its columns: ``.at`` is read)
+Sent = dict[tuple[str, datetime, str], Any]
 
 
-def _deadline_items(session: Session, incident: Incident, *, org: OrgChart, policy: Policy,
-                    now: datetime) -> list[DeadlineItem]:
-    """The open tasks with a deadline (while the case runs) and the running clocks no task stands for."""
+def _deadline_items(session: Session, incident: Incident, *, org: OrgChart, policy: Policy, now: datetime,
+                    facts: IncidentFacts | None = None) -> list[DeadlineItem]:
+    """The open tasks with a deadline (while the case runs) and the running clocks no task stands for (``facts``:
+    the case's clock facts when the caller read them in bulk)."""
     items = []
     reach_leaders = Role.leader in policy.levels_file.overdue_roles(incident.level)
     if incident.status in ACTIVE:
+        owners_of: dict[tuple[str, str | None], list[Person]] = {}  # the case's tasks share a few owner roles
         for task in incident.tasks:
             if task.status != TaskStatus.todo or task.due_at is None:
                 continue
-            owners = _task_owners(org, incident, task.owner_role, task.owner_id)
-            if not reach_leaders:  # level IV: a leader's step is brought to the leader by the commander
-                owners = [p for p in owners if Role.leader not in p.roles] or _commanders(org, incident)
+            owners = owners_of.get((task.owner_role, task.owner_id))
+            if owners is None:
+                owners = _task_owners(org, incident, task.owner_role, task.owner_id)
+                if not reach_leaders:  # level IV: a leader's step is brought to the leader by the commander
+                    owners = [p for p in owners if Role.leader not in p.roles] or _commanders(org, incident)
+                owners_of[(task.owner_role, task.owner_id)] = owners
             items.append(DeadlineItem(f"task:{task.id}", f"任务“{plain_line(task.title, 60)}”", incident.opened_at,
                                       task.due_at, tuple(owners), "负责人"))
     task_keys = {t.key for t in incident.tasks}
-    facts = queries.incident_facts(session, incident)
+    if facts is None:
+        facts = queries.incident_facts(session, incident)
     for c in compute_clocks(facts, policy=policy, now=now):
         if c.key == "ack" or c.key in task_keys or not c.is_open:
             continue
@@ -248,15 +279,25 @@ def _remind(session: Session, incident: Incident, item: DeadlineItem, sent: Sent
 
 
 def _escalate_overdue(session: Session, incident: Incident, item: DeadlineItem, sent: Sent, *, org: OrgChart,
-                      policy: Policy, now: datetime) -> int:
-    """Tell the next step of the overdue chain (owner, then each role up) once it is due; one step per run."""
+                      policy: Policy, now: datetime,
+                      chains: dict[tuple, list[tuple[str, str, list[Person]]]] | None = None) -> int:
+    """Tell the next step of the overdue chain (owner, then each role up) once it is due; one step per run.
+    ``chains``: the chains already worked out for this case in this run, by owners (the same owners of the same
+    case give the same chain)."""
     lf = policy.levels_file
     delay = timedelta(minutes=lf.reminders.escalate_after_minutes_by_level[incident.level])  # type: ignore[index]
     deadline = _local(item.due_at, policy)
     minutes_late = int((now - item.due_at).total_seconds() // 60)
     told: list[str] = []  # the steps already taken, e.g. 负责人（王敏、赵磊）
     due_at = item.due_at
-    for step, label, people in _overdue_chain(org, incident, item, policy):
+    if chains is None:
+        chain = _overdue_chain(org, incident, item, policy)
+    else:
+        who = (item.owner_label, tuple(p.id for p in item.owners))
+        chain = chains.get(who)
+        if chain is None:
+            chain = chains[who] = _overdue_chain(org, incident, item, policy)
+    for step, label, people in chain:
         done = sent.get((item.key, item.due_at, f"overdue:{step}"))
         if done is not None:
             told.append(f"{label}（{_names(people)}）")

@@ -140,6 +140,23 @@ class WorkingCalendar:
         self.extra_workdays = frozenset(extra_workdays)
         self.years: Mapping[int, YearSchedule] = dict(years or {})
         self.fallback_years: set[int] = set()
+        # (date, n) -> the n-th working day after it: every complaint's and report's deadline is counted on every
+        # pipeline round, and the answer never changes for a calendar (its data is fixed once it is built)
+        self._after: dict[tuple[date, int], date] = {}
+
+    def workday_after(self, day: date, n: int) -> date:
+        """The ``n``-th working day after ``day`` (``n`` positive)."""
+        found = self._after.get((day, n))
+        if found is None:
+            found, counted = day, 0
+            while counted < n:
+                found += timedelta(days=1)
+                if self.is_workday(found):
+                    counted += 1
+            if len(self._after) > 100_000:  # a bound, never reached by a deployment's dates
+                self._after.clear()
+            self._after[(day, n)] = found
+        return found
 
     def is_workday(self, day: date) -> bool:
         if day in self.extra_workdays:
@@ -289,12 +306,7 @@ def add_working_days(start: datetime, n: int, tz: str | ZoneInfo = "Asia/Shangha
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     cal = calendar or default_calendar()
     local = start.astimezone(zone)
-    day = local.date()
-    counted = 0
-    while counted < n:
-        day += timedelta(days=1)
-        if cal.is_workday(day):
-            counted += 1
+    day = cal.workday_after(local.date(), n)
     result = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone)
     return result.astimezone(ZoneInfo("UTC"))
 

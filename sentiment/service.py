@@ -267,6 +267,18 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
         return None
     hour_ago = now - timedelta(hours=1)
     facts, engagement_before = [], 0
+    # each article's latest spread sample an hour ago, for all the story's articles in one query (a big story is
+    # re-scored on every round it grows: one query per article made that quadratic)
+    before: dict[int, ArticleMetricSample] = {}
+    if any((article.published_at or article.fetched_at) <= hour_ago for article, _ in rows):
+        latest = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
+                  .where(ArticleMetricSample.article_id.in_(select(Article.id).where(Article.story_id == story.id)),
+                         ArticleMetricSample.observed_at <= hour_ago)
+                  .group_by(ArticleMetricSample.article_id).subquery())
+        for sample in session.scalars(select(ArticleMetricSample).join(
+                latest, (latest.c.article_id == ArticleMetricSample.article_id)
+                & (latest.c.at == ArticleMetricSample.observed_at))):
+            before[sample.article_id] = sample  # (article_id, observed_at) is unique: one per article
     for article, cls in rows:
         m = article.metrics or {}
         published = article.published_at or article.fetched_at
@@ -279,10 +291,7 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title),
             trending=trending_facts(article, _rank_samples(session, article))))
         if published <= hour_ago:
-            sample = session.scalars(
-                select(ArticleMetricSample).where(ArticleMetricSample.article_id == article.id,
-                                                  ArticleMetricSample.observed_at <= hour_ago)
-                .order_by(ArticleMetricSample.observed_at.desc()).limit(1)).first()
+            sample = before.get(article.id)
             if sample is not None:
                 engagement_before += sample.reposts + sample.comments + sample.likes
     unit_kind = "head_office"

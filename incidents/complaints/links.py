@@ -33,7 +33,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crawlers.models import Article, ArticleStage, Channel, Mention, Story
 from incidents.clocks import policy_calendar
@@ -255,6 +255,9 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
     citing the record and its time. Returns how many tasks changed."""
     if incident.status in ENDED:
         return 0
+    steps = [t for t in incident.tasks if t.key in _STEP_CLOCKS and t.status == TaskStatus.todo]
+    if not steps:  # nothing left to keep in line (checked first: this runs for every linked case every round)
+        return 0
     c = session.scalar(select(Complaint).where(Complaint.incident_id == incident.id)
                        .order_by(Complaint.received_at, Complaint.id).limit(1))
     if c is None:
@@ -263,21 +266,22 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
     due = deadlines(c.received_at, c.severity, cfg, tz=policy.timezone, calendar=policy_calendar(policy),
                     reply_base_at=c.reply_base_at, reply_limit_days=c.reply_limit_days)
     urgent = c.severity == Severity.urgent
-    done = {"register_complaint": (c.entered_at, c.entered_by, f"已登记投诉 {c.number}"),
-            "contact_complainant": (c.contacted_at, _actor_of(c, "contacted", "acknowledged"),
+    # step -> (when the record completes it, who did it (read from the complaint's timeline only when needed), note)
+    done = {"register_complaint": (c.entered_at, lambda: c.entered_by, f"已登记投诉 {c.number}"),
+            "contact_complainant": (c.contacted_at, lambda: _actor_of(c, "contacted", "acknowledged"),
                                     f"投诉 {c.number} 已联系客户"),
-            "preliminary_solution": (c.preliminary_at, _actor_of(c, "preliminary", "proposed"),
+            "preliminary_solution": (c.preliminary_at, lambda: _actor_of(c, "preliminary", "proposed"),
                                      f"投诉 {c.number} 已提出初步方案"),
-            "resolve_case": (c.resolved_at, c.closed_by or _actor_of(c, "closed"), f"投诉 {c.number} 已办结"),
-            "return_visit": (c.return_visit_at, _actor_of(c, "return_visit"),
+            "resolve_case": (c.resolved_at, lambda: c.closed_by or _actor_of(c, "closed"),
+                             f"投诉 {c.number} 已办结"),
+            "return_visit": (c.return_visit_at, lambda: _actor_of(c, "return_visit"),
                              f"投诉 {c.number} 已回访")}
     local = local_time(ensure_utc(c.received_at), policy.timezone)
     changed = 0
-    for task in incident.tasks:
-        if task.key not in _STEP_CLOCKS or task.status != TaskStatus.todo:
-            continue
-        at, who, note = done[task.key]
+    for task in steps:
+        at, actor, note = done[task.key]
         if at is not None:
+            who = actor()
             task.status, task.done_at, task.done_by = TaskStatus.done, ensure_utc(at), (who or SYSTEM)[:64]
             task.note = f"{note}（以投诉记录为准）"
             session.add(TimelineEvent(incident=incident, at=now, kind="task_done", actor=SYSTEM,
@@ -306,9 +310,10 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
 
 def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) -> int:
     """:func:`sync_incident_tasks` for every running incident with a linked complaint (the scheduled round)."""
-    ids = set(session.scalars(select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))))
+    ids = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
     changed = 0
-    for incident in session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)):
+    for incident in session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.status.not_in(list(ENDED)))
+                                    .options(selectinload(Incident.tasks)).order_by(Incident.id)):
         changed += sync_incident_tasks(session, incident, policy=policy, now=now)
     return changed
 

@@ -99,6 +99,7 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
     by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
     for n in session.scalars(select(ComplaintNotice).where(ComplaintNotice.complaint_id.in_(open_ids))):
         by_complaint.setdefault(n.complaint_id, {})[(n.item, ensure_utc(n.due_at), n.step)] = n
+    chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the overdue chains of this round, by who
     for c in complaints:
         sent = by_complaint[c.id]
         count += tell_leadership(session, c, sent, org=org, policy=policy, now=now)
@@ -109,7 +110,8 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
             if now < clk.due:
                 count += _remind(session, c, clk, owners, sent, org=org, policy=policy, now=now)
             else:
-                count += _escalate_overdue(session, c, clk, owners, sent, org=org, policy=policy, now=now)
+                count += _escalate_overdue(session, c, clk, owners, sent, org=org, policy=policy, now=now,
+                                           chains=chains)
         count += _follow_up(session, c, owners, sent, org=org, policy=policy, now=now)
     session.flush()
     return count
@@ -211,9 +213,12 @@ def _remind(session: Session, c: Complaint, clk: ComplaintClock, owners: list[Pe
 
 
 def _escalate_overdue(session: Session, c: Complaint, clk: ComplaintClock, owners: list[Person], sent: Sent, *,
-                      org: OrgChart, policy: Policy, now: datetime) -> int:
+                      org: OrgChart, policy: Policy, now: datetime,
+                      chains: dict[tuple, list[tuple[str, str, list[Person]]]] | None = None) -> int:
     """Tell the next step of the overdue chain (owner, commander, leader in charge) once it is due; one step per
-    run, each ``escalate_after_minutes_by_severity`` after the previous one."""
+    run, each ``escalate_after_minutes_by_severity`` after the previous one. ``chains``: the round's chains by
+    (handling unit, assignee or not, owners) — the same org chart gives the same chain, so a round with many
+    overdue complaints of one unit looks it up once."""
     cfg = policy.complaints
     item = f"clock:{clk.key}"
     delay = timedelta(minutes=cfg.reminders.escalate_after_minutes_by_severity[Severity(c.severity)])
@@ -222,7 +227,14 @@ def _escalate_overdue(session: Session, c: Complaint, clk: ComplaintClock, owner
     told: list[str] = []
     due_at = clk.due
     what = f"“{clk.label}”时限"
-    for step, label, people in overdue_chain(org, c, owners, cfg):
+    if chains is None:
+        chain = overdue_chain(org, c, owners, cfg)
+    else:
+        who = (c.handling_unit_id, bool(c.assignee_id), tuple(p.id for p in owners))
+        chain = chains.get(who)
+        if chain is None:
+            chain = chains[who] = overdue_chain(org, c, owners, cfg)
+    for step, label, people in chain:
         done = sent.get((item, clk.due, f"overdue:{step}"))
         if done is not None:
             told.append(f"{label}（{_names(people)}）")
