@@ -1,14 +1,20 @@
 """``yuqing worker`` end to end on the real PostgreSQL: worker processes started with the CLI, as a deployment
 would, each on a group of stages, take a local news site's crawl to an alert whose messages are delivered; a crawl
-worker SIGKILLed in the middle of a crawl has that crawl finished by another worker, once. Each test has a database
+worker SIGKILLed in the middle of a crawl has that crawl finished by another worker, once; with one source hanging
+its crawl and the mail relay blackholed, the alert's webhook message goes out and an escalation fires within
+seconds of its deadline. Most of each test's time is the workers' start-up (building the runtime). Each test has a database
 of its own (procrastinate's LISTEN/NOTIFY channels are database-wide) created and dropped around it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,8 +22,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
-from tests.core.workers_site import Site
+from tests.core.workers_site import Receiver, Site
 
 pytestmark = pytest.mark.postgres
 
@@ -150,3 +157,74 @@ def test_a_sigkilled_crawl_worker_has_its_crawl_finished_by_another_once(deploy)
     assert d.site.hits.count("/feed.xml") == 1  # the other source: crawled once, by either worker
     urls = [u for (u,) in d.rows("SELECT url FROM articles")]
     assert len(urls) == len(set(urls)) == 2  # nothing twice, nothing lost (both sources list the same 2 pages)
+
+
+class Blackhole:
+    """A TCP port on 127.0.0.1 that accepts every connection and never says a word (a stalled mail relay)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.accepted.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def test_escalation_and_the_webhook_go_out_while_a_crawl_hangs_and_the_mail_relay_is_blackholed(deploy, tmp_path):
+    hole, hook = Blackhole(), Receiver().start()
+    try:
+        d = deploy(slow_seconds=120.0)
+        config = tmp_path / "config"
+        shutil.copytree(ROOT / "config", config)
+        channels = yaml.safe_load((config / "channels.yaml").read_text(encoding="utf-8"))
+        channels["channels"]["email"].update(enabled=True, smtp_port=hole.port, timeout_seconds=20)
+        channels["channels"]["webhook"].update(enabled=True, url=hook.url, secret_env="T_HOOK_SECRET")
+        channels["delivery"]["round_budget_seconds"] = 25
+        (config / "channels.yaml").write_text(yaml.safe_dump(channels, allow_unicode=True), encoding="utf-8")
+        levels = yaml.safe_load((config / "levels.yaml").read_text(encoding="utf-8"))
+        levels.pop("quiet_hours", None)  # escalate at whatever hour the test runs
+        (config / "levels.yaml").write_text(yaml.safe_dump(levels, allow_unicode=True), encoding="utf-8")
+        d.env.update(YUQING_CONFIG_DIR=str(config), T_HOOK_SECRET="workers-hook-secret-3Vn8Qd1Lx6",
+                     YUQING_ALLOW_PRIVATE_SOURCES="jcwb,slow")
+        d.cli("migrate")
+        d.worker("schedule")
+        d.worker("notify")
+        d.worker("crawl", "ingest", "classify", "score", "incidents")
+
+        def alert_on_webhook() -> bool:
+            return d.one("SELECT count(*) FROM notifications WHERE channel = 'webhook' AND alert_id IS NOT NULL "
+                         "AND status = 'sent'") > 0
+
+        wait_for("the alert's webhook message", alert_on_webhook, procs=d.procs)
+        assert hook.posts
+        assert hole.accepted  # the mail relay was tried and hangs
+        assert "/slow.xml" in d.site.hits and "/slow.xml" not in d.site.answered  # the slow crawl still waits
+        assert d.one("SELECT count(*) FROM notifications WHERE channel = 'email' AND status = 'sent'") == 0
+
+        with psycopg.connect(d.dsn, autocommit=True) as conn:  # the acknowledgement deadline has just passed
+            conn.execute("UPDATE alerts SET ack_due_at = now() - interval '1 second' WHERE status = 'open'")
+        started = time.monotonic()
+        wait_for("the escalation", lambda: d.one("SELECT count(*) FROM notifications WHERE purpose = 'escalation'")
+                 > 0, timeout=30, procs=d.procs)
+        took = time.monotonic() - started
+        assert took < 10, f"escalation took {took:.1f} s"  # the schedule tick is every 2 s
+        assert "/slow.xml" not in d.site.answered  # ... while the crawl still hung
+        assert d.one("SELECT count(*) FROM notifications WHERE channel = 'email' AND status = 'sent'") == 0
+    finally:
+        hole.close()
+        hook.stop()

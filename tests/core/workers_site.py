@@ -28,6 +28,7 @@ class Site:
         self.articles = articles
         self.slow_seconds = slow_seconds
         self.hits: list[str] = []
+        self.answered: list[str] = []  # paths whose answer was sent (a slow one only after its sleep)
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +49,7 @@ class Site:
                 with_body = self.command != "HEAD"
                 if with_body:
                     self.wfile.write(data)
+                site.answered.append(self.path)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -86,3 +88,37 @@ class Site:
             f"  - id: {sid}\n    name: {name}\n    kind: rss\n    channel: news\n    url: {self.base}{path}\n"
             f"    authority: local_media\n    poll_interval: 300\n    private_network: {host}\n"
             for sid, name, path in entries)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: every POST is recorded and answered 200 with ``{"ok": true}``."""
+
+    def __init__(self) -> None:
+        self.posts: list[bytes] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver.posts.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                data = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
