@@ -2,8 +2,8 @@
 would, each on a group of stages, take a local news site's crawl to an alert whose messages are delivered; a crawl
 worker SIGKILLed in the middle of a crawl has that crawl finished by another worker, once; with one source hanging
 its crawl and the mail relay blackholed, the alert's webhook message goes out and an escalation fires within
-seconds of its deadline. Most of each test's time is the workers' start-up (building the runtime). Each test has a database
-of its own (procrastinate's LISTEN/NOTIFY channels are database-wide) created and dropped around it."""
+seconds of its deadline. Most of each test's time is the workers' start-up (building the runtime). Each test has a
+database of its own (procrastinate's LISTEN/NOTIFY channels are database-wide) created and dropped around it."""
 
 from __future__ import annotations
 
