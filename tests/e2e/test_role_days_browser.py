@@ -279,14 +279,14 @@ def test_a_commanders_day(world: World) -> None:
     ticked = 0
     for _ in range(2):  # two steps the commander may tick
         row = day.page.locator("#checklist tr:has(form[action$='/complete'])").first
-        title = row.locator("td[data-label=任务]").inner_text()
+        title = row.locator("td[data-label=任务]").inner_text().split("\n")[0]
         row.locator("form[action$='/complete'] input[name=note]").fill("已落实")
         with day.page.expect_navigation():
             row.locator("form[action$='/complete'] button").click()
         assert day.flash() == "任务已完成。"
         ticked += 1
-        assert title in day.text("#timeline") or "完成" in day.text("#timeline")
-    assert _checklist_counts(day) == (done + ticked, _checklist_counts(day)[1])
+        assert f"完成任务：{title}" in day.text("#timeline"), day.text("#timeline")
+    assert _checklist_counts(day) == (done + ticked, total)
     day.shot("checklist")
 
     world.clock.advance(timedelta(minutes=10))
@@ -388,13 +388,24 @@ def test_the_commander_writes_the_review(world: World) -> None:
 
 
 def test_another_monitors_acknowledgement_shows_up_without_a_reload(world: World) -> None:
-    alert_id = world.new_alert(LIVE_TITLE, "guangminglu", "光明路支行门口排起长队，有人说取不出钱。")
     watcher = start_day(world, "live-watcher", "wangmin")
     watcher.goto("/alerts")
-    assert watcher.page.locator(f"article#alert-{alert_id}").count() == 1
     watcher.page.wait_for_selector("#live-status.live-on")
     watcher.page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloads
+    mentions = watcher.context.new_page()  # a second tab: the 舆情信息 list
+    mentions.goto(world.base + "/mentions")
+    mentions.wait_for_selector("#live-status.live-on")
+    banner = mentions.locator("[data-live-banner=mention]")
+    assert banner.is_hidden()
     watcher.shot("before")
+
+    alert_id = world.new_alert(LIVE_TITLE, "guangminglu", "光明路支行门口排起长队，有人说取不出钱。")
+    watcher.page.wait_for_selector(f"article#alert-{alert_id}", timeout=LIVE_WAIT_MS)  # the new alert arrives
+    assert LIVE_TITLE in watcher.text("#alert-queue")
+    banner.wait_for(state="visible", timeout=LIVE_WAIT_MS)
+    assert banner.inner_text() == "2 条新信息，点击查看"  # the post and its repost; the list itself stays put
+    mentions.screenshot(path=str(watcher.shots / "mentions-banner.png"), full_page=True)
+    watcher.shot("alert-arrived")
 
     actor = start_day(world, "live-actor", "yangfan")  # head office's duty monitor sees the whole bank
     actor.goto("/alerts")
