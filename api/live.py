@@ -422,7 +422,7 @@ def _replay(hub: LiveHub, sub: Subscriber, resume: Cursor) -> tuple[list[LiveEve
     cursor = resume
     with hub.session_factory() as session:
         for _ in range(REPLAY_LIMIT // BATCH):
-            events, after = changes_since(session, cursor, until=sub.start)
+            events, after = changes_since(session, cursor, until=sub.start, limit=BATCH)
             out.extend(e for e in events if e.visible_to(sub.principal))
             if after == cursor or not after.behind(sub.start):
                 return out, True

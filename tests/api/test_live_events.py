@@ -19,9 +19,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api import live
 from api.live import Cursor, latest_cursor
 from incidents import flows
-from incidents.models import Alert
+from incidents.models import Alert, Notification, Task
 from incidents.service import handle_story_risk
 from tests.e2e.served_app import ServedApp
 from yuqing.clock import FrozenClock
@@ -154,6 +155,11 @@ def _new_alert(session: Session, make, org: OrgChart, policy, clock: FrozenClock
     return session.scalar(select(Alert.id).where(Alert.story_id == story.id))
 
 
+def _now(session: Session) -> Cursor:
+    session.rollback()  # a fresh read: what the app committed since
+    return latest_cursor(session)
+
+
 def _latest(db: sessionmaker[Session]) -> Cursor:
     with db() as session:
         return latest_cursor(session)
@@ -265,3 +271,74 @@ def test_stopping_the_server_ends_open_streams_at_once(app, users):
     assert stream.blocks.get(timeout=5) is None or stream.blocks.get(timeout=5) is None  # the stream ended
     assert took < 5, f"stopping waited {took:.1f} s on an open stream"  # uvicorn's own wait is unbounded
     client.close()
+
+
+def test_a_change_made_through_another_server_process_reaches_the_stream(served, app_with, session, make, org,
+                                                                          policy, clock, users):
+    """Two apps on one database stand for two server processes: each has its own hub, nothing shared in memory."""
+    server, _ = served
+    other = ServedApp(app_with())
+    watcher, actor = _signed_in(server, "wangmin"), _signed_in(other, "liuqiang")
+    stream = Stream(watcher)
+    try:
+        stream.first_id()
+        alert_id = _new_alert(session, make, org, policy, clock, "binjianghuayuan")  # level III: no case opened
+        stream.next_event("alert", alert_id=alert_id, action="alert.create")
+        page = actor.get("/alerts")
+        form = {"csrf_token": CSRF.search(page.text).group(1)}
+        assert actor.post(f"/alerts/{alert_id}/ack", data=form).status_code == 303
+        stream.next_event("alert", alert_id=alert_id, action="alert.acknowledge")
+    finally:
+        stream.close()
+        watcher.close(), actor.close()
+        other.stop()
+
+
+def test_messages_reach_only_their_recipient(served, session, make, org, policy, clock, users):
+    server, _ = served
+    commander = _signed_in(server, "liuqiang")
+    stream = Stream(commander)
+    try:
+        stream.first_id()
+        alert_id = _new_alert(session, make, org, policy, clock, "xinhualu")
+        heard = stream.events_until(_now(session))
+        assert any(e.kind == "alert" and e.data["alert_id"] == alert_id for e in heard)
+        told = {e.data["notification_id"] for e in heard if e.kind == "notification"}
+        mine = set(session.scalars(select(Notification.id).where(Notification.recipient_id == "liuqiang",
+                                                                 Notification.channel == "in_app")))
+        others = set(session.scalars(select(Notification.id).where(Notification.recipient_id != "liuqiang",
+                                                                   Notification.channel == "in_app")))
+        assert others, "the alert's messages went to someone else too (the duty monitors)"
+        assert told == mine  # every one of his, none of theirs
+    finally:
+        stream.close()
+        commander.close()
+
+
+def test_a_page_far_behind_is_told_to_refresh_everything(served, session, make, org, policy, clock, users,
+                                                         monkeypatch):
+    monkeypatch.setattr(live, "BATCH", 1)
+    monkeypatch.setattr(live, "REPLAY_LIMIT", 2)  # two rows of a sequence, read one at a time
+    server, _ = served
+    client = _signed_in(server, "wangmin")
+    first = Stream(client)
+    last_id = first.first_id()
+    first.close()
+    make.incident(unit_id="xinhualu")
+    session.commit()
+    for task in session.scalars(select(Task)).all():  # three audit rows: more than the page may be replayed
+        flows.complete_task(session, task_id=task.id, user_login="liuqiang", clock=clock)
+    session.commit()
+    resumed = Stream(client, {"Last-Event-ID": last_id})
+    try:
+        reset = resumed.next_event("reset")
+        assert not Cursor.parse(reset.id).behind(_now(session))
+    finally:
+        resumed.close()
+        client.close()
+
+
+def test_last_event_ids_that_are_not_ours_are_ignored():
+    assert Cursor.parse("12.3.40.5") == Cursor(12, 3, 40, 5)
+    for hostile in ("", "1.2.3", "a.b.c.d", "1.2.3.4.5", "-1.2.3.4", "1" * 13 + ".0.0.0", "1.2.3.4\nevent: x"):
+        assert Cursor.parse(hostile) is None, hostile
