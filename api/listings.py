@@ -12,8 +12,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, select
+from sqlalchemy.orm import aliased, selectinload
 
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, IncidentReport, Notification, Task, TimelineEvent
@@ -24,26 +24,55 @@ Order = list[tuple[ColumnElement[Any], bool]]  # (expression, descending)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # 'no deadline' sorts last
 
 
-def _newest_risk() -> Any:
-    return (select(StoryRisk.story_id, func.max(StoryRisk.id).label("risk_id"))
-            .group_by(StoryRisk.story_id).subquery())
+def _current_risks() -> Any:
+    """Each story's newest risk row: a row with no newer one of the same story (an anti-join on the
+    ``(story_id, id)`` index). Written as NOT EXISTS rather than ``GROUP BY story_id`` + ``max(id)`` so the planner
+    may probe it per row for a short page (a nested loop) or hash it for a whole-table sort; the aggregate form
+    always computed the newest row of every story in the database first, on every page."""
+    newer = aliased(StoryRisk)
+    return select(StoryRisk).where(~exists().where(newer.story_id == StoryRisk.story_id,
+                                                   newer.id > StoryRisk.id)).subquery("current_risk")
+
+
+# The newest risk row of a story, as an entity to outer-join on ``CurrentRisk.story_id`` (filters and sort keys
+# about a list's story risk use this, not ``StoryRisk``).
+CurrentRisk = aliased(StoryRisk, _current_risks())
+
+
+def visible_to(unit_ids: Collection[str]) -> ColumnElement[bool]:
+    """Articles with a mention of one of ``unit_ids`` (the caller's scope, computed once per request): a semi-join
+    probing the unique ``(article_id, unit_id)`` index, never a per-row function."""
+    return exists().where(Mention.article_id == Article.id, Mention.unit_id.in_(sorted(unit_ids)))
+
+
+def recency() -> ColumnElement[Any]:
+    """An article's time: published, else fetched. Indexed as an expression (``ix_articles_recency``) together with
+    the id, so "newest first" pages walk that index instead of sorting every visible article."""
+    return func.coalesce(Article.published_at, Article.fetched_at)
 
 
 def articles(*, unit_ids: Collection[str], label: str | None = None, category: str | None = None,
              channel: str | None = None, source: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, sort: str = "risk") -> tuple[Select, Order]:
+             until: datetime | None = None, sort: str = "risk", scored_only: bool = False) -> tuple[Select, Order]:
     """Articles naming one of ``unit_ids`` with their classification and their story's newest risk.
 
     ``sort``: ``risk`` (story risk, then the article's own negative probability, newest first), ``time`` (newest
-    first: published, else fetched) or ``negative`` (the article's own negative probability)."""
-    newest = _newest_risk()
-    visible = select(Mention.id).where(and_(Mention.article_id == Article.id, Mention.unit_id.in_(unit_ids)))
-    stmt = (select(Article, Classification, StoryRisk)
+    first: published, else fetched) or ``negative`` (the article's own negative probability).
+
+    ``scored_only`` (with ``sort="risk"``): only the articles whose story's current risk is above 0 — the head of
+    the risk order, since every other article sorts as 0 after them — joined from the risk side and ordered by
+    the bare score, so the database can walk ``ix_story_risks_score`` from the top, take each story's articles and
+    stop after one page (an incremental sort) instead of sorting every visible article by a key that spans three
+    tables. Pass it to :func:`api.pagination.paginate` as ``head``: the rows and cursors are the same as the whole
+    statement's for as long as the head has a full page."""
+    stmt = (select(Article, Classification, CurrentRisk)
             .outerjoin(Classification, Classification.article_id == Article.id)
-            .outerjoin(newest, newest.c.story_id == Article.story_id)
-            .outerjoin(StoryRisk, StoryRisk.id == newest.c.risk_id)
-            .where(visible.exists()))
-    recency = func.coalesce(Article.published_at, Article.fetched_at)
+            .where(visible_to(unit_ids)))
+    if scored_only:
+        stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id).where(CurrentRisk.score > 0)
+    else:
+        stmt = stmt.outerjoin(CurrentRisk, CurrentRisk.story_id == Article.story_id)
+    when = recency()
     if label:
         stmt = stmt.where(Classification.label == label)
     if category:
@@ -53,35 +82,36 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
     if source:
         stmt = stmt.where(Article.source_id == source)
     if since is not None:
-        stmt = stmt.where(recency >= since)
+        stmt = stmt.where(when >= since)
     if until is not None:
-        stmt = stmt.where(recency < until)
+        stmt = stmt.where(when < until)
     negative = func.coalesce(Classification.negative_prob, 0.0)
     order: Order
     if sort == "time":
-        order = [(recency, True), (Article.id, True)]
+        order = [(when, True), (Article.id, True)]
     elif sort == "negative":
-        order = [(negative, True), (recency, True), (Article.id, True)]
+        order = [(negative, True), (when, True), (Article.id, True)]
     else:
-        order = [(func.coalesce(StoryRisk.score, 0.0), True), (negative, True), (recency, True), (Article.id, True)]
+        score = CurrentRisk.score if scored_only else func.coalesce(CurrentRisk.score, 0.0)
+        order = [(score, True), (negative, True), (when, True), (Article.id, True)]
     return stmt, order
 
 
 def mentions(*, unit_ids: Collection[str], primary_only: bool = False, article_id: int | None = None,
              since: datetime | None = None, until: datetime | None = None) -> tuple[Select, Order]:
     """Mention rows (an article naming a unit) of ``unit_ids``, newest article first."""
-    recency = func.coalesce(Article.published_at, Article.fetched_at)
+    when = recency()
     stmt = (select(Mention, Article).join(Article, Article.id == Mention.article_id)
-            .where(Mention.unit_id.in_(unit_ids)))
+            .where(Mention.unit_id.in_(sorted(unit_ids))))
     if primary_only:
         stmt = stmt.where(Mention.is_primary.is_(True))
     if article_id is not None:
         stmt = stmt.where(Mention.article_id == article_id)
     if since is not None:
-        stmt = stmt.where(recency >= since)
+        stmt = stmt.where(when >= since)
     if until is not None:
-        stmt = stmt.where(recency < until)
-    return stmt, [(recency, True), (Mention.id, True)]
+        stmt = stmt.where(when < until)
+    return stmt, [(when, True), (Mention.id, True)]
 
 
 def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str | None = None,
@@ -104,9 +134,10 @@ def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str |
 
 def incidents(*, unit_ids: Collection[str], statuses: list[str] | None = None, level: str | None = None,
               sort: str = "level") -> tuple[Select, Order]:
-    """Incidents of ``unit_ids`` (timelines loaded: the clocks read them). ``level``: most severe first, then
+    """Incidents of ``unit_ids`` (timelines and tasks loaded: the clocks read them). ``level``: most severe first, then
     newest (the dashboard's order); ``time``: newest first."""
-    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.events))
+    stmt = (select(Incident).where(Incident.unit_id.in_(unit_ids))
+            .options(selectinload(Incident.events), selectinload(Incident.tasks)))  # the clocks read both
     if statuses:
         stmt = stmt.where(Incident.status.in_(statuses))
     if level:
@@ -123,10 +154,8 @@ def stories(*, unit_ids: Collection[str], include_unattributed: bool, sort: str 
     if include_unattributed:
         cond = cond | Story.unit_id.is_(None)
     if sort == "risk":
-        newest = _newest_risk()
-        stmt = (select(Story).outerjoin(newest, newest.c.story_id == Story.id)
-                .outerjoin(StoryRisk, StoryRisk.id == newest.c.risk_id).where(cond))
-        return stmt, [(func.coalesce(StoryRisk.score, 0.0), True), (Story.last_seen_at, True), (Story.id, True)]
+        stmt = select(Story).outerjoin(CurrentRisk, CurrentRisk.story_id == Story.id).where(cond)
+        return stmt, [(func.coalesce(CurrentRisk.score, 0.0), True), (Story.last_seen_at, True), (Story.id, True)]
     return select(Story).where(cond), [(Story.last_seen_at, True), (Story.id, True)]
 
 

@@ -8,12 +8,17 @@ saying which field is wrong — never a 500. Each row shows the post's own tone 
 from it, its story's current level, so a neutral repost of a level-I story reads as what it is.
 
 The charts are computed over the whole filtered set (not just the page shown) and drawn as inline SVG on the
-server (``api.charts``).
+server (``api.charts``). Over a million articles that aggregation costs more than the page itself, and the same
+filters are asked for again and again (every next page, every refresh), so each app keeps the charts of a filter
+and scope for :data:`CHART_TTL_S` seconds (:class:`ChartCache`): they may lag the newest articles by that long.
+The total is counted up to ``api.pagination.TOTAL_CAP`` and shown as "10,000+" beyond it.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import threading
+import time as monotonic_time
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -29,15 +34,17 @@ from sqlalchemy.orm import Session
 from api import charts, listings, present, queries, search, views
 from api.deps import OrgDep, PageUser, Principal, SessionDep, ensure_unit
 from api.pages import render
-from api.pagination import CURSOR_SALT, PageRequest, paginate
+from api.pagination import CURSOR_SALT, TOTAL_CAP, PageRequest, paginate
 from crawlers.models import Article, ArticleMetricSample, Mention
-from sentiment.models import Classification, StoryRisk
+from sentiment.models import Classification
 from yuqing.categories import CATEGORIES, LEVEL_ORDER
 from yuqing.org import OrgChart
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 PAGE_SIZE = 50
+CHART_TTL_S = 60.0
+CHART_CACHE_SIZE = 256
 SORT_LABELS = {"risk": "按风险", "time": "按时间", "reach": "按传播量"}
 FIELDS = ("q", "since", "until", "unit", "source", "channel", "sentiment", "category", "level", "sort")
 MAX_PARAM_CHARS = 100
@@ -121,21 +128,24 @@ def reach_subquery() -> Any:
             .group_by(ArticleMetricSample.article_id).subquery())
 
 
-def filtered(session: Session, f: Filters) -> tuple[Select, list[tuple[ColumnElement[Any], bool]]]:
-    """The filtered statement (Article, Classification, StoryRisk) and its keyset order."""
+Order = list[tuple[ColumnElement[Any], bool]]
+
+
+def filtered(session: Session, f: Filters, *, scored_only: bool = False) -> tuple[Select, Order]:
+    """The filtered statement (Article, Classification, the story's current StoryRisk) and its keyset order;
+    ``scored_only``: its head for the risk order (``listings.articles``)."""
     stmt, order = listings.articles(unit_ids=f.unit_ids, label=f.get("sentiment") or None,
                                     category=f.get("category") or None, channel=f.get("channel") or None,
                                     source=f.get("source") or None, since=f.since, until=f.until,
-                                    sort="time" if f.sort == "time" else "risk")
+                                    sort="time" if f.sort == "time" else "risk", scored_only=scored_only)
     if level := f.get("level"):
-        stmt = stmt.where(StoryRisk.level == level)
+        stmt = stmt.where(listings.CurrentRisk.level == level)
     if f.query is not None:
         stmt = stmt.where(search.condition(f.query, session.get_bind().dialect.name))
     if f.sort == "reach":
         reach = reach_subquery()
         stmt = stmt.outerjoin(reach, reach.c.article_id == Article.id)
-        recency = func.coalesce(Article.published_at, Article.fetched_at)
-        order = [(func.coalesce(reach.c.reach, 0), True), (recency, True), (Article.id, True)]
+        order = [(func.coalesce(reach.c.reach, 0), True), (listings.recency(), True), (Article.id, True)]
     return stmt, order
 
 
@@ -150,10 +160,11 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         f = parse_filters(request.query_params, me, org, set(sources), tz)
         context["filters"] = f
         stmt, order = filtered(session, f)
+        head = filtered(session, f, scored_only=True) if f.sort == "risk" else None
         page = PageRequest(cursor=request.query_params.get("cursor") or None, limit=PAGE_SIZE,
                            serializer=URLSafeSerializer(state.settings.secret_key, salt=CURSOR_SALT))
         got = paginate(session, stmt, order=order, page=page,
-                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids))
+                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids), count_cap=TOTAL_CAP, head=head)
     except BadFilter as exc:
         context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
         context["error"] = str(exc)
@@ -166,10 +177,13 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
     best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], f.unit_ids)
     rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
     context.update(
-        rows=views.mention_reads(org, rows), total=got.total, paged=bool(request.query_params.get("cursor")),
+        rows=views.mention_reads(org, rows), total=f"{got.total:,}+" if got.total_capped else got.total,
+        paged=bool(request.query_params.get("cursor")),
         next_link=f.link(cursor=got.next_cursor) if got.next_cursor else "",
         reach=article_reach(session, [r.article.id for r in rows]),
-        charts=chart_svgs(session, stmt, f, org=org, sources=sources, tz=tz))
+        charts=chart_cache(request.app).get(
+            (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
+            lambda: chart_svgs(session, stmt, f, org=org, sources=sources, tz=tz)))
     return render(request, "mentions.html", me, "mentions", context)
 
 
@@ -194,6 +208,40 @@ def article_reach(session: Session, article_ids: list[int]) -> dict[int, int]:
 
 
 # --- charts over the whole filtered set ------------------------------------------------------------------------
+class ChartCache:
+    """The charts of recent (filters, scope) pairs for ``ttl`` seconds, least recently used dropped past ``size``.
+
+    Per app (``app.state``), so per server process; thread-safe (sync routes run in a thread pool). Two requests
+    missing the same key at once both compute it: cheaper than making one wait on the other's lock."""
+
+    def __init__(self, ttl: float = CHART_TTL_S, size: int = CHART_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[Any, tuple[float, dict[str, Markup]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, compute: Any) -> dict[str, Markup]:
+        now = monotonic_time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (now + self.ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+def chart_cache(app: Any) -> ChartCache:
+    cache = getattr(app.state, "mention_charts", None)
+    if cache is None:
+        cache = app.state.mention_charts = ChartCache()
+    return cache
+
+
 def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sources: dict[str, str],
                tz: Any) -> dict[str, Markup]:
     dialect = session.get_bind().dialect.name

@@ -31,12 +31,13 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, HTTPException, Query, Request, status
 from itsdangerous import BadData, URLSafeSerializer
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 
+TOTAL_CAP = 10_000  # counting past this costs a scan of every matching row; nobody pages that far
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_CURSOR_CHARS = 1024
@@ -45,11 +46,15 @@ BAD_CURSOR = "翻页游标（cursor）无效：请使用上一页响应中的 ne
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list. ``total`` counts every item matching the filters (all pages); ``next_cursor`` is passed
-    back as ``?cursor=`` for the next page and is null on the last one."""
+    """One page of a list. ``total`` counts every item matching the filters (all pages), up to
+    :data:`TOTAL_CAP` on the lists that can grow to millions of rows (articles, mentions), where ``total_capped``
+    then says the true count is larger; ``next_cursor`` is passed back as ``?cursor=`` for the next page and is null
+    on the last one."""
 
     items: list[T]
-    total: int = Field(ge=0, description="符合筛选条件的总数（所有页）")
+    total: int = Field(ge=0, description="符合筛选条件的总数（所有页）；文章与提及列表最多数到 10000，"
+                                         "超过时 total 为 10000 且 total_capped 为 true")
+    total_capped: bool = Field(False, description="为 true 时实际总数超过 total（界面显示为“10000+”）")
     next_cursor: str | None = Field(description="下一页游标（原样作为 cursor 参数传回）；为空表示已是最后一页")
 
 
@@ -107,28 +112,56 @@ class Fetched(Generic[Item]):
     rows: list[Item]
     total: int
     next_cursor: str | None
+    total_capped: bool = False  # the count stopped at the cap: there are more than ``total`` rows
 
 
 def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElement[Any], bool]],
-             page: PageRequest, scope: str) -> Fetched[Any]:
+             page: PageRequest, scope: str, count_cap: int | None = None,
+             head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None) -> Fetched[Any]:
     """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
 
     ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
     statement would return them (``Row`` objects; ``row[0]`` is the entity of a one-entity select). ``total`` is
-    the count of the whole filtered statement.
+    the count of the whole filtered statement — or, with ``count_cap``, of at most that many rows (the count stops
+    there, ``total_capped`` says so): an exact count of a million matching articles reads every one of them, which
+    is most of the cost of a page, for a number the reader only needs as "more than 10,000".
+
+    ``head``: an optional ``(statement, order)`` whose rows, in its order, are exactly the first rows of ``stmt``
+    in ``order`` (same entities, same key values), cheaper to page through (``api.listings.articles`` with
+    ``scored_only``). It is asked first; only when it cannot fill the page is ``stmt`` itself paged.
     """
     width = len(stmt.column_descriptions)  # one per entity or column asked for (not per table column)
     after = page.after(scope, len(order))
+    rows = None
+    if head is not None:
+        rows = _page_rows(session, head[0], head[1], after, page.limit)
+        if len(rows) <= page.limit:
+            rows = None  # the head ran out on this page: the rest comes from the whole statement
+    if rows is None:
+        rows = _page_rows(session, stmt, order, after, page.limit)
+    more = len(rows) > page.limit
+    if after is None and not more:
+        total = len(rows)  # the whole list is on this first page: no count needed
+    else:
+        counted = stmt.order_by(None)
+        if count_cap is not None:
+            counted = counted.limit(count_cap + 1)
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    capped = count_cap is not None and total > count_cap
+    rows = rows[:page.limit]
+    next_cursor = page.make(scope, list(rows[-1][width:])) if more and rows else None
+    return Fetched([r[:width] for r in rows], count_cap if capped else int(total), next_cursor,
+                   total_capped=capped)
+
+
+def _page_rows(session: Session, stmt: Select, order: Sequence[tuple[ColumnElement[Any], bool]],
+               after: list[Any] | None, limit: int) -> list[Any]:
+    """Up to ``limit + 1`` rows of ``stmt`` after the key ``after``, each followed by its sort key values."""
     keyed = stmt.add_columns(*(expr.label(f"_page_key_{i}") for i, (expr, _) in enumerate(order)))
     if after is not None:
         keyed = keyed.where(_after_condition(order, after))
     ordering = [expr.desc() if desc else expr.asc() for expr, desc in order]
-    rows = session.execute(keyed.order_by(*ordering).limit(page.limit + 1)).all()
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    more = len(rows) > page.limit
-    rows = rows[:page.limit]
-    next_cursor = page.make(scope, list(rows[-1][width:])) if more and rows else None
-    return Fetched([r[:width] for r in rows], int(total), next_cursor)
+    return list(session.execute(keyed.order_by(*ordering).limit(limit + 1)).all())
 
 
 def paginate_list(items: Sequence[Item], *, key: Callable[[Item], tuple[Any, ...]], page: PageRequest,
@@ -149,7 +182,15 @@ def paginate_list(items: Sequence[Item], *, key: Callable[[Item], tuple[Any, ...
 
 
 def _after_condition(order: Sequence[tuple[ColumnElement[Any], bool]], after: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``after`` in ``order``: (a > x) or (a = x and b > y) or … (with < for descending)."""
+    """Rows strictly after ``after`` in ``order``: (a > x) or (a = x and b > y) or … (with < for descending).
+
+    When every key runs the same way this is the row comparison ``(a, b) < (x, y)``, which both databases turn
+    into a range on an index over ``(a, b)``; the OR form makes PostgreSQL walk the index from the top, so a deep
+    page costs as much as every page before it."""
+    if len({desc for _, desc in order}) == 1:
+        keys = tuple_(*(expr for expr, _ in order))
+        values = tuple_(*(literal(v, expr.type) for (expr, _), v in zip(order, after, strict=True)))
+        return keys < values if order[0][1] else keys > values
     alternatives = []
     for i, (expr, desc) in enumerate(order):
         equal_before = [order[j][0] == after[j] for j in range(i)]

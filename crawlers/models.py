@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -109,6 +109,10 @@ class Article(Base):
 
     story: Mapped[Story | None] = relationship(back_populates="articles")
     mentions: Mapped[list[Mention]] = relationship(back_populates="article", cascade="all, delete-orphan")
+
+
+# Every list orders articles by this expression, then id: "newest first" pages walk the index (migration 0019)
+Index("ix_articles_recency", func.coalesce(Article.published_at, Article.fetched_at), Article.id)
 
 
 class Mention(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -29,6 +29,9 @@ class StoryRisk(Base):
     """A story's risk at one moment; a new row each time it is recomputed, so the rise is visible."""
 
     __tablename__ = "story_risks"
+    # "is there a newer risk row of this story?" from the index alone (api.listings.CurrentRisk), and the riskiest
+    # stories first (the risk order of the article lists); migration 0019
+    __table_args__ = (Index("ix_story_risks_story_id_id", "story_id", "id"), Index("ix_story_risks_score", "score"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)

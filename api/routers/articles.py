@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from api import listings, present, queries, views
 from api.deps import CurrentUser, OrgDep, SessionDep, ensure_unit
-from api.pagination import Page, PageDep, paginate
+from api.pagination import TOTAL_CAP, Page, PageDep, paginate
 from api.routers.audit import IdQuery, as_utc
 from api.schemas import ERROR_RESPONSES, MentionListRead, MentionRead
 from yuqing.org import OrgChart
@@ -39,14 +39,17 @@ def mentions_feed(principal: CurrentUser, session: SessionDep, org: OrgDep, page
                   since: SinceQuery = None, until: UntilQuery = None,
                   sort: Annotated[Literal["risk", "time", "negative"], Query()] = "risk") -> Page[MentionListRead]:
     unit_ids = unit_filter(principal, org, unit)
-    stmt, order = listings.articles(unit_ids=unit_ids, label=label, category=category, channel=channel,
-                                    source=source, since=as_utc(since), until=as_utc(until), sort=sort)
+    filters = dict(unit_ids=unit_ids, label=label, category=category, channel=channel, source=source,
+                   since=as_utc(since), until=as_utc(until), sort=sort)
+    stmt, order = listings.articles(**filters)
+    head = listings.articles(**filters, scored_only=True) if sort == "risk" else None
     scope = page.scope("articles", unit=unit, label=label, category=category, channel=channel, source=source,
                        since=since, until=until, sort=sort)
-    got = paginate(session, stmt, order=order, page=page, scope=scope)
+    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP, head=head)
     best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], unit_ids)
     rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
-    return Page(items=views.mention_reads(org, rows), total=got.total, next_cursor=got.next_cursor)
+    return Page(items=views.mention_reads(org, rows), total=got.total, total_capped=got.total_capped,
+                next_cursor=got.next_cursor)
 
 
 @router.get("/mentions", response_model=Page[MentionRead], summary="提及记录（文章提到的单位及命中的名称）")
@@ -58,11 +61,11 @@ def list_mentions(principal: CurrentUser, session: SessionDep, org: OrgDep, page
     stmt, order = listings.mentions(unit_ids=unit_ids, primary_only=primary, article_id=article_id,
                                     since=as_utc(since), until=as_utc(until))
     scope = page.scope("mentions", unit=unit, primary=primary, article_id=article_id, since=since, until=until)
-    got = paginate(session, stmt, order=order, page=page, scope=scope)
+    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP)
     items = [MentionRead(id=m.id, article_id=a.id, unit=views.unit_ref(org, m.unit_id), is_primary=bool(m.is_primary),
                          terms=[str(t) for t in (m.terms or [])], snippet=m.snippet or "", score=float(m.score or 0),
                          title=a.title or "（无标题）", url=a.url, source_id=a.source_id, channel=a.channel,
                          channel_name=present.label(present.CHANNEL_LABELS, a.channel),
                          published_at=a.published_at, fetched_at=a.fetched_at, story_id=a.story_id)
              for m, a in got.rows]
-    return Page(items=items, total=got.total, next_cursor=got.next_cursor)
+    return Page(items=items, total=got.total, total_capped=got.total_capped, next_cursor=got.next_cursor)
