@@ -3,8 +3,9 @@ database the days share, in this order (``--dist loadfile`` keeps a module's tes
 
 * 监测员 (wangmin): sees the new alerts on the overview and the alert queue, reads "why this alert", opens the story
   and searches the mentions, acknowledges one alert and opens an incident from the other;
-* 指挥长 (liuqiang): acknowledges the incident, starts the response, completes checklist steps, raises the level with
-  a reason, drafts a holding statement, files the 初报, reads the clocks and closes the case;
+* 指挥长 (liuqiang): starts the response, sees the outlet liaison's step arrive on the open page (live), completes
+  checklist steps, raises the level with a reason, drafts a holding statement, files the 初报, reads the clocks and
+  closes the case;
 * 领导 (chenjing), on a phone-sized screen: finds the level-change message in 消息, reads the 初报 on the incident
   and its 专报, and acknowledges it (领导确认知悉) from the inbox;
 * 指挥长 again: the review (复盘), which can only follow the leader's part once the case is closed;
@@ -275,6 +276,27 @@ def test_a_commanders_day(world: World) -> None:
     done, total = _checklist_counts(day)
     assert total >= 3, total
     day.shot("responding")
+
+    # the outlet's liaison ticks a step of theirs meanwhile: the commander's open page follows without a reload
+    day.page.wait_for_selector("#live-status.live-on")
+    day.page.evaluate("() => { window.__sameDocument = true; }")
+    liaison = start_day(world, "liaison", "huangwei")
+    liaison.goto(f"/incidents/{incident_id}")
+    row = liaison.page.locator("#checklist tr:has(form[action$='/complete'])").first
+    step = row.locator("td[data-label=任务]").inner_text().split("\n")[0]
+    with liaison.page.expect_navigation():
+        row.locator("form[action$='/complete'] button").click()
+    assert liaison.flash() == "任务已完成。"
+    liaison.shot("step-done")
+    liaison.end()
+    day.page.wait_for_function("want => document.querySelector('#checklist h2').textContent.includes(want)",
+                               arg=f"{done + 1}/{total}", timeout=LIVE_WAIT_MS)
+    day.page.wait_for_function("want => document.querySelector('#timeline').textContent.includes(want)",
+                               arg=f"完成任务：{step}", timeout=LIVE_WAIT_MS)
+    assert f"已完成 {done + 1}/{total}" in day.text("#summary")
+    assert day.page.evaluate("() => window.__sameDocument === true")
+    done += 1
+    day.shot("liaison-step-arrived-live")
 
     ticked = 0
     for _ in range(2):  # two steps the commander may tick
