@@ -268,3 +268,21 @@ def test_the_shipped_story_config_is_valid():
 
     config = load_story_config(ROOT / "config/stories.yaml")
     assert config.window_hours == 48 and config.slow_days == 7 and "误导" in config.slow_events
+
+
+def test_check_config_names_a_broken_story_config(tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from runner.cli import app
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    monkeypatch.setenv("YUQING_CONFIG_DIR", str(config))
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
+    assert CliRunner().invoke(app, ["check-config"]).exit_code == 0
+    (config / "stories.yaml").write_text("slow_days: 0\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, ["check-config"])
+    assert bad.exit_code == 2 and "stories.yaml" in bad.output and "slow_days" in bad.output, bad.output
