@@ -1,10 +1,10 @@
 """``/api/v1/config``: the configuration documents for scripts and tools (system administrators only).
 
 List them, read one (effective text, version, where it comes from), validate a proposed text, and save one — the
-same validation and audit as the console (``api.config_admin``): a text with problems answers 422 with every
-problem (``detail``: one line each, ``file: field: reason``) and saves nothing. A saved document is applied by the
-running pipeline at its next round and by the API within a second, no restart. Document names may contain one
-slash (``checklists/run.yaml``).
+same validation and audit as the console (``api.config_admin``). A text with problems answers 422 and saves
+nothing: ``detail`` has one entry per problem, its ``msg`` the line ``file: field: reason``. A saved document is
+applied by the running pipeline at its next round and by the API within a second, no restart. Document names may
+contain one slash (``checklists/run.yaml``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.config_admin import MAX_DOCUMENT_CHARS, check_documents, validate_and_save
 from api.deps import ClockDep, Principal, SessionDep, require_roles
 from api.pagination import Page, PageDep, paginate_list
-from api.schemas import ERROR_RESPONSES
+from api.schemas import ERROR_RESPONSES, ErrorRead
 from yuqing import config_store
 from yuqing.org import Role
 from yuqing.settings import Settings
@@ -105,8 +105,9 @@ def get_config(request: Request, principal: AdminUser, session: SessionDep, name
 
 
 @router.put("/{name:path}", response_model=ConfigDocumentRead, summary="校验并保存配置文件（运行中的系统随即采用）",
-            responses={409: {"description": "base_version 不是当前版本"},
-                       422: {"description": "校验未通过：detail 为全部问题，未保存"}})
+            responses={409: {"model": ErrorRead, "description": "base_version 不是当前版本"},
+                       422: {"model": ErrorRead, "description": "校验未通过，未保存：detail 列出全部问题，"
+                                                                 "msg 为“文件: 字段: 原因”"}})
 async def put_config(request: Request, principal: AdminUser, session: SessionDep, clock: ClockDep, name: str,
                      body: Annotated[ConfigDocumentWrite, Body()]) -> ConfigDocumentRead | JSONResponse:
     _name(name)
@@ -118,6 +119,7 @@ async def put_config(request: Request, principal: AdminUser, session: SessionDep
     problems = await run_in_threadpool(validate_and_save, session, name, body.content.replace("\r\n", "\n"),
                                        principal=principal, settings=_base(request), clock=clock, note=body.note)
     if problems:
-        return JSONResponse({"detail": problems, "message": f"配置校验未通过，未保存（{len(problems)} 处问题）"},
+        detail = [{"loc": ["body", "content"], "msg": line, "type": "config_invalid"} for line in problems]
+        return JSONResponse({"detail": detail, "message": f"配置校验未通过，未保存（{len(problems)} 处问题）"},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     return _read(request, session, name)

@@ -98,9 +98,10 @@ def test_api_lists_reads_validates_and_saves_and_the_app_applies_an_org_change(a
     bad = doc["content"].replace("name: 王敏", "name: ''", 1)
     answer = client.put("/api/v1/config/org.yaml", headers=headers, json={"content": bad})
     assert answer.status_code == 422, answer.text
-    assert any(p.startswith("org.yaml (本次修改): people.0.name") for p in answer.json()["detail"]), answer.json()
+    lines = [p["msg"] for p in answer.json()["detail"]]
+    assert any(line.startswith("org.yaml (本次修改): people.0.name") for line in lines), answer.json()
     check = client.post("/api/v1/config/org.yaml/validate", headers=headers, json={"content": bad}).json()
-    assert check["valid"] is False and check["problems"] == answer.json()["detail"]
+    assert check["valid"] is False and check["problems"] == lines
     assert config_store.get_document(session, "org.yaml") is None
 
     renamed = doc["content"].replace("name: 王敏", "name: 王敏华", 1)
