@@ -1,20 +1,22 @@
-"""Backtest benchmark: how fast ``yuqing backtest`` replays a large file, beside the store-only rate in the same run.
+"""Backtest benchmark: how fast ``yuqing backtest`` replays 100,000 items, beside the store-only rate in the same run.
 
 Generates ``--items`` synthetic lines (default 100,000) at ``--per-day`` items a day (default 14,000: 100,000 span
-about a week, so a smaller run keeps the density and its rate projects linearly): about ``--relevant``
-(default 10 %) name the bank or one of its units, spread over 60 stories (one of them a crisis with reposts and
-re-polls), the rest are about other banks and other things (what most of a real crawl is). Then it times, on
-fresh SQLite files:
+about a week): about ``--relevant`` (default 10 %) name the bank or one of its units, spread over 60 stories (one
+of them a crisis with reposts and re-polls), the rest are about other banks and other things (what most of a real
+crawl is). Then it times, on fresh SQLite files:
 
-- *store only* (the baseline): every line through the crawler's ``store_safely``, no pipeline round;
-- *replay*: the whole backtest (``runner.backtest.replay.run_backtest``: store, then every stage per tick, the
-  decisions read back), with the configured classifier (``--rules`` for the rule-based baseline).
+- *store only* (the baseline): the first ``--baseline-items`` lines (default 20,000) through the crawler's
+  ``store_safely``, no pipeline round — what storing alone costs per item on this machine right now;
+- *replay*: the whole backtest of all ``--items`` lines (``runner.backtest.replay.run_backtest``: store, then every
+  stage per tick, the decisions read back), with the configured classifier (``--rules`` for the rule-based
+  baseline).
 
-Prints items/s for both, the projected time for 100,000 items at the measured replay rate (linear: the number of
-rounds grows with the span, which grows with the items at a fixed density; a round's cost grows with the open
-incidents, so a small run's projection is a lower bound), the rounds and their mean time, the decisions found,
-and writes ``var/bench/backtest.json``. Nothing is asserted; the load average is printed because the machine is
-shared. ``python -m bench backtest --help`` for options.
+Prints items/s for both and the replay's total minutes, with the CPU seconds each took (``time.process_time``:
+on a shared machine the wall time depends on the other work, the CPU time much less), the rounds and their mean
+time beside storing, the decisions found and the load average before and after, and writes
+``bench/results/backtest.json`` and ``bench/results/backtest.md``. A run of fewer than 100,000 items also prints
+the time 100,000 would take at its rate (a lower bound: a round's cost grows with what is open). Nothing is
+asserted. ``python -m bench backtest --help`` for options.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from bench.common import cpu_model, say
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "var" / "bench"
+OUT_DIR = ROOT / "bench" / "results"
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PROJECT_TO = 100_000
 STORIES = 60
@@ -71,8 +73,9 @@ def synthetic_lines(n: int, days: float, relevant: float, seed: int = 11) -> lis
     return out
 
 
-def store_only(lines: list, workdir: Path) -> float:
-    """Seconds to store every line with the crawler's ``store_safely`` on a fresh database (no rounds)."""
+def store_only(lines: list, workdir: Path) -> tuple[float, float]:
+    """Wall and CPU seconds to store every line with the crawler's ``store_safely`` on a fresh database (no
+    rounds)."""
     from crawlers.pipelines import store_safely
     from runner.backtest.replay import open_database, prepare_settings, record_item
     from yuqing.db import make_sessionmaker
@@ -80,18 +83,20 @@ def store_only(lines: list, workdir: Path) -> float:
     settings = prepare_settings(workdir, config_dir=None, db_url=None)
     engine = open_database(settings, throwaway=True)  # as the replay's own temporary database
     factory = make_sessionmaker(engine)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for ln in lines:
         store_safely(factory, record_item(ln), ln.item.at)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     engine.dispose()
-    return seconds
+    return seconds, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench backtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000, help="synthetic lines to replay (default 100,000)")
     parser.add_argument("--per-day", type=int, default=14_000, help="items a day (default 14,000)")
+    parser.add_argument("--baseline-items", type=int, default=20_000,
+                        help="lines the store-only baseline stores (default 20,000; at most --items)")
     parser.add_argument("--relevant", type=float, default=0.1, help="share naming the bank (default 0.1)")
     parser.add_argument("--step", type=float, default=5.0, help="minutes per tick (default 5)")
     parser.add_argument("--rules", action="store_true", help="rule-based classifier instead of the model")
@@ -115,42 +120,90 @@ def main(argv: list[str] | None = None) -> int:
         from sentiment.batch import choose_classifier
 
         classifier = choose_classifier()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    baseline_n = max(1, min(args.baseline_items, len(lines)))
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
-        say("store only …")
-        stored_s = store_only(lines, Path(tmp))
-    say("replay …")
-    t0 = time.perf_counter()
+        say(f"store only, {baseline_n} items …")
+        stored_s, stored_cpu = store_only(lines[:baseline_n], Path(tmp))
+    say(f"replay, {args.items} items …")
+    t0, c0 = time.perf_counter(), time.process_time()
     result = run_backtest(lines, options=ReplayOptions(step=timedelta(minutes=args.step)), classifier=classifier)
-    replay_s = time.perf_counter() - t0
+    replay_s, replay_cpu = time.perf_counter() - t0, time.process_time() - c0
     summary = result["summary"]
     rate = args.items / replay_s
+    store_rate = baseline_n / stored_s
+    rounds = summary["replay"]["rounds"]
     report = {
         "items": args.items, "days": round(days, 2), "relevant_share": args.relevant, "step_minutes": args.step,
         "classifier": getattr(classifier, "name", type(classifier).__name__),
-        "store_only_seconds": round(stored_s, 1), "store_only_items_per_s": round(args.items / stored_s, 1),
-        "replay_seconds": round(replay_s, 1), "replay_items_per_s": round(rate, 1),
-        "projected_minutes_for_100k": round(PROJECT_TO / rate / 60, 1),
-        "rounds": summary["replay"]["rounds"],
-        "mean_round_seconds": round((replay_s - stored_s) / max(1, summary["replay"]["rounds"]), 3),
+        "store_only_items": baseline_n, "store_only_seconds": round(stored_s, 1),
+        "store_only_items_per_s": round(store_rate, 1),
+        "store_only_cpu_seconds": round(stored_cpu, 1),
+        "store_only_items_per_cpu_s": round(baseline_n / max(stored_cpu, 1e-9), 1),
+        "replay_seconds": round(replay_s, 1), "replay_minutes": round(replay_s / 60, 1),
+        "replay_items_per_s": round(rate, 1),
+        "replay_cpu_seconds": round(replay_cpu, 1), "replay_cpu_minutes": round(replay_cpu / 60, 1),
+        "replay_items_per_cpu_s": round(args.items / max(replay_cpu, 1e-9), 1),
+        "rounds": rounds,
+        # the replay's time beyond storing its items at the baseline rate, per round
+        "mean_round_seconds_beside_storing": round(max(0.0, replay_s - args.items / store_rate) / max(1, rounds), 3),
         "mentions": summary["mentions"], "alerts": summary["alerts"],
         "incidents": len(summary["incidents"]), "decisions": len(result["decisions"]),
-        "cpu": cpu_model(), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "round_errors": len(summary["replay"]["round_errors"]),
+        "cpu": cpu_model(), "cores": os.cpu_count(), "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    print(f"backtest replay — {args.items:,} items over {days:.2f} days, {args.relevant:.0%} about the bank, "
-          f"tick {args.step:g} min, classifier {report['classifier']}")
-    print(f"  store only (baseline)  {report['store_only_items_per_s']:>9,.1f} items/s  "
-          f"({report['store_only_seconds']} s)")
-    print(f"  full replay            {report['replay_items_per_s']:>9,.1f} items/s  ({report['replay_seconds']} s, "
-          f"{report['rounds']} rounds)")
-    print(f"  projected for 100,000 items: {report['projected_minutes_for_100k']} min (at this density; a lower "
-          f"bound from a smaller run)")
-    print(f"  rounds: mean {report['mean_round_seconds']} s beside storing (replay − store-only time, per round)")
-    print(f"  mentions {report['mentions']}, alerts {report['alerts']}, incidents {report['incidents']}, "
-          f"decisions {report['decisions']}")
-    print(f"  cpu {report['cpu']}, load average {report['load_average']}")
+    if args.items < PROJECT_TO:
+        report["projected_minutes_for_100k"] = round(PROJECT_TO / rate / 60, 1)
+        report["projected_cpu_minutes_for_100k"] = round(PROJECT_TO / report["replay_items_per_cpu_s"] / 60, 1)
+    print(render_text(report))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / "backtest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (OUT_DIR / "backtest.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (OUT_DIR / "backtest.md").write_text(render_markdown(report), encoding="utf-8")
     return 0
+
+
+def render_text(r: dict) -> str:
+    """The report as the terminal shows it."""
+    out = [f"backtest replay — {r['items']:,} items over {r['days']} days, {r['relevant_share']:.0%} about the bank, "
+           f"tick {r['step_minutes']:g} min, classifier {r['classifier']}",
+           f"  store only (baseline)  {r['store_only_items_per_s']:>9,.1f} items/s  ({r['store_only_items']:,} items "
+           f"in {r['store_only_seconds']} s; {r['store_only_items_per_cpu_s']:,.1f} items per CPU second)",
+           f"  full replay            {r['replay_items_per_s']:>9,.1f} items/s  ({r['items']:,} items in "
+           f"{r['replay_minutes']} min, {r['rounds']} rounds; {r['replay_cpu_minutes']} CPU min, "
+           f"{r['replay_items_per_cpu_s']:,.1f} items per CPU second)",
+           f"  rounds: mean {r['mean_round_seconds_beside_storing']} s beside storing",
+           f"  mentions {r['mentions']}, alerts {r['alerts']}, incidents {r['incidents']}, decisions "
+           f"{r['decisions']}, round errors {r['round_errors']}",
+           f"  cpu {r['cpu']} ({r['cores']} cores), load average before {r['load_average_before']}, after "
+           f"{r['load_average_after']}"]
+    if "projected_minutes_for_100k" in r:
+        out.append(f"  100,000 items at this rate: {r['projected_minutes_for_100k']} min, "
+                   f"{r['projected_cpu_minutes_for_100k']} CPU min (lower bounds)")
+    return "\n".join(out)
+
+
+def render_markdown(r: dict) -> str:
+    """bench/results/backtest.md: the same figures as a table."""
+    lines = [f"# Backtest replay benchmark ({r['items']:,} items)", "",
+             f"`python -m bench backtest` — {r['items']:,} synthetic items over {r['days']} days "
+             f"({r['relevant_share']:.0%} about the bank, 60 stories), tick {r['step_minutes']:g} min, classifier "
+             f"{r['classifier']}. CPU: {r['cpu']} ({r['cores']} cores, shared); load average before "
+             f"{r['load_average_before']}, after {r['load_average_after']}; measured {r['measured_at']}.", "",
+             "| run | items | wall s | items/s | wall min | CPU s | items per CPU s |", "|---|---|---|---|---|---|---|",
+             f"| store only (baseline) | {r['store_only_items']:,} | {r['store_only_seconds']} | "
+             f"{r['store_only_items_per_s']} | {round(r['store_only_seconds'] / 60, 1)} | "
+             f"{r['store_only_cpu_seconds']} | {r['store_only_items_per_cpu_s']} |",
+             f"| full replay | {r['items']:,} | {r['replay_seconds']} | {r['replay_items_per_s']} | "
+             f"{r['replay_minutes']} | {r['replay_cpu_seconds']} | {r['replay_items_per_cpu_s']} |", "",
+             f"{r['rounds']} rounds, {r['mean_round_seconds_beside_storing']} s each beside storing; "
+             f"{r['mentions']} mentions, {r['alerts']} alerts, {r['incidents']} incidents, {r['decisions']} "
+             f"decisions, {r['round_errors']} round errors."]
+    if "projected_minutes_for_100k" in r:
+        lines += ["", f"100,000 items at this rate: {r['projected_minutes_for_100k']} min, "
+                      f"{r['projected_cpu_minutes_for_100k']} CPU min (lower bounds)."]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
