@@ -4,6 +4,7 @@ other plans, audited, admins only — and 试匹配 runs the pipeline's matcher 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from api.yaml_entries import entries
@@ -19,6 +20,7 @@ def keywords_text(session) -> str:
     return config_store.effective_text(session, PROJECT_ROOT / "config", "keywords.yaml")
 
 
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_plans_are_added_replaced_and_deleted_through_the_api(client, token_for, session, users):
     admin = token_for("admin")
     r = client.post("/api/v1/keyword-plans", json={"name": "网点排队", "any": ["排长队", "排队取钱"],

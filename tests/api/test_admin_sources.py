@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from yuqing import config_store
 from yuqing.models import AuditEntry
 from yuqing.settings import PROJECT_ROOT
 
+BOTH = pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                              indirect=True)
 NEW = {"id": "jcwb-rss", "name": "江城晚报网", "kind": "rss", "channel": "news",
        "url": "https://news.jcwb.example.cn/rss.xml", "authority": "local_media", "poll_interval": 300}
 
@@ -29,6 +32,7 @@ def catalogue_text(session) -> str:
     return config_store.effective_text(session, PROJECT_ROOT / "config", "sources.public.yaml")
 
 
+@BOTH
 def test_an_admin_adds_edits_and_disables_a_source_through_the_api(client, token_for, session, users):
     admin = token_for("admin")
     r = client.post("/api/v1/sources", json=NEW, headers=admin)
