@@ -430,8 +430,8 @@ def _rows(session: Session, settings: Settings, clock: Clock) -> list[dict[str, 
 
 
 @pages.get("/admin/sources", response_class=HTMLResponse)
-def page_list(request: Request, me: PageUser, session: SessionDep, settings: SettingsDep, clock: ClockDep,
-              catalogue: bool = False) -> Response:
+def page_list(request: Request, me: PageUser, session: SessionDep, settings: SettingsDep, clock: ClockDep
+              ) -> Response:
     ensure_admin(me)
     rows = _rows(session, settings, clock)
     own = [r for r in rows if r["document"] == OWN_DOC]
