@@ -460,7 +460,7 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
 
 
 # --- which pages ------------------------------------------------------------------------------------------------
-NOT_PAGES = {"/healthz"}  # JSON, like everything under /api/
+NOT_PAGES = {"/healthz", "/events"}  # JSON, like everything under /api/; the live-update stream (live.js reads it)
 # Pages that show crawled text: each must show some payload as text. Every other page must merely stay inert.
 CRAWLED_PAGES = {"/", "/partials/overview", "/alerts", "/incidents", "/incidents/{incident_id}", "/sources",
                  "/incidents/{incident_id}/briefing", "/complaints/{complaint_id}", "/mentions",
