@@ -33,8 +33,8 @@ live ones, or, when more than ``REPLAY_LIMIT`` rows have passed, one ``reset`` e
 everything. A stream ends after ``max_stream_seconds`` (the browser reconnects and resumes), when the client goes,
 when the user's session is revoked (checked at each heartbeat), and at once when the server stops
 (``api.server.stop`` calls ``LiveHub.close``), so uvicorn never waits on an open stream. A user may hold
-``max_per_user`` streams at once (browsers allow six connections per host; each stream holds one); more are
-refused with 429.
+``max_per_user`` streams at once on one server process (browsers allow six connections per host and each stream
+holds one); more are refused with 429. The count is the process's own: behind several processes it is per process.
 """
 
 from __future__ import annotations
