@@ -16,7 +16,6 @@ after a crash, neither repeats nor loses anything. Each returns a ``RoundReport`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -95,52 +94,44 @@ async def crawl_these(rt: Runtime, sources: Sequence[SourceConfig]) -> RoundRepo
 
 
 async def crawl_in_thread(rt: Runtime, sources: Sequence[SourceConfig]) -> RoundReport:
-    """``crawl_these`` on an event loop of its own in a daemon thread, so Scrapy's CPU work (start-up, parsing,
-    extraction) and the item pipeline's database writes never hold up the caller's loop: the dashboard's, or a
-    worker's, whose heartbeat would stop and make the worker look dead. Cancelling the awaiting task cancels the
-    crawl in its thread."""
+    """``crawl_these`` on the crawl stage's own event loop in a thread of its own (``in_own_loop``), so Scrapy's CPU
+    work (start-up, parsing, extraction) and the item pipeline's database writes never hold up the caller's loop:
+    the dashboard's, or a worker's, whose heartbeat would stop and make the worker look dead. Cancelling the
+    awaiting task cancels the crawl."""
     return await in_own_loop(lambda: crawl_these(rt, sources), name="crawl")
 
 
+class SideLoop:
+    """An event loop running for the life of the process in a daemon thread of its own. One per async stage, and
+    kept: a stage's clients (the channels' HTTP clients, Scrapy's downloader) belong to the loop they first ran on,
+    so a new loop per tick would break them."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name=f"loop-{name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run ``make()`` on this loop and await its result on the caller's; cancelling the caller cancels it."""
+        async def call() -> T:
+            return await make()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), self.loop))
+
+
+_SIDE_LOOPS: dict[str, SideLoop] = {}
+_SIDE_LOOPS_LOCK = threading.Lock()
+
+
 async def in_own_loop(make: Callable[[], Awaitable[T]], *, name: str) -> T:
-    """Run the coroutine ``make()`` returns on a new event loop in a daemon thread and await its result here."""
-    caller = asyncio.get_running_loop()
-    done: asyncio.Future[T] = caller.create_future()
-    held: dict[str, object] = {}
-
-    def deliver(result: T | None, error: BaseException | None) -> None:
-        if done.cancelled():
-            return
-        if error is not None:
-            done.set_exception(error)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def target() -> None:
-        loop = asyncio.new_event_loop()
-        result: T | None = None
-        error: BaseException | None = None
-        try:
-            task = loop.create_task(make())  # type: ignore[arg-type]
-            held["loop"], held["task"] = loop, task
-            result = loop.run_until_complete(task)
-        except BaseException as exc:  # handed to the awaiting task, which re-raises it
-            error = exc
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-        with contextlib.suppress(RuntimeError):  # the caller's loop may be gone at shutdown
-            caller.call_soon_threadsafe(deliver, result, error)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    try:
-        return await asyncio.shield(done)
-    except asyncio.CancelledError:
-        loop, task = held.get("loop"), held.get("task")
-        if isinstance(loop, asyncio.AbstractEventLoop) and isinstance(task, asyncio.Task):
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(task.cancel)
-        raise
+    """Run the coroutine ``make()`` returns on the side loop ``name`` (``SideLoop``, started on first use)."""
+    with _SIDE_LOOPS_LOCK:
+        side = _SIDE_LOOPS.get(name) or _SIDE_LOOPS.setdefault(name, SideLoop(name))
+    return await side.run(make)
 
 
 async def crawl(rt: Runtime) -> RoundReport:

@@ -137,11 +137,17 @@ def test_workers_on_stage_groups_take_a_crawl_to_a_delivered_alert(deploy):
 
 
 def test_a_sigkilled_crawl_worker_has_its_crawl_finished_by_another_once(deploy):
-    d = deploy(slow_seconds=4.0)
+    d = deploy(slow_seconds=8.0)
     d.cli("migrate")
     d.worker("schedule")
     victim = d.worker("crawl")
-    wait_for("the slow source's crawl to start", lambda: "/slow.xml" in d.site.hits, procs=d.procs)
+
+    def only_slow_left() -> bool:  # the other source's crawl recorded, the slow one waiting for its answer
+        return "/slow.xml" in d.site.hits and bool(d.one(
+            "SELECT count(*) FROM source_states WHERE source_id = 'jcwb' AND last_success_at IS NOT NULL"))
+
+    wait_for("the slow source's crawl to start", only_slow_left, procs=d.procs)
+    assert "/slow.xml" not in d.site.answered
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     d.procs.remove(victim)
@@ -154,7 +160,7 @@ def test_a_sigkilled_crawl_worker_has_its_crawl_finished_by_another_once(deploy)
     wait_for("the slow source's crawl to be finished by the second worker", slow_polled, procs=d.procs)
     time.sleep(1.0)  # long enough for a duplicate crawl to have started, if there were one
     assert d.site.hits.count("/slow.xml") == 2  # the killed crawl and its one re-run
-    assert d.site.hits.count("/feed.xml") == 1  # the other source: crawled once, by either worker
+    assert d.site.hits.count("/feed.xml") == 1  # the other source: crawled once, before the kill
     urls = [u for (u,) in d.rows("SELECT url FROM articles")]
     assert len(urls) == len(set(urls)) == 2  # nothing twice, nothing lost (both sources list the same 2 pages)
 
@@ -228,3 +234,15 @@ def test_escalation_and_the_webhook_go_out_while_a_crawl_hangs_and_the_mail_rela
     finally:
         hole.close()
         hook.stop()
+
+
+def test_sigterm_lets_a_worker_finish_its_running_crawl_then_exit(deploy):
+    d = deploy(slow_seconds=4.0)
+    d.cli("migrate")
+    d.worker("schedule")
+    crawler = d.worker("crawl")
+    wait_for("the slow source's crawl to start", lambda: "/slow.xml" in d.site.hits, procs=d.procs)
+    crawler.send_signal(signal.SIGTERM)
+    assert crawler.wait(timeout=60) == 0
+    assert "/slow.xml" in d.site.answered  # the request it was waiting on was answered before it exited
+    assert d.one("SELECT last_success_at IS NOT NULL FROM source_states WHERE source_id = 'slow'")  # and recorded
