@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +27,9 @@ from yuqing.settings import Settings
 
 router = APIRouter(prefix="/api/v1/config", tags=["configuration"], responses=ERROR_RESPONSES)
 AdminUser = Annotated[Principal, Depends(require_roles(Role.admin))]
+DocumentName = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$",
+                                   description="文件名，如 levels.yaml、checklists/generic.yaml",
+                                   examples=["levels.yaml"])]
 
 
 class ConfigDocumentSummary(BaseModel):
@@ -92,7 +95,7 @@ def list_config(request: Request, principal: AdminUser, session: SessionDep, pag
 
 
 @router.post("/{name:path}/validate", response_model=ConfigValidation, summary="校验配置文件（不保存）")
-async def validate_config(request: Request, principal: AdminUser, session: SessionDep, name: str,
+async def validate_config(request: Request, principal: AdminUser, session: SessionDep, name: DocumentName,
                           body: Annotated[ConfigDocumentWrite, Body()]) -> ConfigValidation:
     _name(name)
     result = await run_in_threadpool(check_documents, session, {name: body.content}, settings=_base(request))
@@ -100,7 +103,7 @@ async def validate_config(request: Request, principal: AdminUser, session: Sessi
 
 
 @router.get("/{name:path}", response_model=ConfigDocumentRead, summary="读取配置文件（当前生效的文本与版本）")
-def get_config(request: Request, principal: AdminUser, session: SessionDep, name: str) -> ConfigDocumentRead:
+def get_config(request: Request, principal: AdminUser, session: SessionDep, name: DocumentName) -> ConfigDocumentRead:
     return _read(request, session, _name(name))
 
 
@@ -108,7 +111,7 @@ def get_config(request: Request, principal: AdminUser, session: SessionDep, name
             responses={409: {"model": ErrorRead, "description": "base_version 不是当前版本"},
                        422: {"model": ErrorRead, "description": "校验未通过，未保存：detail 列出全部问题，"
                                                                  "msg 为“文件: 字段: 原因”"}})
-async def put_config(request: Request, principal: AdminUser, session: SessionDep, clock: ClockDep, name: str,
+async def put_config(request: Request, principal: AdminUser, session: SessionDep, clock: ClockDep, name: DocumentName,
                      body: Annotated[ConfigDocumentWrite, Body()]) -> ConfigDocumentRead | JSONResponse:
     _name(name)
     if body.base_version is not None:
