@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -342,3 +343,25 @@ def test_last_event_ids_that_are_not_ours_are_ignored():
     assert Cursor.parse("12.3.40.5") == Cursor(12, 3, 40, 5)
     for hostile in ("", "1.2.3", "a.b.c.d", "1.2.3.4.5", "-1.2.3.4", "1" * 13 + ".0.0.0", "1.2.3.4\nevent: x"):
         assert Cursor.parse(hostile) is None, hostile
+
+
+def test_a_client_that_goes_is_let_go_at_once(served, users):
+    server, app = served
+    app.state.live.heartbeat_seconds = 30.0  # nothing is written to the stream while it is open
+    client = _signed_in(server, "wangmin")
+    cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_S) as sock:
+        sock.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        assert _until(lambda: app.state.live.connections == 1)
+    assert _until(lambda: app.state.live.connections == 0)  # seen from the closed socket, not a later write
+    client.close()
+
+
+def _until(condition, timeout: float = WAIT_S) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
