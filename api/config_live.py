@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yuqing import config_store
 from yuqing.errors import ConfigError
+from yuqing.settings import Settings
 
 log = logging.getLogger("yuqing.config")
 CHECK_SECONDS = 1.0
@@ -86,7 +87,6 @@ def refresh(app: FastAPI) -> bool:
 def apply(app: FastAPI, generation: int) -> None:
     """Load org chart, policy and sources from the effective configuration, then swap them in together."""
     from api.users import sync_with_org
-    from crawlers.sources import load_sources
     from incidents.complaints.links import INTERNAL_SOURCE, INTERNAL_SOURCE_NAME
     from incidents.policy import load_policy
     from yuqing.org import load_org
@@ -96,7 +96,7 @@ def apply(app: FastAPI, generation: int) -> None:
         settings, _ = config_store.effective_settings(session, state.base_settings)
         org = load_org(settings.org_path)
         policy = load_policy(settings.levels_path, settings.checklists_path)
-        sources = load_sources(settings.sources_path)
+        sources = _sources(settings, state.sources)
         sync_with_org(session, org, clock=state.clock)  # a person's new roles or unit apply at their next request
         session.commit()
     # names of sources no longer configured stay: their articles are still shown under them
@@ -107,3 +107,17 @@ def apply(app: FastAPI, generation: int) -> None:
     # the templates keep their globals (the inbox's unread count); only the source-name filter follows the sources
     state.templates.env.filters["source_name"] = lambda source_id: names.get(source_id, source_id)
     state.config_generation = generation
+
+
+def _sources(settings: Settings, current: list) -> list:
+    """The sources the 信息源 page shows: the sources file and the catalogue entries enabled in it, as the pipeline
+    crawls them; when they do not load (the pipeline then keeps its own too), the ones shown so far."""
+    from crawlers.sources import PUBLIC_CATALOGUE_FILE, add_public_catalogue, load_sources
+
+    try:
+        sources = load_sources(settings.sources_path)
+        return add_public_catalogue(sources, settings.config_dir / PUBLIC_CATALOGUE_FILE,
+                                    allowed_private=settings.allow_private_sources)
+    except ConfigError as exc:
+        log.warning("sources not reloaded; the dashboard keeps the previous list", extra={"error": str(exc)[:500]})
+        return list(current)
