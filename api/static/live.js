@@ -57,6 +57,8 @@
     if (timer === null) { timer = setTimeout(refresh, delay); }
   }
 
+  // The element itself stays (app.js's fallback polling holds it); its content is swapped, keeping which
+  // <details> were open.
   function replace(el, fresh) {
     var opened = [];
     var before = el.querySelectorAll("details");
@@ -66,7 +68,8 @@
     if (after.length === before.length) {
       for (var j = 0; j < after.length; j++) { after[j].open = opened[j]; }
     }
-    el.replaceWith(copy);
+    el.className = copy.className;
+    el.replaceChildren.apply(el, Array.prototype.slice.call(copy.childNodes));
   }
 
   function refresh() {
