@@ -11,8 +11,8 @@ slowest source's crawl, the dashboard for a hundred classifications run on its e
 - **ingest, classify, score, incidents** tick every ``cadence`` seconds, at once again while they find work, and
   are woken by the stage before them when it produced something (new articles → ingest → classify → …);
 - **schedule** (escalation, reminders, clock checks, source alerts, report schedules; and it starts the deletion
-  re-checks and screenshots, ``incidents.evidence_jobs``) ticks every few seconds whatever the crawl does, so a
-  deadline fires within seconds of its time;
+  re-checks and screenshots, ``incidents.evidence_jobs``, every 30 s at most) ticks every few seconds whatever
+  the crawl does, so a deadline fires within seconds of its time;
 - **notify** delivers the outbox on its own loop (per-channel limits, budget and breakers inside).
 
 Blocking steps (database and model work) run in worker threads (``Stage.run``), so the event loop serving the
@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from runner.stages import STAGES, Stage, crawl_in_thread, due_now
+from runner.stages import STAGES, Stage, crawl_in_thread, due_now, start_evidence_if_due
 
 if TYPE_CHECKING:
     from crawlers.sources import SourceConfig
@@ -76,8 +76,6 @@ class StageLoops:
 
     async def stage_loop(self, stage: Stage) -> None:
         """Tick ``stage`` until stopped: again at once while it finds work, else after its cadence or a wake."""
-        from incidents.evidence_jobs import start_evidence_jobs
-
         while not self.stop.is_set():
             busy = False
             try:
@@ -91,7 +89,7 @@ class StageLoops:
             except Exception:  # a failing step must not stop the stage or the others; the next tick retries
                 log.exception("stage %s failed", stage.name)
             if stage.name == "schedule":
-                start_evidence_jobs(self.rt)  # deletion re-checks and screenshots, unless the last run still goes
+                start_evidence_if_due(self.rt)  # deletion re-checks and screenshots, every 30 s at most
             self.ticks[stage.name] += 1
             if busy and not self.stop.is_set():
                 await asyncio.sleep(0)  # let the loop breathe, then take the next batch

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -244,6 +245,25 @@ def reload_config(rt: Runtime) -> None:
         reload_if_changed(rt)
     except Exception:
         log.exception("configuration reload failed; keeping the current configuration")
+
+
+EVIDENCE_EVERY_SECONDS = 30.0  # the deletion re-checks and screenshots start at most this often (each run is bounded)
+_evidence_started: dict[int, float] = {}
+
+
+def start_evidence_if_due(rt: Runtime) -> bool:
+    """Start a run of the deletion re-checks and screenshots (``incidents.evidence_jobs``) when the last run has
+    ended and ``EVIDENCE_EVERY_SECONDS`` have passed since it started; call on the event loop that should own it."""
+    from incidents.evidence_jobs import start_evidence_jobs
+
+    now = time.monotonic()
+    last = _evidence_started.get(id(rt))
+    if last is not None and now - last < EVIDENCE_EVERY_SECONDS:
+        return False
+    if start_evidence_jobs(rt):
+        _evidence_started[id(rt)] = now
+        return True
+    return False
 
 
 # ---- delivery ----------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from procrastinate import exceptions as pexc
 from sqlalchemy.engine import make_url
 
 from runner.loop import NEXT, did_work
-from runner.stages import STAGES, crawl_in_thread, due_now
+from runner.stages import STAGES, crawl_in_thread, due_now, start_evidence_if_due
 from yuqing.errors import ConfigError
 from yuqing.settings import Settings
 
@@ -148,9 +148,7 @@ async def run_stage(name: str) -> None:
             await dispatch_crawls(rt)
         report = await STAGES[name].run(rt)
         if name == "schedule":
-            from incidents.evidence_jobs import start_evidence_jobs
-
-            start_evidence_jobs(rt)  # deletion re-checks and screenshots, unless the last run is still going
+            start_evidence_if_due(rt)  # deletion re-checks and screenshots, every 30 s at most
     if did_work(report):
         log.info("stage %s", name, extra={"stage": name, **{k: v for k, v in vars(report).items()
                                                               if v and k not in {"errors", "seconds"}}})

@@ -19,7 +19,7 @@ from yuqing.db import engine_for
 from yuqing.migrate import upgrade
 from yuqing.settings import Settings
 
-SLOW_SECONDS = 20.0
+SLOW_SECONDS = 60.0  # far longer than the rest takes even on a loaded machine; the test ends long before
 
 
 def test_a_hung_crawl_holds_up_neither_the_other_stages_nor_the_schedule(tmp_path: Path):
@@ -38,13 +38,13 @@ def test_a_hung_crawl_holds_up_neither_the_other_stages_nor_the_schedule(tmp_pat
         with engine.connect() as conn:
             return conn.execute(text(sql)).scalar_one()
 
-    async def scenario() -> tuple[float, int, int, bool]:
+    async def scenario() -> tuple[float, int, int, bool]:  # the slow source's request still hangs at the end
         stop = asyncio.Event()
         loops = StageLoops(rt, stop, cadences={"schedule": 0.5, "crawl": 0.5})
         runner = asyncio.create_task(loops.run())
         started = time.monotonic()
         try:
-            while time.monotonic() - started < SLOW_SECONDS - 2:
+            while "/slow.xml" not in site.answered and time.monotonic() - started < SLOW_SECONDS:
                 delivered = count("SELECT count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id "
                                   "WHERE n.status = 'sent'")
                 if delivered and count("SELECT count(*) FROM articles WHERE stage = 'scored'") == 2:
@@ -65,8 +65,7 @@ def test_a_hung_crawl_holds_up_neither_the_other_stages_nor_the_schedule(tmp_pat
     finally:
         site.stop()
         engine.dispose()
-    assert elapsed < SLOW_SECONDS - 2, "the alert waited for the hung crawl"
-    assert "/slow.xml" in site.hits and slow_still_crawling  # the slow source's request was still hanging
+    assert "/slow.xml" in site.hits and slow_still_crawling, f"the alert waited for the hung crawl ({elapsed:.1f} s)"
     assert count_alerts(settings) == 1
     assert ticks >= 2 and ticks_later > ticks  # the schedule stage kept its cadence throughout
 
