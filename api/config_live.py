@@ -27,6 +27,7 @@ from yuqing.settings import Settings
 
 log = logging.getLogger("yuqing.config")
 CHECK_SECONDS = 1.0
+SKIP_PATHS = ("/static/", "/healthz", "/readyz")  # answers that read no configuration
 
 
 def install(app: FastAPI) -> None:
@@ -49,7 +50,7 @@ class FollowConfiguration:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("path", "").startswith("/static/"):
+        if scope["type"] == "http" and not scope.get("path", "").startswith(SKIP_PATHS):
             app = scope["app"]
             state = app.state
             now = time.monotonic()
