@@ -53,7 +53,8 @@ def recency() -> ColumnElement[Any]:
 
 def articles(*, unit_ids: Collection[str], label: str | None = None, category: str | None = None,
              channel: str | None = None, source: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, sort: str = "risk", scored_only: bool = False) -> tuple[Select, Order]:
+             until: datetime | None = None, sort: str = "risk", scored_only: bool = False,
+             count_only: bool = False, with_risk: bool = False) -> tuple[Select, Order]:
     """Articles naming one of ``unit_ids`` with their classification and their story's newest risk.
 
     ``sort``: ``risk`` (story risk, then the article's own negative probability, newest first), ``time`` (newest
@@ -64,14 +65,25 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
     the bare score, so the database can walk ``ix_story_risks_score`` from the top, take each story's articles and
     stop after one page (an incremental sort) instead of sorting every visible article by a key that spans three
     tables. Pass it to :func:`api.pagination.paginate` as ``head``: the rows and cursors are the same as the whole
-    statement's for as long as the head has a full page."""
-    stmt = (select(Article, Classification, CurrentRisk)
-            .outerjoin(Classification, Classification.article_id == Article.id)
-            .where(visible_to(unit_ids)))
-    if scored_only:
-        stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id).where(CurrentRisk.score > 0)
+    statement's for as long as the head has a full page.
+
+    ``count_only``: the same rows as bare article ids, for ``paginate(count=…)``: the classification is joined only
+    when a filter reads it and the story's risk only with ``with_risk`` (a filter on its level), since neither join
+    changes how many articles there are (one classification per article, one current risk per story)."""
+    if count_only:
+        stmt = select(Article.id).where(visible_to(unit_ids))
+        if label or category:
+            stmt = stmt.join(Classification, Classification.article_id == Article.id)
+        if with_risk:
+            stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id)
     else:
-        stmt = stmt.outerjoin(CurrentRisk, CurrentRisk.story_id == Article.story_id)
+        stmt = (select(Article, Classification, CurrentRisk)
+                .outerjoin(Classification, Classification.article_id == Article.id)
+                .where(visible_to(unit_ids)))
+        if scored_only:
+            stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id).where(CurrentRisk.score > 0)
+        else:
+            stmt = stmt.outerjoin(CurrentRisk, CurrentRisk.story_id == Article.story_id)
     when = recency()
     if label:
         stmt = stmt.where(Classification.label == label)

@@ -131,17 +131,22 @@ def reach_subquery() -> Any:
 Order = list[tuple[ColumnElement[Any], bool]]
 
 
-def filtered(session: Session, f: Filters, *, scored_only: bool = False) -> tuple[Select, Order]:
+def filtered(session: Session, f: Filters, *, scored_only: bool = False,
+             count_only: bool = False) -> tuple[Select, Order]:
     """The filtered statement (Article, Classification, the story's current StoryRisk) and its keyset order;
-    ``scored_only``: its head for the risk order (``listings.articles``)."""
+    ``scored_only``: its head for the risk order, ``count_only``: its article ids to count (``listings.articles``)."""
+    level = f.get("level")
     stmt, order = listings.articles(unit_ids=f.unit_ids, label=f.get("sentiment") or None,
                                     category=f.get("category") or None, channel=f.get("channel") or None,
                                     source=f.get("source") or None, since=f.since, until=f.until,
-                                    sort="time" if f.sort == "time" else "risk", scored_only=scored_only)
-    if level := f.get("level"):
+                                    sort="time" if f.sort == "time" else "risk", scored_only=scored_only,
+                                    count_only=count_only, with_risk=bool(level))
+    if level:
         stmt = stmt.where(listings.CurrentRisk.level == level)
     if f.query is not None:
         stmt = stmt.where(search.condition(f.query, session.get_bind().dialect.name))
+    if count_only:
+        return stmt, order
     if f.sort == "reach":
         reach = reach_subquery()
         stmt = stmt.outerjoin(reach, reach.c.article_id == Article.id)
@@ -164,7 +169,8 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         page = PageRequest(cursor=request.query_params.get("cursor") or None, limit=PAGE_SIZE,
                            serializer=URLSafeSerializer(state.settings.secret_key, salt=CURSOR_SALT))
         got = paginate(session, stmt, order=order, page=page,
-                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids), count_cap=TOTAL_CAP, head=head)
+                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids), count_cap=TOTAL_CAP, head=head,
+                       count=filtered(session, f, count_only=True)[0])
     except BadFilter as exc:
         context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
         context["error"] = str(exc)

@@ -117,7 +117,8 @@ class Fetched(Generic[Item]):
 
 def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElement[Any], bool]],
              page: PageRequest, scope: str, count_cap: int | None = None,
-             head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None) -> Fetched[Any]:
+             head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None,
+             count: Select | None = None) -> Fetched[Any]:
     """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
 
     ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
@@ -129,6 +130,10 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     ``head``: an optional ``(statement, order)`` whose rows, in its order, are exactly the first rows of ``stmt``
     in ``order`` (same entities, same key values), cheaper to page through (``api.listings.articles`` with
     ``scored_only``). It is asked first; only when it cannot fill the page is ``stmt`` itself paged.
+
+    ``count``: an optional statement with exactly ``stmt``'s rows but fewer columns and joins, counted instead of
+    it (``listings.articles(count_only=True)``): joins that cannot change the number of rows still cost a join per
+    row counted, and the database cannot always prove they are harmless and drop them.
     """
     width = len(stmt.column_descriptions)  # one per entity or column asked for (not per table column)
     after = page.after(scope, len(order))
@@ -143,7 +148,7 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     if after is None and not more:
         total = len(rows)  # the whole list is on this first page: no count needed
     else:
-        counted = stmt.order_by(None)
+        counted = (count if count is not None else stmt).order_by(None)
         if count_cap is not None:
             counted = counted.limit(count_cap + 1)
         total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0

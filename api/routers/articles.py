@@ -45,7 +45,9 @@ def mentions_feed(principal: CurrentUser, session: SessionDep, org: OrgDep, page
     head = listings.articles(**filters, scored_only=True) if sort == "risk" else None
     scope = page.scope("articles", unit=unit, label=label, category=category, channel=channel, source=source,
                        since=since, until=until, sort=sort)
-    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP, head=head)
+    counted, _ = listings.articles(**filters, count_only=True)
+    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP, head=head,
+                   count=counted)
     best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], unit_ids)
     rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
     return Page(items=views.mention_reads(org, rows), total=got.total, total_capped=got.total_capped,
