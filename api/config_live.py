@@ -69,10 +69,10 @@ def refresh(app: FastAPI) -> bool:
     except SQLAlchemyError as exc:  # no config tables (a database before migration 0018) or no database
         log.debug("config generation unavailable", extra={"error": str(exc)[:200]})
         return False
-    if generation == state.config_generation:
+    if generation == state.config_generation and state.settings.config_dir.is_dir():
         return False
-    with state.config_lock:
-        if generation == state.config_generation:
+    with state.config_lock:  # (a directory pruned under a long-running process is written again)
+        if generation == state.config_generation and state.settings.config_dir.is_dir():
             return False
         try:
             apply(app, generation)

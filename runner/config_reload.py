@@ -75,7 +75,7 @@ def reload_if_changed(rt: Runtime) -> bool:
     except SQLAlchemyError as exc:  # e.g. a database not migrated to 0018 yet: keep running on the files
         log.debug("config generation unavailable", extra={"error": str(exc)[:200]})
         return False
-    if generation == rt.config_generation:
+    if generation == rt.config_generation and rt.settings.config_dir.is_dir():  # (a pruned directory: rewrite)
         return False
     base = rt.base_settings or rt.settings
     try:

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,7 @@ DOCUMENTS: dict[str, str] = {
 CHECKLIST_DESCRIPTION = "处置清单：各步骤的负责角色与时限"
 _NAME = re.compile(r"^(?:[a-z][a-z0-9_.-]*\.yaml|checklists/[A-Za-z0-9][A-Za-z0-9_.-]*\.yaml)$")
 KEEP_GENERATIONS = 10  # effective directories kept under var/ (older ones are removed when a new one is written)
+PRUNE_AFTER_SECONDS = 86400.0  # … once they are over a day old
 
 
 class ConfigDocument(Base):
@@ -299,11 +301,14 @@ def pointing_at(settings: Settings, directory: Path) -> Settings:
 
 
 def _prune(base: Path, *, keep: Path) -> None:
-    """Remove all but the ``KEEP_GENERATIONS`` newest effective directories (a process still on an older one
-    reloads at its next generation check)."""
+    """Remove effective directories beyond the ``KEEP_GENERATIONS`` newest that are also over a day old (processes
+    on other databases may share the data directory; one whose directory went anyway writes it again at its next
+    generation check, ``runner.config_reload`` / ``api.config_live``)."""
     dirs = sorted((p for p in base.glob("gen-*") if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime)
+    cutoff = time.time() - PRUNE_AFTER_SECONDS
     for old in dirs[: max(0, len(dirs) - (KEEP_GENERATIONS - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def name_in(directory: Path, path: str | Path) -> str | None:

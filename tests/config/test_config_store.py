@@ -137,3 +137,27 @@ def test_pre_existing_problems_elsewhere_do_not_block_a_fix(session_factory, clo
         result = check_documents(session, {"keywords.yaml": keywords}, settings=settings)
     assert result.problems == []
     assert result.pre_existing and all(str(settings.config_dir / "reports.yaml") in p for p in result.pre_existing)
+
+
+def test_old_effective_directories_are_pruned_but_young_ones_kept(session_factory, clock, settings):
+    import os
+    import time
+
+    base = settings.data_dir / "config-effective"
+    old = [base / f"gen-{i}-old" for i in range(12)]
+    young = [base / f"gen-{i}-young" for i in range(3)]
+    for i, d in enumerate(old):
+        d.mkdir(parents=True)
+        os.utime(d, (time.time() - 3 * 86400 + i, time.time() - 3 * 86400 + i))
+    for d in young:
+        d.mkdir(parents=True)
+    with session_factory() as session:
+        config_store.save_document(session, "risk.yaml", "# x\n", actor="admin", clock=clock)
+        session.commit()
+        effective, _ = config_store.effective_settings(session, settings)
+        assert all(d.is_dir() for d in young) and effective.config_dir.is_dir()
+        kept = [d for d in old if d.is_dir()]
+        assert kept == old[-(config_store.KEEP_GENERATIONS - 1 - len(young)):]  # the newest of the old ones
+        shutil.rmtree(effective.config_dir)  # removed under a running process: written again on the next call
+        again, _ = config_store.effective_settings(session, settings)
+    assert again.config_dir == effective.config_dir and (again.config_dir / "risk.yaml").read_text() == "# x\n"
