@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Form, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Form, HTTPException, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,7 @@ LIST_KEY = "plans"
 TRY_TEXT_LIMIT = 20_000
 _SPLIT = re.compile(r"[,，、;；\s]+")
 PlanName = Annotated[str, Query(min_length=1, max_length=64)]
+PlanPath = Annotated[str, Path(min_length=1, max_length=64, description="方案名（其中的 / 照写）")]
 
 router = APIRouter(prefix="/api/v1/keyword-plans", tags=["configuration"], responses=ERROR_RESPONSES)
 pages = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -185,7 +186,7 @@ def api_try(me: CurrentUser, session: SessionDep, settings: SettingsDep, org: Or
 
 
 @router.put("/{name:path}", summary="替换一个监测方案（仅系统管理员；方案名中的 / 照写）")
-def api_replace(name: str, me: CurrentUser, session: SessionDep, settings: SettingsDep, clock: ClockDep,
+def api_replace(name: PlanPath, me: CurrentUser, session: SessionDep, settings: SettingsDep, clock: ClockDep,
                 body: PlanBody) -> Any:
     ensure_admin(me)
     try:
@@ -196,7 +197,8 @@ def api_replace(name: str, me: CurrentUser, session: SessionDep, settings: Setti
 
 
 @router.delete("/{name:path}", status_code=status.HTTP_204_NO_CONTENT, summary="删除一个监测方案（仅系统管理员）")
-def api_delete(name: str, me: CurrentUser, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> Response:
+def api_delete(name: PlanPath, me: CurrentUser, session: SessionDep, settings: SettingsDep,
+               clock: ClockDep) -> Response:
     ensure_admin(me)
     try:
         delete_plan(session, settings, clock, me, name)
