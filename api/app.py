@@ -156,6 +156,22 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
 
     app.include_router(mentions.router)
     app.include_router(story_page.router)
+    from api import live  # GET /events: live updates (Server-Sent Events) for the pages that change
+
+    app.state.live = live.LiveHub(session_factory)
+    app.include_router(live.router)
+    from api import admin_channels, admin_keywords, admin_sources  # 来源管理 / 关键词方案 / 通知渠道 (admins)
+
+    for admin_module in (admin_sources, admin_keywords, admin_channels):
+        app.include_router(admin_module.router)
+        app.include_router(admin_module.pages)
+    from api import admin_config_pages, admin_users, config_live  # 系统管理: configuration documents, users and roles
+    from api.routers import config as config_api
+
+    app.include_router(config_api.router)
+    app.include_router(admin_config_pages.pages)
+    app.include_router(admin_users.pages)
+    config_live.install(app)  # configuration saved in the console is applied without a restart
     inbox.install(app)  # 消息, /api/v1/notifications, /ack/{token}, /outbox, and the top bar's unread count
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], summary="健康检查",
                       response_model=HealthRead, responses={503: {"model": HealthRead, "description": "数据库不可用"}})

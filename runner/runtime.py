@@ -58,6 +58,13 @@ class Runtime:
     breakers: ChannelBreakers | None = None  # each channel's circuit breaker, kept across rounds
     evidence_config: EvidenceConfig | None = None  # config/evidence.yaml; None: no evidence jobs
     evidence_task: asyncio.Task[None] | None = None  # the running deletion watch + screenshot job
+    # configuration applied without a restart (runner.config_reload): the generation the pieces above were built
+    # from, the settings as given (``settings`` reads the effective configuration), what the sources file's
+    # variables were, and whether the senders were given (the backtest's recorders are kept on a reload)
+    config_generation: int = 0
+    base_settings: Settings | None = None
+    source_vars: dict[str, str] = field(default_factory=dict)
+    fixed_senders: bool = False
 
 
 @dataclass
@@ -97,14 +104,24 @@ class LoadedConfig:
     plans: list[KeywordPlan]
     policy: Policy
     risk_config: RiskConfig
+    settings: Settings | None = None  # the settings reading the effective configuration (None: the files)
+    generation: int = 0  # yuqing.config_store.config_generation when it was read
 
 
-def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None) -> LoadedConfig:
+def load_config(settings: Settings, *, source_vars: dict[str, str] | None = None,
+                engine: Engine | None = None) -> LoadedConfig:
     """Load and validate every config file; the first problem raises a ConfigError naming file and field.
+
+    With ``engine`` each document's effective text is read — the database copy an admin saved in the console
+    over the file (``runner.config_reload.effective_config``, ``yuqing.config_store``).
 
     Sources that name a ``private_network`` are refused unless their ids are in ``allow_private_sources``
     (``YUQING_ALLOW_PRIVATE_SOURCES``): reaching inside the network takes the admin's word, not just the file's.
     """
+    if engine is not None:
+        from runner.config_reload import effective_config
+
+        return effective_config(settings, engine, source_vars=source_vars)
     from crawlers.keywords import load_keyword_plans
     from crawlers.sources import PUBLIC_CATALOGUE_FILE, add_public_catalogue, load_sources, require_private_opt_in
     from incidents.policy import load_policy
@@ -141,23 +158,24 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
     ``senders`` replaces the channels' real senders and ``classifier`` the loaded model (``yuqing backtest``
     records what would have been sent instead of sending it, and loads the model once for many replays)."""
     from crawlers.matching import Matcher
-    from crawlers.stories import StoryIndex
+    from crawlers.story_config import STORIES_FILE, load_story_config
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
     from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
     from incidents.notify import ChannelBreakers, default_senders
     from sentiment.batch import choose_classifier
     from sentiment.service import RiskContext
 
-    cfg = load_config(settings, source_vars=source_vars)
+    engine = engine or engine_for(settings)
+    cfg = load_config(settings, source_vars=source_vars, engine=engine)  # database documents over files
+    base_settings, settings = settings, cfg.settings or settings
     if not any(s.enabled for s in cfg.sources):
         # Not an error: a fresh installation starts with an empty config/sources.yaml, and the dashboard and
         # incident handling are useful before the first source is added. But silence must not look like calm.
         log.warning("未配置任何来源，不会抓取任何内容：请在来源配置文件中添加来源 (no sources configured)",
                     extra={"sources_file": str(settings.sources_path)})
-    engine = engine or engine_for(settings)
     session_factory = make_sessionmaker(engine)
     authorities = {s.id: s.authority for s in cfg.sources}
-    index = StoryIndex()
+    index: StoryIndex = load_story_config(settings.config_dir / STORIES_FILE).index()  # config/stories.yaml
     with session_factory() as session:
         index.load(session)
     return Runtime(
@@ -169,7 +187,9 @@ def build_runtime(settings: Settings, *, clock: Clock, source_vars: dict[str, st
         senders=senders if senders is not None else default_senders(cfg.policy, settings),
         breakers=ChannelBreakers.from_policy(cfg.policy.channels.delivery),
         reports_config=load_reports_config(settings.config_dir / REPORTS_FILE),
-        evidence_config=load_evidence_config(settings.config_dir / EVIDENCE_FILE))
+        evidence_config=load_evidence_config(settings.config_dir / EVIDENCE_FILE),
+        config_generation=cfg.generation, base_settings=base_settings, source_vars=dict(source_vars or {}),
+        fixed_senders=senders is not None)
 
 
 async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
@@ -177,7 +197,9 @@ async def run_round(rt: Runtime, *, crawl: bool = True) -> RoundReport:
     alert/open incidents, the scheduled jobs, notify. The steps are ``runner.stages``'; ``yuqing run`` runs the same
     steps each on its own cadence (``runner.loop``), the backtest, the demo and the tests call this round."""
     from runner import stages
+    from runner.config_reload import reload_if_changed
 
+    reload_if_changed(rt)  # a configuration document saved since the last round is applied now
     report = RoundReport()
     t0 = time.perf_counter()
     if crawl:
@@ -200,7 +222,11 @@ def source_alerts(session: Session, rt: Runtime) -> int:
 
 async def run_pipeline(rt: Runtime, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
     """Run rounds until ``stop`` is set; a failing round is logged and retried, never fatal. After each round the
-    evidence jobs (deletion watch, screenshots) are started in the background (``incidents.evidence_jobs``)."""
+    evidence jobs (deletion watch, screenshots) are started in the background (``incidents.evidence_jobs``).
+
+    This sequential loop was ``yuqing run``'s pipeline; ``yuqing run`` now runs each stage on its own loop
+    (``runner.loop``). It stays for callers that want whole rounds and as the baseline of ``python -m bench
+    dashboard-latency``."""
     from incidents.evidence_jobs import start_evidence_jobs, stop_evidence_jobs
 
     while not stop.is_set():
