@@ -102,7 +102,7 @@ def deploy(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., Deployme
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 90, procs: list | None = None) -> None:
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 240, procs: list | None = None) -> None:
     """Wait until ``check()`` holds; the timeout only bounds a broken run."""
     deadline = time.monotonic() + timeout
     while not check():
