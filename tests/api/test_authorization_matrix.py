@@ -83,6 +83,7 @@ from incidents.lifecycle import ACTION_ROLES, Action
 from incidents.message_acks import MessageAck
 from incidents.models import (
     Alert,
+    Incident,
     IncidentReview,
     Notification,
     ReviewActionItem,
@@ -94,6 +95,7 @@ from incidents.models import (
 from incidents.resurgence import DECIDE_ROLES as RESURGENCE_DECIDERS
 from incidents.statements import ACTION_ROLES as STATEMENT_ROLES
 from incidents.statements import StatementAction
+from yuqing import config_store
 from yuqing.clock import FrozenClock
 from yuqing.models import AuditEntry
 from yuqing.org import OrgChart, Role
@@ -124,7 +126,7 @@ SCOPE_TARGETS = frozenset({"sub", "sib", "hq", "none", "missing", "range", "othe
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
                  ("GET", "/static"), ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
                  ("GET", "/ack/{token}"), ("POST", "/ack/{token}")}
-SUCCESS = {"200", "201", "303"}
+SUCCESS = {"200", "201", "204", "303"}
 
 # --- the specification -----------------------------------------------------------------------------------------
 _ANON = "anon frg  exp  rev"
@@ -285,6 +287,12 @@ POST   /api/v1/incidents/{{incident_id}}/reopen   sib      401 401 401 401 | 401
 POST   /api/v1/incidents/{{incident_id}}/reopen   hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
 POST   /api/v1/incidents/{{incident_id}}/reopen   missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
 POST   /api/v1/incidents/{{incident_id}}/reopen   range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/incidents/{{incident_id}}/merge    own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/merge    sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/merge    sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/merge    hq       401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 403 200 403 403
+POST   /api/v1/incidents/{{incident_id}}/merge    missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 404 404 404 404 404 404 404 404 404
+POST   /api/v1/incidents/{{incident_id}}/merge    range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 POST   /api/v1/incidents/{{incident_id}}/review   own      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
 POST   /api/v1/incidents/{{incident_id}}/review   sub      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
 POST   /api/v1/incidents/{{incident_id}}/review   sib      401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 200 200 403 403 403 200 403 403
@@ -324,6 +332,17 @@ GET    /api/v1/keyword-plans                     -        401 401 401 401 | 200 
 GET    /api/v1/org                               -        401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/outbox                            -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
 GET    /api/v1/users                             -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+# 配置文件 (api/routers/config.py): system administrators only; the path names a document, not an id
+GET    /api/v1/config                            -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/config/{{name:path}}              -        401 401 401 401 | 403 403 403 403 403 200 403 403 403 | 403 403 403 403 403 200 403 403 403
+GET    /api/v1/config/{{name:path}}              missing  401 401 401 401 | 403 403 403 403 403 404 403 403 403 | 403 403 403 403 403 404 403 403 403
+GET    /api/v1/config/{{name:path}}              range    401 401 401 401 | 403 403 403 403 403 404 403 403 403 | 403 403 403 403 403 404 403 403 403
+PUT    /api/v1/config/{{name:path}}              -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+PUT    /api/v1/config/{{name:path}}              missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+PUT    /api/v1/config/{{name:path}}              range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+POST   /api/v1/config/{{name:path}}/validate     -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+POST   /api/v1/config/{{name:path}}/validate     missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+POST   /api/v1/config/{{name:path}}/validate     range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 GET    /api/v1/incidents/{{incident_id}}/timeline   own      401 401 401 401 | 200 200 200 200 200 200 200 200 403 | 200 200 200 200 200 200 200 200 200
 GET    /api/v1/incidents/{{incident_id}}/timeline   sub      401 401 401 401 | 200 200 200 200 403 200 200 200 403 | 200 200 200 200 403 200 200 200 200
 GET    /api/v1/incidents/{{incident_id}}/timeline   sib      401 401 401 401 | 200 200 200 403 403 200 200 200 403 | 200 200 200 403 403 200 200 200 200
@@ -418,9 +437,34 @@ POST   /ack/{{token}}                             mine     200 200 200 200 | 200
 POST   /ack/{{token}}                             other    200 200 200 200 | 403 403 403 403 403 403 403 403 403 | 200 200 200 200 200 200 200 200 200
 POST   /ack/{{token}}                             missing  404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
 POST   /ack/{{token}}                             range    404 404 404 404 | 404 404 404 404 404 404 404 404 404 | 404 404 404 404 404 404 404 404 404
+# 来源管理 / 关键词方案 / 通知渠道 (api/admin_sources.py, api/admin_keywords.py, api/admin_channels.py): admins only;
+# a source id or plan name is a name, not a row id: one past the id range names nothing (404 to the admin)
+POST   /api/v1/sources                           -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 201 403 403 403
+PUT    /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+PUT    /api/v1/sources/{{source_id}}             missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+PUT    /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+PATCH  /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+PATCH  /api/v1/sources/{{source_id}}             missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+PATCH  /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+DELETE /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 204 403 403 403
+DELETE /api/v1/sources/{{source_id}}             missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+DELETE /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+POST   /api/v1/sources/test-fetch                -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 422 403 403 403
+POST   /api/v1/keyword-plans                     -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 201 403 403 403
+POST   /api/v1/keyword-plans/try                 -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+PUT    /api/v1/keyword-plans/{{name:path}}       -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+PUT    /api/v1/keyword-plans/{{name:path}}       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+PUT    /api/v1/keyword-plans/{{name:path}}       range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+DELETE /api/v1/keyword-plans/{{name:path}}       -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 204 403 403 403
+DELETE /api/v1/keyword-plans/{{name:path}}       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+DELETE /api/v1/keyword-plans/{{name:path}}       range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
+POST   /api/v1/channels/{{name}}/test            -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
+POST   /api/v1/channels/{{name}}/test            missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
+POST   /api/v1/channels/{{name}}/test            range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 422 422 422 422 422 422 422 422 422
 # --- dashboard pages (the cookie only; a bearer token is not a dashboard login) ------------------------------
 GET    /                                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /partials/overview                        -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /events                                   -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /alerts                                   -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents                                -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /incidents/{{incident_id}}                 own      LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -459,6 +503,49 @@ GET    /incidents/{{incident_id}}/briefing        range    LGN LGN LGN LGN | 422
 GET    /account                                  -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /admin/audit                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /admin/audit                              range    LGN LGN LGN LGN | 403 403 403 403 403 422 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# 系统管理 · 配置文件 and 用户与角色 (api/admin_config_pages.py, api/admin_users.py): admins only
+GET    /admin/config                             -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/config/export                      -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/config/import                      -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/config/{{name:path}}               -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/config/{{name:path}}               missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/config/{{name:path}}               range    LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/config/{{name:path}}               -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/config/{{name:path}}               missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/config/{{name:path}}               range    LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/users                              -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/create                       -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/reset-password               -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/revoke-tokens                -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/deactivate                   -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/activate                     -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/users/roles                        -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+# 来源管理 / 关键词方案 / 通知渠道: admins only (a refused 试抓取 is the trial's answer: 200)
+GET    /admin/sources                            -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/sources/new                        -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/sources/test-fetch                 -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/keywords                           -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/keywords/new                       -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/channels                           -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/keywords/edit                      -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/keywords/edit                      missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/sources/{{source_id}}/edit         -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/sources/{{source_id}}/edit         missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+GET    /admin/sources/{{source_id}}/edit         range    LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/new                        -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/edit         -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/edit         missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/edit         range    LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/enabled      -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/enabled      missing  LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/{{source_id}}/enabled      range    LGN LGN LGN LGN | 403 403 403 403 403 404 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/sources/test-fetch                 -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/keywords/save                      -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/keywords/delete                    -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/keywords/try                       -        LGN LGN LGN LGN | 403 403 403 403 403 200 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/channels/{{name}}/test             -        LGN LGN LGN LGN | 403 403 403 403 403 303 403 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/channels/{{name}}/test             missing  LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /admin/channels/{{name}}/test             range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 GET    /account/password                         -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 200 | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 # 消息 (own messages) and 发送记录 (admins)
 GET    /inbox                                     -        LGN LGN LGN LGN | 200 200 200 200 200 200 200 200 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -554,6 +641,12 @@ POST   /incidents/{{incident_id}}/reopen          sib      LGN LGN LGN LGN | 403
 POST   /incidents/{{incident_id}}/reopen          hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/reopen          missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/reopen          range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           hq       LGN LGN LGN LGN | 403 403 403 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           missing  LGN LGN LGN LGN | 404 404 404 404 404 404 404 404 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
+POST   /incidents/{{incident_id}}/merge           range    LGN LGN LGN LGN | 422 422 422 422 422 422 422 422 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/review          own      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/review          sub      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
 POST   /incidents/{{incident_id}}/review          sib      LGN LGN LGN LGN | 403 303 303 403 403 403 303 403 PWD | LGN LGN LGN LGN LGN LGN LGN LGN LGN
@@ -1023,6 +1116,69 @@ def _incident_action(prefix: str, action: str) -> Prepare:
     return prepare
 
 
+def _incident_merge(prefix: str) -> Prepare:
+    """合并: a fresh responding incident of the target merged into another fresh one of the same unit (so the
+    scope outcome is the target's), named by its number."""
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        incident = _id(target, lambda: w.fresh_incident(target, "responding"))
+        into = "1"
+        if target not in ("missing", "range"):
+            other = w.session.get(Incident, w.fresh_incident(target, "responding"))
+            into = other.number
+        url = f"{prefix}/incidents/{incident}/merge"
+        effect = None if target in ("missing", "range") else ("audit", ("incident", incident, "incident.merge"))
+        body = {"into": into, "reason": "矩阵测试"}
+        return Call(url, json=body, effect=effect) if prefix else Call(url, form=body, effect=effect)
+    return prepare
+
+
+def _config_url(prefix: str, target: str, name: str) -> str:
+    """A configuration document's URL: ``name`` itself, one that is no document (missing), or ``{range}``."""
+    return f"{prefix}/" + {"missing": "missing.yaml", "range": "{range}"}.get(target, name)
+
+
+def _config_note(w: World) -> str:
+    return f"MX-config-{w._next()}"
+
+
+def _config_text(w: World, name: str, note: str) -> str:
+    """The document's effective text with a comment naming this request (valid, and a change of its own)."""
+    return config_store.effective_text(w.session, w.app.state.base_settings, name) + f"\n# {note}\n"
+
+
+def _config_api_save(w: World, target: str) -> Call:
+    note = _config_note(w)
+    body = {"content": _config_text(w, "risk.yaml", note), "note": note}
+    effect = ("config_note", note) if target == "-" else None
+    return Call(_config_url("/api/v1/config", target, "risk.yaml"), json=body, effect=effect)
+
+
+def _config_page_save(w: World, target: str) -> Call:
+    note = _config_note(w)
+    doc = config_store.get_document(w.session, "holidays.yaml")
+    form = {"action": "save", "content": _config_text(w, "holidays.yaml", note), "note": note,
+            "base_version": str(doc.version if doc else 0)}
+    effect = ("config_note", note) if target == "-" else None
+    return Call(_config_url("/admin/config", target, "holidays.yaml"), form=form, effect=effect)
+
+
+def _config_import(w: World) -> Call:
+    note = _config_note(w)
+    data = _config_text(w, "evidence.yaml", note).encode()
+    return Call("/admin/config/import", form={"note": note},
+                files={"file": ("evidence.yaml", data, "application/x-yaml")}, effect=("config_note", note))
+
+
+def _account_freed(w: World) -> Call:
+    """创建账号 for 郑丽 (in the org chart): her seeded account is moved out of the way first, once."""
+    user = w.session.scalar(select(User).where(User.login == "zhengli"))
+    if user is not None and user.person_id == "zhengli":
+        user.login, user.person_id = f"zhengli-old-{w._next()}", None
+        w.session.flush()
+    return Call("/admin/users/create", form={"login": "zhengli"})
+
+
 def _task_action(prefix: str, action: str) -> Prepare:
     body, audit = TASK_ACTIONS[action]
 
@@ -1388,6 +1544,27 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     **{("GET", f"/api/v1/incidents/{{incident_id}}/{sub}"): _incident_read(sub)
        for sub in ("timeline", "tasks", "reports")},
     ("GET", "/admin/audit"): lambda w, t, c: Call("/admin/audit" + ("?before_id={range}" if t == "range" else "")),
+    ("GET", "/api/v1/config"): _fixed("/api/v1/config"),
+    ("GET", "/api/v1/config/{name:path}"): lambda w, t, c: Call(_config_url("/api/v1/config", t, "org.yaml")),
+    ("PUT", "/api/v1/config/{name:path}"): lambda w, t, c: _config_api_save(w, t),
+    ("POST", "/api/v1/config/{name:path}/validate"): lambda w, t, c: Call(
+        _config_url("/api/v1/config", t, "risk.yaml") + "/validate", json={"content": "weights: {}\n"}),
+    ("GET", "/admin/config"): _fixed("/admin/config"),
+    ("GET", "/admin/config/export"): _fixed("/admin/config/export"),
+    ("POST", "/admin/config/import"): lambda w, t, c: _config_import(w),
+    ("GET", "/admin/config/{name:path}"): lambda w, t, c: Call(_config_url("/admin/config", t, "levels.yaml")),
+    ("POST", "/admin/config/{name:path}"): lambda w, t, c: _config_page_save(w, t),
+    ("GET", "/admin/users"): _fixed("/admin/users"),
+    ("POST", "/admin/users/create"): lambda w, t, c: _account_freed(w),
+    ("POST", "/admin/users/reset-password"): lambda w, t, c: Call("/admin/users/reset-password",
+                                                                  form={"login": "wujun"}),
+    ("POST", "/admin/users/revoke-tokens"): lambda w, t, c: Call("/admin/users/revoke-tokens",
+                                                                 form={"login": "wujun"}),
+    ("POST", "/admin/users/deactivate"): lambda w, t, c: Call("/admin/users/deactivate",
+                                                              form={"login": "zhengli", "reason": "矩阵测试"}),
+    ("POST", "/admin/users/activate"): lambda w, t, c: Call("/admin/users/activate", form={"login": "zhengli"}),
+    ("POST", "/admin/users/roles"): lambda w, t, c: Call("/admin/users/roles",
+                                                         form={"login": "wujun", "roles": "liaison"}),
     ("GET", "/healthz"): _fixed("/healthz"),
     ("GET", "/openapi.json"): _fixed("/openapi.json"),
     ("HEAD", "/openapi.json"): _fixed("/openapi.json"),
@@ -1398,6 +1575,7 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/logout"): lambda w, t, c: Call("/logout", form={}),
     ("GET", "/"): _fixed("/"),
     ("GET", "/partials/overview"): _fixed("/partials/overview"),
+    ("GET", "/events"): _fixed("/events"),
     ("GET", "/alerts"): _fixed("/alerts"),
     ("GET", "/incidents"): _fixed("/incidents"),
     ("GET", "/incidents/{incident_id}"): lambda w, t, c: Call(f"/incidents/{_id(t, lambda: w.incident(t))}"),
@@ -1436,6 +1614,8 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     ("POST", "/incidents/{incident_id}/close"): _incident_action("", "close"),
     ("POST", "/api/v1/incidents/{incident_id}/reopen"): _incident_action("/api/v1", "reopen"),
     ("POST", "/incidents/{incident_id}/reopen"): _incident_action("", "reopen"),
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): _incident_merge("/api/v1"),
+    ("POST", "/incidents/{incident_id}/merge"): _incident_merge(""),
     ("POST", "/api/v1/incidents/{incident_id}/review"): _incident_action("/api/v1", "review"),
     ("POST", "/incidents/{incident_id}/review"): _incident_action("", "review"),
     ("POST", "/api/v1/incidents/{incident_id}/review/action-items/{item_id}/done"): _action_item_done("/api/v1"),
@@ -1469,11 +1649,159 @@ RECIPES: dict[tuple[str, str], Prepare] = {
     **{("POST", f"/statements/{{statement_id}}/{a}"): _statement_action("", a) for a in STATEMENT_ACTIONS},
     ("POST", "/account/tokens/{token_id}/revoke"): _page_revoke,
 }
+
+# 来源管理 / 关键词方案 / 通知渠道: each write names a source or plan made for it (saved into the configuration
+# documents as the console would find them) and is seen in the audit entry the console writes for that entry
+def _settings_of(w: World) -> Any:
+    return getattr(w.app.state, "base_settings", w.app.state.settings)
+
+
+def _fresh_config_entry(w: World, document: str, list_key: str, entry: dict[str, Any]) -> None:
+    from api.yaml_entries import replace
+
+    text = config_store.effective_text(w.session, _settings_of(w), document)
+    config_store.save_document(w.session, document, replace(text, list_key, "id" if list_key == "sources" else "name",
+                                                            None, entry), actor="matrix", clock=w.clock)
+    w.session.flush()
+
+
+def _source_entry(source_id: str) -> dict[str, Any]:
+    return {"id": source_id, "name": f"矩阵测试来源 {source_id}", "kind": "rss", "channel": "news",
+            "url": f"https://{source_id}.example.cn/rss.xml", "authority": "local_media"}
+
+
+def _fresh_source(w: World, target: str) -> str:
+    if target == "missing":
+        return "mx-no-such-source"
+    if target == "range":
+        return "{range}"
+    source_id = f"mx-src-{w._next()}"
+    _fresh_config_entry(w, "sources.yaml", "sources", _source_entry(source_id))
+    return source_id
+
+
+def _fresh_plan(w: World, target: str) -> str:
+    if target == "missing":
+        return "MX没有这个方案"
+    if target == "range":
+        return "{range}"
+    name = f"MX方案{w._next()}"
+    _fresh_config_entry(w, "keywords.yaml", "plans", {"name": name, "any": [f"MX词{w.serial}"]})
+    return name
+
+
+def _source_write(prefix: str, method: str) -> Prepare:
+    action = {"PUT": "source.update", "PATCH": "source.disable", "DELETE": "source.delete",
+              "edit": "source.update", "enabled": "source.disable"}[method]
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        source_id = _fresh_source(w, target)
+        effect = None if target in ("missing", "range") else ("audit", ("source", source_id, action))
+        if method == "PUT":
+            return Call(f"{prefix}/sources/{source_id}", json=_source_entry(source_id) | {"poll_interval": 900},
+                        effect=effect)
+        if method == "PATCH":
+            return Call(f"{prefix}/sources/{source_id}", json={"enabled": False}, effect=effect)
+        if method == "DELETE":
+            return Call(f"{prefix}/sources/{source_id}", effect=effect)
+        if method == "enabled":
+            return Call(f"/admin/sources/{source_id}/enabled", form={"enabled": "0"}, effect=effect)
+        form = {k: str(v) for k, v in _source_entry(source_id).items()} | {"poll_interval": "900", "enabled": "1",
+                                                                          "respect_robots": "1"}
+        return Call(f"/admin/sources/{source_id}/edit", form=form, effect=effect)
+    return prepare
+
+
+def _source_create(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        source_id = f"mx-new-{w._next()}"
+        effect = ("audit", ("source", source_id, "source.create"))
+        if prefix:
+            return Call(f"{prefix}/sources", json=_source_entry(source_id), effect=effect)
+        form = {k: str(v) for k, v in _source_entry(source_id).items()} | {"poll_interval": "600", "enabled": "1",
+                                                                          "respect_robots": "1"}
+        return Call("/admin/sources/new", form=form, effect=effect)
+    return prepare
+
+
+def _plan_write(method: str) -> Prepare:
+    action = {"PUT": "keyword_plan.update", "DELETE": "keyword_plan.delete", "save": "keyword_plan.create",
+              "delete": "keyword_plan.delete"}[method]
+
+    def prepare(w: World, target: str, caller: str) -> Call:
+        if method == "save":
+            name = f"MX新方案{w._next()}"
+            return Call("/admin/keywords/save", form={"name": name, "role": "topic", "any": "MX矩阵词", "must": "",
+                                                     "exclude": "", "category": "", "original": ""},
+                        effect=("audit", ("keyword_plan", name, action)))
+        name = _fresh_plan(w, target)
+        effect = None if target in ("missing", "range") else ("audit", ("keyword_plan", name, action))
+        if method == "delete":
+            return Call("/admin/keywords/delete", form={"name": name}, effect=effect)
+        url = f"/api/v1/keyword-plans/{name}"
+        if method == "PUT":
+            return Call(url, json={"name": name if target == "-" else "MX改名", "any": ["MX改"]}, effect=effect)
+        return Call(url, effect=effect)
+    return prepare
+
+
+def _plan_create(w: World, target: str, caller: str) -> Call:
+    name = f"MX接口方案{w._next()}"
+    return Call("/api/v1/keyword-plans", json={"name": name, "any": ["MX矩阵"]},
+                effect=("audit", ("keyword_plan", name, "keyword_plan.create")))
+
+
+def _channel_test(prefix: str) -> Prepare:
+    def prepare(w: World, target: str, caller: str) -> Call:
+        name = {"missing": "pigeon", "range": "{range}"}.get(target, "in_app")
+        note = f"MX-channel-{w._next()}"
+        effect = ("channel_note", note) if target == "-" else None
+        if prefix:
+            return Call(f"{prefix}/channels/{name}/test", json={"note": note}, effect=effect)
+        return Call(f"/admin/channels/{name}/test", form={"note": note}, effect=effect)
+    return prepare
+
+
+RECIPES.update({
+    ("POST", "/api/v1/sources"): _source_create("/api/v1"),
+    ("PUT", "/api/v1/sources/{source_id}"): _source_write("/api/v1", "PUT"),
+    ("PATCH", "/api/v1/sources/{source_id}"): _source_write("/api/v1", "PATCH"),
+    ("DELETE", "/api/v1/sources/{source_id}"): _source_write("/api/v1", "DELETE"),
+    ("POST", "/api/v1/sources/test-fetch"): lambda w, t, c: Call("/api/v1/sources/test-fetch",
+                                                                 json={"url": "http://127.0.0.1:9/"}),
+    ("POST", "/api/v1/keyword-plans"): _plan_create,
+    ("POST", "/api/v1/keyword-plans/try"): lambda w, t, c: Call("/api/v1/keyword-plans/try",
+                                                                json={"text": "示例银行新华路网点排长队"}),
+    ("PUT", "/api/v1/keyword-plans/{name:path}"): _plan_write("PUT"),
+    ("DELETE", "/api/v1/keyword-plans/{name:path}"): _plan_write("DELETE"),
+    ("POST", "/api/v1/channels/{name}/test"): _channel_test("/api/v1"),
+    ("GET", "/admin/sources"): _fixed("/admin/sources"),
+    ("GET", "/admin/sources/new"): _fixed("/admin/sources/new"),
+    ("GET", "/admin/sources/test-fetch"): _fixed("/admin/sources/test-fetch"),
+    ("GET", "/admin/sources/{source_id}/edit"): lambda w, t, c: Call(f"/admin/sources/{_fresh_source(w, t)}/edit"),
+    ("POST", "/admin/sources/new"): _source_create(""),
+    ("POST", "/admin/sources/{source_id}/edit"): _source_write("", "edit"),
+    ("POST", "/admin/sources/{source_id}/enabled"): _source_write("", "enabled"),
+    ("POST", "/admin/sources/test-fetch"): lambda w, t, c: Call("/admin/sources/test-fetch",
+                                                                form={"url": "http://127.0.0.1:9/", "kind": "page"}),
+    ("GET", "/admin/keywords"): _fixed("/admin/keywords"),
+    ("GET", "/admin/keywords/new"): _fixed("/admin/keywords/new"),
+    ("GET", "/admin/keywords/edit"): lambda w, t, c: Call(
+        "/admin/keywords/edit?name=" + ("MX没有这个方案" if t == "missing" else "风险事件")),
+    ("POST", "/admin/keywords/save"): _plan_write("save"),
+    ("POST", "/admin/keywords/delete"): _plan_write("delete"),
+    ("POST", "/admin/keywords/try"): lambda w, t, c: Call("/admin/keywords/try",
+                                                          form={"text": "示例银行新华路网点排长队", "title": ""}),
+    ("GET", "/admin/channels"): _fixed("/admin/channels"),
+    ("POST", "/admin/channels/{name}/test"): _channel_test(""),
+})
+
 SIGNS_OUT = {("POST", "/logout")}  # the user's every session ends: the runner signs the caller in again
 
 
 @pytest.fixture
 def world(app, session, users, make, clock, password, csrf_of) -> Iterator[World]:
+    app.state.live.max_stream_seconds = 0  # GET /events ends after its first lines: each answer is read whole
     with ExitStack() as stack:
         yield World(app, session, users, make, clock, password, csrf_of, stack)
 
@@ -1483,7 +1811,8 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     session.rollback()  # a fresh read transaction: see what the app committed
     ids = {kind: [v for k, v in effects if k == kind]
            for kind in ("alert", "task", "token", "token_named", "audit", "drafted", "complaint_text",
-                        "complaint_acked", "complaint_attached", "complaint_linked", "media_report")}
+                        "complaint_acked", "complaint_attached", "complaint_linked", "media_report",
+                        "config_note", "channel_note")}
     done: dict[tuple[str, Any], bool] = {}
     for aid, status, incident_id in session.execute(
             select(Alert.id, Alert.status, Alert.incident_id).where(Alert.id.in_(ids["alert"]))):
@@ -1525,6 +1854,12 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     reported = set(session.scalars(select(Article.text).where(Article.source_id == "internal_report",
                                                               Article.text.in_(ids["media_report"]))))
     done.update({("media_report", t): t in reported for t in ids["media_report"]})
+    saved = set(session.scalars(select(config_store.ConfigRevision.note)
+                                .where(config_store.ConfigRevision.note.in_(ids["config_note"]))))
+    done.update({("config_note", n): n in saved for n in ids["config_note"]})  # a configuration save's note
+    for note in ids["channel_note"]:  # a channel test message carries its request's note in its text
+        done[("channel_note", note)] = session.scalar(select(Notification.id).where(
+            Notification.purpose == "channel_test", Notification.body.contains(note)).limit(1)) is not None
     assert set(done) == set(effects), "an effect names a row that does not exist"
     return done
 
@@ -1657,7 +1992,7 @@ STATEMENT_PATH_ACTIONS = {"statements": StatementAction.draft, "edit": Statement
                           "publish": StatementAction.publish}
 PATH_ACTIONS = {"ack": Action.acknowledge, "respond": Action.respond, "monitor": Action.monitor,
                 "level": Action.change_level, "reports": Action.file_report, "leader-ack": Action.leader_ack,
-                "close": Action.close, "reopen": Action.reopen, "review": Action.review,
+                "close": Action.close, "reopen": Action.reopen, "review": Action.review, "merge": Action.merge,
                 "reassign": Action.reassign_task, "not-applicable": Action.task_not_applicable}
 
 
@@ -1746,6 +2081,7 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
     "/incidents/{incident_id}/leader-ack": ("c:lea", "own"),
     "/incidents/{incident_id}/close": ("c:com", "own"),
     "/incidents/{incident_id}/reopen": ("c:lea", "own"),
+    "/incidents/{incident_id}/merge": ("c:com", "own"),
     "/incidents/{incident_id}/review": ("c:com", "own"),
     "/incidents/{incident_id}/review/action-items/{item_id}/done": ("c:lia", "own"),
     "/incidents/{incident_id}/resurgence/dismiss": ("c:com", "own"),
@@ -1772,6 +2108,20 @@ CSRF_FORMS: dict[str, tuple[str, str]] = {  # dashboard POST route -> (caller al
 }
 
 # Forms whose credential is a signed token in the URL, not the session: no CSRF token (test_inbox.py).
+CSRF_FORMS.update({
+    "/admin/config/import": ("c:adm", "-"),
+    "/admin/config/{name:path}": ("c:adm", "-"),
+    "/admin/users/create": ("c:adm", "-"),
+    "/admin/users/reset-password": ("c:adm", "-"),
+    "/admin/users/revoke-tokens": ("c:adm", "-"),
+    "/admin/users/deactivate": ("c:adm", "-"),
+    "/admin/users/activate": ("c:adm", "-"),
+    "/admin/users/roles": ("c:adm", "-"),
+})
+CSRF_FORMS.update({path: ("c:adm", "-") for path in (  # 来源管理 / 关键词方案 / 通知渠道
+    "/admin/sources/new", "/admin/sources/{source_id}/edit", "/admin/sources/{source_id}/enabled",
+    "/admin/sources/test-fetch", "/admin/keywords/save", "/admin/keywords/delete", "/admin/keywords/try",
+    "/admin/channels/{name}/test")})
 TOKEN_BOUND_FORMS = {"/ack/{token}"}
 
 
@@ -1838,3 +2188,4 @@ def _check_password_csrf(world: World, caller: str, other_session: str) -> None:
     assert outcome(r) == "303", r.text[:200]
     world.session.rollback()
     assert world.session.scalar(select(User.password_hash).where(User.login == login)) != before
+
