@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     load_start = round(os.getloadavg()[0], 1)
     pg_url = bulk_load.default_url(args.articles)
+    if why := bulk_load.unreachable(pg_url):  # the SQLite copy is made from the PostgreSQL data set too
+        print(f"api-load skipped: {why}")
+        return 0
     bulk_load.load(pg_url, articles=args.articles)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="yuqing-api-load-") as tmp:

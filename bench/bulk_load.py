@@ -119,6 +119,17 @@ def ensure_database(url: str) -> None:
             say(f"created database {u.database}")
 
 
+def unreachable(url: str) -> str | None:
+    """Why the PostgreSQL server of ``url`` cannot be used (None when it answers), so ``make bench`` on a machine
+    without one skips the PostgreSQL benchmarks with that line instead of failing."""
+    u = make_url(url)
+    try:
+        with psycopg.connect(pg_dsn(url).replace(f"dbname={u.database}", "dbname=postgres"), connect_timeout=5):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {u.host}:{u.port or 5432} not reachable ({str(exc).strip().splitlines()[0]})"
+
+
 def drop_database(url: str) -> None:
     u = make_url(url)
     admin = pg_dsn(url).replace(f"dbname={u.database}", "dbname=postgres")
