@@ -196,15 +196,18 @@ def api_replace(name: PlanPath, me: CurrentUser, session: SessionDep, settings: 
     return plan_entry(plan)
 
 
-@router.delete("/{name:path}", status_code=status.HTTP_204_NO_CONTENT, summary="删除一个监测方案（仅系统管理员）")
-def api_delete(name: PlanPath, me: CurrentUser, session: SessionDep, settings: SettingsDep,
-               clock: ClockDep) -> Response:
+class PlanDeleted(BaseModel):
+    name: str
+
+
+@router.delete("/{name:path}", response_model=PlanDeleted, summary="删除一个监测方案（仅系统管理员）")
+def api_delete(name: PlanPath, me: CurrentUser, session: SessionDep, settings: SettingsDep, clock: ClockDep) -> Any:
     ensure_admin(me)
     try:
         delete_plan(session, settings, clock, me, name)
     except PlanRefused as exc:
         return _problems(exc.fields)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return PlanDeleted(name=name)
 
 
 # --- the dashboard ---------------------------------------------------------------------------------------------

@@ -327,16 +327,21 @@ def api_patch(source_id: SourceId, me: CurrentUser, session: SessionDep, setting
     return SourceSaved(id=new_id, document=after[0], entry=after[1])
 
 
-@router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT,
+class SourceDeleted(BaseModel):
+    id: str
+    document: str = OWN_DOC
+
+
+@router.delete("/{source_id}", response_model=SourceDeleted,
                summary="删除本行来源（仅系统管理员；公开目录中的来源只能停用，409）")
 def api_delete(source_id: SourceId, me: CurrentUser, session: SessionDep, settings: SettingsDep,
-               clock: ClockDep) -> Response:
+               clock: ClockDep) -> Any:
     ensure_admin(me)
     try:
         delete_source(session, settings, clock, me, source_id)
     except SourceRefused as exc:
         return _problems(exc.fields)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return SourceDeleted(id=source_id)
 
 
 class TrialRequest(BaseModel):
