@@ -126,7 +126,7 @@ SCOPE_TARGETS = frozenset({"sub", "sib", "hq", "none", "missing", "range", "othe
 PUBLIC_ROUTES = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
                  ("GET", "/static"), ("HEAD", "/static"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
                  ("GET", "/ack/{token}"), ("POST", "/ack/{token}")}
-SUCCESS = {"200", "201", "204", "303"}
+SUCCESS = {"200", "201", "303"}
 
 # --- the specification -----------------------------------------------------------------------------------------
 _ANON = "anon frg  exp  rev"
@@ -446,7 +446,7 @@ PUT    /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 
 PATCH  /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
 PATCH  /api/v1/sources/{{source_id}}             missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 PATCH  /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
-DELETE /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 204 403 403 403
+DELETE /api/v1/sources/{{source_id}}             -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
 DELETE /api/v1/sources/{{source_id}}             missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 DELETE /api/v1/sources/{{source_id}}             range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 POST   /api/v1/sources/test-fetch                -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 422 403 403 403
@@ -455,7 +455,7 @@ POST   /api/v1/keyword-plans/try                 -        401 401 401 401 | 401 
 PUT    /api/v1/keyword-plans/{{name:path}}       -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
 PUT    /api/v1/keyword-plans/{{name:path}}       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 PUT    /api/v1/keyword-plans/{{name:path}}       range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
-DELETE /api/v1/keyword-plans/{{name:path}}       -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 204 403 403 403
+DELETE /api/v1/keyword-plans/{{name:path}}       -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
 DELETE /api/v1/keyword-plans/{{name:path}}       missing  401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 DELETE /api/v1/keyword-plans/{{name:path}}       range    401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 404 403 403 403
 POST   /api/v1/channels/{{name}}/test            -        401 401 401 401 | 401 401 401 401 401 401 401 401 401 | 403 403 403 403 403 200 403 403 403
