@@ -41,7 +41,7 @@ from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import auth
+from api import auth, config_live
 from api.app import create_app
 from api.models import User
 from api.server import serve_api, stop_api
@@ -56,6 +56,7 @@ from incidents.notify import default_senders
 from runner.runtime import LoadedConfig, Runtime, load_config, run_round
 from sentiment.rules import RuleBasedClassifier
 from sentiment.service import RiskContext
+from yuqing import config_store
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
@@ -105,7 +106,8 @@ DOM_PROBE = """() => {
     problems.push(`injected <${el.tagName.toLowerCase()}>`);
   }
   for (const s of document.querySelectorAll("script")) {
-    if (s.src !== location.origin + "/static/app.js" || s.textContent.trim()) problems.push("foreign <script>");
+    const own = ["/static/app.js", "/static/live.js"].map((path) => location.origin + path);
+    if (!own.includes(s.src) || s.textContent.trim()) problems.push(`foreign <script src=${s.src.slice(0, 80)}>`);
   }
   for (const l of document.querySelectorAll("link")) {
     const ok = (l.rel === "stylesheet" && l.href === location.origin + "/static/app.css")
@@ -163,7 +165,7 @@ SCRIPT_URLS = {
 # Tags whose payload the dashboard shows today: each must appear, as text, on some page.
 SHOWN = ["rss-title", "wb-text", "story-b", "alert-title", "incident-title", "incident-summary", "factor-reason",
          "timeline", "task-note", "dismiss-reason", "source-error", "complaint-text", "complaint-event",
-         "complaint-solution", "complaint-file"]
+         "complaint-solution", "complaint-file", "config-note", "config-text"]
 SHOWN_URLS = ['javascript:__xss("rss-link")', 'javascript:alert("url-js")', f"data:text/html,{script('url-data')}"]
 
 
@@ -447,9 +449,23 @@ def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashb
 
             ids["issue_id"] = [issue_report(session, kind="daily", day=clock.now().date(), org=org, policy=policy,
                                             clock=clock).id]
+            # 系统管理: configuration documents (one with a slash), one saved in the console with hostile text in
+            # its note and in a comment (the editor's textarea, the history and the diff show them), and keyword
+            # plans by name (one with a slash) for the plan editor
+            keywords = (settings.config_dir / "keywords.yaml").read_text(encoding="utf-8")
+            config_store.save_document(session, "keywords.yaml", f"# {payload('config-text')}\n{keywords}",
+                                       actor="admin", clock=clock, note=payload("config-note"))
+            ids["name"] = ["keywords.yaml", "sources.yaml", "org.yaml", "checklists/generic.yaml"]
+            ids["?name"] = [*[p.name for p in cfg.plans if "/" in p.name][:1], cfg.plans[-1].name]
             session.commit()
         app = create_app(settings=settings, session_factory=factory, org=org, clock=clock, policy=policy,
                          sources=sources)
+        # the app applies the saved document now, which brings the users in line with the org chart; then the
+        # visitor gets every role again (no later request re-applies it: the generation does not move)
+        assert config_live.refresh(app)
+        with factory() as session:
+            session.scalar(select(User).where(User.login == LOGIN)).roles = [str(role) for role in Role]
+            session.commit()
         server = ServerThread(app)
         yield Dashboard(f"http://127.0.0.1:{server.port}", app, site, ids)
     finally:
@@ -467,7 +483,8 @@ CRAWLED_PAGES = {"/", "/partials/overview", "/alerts", "/incidents", "/incidents
                  "/stories/{story_id}"}
 EXTRA_QUERIES = {"/incidents": ["?status=open", "?status=closed"],
                  "/incidents/{incident_id}/briefing": ["?kind=follow_up", "?kind=final"],
-                 "/mentions": ["?sort=reach&channel=social"]}
+                 "/mentions": ["?sort=reach&channel=social"],
+                 "/admin/config/{name:path}": ["?diff=1"]}
 
 
 def page_urls(app: FastAPI, ids: dict[str, list[Any]], *, api: bool = False) -> list[tuple[str, str]]:
@@ -486,18 +503,36 @@ def page_urls(app: FastAPI, ids: dict[str, list[Any]], *, api: bool = False) -> 
             continue
         params = re.findall(r"{(\w+)(?::\w+)?}", path)
         unknown = [p for p in params if p not in ids]
-        if unknown and api:
+        queries = _required_queries(route)  # filled from ids["?name"]
+        unknown_queries = [q for q in queries if "?" + q not in ids]
+        if (unknown or unknown_queries) and api:
             continue
         if unknown:
             pytest.fail(f"page {path} has path parameters {unknown} this test cannot fill: add them to the ids in "
                         "the dashboard fixture so hostile content is checked on that page too")
+        if unknown_queries:
+            pytest.fail(f"page {path} has required query parameters {unknown_queries} this test cannot fill: add "
+                        "them to the ids in the dashboard fixture (as '?name') so the page is checked too")
         combos: list[str] = [path]
         for p in params:
             combos = [re.sub(r"{" + p + r"(?::\w+)?}", str(value), c) for c in combos for value in ids[p]]
+        for q in queries:
+            combos = [f"{c}{'&' if '?' in c else '?'}{q}={_q(str(value))}" for c in combos for value in ids["?" + q]]
         for url in combos:
             urls.append((path, url))
             urls.extend((path, url + q) for q in EXTRA_QUERIES.get(path, []))
     return urls
+
+
+def _required_queries(route: Any) -> list[str]:
+    """Query parameters the page cannot do without (a request lacking one is refused with 422), its dependencies'
+    included."""
+    def walk(dependant: Any) -> list[str]:
+        found = [p.alias for p in dependant.query_params if p.field_info.is_required()]
+        return found + [q for sub in dependant.dependencies for q in walk(sub)]
+
+    dependant = getattr(route, "dependant", None)
+    return list(dict.fromkeys(walk(dependant))) if dependant is not None else []
 
 
 # --- the browser ------------------------------------------------------------------------------------------------
@@ -668,6 +703,28 @@ def test_hostile_crawled_content_never_executes_on_any_page(dashboard: Dashboard
                 page.goto(base + url)
                 inspect(page, watch, url)  # (not counted as shown: the pages themselves must show the text)
                 api_pages += 1
+
+        # 系统管理's forms that show what they were given: 试抓取 of the hostile feed (titles, the first entry's page)
+        # and 试匹配 of pasted hostile text; the document editor holds hostile text in its textarea
+        feed = f"{dashboard.site.base}/feed.xml"
+        page.goto(f"{base}/admin/sources/test-fetch?source_id=jcwb&kind=rss&url={_q(feed)}")
+        with page.expect_navigation():
+            page.click("form[action='/admin/sources/test-fetch'] button[type=submit]")
+        shown["试抓取"] = inspect(page, watch, "试抓取")
+        assert re.search(r"找到 \d+ 条", shown["试抓取"]), shown["试抓取"][-2000:]  # listed, not refused
+        assert script("rss-title") in shown["试抓取"], shown["试抓取"][-2000:]  # the feed's titles, as text
+        page.goto(f"{base}/admin/keywords")
+        page.fill("#try-title", payload("try-title"))
+        page.fill("#try-text", "示例银行新华路网点挤兑" + payload("try-text"))
+        with page.expect_navigation():
+            page.click("#try button[type=submit]")
+        shown["试匹配"] = inspect(page, watch, "试匹配")
+        assert "新华路网点" in page.inner_text(".try-result"), page.inner_text(".try-result")
+        assert page.input_value("#try-text") == "示例银行新华路网点挤兑" + payload("try-text")  # kept as typed text
+        assert page.input_value("#try-title") == payload("try-title")[:300]
+        page.goto(f"{base}/admin/config/keywords.yaml")
+        assert page.input_value("#content").startswith(f"# {payload('config-text')}\n")
+        inspect(page, watch, "config editor")
 
         # reflected input: hostile paths and query strings come back (if at all) as text
         before = len(watch.errors)
