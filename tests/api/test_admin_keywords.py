@@ -40,6 +40,7 @@ def test_plans_are_added_replaced_and_deleted_through_the_api(client, token_for,
     plans = {p["name"]: p for p in entries(keywords_text(session), "plans")}
     assert plans["存取款受限/挤兑谣言"]["any"] == ["挤兑", "取不出钱"] and "暴力催收" not in plans
     assert "# Keyword plans (监测方案)" in keywords_text(session)
+    client.app.state.config_check_seconds = 0  # the app follows a save at its next check (at most 1 s): check now
     listed = client.get("/api/v1/keyword-plans", headers=admin).json()
     assert listed["total"] == len(plans)
     assert client.delete("/api/v1/keyword-plans/暴力催收", headers=admin).status_code == 404
