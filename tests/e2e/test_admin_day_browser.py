@@ -306,7 +306,7 @@ def test_an_admins_day(world: AdminWorld) -> None:
     with day.page.expect_navigation():
         day.page.locator("#v1").get_by_role("link", name="与上一版比较").click()
     diff = day.text("#diff")
-    assert "-    ack_minutes: 5 " in diff and "+    ack_minutes: 8 " in diff, diff
+    assert "\n-    ack_minutes: 5 " in diff and "\n+    ack_minutes: 8 " in diff, diff  # one line each
     assert day.page.locator("#diff ins").count() == 1 and day.page.locator("#diff del").count() == 1
     day.shot("levels-saved-diff")
     pipeline_round(world.rt)  # the pipeline's next round takes the new clock
