@@ -49,6 +49,7 @@ from api.pagination import Page, PageDep, paginate
 from incidents import acks, flows
 from incidents.briefings.delivery import PURPOSE_LABELS as REPORT_PURPOSE_LABELS
 from incidents.briefings.delivery import issue_of_message, record_receipt
+from incidents.complaints.scheduled import PURPOSE_LABELS as COMPLAINT_PURPOSE_LABELS
 from incidents.errors import IncidentError
 from incidents.message_acks import MessageAck
 from incidents.models import Alert, Incident, LeadershipAcknowledgement, Notification
@@ -65,7 +66,8 @@ CsrfField = Annotated[str, Form(max_length=128)]
 INBOX_FLASH = {"read": "已标为已读。", "allread": "已全部标为已读。", "ack_alert": "已确认预警，逐级上报已停止。",
                "ack": "已确认收到。"}
 PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级",
-                  "resurgence": "舆情反弹", **SCHEDULED_PURPOSE_LABELS, **REPORT_PURPOSE_LABELS}
+                  "resurgence": "舆情反弹", "channel_test": "渠道测试",  # api.admin_channels.TEST_PURPOSE
+                  **SCHEDULED_PURPOSE_LABELS, **REPORT_PURPOSE_LABELS, **COMPLAINT_PURPOSE_LABELS}
 
 
 class NotificationRead(BaseModel):
