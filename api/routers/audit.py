@@ -45,6 +45,13 @@ ACTION_NAMES.update({"statement.draft": "起草口径", "statement.edit": "修�
                      "statement.legal_approve": "口径法律合规审核通过", "statement.approve": "领导审签口径",
                      "statement.request_changes": "退回口径修改", "statement.publish": "登记口径发布"})
 OBJECT_TYPE_NAMES["statement"] = "口径"
+# the admin console: configuration documents, sources, keyword plans, channel tests and accounts
+ACTION_NAMES.update({"config.save": "保存配置", "config.import": "导入配置", "source.create": "新增来源",
+                     "source.update": "修改来源", "source.enable": "启用来源", "source.disable": "停用来源",
+                     "source.delete": "删除来源", "keyword_plan.create": "新增监测方案",
+                     "keyword_plan.update": "修改监测方案", "keyword_plan.delete": "删除监测方案",
+                     "channel.test": "发送测试消息", "user.created": "创建账号"})
+OBJECT_TYPE_NAMES.update({"config": "配置文件", "source": "来源", "keyword_plan": "监测方案", "channel": "通知渠道"})
 
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 TextQuery = Annotated[str | None, Query(max_length=64)]

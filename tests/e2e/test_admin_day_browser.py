@@ -335,10 +335,13 @@ def test_an_admins_day(world: AdminWorld) -> None:
 
     _nav(day, "审计日志")
     audit = day.text("main")
-    for action, target in (("password.reset", "wangmin"), ("config.save", "org.yaml"),
-                           ("config.save", "levels.yaml"), ("source.create", SOURCE_ID),
-                           ("keyword_plan.create", PLAN)):
-        assert any(action in r and target in r for r in _rows(day, "main table tbody tr")), (action, target, audit)
+    rows = day.page.locator("main table tbody tr").all_inner_texts()
+    for name, action, target in (("重置密码", "password.reset", "用户 wangmin"),
+                                 ("保存配置", "config.save", "配置文件 org.yaml"),
+                                 ("保存配置", "config.save", "配置文件 levels.yaml"),
+                                 ("新增来源", "source.create", f"来源 {SOURCE_ID}"),
+                                 ("新增监测方案", "keyword_plan.create", f"监测方案 {PLAN}")):
+        assert any(f"{name}\n{action}" in r and target in r for r in rows), (name, action, target, audit)
     with world.factory() as session:
         acts = [(a.action, a.object_id) for a in session.scalars(select(AuditEntry).where(AuditEntry.actor == "admin"))]
     assert ("password.reset", "wangmin") in acts and ("config.save", "org.yaml") in acts, acts
@@ -398,5 +401,3 @@ def _definitions(day: Any, selector: str) -> dict[str, str]:
     return dict(pairs)
 
 
-def _rows(day: Any, selector: str) -> list[str]:
-    return day.page.locator(selector).all_inner_texts()
