@@ -92,9 +92,11 @@ def reload_if_changed(rt: Runtime) -> bool:
 
 def apply(rt: Runtime, cfg: LoadedConfig) -> None:
     """Swap the configuration pieces of ``rt`` for those of ``cfg`` (built first, assigned last: a failure while
-    building leaves ``rt`` as it was). The story index and the classifier are data and a model, not
-    configuration, and stay; the channels' circuit breakers stay unless the delivery settings changed."""
+    building leaves ``rt`` as it was). The classifier is a model, not configuration, and stays; the story index
+    is rebuilt from the database only when stories.yaml changed its windows; the channels' circuit breakers stay
+    unless the delivery settings changed."""
     from crawlers.matching import Matcher
+    from crawlers.story_config import STORIES_FILE, load_story_config
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
     from incidents.evidence_config import EVIDENCE_FILE, load_evidence_config
     from incidents.notify import ChannelBreakers, default_senders
@@ -106,6 +108,13 @@ def apply(rt: Runtime, cfg: LoadedConfig) -> None:
     senders = rt.senders if rt.fixed_senders else default_senders(cfg.policy, settings)
     reports = load_reports_config(settings.config_dir / REPORTS_FILE)
     evidence = load_evidence_config(settings.config_dir / EVIDENCE_FILE)
+    story_index = rt.story_index
+    fresh = load_story_config(settings.config_dir / STORIES_FILE).index()
+    if (fresh.window, fresh.slow_window, fresh.slow_events) != (story_index.window, story_index.slow_window,
+                                                                story_index.slow_events):
+        with rt.session_factory() as session:  # the same stories, judged with the new windows from now on
+            fresh.load(session)
+        story_index = fresh
     breakers = rt.breakers
     if breakers is None or cfg.policy.channels.delivery != rt.policy.channels.delivery:
         breakers = ChannelBreakers.from_policy(cfg.policy.channels.delivery)
@@ -113,5 +122,5 @@ def apply(rt: Runtime, cfg: LoadedConfig) -> None:
         rt.base_settings = rt.settings
     rt.settings, rt.org, rt.sources, rt.policy = settings, cfg.org, cfg.sources, cfg.policy
     rt.matcher, rt.risk_ctx, rt.senders, rt.breakers = matcher, risk_ctx, senders, breakers
-    rt.reports_config, rt.evidence_config = reports, evidence
+    rt.reports_config, rt.evidence_config, rt.story_index = reports, evidence, story_index
     rt.config_generation = cfg.generation

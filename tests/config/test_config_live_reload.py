@@ -91,3 +91,23 @@ def test_an_invalid_document_keeps_the_old_configuration(db_engine, tmp_path, ca
     assert rt.policy is policy
     said = [r.getMessage() for r in caplog.records if r.name == "yuqing.config"]
     assert len(said) == 1 and "levels.yaml (数据库版本 1)" in said[0], said
+
+
+def test_a_saved_stories_document_changes_the_running_story_windows(db_engine, tmp_path):
+    """stories.yaml is configuration too: new windows apply at the next reload, other documents keep the index."""
+    clock = FrozenClock(DEFAULT_START)
+    settings = load_settings(data_dir=tmp_path)
+    rt = build_runtime(settings, clock=clock, engine=db_engine)
+    before = rt.story_index
+    assert before.window == timedelta(hours=48)
+    keywords = (PROJECT_ROOT / "config" / "keywords.yaml").read_text(encoding="utf-8")
+    with Session(db_engine) as session:  # a change elsewhere leaves the story index (and its state) alone
+        assert validate_and_save(session, "keywords.yaml", keywords + "\n", principal="admin", settings=settings,
+                                 clock=clock) == []
+    assert reload_if_changed(rt) is True and rt.story_index is before
+    with Session(db_engine) as session:
+        assert validate_and_save(session, "stories.yaml", "window_hours: 24\nslow_days: 10\n", principal="admin",
+                                 settings=settings, clock=clock) == []
+    assert reload_if_changed(rt) is True
+    assert rt.story_index is not before
+    assert (rt.story_index.window, rt.story_index.slow_window) == (timedelta(hours=24), timedelta(days=10))
