@@ -1,7 +1,8 @@
 """The evidence jobs of the pipeline loop: the deletion watch, then the screenshot job, in the background.
 
-``start_evidence_jobs`` is called by ``runner.runtime.run_pipeline`` (the loop of ``yuqing run``) after every
-round. It starts one run of both jobs as an asyncio task unless the last run is still going, so a slow site or a
+``start_evidence_jobs`` is called by the schedule stage (``runner.stages.start_evidence_if_due``, at most every
+30 s, in ``yuqing run`` and ``yuqing worker schedule``) and by ``runner.runtime.run_pipeline`` after every round.
+It starts one run of both jobs as an asyncio task unless the last run is still going, so a slow site or a
 browser never holds up a round; each job is bounded per run (``per_round`` in ``config/evidence.yaml``), every
 re-fetch runs in a worker thread and every browser in a child process with a time limit. ``stop_evidence_jobs``
 cancels a run when the loop stops (which kills a running browser; a re-fetch in flight ends at its timeout).

@@ -56,4 +56,5 @@ def run_api_workers(settings: Settings, workers: int) -> None:
     os.environ["YUQING_API_PORT"] = str(settings.api_port)
     announce_dashboard(settings)
     uvicorn.run("runner.api_workers:worker_app", factory=True, host=settings.api_host, port=settings.api_port,
-                workers=workers, log_level="warning", access_log=False, proxy_headers=False, server_header=False)
+                workers=workers, timeout_graceful_shutdown=3,  # open live-update streams must not hold a stop
+                log_level="warning", access_log=False, proxy_headers=False, server_header=False)
