@@ -13,7 +13,7 @@ import signal
 from sqlalchemy.orm import Session, sessionmaker
 
 from runner.loop import run_stage_loops
-from runner.runtime import build_runtime
+from runner.runtime import Runtime, build_runtime
 from yuqing import config_store
 from yuqing.clock import Clock, SystemClock
 from yuqing.db import engine_for, make_sessionmaker
@@ -39,6 +39,7 @@ async def run_service(settings: Settings) -> None:
     prepare_accounts(rt.session_factory, rt.org, clock=clock)
     app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
                      policy=rt.policy, sources=rt.sources)
+    app.state.channel_breakers = RuntimeBreakers(rt)  # 通知渠道 shows the delivering stage's live breaker states
     stop = _stop_event()
     server = await serve_api(app, settings.api_host, settings.api_port)
     announce_dashboard(settings)
@@ -47,6 +48,20 @@ async def run_service(settings: Settings) -> None:
     finally:
         await stop_api(server)
         engine.dispose()
+
+
+class RuntimeBreakers:
+    """The delivery stage's circuit breakers as the admin console reads them, followed through a configuration
+    reload (which replaces ``rt.breakers`` when the delivery settings change)."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def state(self, channel: str) -> str:
+        return self.rt.breakers.state(channel) if self.rt.breakers is not None else "closed"
+
+    def retry_in(self, channel: str) -> float:
+        return self.rt.breakers.retry_in(channel) if self.rt.breakers is not None else 0.0
 
 
 async def run_api_only(settings: Settings) -> None:
