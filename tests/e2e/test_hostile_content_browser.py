@@ -766,3 +766,13 @@ def test_page_enumeration_fails_on_pages_it_cannot_fill() -> None:
     app.add_api_route("/reports/{report_key}", lambda report_key: report_key, methods=["GET"])
     with pytest.raises(pytest.fail.Exception, match="report_key"):
         page_urls(app, {"incident_id": [1]})
+
+
+def test_page_enumeration_fills_required_query_parameters() -> None:
+    """A page that needs a query parameter is visited with each known value (``?name`` in the ids), or fails."""
+    app = FastAPI()
+    app.add_api_route("/plans/edit", lambda name, page=1: name, methods=["GET"])
+    with pytest.raises(pytest.fail.Exception, match="required query parameters \\['name'\\]"):
+        page_urls(app, {})
+    urls = dict(page_urls(app, {"?name": ["挤兑/谣言"]}))
+    assert urls["/plans/edit"] == "/plans/edit?name=%E6%8C%A4%E5%85%91%2F%E8%B0%A3%E8%A8%80"
