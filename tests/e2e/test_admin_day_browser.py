@@ -11,7 +11,8 @@ step asserting what is on screen and keeping a screenshot under ``var/test-outpu
 2. adds the site as a source on 来源管理 — an invalid form first (errors beside the fields, what was typed kept),
    then a valid one — and runs 试抓取 on the page: the extracted title and the matched outlet;
 3. adds a keyword plan with the new word on 关键词方案 and runs 试匹配; 试抓取 now names the plan too;
-4. the pipeline's next round crawls the new source, and the article is on 舆情信息, matched by the new plan;
+4. the pipeline's next round crawls the new source and the article is on 舆情信息 (searched by the new word); its
+   stored match names the new plan (no page shows an article's plan hits, so that is read from the database);
 5. edits levels.yaml in the document editor — an invalid value first (the problem names the field, nothing saved),
    then a valid one — and reads the revision history and the diff; the pipeline's next round applies it;
 6. resets a user's password and changes another's roles on 用户与角色, and finds both on 审计日志;
