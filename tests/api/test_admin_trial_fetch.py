@@ -3,15 +3,14 @@ as for crawling), extracted and matched as the pipeline would, hostile page text
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from crawlers.models import Article
+from tests.static_site import StaticSite
 
 HOSTILE = ("<html><head><title>示例银行新华路网点排长队 <script>alert(1)</script></title>"
            '<meta name="author" content="记者 张三"></head><body><article><h1>示例银行新华路网点排长队</h1>'
@@ -34,32 +33,12 @@ def feed(base: str) -> str:
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    pages: dict[str, tuple[bytes, str]] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, ctype = pages.get(self.path, (b"not found", "text/plain"))
-            self.send_response(200 if self.path in pages else 404)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    base = f"http://127.0.0.1:{server.server_port}"
-    pages["/rss.xml"] = (feed(base).encode(), "application/rss+xml")
-    for i in range(1, 4):
-        pages[f"/news/{i}.html"] = (HOSTILE.encode(), "text/html; charset=utf-8")
-    pages["/gbk.html"] = (GBK_PAGE, "text/html")  # no charset in the header: the page and the bytes say GBK
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    server.server_close()
+    with StaticSite() as web:
+        web.add("/rss.xml", feed(web.base), "application/rss+xml")
+        for i in range(1, 4):
+            web.add(f"/news/{i}.html", HOSTILE)
+        web.add("/gbk.html", GBK_PAGE, "text/html")  # no charset in the header: the page and the bytes say GBK
+        yield web.base
 
 
 @pytest.fixture

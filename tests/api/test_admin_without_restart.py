@@ -5,10 +5,8 @@ plan's word — no restart."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +17,7 @@ from api.app import create_app
 from api.users import create_api_token, seed_users
 from crawlers.models import Article
 from runner.runtime import build_runtime, run_round
+from tests.static_site import StaticSite
 from yuqing.clock import FrozenClock
 from yuqing.settings import load_settings
 
@@ -34,33 +33,14 @@ ARTICLE = (f"<html><head><title>示例银行新华路网点被{WORD}</title></he
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    pages: dict[str, tuple[bytes, str]] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body, ctype = pages.get(self.path, (b"not found", "text/plain"))
-            self.send_response(200 if self.path in pages else 404)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    base = f"http://127.0.0.1:{server.server_port}"
-    rss = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>本地新闻</title>'
-           f"<item><title>示例银行新华路网点被{WORD}</title><link>{base}/news/1.html</link>"
-           "<pubDate>Mon, 23 Nov 2026 09:30:00 +0800</pubDate></item></channel></rss>")
-    pages["/rss.xml"] = (rss.encode(), "application/rss+xml; charset=utf-8")
-    pages["/news/1.html"] = (ARTICLE.encode(), "text/html; charset=utf-8")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    server.server_close()
+    with StaticSite() as web:
+        base = web.base
+        rss = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>本地新闻</title>'
+               f"<item><title>示例银行新华路网点被{WORD}</title><link>{base}/news/1.html</link>"
+               "<pubDate>Mon, 23 Nov 2026 09:30:00 +0800</pubDate></item></channel></rss>")
+        web.add("/rss.xml", rss, "application/rss+xml; charset=utf-8")
+        web.add("/news/1.html", ARTICLE)
+        yield base
 
 
 def test_a_source_and_a_keyword_plan_added_through_the_api_work_at_the_next_round(db_engine, site, tmp_path):

@@ -28,12 +28,10 @@ import os
 import re
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +50,7 @@ from runner.runtime import Runtime, build_runtime, run_round
 from sentiment.rules import RuleBasedClassifier
 from tests.e2e.served_app import ServedApp
 from tests.e2e.test_role_days_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, World, start_day
+from tests.static_site import StaticSite
 from yuqing import config_store
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine
@@ -85,39 +84,17 @@ def _receiver_module() -> Any:
 receiver_module = _receiver_module()
 
 
-class NewsSite:
+class NewsSite(StaticSite):
     """A local news site: ``/rss.xml`` lists ``/news/1.html``; everything else is 404."""
 
     def __init__(self) -> None:
-        pages: dict[str, tuple[bytes, str]] = {}
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body, ctype = pages.get(self.path, (b"not found", "text/plain"))
-                self.send_response(200 if self.path in pages else 404)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_port}"
-        self.feed, self.page = f"http://{self.host}/rss.xml", f"http://{self.host}/news/1.html"
+        super().__init__()
+        self.feed, self.page = f"{self.base}/rss.xml", f"{self.base}/news/1.html"
         rss = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>江城本地新闻</title>'
                f"<item><title>{TITLE}</title><link>{self.page}</link>"
                "<pubDate>Mon, 23 Nov 2026 09:30:00 +0800</pubDate></item></channel></rss>")
-        pages["/rss.xml"] = (rss.encode(), "application/rss+xml; charset=utf-8")
-        pages["/news/1.html"] = (PAGE.encode(), "text/html; charset=utf-8")
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.add("/rss.xml", rss, "application/rss+xml; charset=utf-8")
+        self.add("/news/1.html", PAGE)
 
 
 @dataclass
