@@ -1,5 +1,6 @@
 """A local web site of fixed pages for tests (127.0.0.1, an OS-chosen port): each path answers its bytes and
-content type, every other path 404. Pages may be added after the site has started (their URLs name its port)."""
+content type, every other path 404 (or, with ``fallback``, that page with 200). Pages may be added after the site
+has started (their URLs name its port)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ from types import TracebackType
 
 
 class StaticSite:
-    def __init__(self) -> None:
+    def __init__(self, fallback: tuple[bytes, str] | None = None) -> None:
         pages: dict[str, tuple[bytes, str]] = {}
         self.pages = pages
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body, ctype = pages.get(self.path, (b"not found", "text/plain"))
-                self.send_response(200 if self.path in pages else 404)
+                body, ctype = pages.get(self.path, fallback or (b"not found", "text/plain"))
+                self.send_response(200 if self.path in pages or fallback else 404)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

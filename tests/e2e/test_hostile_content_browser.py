@@ -27,7 +27,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +55,7 @@ from incidents.notify import default_senders
 from runner.runtime import LoadedConfig, Runtime, load_config, run_round
 from sentiment.rules import RuleBasedClassifier
 from sentiment.service import RiskContext
+from tests.static_site import StaticSite
 from yuqing import config_store
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
@@ -170,34 +170,12 @@ SHOWN_URLS = ['javascript:__xss("rss-link")', 'javascript:alert("url-js")', f"da
 
 
 # --- the hostile site -----------------------------------------------------------------------------------------
-class HostileSite:
+class HostileSite(StaticSite):
     """A local web site on 127.0.0.1 serving a Weibo-like JSON API and an RSS feed; every other path answers 200."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[bytes, str]] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body, ctype = site.routes.get(self.path, (b"<!doctype html><title>hostile</title>ok", "text/html"))
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(fallback=(b"<!doctype html><title>hostile</title>ok", "text/html"))
+        self.routes = self.pages
 
     def sources_file(self, path: Path) -> Path:
         """The site's sources as an admin writes them (JSON is YAML), each allowed onto this one loopback port."""
