@@ -26,3 +26,21 @@ def open_case(session, org, policy, clock, *, level: str, score: float) -> int:
     session.add(risk)
     session.flush()
     return service.handle_story_risk(session, story_risk=risk, org=org, policy=policy, clock=clock).incident_id
+
+
+def cli_database(monkeypatch, tmp_path):
+    """A migrated SQLite database under ``tmp_path`` with the org chart's users seeded, made through the CLI the way
+    an operator would (``yuqing migrate``, ``yuqing user seed``); returns its engine and a session factory on it."""
+    from typer.testing import CliRunner
+
+    from runner.cli import app
+    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.settings import load_settings
+
+    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    assert runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
+    engine = make_engine(load_settings().effective_database_url)
+    return engine, make_sessionmaker(engine)

@@ -14,9 +14,7 @@ from incidents import flows
 from incidents.flows import ActionItemIn
 from incidents.models import Incident, TimelineEvent
 from runner.cli import app
-from tests.incidents.cases import open_case
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
+from tests.incidents.cases import cli_database, open_case
 
 runner = CliRunner()
 
@@ -26,12 +24,7 @@ def cli(clock, *args: str):
 
 
 def test_action_items_are_marked_done_from_the_command_line(monkeypatch, tmp_path, org, policy, clock):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
-    assert runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    factory = make_sessionmaker(engine)
+    engine, factory = cli_database(monkeypatch, tmp_path)
     incident_id = _run_to_review(factory, org, policy, clock)
     shown = json.loads(cli(clock, "show", str(incident_id), "--as", "liuqiang", "--json").stdout)
     items = {i["owner_id"]: i for i in shown["reviews"][0]["action_items"]}

@@ -9,9 +9,7 @@ from typer.testing import CliRunner
 
 from incidents.models import Alert, Incident
 from runner.cli import app
-from tests.incidents.cases import open_case
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
+from tests.incidents.cases import cli_database, open_case
 
 runner = CliRunner()
 
@@ -21,12 +19,7 @@ def cli(clock, *args: str):
 
 
 def test_a_commander_merges_one_case_into_another_from_the_command_line(monkeypatch, tmp_path, org, policy, clock):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
-    assert runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    factory = make_sessionmaker(engine)
+    engine, factory = cli_database(monkeypatch, tmp_path)
     with factory() as session:
         a = open_case(session, org, policy, clock, level="III", score=60)
         clock.advance(timedelta(minutes=20))

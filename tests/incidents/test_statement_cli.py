@@ -14,10 +14,8 @@ from incidents import queries
 from incidents.models import Incident, Statement
 from incidents.statements import PENDING
 from runner.cli import app
-from tests.incidents.cases import open_case
+from tests.incidents.cases import cli_database, open_case
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
-from yuqing.settings import load_settings
 
 runner = CliRunner()
 
@@ -27,12 +25,7 @@ def cli(clock: FrozenClock, *args: str):
 
 
 def test_a_statement_runs_from_draft_to_published_from_the_command_line(monkeypatch, tmp_path, org, policy, clock):
-    monkeypatch.setenv("YUQING_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("YUQING_DATABASE_URL", raising=False)
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
-    assert runner.invoke(app, ["user", "seed"], input="first-password-1\nfirst-password-1\n").exit_code == 0
-    engine = make_engine(load_settings().effective_database_url)
-    factory = make_sessionmaker(engine)
+    engine, factory = cli_database(monkeypatch, tmp_path)
     with factory() as session:
         incident_id = open_case(session, org, policy, clock, level="II", score=75)
         session.commit()
