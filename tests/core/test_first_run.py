@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,13 +60,16 @@ class Lines:
         self._q.put(None)
 
     def until(self, pattern: str, timeout: float = 240.0) -> re.Match[str]:
+        """The first line (seen or to come) matching ``pattern``; fails after ``timeout`` seconds in all, however
+        many other lines arrive meanwhile."""
         rx = re.compile(pattern)
         for line in self.seen:
             if (m := rx.search(line)) is not None:
                 return m
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                line = self._q.get(timeout=timeout)
+                line = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(f"no line matching {pattern!r} within {timeout} s; saw {self.seen[-20:]}"
                                      ) from None
@@ -215,8 +219,8 @@ sources:
         assert f"http://{busy}/rss.xml" in broken.group(0) and broken.group(1) == "HTTP 500"
         nodns = err.until(r"来源「无此站点」.*抓取失败：(.+?)（之后")
         assert "yuqing-test.invalid" in nodns.group(0) and nodns.group(1) == "域名解析失败（DNS）"
-        # still serving after the failed round, and said each source's trouble once, without a traceback
-        err.until(r"pipeline round", timeout=60)
+        # still serving after the failed crawl, and said each source's trouble once, without a traceback
+        err.until(r"stage crawl", timeout=60)
         assert proc.poll() is None
         assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
     finally:
