@@ -26,7 +26,7 @@ def test_issued_reports_are_listed_for_the_branch_and_a_leaders_acknowledgement_
     assert listed["items"][0]["kind_name"] == "舆情日报" and listed["items"][0]["incident_ids"] == [incident.id]
     assert listed["items"][0]["acknowledged_at"] is None
     assert client.get("/api/v1/reports/issues", headers=liaison).json() == {"items": [], "total": 0,
-                                                                           "next_cursor": None}
+                                                                           "next_cursor": None, "total_capped": False}
     assert client.post(f"/api/v1/reports/issues/{issue.id}/ack", headers=liaison).status_code == 403
 
     r = client.post(f"/api/v1/reports/issues/{issue.id}/ack", headers=leader)

@@ -27,7 +27,7 @@ def test_the_api_lists_drafts_and_records_a_report_and_the_incident_shows_it(cli
     incident = open_run_case(session, make, org, policy, clock)
     url = f"/api/v1/incidents/{incident.id}/regulator-reports"
     assert client.get(url, headers=token_for("huangwei")).json() == {"items": [], "total": 0,
-                                                                 "next_cursor": None}  # anyone in scope reads
+                                                                 "next_cursor": None, "total_capped": False}  # in scope
 
     draft = client.get(f"{url}/draft?kind=pboc_report", headers=token_for("liuqiang")).json()
     assert (draft["to"], draft["recipient_name"], draft["methods"]) == (
