@@ -147,12 +147,22 @@ def demo(
                                              "127.0.0.1; loopback only)")] = None,
     port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="dashboard port (default: "
                                              "YUQING_API_PORT, 8000)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=16, help="run the stages in N `yuqing "
+                                                "worker` processes per stage group (3 groups) on the PostgreSQL of "
+                                                "YUQING_DATABASE_URL (default: in this process)")] = None,
 ) -> None:
     """Play the scripted crisis on the simulated internet through the whole pipeline (and the dashboard)."""
     from runner.demo import DemoOptions, run_demo
 
     settings = _listening(_settings(), host, port, allow_remote=False)
-    options = DemoOptions(speed=speed, headless=headless, respond=respond)
+    if workers:
+        from runner.demo_workers import require_postgresql
+
+        try:
+            require_postgresql(settings)
+        except ConfigError as exc:
+            _fail(str(exc))
+    options = DemoOptions(speed=speed, headless=headless, respond=respond, workers=workers or 0)
     try:
         summary = asyncio.run(_until_signalled(run_demo(settings, options)))
     except ConfigError as exc:
@@ -227,13 +237,20 @@ def worker(
                                                       "incidents notify schedule (several allowed)")],
     concurrency: Annotated[int | None, typer.Option(min=1, max=64, help="jobs at once (default: one per stage, "
                                                                          "three more for crawl)")] = None,
+    demo: Annotated[bool, typer.Option("--demo", hidden=True, help="started by `yuqing demo --workers`: its "
+                                       "wiring and clock come on stdin (runner.demo_workers)")] = False,
 ) -> None:
     """Run stages as jobs from the PostgreSQL job queue (procrastinate); any number, on any machine. SIGTERM
     finishes the running jobs, then stops."""
     from runner.workers import run_worker
 
+    setup = None
+    if demo:
+        from runner.demo_workers import DemoLink
+
+        setup = DemoLink(stages).setup
     try:
-        asyncio.run(run_worker(_settings(), stages, concurrency=concurrency))
+        asyncio.run(run_worker(_settings(), stages, concurrency=concurrency, setup=setup))
     except ConfigError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -7,14 +7,18 @@ clocks (minutes to acknowledge, hours to report) stay consistent at any ``--spee
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import math
 import os
 import shlex
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -26,10 +30,16 @@ from yuqing.migrate import upgrade
 from yuqing.security import claim_for_demo, random_secret_key, secret_key_problem
 from yuqing.settings import Settings
 
+if TYPE_CHECKING:
+    from runner.demo_people import DemoPeople
+    from sim.scenario import Scenario
+
 log = logging.getLogger("yuqing.demo")
 
 DEMO_PASSWORD = "yuqing-demo"
 DEMO_WEIBO_TOKEN = "sim-weibo-token"
+# The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
+DEMO_CRAWL_OVERRIDES: dict[str, object] = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
 
 
 @dataclass
@@ -39,6 +49,7 @@ class DemoOptions:
     reset: bool = True
     round_pause: float = 0.2  # wall seconds between pipeline rounds
     respond: bool = False  # the commander, legal and a leader act too (runner.demo_people)
+    workers: int = 0  # >0: this many `yuqing worker` processes per stage group run the stages (runner.demo_workers)
 
 
 class DemoClock(ScaledClock):
@@ -51,10 +62,11 @@ class DemoClock(ScaledClock):
     def now(self) -> datetime:
         return self._stopped_at if self._stopped_at is not None else super().now()
 
-    def stop(self) -> datetime:
-        """Stop simulated time where it is now; returns that instant."""
+    def stop(self, at: datetime | None = None) -> datetime:
+        """Stop simulated time where it is now (or at ``at``: the instant the demo stopped at, in its workers);
+        returns that instant."""
         if self._stopped_at is None:
-            self._stopped_at = self.now()
+            self._stopped_at = at if at is not None else self.now()
         return self._stopped_at
 
     @property
@@ -114,9 +126,19 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
-    clock = HeldClock(start, options.speed) if options.respond else DemoClock(start, options.speed)
+    if options.workers:
+        # Shared with the worker processes by wall-clock origin; held at ``start`` until they are all ready.
+        clock: DemoClock = DemoClock(start, options.speed, origin=math.inf)
+    elif options.respond:
+        clock = HeldClock(start, options.speed)
+    else:
+        clock = DemoClock(start, options.speed)
     engine = engine_for(settings)
     try:
+        if options.workers:
+            from runner.demo_workers import require_postgresql
+
+            require_postgresql(settings)
         upgrade(engine)
         with make_sessionmaker(engine)() as session:
             # Refuses a database holding anything but an earlier demo: the demo writes simulated articles and
@@ -131,26 +153,26 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     sim = SimServer(clock, scenario, weibo_token=DEMO_WEIBO_TOKEN)
     await sim.start()
     os.environ.setdefault("YUQING_WEIBO_TOKEN", DEMO_WEIBO_TOKEN)
-    rt = build_runtime(settings, clock=clock, source_vars=demo_source_variables(sim.host, sim.port), engine=engine)
-    # The sim is ours and local: no politeness delay, quick retries (real sources keep the defaults).
-    rt.crawl_overrides = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.05}
+    classifier = None
+    if options.workers:  # the workers classify; this process needs no model (the rule baseline stands in)
+        from sentiment.batch import choose_classifier
+
+        classifier = choose_classifier(None, rules=True, errors=io.StringIO())
+    rt = build_runtime(settings, clock=clock, source_vars=demo_source_variables(sim.host, sim.port), engine=engine,
+                       classifier=classifier)
     # Email is on in the demo: real SMTP to a local sink (nothing leaves the machine); /outbox shows what was sent.
-    from incidents.notify import default_senders, with_email_relay
     from sim.mailsink import MailSink
 
     mail_sink = MailSink(directory=settings.data_dir / "demo-mail").start()
-    rt.policy = with_email_relay(rt.policy, mail_sink.host, mail_sink.port)
     # Group robots too — WeCom, DingTalk (加签) and Feishu (签名校验) — posting to the sim's own robot endpoints,
     # which check the platforms' signatures (config/channels.yaml keeps them off; secrets come from the environment).
-    rt.policy = with_chat_robots(rt.policy)
     c = rt.policy.channels.channels
-    robot_env = {**os.environ,
-                 c.wecom.url_env: f"{sim.base_url}/wecom/cgi-bin/webhook/send?key={DEFAULT_ROBOT_KEY}",
-                 c.dingtalk.url_env: f"{sim.base_url}/dingtalk/robot/send?access_token={DEFAULT_DINGTALK_TOKEN}",
-                 c.dingtalk.secret_env: DEFAULT_DINGTALK_SECRET,
-                 c.feishu.url_env: f"{sim.base_url}/feishu/open-apis/bot/v2/hook/{DEFAULT_FEISHU_TOKEN}",
-                 c.feishu.secret_env: DEFAULT_FEISHU_SECRET}
-    rt.senders = default_senders(rt.policy, settings, env=robot_env)
+    robot_vars = {c.wecom.url_env: f"{sim.base_url}/wecom/cgi-bin/webhook/send?key={DEFAULT_ROBOT_KEY}",
+                  c.dingtalk.url_env: f"{sim.base_url}/dingtalk/robot/send?access_token={DEFAULT_DINGTALK_TOKEN}",
+                  c.dingtalk.secret_env: DEFAULT_DINGTALK_SECRET,
+                  c.feishu.url_env: f"{sim.base_url}/feishu/open-apis/bot/v2/hook/{DEFAULT_FEISHU_TOKEN}",
+                  c.feishu.secret_env: DEFAULT_FEISHU_SECRET}
+    wire_demo_pipeline(rt, mail=(mail_sink.host, mail_sink.port), env={**os.environ, **robot_vars})
     with rt.session_factory() as session:
         # The demo's logins keep the published demo password (no forced change): the database is a throwaway.
         users = seed_users(session, rt.org, password=DEMO_PASSWORD, clock=clock, must_change=False)
@@ -189,28 +211,19 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     # With --respond the office wraps the case up after the story ends (close, 终报, 复盘): at most this long.
     wrap_up = scenario.end + timedelta(hours=8)
     try:
-        while not scenario.finished(clock.now()) or (
-                people is not None and people.busy() and clock.now() < wrap_up):
-            report = await run_round(rt)
-            for err in report.errors:  # each source's condition is logged once per change (crawlers.crawl)
-                log.debug("crawl error", extra={"error": err})
-            if people is None or not isinstance(clock, HeldClock):
-                await asyncio.sleep(options.round_pause)
-                continue
-            for _ in range(4):  # simulated time runs; the people look at the product a few times between rounds
-                clock.release()
-                try:
-                    await asyncio.sleep(options.round_pause / 4)
-                finally:
-                    clock.hold()
-                people.act()
-        await run_round(rt)  # one last pass over what the final minutes published
-        summary = demo_summary(rt)
+        if options.workers:
+            from runner.demo_workers import play_with_workers
+
+            env = {**os.environ, **robot_vars, **demo_worker_environment(settings, sim.host, sim.port)}
+            summary = await play_with_workers(settings, rt, clock, options, scenario=scenario, people=people,
+                                              wrap_up=wrap_up, env=env, mail=(mail_sink.host, mail_sink.port))
+        else:
+            summary = await _play_in_process(rt, clock, options, scenario=scenario, people=people, wrap_up=wrap_up)
         if api_server is not None:
             ended = clock.stop()
             announce(script_over_line(ended, settings.tz))
             app.state.demo_notice = script_over_line(ended, settings.tz).removesuffix("Ctrl-C 退出").rstrip("。")
-            while True:  # no more polling; what people do on the dashboard is still delivered
+            while True:  # no more polling; what people do on the dashboard is still delivered (by this process)
                 await run_round(rt, crawl=False)
                 await asyncio.sleep(max(1.0, options.round_pause))
         return summary
@@ -220,6 +233,62 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
         await sim.stop()
         mail_sink.stop()
         engine.dispose()
+
+
+async def _play_in_process(rt: Runtime, clock: DemoClock, options: DemoOptions, *, scenario: Scenario,
+                           people: DemoPeople | None, wrap_up: datetime) -> dict:
+    """The one-process demo: pipeline rounds in this process until the script (and, with ``--respond``, the
+    people's work) is over, one last round, and the summary."""
+    while not scenario.finished(clock.now()) or (
+            people is not None and people.busy() and clock.now() < wrap_up):
+        report = await run_round(rt)
+        for err in report.errors:  # each source's condition is logged once per change (crawlers.crawl)
+            log.debug("crawl error", extra={"error": err})
+        if people is None or not isinstance(clock, HeldClock):
+            await asyncio.sleep(options.round_pause)
+            continue
+        for _ in range(4):  # simulated time runs; the people look at the product a few times between rounds
+            clock.release()
+            try:
+                await asyncio.sleep(options.round_pause / 4)
+            finally:
+                clock.hold()
+            people.act()
+    # Simulated time stops where the script ended, so the summary is the crisis as it stood then, not hours later
+    # after a slow last round on a busy machine (the distributed demo stops its workers' clocks alike).
+    clock.stop()
+    await run_round(rt)  # one last pass over what the final minutes published
+    return demo_summary(rt)
+
+
+def wire_demo_pipeline(rt: Runtime, *, mail: tuple[str, int], env: Mapping[str, str]) -> None:
+    """What the demo changes in a runtime built from its settings, in its own process and in each of its worker
+    processes (``runner.demo_workers``), so both run the same pipeline: no politeness delay towards the sim (ours
+    and local; real sources keep the defaults), email on through the local mail sink at ``mail``, and the group
+    robots on, their URLs and signing secrets read from ``env`` (the sim's robot endpoints)."""
+    from incidents.notify import default_senders, with_email_relay
+
+    rt.crawl_overrides = dict(DEMO_CRAWL_OVERRIDES)
+    rt.policy = with_chat_robots(with_email_relay(rt.policy, *mail))
+    rt.senders = default_senders(rt.policy, rt.settings, env=dict(env))
+
+
+def demo_worker_environment(settings: Settings, sim_host: str, sim_port: int) -> dict[str, str]:
+    """The ``YUQING_*`` variables that make a ``yuqing worker`` read what this demo reads: its database, Redis,
+    config dir and data dir, the sim's sources file opened to the sim's one host:port (``SIM_HOST_PORT``)."""
+    from sim.demo_sources import demo_source_variables
+
+    env = {"YUQING_DATABASE_URL": settings.database_url, "YUQING_CONFIG_DIR": str(settings.config_dir),
+           "YUQING_DATA_DIR": str(settings.data_dir), "YUQING_REDIS_URL": settings.redis_url,
+           "YUQING_SOURCES_FILE": str(settings.sources_file),
+           "YUQING_ALLOW_PRIVATE_SOURCES": ",".join(settings.allow_private_sources),
+           "YUQING_WEIBO_TOKEN": os.environ.get("YUQING_WEIBO_TOKEN", DEMO_WEIBO_TOKEN),
+           **demo_source_variables(sim_host, sim_port)}
+    for name in ("org_file", "levels_file", "checklists_dir"):
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"YUQING_{name.upper()}"] = str(value)
+    return env
 
 
 def database_lines(where: str, *, own_file: Path | None) -> list[str]:

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 import procrastinate
@@ -112,7 +112,9 @@ def ensure_job_schema(settings: Settings) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
             return False
-    app = build_app(settings)
+    # A bare app: the schema needs no tasks, and adding the blueprint to a second app in one process would prefix
+    # its task names again ("yuqing:yuqing:…"; the distributed demo applies the schema, then defers jobs).
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
     with app.open():
         app.schema_manager.apply_schema()
     return True
@@ -133,6 +135,15 @@ async def _defer(task_name: str, **kwargs: object) -> bool:
 async def kick(stage: str) -> bool:
     """Ask for one more tick of ``stage`` now (at most one waits)."""
     return await _defer(f"tick_{stage}", timestamp=0)
+
+
+async def defer_tick(app: procrastinate.App, stage: str) -> bool:
+    """``kick`` from a process that is not a worker (the distributed demo paces the schedule stage so)."""
+    try:
+        await app.tasks[f"yuqing:tick_{stage}"].defer_async(timestamp=0)
+    except pexc.AlreadyEnqueued:
+        return False
+    return True
 
 
 async def run_stage(name: str) -> None:
@@ -240,9 +251,12 @@ def check_stages(names: Iterable[str]) -> list[str]:
     return chosen
 
 
-async def run_worker(settings: Settings, stages: Iterable[str], *, concurrency: int | None = None) -> None:
+async def run_worker(settings: Settings, stages: Iterable[str], *, concurrency: int | None = None,
+                     setup: Callable[[Runtime], Awaitable[None]] | None = None) -> None:
     """Build the runtime and run a procrastinate worker on the stages' queues (and ``maintenance``) until SIGTERM
-    or SIGINT; the jobs running then are finished first."""
+    or SIGINT; the jobs running then are finished first. ``setup`` is awaited with the built runtime before any
+    job is fetched (``yuqing demo --workers`` hands its workers the demo's wiring and clock so,
+    ``runner.demo_workers``)."""
     from runner.runtime import build_runtime
     from yuqing.clock import SystemClock
     from yuqing.db import engine_for
@@ -256,6 +270,12 @@ async def run_worker(settings: Settings, stages: Iterable[str], *, concurrency: 
 
         classifier = choose_classifier(None, rules=True)
     rt = build_runtime(settings, clock=SystemClock(), engine=engine, classifier=classifier)
+    if setup is not None:
+        try:
+            await setup(rt)
+        except BaseException:
+            engine.dispose()
+            raise
     _Process.rt, _Process.app, _Process.locks = rt, app, {}
     # several crawls at once in a crawl worker; the other stages serialise per process anyway (one lock each)
     slots = concurrency or (len(chosen) + (3 if "crawl" in chosen else 0))

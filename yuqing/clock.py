@@ -57,17 +57,24 @@ class FrozenClock:
 class ScaledClock:
     """Simulated time running ``speed`` times faster than the wall clock from ``start``.
 
-    Shared by the simulated internet and the pipeline in the demo, so both agree on what "now" is.
+    Shared by the simulated internet and the pipeline in the demo, so both agree on what "now" is. Within one
+    process it counts from its creation on the monotonic clock. Given ``origin`` (a Unix time, ``time.time()``) it
+    counts from that wall-clock instant instead, and stands at ``start`` until then: every process handed the same
+    ``start``, ``speed`` and ``origin`` reads the same simulated time (the distributed demo's worker processes,
+    ``yuqing demo --workers``), whenever each of them was started.
     """
 
-    def __init__(self, start: datetime, speed: float = 1.0):
+    def __init__(self, start: datetime, speed: float = 1.0, *, origin: float | None = None):
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.start = ensure_utc(start)
         self.speed = float(speed)
+        self.origin = origin
         self._t0 = time.monotonic()
 
     def now(self) -> datetime:
+        if self.origin is not None:
+            return self.start + timedelta(seconds=max(0.0, time.time() - self.origin) * self.speed)
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
 
     def elapsed(self) -> timedelta:

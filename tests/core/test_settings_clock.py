@@ -55,3 +55,17 @@ def test_scaled_clock_runs_faster_than_the_wall():
 def test_clocks_are_always_aware_utc():
     assert SystemClock().now().tzinfo is UTC
     assert ensure_utc(datetime(2026, 1, 1)).tzinfo is UTC
+
+
+def test_scaled_clocks_with_one_wall_clock_origin_agree_and_stand_still_before_it():
+    """The distributed demo's processes each build their own clock from (start, speed, origin): they must agree."""
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    waiting = ScaledClock(start, speed=1500, origin=time.time() + 60)
+    assert waiting.now() == start  # before the origin simulated time stands at the start
+    origin = time.time() - 2.0
+    first = ScaledClock(start, speed=1500, origin=origin)
+    time.sleep(0.05)
+    second = ScaledClock(start, speed=1500, origin=origin)  # created later, as a worker started later
+    a, b = first.now(), second.now()
+    assert timedelta(seconds=2.0 * 1500) <= a - start <= timedelta(seconds=10 * 1500)
+    assert abs((b - a).total_seconds()) < 1.0 * 1500  # both read the same simulated time (within a read apart)
