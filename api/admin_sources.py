@@ -31,7 +31,13 @@ from api.admin_forms import document_text, ensure_admin, field_errors, matcher_f
 from api.deps import ClockDep, CurrentUser, OrgDep, PageUser, Principal, SessionDep, SettingsDep, ensure_csrf
 from api.schemas import ERROR_RESPONSES
 from api.yaml_entries import EntryError, entries, replace, set_scalar
-from crawlers.sources import _SLUG, MIN_POLL_INTERVAL, ListingOptions, SourceConfig, _substitute
+from crawlers.sources import (
+    MIN_POLL_INTERVAL,
+    SOURCE_ID_PATTERN,
+    ListingOptions,
+    SourceConfig,
+    substitute_placeholders,
+)
 from crawlers.ssrf import PrivateAllowance
 from crawlers.trial_fetch import TRIAL_KINDS, TrialRefused, trial_fetch
 from yuqing.clock import Clock
@@ -53,7 +59,7 @@ SIMPLE_FIELDS = ("id", "name", "kind", "channel", "url", "authority", "poll_inte
 LISTING_FIELDS = ("link_selector", "next_selector", "link_pattern", "title_selector")
 FORM_FIELDS = {*SIMPLE_FIELDS, "enabled", "respect_robots", *LISTING_FIELDS, "extra"}
 DEFAULTS = {"max_pages": 5, "max_items": 200}
-SourceId = Annotated[str, Path(max_length=64, pattern=_SLUG)]
+SourceId = Annotated[str, Path(max_length=64, pattern=SOURCE_ID_PATTERN)]
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"], responses=ERROR_RESPONSES)
 pages = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -101,7 +107,7 @@ def _variables(text: str) -> dict[str, str]:
 def check_entry(entry: dict[str, Any], variables: dict[str, str] | None = None) -> SourceConfig:
     """The entry validated with ``SourceConfig`` (after ``${NAME}`` placeholders, as the loader fills them)."""
     problems: list[tuple[str, str]] = []
-    data = _substitute(entry, variables or {}, "", problems)
+    data = substitute_placeholders(entry, variables or {}, "", problems)
     if problems:
         raise SourceRefused({"_": "；".join(f"{where}：{why}" for where, why in problems)})
     try:

@@ -38,7 +38,7 @@ Authority = Literal[
 
 MIN_POLL_INTERVAL = 30
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 OPT_IN_VARIABLE = "YUQING_ALLOW_PRIVATE_SOURCES"
 PUBLIC_CATALOGUE_FILE = "sources.public.yaml"  # beside sources.yaml in the config directory
@@ -233,7 +233,7 @@ class TrendingOptions(_Strict):
 
 
 class SourceConfig(_Strict):
-    id: str = Field(pattern=_SLUG)
+    id: str = Field(pattern=SOURCE_ID_PATTERN)
     name: str = Field(min_length=1, description="display name, e.g. 江城晚报网")
     kind: SourceKind
     channel: ChannelName
@@ -333,7 +333,7 @@ def load_sources(path: Path | str, variables: dict[str, str] | None = None) -> l
     problems: list[tuple[str, str]] = []
     lookup = {**{str(k): str(v) for k, v in defaults.items()},
               **{k: v for k, v in os.environ.items() if k in defaults}, **(variables or {})}
-    data = _substitute(raw, lookup, "", problems)
+    data = substitute_placeholders(raw, lookup, "", problems)
     if problems:
         raise ConfigError(path, problems)
     legacy = _legacy_fields(data)
@@ -435,7 +435,10 @@ def _legacy_fields(data: Any) -> list[tuple[str, str]]:
     return problems
 
 
-def _substitute(value: Any, variables: dict[str, str], where: str, problems: list[tuple[str, str]]) -> Any:
+def substitute_placeholders(value: Any, variables: dict[str, str], where: str,
+                            problems: list[tuple[str, str]]) -> Any:
+    """Replace ``${NAME}`` in every string of ``value`` from ``variables`` or the environment; an unknown name is
+    left as written and reported in ``problems`` at its ``where`` path (shared with the admin source editor)."""
     if isinstance(value, str):
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -448,9 +451,11 @@ def _substitute(value: Any, variables: dict[str, str], where: str, problems: lis
 
         return _PLACEHOLDER.sub(repl, value)
     if isinstance(value, dict):
-        return {k: _substitute(v, variables, f"{where}.{k}" if where else str(k), problems) for k, v in value.items()}
+        return {k: substitute_placeholders(v, variables, f"{where}.{k}" if where else str(k), problems)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, variables, f"{where}.{i}" if where else str(i), problems) for i, v in enumerate(value)]
+        return [substitute_placeholders(v, variables, f"{where}.{i}" if where else str(i), problems)
+                for i, v in enumerate(value)]
     return value
 
 

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Integer, String, Text, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yuqing.clock import Clock
@@ -181,10 +182,22 @@ def save_document(session: Session, name: str, content: str, *, actor: str, cloc
     now = clock.now()
     digest = sha256_of(content)
     doc = session.get(ConfigDocument, name, with_for_update=True)
+    created = False
     if doc is None:
-        doc = ConfigDocument(name=name, content=content, sha256=digest, version=1, updated_at=now, updated_by=actor)
-        session.add(doc)
-    else:
+        # Two first saves of one document at once: both find no row. The loser's insert fails on the primary key;
+        # it then locks the winner's row and becomes the next version instead of answering a server error.
+        try:
+            with session.begin_nested():
+                doc = ConfigDocument(name=name, content=content, sha256=digest, version=1, updated_at=now,
+                                     updated_by=actor)
+                session.add(doc)
+                session.flush()
+            created = True
+        except IntegrityError:
+            doc = session.get(ConfigDocument, name, with_for_update=True, populate_existing=True)
+            if doc is None:  # the winner rolled back in between: nothing to conflict with any more
+                raise
+    if not created:
         doc.content, doc.sha256, doc.version, doc.updated_at, doc.updated_by = (content, digest, doc.version + 1,
                                                                                now, actor)
     session.add(ConfigRevision(name=name, version=doc.version, content=content, sha256=digest, saved_at=now,

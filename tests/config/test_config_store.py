@@ -161,3 +161,41 @@ def test_old_effective_directories_are_pruned_but_young_ones_kept(session_factor
         shutil.rmtree(effective.config_dir)  # removed under a running process: written again on the next call
         again, _ = config_store.effective_settings(session, settings)
     assert again.config_dir == effective.config_dir and (again.config_dir / "risk.yaml").read_text() == "# x\n"
+
+
+@pytest.mark.postgres
+def test_two_first_saves_at_once_become_two_versions_not_a_server_error(postgres_engine, clock, settings):
+    """Both sessions find no row for the document; the second insert waits on the first's uncommitted key, then
+    becomes version 2 instead of failing on the primary key (a 500 before). PostgreSQL only: SQLite lets one
+    writer in at a time, so two saves never both reach the insert there."""
+    import threading
+
+    from yuqing.db import make_sessionmaker
+
+    session_factory = make_sessionmaker(postgres_engine)
+    first, second = session_factory(), session_factory()
+    try:
+        assert config_store.save_document(first, "levels.yaml", "# a\n", actor="admin", clock=clock) == 1
+        got: list[object] = []
+
+        def save_second() -> None:
+            try:
+                got.append(config_store.save_document(second, "levels.yaml", "# b\n", actor="zhao", clock=clock))
+                second.commit()
+            except Exception as exc:  # reported below by the assertion
+                got.append(exc)
+
+        worker = threading.Thread(target=save_second)
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive(), "the second save should wait for the first's uncommitted row"
+        first.commit()
+        worker.join(30)
+        assert got == [2]
+    finally:
+        first.close()
+        second.close()
+    with session_factory() as session:
+        assert [(r.version, r.saved_by) for r in config_store.revisions(session, "levels.yaml")] == [
+            (2, "zhao"), (1, "admin")]
+        assert config_store.effective_text(session, settings, "levels.yaml") == "# b\n"
