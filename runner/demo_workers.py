@@ -225,14 +225,19 @@ class DemoWorkers:
 
 
 async def _copy_output(child: _Child) -> None:
-    """Copy a worker's output to its log file, noticing the ``READY`` line."""
+    """Copy a worker's output to its log file, noticing the ``READY`` line. Read in chunks, not lines: a worker
+    blocks once its pipe is full, so no log line may be too long to be read."""
     assert child.proc.stdout is not None
+    marker = READY.encode()
+    seen = b""
     with child.log_path.open("wb") as out:
-        async for line in child.proc.stdout:
-            out.write(line)
+        while chunk := await child.proc.stdout.read(65536):
+            out.write(chunk)
             out.flush()
-            if line.decode(errors="replace").strip() == READY:
-                child.ready.set()
+            if not child.ready.is_set():
+                seen = (seen + chunk)[-(len(chunk) + len(marker)):]
+                if any(line.strip() == marker for line in seen.splitlines()):
+                    child.ready.set()
 
 
 def _tail(path: Path, chars: int = 3000) -> str:
