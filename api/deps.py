@@ -134,7 +134,8 @@ def current_api_user(request: Request, session: SessionDep) -> Principal:
         user = users.user_for_token(session, token=token.strip(), clock=request.app.state.clock)
         if user is None:
             raise _unauthorized("API 令牌无效或已停用")
-        session.commit()  # last_used_at, if it moved
+        if session.dirty:  # last_used_at moved (once a minute): commit it; otherwise no COMMIT round trip, and
+            session.commit()  # the request's own queries go on in the transaction (and connection) already open
         return principal_for(user, request.app.state.org, csrf=None, via="token")
     principal = _session_principal(request, session)
     if principal is None:

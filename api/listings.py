@@ -146,10 +146,10 @@ def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str |
 
 def incidents(*, unit_ids: Collection[str], statuses: list[str] | None = None, level: str | None = None,
               sort: str = "level") -> tuple[Select, Order]:
-    """Incidents of ``unit_ids`` (timelines and tasks loaded: the clocks read them). ``level``: most severe first, then
-    newest (the dashboard's order); ``time``: newest first."""
-    stmt = (select(Incident).where(Incident.unit_id.in_(unit_ids))
-            .options(selectinload(Incident.events), selectinload(Incident.tasks)))  # the clocks read both
+    """Incidents of ``unit_ids`` (checklists loaded: the step clocks and task counts read them; timelines not, see
+    ``api.queries.list_incidents``). ``level``: most severe first, then newest (the dashboard's order); ``time``:
+    newest first."""
+    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.tasks))
     if statuses:
         stmt = stmt.where(Incident.status.in_(statuses))
     if level:

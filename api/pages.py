@@ -61,7 +61,7 @@ def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep
 
     now = clock.now()
     open_rows = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=200)
-    handled = [a for a in queries.list_alerts(session, unit_ids=me.unit_ids, limit=100) if a.status != "open"][:50]
+    handled = queries.list_handled_alerts(session, unit_ids=me.unit_ids, limit=50)
     return render(request, "alerts.html", me, "alerts", {
         "open_alerts": [views.alert_read(org, a, now) for a in open_rows],
         "handled_alerts": [views.alert_read(org, a, now) for a in handled],
@@ -190,8 +190,8 @@ def sources_page(request: Request, me: PageUser, session: SessionDep, clock: Clo
 # --- helpers -------------------------------------------------------------------------------------------------
 def overview_context(session, me: Principal, *, org, clock, policy, sources) -> dict[str, Any]:
     now = clock.now()
-    incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="active", limit=500)
-    by_level = Counter(i.level for i in incidents)
+    by_level = queries.incident_level_counts(session, unit_ids=me.unit_ids, status="active")
+    incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="active", limit=OVERVIEW_INCIDENTS)
     open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
     health = views.source_reads(session, sources, now)
     return {

@@ -25,15 +25,26 @@ def ping(session: Session) -> None:
 # --- incidents -----------------------------------------------------------------------------------------------
 def list_incidents(session: Session, *, unit_ids: Collection[str], status: str | None = None,
                    level: str | None = None, limit: int = 100) -> list[Incident]:
-    """Incidents of the given units, most severe first, then newest (timelines loaded: the clocks read them)."""
-    stmt = (select(Incident).where(Incident.unit_id.in_(unit_ids))
-            .options(selectinload(Incident.events), selectinload(Incident.tasks)))  # the clocks read both
+    """Incidents of the given units, most severe first, then newest, checklists loaded (the step clocks and the
+    task counts read them). Timelines are not loaded: the list's clocks read only the few timeline rows they need
+    (``incidents.queries.incidents_facts``), and a case's timeline grows by a row per article added — loading
+    every timeline of 200 cases was most of the incident page's time (docs/benchmarks.md, large lists)."""
+    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.tasks))
     if status:
         stmt = stmt.where(Incident.status.in_(incident_statuses(status)))
     if level:
         stmt = stmt.where(Incident.level == level)
     stmt = stmt.order_by(Incident.level, Incident.opened_at.desc(), Incident.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def incident_level_counts(session: Session, *, unit_ids: Collection[str], status: str | None = None
+                          ) -> dict[str, int]:
+    """How many incidents of the given units there are per level (the overview's tiles), counted by the database."""
+    stmt = select(Incident.level, func.count()).where(Incident.unit_id.in_(unit_ids)).group_by(Incident.level)
+    if status:
+        stmt = stmt.where(Incident.status.in_(incident_statuses(status)))
+    return {str(level): int(n) for level, n in session.execute(stmt)}
 
 
 def incident_statuses(status: str) -> list[str]:
@@ -43,17 +54,6 @@ def incident_statuses(status: str) -> list[str]:
 
     groups = {"active": ACTIVE, "ended": ENDED}
     return sorted(str(s) for s in groups[status]) if status in groups else [status]
-
-
-def task_counts(session: Session, incident_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
-    """(total, done) tasks per incident."""
-    ids = list(incident_ids)
-    if not ids:
-        return {}
-    done = func.sum(case((Task.status == "done", 1), else_=0))
-    rows = session.execute(select(Task.incident_id, func.count(Task.id), done)
-                           .where(Task.incident_id.in_(ids)).group_by(Task.incident_id))
-    return {iid: (int(total), int(d or 0)) for iid, total, d in rows}
 
 
 def get_incident(session: Session, *, incident_id: int) -> Incident | None:
@@ -80,6 +80,15 @@ def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | No
         stmt = stmt.where(Alert.status == status)
     is_open = case((Alert.status == "open", 1), else_=0)
     stmt = stmt.order_by(is_open.desc(), Alert.ack_due_at, Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def list_handled_alerts(session: Session, *, unit_ids: Collection[str], limit: int = 50) -> list[Alert]:
+    """Alerts of the given units that are no longer open (acknowledged, dismissed …), newest first: the alert
+    page's second list. Asked for as such rather than picked out of the first 100 alerts of the queue, which once
+    more than 100 alerts were open held none of them (and an index on the creation time answers it)."""
+    stmt = (select(Alert).where(Alert.unit_id.in_(unit_ids), Alert.status != "open")
+            .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
     return list(session.scalars(stmt))
 
 

@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 
 import uvicorn
 from fastapi import FastAPI
 
 STARTUP_TIMEOUT_S = 10.0
+
+
+def settle_heap() -> None:
+    """Move everything built at start-up (modules, the app, the org chart, templates: a quarter of a million objects)
+    out of the garbage collector's sight (``gc.freeze``), once the app is built and before it serves.
+
+    Why: CPython's full collections walk every tracked object. A list page allocating a few thousand ORM rows set
+    one off every few requests (9 full collections in 25 requests of the incident page, profiled), and each walked
+    the whole start-up heap again. Frozen objects are never collected, which costs nothing here: they live as long
+    as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -29,6 +42,7 @@ async def serve_api(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *,
 
     Port 0 picks a free port; read it back with ``bound_port(server)``.
     """
+    settle_heap()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
                             proxy_headers=False, server_header=False)
     server = _EmbeddedServer(config)

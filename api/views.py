@@ -177,7 +177,8 @@ def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
 
 def incident_list_reads(session: Session, org: OrgChart, incidents: list[Incident], *, policy: Policy | None,
                         clock: Clock) -> list[IncidentListRead]:
-    counts = queries.task_counts(session, [i.id for i in incidents])
+    # (total, done) from the checklists the list queries load anyway (no extra statement)
+    counts = {i.id: (len(i.tasks), sum(1 for t in i.tasks if t.status == "done")) for i in incidents}
     flags = resurgence.active_flags(session, incidents)
     # every incident's clock facts in a fixed number of queries, not six per incident (the list's cost at scale)
     facts = incident_queries.incidents_facts(session, incidents) if policy is not None else {}

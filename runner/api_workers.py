@@ -27,6 +27,7 @@ from yuqing.settings import Settings, load_settings
 def worker_app() -> FastAPI:
     """The app one worker process serves (uvicorn calls this factory in each worker)."""
     from api.app import create_app
+    from api.server import settle_heap
     from incidents.policy import load_policy
     from yuqing.clock import SystemClock
     from yuqing.db import engine_for, make_sessionmaker
@@ -34,8 +35,10 @@ def worker_app() -> FastAPI:
 
     settings = load_settings()
     engine = engine_for(settings)
-    return create_app(settings=settings, session_factory=make_sessionmaker(engine), org=load_org(settings.org_path),
-                      clock=SystemClock(), policy=load_policy(settings.levels_path, settings.checklists_path))
+    app = create_app(settings=settings, session_factory=make_sessionmaker(engine), org=load_org(settings.org_path),
+                     clock=SystemClock(), policy=load_policy(settings.levels_path, settings.checklists_path))
+    settle_heap()
+    return app
 
 
 def run_api_workers(settings: Settings, workers: int) -> None:
