@@ -189,7 +189,7 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         reach=article_reach(session, [r.article.id for r in rows]),
         charts=chart_cache(request.app).get(
             (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
-            lambda: chart_svgs(session, stmt, f, org=org, sources=sources, tz=tz)))
+            lambda: chart_svgs(session, f, org=org, sources=sources, tz=tz)))
     return render(request, "mentions.html", me, "mentions", context)
 
 
@@ -248,21 +248,31 @@ def chart_cache(app: Any) -> ChartCache:
     return cache
 
 
-def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sources: dict[str, str],
-               tz: Any) -> dict[str, Markup]:
-    dialect = session.get_bind().dialect.name
-    recency = func.coalesce(Article.published_at, Article.fetched_at)
-    base = stmt.with_only_columns(Article.id.label("aid"), recency.label("at"),
+def chart_base(session: Session, f: Filters) -> Any:
+    """The filtered articles as (id, time, tone, source) rows for the charts, built from the lean counting statement
+    (``filtered(count_only=True)``): the page's own statement also outer-joins every article's story risk (an
+    anti-join over all risk rows), which no chart reads and which was most of the first view's time over a million
+    articles (docs/benchmarks.md, large lists). The tone is outer-joined here when no filter joined it already."""
+    stmt, _ = filtered(session, f, count_only=True)
+    if not (f.get("sentiment") or f.get("category")):
+        stmt = stmt.outerjoin(Classification, Classification.article_id == Article.id)
+    return stmt.with_only_columns(Article.id.label("aid"), listings.recency().label("at"),
                                   func.coalesce(Classification.label, "").label("label"),
                                   Article.source_id.label("source_id")).order_by(None).subquery()
-    hour = _local_hour(base.c.at, dialect, tz)
+
+
+def chart_svgs(session: Session, f: Filters, *, org: OrgChart, sources: dict[str, str],
+               tz: Any) -> dict[str, Markup]:
+    dialect = session.get_bind().dialect.name
+    base = chart_base(session, f)
+    hour = _hour_bucket(base.c.at, dialect, tz)
     by_hour: dict[tuple[str, str], int] = defaultdict(int)
     by_source: Counter[str] = Counter()
-    # one pass over the filtered set for three charts: (local hour, tone, source) → count
+    # one pass over the filtered set for three charts: (hour, tone, source) → count
     for bucket, label, source_id, n in session.execute(
             select(hour, base.c.label, base.c.source_id, func.count()).group_by(hour, base.c.label,
                                                                                 base.c.source_id)):
-        by_hour[(str(bucket), label)] += int(n)
+        by_hour[(_local_hour_text(bucket, tz), label)] += int(n)
         by_source[sources.get(source_id, source_id)] += int(n)
     sentiment_names = {**present.SENTIMENT_LABELS, "": "待分析"}
     out: dict[str, str] = {}
@@ -289,11 +299,21 @@ def chart_svgs(session: Session, stmt: Select, f: Filters, *, org: OrgChart, sou
     return {k: Markup(v) for k, v in out.items()}  # our SVG markup; every label in it escaped by to_svg
 
 
-def _local_hour(column: Any, dialect: str, tz: Any) -> Any:
-    """``YYYY-MM-DD HH`` of a UTC timestamp in the display time zone, computed by the database."""
+def _hour_bucket(column: Any, dialect: str, tz: Any) -> Any:
+    """The hour of a UTC timestamp, computed by the database: on PostgreSQL the UTC hour as a timestamp
+    (``date_trunc``; grouping by it is much cheaper than by a formatted string per row, and the display zone's
+    hours are whole hours from UTC), turned into local text by :func:`_local_hour_text`; on SQLite already the
+    local ``YYYY-MM-DD HH`` text."""
     if dialect == "postgresql":
-        return func.to_char(func.timezone(tz.key, column), "YYYY-MM-DD HH24")
+        return func.date_trunc("hour", func.timezone("UTC", column))
     offset = datetime.now(tz).utcoffset() or timedelta(0)  # Asia/Shanghai has no daylight saving
     hours = int(offset.total_seconds() // 3600)
     return func.strftime("%Y-%m-%d %H", column, f"{hours:+d} hours")
+
+
+def _local_hour_text(bucket: Any, tz: Any) -> str:
+    """``YYYY-MM-DD HH`` in the display time zone of a bucket from :func:`_hour_bucket`."""
+    if isinstance(bucket, datetime):  # PostgreSQL: a UTC hour without a zone
+        return bucket.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H")
+    return str(bucket)
 
