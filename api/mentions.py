@@ -11,7 +11,8 @@ The charts are computed over the whole filtered set (not just the page shown) an
 server (``api.charts``). Over a million articles that aggregation costs more than the page itself, and the same
 filters are asked for again and again (every next page, every refresh), so each app keeps the charts of a filter
 and scope for :data:`CHART_TTL_S` seconds (:class:`ChartCache`): they may lag the newest articles by that long.
-The total is counted up to ``api.pagination.TOTAL_CAP`` and shown as "10,000+" beyond it.
+The total shown is the charts' own count of the filtered set (exact, and as old as the charts: up to a minute); the
+page runs no count query of its own.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from api import charts, listings, present, queries, search, views
 from api.deps import OrgDep, PageUser, Principal, SessionDep, ensure_unit
 from api.pages import render
-from api.pagination import CURSOR_SALT, TOTAL_CAP, PageRequest, paginate
+from api.pagination import CURSOR_SALT, PageRequest, paginate
 from crawlers.models import Article, ArticleMetricSample, Mention
 from sentiment.models import Classification
 from yuqing.categories import CATEGORIES, LEVEL_ORDER
@@ -168,9 +169,14 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         head = filtered(session, f, scored_only=True) if f.sort == "risk" else None
         page = PageRequest(cursor=request.query_params.get("cursor") or None, limit=PAGE_SIZE,
                            serializer=URLSafeSerializer(state.settings.secret_key, salt=CURSOR_SALT))
-        got = paginate(session, stmt, order=order, page=page,
-                       scope=page.scope("mentions-page", **f.raw, units=f.unit_ids), count_cap=TOTAL_CAP, head=head,
-                       count=filtered(session, f, count_only=True)[0])
+        scope = page.scope("mentions-page", **f.raw, units=f.unit_ids)
+        page.after(scope, len(order))  # a bad cursor is refused before the charts are computed for it
+        # the charts count the whole filtered set anyway (and are kept a minute): their total is the list's total,
+        # so the page runs no count of its own — over a million articles that count was most of a filtered page
+        chart_set = chart_cache(request.app).get(
+            (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
+            lambda: chart_svgs(session, f, org=org, sources=sources, tz=tz))
+        got = paginate(session, stmt, order=order, page=page, scope=scope, head=head, known_total=chart_set.total)
     except BadFilter as exc:
         context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
         context["error"] = str(exc)
@@ -183,13 +189,10 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
     best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], f.unit_ids)
     rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
     context.update(
-        rows=views.mention_reads(org, rows), total=f"{got.total:,}+" if got.total_capped else got.total,
+        rows=views.mention_reads(org, rows), total=f"{got.total:,}",
         paged=bool(request.query_params.get("cursor")),
         next_link=f.link(cursor=got.next_cursor) if got.next_cursor else "",
-        reach=article_reach(session, [r.article.id for r in rows]),
-        charts=chart_cache(request.app).get(
-            (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
-            lambda: chart_svgs(session, f, org=org, sources=sources, tz=tz)))
+        reach=article_reach(session, [r.article.id for r in rows]), charts=chart_set.svgs)
     return render(request, "mentions.html", me, "mentions", context)
 
 
@@ -214,6 +217,14 @@ def article_reach(session: Session, article_ids: list[int]) -> dict[int, int]:
 
 
 # --- charts over the whole filtered set ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChartSet:
+    """The four charts of one filtered set, and how many articles the set holds (what they were drawn from)."""
+
+    svgs: dict[str, Markup]
+    total: int
+
+
 class ChartCache:
     """The charts of recent (filters, scope) pairs for ``ttl`` seconds, least recently used dropped past ``size``.
 
@@ -222,10 +233,10 @@ class ChartCache:
 
     def __init__(self, ttl: float = CHART_TTL_S, size: int = CHART_CACHE_SIZE):
         self.ttl, self.size = ttl, size
-        self._items: OrderedDict[Any, tuple[float, dict[str, Markup]]] = OrderedDict()
+        self._items: OrderedDict[Any, tuple[float, ChartSet]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Any, compute: Any) -> dict[str, Markup]:
+    def get(self, key: Any, compute: Any) -> ChartSet:
         now = monotonic_time.monotonic()
         with self._lock:
             hit = self._items.get(key)
@@ -261,8 +272,7 @@ def chart_base(session: Session, f: Filters) -> Any:
                                   Article.source_id.label("source_id")).order_by(None).subquery()
 
 
-def chart_svgs(session: Session, f: Filters, *, org: OrgChart, sources: dict[str, str],
-               tz: Any) -> dict[str, Markup]:
+def chart_svgs(session: Session, f: Filters, *, org: OrgChart, sources: dict[str, str], tz: Any) -> ChartSet:
     dialect = session.get_bind().dialect.name
     base = chart_base(session, f)
     hour = _hour_bucket(base.c.at, dialect, tz)
@@ -296,7 +306,8 @@ def chart_svgs(session: Session, f: Filters, *, org: OrgChart, sources: dict[str
                            .join(base, base.c.aid == Mention.article_id)
                            .where(Mention.unit_id.in_(f.unit_ids)).group_by(Mention.unit_id)).all()
     out["heat"] = charts.heat_chart({views.unit_ref(org, u).name: (int(t), int(n or 0)) for u, t, n in heat})
-    return {k: Markup(v) for k, v in out.items()}  # our SVG markup; every label in it escaped by to_svg
+    # our SVG markup; every label in it escaped by to_svg
+    return ChartSet({k: Markup(v) for k, v in out.items()}, total=sum(by_source.values()))
 
 
 def _hour_bucket(column: Any, dialect: str, tz: Any) -> Any:

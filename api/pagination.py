@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -118,7 +121,8 @@ class Fetched(Generic[Item]):
 def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElement[Any], bool]],
              page: PageRequest, scope: str, count_cap: int | None = None,
              head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None,
-             count: Select | None = None) -> Fetched[Any]:
+             count: Select | None = None, known_total: int | None = None,
+             count_key: Hashable | None = None) -> Fetched[Any]:
     """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
 
     ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
@@ -134,6 +138,14 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     ``count``: an optional statement with exactly ``stmt``'s rows but fewer columns and joins, counted instead of
     it (``listings.articles(count_only=True)``): joins that cannot change the number of rows still cost a join per
     row counted, and the database cannot always prove they are harmless and drop them.
+
+    ``known_total``: the caller already knows the total (the 舆情信息 page: its charts counted the set); no count.
+
+    ``count_key`` (with ``count_cap``): a hashable naming this list exactly (route, filters and the caller's units).
+    A list found to hold more than ``count_cap`` rows is remembered as such for :data:`CAPPED_MEMO_S` seconds per
+    process, and its next pages and next readers skip the count: counting up to the cap reads ten thousand rows and
+    their joins, on every first page of the busiest lists. Only "more than the cap" is remembered — a list that
+    large does not shrink below it within a minute — so smaller totals stay exact on every request.
     """
     width = len(stmt.column_descriptions)  # one per entity or column asked for (not per table column)
     after = page.after(scope, len(order))
@@ -145,18 +157,53 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     if rows is None:
         rows = _page_rows(session, stmt, order, after, page.limit)
     more = len(rows) > page.limit
-    if after is None and not more:
+    memo = (str(session.get_bind().url), count_key) if count_key is not None and count_cap is not None else None
+    if known_total is not None:
+        total = known_total
+    elif after is None and not more:
         total = len(rows)  # the whole list is on this first page: no count needed
+    elif memo is not None and _capped_memo.holds(memo):
+        total = count_cap + 1  # type: ignore[operator]
     else:
         counted = (count if count is not None else stmt).order_by(None)
         if count_cap is not None:
             counted = counted.limit(count_cap + 1)
         total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        if memo is not None and total > count_cap:  # type: ignore[operator]
+            _capped_memo.note(memo)
     capped = count_cap is not None and total > count_cap
     rows = rows[:page.limit]
     next_cursor = page.make(scope, list(rows[-1][width:])) if more and rows else None
     return Fetched([r[:width] for r in rows], count_cap if capped else int(total), next_cursor,
                    total_capped=capped)
+
+
+CAPPED_MEMO_S = 60.0
+CAPPED_MEMO_SIZE = 1024
+
+
+class _CappedMemo:
+    """The lists lately found to hold more than their count cap, each for :data:`CAPPED_MEMO_S` seconds (per
+    process, least recently noted dropped past :data:`CAPPED_MEMO_SIZE`; thread-safe: sync routes share it)."""
+
+    def __init__(self) -> None:
+        self._until: OrderedDict[Hashable, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def holds(self, key: Hashable) -> bool:
+        with self._lock:
+            until = self._until.get(key)
+            return until is not None and until > time.monotonic()
+
+    def note(self, key: Hashable) -> None:
+        with self._lock:
+            self._until[key] = time.monotonic() + CAPPED_MEMO_S
+            self._until.move_to_end(key)
+            while len(self._until) > CAPPED_MEMO_SIZE:
+                self._until.popitem(last=False)
+
+
+_capped_memo = _CappedMemo()
 
 
 def _page_rows(session: Session, stmt: Select, order: Sequence[tuple[ColumnElement[Any], bool]],

@@ -47,7 +47,7 @@ def mentions_feed(principal: CurrentUser, session: SessionDep, org: OrgDep, page
                        since=since, until=until, sort=sort)
     counted, _ = listings.articles(**filters, count_only=True)
     got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP, head=head,
-                   count=counted)
+                   count=counted, count_key=(scope, tuple(sorted(unit_ids))))
     best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], unit_ids)
     rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
     return Page(items=views.mention_reads(org, rows), total=got.total, total_capped=got.total_capped,
@@ -63,7 +63,8 @@ def list_mentions(principal: CurrentUser, session: SessionDep, org: OrgDep, page
     stmt, order = listings.mentions(unit_ids=unit_ids, primary_only=primary, article_id=article_id,
                                     since=as_utc(since), until=as_utc(until))
     scope = page.scope("mentions", unit=unit, primary=primary, article_id=article_id, since=since, until=until)
-    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP)
+    got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP,
+                   count_key=(scope, tuple(sorted(unit_ids))))
     items = [MentionRead(id=m.id, article_id=a.id, unit=views.unit_ref(org, m.unit_id), is_primary=bool(m.is_primary),
                          terms=[str(t) for t in (m.terms or [])], snippet=m.snippet or "", score=float(m.score or 0),
                          title=a.title or "（无标题）", url=a.url, source_id=a.source_id, channel=a.channel,
