@@ -157,7 +157,7 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     if rows is None:
         rows = _page_rows(session, stmt, order, after, page.limit)
     more = len(rows) > page.limit
-    memo = (str(session.get_bind().url), count_key) if count_key is not None and count_cap is not None else None
+    memo = (str(session.get_bind().url), count_key, count_cap) if count_key is not None and count_cap else None
     if known_total is not None:
         total = known_total
     elif after is None and not more:
