@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 MAX_BACKOFF_FACTOR = 4
 IDLE_GROWTH = 1.5
 SILENT_AFTER_INTERVALS = 12.0
-_STATS_PREFIXES = ("downloader/response_status_count/", "retry/", "yuqing/", "ssrf/", "httperror/",
+_STATS_PREFIXES = ("downloader/response_status_count/", "retry/", "yuqing/", "ssrf/", "httperror/", "politeness/",
                    "spider_exceptions/", "downloader/exception_type_count/", "robotstxt/", "item_scraped_count",
                    "finish_reason")
 

@@ -72,7 +72,8 @@ from yuqing.org import OrgChart, Person, Role
 # The outbox purposes these jobs write (the inbox shows PURPOSE_LABELS).
 REMINDER, OVERDUE, GROUP_UNACKNOWLEDGED = "reminder", "overdue", "group_unacknowledged"
 PURPOSE_LABELS = {REMINDER: "到期提醒", OVERDUE: "超时上报", GROUP_UNACKNOWLEDGED: "报告链未确认",
-                  "source_health": "信息源状态"}  # incidents.source_alerts (run by the pipeline round)
+                  "source_health": "信息源状态",  # incidents.source_alerts (run by the pipeline round)
+                  "system_health": "系统状态"}  # incidents.system_alerts (database and Redis outages)
 # Timeline events that say a person acknowledged the incident (the typed rows are read as well).
 _ACK_EVENTS = ("acknowledged",)
 # Incidents that can still owe something: a closed one owes 终报 and 复盘; a reviewed one nothing.

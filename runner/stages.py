@@ -20,7 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -56,10 +57,133 @@ class Stage:
         Scrapy stay off the caller's loop); without, on the calling thread and loop (``run_round``, exactly as the
         sequential round always did)."""
         if self.sync is not None:
-            return await asyncio.to_thread(self.sync, rt) if offload else self.sync(rt)
+            sync = self.sync
+
+            def watched() -> RoundReport:
+                try:
+                    report = sync(rt)
+                except Exception as exc:
+                    database_failed(rt, exc, self.name)
+                    raise
+                database_answered(rt, self.name)
+                return report
+
+            return await asyncio.to_thread(watched) if offload else watched()
         step = self.run_async
         assert step is not None
-        return await in_own_loop(lambda: step(rt), name=self.name) if offload else await step(rt)
+
+        async def watched_async() -> RoundReport:
+            try:
+                report = await step(rt)
+            except Exception as exc:
+                database_failed(rt, exc, self.name)
+                raise
+            database_answered(rt, self.name)
+            return report
+
+        return await in_own_loop(watched_async, name=self.name) if offload else await watched_async()
+
+
+# ---- outages of PostgreSQL and Redis -----------------------------------------------------------------------------
+
+@dataclass
+class Outages:
+    """What one process has seen of the services its steps depend on: since when each has been down (by
+    ``rt.clock``). A step that fails on the database opens the database's outage; the next step that succeeds
+    closes it and queues the admins' message (``incidents.system_alerts``); the crawl does the same for Redis from
+    its politeness counters. Only PostgreSQL counts: SQLite's "database is locked" is contention, not an outage."""
+
+    down: dict[str, datetime] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_OUTAGES: dict[int, Outages] = {}
+
+
+def outages(rt: Runtime) -> Outages:
+    return _OUTAGES.setdefault(id(rt), Outages())
+
+
+def is_database_outage(rt: Runtime, exc: BaseException) -> bool:
+    """Whether ``exc`` means PostgreSQL could not be reached or answered (a lost connection, a refused one, a
+    statement timeout, an empty pool), as opposed to a bug or a refused row."""
+    from sqlalchemy.exc import DBAPIError, DisconnectionError
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if rt.engine.dialect.name != "postgresql":
+        return False
+    if isinstance(exc, SAOperationalError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def database_failed(rt: Runtime, exc: BaseException, where: str) -> None:
+    """A step failed: if on the database, remember since when it has been down (logged once per outage)."""
+    if not is_database_outage(rt, exc):
+        return
+    seen = outages(rt)
+    with seen.lock:
+        if "database" in seen.down:
+            return
+        seen.down["database"] = rt.clock.now()
+    log.error("数据库不可用，各阶段暂停，恢复后自动继续 (database unreachable; the stages retry): %s",
+              str(exc).splitlines()[0][:200], extra={"stage": where})
+
+
+def database_answered(rt: Runtime, where: str) -> None:
+    """A step succeeded: if the database was down, the outage is over — tell the admins (kept open if that
+    fails: the database may still be flapping)."""
+    seen = outages(rt)
+    if "database" not in seen.down:
+        return
+    _report_outage(rt, "database", "ended", where)
+
+
+def redis_seen(rt: Runtime, results: dict[str, object]) -> None:
+    """After a crawl with a shared politeness budget: Redis failed (``politeness/redis_unavailable``) or answered
+    (requests made without a failure); the admins are told when it goes and when it is back."""
+    lost = asked = 0
+    for result in results.values():
+        stats = getattr(result, "stats", None) or {}
+        lost += int(stats.get("politeness/redis_unavailable") or 0)
+        asked += int(stats.get("politeness/requests") or 0)
+    seen = outages(rt)
+    if lost:
+        with seen.lock:
+            if "redis" in seen.down:
+                return
+            seen.down["redis"] = rt.clock.now()
+        _report_outage(rt, "redis", "began", "crawl", keep=True)
+    elif asked and "redis" in seen.down:
+        _report_outage(rt, "redis", "ended", "crawl")
+
+
+def _report_outage(rt: Runtime, service: str, phase: str, where: str, *, keep: bool = False) -> None:
+    import os
+    import socket
+
+    from incidents.system_alerts import report_outage
+
+    seen = outages(rt)
+    started = seen.down.get(service)
+    if started is None:
+        return
+    now = rt.clock.now()
+    process = f"{socket.gethostname()}:{os.getpid()} 的 {where} 阶段"
+    try:
+        with rt.session_factory() as session:
+            report_outage(session, org=rt.org, policy=rt.policy, service=service, phase=phase, started=started,
+                          ended=None if phase == "began" else now, now=now, where=process, tz=rt.settings.tz)
+            session.commit()
+    except Exception:  # the database is still away: the outage stays open, the next success tries again
+        log.warning("could not queue the admins' %s outage message yet", service, exc_info=True)
+        return
+    if not keep:
+        with seen.lock:
+            seen.down.pop(service, None)
+    log.warning("%s 中断已%s (outage %s)", service, "开始" if phase == "began" else "结束", phase,
+                extra={"service": service, "since": started.isoformat()})
 
 
 def _report() -> RoundReport:
@@ -88,6 +212,8 @@ async def crawl_these(rt: Runtime, sources: Sequence[SourceConfig]) -> RoundRepo
     shared = {"YUQING_REDIS_URL": rt.settings.redis_url} if rt.settings.redis_url else {}  # the domain budget
     results = await crawl_sources(list(sources), session_factory=rt.session_factory, clock=rt.clock,
                                   settings_overrides={**shared, **rt.crawl_overrides} or None)
+    if rt.settings.redis_url:
+        redis_seen(rt, results)
     report.crawled_sources = len(results)
     report.new_articles = sum(r.new_items for r in results.values())
     report.errors.extend(f"{sid}: {e}" for sid, r in results.items() for e in r.errors)
