@@ -8,7 +8,10 @@ channels, purpose ``system_health`` (系统状态):
   queued once the database answers again and says when the outage began and ended and what it held up
   (``/readyz`` answers 503 while it lasts);
 * **redis** — the crawl goes on with each process keeping its own per-domain budget (``crawlers.politeness``), so
-  the admins are told when it begins and again when Redis is back.
+  the admins are told when it begins and again when Redis is back;
+* **channel:<name>** — a delivery channel whose circuit breaker opened (the mail relay down, a robot refusing):
+  its messages wait in the outbox while the others go out, and the admins are told when it opens and when the
+  channel delivers again (the copy on the broken channel itself arrives once it is back).
 
 The stages notice (``runner.stages``): every process that sees an outage reports it, so the reports are merged
 here: a report whose window overlaps one already queued for the same service (within ``MERGE_SLACK``) adds
@@ -25,7 +28,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from incidents.models import Notification
-from incidents.notify import queue_notifications
+from incidents.notify import CHANNEL_LABELS, queue_notifications
 from incidents.policy import Policy
 from yuqing.org import OrgChart, Role
 
@@ -80,6 +83,15 @@ def outage_message(service: str, phase: str, started: datetime, ended: datetime 
     """(subject, body) in Chinese for the admins."""
     name = SERVICES.get(service, service)
     since = _local(started, tz)
+    if service.startswith("channel:"):
+        label = CHANNEL_LABELS.get(service.removeprefix("channel:"), service.removeprefix("channel:"))
+        if phase == BEGAN:
+            return (f"系统异常：通知渠道「{label}」暂停发送",
+                    f"{since}起{label}连续发送失败（由 {where}报告），该渠道已暂停（熔断），待发消息保留在发件箱中，"
+                    f"冷却后自动重试；其他渠道照常发送。\n请检查该渠道的服务器或接口设置及网络连通性（通知渠道页面显示其状态）。")
+        return (f"系统恢复：通知渠道「{label}」已恢复",
+                f"{label}已于{_local(ended or started, tz)}恢复发送（中断始于{since}，约 {_span(started, ended)}），"
+                "积压的消息已继续发送。")
     if service == "redis":
         effect = ("在此期间各抓取进程改为各自按域名限速（同一网站可能被多个进程同时访问，"
                   "请求间隔只在单个进程内得到保证），抓取本身未中断。")

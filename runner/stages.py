@@ -407,7 +407,23 @@ async def notify(rt: Runtime) -> RoundReport:
         report.delivery_skipped = sum(delivery.skipped.values())
         report.breakers_open = sorted(ch for ch, b in delivery.breakers.items() if b["state"] != "closed")
         session.commit()
+    channels_seen(rt, delivery.breakers_opened)
     return report
+
+
+def channels_seen(rt: Runtime, opened: Sequence[str]) -> None:
+    """After a delivery round: a channel whose breaker opened is down (the admins are told), one down whose breaker
+    has closed again (a trial message went out) is back (told too)."""
+    seen = outages(rt)
+    for channel in opened:
+        with seen.lock:
+            if f"channel:{channel}" in seen.down:
+                continue
+            seen.down[f"channel:{channel}"] = rt.clock.now()
+        _report_outage(rt, f"channel:{channel}", "began", "notify", keep=True)
+    for service in [s for s in seen.down if s.startswith("channel:")]:
+        if rt.breakers is None or rt.breakers.state(service.removeprefix("channel:")) == "closed":
+            _report_outage(rt, service, "ended", "notify")
 
 
 # ---- the stages, by name -----------------------------------------------------------------------------------------
