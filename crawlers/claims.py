@@ -91,8 +91,16 @@ def hold(session: Session, key: InstrumentedAttribute[int], value: int) -> bool:
     """
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(select(key).where(key == value).with_for_update(skip_locked=True)).first() is not None
-    session.execute(update(SequenceCounter).where(SequenceCounter.name == "").values(value=SequenceCounter.value))
+    take_sqlite_write_lock(session)
     return session.execute(select(key).where(key == value)).first() is not None
+
+
+def take_sqlite_write_lock(session: Session) -> None:
+    """SQLite: take the database's single write lock now, with a write that changes nothing (waiting up to the
+    busy timeout for another writer). A transaction that read first and wrote later would instead fail at once
+    (``database is locked``) when another connection committed in between; taking the lock first makes what the
+    caller reads next the latest and its later writes safe."""
+    session.execute(update(SequenceCounter).where(SequenceCounter.name == "").values(value=SequenceCounter.value))
 
 
 def claim_token() -> str:

@@ -4,8 +4,10 @@ Spiders store raw ``Article`` rows with ``stage == "fetched"``; this step matche
 the keyword plans, writes its ``Mention`` rows, assigns it to a ``Story`` (see ``crawlers.stories`` for the
 rules) and moves it to ``matched`` or ``irrelevant`` so the sentiment stage can find it.
 
-Transactions: ``process_fetched`` **commits after every article**, so a crash (the process killed, the database
-gone) loses at most the article in hand, which is still ``fetched`` and is processed cleanly by the next run.
+Transactions: ``process_fetched`` first matches the whole batch in one transaction and settles the articles that
+do not concern the bank there (most of a crawl: they need no story and no clustering lock), then **commits after
+every relevant article**, so a crash (the process killed, the database gone) loses at most the batch or the
+article in hand, which is still ``fetched`` and is processed cleanly by the next run.
 Mentions are upserted on (article_id, unit_id), an article already assigned to a story keeps it, and the
 in-memory ``StoryIndex`` is only updated after the commit succeeded (``StoryIndex.assign`` changes nothing) —
 re-running after a crash creates no duplicate mentions or stories. Each article is selected ``FOR UPDATE SKIP
@@ -41,12 +43,12 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from crawlers.claims import STORY_ASSIGNMENT, StoryAssignment, bump
+from crawlers.claims import STORY_ASSIGNMENT, StoryAssignment, bump, take_sqlite_write_lock
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
 from crawlers.stories import StoryIndex, article_time, original_text, story_text, topic_grams
@@ -90,20 +92,25 @@ class _Outcome:
 
 def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, clock: Clock,
                     limit: int = 500) -> IngestReport:
-    """Match, attribute and cluster up to ``limit`` fetched articles, oldest first; commits after each article."""
+    """Match, attribute and cluster up to ``limit`` fetched articles, oldest first: the irrelevant ones settled in
+    one transaction, then a commit after each relevant article."""
     report = IngestReport()
     ids = session.scalars(
         select(Article.id).where(Article.stage == ArticleStage.fetched)
         .order_by(func.coalesce(Article.published_at, Article.fetched_at), Article.fetched_at, Article.id)
         .limit(limit)).all()
-    session.rollback()  # end the listing's read: each article gets a transaction of its own
+    session.rollback()  # end the listing's read
     sqlite = session.get_bind().dialect.name == "sqlite"
-    for article_id in ids:
+    irrelevant, matched = _irrelevant_in_bulk(session, ids, matcher=matcher, sqlite=sqlite)
+    report.processed += irrelevant
+    report.irrelevant += irrelevant
+    for article_id in [i for i in ids if i in matched]:  # the rest: a transaction each, under the clustering lock
         try:
             # SQLite has one writer: take the clustering lock (the write lock) first, so what follows reads the
             # latest. PostgreSQL takes it after matching, which runs in parallel across workers.
             seq = bump(session, STORY_ASSIGNMENT) if sqlite else None
-            outcome = _process_one(session, article_id, matcher=matcher, index=index, seq=seq)
+            outcome = _process_one(session, article_id, matcher=matcher, index=index, seq=seq,
+                                   matched=matched[article_id])
             session.commit()
         except Exception as exc:
             session.rollback()
@@ -136,6 +143,68 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
     if report.processed or report.failed:
         log.info("ingest batch", extra=report.as_dict())
     return report
+
+
+# What the batch's matching found for an article left to the per-article step: the texts it matched (title, text,
+# original) and the result (None: matching raised on it, and the per-article step matches it again on its own).
+Matched = tuple[tuple[str, str, str], MatchResult | None]
+
+
+def _irrelevant_in_bulk(session: Session, ids: list[int], *, matcher: Matcher,
+                        sqlite: bool) -> tuple[int, dict[int, Matched | None]]:
+    """Match the articles of ``ids`` in one transaction and settle the irrelevant ones there (stage, match details,
+    stale mentions dropped) with one commit; returns how many were settled and the articles still to process one
+    at a time, with what their matching found: the relevant ones (clustering takes its lock per article; they are
+    not matched a second time unless their text changed meanwhile) and any whose matching raised (matched again
+    alone, so that article alone is set aside).
+
+    Most of a crawl does not name the bank, and those articles need neither the clustering lock nor a story, so a
+    transaction per article bought nothing for them. An article another worker holds or already took is left out,
+    as the per-article step does. When the database refuses the batch for an article's values, the batch is rolled
+    back and every article goes the per-article way (which isolates the culprit); any other database error is
+    raised with nothing changed."""
+    if not ids:
+        return 0, {}
+    try:
+        if sqlite:  # read after taking the one write lock, as the per-article step does (claims.take_sqlite_write_lock)
+            take_sqlite_write_lock(session)
+        articles = session.scalars(
+            select(Article).where(Article.id.in_(ids), Article.stage == ArticleStage.fetched)
+            .with_for_update(skip_locked=True)).all()
+        later: dict[int, Matched | None] = {}
+        settled: list[int] = []
+        for article in articles:
+            texts = (article.text or "", article.title or "", original_text(article.meta))
+            try:
+                result = matcher.match(texts[0], title=texts[1], original=texts[2])
+            except Exception:  # its own content: the per-article step sets it aside with its error
+                later[article.id] = (texts, None)
+                continue
+            if result.relevant:
+                later[article.id] = (texts, result)
+                continue
+            _mark_irrelevant(article, result)
+            settled.append(article.id)
+        if settled:
+            session.execute(delete(Mention).where(Mention.article_id.in_(settled)))
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        if not _is_articles_own(exc):
+            raise
+        log.warning("ingest: the batch was refused (%s); matching its articles one at a time", exc)
+        return 0, dict.fromkeys(ids)
+    except BaseException:
+        session.rollback()
+        raise
+    return len(settled), later
+
+
+def _mark_irrelevant(article: Article, result: MatchResult) -> None:
+    article.stage = ArticleStage.irrelevant
+    article.meta = {**_without_error(article.meta), "match": {
+        "bank_mentioned": result.bank_mentioned, "excluded_by": result.excluded_by,
+        "units": [m.unit_id for m in result.mentions]}}
 
 
 def requeue_failed(session: Session, article_ids: list[int] | None = None) -> int:
@@ -181,19 +250,20 @@ def _set_aside(session: Session, article_id: int, exc: Exception, now: datetime)
 
 
 def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: StoryIndex,
-                 seq: int | None = None) -> _Outcome | None:
+                 seq: int | None = None, matched: Matched | None = None) -> _Outcome | None:
     article = session.scalars(
         select(Article).where(Article.id == article_id, Article.stage == ArticleStage.fetched)
         .with_for_update(skip_locked=True)).first()
     if article is None:
         return None
     original = original_text(article.meta)
-    result = matcher.match(article.text or "", title=article.title or "", original=original)
+    texts = (article.text or "", article.title or "", original)
+    if matched is not None and matched[1] is not None and matched[0] == texts:
+        result = matched[1]  # matched in this batch, and the texts have not changed since
+    else:
+        result = matcher.match(texts[0], title=texts[1], original=original)
     if not result.relevant:
-        article.stage = ArticleStage.irrelevant
-        article.meta = {**_without_error(article.meta), "match": {
-            "bank_mentioned": result.bank_mentioned, "excluded_by": result.excluded_by,
-            "units": [m.unit_id for m in result.mentions]}}
+        _mark_irrelevant(article, result)
         _sync_mentions(session, article, None)
         return _Outcome(relevant=False)
 

@@ -213,12 +213,14 @@ def test_process_killed_mid_article_then_rerun_after_restart_gives_the_clean_res
     assert worker.returncode == -signal.SIGKILL, worker.stdout + worker.stderr
     with factory() as session:  # the process restarts: new session, index rebuilt from the database
         done = session.scalars(select(Article.id).where(Article.stage != ArticleStage.fetched)).all()
-        assert len(done) == 3 and victim not in done  # three articles committed; the fourth's work is gone
+        # committed: the batch's two irrelevant articles (settled together first) and the three relevant articles
+        # before the victim (one transaction each); the victim's work is gone
+        assert len(done) == 5 and victim not in done
         assert session.scalar(select(func.count()).select_from(Mention).where(Mention.article_id == victim)) == 0
         index = StoryIndex()
         index.load(session, now=clock.now())
         rest = process_fetched(session, matcher=matcher, index=index, clock=clock)
-        assert rest.processed == 6 and rest.failed == 0
+        assert rest.processed == 4 and rest.failed == 0
         assert counts(session) == clean
         left = session.scalar(select(func.count()).select_from(Article).where(Article.stage == ArticleStage.fetched))
         assert left == 0
@@ -287,7 +289,9 @@ def test_an_article_whose_content_makes_matching_raise_is_set_aside_and_the_batc
 
         # the next round does not meet it again: the queue is empty
         again = process_fetched(session, matcher=picky, index=StoryIndex(), clock=clock)
-        assert again == IngestReport() and picky.calls == len(ids) + 1
+        # every article was matched once (the batch's matching is reused for the relevant ones), the poison once
+        # more on its own, where it was set aside
+        assert again == IngestReport() and picky.calls == len(ids) + 2
 
         # once the cause is fixed, an operator puts it back and it is matched like any other, its error gone
         assert requeue_failed(session) == 1
@@ -305,11 +309,11 @@ def test_an_interruption_stops_the_batch_and_marks_nothing_failed(factory, match
         with pytest.raises(KeyboardInterrupt):
             process_fetched(session, matcher=InterruptingMatcher(matcher, die_on_call=4), index=StoryIndex(),
                             clock=clock)
-    with factory() as session:
+    with factory() as session:  # interrupted while the batch was matched: the batch rolled back, nothing marked
         stages = list(session.scalars(select(Article.stage)))
-        assert stages.count(ArticleStage.fetched) == 6 and INGEST_FAILED not in stages
+        assert stages.count(ArticleStage.fetched) == 9 and INGEST_FAILED not in stages
         rest = process_fetched(session, matcher=matcher, index=StoryIndex(), clock=clock)
-        assert rest.processed == 6 and rest.failed == 0
+        assert rest.processed == 9 and rest.failed == 0
 
 
 def test_a_database_that_refuses_writes_stops_the_batch_and_marks_nothing_failed(tmp_path, matcher):
