@@ -357,10 +357,10 @@ def store_record(session: Session, item: RecordItem, now: datetime, *,
             stage=ArticleStage.fetched,
         )
         _add_article(session, article)
-        session.flush()
+        session.flush()  # its id; the sample and the capture are written by the commit (a new article has neither)
         if item.metrics:
-            _add_sample(session, article.id, item.metrics, now)
-        _capture_record(session, article.id, item, now, capture_max_bytes)
+            _add_sample(session, article.id, item.metrics, now, first=True)
+        _capture_record(session, article.id, item, now, capture_max_bytes, first=True)
         return NEW
     _capture_record(session, article.id, item, now, capture_max_bytes)
     changed = False
@@ -410,30 +410,32 @@ def remember_url(session: Session, url: str, source_id: str, now: datetime, *, s
     if replace_validators or etag or last_modified:
         row.etag = (etag or None) and etag[:256]
         row.last_modified = (last_modified or None) and last_modified[:64]
-    session.flush()
-    return row
+    return row  # written by the caller's next flush (a query autoflushes; the commit at the latest)
 
 
 def capture(session: Session, article_id: int, body: bytes, *, url: str, at: datetime, status: int | None,
-            headers: dict[str, str] | None, kind: str, limit: int) -> ArticleCapture | None:
+            headers: dict[str, str] | None, kind: str, limit: int, first: bool = False) -> ArticleCapture | None:
     """Keep the bytes an article's fetch served as evidence, unless its latest capture has the same SHA-256.
 
     The SHA-256 and size are of every byte served; only the first ``limit`` bytes are kept (zlib-compressed),
     and a capture cut short says so (``truncated``, ``stored_size``, ``stored_sha256``). Returns the new row,
-    or None when nothing changed since the last capture."""
+    or None when nothing changed since the last capture. ``first``: the article was inserted in this transaction,
+    so it has no capture to compare with, and the row is left for the caller's commit to write (no id yet)."""
     data = bytes(body or b"")
     digest = hashlib.sha256(data).hexdigest()
-    latest = session.scalar(select(ArticleCapture.sha256).where(ArticleCapture.article_id == article_id)
-                            .order_by(ArticleCapture.id.desc()).limit(1))
-    if latest == digest:
-        return None
+    if not first:
+        latest = session.scalar(select(ArticleCapture.sha256).where(ArticleCapture.article_id == article_id)
+                                .order_by(ArticleCapture.id.desc()).limit(1))
+        if latest == digest:
+            return None
     kept = data[:max(0, limit)]
     row = ArticleCapture(
         article_id=article_id, kind=kind, url=url, fetched_at=at, status=status, headers=dict(headers or {}),
         sha256=digest, size=len(data), stored_sha256=hashlib.sha256(kept).hexdigest(), stored_size=len(kept),
         truncated=len(kept) < len(data), body=zlib.compress(kept, 6))
     session.add(row)
-    session.flush()
+    if not first:
+        session.flush()
     return row
 
 
@@ -442,10 +444,11 @@ def captured_bytes(row: ArticleCapture) -> bytes:
     return zlib.decompress(row.body)
 
 
-def _capture_record(session: Session, article_id: int, item: RecordItem, now: datetime, limit: int) -> None:
+def _capture_record(session: Session, article_id: int, item: RecordItem, now: datetime, limit: int, *,
+                    first: bool = False) -> None:
     if item.raw is not None:
         capture(session, article_id, item.raw, url=item.url, at=now, status=item.status, headers=item.headers,
-                kind=CaptureKind.api_record, limit=limit)
+                kind=CaptureKind.api_record, limit=limit, first=first)
 
 
 def content_hash(text: str) -> str:
@@ -469,8 +472,11 @@ def plain_text(value: str) -> str:
     return repair_text(re.sub(r"[ \t\r\f\v]+", " ", fragment.text_content())).strip()
 
 
-def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now: datetime) -> None:
-    sample = session.scalar(select(ArticleMetricSample).where(
+def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now: datetime, *,
+                first: bool = False) -> None:
+    """Record the counters observed at ``now`` (one sample per article and time). ``first``: the article was
+    inserted in this transaction, so it has no sample yet, and the commit writes this one."""
+    sample = None if first else session.scalar(select(ArticleMetricSample).where(
         ArticleMetricSample.article_id == article_id, ArticleMetricSample.observed_at == now))
     if sample is None:
         sample = ArticleMetricSample(article_id=article_id, observed_at=now)
@@ -480,7 +486,8 @@ def _add_sample(session: Session, article_id: int, metrics: dict[str, int], now:
     sample.likes = _counter(metrics.get("likes", 0))
     sample.rank = _counter(metrics["rank"]) if "rank" in metrics else None  # hot lists: rank over time
     sample.heat = _counter(metrics["heat"]) if "heat" in metrics else None
-    session.flush()
+    if not first:
+        session.flush()
 
 
 def _add_article(session: Session, article: Article) -> None:
