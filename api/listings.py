@@ -12,7 +12,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, literal_column, select
 from sqlalchemy.orm import aliased, selectinload
 
 from crawlers.models import Article, Mention, Story
@@ -139,9 +139,17 @@ def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str |
         return stmt, [(Alert.created_at, True), (Alert.id, True)]
     if sort == "risk":
         return stmt, [(Alert.risk_score, True), (Alert.id, True)]
-    is_open = case((Alert.status == "open", 1), else_=0)
+    return stmt, alert_queue_order()
+
+
+def alert_queue_order() -> Order:
+    """The alert queue's order: open alerts first, by acknowledgement deadline (else creation time), then the rest;
+    newest first within a deadline. Exactly the expressions of the index ``ix_alerts_queue`` (migration 0020), so a
+    page of the queue walks that index instead of sorting every alert of the caller's units; the constants are
+    written into the SQL (not bound) so the database can match the index whatever plan it caches."""
+    is_open = case((Alert.status == literal_column("'open'"), literal_column("1")), else_=literal_column("0"))
     due = func.coalesce(Alert.ack_due_at, Alert.created_at)
-    return stmt, [(is_open, True), (due, False), (Alert.created_at, True), (Alert.id, True)]
+    return [(is_open, True), (due, False), (Alert.created_at, True), (Alert.id, True)]
 
 
 def incidents(*, unit_ids: Collection[str], statuses: list[str] | None = None, level: str | None = None,

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from api.listings import alert_queue_order
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, Task
 from sentiment.models import Classification, StoryRisk
@@ -74,13 +75,20 @@ def get_task(session: Session, *, task_id: int) -> Task | None:
 # --- alerts --------------------------------------------------------------------------------------------------
 def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None,
                 limit: int = 100) -> list[Alert]:
-    """Alerts of the given units: open ones by deadline first, the rest newest first."""
+    """Alerts of the given units in the queue's order (``api.listings.alert_queue_order``: open ones by deadline
+    first, on the index made for it)."""
     stmt = select(Alert).where(Alert.unit_id.in_(unit_ids))
     if status:
         stmt = stmt.where(Alert.status == status)
-    is_open = case((Alert.status == "open", 1), else_=0)
-    stmt = stmt.order_by(is_open.desc(), Alert.ack_due_at, Alert.created_at.desc(), Alert.id.desc()).limit(limit)
+    stmt = stmt.order_by(*(expr.desc() if desc else expr.asc() for expr, desc in alert_queue_order())).limit(limit)
     return list(session.scalars(stmt))
+
+
+def count_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Alert).where(Alert.unit_id.in_(unit_ids))
+    if status:
+        stmt = stmt.where(Alert.status == status)
+    return int(session.scalar(stmt) or 0)
 
 
 def list_handled_alerts(session: Session, *, unit_ids: Collection[str], limit: int = 50) -> list[Alert]:

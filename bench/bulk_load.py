@@ -16,7 +16,7 @@ the database ``bench_lists_<N/1000>k`` on the local server (created when missing
 
 The schema comes from the project's migrations (``yuqing.migrate.upgrade``), so the indexes are the real ones.
 Rows go in with ``COPY`` (psycopg); the secondary indexes of the loaded tables are dropped first and recreated
-from their own definitions (``pg_indexes.indexdef``) afterwards, the usual way to bulk load, then ``ANALYZE``.
+from their own definitions (``pg_indexes.indexdef``) afterwards, the usual way to bulk load, then ``VACUUM (ANALYZE)``.
 A load is idempotent: when the database already holds exactly ``--articles`` articles loaded with the same seed
 (a comment on the ``articles`` table, written last, records it), nothing is loaded again; otherwise the database
 is dropped, created and migrated afresh, so a load that stopped half-way (indexes dropped) never leaves a
@@ -240,8 +240,12 @@ def load(url: str, *, articles: int, seed: int = 7, months: int = 6, force: bool
         for _, definition in indexes:
             conn.execute(definition)
         conn.commit()
+        # VACUUM as well as ANALYZE: a database in use has been vacuumed by autovacuum long since, and only a vacuumed
+        # table lets PostgreSQL answer a count from an index alone (index-only scans read the visibility map)
+        conn.autocommit = True
         for table in TABLES:
-            conn.execute(f"ANALYZE {table}")
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+        conn.autocommit = False
         conn.execute(f"COMMENT ON TABLE articles IS '{marker(articles, seed, months)}'")
         conn.commit()
     _seed_users(url)
