@@ -52,7 +52,7 @@ from incidents.complaints.queries import _unit_name
 from incidents.complaints.scheduled import tell_leadership
 from incidents.lifecycle import ENDED
 from incidents.messages import local_time, plain_line
-from incidents.models import Alert, Incident, TaskStatus, TimelineEvent
+from incidents.models import Alert, Incident, Task, TaskStatus, TimelineEvent
 from incidents.playbooks import AppliedPlaybook, applied_of, change_text, replan
 from incidents.policy import Policy
 from sentiment.models import Classification, StoryRisk
@@ -309,10 +309,16 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
 
 
 def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) -> int:
-    """:func:`sync_incident_tasks` for every running incident with a linked complaint (the scheduled round)."""
+    """:func:`sync_incident_tasks` for every running incident with a linked complaint (the scheduled round).
+
+    Only cases with a complaint step still to do are read (with their tasks): this runs every round, and a linked
+    case whose complaint steps are all done or not applicable has nothing to keep in line (``sync_incident_tasks``
+    returns at once for it), however many rounds it stays open."""
     ids = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
+    open_steps = select(Task.incident_id).where(Task.key.in_(list(_STEP_CLOCKS)), Task.status == TaskStatus.todo)
     changed = 0
-    for incident in session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.status.not_in(list(ENDED)))
+    for incident in session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.id.in_(open_steps),
+                                                           Incident.status.not_in(list(ENDED)))
                                     .options(selectinload(Incident.tasks)).order_by(Incident.id)):
         changed += sync_incident_tasks(session, incident, policy=policy, now=now)
     return changed
