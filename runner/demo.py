@@ -126,13 +126,11 @@ async def run_demo(settings: Settings, options: DemoOptions, *, announce=None) -
     settings = settings.model_copy(update={"sources_file": DEMO_SOURCES_FILE,
                                            "allow_private_sources": demo_source_ids()})
     start = datetime.now(UTC).replace(second=0, microsecond=0)
-    if options.workers:
-        # Shared with the worker processes by wall-clock origin; held at ``start`` until they are all ready.
-        clock: DemoClock = DemoClock(start, options.speed, origin=math.inf)
-    elif options.respond:
-        clock = HeldClock(start, options.speed)
-    else:
-        clock = DemoClock(start, options.speed)
+    # Simulated time stands at ``start`` (origin: never) until the pipeline is ready to run: starting (the model,
+    # the sim, with --workers the worker processes) takes seconds, which at --speed 1500 would be hours of the story
+    # gone before the first poll. --workers shares the clock with the workers by this wall-clock origin.
+    clock: DemoClock = HeldClock(start, options.speed) if options.respond and not options.workers else DemoClock(
+        start, options.speed, origin=math.inf)
     engine = engine_for(settings)
     try:
         if options.workers:
@@ -239,6 +237,8 @@ async def _play_in_process(rt: Runtime, clock: DemoClock, options: DemoOptions, 
                            people: DemoPeople | None, wrap_up: datetime) -> dict:
     """The one-process demo: pipeline rounds in this process until the script (and, with ``--respond``, the
     people's work) is over, one last round, and the summary."""
+    if clock.origin == math.inf:
+        clock.origin = time.time()  # simulated time starts now (a HeldClock starts when first released)
     while not scenario.finished(clock.now()) or (
             people is not None and people.busy() and clock.now() < wrap_up):
         report = await run_round(rt)
