@@ -67,19 +67,21 @@ class Principal:
 
 
 # --- application state ---------------------------------------------------------------------------------------
-def get_settings(request: Request) -> Settings:
+# ``async def``: these only read ``app.state``, and FastAPI runs a plain ``def`` dependency in a worker thread — a
+# thread hop per dependency per request, a measurable share of a short list's CPU (docs/benchmarks.md, throughput).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_org(request: Request) -> OrgChart:
+async def get_org(request: Request) -> OrgChart:
     return request.app.state.org
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 
-def get_source_names(request: Request) -> dict[str, str]:
+async def get_source_names(request: Request) -> dict[str, str]:
     return request.app.state.source_names
 
 

@@ -98,7 +98,7 @@ def bad_cursor() -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, BAD_CURSOR)
 
 
-def page_request(request: Request,
+async def page_request(request: Request,  # async: no I/O, so no worker-thread hop (api.deps)
                  cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS,
                                                      description="上一页响应中的 next_cursor（首页不传）")] = None,
                  limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="每页条数")] = DEFAULT_LIMIT
