@@ -119,11 +119,23 @@ def principal_for(user: User, org: OrgChart, *, csrf: str | None, via: str) -> P
                      csrf=csrf, via=via, must_change_password=bool(user.must_change_password))
 
 
+def release(session: Session) -> None:
+    """End the session's transaction and give its connection back to the pool, after the sign-in check.
+
+    Why: FastAPI runs the check and the route in two separate worker threads. A connection kept from one to the
+    other is held while the request waits for its next thread; under more concurrent requests than the pool holds,
+    every thread can end up waiting for a connection held by a request that is itself waiting for a thread — all
+    stall until the pool's timeout (seen with 64 clients in ``python -m bench api-load``). The COMMIT is one short
+    round trip; the route checks a connection out again."""
+    session.commit()
+
+
 def _session_principal(request: Request, session: Session) -> Principal | None:
     data = read_session_cookie(request)
     if data is None or data.user_id is None:
         return None
     user = users.get_user(session, user_id=data.user_id)
+    release(session)
     if user is None or (user.session_epoch or 0) != data.epoch:
         return None  # logged out elsewhere or password changed: the cookie was revoked on the server
     return principal_for(user, request.app.state.org, csrf=data.csrf, via="session")
@@ -136,8 +148,7 @@ def current_api_user(request: Request, session: SessionDep) -> Principal:
         user = users.user_for_token(session, token=token.strip(), clock=request.app.state.clock)
         if user is None:
             raise _unauthorized("API 令牌无效或已停用")
-        if session.dirty:  # last_used_at moved (once a minute): commit it; otherwise no COMMIT round trip, and
-            session.commit()  # the request's own queries go on in the transaction (and connection) already open
+        release(session)  # last_used_at, if it moved
         return principal_for(user, request.app.state.org, csrf=None, via="token")
     principal = _session_principal(request, session)
     if principal is None:
