@@ -260,8 +260,13 @@ def _utc(value: object) -> datetime | None:
 
 
 def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime) -> StoryFacts | None:
+    # plain columns, not ORM objects: a big story is re-scored on every round it grows, and building an Article and
+    # a Classification per row every time was most of the scoring stage (a hot-list entry's Article is read below)
     rows = session.execute(
-        select(Article, Classification).join(Classification, Classification.article_id == Article.id)
+        select(Article.id, Article.source_id, Article.channel, Article.published_at, Article.fetched_at,
+               Article.title, Article.text, Article.metrics, Classification.label, Classification.negative_prob,
+               Classification.category)
+        .join(Classification, Classification.article_id == Article.id)
         .where(Article.story_id == story.id)).all()
     if not rows:
         return None
@@ -270,7 +275,7 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
     # each article's latest spread sample an hour ago, for all the story's articles in one query (a big story is
     # re-scored on every round it grows: one query per article made that quadratic)
     before: dict[int, ArticleMetricSample] = {}
-    if any((article.published_at or article.fetched_at) <= hour_ago for article, _ in rows):
+    if any((article.published_at or article.fetched_at) <= hour_ago for article in rows):
         latest = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
                   .where(ArticleMetricSample.article_id.in_(select(Article.id).where(Article.story_id == story.id)),
                          ArticleMetricSample.observed_at <= hour_ago)
@@ -279,17 +284,22 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
                 latest, (latest.c.article_id == ArticleMetricSample.article_id)
                 & (latest.c.at == ArticleMetricSample.observed_at))):
             before[sample.article_id] = sample  # (article_id, observed_at) is unique: one per article
-    for article, cls in rows:
+    for article in rows:
         m = article.metrics or {}
         published = article.published_at or article.fetched_at
+        trending = None
+        if article.channel == "trending":
+            entry = session.get(Article, article.id)
+            trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
         facts.append(ArticleFacts(
             published_at=published,
             authority=ctx.authorities.get(article.source_id, DEFAULT_AUTHORITY.get(article.channel, "social")),
-            channel=article.channel, label=cls.label, negative_prob=cls.negative_prob, category=cls.category,
+            channel=article.channel, label=article.label, negative_prob=article.negative_prob,
+            category=article.category,
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
             likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
             calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title),
-            trending=trending_facts(article, _rank_samples(session, article))))
+            trending=trending))
         if published <= hour_ago:
             sample = before.get(article.id)
             if sample is not None:
