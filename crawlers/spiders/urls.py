@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -19,8 +20,12 @@ _TRACKING_PREFIXES = ("utm_", "spm", "from", "share_", "wfr", "scene")
 _TRACKING_EXACT = frozenset({"from", "spm", "isappinstalled", "scene", "srcid", "share_token", "fbclid", "gclid"})
 
 
+@lru_cache(maxsize=8192)
 def normalise_url(url: str) -> str:
-    """Canonical form: lower-case scheme/host, no default port, no fragment, sorted query without trackers."""
+    """Canonical form: lower-case scheme/host, no default port, no fragment, sorted query without trackers.
+
+    Remembered for recent URLs (a pure function of the text): storing one item normalises its URL for the article,
+    the seen-URL row and its hash, and a crawl meets the same URLs again on every poll."""
     parts = urlsplit(url.strip())
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     cleaned = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
