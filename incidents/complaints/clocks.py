@@ -70,12 +70,35 @@ class ComplaintClock:
         return ClockState.running if ensure_utc(now) <= self.due else ClockState.overdue
 
 
+# deadlines() results by their arguments, the configuration and calendar objects kept with them (so their ids are
+# not reused while cached): the scheduled round asks for every open complaint's deadlines on every round, and they
+# only change with the complaint's times or the configuration.
+_DEADLINES: dict[tuple, tuple[object, object, dict[str, datetime]]] = {}
+_DEADLINES_MAX = 50_000
+
+
 def deadlines(received_at: datetime, severity: str, cfg: ComplaintsConfig, *, tz: str | ZoneInfo,
               calendar: WorkingCalendar | None = None, reply_base_at: datetime | None = None,
               reply_limit_days: int | None = None) -> dict[str, datetime]:
-    """The four deadlines (UTC) of a complaint received at ``received_at`` (timezone-aware)."""
+    """The four deadlines (UTC) of a complaint received at ``received_at`` (timezone-aware); a copy of the
+    remembered answer when the same arguments were asked before."""
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
+    key = (received_at, severity, id(cfg), str(tz), id(calendar), reply_base_at, reply_limit_days)
+    hit = _DEADLINES.get(key)
+    if hit is not None and hit[0] is cfg and hit[1] is calendar:
+        return dict(hit[2])
+    out = _deadlines(received_at, severity, cfg, tz=tz, calendar=calendar, reply_base_at=reply_base_at,
+                     reply_limit_days=reply_limit_days)
+    if len(_DEADLINES) >= _DEADLINES_MAX:
+        _DEADLINES.clear()
+    _DEADLINES[key] = (cfg, calendar, dict(out))
+    return out
+
+
+def _deadlines(received_at: datetime, severity: str, cfg: ComplaintsConfig, *, tz: str | ZoneInfo,
+               calendar: WorkingCalendar | None, reply_base_at: datetime | None,
+               reply_limit_days: int | None) -> dict[str, datetime]:
     received = ensure_utc(received_at)
     rule = cfg.resolve[Severity(severity)]
     if rule.working_days is not None:
