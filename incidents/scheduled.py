@@ -168,6 +168,13 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
                               .where(Incident.status.in_(ACTIVE), TimelineEvent.kind == "reporting_chain")
                               .order_by(TimelineEvent.at, TimelineEvent.id)):
         latest[ev.incident_id] = ev
+    # the groups already escalated, of every such case in one query (not one per case and round)
+    escalated: dict[int, set[str]] = {}
+    if latest:
+        for incident_id, item in session.execute(
+                select(DeadlineNotice.incident_id, DeadlineNotice.item)
+                .where(DeadlineNotice.incident_id.in_(list(latest)), DeadlineNotice.step == "group_missed")):
+            escalated.setdefault(incident_id, set()).add(item)
     for incident_id in sorted(latest):
         told = latest[incident_id]
         incident = told.incident
@@ -178,8 +185,7 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
                       if g.get("people") and now >= datetime.fromisoformat(g["ack_due_at"])]
         if not due_groups:
             continue
-        done = set(session.scalars(select(DeadlineNotice.item).where(DeadlineNotice.incident_id == incident.id,
-                                                                     DeadlineNotice.step == "group_missed")))
+        done = escalated.get(incident_id, set())
         missed = []
         for group in due_groups:
             due = datetime.fromisoformat(group["ack_due_at"])
