@@ -12,6 +12,7 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from incidents.levels import level_title
@@ -25,7 +26,14 @@ CHANNEL_LABELS = {"news": "新闻媒体", "social": "社交媒体", "complaint":
 
 def plain_line(text: object, limit: int = 120) -> str:
     """One line of untrusted text: no control characters, whitespace collapsed, cut to ``limit`` characters."""
-    s = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(text or ""))
+    return _plain_line(text, limit) if isinstance(text, str) else _plain_line(str(text or ""), limit)
+
+
+@lru_cache(maxsize=4096)
+def _plain_line(text: str, limit: int) -> str:
+    """``plain_line`` of a string, remembered: the scheduled round labels every open task and clock of every
+    running case with it on every round, one character lookup at a time."""
+    s = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     s = _WS.sub(" ", s).strip()
     return s if len(s) <= limit else s[: limit - 1] + "…"
 

@@ -304,6 +304,8 @@ def _escalate_overdue(session: Session, incident: Incident, item: DeadlineItem, 
         chain = chains.get(who)
         if chain is None:
             chain = chains[who] = _overdue_chain(org, incident, item, policy)
+    if all((item.key, item.due_at, f"overdue:{step}") in sent for step, _label, _people in chain):
+        return 0  # every step told already (checked first: an overdue item is looked at on every round)
     for step, label, people in chain:
         done = sent.get((item.key, item.due_at, f"overdue:{step}"))
         if done is not None:

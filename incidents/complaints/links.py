@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from crawlers.models import Article, ArticleStage, Channel, Mention, Story
@@ -249,17 +249,20 @@ def ensure_complaint_steps(session: Session, incident: Incident, *, org: OrgChar
     return out.added
 
 
-def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy, now: datetime) -> int:
+def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy, now: datetime,
+                        first: Complaint | None = None) -> int:
     """Keep an incident's complaint steps in line with its earliest-received linked complaint: each open step's
     deadline is the complaint's (from receipt), and a step the complaint's record already completes is ticked,
-    citing the record and its time. Returns how many tasks changed."""
+    citing the record and its time. Returns how many tasks changed. ``first``: that complaint, when the caller
+    read it (for many cases in one query)."""
     if incident.status in ENDED:
         return 0
     steps = [t for t in incident.tasks if t.key in _STEP_CLOCKS and t.status == TaskStatus.todo]
     if not steps:  # nothing left to keep in line (checked first: this runs for every linked case every round)
         return 0
-    c = session.scalar(select(Complaint).where(Complaint.incident_id == incident.id)
-                       .order_by(Complaint.received_at, Complaint.id).limit(1))
+    c = first if first is not None else session.scalar(
+        select(Complaint).where(Complaint.incident_id == incident.id)
+        .order_by(Complaint.received_at, Complaint.id).limit(1))
     if c is None:
         return 0
     cfg = policy.complaints
@@ -317,10 +320,21 @@ def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) ->
     ids = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
     open_steps = select(Task.incident_id).where(Task.key.in_(list(_STEP_CLOCKS)), Task.status == TaskStatus.todo)
     changed = 0
-    for incident in session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.id.in_(open_steps),
-                                                           Incident.status.not_in(list(ENDED)))
-                                    .options(selectinload(Incident.tasks)).order_by(Incident.id)):
-        changed += sync_incident_tasks(session, incident, policy=policy, now=now)
+    incidents = session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.id.in_(open_steps),
+                                                       Incident.status.not_in(list(ENDED)))
+                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
+    # each case's earliest-received complaint, for all the cases in one query (not one query per case and round)
+    first: dict[int, Complaint] = {}
+    if incidents:
+        place = func.row_number().over(partition_by=Complaint.incident_id,
+                                       order_by=(Complaint.received_at, Complaint.id)).label("place")
+        ranked = (select(Complaint.id, place)
+                  .where(Complaint.incident_id.in_([i.id for i in incidents])).subquery())
+        for c in session.scalars(select(Complaint).join(ranked, ranked.c.id == Complaint.id)
+                                 .where(ranked.c.place == 1)):
+            first[c.incident_id] = c  # type: ignore[index]
+    for incident in incidents:
+        changed += sync_incident_tasks(session, incident, policy=policy, now=now, first=first.get(incident.id))
     return changed
 
 

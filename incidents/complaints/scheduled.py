@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,7 +71,8 @@ PURPOSE_LABELS = {REMINDER: "投诉到期提醒", OVERDUE: "投诉超时上报",
                   LEADERSHIP: "重要/紧急投诉报告"}
 CLOCK_ITEM_LABELS = {"entry": "录入", "contact": "联系客户", "resolve": "办结", "reply": "答复客户"}
 
-Sent = dict[tuple[str, datetime, str], ComplaintNotice]
+# (item, deadline, step) -> the notice already sent: a ComplaintNotice, or a row of its columns (only ``.at`` is read)
+Sent = dict[tuple[str, datetime, str], Any]
 
 
 def run_complaint_scheduled(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
@@ -95,9 +97,12 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
     count = 0
     open_ids = select(Complaint.id).where(Complaint.status.in_(list(OPEN_STATUSES)))
     complaints = list(session.scalars(select(Complaint).where(Complaint.id.in_(open_ids)).order_by(Complaint.id)))
-    # every open complaint's notices in one query (not one per complaint)
+    # every open complaint's notices in one query (not one per complaint), as plain rows (only ``.at`` is read of a
+    # notice already sent; an open complaint keeps every notice it was ever sent, read again on every round)
     by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
-    for n in session.scalars(select(ComplaintNotice).where(ComplaintNotice.complaint_id.in_(open_ids))):
+    for n in session.execute(select(ComplaintNotice.complaint_id, ComplaintNotice.item, ComplaintNotice.due_at,
+                                    ComplaintNotice.step, ComplaintNotice.at)
+                             .where(ComplaintNotice.complaint_id.in_(open_ids))):
         by_complaint.setdefault(n.complaint_id, {})[(n.item, ensure_utc(n.due_at), n.step)] = n
     chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the overdue chains of this round, by who
     for c in complaints:
@@ -234,6 +239,8 @@ def _escalate_overdue(session: Session, c: Complaint, clk: ComplaintClock, owner
         chain = chains.get(who)
         if chain is None:
             chain = chains[who] = overdue_chain(org, c, owners, cfg)
+    if all((item, clk.due, f"overdue:{step}") in sent for step, _label, _people in chain):
+        return 0  # every step told already (checked first: an open complaint is looked at on every round)
     for step, label, people in chain:
         done = sent.get((item, clk.due, f"overdue:{step}"))
         if done is not None:
