@@ -303,8 +303,10 @@ async def play_with_workers(settings: Settings, rt: Runtime, clock: DemoClock, o
     """Play the script with ``options.workers`` worker processes per stage group; returns ``demo_summary``.
 
     ``clock`` must stand at its start (origin ``math.inf``) until the workers are ready; it is started here. With
-    ``--respond`` the people act four times per ``round_pause`` on the running clock: the one-process demo's
-    ``HeldClock`` stands still while a round runs, which a clock shared by several processes cannot do."""
+    ``--respond`` the people look once per ``round_pause``, in a thread, on the running clock: the one-process
+    demo's ``HeldClock`` stands still while they look and while a round runs, which a clock shared by several
+    processes cannot do. Their looks are Python work in the process that also serves the simulated internet, so
+    on a small machine at a high ``--speed`` they slow the crawls down (docs/deployment.md)."""
     from runner.demo import demo_summary
     from runner.workers import build_app, ensure_job_schema
 
@@ -320,13 +322,14 @@ async def play_with_workers(settings: Settings, rt: Runtime, clock: DemoClock, o
             clock.origin = time.time()
             workers.send({"clock": {"start": clock.start.isoformat(), "speed": clock.speed,
                                     "origin": clock.origin}})
-            pause = options.round_pause / 4 if people is not None else options.round_pause
+            pause = options.round_pause
             while not scenario.finished(clock.now()) or (
                     people is not None and people.busy() and clock.now() < wrap_up):
                 workers.check_alive()
                 await _defer_schedule(app)
                 if people is not None:
-                    people.act()
+                    # in a thread: this loop also serves the simulated internet, which the crawls wait for
+                    await asyncio.to_thread(people.act)
                 await asyncio.sleep(pause)
             ended = clock.stop()
             workers.send({"stop": ended.isoformat()})
