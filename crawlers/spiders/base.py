@@ -47,6 +47,10 @@ DATES_REFUSED_STAT = "yuqing/dates_refused"  # a time given but unreadable or im
 LOGGED_URL_CHARS = 120
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 TOO_LARGE_STATUS = 413  # recorded in SeenUrl.status_code for a page dropped for its size
+# Feeds, sitemaps, list and API pages may be far larger than an article page (DOWNLOAD_MAXSIZE, 2 MB, is the
+# extractor's input cap): a full-text feed of 10,000 items is about 3.5 MB. They are parsed, not extracted, so they
+# get their own cap — still a cap, so a runaway answer cannot fill the memory.
+ENTRY_MAXSIZE = 32 * 1024 * 1024
 
 
 @dataclass
@@ -91,7 +95,8 @@ class SourceSpider(scrapy.Spider):
             callback=callback,
             errback=self.on_entry_error if entry else self.on_page_error,
             headers=all_headers,
-            meta={"handle_httpstatus_all": True, "yuqing_entry": entry},
+            meta={"handle_httpstatus_all": True, "yuqing_entry": entry, "download_maxsize": ENTRY_MAXSIZE,
+                  "download_warnsize": ENTRY_MAXSIZE // 2},
             cb_kwargs=cb_kwargs or {},
             dont_filter=True,
         )
