@@ -115,6 +115,7 @@ seeing every earlier assignment, so two processes never split a story between th
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -137,6 +138,13 @@ log = logging.getLogger(__name__)
 
 SEED = 1
 SCHEME = "affine32"
+
+
+@functools.cache
+def _permutations(num_perm: int) -> Any:
+    """The permutations of (``num_perm``, SEED): drawn once per process instead of once per text (drawing them was
+    most of a signature's cost); the hash values are the same."""
+    return MinHash(num_perm=num_perm, seed=SEED, scheme=SCHEME).permutations
 SHINGLE = 3
 MAX_CHARS = 5000
 MIN_SHINGLES = 3
@@ -396,12 +404,13 @@ class StoryIndex:
         grams = shingles(text)
         if len(grams) < MIN_SHINGLES:
             return None
-        m = MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME)
+        m = MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME, permutations=_permutations(self.num_perm))
         m.update_batch([g.encode("utf-8") for g in sorted(grams)])
         return m
 
     def from_values(self, values: list[int]) -> MinHash:
-        return MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME, hashvalues=[int(v) for v in values])
+        return MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME, hashvalues=[int(v) for v in values],
+                       permutations=_permutations(self.num_perm))
 
     # --- the text rule ---------------------------------------------------------------------------------------------
     def add(self, story_id: int, text: str | None = None, *, signature: MinHash | list[int] | None = None,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment.classifier import LABELS
-from sentiment.corpus import NEAR_DUPLICATE_JACCARD, CorpusError, LabelledText, shingles
+from sentiment.corpus import NEAR_DUPLICATE_JACCARD, CorpusError, LabelledText, empty_minhash, shingles
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data" / "sentiment"
@@ -178,7 +178,7 @@ def verified_groups(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACC
     """A group number per text: texts joined (transitively) by exact character 3-gram Jaccard ≥ ``threshold``,
     with MinHash LSH (at a lower threshold) only proposing the candidate pairs. The partition does not depend on
     the order of ``texts``."""
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
     lsh = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=128)
     parent = list(range(len(texts)))
@@ -191,7 +191,7 @@ def verified_groups(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACC
 
     sh = [shingles(t) for t in texts]
     for i, s in enumerate(sh):
-        m = MinHash(num_perm=128, seed=7)
+        m = empty_minhash()
         m.update_batch([x.encode("utf-8") for x in s])
         for key in lsh.query(m):
             k = int(key)
