@@ -104,13 +104,21 @@ def escalation_histories(session: Session, org: OrgChart, policy: Policy,
     by_alert: dict[int, list[AuditEntry]] = defaultdict(list)
     for e in entries:
         by_alert[int(e.object_id)].append(e)
-    return {a.id: _history(org, policy, a, by_alert.get(a.id, []), seen) for a in alerts}
+    chains: dict[tuple[str, str], list[EscalationStep]] = {}  # (unit, level) → chain, built once per page
+    return {a.id: _history(org, policy, a, by_alert.get(a.id, []), seen, chains) for a in alerts}
 
 
 def _history(org: OrgChart, policy: Policy, alert: Alert, entries: list[AuditEntry],
-             seen: dict[tuple[int, int, str], list]) -> AlertEscalation:
-    chain = [EscalationStep.from_json(s) for s in alert.escalation_chain] if alert.escalation_chain else \
-        build_chain(org, alert.unit_id, policy.levels_file.escalation_roles(alert.level))
+             seen: dict[tuple[int, int, str], list],
+             chains: dict[tuple[str, str], list[EscalationStep]] | None = None) -> AlertEscalation:
+    if alert.escalation_chain:
+        chain = [EscalationStep.from_json(s) for s in alert.escalation_chain]
+    else:  # an alert raised before chains were recorded: the chain its unit and level would have now
+        key = (alert.unit_id, alert.level)
+        chains = {} if chains is None else chains
+        if key not in chains:
+            chains[key] = build_chain(org, alert.unit_id, policy.levels_file.escalation_roles(alert.level))
+        chain = chains[key]
     roles = {s.index: s.role for s in chain}
     steps = []
     for e in entries:
