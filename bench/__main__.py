@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         return reports.main(args[1:])
     if args[:1] == ["job-engines"]:  # procrastinate vs taskiq vs a SKIP LOCKED loop (bench/job_engines.py)
         return __import__("bench.job_engines").job_engines.main(args[1:])
+    if args[:1] == ["workers"]:  # yuqing worker ingest scaling, time to alert, RSS of yuqing run (bench/workers.py)
+        return __import__("bench.workers").workers.main(args[1:])
     if args[:1] == ["search"]:  # Chinese full-text search: bigrams vs trigrams, SQLite and PostgreSQL (bench/search.py)
         return __import__("bench.search").search.main(args[1:])
     if args[:1] == ["dashboard-latency"]:  # the dashboard while the pipeline works: sequential round vs stage loops
