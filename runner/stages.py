@@ -120,15 +120,20 @@ def is_database_outage(rt: Runtime, exc: BaseException) -> bool:
 
 def database_failed(rt: Runtime, exc: BaseException, where: str) -> None:
     """A step failed: if on the database, remember since when it has been down (logged once per outage)."""
-    if not is_database_outage(rt, exc):
-        return
+    if is_database_outage(rt, exc):
+        database_down(rt, where, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+
+
+def database_down(rt: Runtime, where: str, problem: str) -> None:
+    """The database could not be reached (by a step, or by a worker's job queue): remember since when (logged
+    once per outage); the next step that succeeds tells the admins."""
     seen = outages(rt)
     with seen.lock:
         if "database" in seen.down:
             return
         seen.down["database"] = rt.clock.now()
-    log.error("数据库不可用，各阶段暂停，恢复后自动继续 (database unreachable; the stages retry): %s",
-              str(exc).splitlines()[0][:200], extra={"stage": where})
+    log.error("数据库不可用，各阶段暂停，恢复后自动继续 (database unreachable; the stages retry): %s", problem,
+              extra={"stage": where})
 
 
 def database_answered(rt: Runtime, where: str) -> None:

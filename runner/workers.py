@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
 
 import procrastinate
+import psycopg
+import psycopg_pool
 from procrastinate import exceptions as pexc
 from sqlalchemy.engine import make_url
 
@@ -241,6 +243,56 @@ async def retry_stalled(timestamp: int) -> None:
                                                                                   "task": job.task_name})
 
 
+RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0)  # waits before the job queue tries the database again
+
+
+class _SideTaskFailed(logging.Handler):
+    """Notices procrastinate stopping a worker because a side task (the LISTEN connection, the heartbeat) failed:
+    that stop is a lost database, not a request to stop."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "action", None) == "side_task_failed":
+            self.failed = True
+
+
+async def _run_until_stopped(app: procrastinate.App, *, queues: list[str], name: str, concurrency: int) -> None:
+    """Run the procrastinate worker until SIGTERM or SIGINT. When the database goes away (a restart, a failover, a
+    network cut) procrastinate stops its worker — the LISTEN connection or the heartbeat fails — or raises; the
+    process then waits (``RECONNECT_SECONDS``) and starts the job queue again, keeping its runtime, so it recovers
+    without a restart. Jobs running at the moment are re-run by ``retry_stalled`` once their heartbeat is stale."""
+    watch = _SideTaskFailed()
+    worker_log = logging.getLogger("procrastinate.worker")
+    worker_log.addHandler(watch)
+    attempt = 0
+    try:
+        while True:
+            watch.failed = False
+            try:
+                async with app.open_async():
+                    await app.run_worker_async(queues=queues, name=name, concurrency=concurrency, wait=True,
+                                               install_signal_handlers=True, delete_jobs="successful")
+                if not watch.failed:
+                    return  # stopped on request
+                problem = "a side task failed"
+            except (pexc.ConnectorException, OSError, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            if _Process.rt is not None:  # the admins hear of it once a step runs again (runner.stages)
+                from runner.stages import database_down
+
+                database_down(_Process.rt, "job queue", problem)
+            wait = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
+            attempt += 1
+            log.error("作业队列与数据库的连接中断，%s 秒后重新连接 (job queue lost the database, reconnecting): %s",
+                      wait, problem)
+            await asyncio.sleep(wait)
+    finally:
+        worker_log.removeHandler(watch)
+
+
 def check_stages(names: Iterable[str]) -> list[str]:
     """The stage names given on the command line, validated (ConfigError naming the unknown ones)."""
     chosen = list(dict.fromkeys(names))
@@ -282,9 +334,7 @@ async def run_worker(settings: Settings, stages: Iterable[str], *, concurrency: 
     name = f"{socket.gethostname()}:{os.getpid()}:{'+'.join(chosen)}"
     print(f"yuqing worker {' '.join(chosen)} 已启动 started ({name})", flush=True)
     try:
-        async with app.open_async():
-            await app.run_worker_async(queues=[*chosen, MAINTENANCE], name=name, concurrency=slots, wait=True,
-                                       install_signal_handlers=True, delete_jobs="successful")
+        await _run_until_stopped(app, queues=[*chosen, MAINTENANCE], name=name, concurrency=slots)
     finally:
         from incidents.evidence_jobs import stop_evidence_jobs
 

@@ -1,5 +1,6 @@
-"""Fault: PostgreSQL restarted in the middle of ingest, under ``yuqing run`` — on a throwaway cluster of the test's own
-(initdb + pg_ctl in a temporary directory, ``tests/core/faults_services.py``), never the shared server.
+"""Fault: PostgreSQL restarted in the middle of ingest, under ``yuqing run`` and under ``yuqing worker`` — on a
+throwaway cluster of the test's own (initdb + pg_ctl in a temporary directory, ``tests/core/faults_services.py``),
+never the shared server.
 
 A local news site lists 24 articles; ``yuqing run`` crawls them (half a second apart, so they arrive while ingest,
 classify and score work on the first ones) and, with about a third stored, the cluster is stopped with
@@ -7,7 +8,9 @@ classify and score work on the first ones) and, with about a third stored, the c
 Afterwards: the same process (no restart) has every article stored once and taken through the pipeline to one
 alert for the story; ``/readyz`` answered 503 during the outage and 200 after; the articles whose storing failed
 in the outage were fetched again at the source's next poll (source health recorded the failed items), and the
-admins got one 系统状态 message saying when the database went away and when it came back.
+admins got one 系统状态 message saying when the database went away and when it came back. The worker's job queue
+(procrastinate) stops when its LISTEN connection fails; the worker process starts it again (``runner.workers``)
+instead of exiting, so it too rides out the outage without a restart.
 """
 
 from __future__ import annotations
@@ -90,10 +93,11 @@ class ReadyProbe:
         self.thread.join(timeout=10)
 
 
-def test_yuqing_run_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
+def deployment(cluster: PgCluster, tmp_path: Path, database: str) -> tuple[str, dict[str, str], Site]:
+    """A database on the cluster, migrated; a site of ``ARTICLES`` articles; the environment of a yuqing process."""
     with psycopg.connect(cluster.dsn(), autocommit=True) as admin:
-        admin.execute("CREATE DATABASE yq_run")
-    dsn = cluster.dsn("yq_run")
+        admin.execute(f"CREATE DATABASE {database}")
+    dsn = cluster.dsn(database)
     site = Site(articles=ARTICLES).start()
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
@@ -104,14 +108,19 @@ def test_yuqing_run_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
         f"    url: {site.base}/feed.xml\n"
         f"    authority: local_media\n    poll_interval: {POLL}\n    max_items: {ARTICLES}\n"
         f"    private_network: {host}\n    respect_robots: false\n", encoding="utf-8")
-    port = free_port()
     env = {**os.environ, "YUQING_DATABASE_URL": dsn.replace("postgresql://", "postgresql+psycopg://"),
            "YUQING_DATA_DIR": str(tmp_path), "YUQING_CONFIG_DIR": str(config), "YUQING_SECRET_KEY": SECRET,
            "YUQING_ALLOW_PRIVATE_SOURCES": "jcwb", "YUQING_MODEL_DIR": str(tmp_path / "no-model"),
-           "YUQING_API_PORT": str(port), "YUQING_DB_CONNECT_TIMEOUT": "2", "YUQING_LOG_LEVEL": "WARNING",
-           "HF_HUB_OFFLINE": "1"}
+           "YUQING_API_PORT": str(free_port()), "YUQING_DB_CONNECT_TIMEOUT": "2", "YUQING_LOG_LEVEL": "WARNING",
+           "YUQING_WORKER_HEARTBEAT_SECONDS": "1", "YUQING_WORKER_STALLED_SECONDS": "6", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([*YUQING, "migrate"], cwd=ROOT, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()
+    return dsn, env, site
+
+
+def test_yuqing_run_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
+    dsn, env, site = deployment(cluster, tmp_path, "yq_run")
+    port = env["YUQING_API_PORT"]
     log = tmp_path / "run.log"
 
     def one(sql: str) -> object:
@@ -192,3 +201,49 @@ def test_yuqing_run_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
     assert "数据库不可用" in text  # the stages' log line
     print(f"source polls: {runs}, items lost to the outage (source health) and fetched again: {problems}")
     assert runs >= 2 and int(problems or 0) >= 1
+
+
+def test_a_worker_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
+    """The same outage under ``yuqing worker`` (procrastinate on the same cluster): the worker process keeps
+    running, its job queue reconnects, and every article reaches the end of the pipeline once."""
+    dsn, env, site = deployment(cluster, tmp_path, "yq_worker")
+    log = tmp_path / "worker.log"
+
+    def one(sql: str) -> object:
+        with psycopg.connect(dsn, connect_timeout=2) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*YUQING, "worker", "crawl", "ingest", "classify", "score", "incidents", "notify",
+                                 "schedule"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for("a third of the articles", lambda: one("SELECT count(*) FROM articles") >= ARTICLES // 3,
+                 timeout=180, proc=proc, log=log)
+        cluster._ctl("stop", "-m", "fast")
+        time.sleep(4)
+        cluster.start()
+
+        def finished() -> bool:
+            return (one("SELECT count(*) FROM articles") == ARTICLES
+                    and one("SELECT count(*) FROM articles WHERE stage IN ('fetched', 'matched', 'classified')") == 0
+                    and one("SELECT count(*) FROM notifications WHERE purpose = 'system_health'") > 0)
+
+        wait_for("every article through the pipeline", finished, timeout=POLL * 3 + 90, proc=proc, log=log)
+        assert proc.poll() is None, "the worker exited"
+        assert "重新连接" in log.read_text(errors="replace")  # its job queue lost the database and came back
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        site.stop()
+    with psycopg.connect(dsn) as conn:
+        urls = [u for (u,) in conn.execute("SELECT url FROM articles").fetchall()]
+        assert len(urls) == len(set(urls)) == ARTICLES
+        assert conn.execute("SELECT max(n) FROM (SELECT count(*) AS n FROM classifications "
+                            "GROUP BY article_id) c").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM (SELECT dedup_key FROM notifications GROUP BY dedup_key "
+                            "HAVING count(*) > 1) d").fetchone()[0] == 0
