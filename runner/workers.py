@@ -27,8 +27,10 @@ the same stages in one process (``runner.loop``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
@@ -263,23 +265,45 @@ async def _run_until_stopped(app: procrastinate.App, *, queues: list[str], name:
     """Run the procrastinate worker until SIGTERM or SIGINT. When the database goes away (a restart, a failover, a
     network cut) procrastinate stops its worker — the LISTEN connection or the heartbeat fails — or raises; the
     process then waits (``RECONNECT_SECONDS``) and starts the job queue again, keeping its runtime, so it recovers
-    without a restart. Jobs running at the moment are re-run by ``retry_stalled`` once their heartbeat is stale."""
+    without a restart. The signals are this function's (not procrastinate's), so a stop asked for while the
+    database is away ends the process instead of reconnecting. Jobs running at the moment are re-run by
+    ``retry_stalled`` once their heartbeat is stale."""
+    from procrastinate.worker import Worker
+
+    loop = asyncio.get_running_loop()
+    requested = asyncio.Event()
+    current: list[Worker] = []
+
+    def stop() -> None:
+        requested.set()
+        for worker in current:
+            worker.stop()  # running jobs finish first
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
     watch = _SideTaskFailed()
     worker_log = logging.getLogger("procrastinate.worker")
     worker_log.addHandler(watch)
     attempt = 0
     try:
-        while True:
+        while not requested.is_set():
             watch.failed = False
             try:
                 async with app.open_async():
-                    await app.run_worker_async(queues=queues, name=name, concurrency=concurrency, wait=True,
-                                               install_signal_handlers=True, delete_jobs="successful")
-                if not watch.failed:
+                    worker = Worker(app=app, **{**app.worker_defaults, "queues": queues, "name": name,
+                                                "concurrency": concurrency, "wait": True,
+                                                "install_signal_handlers": False, "delete_jobs": "successful"})
+                    current[:] = [worker]
+                    await worker.run()
+                if requested.is_set() or not watch.failed:
                     return  # stopped on request
                 problem = "a side task failed"
             except (pexc.ConnectorException, OSError, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                if requested.is_set():
+                    return
                 problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            finally:
+                current.clear()
             if _Process.rt is not None:  # the admins hear of it once a step runs again (runner.stages)
                 from runner.stages import database_down
 
@@ -288,9 +312,12 @@ async def _run_until_stopped(app: procrastinate.App, *, queues: list[str], name:
             attempt += 1
             log.error("作业队列与数据库的连接中断，%s 秒后重新连接 (job queue lost the database, reconnecting): %s",
                       wait, problem)
-            await asyncio.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(requested.wait(), timeout=wait)
     finally:
         worker_log.removeHandler(watch)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 def check_stages(names: Iterable[str]) -> list[str]:

@@ -231,6 +231,11 @@ def test_a_worker_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
         wait_for("every article through the pipeline", finished, timeout=POLL * 3 + 90, proc=proc, log=log)
         assert proc.poll() is None, "the worker exited"
         assert "重新连接" in log.read_text(errors="replace")  # its job queue lost the database and came back
+        # SIGTERM while the database is away again: the worker stops, it does not keep reconnecting
+        cluster._ctl("stop", "-m", "fast")
+        proc.terminate()
+        assert proc.wait(timeout=60) is not None
+        cluster.start()
     finally:
         proc.terminate()
         try:
