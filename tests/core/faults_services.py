@@ -20,6 +20,16 @@ from pathlib import Path
 import pytest
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM a child the test started and wait for it; SIGKILL it after 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

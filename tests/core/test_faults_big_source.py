@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.core.faults_services import free_port
+from tests.core.faults_services import free_port, stop_process
 from tests.core.test_faults_postgres import SECRET, YUQING, wait_for
 from tests.core.workers_site import Site
 
@@ -138,12 +138,7 @@ def test_ten_thousand_items_at_once_are_stored_once_while_the_other_source_is_se
         assert proc.poll() is None
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
         big.stop()
         site.stop()
     try:

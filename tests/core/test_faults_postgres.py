@@ -30,7 +30,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.core.faults_services import PgCluster, free_port
+from tests.core.faults_services import PgCluster, free_port, stop_process
 from tests.core.workers_site import Site
 
 pytestmark = pytest.mark.postgres
@@ -157,12 +157,7 @@ def test_yuqing_run_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
     finally:
         if probe is not None:
             probe.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         site.stop()
     text = log.read_text(errors="replace")
     runs_of = [(s, len(list(g))) for s, g in itertools.groupby(s for _, s in probe.seen)]
@@ -237,12 +232,7 @@ def test_a_worker_rides_out_a_postgres_restart_mid_ingest(cluster, tmp_path):
         assert proc.wait(timeout=60) is not None
         cluster.start()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         site.stop()
     with psycopg.connect(dsn) as conn:
         urls = [u for (u,) in conn.execute("SELECT url FROM articles").fetchall()]
