@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -75,6 +76,17 @@ EVENTS = [
     "违规收取账户管理费和短信费，多名老年客户被乱扣费投诉后仍未退还",
     "工作人员态度恶劣，辱骂残疾客户，客户家属向监管部门实名举报",
     "贷款审批人员收受贿赂违规发放贷款，造成巨额坏账，已被公安机关立案调查",
+]
+FILLER = [  # sentences any local report may carry, drawn at random so no two backlog articles read alike
+    "昨天下午，江城市民王先生来到本报热线。", "事情要从上个月说起。", "多位知情人士向记者证实了这一说法。",
+    "记者随后拨打了该行客服电话。", "截至发稿时，当事双方仍在协商。", "这已经不是当地第一次出现类似情况。",
+    "有网友在社交平台发布了现场照片。", "律师认为，金融机构应当承担相应责任。", "附近商户表示当天人流明显增多。",
+    "当地金融监管部门已经介入调查。", "一位不愿透露姓名的员工说，内部已经开会讨论。",
+    "消费者协会提醒市民保留相关凭证。", "该事件在本地论坛引发热议，评论超过两千条。",
+    "家住汉阳的李女士也有相似遭遇。", "专家建议储户通过正规渠道反映诉求。",
+    "据了解，涉事人员已被停职。", "记者在现场看到，大厅内秩序有些混乱。", "银行方面回应称正在核实情况。",
+    "有市民拨打了一二三四五热线。", "事发时正值午休时间，柜台只开了一个窗口。", "多家媒体对此进行了报道。",
+    "一名老人的子女连夜从外地赶回。", "社区工作人员也赶到现场协调。", "目前相关视频播放量已超过十万次。",
 ]
 CITY = ["社区志愿者开展敬老服务", "地铁新线试运营", "图书馆举办阅读周", "马拉松赛报名启动", "公园菊花展开幕"]
 
@@ -268,16 +280,19 @@ def _rss(pid: int) -> tuple[float, float]:
 def _backlog_items(n: int, relevant_share: float) -> list[tuple[str, str, str, float]]:
     """``n`` items, ``relevant_share`` of them about a unit of the bank (many stories), the rest city news."""
     old = time.time() - 3600
+    rng = random.Random(13)
     items = []
     every = max(1, round(1 / (1 - relevant_share))) if relevant_share < 1 else 0
     for i in range(n):
         if every and i % every == 0:
             topic = CITY[i % len(CITY)]
             title, text = f"江城快讯{i}：{topic}", f"江城第{i}号快讯：{topic}，共有{i % 97 + 3}位工作人员参与。"
-        else:
-            unit, event = UNITS[i % len(UNITS)], EVENTS[(i // len(UNITS)) % len(EVENTS)]
+        else:  # a unit and an event, told in a varied text: a story per (unit, event) at most, not one story
+            unit, event = UNITS[rng.randrange(len(UNITS))], EVENTS[rng.randrange(len(EVENTS))]
             title = f"示例银行{unit}{event.split('，')[0]}（{i}）"
-            text = f"记者第{i}次接到市民反映，示例银行{unit}{event}。当事人称已经等了{i % 50 + 1}天仍无答复。"
+            filler = "".join(rng.sample(FILLER, 4))
+            text = (f"{filler}据第{i}位读者反映，示例银行{unit}{event}。当事人称已经等了{rng.randrange(2, 90)}天，"
+                    f"涉及金额{rng.randrange(1, 500)}万元。{''.join(rng.sample(FILLER, 3))}")
         items.append((f"b{i}", title, text, old + i * 0.01))
     return items
 
@@ -630,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: scaling, alert")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for one measurement")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for workers.json and workers.md")
+    parser.add_argument("--name", default="workers", help="the results' file name without suffix (default workers)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     result: dict = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu_model(),
@@ -649,8 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     md = _markdown(result)
     print(md)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "workers.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (args.out / "workers.md").write_text(md + "\n", encoding="utf-8")
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                                                encoding="utf-8")
+    (args.out / f"{args.name}.md").write_text(md + "\n", encoding="utf-8")
     return 0
 
 
