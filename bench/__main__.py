@@ -1,8 +1,9 @@
 """``python -m bench`` (``make bench``): run every benchmark and print its table.
 
 ``python -m bench sentiment [OPTIONS]``, ``python -m bench login-flood [OPTIONS]``, ``python -m bench reports
-[OPTIONS]``, ``python -m bench large-lists [OPTIONS]``, ``python -m bench api-load [OPTIONS]`` or ``python -m bench
-backtest [OPTIONS]`` runs one of them (``--help`` for its options). Options
+[OPTIONS]``, ``python -m bench large-lists [OPTIONS]``, ``python -m bench api-load [OPTIONS]``, ``python -m bench
+backtest [OPTIONS]``, ``python -m bench workers [OPTIONS]`` (also ``job-engines``, ``search``,
+``dashboard-latency``) runs one of them (``--help`` for its options). Options
 without a benchmark name belong to the sentiment benchmark, which then runs alone (``python -m bench --texts 40``
 as before).
 """
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return sentiment.main(args[1:])
     if args:
         return sentiment.main(args)
-    from bench import api_load, backtest, large_lists, login_flood, reports
+    from bench import api_load, backtest, large_lists, login_flood, reports, workers
 
     status = sentiment.main([])
     print(flush=True)
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     # 100,000 articles by default (YUQING_BENCH_ARTICLES=1000000 for the million: a 30-minute load the first time)
     status = max(status, large_lists.main([]))
     print(flush=True)
-    return max(status, api_load.main([]))
+    status = max(status, api_load.main([]))
+    print(flush=True)
+    return max(status, workers.main([]))  # worker scaling, time to alert and RSS (needs PostgreSQL and Redis)
 
 
 if __name__ == "__main__":
