@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, case, func, literal_column
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yuqing.db import Base, JSONType, UTCDateTime
@@ -48,8 +48,8 @@ class Alert(Base):
 # sorts in no time); alembic cannot compare its CASE expression with the one PostgreSQL prints back, so the
 # model/migration check (tests/core/test_db.py) leaves this one index out.
 ALERT_QUEUE_INDEX = "ix_alerts_queue"
-Index(ALERT_QUEUE_INDEX,
-      case((Alert.status == literal_column("'open'"), literal_column("1")), else_=literal_column("0")).desc(),
+Index(ALERT_QUEUE_INDEX,  # an expression index needs its expression in parentheses: written as the migration does
+      literal_column("(CASE WHEN status = 'open' THEN 1 ELSE 0 END)").desc(),
       func.coalesce(Alert.ack_due_at, Alert.created_at), Alert.created_at.desc(), Alert.id.desc()
       ).ddl_if(dialect="postgresql")
 
