@@ -201,8 +201,9 @@ def test_a_second_writer_waits_for_the_first_and_chains_after_it(session_factory
             a_flushed.set()
             time.sleep(0.5)
             audit_chain.append(s, at=T0, actor="A", action="y", object_type="t", object_id=2)
-            s.commit()
+            # taken just before the commit: once it commits, B may run before this thread reads the clock again
             a_committed_at.append(time.monotonic())
+            s.commit()
 
     def writer_b():
         a_flushed.wait(5)
@@ -217,7 +218,7 @@ def test_a_second_writer_waits_for_the_first_and_chains_after_it(session_factory
         t.start()
     for t in threads:
         t.join(30)
-    assert b_flushed_at and a_committed_at and b_flushed_at[0] >= a_committed_at[0], "B did not wait for A"
+    assert b_flushed_at and a_committed_at and b_flushed_at[0] >= a_committed_at[0], "B did not wait for A's commit"
     assert [(r.id, r.actor) for r in rows(db_engine)] == [(1, "wangmin"), (2, "A"), (3, "A"), (4, "B")]
     assert check(db_engine).ok
 
