@@ -327,6 +327,17 @@ class ChannelBreakers:
     def from_policy(cls, retry: RetryPolicy) -> ChannelBreakers:
         return cls(retry.breaker_failures, retry.breaker_cooldown_seconds)
 
+    def reconfigured(self, retry: RetryPolicy) -> ChannelBreakers:
+        """The same breakers under new delivery settings (a configuration reload).
+
+        Failure streaks and open breakers carry over, so a reload while the mail relay is down neither sends a
+        burst of mail into it nor makes the outage look over (the admins' "恢复" message follows the breaker
+        closing); the new threshold and cool-down apply from now on."""
+        fresh = ChannelBreakers(retry.breaker_failures, retry.breaker_cooldown_seconds, self._now)
+        fresh._streak, fresh._opened_at = dict(self._streak), dict(self._opened_at)
+        fresh.opened_count = dict(self.opened_count)
+        return fresh
+
     def state(self, channel: str) -> str:
         """``closed`` (sending), ``open`` (skipped until the cool-down ends) or ``half_open`` (one trial at a time)."""
         opened = self._opened_at.get(channel)

@@ -93,8 +93,8 @@ def reload_if_changed(rt: Runtime) -> bool:
 def apply(rt: Runtime, cfg: LoadedConfig) -> None:
     """Swap the configuration pieces of ``rt`` for those of ``cfg`` (built first, assigned last: a failure while
     building leaves ``rt`` as it was). The classifier is a model, not configuration, and stays; the story index
-    is rebuilt from the database only when stories.yaml changed its windows; the channels' circuit breakers stay
-    unless the delivery settings changed."""
+    is rebuilt from the database only when stories.yaml changed its windows; the channels' circuit breakers keep their
+    state (a new threshold and cool-down apply when the delivery settings changed)."""
     from crawlers.matching import Matcher
     from crawlers.story_config import STORIES_FILE, load_story_config
     from incidents.briefings.delivery import REPORTS_FILE, load_reports_config
@@ -116,8 +116,10 @@ def apply(rt: Runtime, cfg: LoadedConfig) -> None:
             fresh.load(session)
         story_index = fresh
     breakers = rt.breakers
-    if breakers is None or cfg.policy.channels.delivery != rt.policy.channels.delivery:
+    if breakers is None:
         breakers = ChannelBreakers.from_policy(cfg.policy.channels.delivery)
+    elif cfg.policy.channels.delivery != rt.policy.channels.delivery:
+        breakers = breakers.reconfigured(cfg.policy.channels.delivery)
     if rt.base_settings is None:
         rt.base_settings = rt.settings
     rt.settings, rt.org, rt.sources, rt.policy = settings, cfg.org, cfg.sources, cfg.policy

@@ -111,3 +111,30 @@ def test_a_saved_stories_document_changes_the_running_story_windows(db_engine, t
     assert reload_if_changed(rt) is True
     assert rt.story_index is not before
     assert (rt.story_index.window, rt.story_index.slow_window) == (timedelta(hours=24), timedelta(days=10))
+
+
+def test_new_delivery_settings_keep_an_open_breaker_open(db_engine, tmp_path):
+    """A reload with new delivery settings while the mail relay is down must not make the outage look over: the
+    admins' "恢复" message follows the breaker closing, so a fresh (closed) breaker would announce a recovery that
+    did not happen and let a burst of mail into the dead relay. Streaks and open breakers carry over; the new
+    threshold and cool-down apply from then on."""
+    clock = FrozenClock(DEFAULT_START)
+    settings = load_settings(data_dir=tmp_path)
+    rt = build_runtime(settings, clock=clock, engine=db_engine)
+    before = rt.breakers
+    for _ in range(before.failures):
+        opened = before.failure("email")
+    assert opened and before.state("email") == "open"
+    before.failure("wecom")  # one failure short of opening: the streak carries over too
+    channels = (PROJECT_ROOT / "config" / "channels.yaml").read_text(encoding="utf-8")
+    changed, n = re.subn(r"(breaker_cooldown_seconds: )300\b", r"\g<1>900", channels)
+    assert n == 1
+    with Session(db_engine) as session:
+        assert validate_and_save(session, "channels.yaml", changed, principal="admin", settings=settings,
+                                 clock=clock) == []
+    assert reload_if_changed(rt) is True
+    after = rt.breakers
+    assert after is not before and after.cooldown_seconds == 900
+    assert after.state("email") == "open" and 800 < after.retry_in("email") <= 900
+    assert after.state("wecom") == "closed" and after.snapshot()["wecom"]["consecutive_failures"] == 1
+    assert after.opened_count == {"email": 1}
