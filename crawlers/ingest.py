@@ -51,7 +51,16 @@ from sqlalchemy.orm import Session
 from crawlers.claims import STORY_ASSIGNMENT, StoryAssignment, bump, take_sqlite_write_lock
 from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
-from crawlers.stories import StoryIndex, article_time, original_text, story_text, topic_grams
+from crawlers.stories import (
+    ClusteringTurn,
+    StoryIndex,
+    TurnQueue,
+    article_time,
+    check_turn,
+    original_text,
+    story_text,
+    topic_grams,
+)
 from yuqing.clock import Clock
 from yuqing.text import repair_text
 
@@ -104,14 +113,20 @@ def process_fetched(session: Session, *, matcher: Matcher, index: StoryIndex, cl
     irrelevant, matched = _irrelevant_in_bulk(session, ids, matcher=matcher, sqlite=sqlite)
     report.processed += irrelevant
     report.irrelevant += irrelevant
-    for article_id in [i for i in ids if i in matched]:  # the rest: a transaction each, under the clustering lock
+    queue = TurnQueue(i for i in ids if i in matched)  # the rest: a transaction each, under the clustering lock
+    for article_id in queue:  # in ingest order; an earlier article still waiting goes first (crawlers.stories)
         try:
             # SQLite has one writer: take the clustering lock (the write lock) first, so what follows reads the
             # latest. PostgreSQL takes it after matching, which runs in parallel across workers.
             seq = bump(session, STORY_ASSIGNMENT) if sqlite else None
             outcome = _process_one(session, article_id, matcher=matcher, index=index, seq=seq,
-                                   matched=matched[article_id])
+                                   matched=matched.get(article_id))
             session.commit()
+        except ClusteringTurn as turn:
+            session.rollback()
+            if queue.waits_for(turn):
+                continue
+            break  # another worker has held the earlier article for long: the next batch starts from it
         except Exception as exc:
             session.rollback()
             if not _is_articles_own(exc):
@@ -288,6 +303,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
     if seq is None:
         seq = bump(session, STORY_ASSIGNMENT)
     index.sync(session)
+    check_turn(session, article)  # every article before it in ingest order is clustered first (crawlers.stories)
     story = session.get(Story, article.story_id) if article.story_id is not None else None
     if story is not None:
         outcome = _Outcome(relevant=True, story_id=story.id, seq=seq)

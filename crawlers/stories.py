@@ -110,7 +110,25 @@ index from those plus the recent member articles, in id order, so a restarted pr
 Several ingest processes share one story set: clustering takes the ``story_assignment`` counter's row lock
 (``crawlers.claims``), replays into its index what the others assigned since it last looked (``StoryIndex.sync``,
 from the ``story_assignments`` log), assigns, logs its own assignment and commits — one assigner at a time, each
-seeing every earlier assignment, so two processes never split a story between them.
+seeing every earlier assignment.
+
+That alone does not make the stories the same as one process would make: the rules are decided article by article
+against what the index holds, so they depend on the order articles are clustered in (rule 6 joins the *one*
+candidate story, rule 2 compares with the profile the earlier tellings built, a story founded by one article is
+joined by the next). One ingest process clusters a backlog in *ingest order* (``ingest_order``: when the article
+happened — publish time, else fetch time — then fetch time, then id; ``crawlers.ingest`` lists its batches so).
+Processes reaching the lock in turn would interleave their batches: worker B's article from 09:05 clustered
+before worker A's from 09:03 founds the story A's would have founded, and the later tellings divide differently
+(the benchmark's backlog of 160 articles, a worker that took its later half clustering it before the earlier half:
+15 stories where one worker makes 16, tests/core/test_story_order_workers.py). So the rule is: **an article is
+clustered only when no article before it in ingest order is still waiting** (``stage == fetched``). Under the
+lock, after ``sync``, ``check_turn`` looks for the first such article and, if there is one, raises
+``ClusteringTurn``; the article's transaction is rolled back and ``TurnQueue`` (the ingest loop's queue) takes the
+earlier article first — ingesting it itself, or, while another worker holds it (its row lock: it is being matched
+or clustered there), retrying every ``TURN_POLL`` for up to ``TURN_WAIT`` before ending the batch. Whatever the
+number of workers, stories are built in ingest order over the articles stored, the order of one worker; an
+article stored later with an earlier time than articles still waiting is clustered before them, by one worker
+as by several.
 """
 
 from __future__ import annotations
@@ -119,15 +137,16 @@ import functools
 import logging
 import math
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 from opencc import OpenCC
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crawlers.claims import StoryAssignment
@@ -766,3 +785,85 @@ def _score(grams: set[str], activity: _UnitActivity | None) -> float:
 def article_time(article: Article) -> datetime:
     """When an article happened, for story windows: its publish time, else when it was fetched."""
     return article.published_at or article.fetched_at
+
+
+# --- the clustering order (the module docstring's last paragraph) ----------------------------------------------------
+# How long an ingest worker waits for an earlier article another worker holds before giving up its batch (the next
+# batch starts from the earliest waiting article again), and how often it looks meanwhile.
+TURN_WAIT = 30.0
+TURN_POLL = 0.02
+
+
+class ClusteringTurn(Exception):
+    """Article ``article_id`` may not be clustered yet: ``earlier_id`` comes before it in ingest order and is still
+    waiting. Raised under the clustering lock; the caller rolls the article back and takes the earlier one first."""
+
+    def __init__(self, article_id: int, earlier_id: int) -> None:
+        super().__init__(f"article {earlier_id} comes before article {article_id} and is not ingested yet")
+        self.article_id = article_id
+        self.earlier_id = earlier_id
+
+
+def ingest_order() -> tuple[Any, ...]:
+    """The order ingest lists and clusters articles in: when it happened (publish time, else fetch time), then fetch
+    time, then id — one worker's order, which every worker keeps (``check_turn``)."""
+    return func.coalesce(Article.published_at, Article.fetched_at), Article.fetched_at, Article.id
+
+
+def earliest_waiting_before(session: Session, article: Article) -> int | None:
+    """The first article in ingest order that comes before ``article`` and is still ``fetched``, or None."""
+    when, fetched, ident = ingest_order()
+    at = article_time(article)
+    before = or_(when < at, and_(when == at, or_(fetched < article.fetched_at,
+                                                 and_(fetched == article.fetched_at, ident < article.id))))
+    return session.scalar(select(Article.id).where(Article.stage == ArticleStage.fetched, before)
+                          .order_by(*ingest_order()).limit(1))
+
+
+def check_turn(session: Session, article: Article) -> None:
+    """Raise ``ClusteringTurn`` when an article before ``article`` in ingest order is still waiting to be ingested.
+
+    Called under the clustering lock, after ``StoryIndex.sync``: what another worker clustered is then committed
+    and no longer ``fetched``, so "nothing earlier waiting" means every earlier article is in the index, as it
+    would be for one worker going through the backlog in order."""
+    earlier = earliest_waiting_before(session, article)
+    if earlier is not None:
+        raise ClusteringTurn(article.id, earlier)
+
+
+class TurnQueue:
+    """The articles an ingest batch clusters, in ingest order, with the earlier ones it meets put first.
+
+    ``for article_id in queue`` yields the batch's ids; when one raises ``ClusteringTurn``, ``waits_for(turn)`` puts
+    it back behind the earlier article, so the worker takes that one itself (ingesting it, or finding another
+    worker holds it). Met again and again, the same earlier article is another worker's: the queue sleeps
+    ``TURN_POLL`` between tries and, after ``TURN_WAIT`` seconds of it, ``waits_for`` returns False and the caller
+    ends its batch. The earliest waiting article is never held back, so some worker always makes progress."""
+
+    def __init__(self, article_ids: Iterable[int], *, wait: float = TURN_WAIT, poll: float = TURN_POLL,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._queue = deque(article_ids)
+        self._wait, self._poll, self._sleep, self._monotonic = wait, poll, sleep, monotonic
+        self._blocker: int | None = None
+        self._since = 0.0
+        self.waited = 0  # turns met: articles put back behind an earlier one (for tests and logs)
+
+    def __iter__(self) -> Iterator[int]:
+        while self._queue:
+            yield self._queue.popleft()
+
+    def waits_for(self, turn: ClusteringTurn) -> bool:
+        """Put ``turn.article_id`` back behind ``turn.earlier_id``; False when that one has been waited for longer
+        than ``TURN_WAIT`` (held by another worker all along): the caller stops its batch."""
+        self.waited += 1
+        now = self._monotonic()
+        if turn.earlier_id != self._blocker:
+            self._blocker, self._since = turn.earlier_id, now
+        else:
+            if now - self._since > self._wait:
+                return False
+            self._sleep(self._poll)
+        self._queue.appendleft(turn.article_id)
+        self._queue.appendleft(turn.earlier_id)
+        return True
