@@ -81,6 +81,8 @@ DEFAULT_CAPTURE_MAX_BYTES = 1024 * 1024
 _WRITE_LOCK = threading.Lock()  # one writer per process: SQLite has one, and it keeps transactions short
 _TRUNCATED = re.compile(r"(\.\.\.|…)\s*$")
 _SWEPT = "yuqing_swept"  # session.info flag: the sweep repaired a new article's fields
+_BATCH = "yuqing_store_batch"  # session.info: the _Batch of store_many (looked-up rows, new articles to finish)
+BATCH_LOOKUP_CHUNK = 500  # url hashes per IN (...) lookup (SQLite allows 32,766 parameters, PostgreSQL 65,535)
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,100 @@ def store_safely(factory: sessionmaker[Session], item: Any, now: datetime, attem
         finally:
             session.close()
     return StoreResult(FAILED, repaired)  # pragma: no cover
+
+
+@dataclass
+class _Batch:
+    """What ``store_many`` looked up for its records in one query each (url hash → ``Article`` / ``SeenUrl`` or
+    None when the database has none), and the new articles whose sample and capture wait for one flush."""
+
+    articles: dict[str, Article | None]
+    seen: dict[str, SeenUrl | None]
+    pending: list[tuple[Article, RecordItem, datetime, int]] = dataclasses.field(default_factory=list)
+    inserted: set[str] = dataclasses.field(default_factory=set)  # url hashes of the articles this batch inserted
+
+    def flush(self, session: Session) -> None:
+        """Insert the new articles in one flush (their ids), then add their first samples and captures."""
+        if not self.pending:
+            return
+        session.flush()
+        pending, self.pending = self.pending, []
+        for article, item, now, limit in pending:
+            _first_rows(session, article, item, now, limit)
+
+
+def store_many(factory: sessionmaker[Session], items: list[Any], now: datetime, *,
+               capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES) -> list[StoreResult]:
+    """Store a poll's items like ``store_safely`` does one by one, but the JSON records in one transaction: one
+    lookup of their known articles and URLs, one insert of the new articles, one commit. Returns one result per
+    item, in order.
+
+    Why: one transaction per item (its lookups, insert, flush and commit) was most of storing's cost, and a
+    JSON source brings hundreds of records per poll. The guarantees of ``store_safely`` are kept: if anything in
+    the batch fails (the database refuses one record's values, a lost race on a unique key, a busy database), the
+    batch is rolled back and every record is stored again on its own by ``store_safely``, so one bad item loses
+    only itself; re-storing after a crash or restart finds the URLs stored and updates them (no duplicates); the
+    URL de-duplication and the metric samples are the same code. Pages (extraction, empty or unparsable bodies)
+    and validators are stored one by one, after the records."""
+    results: list[StoreResult | None] = [None] * len(items)
+    records: list[tuple[int, RecordItem, bool]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, RecordItem):
+            continue
+        try:
+            fixed, repaired = repair_item(item)
+        except Exception:  # store_safely reports it
+            continue
+        if repaired:
+            logger.info("%s: repaired invalid characters (lone surrogates, NUL, control characters) in %s",
+                        fixed.source_id, fixed.url)
+        records.append((i, fixed, repaired))
+    if len(records) > 1:
+        try:
+            outcomes = _store_records(factory, [r[1] for r in records], now, capture_max_bytes)
+        except Exception as exc:  # one record spoilt the batch: each on its own, so only that one fails
+            logger.warning("storing %d records in one transaction failed (%s); storing them one by one",
+                           len(records), _reason(exc))
+        else:
+            for (i, _item, repaired), (outcome, swept) in zip(records, outcomes, strict=True):
+                results[i] = StoreResult(outcome, repaired or swept)
+    for i, item in enumerate(items):
+        if results[i] is None:
+            results[i] = store_safely(factory, item, now, capture_max_bytes=capture_max_bytes)
+    return [r for r in results if r is not None]
+
+
+def _store_records(factory: sessionmaker[Session], records: list[RecordItem], now: datetime,
+                   capture_max_bytes: int) -> list[tuple[str, bool]]:
+    """The records' (outcome, swept) in one committed transaction; raises (rolled back) if any of them fails."""
+    keys = list(dict.fromkeys(url_hash(r.url) for r in records))
+    session = factory()
+    try:
+        with _WRITE_LOCK:
+            articles: dict[str, Article | None] = dict.fromkeys(keys)
+            seen: dict[str, SeenUrl | None] = dict.fromkeys(keys)
+            for start in range(0, len(keys), BATCH_LOOKUP_CHUNK):
+                chunk = keys[start:start + BATCH_LOOKUP_CHUNK]
+                articles.update((a.url_hash, a) for a in session.scalars(
+                    select(Article).where(Article.url_hash.in_(chunk))))
+                seen.update((u.url_hash, u) for u in session.scalars(
+                    select(SeenUrl).where(SeenUrl.url_hash.in_(chunk))))
+            batch = _Batch(articles, seen)
+            session.info[_BATCH] = batch
+            out = []
+            for record in records:
+                session.info[_SWEPT] = False
+                outcome = store_record(session, record, now, capture_max_bytes=capture_max_bytes)
+                out.append((outcome, bool(session.info.pop(_SWEPT, False))))
+            batch.flush(session)
+            session.commit()
+        return out
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(_BATCH, None)
+        session.close()
 
 
 def repair_item(item: Any) -> tuple[Any, bool]:
@@ -332,7 +428,13 @@ def store_record(session: Session, item: RecordItem, now: datetime, *,
     meta = dict(item.meta)
     if isinstance(meta.get("retweeted_text"), str):
         meta["retweeted_text"] = plain_text(meta["retweeted_text"])
-    article = session.scalar(select(Article).where(Article.url_hash == key))
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is not None and key in batch.articles:
+        article = batch.articles[key]
+        if key in batch.inserted:  # inserted earlier in this batch: write its first sample and capture first
+            batch.flush(session)
+    else:
+        article = session.scalar(select(Article).where(Article.url_hash == key))
     remember_url(session, item.url, item.source_id, now, status=200)
     if article is None:
         title = plain_text(item.title) if item.title else ""
@@ -357,10 +459,13 @@ def store_record(session: Session, item: RecordItem, now: datetime, *,
             stage=ArticleStage.fetched,
         )
         _add_article(session, article)
+        if batch is not None:  # one flush for the batch's new articles, then their samples and captures
+            batch.articles[key] = article
+            batch.inserted.add(key)
+            batch.pending.append((article, item, now, capture_max_bytes))
+            return NEW
         session.flush()  # its id; the sample and the capture are written by the commit (a new article has neither)
-        if item.metrics:
-            _add_sample(session, article.id, item.metrics, now, first=True)
-        _capture_record(session, article.id, item, now, capture_max_bytes, first=True)
+        _first_rows(session, article, item, now, capture_max_bytes)
         return NEW
     _capture_record(session, article.id, item, now, capture_max_bytes)
     changed = False
@@ -373,6 +478,13 @@ def store_record(session: Session, item: RecordItem, now: datetime, *,
         article.meta = merged
         changed = True
     return UPDATED if changed else UNCHANGED
+
+
+def _first_rows(session: Session, article: Article, item: RecordItem, now: datetime, capture_max_bytes: int) -> None:
+    """A just-inserted record's first metric sample and raw capture (written by the next flush or the commit)."""
+    if item.metrics:
+        _add_sample(session, article.id, item.metrics, now, first=True)
+    _capture_record(session, article.id, item, now, capture_max_bytes, first=True)
 
 
 def merge_meta(stored: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
@@ -401,10 +513,16 @@ def remember_url(session: Session, url: str, source_id: str, now: datetime, *, s
                  replace_validators: bool = False) -> SeenUrl:
     """Insert or update the ``SeenUrl`` row of ``url``."""
     key = url_hash(url)
-    row = session.scalar(select(SeenUrl).where(SeenUrl.url_hash == key))
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is not None and key in batch.seen:
+        row = batch.seen[key]
+    else:
+        row = session.scalar(select(SeenUrl).where(SeenUrl.url_hash == key))
     if row is None:
         row = SeenUrl(url_hash=key, url=normalise_url(url), source_id=source_id, first_seen_at=now)
         session.add(row)
+    if batch is not None:
+        batch.seen[key] = row
     row.last_fetched_at = now
     row.status_code = status
     if replace_validators or etag or last_modified:
