@@ -20,6 +20,8 @@ from __future__ import annotations
 import threading
 import time as monotonic_time
 from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -29,7 +31,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from itsdangerous import URLSafeSerializer
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select, text
 from sqlalchemy.orm import Session
 
 from api import charts, listings, present, queries, search, views
@@ -176,7 +178,8 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         chart_set = chart_cache(request.app).get(
             (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
             lambda: chart_svgs(session, f, org=org, sources=sources, tz=tz))
-        got = paginate(session, stmt, order=order, page=page, scope=scope, head=head, known_total=chart_set.total)
+        got = paginate(session, stmt, order=order, page=page, scope=scope, head=head, known_total=chart_set.total,
+                       head_context=head_plan(session, chart_set.total) if head is not None else None)
     except BadFilter as exc:
         context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
         context["error"] = str(exc)
@@ -194,6 +197,64 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         next_link=f.link(cursor=got.next_cursor) if got.next_cursor else "",
         reach=article_reach(session, [r.article.id for r in rows]), charts=chart_set.svgs)
     return render(request, "mentions.html", me, "mentions", context)
+
+
+# --- how PostgreSQL reads the head of the risk order ------------------------------------------------------------
+WALK_BUDGET = 20_000  # articles the walk may expect to read for one page (PAGE_SIZE + 1 matches)
+# the planner settings of a walk: index scans and nested loops only, in this process (no parallel workers)
+WALK_SETTINGS = {"enable_hashjoin": "off", "enable_mergejoin": "off", "enable_bitmapscan": "off",
+                 "enable_seqscan": "off", "max_parallel_workers_per_gather": "0"}
+_ARTICLE_ESTIMATE_S = 60.0
+_article_estimate: dict[str, tuple[float, float]] = {}  # database URL → (valid until, pg_class.reltuples)
+
+
+def head_plan(session: Session, matching: int) -> Callable[[], AbstractContextManager[Any]]:
+    """How the head of the risk order (``filtered(scored_only=True)``) is read for a filtered set of ``matching``
+    articles (the charts' exact total): a walk when one is short, else the planner's own choice.
+
+    The head walks ``ix_story_risks_score`` from the riskiest story and tests each of its articles against the
+    scope and the filters, one page at a time; it reads about ``(PAGE_SIZE + 1) × articles / matching`` articles,
+    so it is short whenever the filtered set is not a tiny share of the database. PostgreSQL cannot know that: it
+    estimates a phrase search (新华路: 6,610 rows estimated, 80,655 found over a million articles) and a channel +
+    tone + month far off, and then either hashes every match first (searching 新华路 among negative posts for a
+    sub-branch liaison: 3.9 s) or runs the walk in parallel workers, whose start-up was most of the page's time on
+    a busy machine (``docs/benchmarks.md``, large lists). When the walk is short by the charts' count, the head
+    runs with :data:`WALK_SETTINGS` (``walk_the_head``); the rows are the same either way — only the plan changes.
+    Elsewhere (SQLite, a set too small for a short walk) the planner decides as before."""
+    if session.get_bind().dialect.name != "postgresql" or matching <= 0:
+        return nullcontext
+    if (PAGE_SIZE + 1) * _articles_estimate(session) / matching >= WALK_BUDGET:
+        return nullcontext
+    return lambda: walk_the_head(session)
+
+
+def _articles_estimate(session: Session) -> float:
+    """The planner's own estimate of how many articles there are (``pg_class.reltuples``, kept up to date by
+    ANALYZE; 0 for a table never analysed, i.e. a new and small one), read at most once a minute per process: a
+    count would read the table."""
+    key = str(session.get_bind().url)
+    now = monotonic_time.monotonic()
+    hit = _article_estimate.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = float(session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")) or 0.0)
+    _article_estimate[key] = (now + _ARTICLE_ESTIMATE_S, max(value, 0.0))
+    return max(value, 0.0)
+
+
+@contextmanager
+def walk_the_head(session: Session) -> Iterator[None]:
+    """PostgreSQL's :data:`WALK_SETTINGS` for the statements run inside (``set_config(…, true)``: this transaction
+    only), then each setting back at its session value (``pg_settings.reset_val``, what ``RESET`` restores): the
+    rest of the request plans as usual. One statement each way."""
+    params = {f"v{i}": v for i, v in enumerate(WALK_SETTINGS.values())}
+    session.execute(text("SELECT " + ", ".join(f"set_config('{n}', :v{i}, true)"
+                                               for i, n in enumerate(WALK_SETTINGS))), params)
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ("
+                             + ", ".join(f"'{n}'" for n in WALK_SETTINGS) + ")"))
 
 
 def _choices(org: OrgChart, me: Principal, sources: dict[str, str]) -> dict[str, Any]:

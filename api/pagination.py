@@ -27,6 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -122,7 +123,8 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
              page: PageRequest, scope: str, count_cap: int | None = None,
              head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None,
              count: Select | None = None, known_total: int | None = None,
-             count_key: Hashable | None = None) -> Fetched[Any]:
+             count_key: Hashable | None = None,
+             head_context: Callable[[], AbstractContextManager[Any]] | None = None) -> Fetched[Any]:
     """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
 
     ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
@@ -139,6 +141,9 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     it (``listings.articles(count_only=True)``): joins that cannot change the number of rows still cost a join per
     row counted, and the database cannot always prove they are harmless and drop them.
 
+    ``head_context``: a context manager the head's statement runs in (the 舆情信息 page: planner settings that make
+    PostgreSQL walk the risk order, ``api.mentions.walk_the_head``); the whole statement never runs in it.
+
     ``known_total``: the caller already knows the total (the 舆情信息 page: its charts counted the set); no count.
 
     ``count_key`` (with ``count_cap``): a hashable naming this list exactly (route, filters and the caller's units).
@@ -151,7 +156,8 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     after = page.after(scope, len(order))
     rows = None
     if head is not None:
-        rows = _page_rows(session, head[0], head[1], after, page.limit)
+        with (head_context or nullcontext)():
+            rows = _page_rows(session, head[0], head[1], after, page.limit)
         if len(rows) <= page.limit:
             rows = None  # the head ran out on this page: the rest comes from the whole statement
     if rows is None:

@@ -1,0 +1,102 @@
+"""舆情信息's risk order read as a walk (``api.mentions.head_plan``): on PostgreSQL, when the charts' count says the
+walk is short, the head runs with nested loops and index scans only — and must give exactly the rows, order,
+cursors and totals the planner's own plan gives, for every user's scope, search and filter, across pages, ties,
+stories at risk 0 (the tail, which the walk never reads) and articles without a story."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from api import mentions
+from crawlers.search_index import index_pending
+
+ROW_RE = re.compile(r'<tr id="article-(\d+)">')
+NEXT_RE = re.compile(r'href="(/mentions\?[^"]*cursor=[^"]+)"')
+TOTAL_RE = re.compile(r"共 ([\d,]+\+?) 条")
+POSTGRES = pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+QUERIES = [{}, {"q": "挤兑"}, {"q": "新华路", "sentiment": "negative"}, {"channel": "social", "sentiment": "negative"},
+           {"q": "排队", "channel": "news"}]
+
+
+@pytest.fixture
+def corpus(make, session, clock):
+    """Stories with tied and distinct risks, a story whose newest risk is lower than its first, a story at risk 0,
+    articles without a story, in the liaison's units (新华路) and outside them (滨江), then indexed."""
+    now = clock.now()
+    texts = ["储户排队取现，有人说新华路网点要挤兑。", "新华路网点排队两小时，服务太差。", "滨江支行开展反诈宣传活动。",
+             "转发：新华路网点的情况已经核实，并非挤兑。"]
+    n = 0
+    for s, scores in enumerate([(60.0,), (60.0,), (90.0, 40.0), (0.0,), (75.0,), None]):
+        story = make.story(title=f"话题{s}") if scores is not None else None
+        for score in scores or ():
+            make.story_risk(story=story, score=score, level=None, at=now - timedelta(hours=3 - len(scores)))
+        for a in range(5):
+            n += 1
+            make.article(story=story, title=f"文章{s}-{a}", text=texts[(s + a) % len(texts)],
+                         unit_id="binjiang" if (s + a) % 3 == 0 else "xinhualu",
+                         label=["negative", "neutral", "negative"][a % 3], negative_prob=[0.9, 0.2, 0.9][a % 3],
+                         channel="social" if a % 2 else "news", at=now - timedelta(minutes=7 * a + s))
+    session.commit()
+    assert index_pending(session, clock=clock) == n
+
+
+def walk_pages(c, params: dict[str, str]) -> tuple[list[int], list[str]]:
+    """Every page of the list by its 下一页 links: the article ids in order and each page's total."""
+    ids, totals = [], []
+    r = c.get("/mentions", params=params)
+    for _ in range(50):
+        assert r.status_code == 200, r.text
+        ids += [int(i) for i in ROW_RE.findall(r.text)]
+        totals += TOTAL_RE.findall(r.text)
+        link = NEXT_RE.search(r.text)
+        if link is None:
+            return ids, totals
+        r = c.get(link.group(1).replace("&amp;", "&"))
+    raise AssertionError("the pages never ran out")
+
+
+@POSTGRES
+@pytest.mark.parametrize("login", ["wangmin", "zhoufang"])
+def test_the_walk_gives_the_planners_rows_and_totals(login_as, corpus, monkeypatch, login):
+    monkeypatch.setattr(mentions, "PAGE_SIZE", 3)  # several pages, and a head that runs out into the tail
+    walks = []
+    real = mentions.walk_the_head
+    monkeypatch.setattr(mentions, "walk_the_head", lambda session: (walks.append(1), real(session))[1])
+    c = login_as(login)
+    for params in QUERIES:
+        monkeypatch.setattr(mentions, "WALK_BUDGET", 0)  # never a walk: the planner's own plan
+        mentions._article_estimate.clear()
+        planned = walk_pages(c, params)
+        assert not walks
+        mentions.chart_cache(c.app).__init__()  # the charts (and their total) computed afresh for the walk
+        monkeypatch.setattr(mentions, "WALK_BUDGET", 10 ** 12)  # always a walk
+        walked = walk_pages(c, params)
+        assert walks, params
+        walks.clear()
+        assert walked == planned, params
+        assert planned[0], params  # each query finds something for this user
+    # the liaison's scope holds only its own units' articles; the branch-wide user sees the others too
+    everything, _ = walk_pages(c, {})
+    assert (len(everything) < 30) == (login == "zhoufang")
+
+
+@POSTGRES
+def test_walk_settings_hold_inside_only(session):
+    def setting(name: str) -> str:
+        return session.scalar(text(f"SELECT current_setting('{name}')"))
+
+    before = {n: setting(n) for n in mentions.WALK_SETTINGS}
+    with mentions.walk_the_head(session):
+        assert {n: setting(n) for n in mentions.WALK_SETTINGS} == mentions.WALK_SETTINGS
+    assert {n: setting(n) for n in mentions.WALK_SETTINGS} == before
+    assert before["enable_hashjoin"] == "on"
+
+
+def test_sqlite_plans_as_before(session):
+    assert mentions.head_plan(session, 10 ** 6) is not mentions.walk_the_head
+    with mentions.head_plan(session, 10 ** 6)():
+        pass  # a no-op context: SQLite has no planner settings to change
