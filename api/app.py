@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import auth, inbox, queries
+from api import admission, auth, inbox, queries
 from api.account import router as account_router
 from api.deps import LoginRequired, PasswordChangeRequired, SessionDep
 from api.login import router as login_router
@@ -113,7 +113,9 @@ def create_app(*, settings: Settings, session_factory: sessionmaker[Session], or
                               | dict(source_names or {}))
     app.state.templates = make_templates(settings.tz, app.state.source_names)
 
-    # Added last = outermost: proxy headers first, then the size cap, then headers on whatever answers.
+    # Added last = outermost: proxy headers first, then the size cap, then headers on whatever answers, then
+    # admission (at most the pool's connections' worth of requests inside at once; api.admission).
+    app.add_middleware(admission.AdmissionMiddleware, limit=admission.pool_limit(session_factory.kw.get("bind")))
     app.add_middleware(SecurityHeadersMiddleware)
     from api import complaints as complaint_routes  # 投诉: the API, the pages, and room for their attachments
 

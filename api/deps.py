@@ -11,10 +11,13 @@ in), so they keep working; revoke them with ``yuqing user revoke-token`` when a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
@@ -28,6 +31,7 @@ from yuqing.settings import Settings
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns; a larger id names nothing (422, never a database error)
 IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+TOKEN_CACHE_S = 2.0  # how long a checked bearer token is believed without reading the database again (TokenCache)
 
 
 class LoginRequired(Exception):
@@ -85,8 +89,9 @@ async def get_source_names(request: Request) -> dict[str, str]:
     return request.app.state.source_names
 
 
-def get_policy(request: Request) -> Policy | None:
-    """The incidents policy (levels and checklists), loaded on first use when the app was not given one."""
+async def get_policy(request: Request) -> Policy | None:
+    """The incidents policy (levels and checklists), loaded on first use when the app was not given one (a few
+    small files read once, on the event loop; every server process is given it at start-up)."""
     return request.app.state.policy_provider()
 
 
@@ -94,10 +99,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for the request, closed on the event loop as soon as the response is done.
 
     ``async`` on purpose: a plain generator's clean-up runs in a worker thread, and until that thread is free the
-    request keeps its connection (its transaction still open). With more concurrent requests than the pool has
-    connections, every worker thread could be waiting for a connection while the connections wait for a thread to
-    close them: all requests stalled until the pool's 30 s timeout (64 clients in ``python -m bench api-load``).
-    Creating a session does no I/O; closing it is one ROLLBACK round trip that returns the connection to the pool."""
+    request keeps its connection (its transaction still open) — one more thread hop per request. Creating a session
+    does no I/O; closing it is one ROLLBACK round trip that returns the connection to the pool."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
@@ -119,45 +122,92 @@ def read_session_cookie(request: Request) -> auth.SessionData | None:
     return signer.loads(request.cookies.get(auth.SESSION_COOKIE))
 
 
-def principal_for(user: User, org: OrgChart, *, csrf: str | None, via: str) -> Principal:
+def principal_for(user: User | users.TokenOwner, org: OrgChart, *, csrf: str | None, via: str) -> Principal:
     roles = tuple(str(r) for r in (user.roles or []))
     return Principal(user_id=user.id, login=user.login, name=user.name, roles=roles, unit_id=user.unit_id,
                      unit_ids=users.scope_unit_ids(org, unit_id=user.unit_id, roles=list(roles)),
                      csrf=csrf, via=via, must_change_password=bool(user.must_change_password))
 
 
-def release(session: Session) -> None:
-    """End the session's transaction and give its connection back to the pool, after the sign-in check.
-
-    Why: FastAPI runs the check and the route in two separate worker threads. A connection kept from one to the
-    other is held while the request waits for its next thread; under more concurrent requests than the pool holds,
-    every thread can end up waiting for a connection held by a request that is itself waiting for a thread — all
-    stall until the pool's timeout (seen with 64 clients in ``python -m bench api-load``). The COMMIT is one short
-    round trip; the route checks a connection out again."""
-    session.commit()
-
-
+# The sign-in check and the route run in two worker threads one after the other, on the request's one session: the
+# connection the check took stays with the request for the route (no second checkout, ping and COMMIT per request).
+# That cannot stall the server, because ``api.admission`` lets no more requests in at once than the pool has
+# connections: an admitted request always gets its connection and a thread.
 def _session_principal(request: Request, session: Session) -> Principal | None:
     data = read_session_cookie(request)
     if data is None or data.user_id is None:
         return None
     user = users.get_user(session, user_id=data.user_id)
-    release(session)
     if user is None or (user.session_epoch or 0) != data.epoch:
         return None  # logged out elsewhere or password changed: the cookie was revoked on the server
     return principal_for(user, request.app.state.org, csrf=data.csrf, via="session")
 
 
-def current_api_user(request: Request, session: SessionDep) -> Principal:
+class TokenCache:
+    """Bearer tokens this process checked in the last ``ttl_s`` seconds (by hash) → the caller they named.
+
+    Why: a token check was a worker-thread hop and a query on every API request, about a tenth of a short list's
+    CPU (docs/benchmarks.md, API throughput). The price, by design: a token revoked, or its user deactivated or
+    given other roles, by *another* process (the CLI, another ``yuqing api`` worker) keeps its old standing for at
+    most ``ttl_s`` more seconds in each API process that checked it just before; a change made through this process
+    (``api.users.credentials_changed``) empties the cache at once. ``tests/api/test_token_cache.py`` shows both.
+    Only tokens that passed are remembered, so guessing tokens still costs a query each."""
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_S, max_entries: int = 4096,
+                 now: Callable[[], float] = time.monotonic):
+        self.ttl_s, self.max_entries, self.now = ttl_s, max_entries, now
+        self._entries: dict[str, tuple[float, OrgChart, datetime, Principal]] = {}
+        self._generation = users.credentials_generation
+
+    def get(self, token_hash: str, org: OrgChart, now: datetime) -> Principal | None:
+        """The caller of a token checked less than ``ttl_s`` ago against this same org chart (a reloaded chart may
+        have moved units: the scope is worked out again) and not expired at ``now`` (the app's clock)."""
+        if self._generation != users.credentials_generation:  # revoked / deactivated / re-roled in this process
+            self._entries.clear()
+            self._generation = users.credentials_generation
+        found = self._entries.get(token_hash)
+        if found is None or found[0] <= self.now() or found[1] is not org or found[2] <= now:
+            return None
+        return found[3]
+
+    def put(self, token_hash: str, org: OrgChart, expires_at: datetime, principal: Principal) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # plenty for the integrations of one bank; a flood of tokens just misses
+        self._entries[token_hash] = (self.now() + self.ttl_s, org, expires_at, principal)
+
+
+def token_cache(request: Request) -> TokenCache:
+    cache = getattr(request.app.state, "token_cache", None)
+    if cache is None:
+        cache = request.app.state.token_cache = TokenCache()
+    return cache
+
+
+def _token_principal(request: Request, session: Session, token: str) -> tuple[Principal, datetime] | None:
+    owner = users.user_for_token(session, token=token, clock=request.app.state.clock)
+    if owner is None:
+        return None
+    if owner.token_use_noted:
+        session.commit()  # last_used_at moved (once a minute at most): kept even if the route fails
+    return principal_for(owner, request.app.state.org, csrf=None, via="token"), owner.token_expires_at
+
+
+async def current_api_user(request: Request, session: SessionDep) -> Principal:
+    """``async``: a token checked within the last ``TOKEN_CACHE_S`` seconds is answered on the event loop; the
+    database is read in a worker thread otherwise (and always for a session cookie)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        user = users.user_for_token(session, token=token.strip(), clock=request.app.state.clock)
-        if user is None:
-            raise _unauthorized("API 令牌无效或已停用")
-        release(session)  # last_used_at, if it moved
-        return principal_for(user, request.app.state.org, csrf=None, via="token")
-    principal = _session_principal(request, session)
+        cache, key, org = token_cache(request), auth.api_token_hash(token.strip()), request.app.state.org
+        principal = cache.get(key, org, request.app.state.clock.now())
+        if principal is None:
+            found = await anyio.to_thread.run_sync(_token_principal, request, session, token.strip())
+            if found is None:
+                raise _unauthorized("API 令牌无效或已停用")
+            principal, expires_at = found
+            cache.put(key, org, expires_at, principal)
+        return principal
+    principal = await anyio.to_thread.run_sync(_session_principal, request, session)
     if principal is None:
         raise _unauthorized("未登录：请提供 API 令牌（Authorization: Bearer …）")
     if request.method not in SAFE_METHODS:
@@ -190,7 +240,7 @@ PageUser = Annotated[Principal, Depends(current_page_user)]
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency admitting only API callers holding one of ``roles``."""
 
-    def check(principal: CurrentUser) -> Principal:
+    async def check(principal: CurrentUser) -> Principal:  # async: no I/O, so no worker-thread hop
         ensure_role(principal, *roles)
         return principal
 

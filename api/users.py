@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from api import audit, auth
@@ -23,6 +23,25 @@ from api.models import ApiToken, User
 from yuqing.clock import Clock
 from yuqing.org import ROLE_LABELS, OrgChart, Role
 from yuqing.text import repair_text
+
+# --- who may do what changed in this process: bearer tokens checked earlier are read again (api.deps.TokenCache) ---
+credentials_generation = 0
+
+
+def credentials_changed(session: Session) -> None:
+    """Note that a token was revoked or a user's standing (active, roles, unit) changed through ``session``: counted
+    now and again when the session commits, so a request that read the old row just before the commit does not
+    keep it (other processes see the change when their cache's few seconds are up)."""
+    global credentials_generation
+    credentials_generation += 1
+    session.info["credentials_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    global credentials_generation
+    if session.info.pop("credentials_changed", False):
+        credentials_generation += 1
 
 BRANCH_WIDE_ROLES = frozenset({Role.monitor, Role.commander, Role.leader, Role.admin, Role.legal})
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -58,6 +77,7 @@ def seed_users(session: Session, org: OrgChart, *, password: str, clock: Clock,
             session.add(user)
         else:
             user.person_id, user.name, user.roles, user.unit_id = person.id, person.name, roles, person.unit
+            credentials_changed(session)
         users.append(user)
     session.flush()
     sync_with_org(session, org, clock=clock)
@@ -87,6 +107,7 @@ def sync_with_org(session: Session, org: OrgChart, *, clock: Clock) -> SyncRepor
         roles = [r.value for r in person.roles]
         if (user.name, list(user.roles or []), user.unit_id) != (person.name, roles, person.unit):
             user.name, user.roles, user.unit_id = person.name, roles, person.unit
+            credentials_changed(session)
             report.updated.append(user.login)
     session.flush()
     return report
@@ -96,6 +117,7 @@ def deactivate(session: Session, *, user: User, reason: str, actor: str, clock: 
     """Stop a user from signing in: sessions signed out, every token revoked, audited."""
     now = clock.now()
     user.active = False
+    credentials_changed(session)
     user.deactivated_at, user.deactivated_reason = now, reason[:200]
     user.session_epoch = (user.session_epoch or 0) + 1
     for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
@@ -241,28 +263,56 @@ def revoke_api_token(session: Session, *, token_id: int, actor: str, clock: Cloc
         raise LookupError(f"令牌不存在（编号 {token_id}）")
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = clock.now(), actor[:64]
+        credentials_changed(session)
         audit.record(session, clock=clock, actor=actor, action="token.revoked", object_type="api_token",
                      object_id=row.id, detail=f"API 令牌「{row.name}」已吊销")
     session.flush()
     return row
 
 
-def user_for_token(session: Session, *, token: str, clock: Clock) -> User | None:
-    """The active user owning bearer ``token`` if it is neither revoked nor expired (and note its use), or None."""
+@dataclass(frozen=True)
+class TokenOwner:
+    """What a request needs of a bearer token's owner (the columns, not an ORM object: this runs on every API
+    request, and building a ``User`` and an ``ApiToken`` with their identity-map bookkeeping was a measurable share
+    of a short list's CPU — docs/benchmarks.md, API throughput)."""
+
+    id: int
+    login: str
+    name: str
+    roles: list[str]
+    unit_id: str
+    must_change_password: bool
+    token_use_noted: bool  # last_used_at was moved: the caller commits
+    token_expires_at: datetime  # when the token stops working
+
+
+def user_for_token(session: Session, *, token: str, clock: Clock) -> TokenOwner | None:
+    """The active user owning bearer ``token`` if it is neither revoked nor expired (and note its use), or None.
+
+    Read from the database on every call (no cache): a token revoked or a user deactivated stops working on the
+    very next request, in every API process."""
     if not token.startswith(auth.API_TOKEN_PREFIX):
         return None
-    # the token and its owner in one statement: this runs before every API request, so a second round trip
-    # (and a second ORM load) is a visible share of a short list's cost (docs/benchmarks.md, API throughput)
-    found = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                            .where(ApiToken.token_hash == auth.api_token_hash(token))).first()
+    # the token and its owner in one statement, plain columns
+    found = session.execute(
+        select(ApiToken.id, ApiToken.created_at, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at,
+               User.id, User.login, User.name, User.roles, User.unit_id, User.must_change_password, User.active)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == auth.api_token_hash(token))).first()
     now = clock.now()
-    if found is None or token_status(found[0], now) != "active":
+    if found is None:
         return None
-    row, user = found
-    user = user if user.active else None
-    if user is not None and (row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION):
-        row.last_used_at = now  # to the minute: a busy client must not turn every read into a write
-    return user
+    token_id, created_at, expires_at, revoked_at, last_used_at, uid, login, name, roles, unit_id, must, active = found
+    expires = expires_at or created_at + timedelta(days=DEFAULT_TOKEN_DAYS)
+    if revoked_at is not None or expires <= now:
+        return None
+    if not active:
+        return None
+    noted = last_used_at is None or now - last_used_at > TOKEN_USE_RESOLUTION
+    if noted:  # to the minute: a busy client must not turn every read into a write
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return TokenOwner(id=uid, login=login, name=name, roles=list(roles or []), unit_id=unit_id,
+                      must_change_password=bool(must), token_use_noted=noted, token_expires_at=expires)
 
 
 def scope_root(org: OrgChart, *, unit_id: str, roles: list[str]) -> str:
@@ -273,7 +323,26 @@ def scope_root(org: OrgChart, *, unit_id: str, roles: list[str]) -> str:
 
 
 def scope_unit_ids(org: OrgChart, *, unit_id: str, roles: list[str]) -> frozenset[str]:
-    """Every unit id a user may see: the scope root and everything under it (empty if the unit is unknown)."""
+    """Every unit id a user may see: the scope root and everything under it (empty if the unit is unknown).
+
+    Remembered per org chart object (the chart is never changed in place: a reload builds a new one), because
+    walking the tree costs a quadratic scan of the units on every request of a user at the head office."""
+    entry = _SCOPES.get(id(org))
+    if entry is None or entry[0] is not org:  # keeping the chart in the entry keeps its id from being reused
+        if len(_SCOPES) >= 8:
+            _SCOPES.clear()
+        entry = _SCOPES[id(org)] = (org, {})
+    key = (unit_id, tuple(sorted(roles)))
+    found = entry[1].get(key)
+    if found is None:
+        found = entry[1][key] = _scope_unit_ids(org, unit_id=unit_id, roles=roles)
+    return found
+
+
+_SCOPES: dict[int, tuple[OrgChart, dict[tuple[str, tuple[str, ...]], frozenset[str]]]] = {}
+
+
+def _scope_unit_ids(org: OrgChart, *, unit_id: str, roles: list[str]) -> frozenset[str]:
     try:
         root = scope_root(org, unit_id=unit_id, roles=roles)
     except KeyError:

@@ -3,29 +3,36 @@
 ``python -m bench api-load`` starts the real ``yuqing api --workers W`` (``bench.serve``) for W in ``--workers``
 (default 1 2 3) on PostgreSQL (the ``bench.bulk_load`` data set of ``--articles``, default 100,000) and on SQLite
 (``--sqlite-articles`` of those articles, default 20,000, copied into a migrated SQLite file with its FTS5
-index built by ``crawlers.search_index``), and drives it with C concurrent clients for C in ``--clients``
-(default 8 16 32 64), ``--seconds`` each (default 15), after a warm-up. Each client (httpx, async, its own
-connection) sends its next request as soon as the previous answer came (a closed loop), as the admin or the
-sub-branch liaison by turns, each with a bearer token, picking from a fixed mix of list and detail reads
-(:data:`MIX`). Reported per (database, workers, clients): requests/s, p50 / p95 / p99 ms, errors; and per
-(database, workers) the highest requests/s whose p99 stayed under 300 ms. The load generator runs on the same two
-cores as the server (one process, about a third of a core at 200 requests/s): a real client elsewhere would leave
-the server more. Results: ``bench/results/api_load.json`` and ``.md``. Nothing is asserted.
+index built by ``crawlers.search_index``); ``--db`` picks one of them. Per worker count, after a 3 s warm-up, it
+first measures the baseline — ``GET /healthz`` (one database round trip) with ``--baseline-clients`` clients — and
+then the mix with C concurrent clients for C in ``--clients`` (default 8 16 32 64), ``--seconds`` each (default
+15). Each client (:class:`RawClient`: one keep-alive HTTP/1.1 connection spoken by hand on asyncio streams, far
+cheaper than an httpx client) sends its next request as soon as the previous answer came (a closed loop), as the
+admin or the sub-branch liaison by turns, each with a bearer token, picking from a fixed mix of list and detail
+reads (:data:`MIX`). A 503 (the server's admission limit, ``api.admission``) counts as an error and the client
+waits the Retry-After second before its next request.
+
+Reported per row: requests/s, p50 / p95 / p99 ms, errors, the ratio to the baseline's requests/s, the server's CPU
+per request and share of a core (user + system time of the server's process group, from /proc), the load
+generator's own CPU per request and share of a core (it runs on the same cores: what it uses, the server does not
+get), and the load average before and after; per (database, workers) the highest requests/s of the mix whose p99
+stayed under 300 ms with no errors. Results: ``bench/results/api_load.json`` and ``.md`` (``--out``). Nothing is
+asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bench import bulk_load
 from bench.common import cpu_model, nearest_rank, say
@@ -113,44 +120,151 @@ def detail_ids(db_url: str) -> dict[str, list[int]]:
     return {"incident": incidents or [1], "story": stories or [1]}
 
 
+class RawClient:
+    """One keep-alive HTTP/1.1 connection spoken by hand on asyncio streams: a GET and its answer, nothing else.
+
+    Why not httpx: the load generator runs on the same two cores as the server, so every microsecond it spends is
+    taken from the server. This client writes a pre-built request and reads the status line, the headers and a
+    Content-Length or chunked body; its CPU per request is in every row of the results."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]):
+        self.host, self.port = host, port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items()).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head + b"\r\n")
+        try:
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise ConnectionError("server closed the connection")
+            status = int(status_line.split(b" ", 2)[1])
+            length, chunked, close = -1, False, False
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                    chunked = True
+                elif name == b"connection" and b"close" in value.lower():
+                    close = True
+            if chunked:
+                parts = []
+                while (size := int((await self.reader.readline()).split(b";")[0], 16)) > 0:
+                    parts.append(await self.reader.readexactly(size + 2))
+                await self.reader.readline()
+                body = b"".join(p[:-2] for p in parts)
+            elif length >= 0:
+                body = await self.reader.readexactly(length)
+            else:
+                body, close = await self.reader.read(), True
+        except BaseException:
+            await self.close()
+            raise
+        if close:
+            await self.close()
+        return status, body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 async def drive(base: str, tokens: list[str], ids: dict[str, list[int]], clients: int, seconds: float,
-                seed: int = 5) -> dict[str, Any]:
-    """``clients`` closed-loop clients for ``seconds``; latencies of the requests that finished in that window."""
-    paths = [p for w, p in MIX for _ in range(w)]
+                seed: int = 5, paths: list[str] | None = None) -> dict[str, Any]:
+    """``clients`` closed-loop clients for ``seconds``; latencies of the requests that finished in that window, and
+    the CPU this load generator used meanwhile (its share of the cores the server did not get).
+
+    ``paths``: request these (``/healthz`` for the baseline) instead of the mix."""
+    if paths is None:
+        paths = [p for w, p in MIX for _ in range(w)]
+    host, port = base.removeprefix("http://").split(":")
     times: list[float] = []
     errors: dict[str, int] = {}
+    retry_after = 0
     stop_at = time.perf_counter() + seconds
 
     async def client(n: int) -> None:
+        nonlocal retry_after
         rnd = random.Random(seed * 1000 + n)
-        headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
-        async with httpx.AsyncClient(base_url=base, timeout=30, headers=headers) as http:
+        http = RawClient(host, int(port), {"Authorization": f"Bearer {tokens[n % len(tokens)]}"})
+        try:
             while time.perf_counter() < stop_at:
                 path = rnd.choice(paths).format(incident=rnd.choice(ids["incident"]), story=rnd.choice(ids["story"]))
                 t0 = time.perf_counter()
                 try:
-                    r = await http.get(path)
-                    ok = r.status_code == 200
-                    key = str(r.status_code)
-                except httpx.HTTPError as exc:
-                    ok, key = False, type(exc).__name__
+                    code, _ = await asyncio.wait_for(http.get(path), timeout=30)
+                    ok, key = code == 200, str(code)
+                except (OSError, ConnectionError, ValueError, IndexError, TimeoutError,
+                        asyncio.IncompleteReadError) as exc:
+                    ok, key, code = False, type(exc).__name__, 0
                 if time.perf_counter() <= stop_at:
                     times.append((time.perf_counter() - t0) * 1000)
                     if not ok:
                         errors[key] = errors.get(key, 0) + 1
+                if code == 503:  # the server's admission limit turned it away: wait as told (Retry-After: 1)
+                    retry_after += 1
+                    await asyncio.sleep(1.0)
+        finally:
+            await http.close()
 
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(clients)))
-    elapsed = min(time.perf_counter() - t0, seconds)
+    cpu = time.process_time() - cpu0
+    wall = time.perf_counter() - t0
+    elapsed = min(wall, seconds)
     times.sort()
-    if not times:
-        return {"clients": clients, "requests": 0, "rps": 0.0, "errors": errors}
-    return {"clients": clients, "requests": len(times), "rps": round(len(times) / elapsed, 1),
-            "p50": round(nearest_rank(times, 50), 1), "p95": round(nearest_rank(times, 95), 1),
-            "p99": round(nearest_rank(times, 99), 1), "errors": errors}
+    row: dict[str, Any] = {"clients": clients, "requests": len(times), "rps": 0.0, "errors": errors,
+                           "client_cpu_share": round(cpu / wall, 2),
+                           "client_cpu_us_per_request": round(cpu / max(1, len(times)) * 1e6)}
+    if times:
+        row.update(rps=round(len(times) / elapsed, 1), p50=round(nearest_rank(times, 50), 1),
+                   p95=round(nearest_rank(times, 95), 1), p99=round(nearest_rank(times, 99), 1))
+    return row
 
 
-def run_db(label: str, db_url: str, *, workers: list[int], clients: list[int], seconds: float) -> list[dict]:
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group ``pgid`` (the server and its workers),
+    from /proc; 0.0 where /proc is not there."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the command: state ppid pgrp … utime(11) stime(12)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def measured(server: ApiServer, tokens: list[str], ids: dict[str, list[int]], clients: int, seconds: float,
+             paths: list[str] | None = None) -> dict[str, Any]:
+    """One row: ``drive`` plus the server's CPU per request and the load average before and after."""
+    assert server.proc is not None
+    load_before = round(os.getloadavg()[0], 1)
+    cpu0 = group_cpu_seconds(server.proc.pid)
+    row = asyncio.run(drive(server.base, tokens, ids, clients, seconds, paths=paths))
+    cpu = group_cpu_seconds(server.proc.pid) - cpu0
+    row.update(server_cpu_ms_per_request=round(cpu * 1000 / max(1, row["requests"]), 2),
+               server_cpu_share=round(cpu / seconds, 2), load_before=load_before,
+               load=round(os.getloadavg()[0], 1))
+    return row
+
+
+def run_db(label: str, db_url: str, *, workers: list[int], clients: list[int], seconds: float,
+           baseline_clients: int) -> list[dict]:
+    """Per worker count: the ``/healthz`` baseline, then the mix at each client count (ratio to the baseline)."""
     ids = detail_ids(db_url)
     out = []
     for w in workers:
@@ -158,11 +272,19 @@ def run_db(label: str, db_url: str, *, workers: list[int], clients: list[int], s
             creds = credentials(db_url, server.secret_key, LOGINS)
             tokens = [creds.tokens[login] for login in LOGINS]
             asyncio.run(drive(server.base, tokens, ids, 4, 3.0))  # warm-up: connections, caches, plans
+            say(f"  {label}: {w} worker(s), /healthz baseline, {baseline_clients} clients")
+            base = measured(server, tokens, ids, baseline_clients, seconds, paths=["/healthz"])
+            base.update(db=label, workers=w, kind="healthz")
+            say(f"    {base['rps']} req/s, p99 {base.get('p99')} ms, server {base['server_cpu_ms_per_request']} "
+                f"ms CPU/request, errors {base['errors']}")
+            out.append(base)
             for c in clients:
                 say(f"  {label}: {w} worker(s), {c} clients")
-                row = asyncio.run(drive(server.base, tokens, ids, c, seconds))
-                row.update(db=label, workers=w, load=round(os.getloadavg()[0], 1))
-                say(f"    {row['rps']} req/s, p99 {row.get('p99')} ms, errors {row['errors']}")
+                row = measured(server, tokens, ids, c, seconds)
+                row.update(db=label, workers=w, kind="mix",
+                           vs_healthz=round(row["rps"] / base["rps"], 2) if base["rps"] else None)
+                say(f"    {row['rps']} req/s, p99 {row.get('p99')} ms, server {row['server_cpu_ms_per_request']} ms "
+                    f"CPU/request, client {row['client_cpu_us_per_request']} µs, errors {row['errors']}")
                 out.append(row)
     return out
 
@@ -170,15 +292,21 @@ def run_db(label: str, db_url: str, *, workers: list[int], clients: list[int], s
 def markdown(result: dict[str, Any]) -> str:
     m = result["meta"]
     lines = [f"# API throughput ({m['date']})", "",
-             f"{m['cpu']}, load average {m['load_start']} → {m['load_end']}; PostgreSQL with {m['articles']:,} "
-             f"articles, SQLite with {m['sqlite_articles']:,}; {m['seconds']} s per row; closed-loop clients, "
-             "mix of list and detail reads with bearer tokens (admin and a sub-branch liaison).", "",
-             "| database | workers | clients | req/s | p50 ms | p95 ms | p99 ms | errors |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"{m['cpu']}, {m['cores']} cores, load average {m['load_start']} → {m['load_end']}; "
+             f"PostgreSQL with {m['articles']:,} articles, SQLite with {m['sqlite_articles']:,}; {m['seconds']} s per "
+             "row; closed-loop clients on raw keep-alive HTTP/1.1 connections, a mix of list and detail reads with "
+             "bearer tokens (admin and a sub-branch liaison); `healthz` rows are the baseline (`GET /healthz`, one "
+             "database round trip) measured in the same run.", "", f"Command: `{m['command']}`", "",
+             "| database | workers | what | clients | req/s | × healthz | p50 ms | p95 ms | p99 ms | errors "
+             "| server CPU ms/req | server cores | client µs/req | client cores | load before → after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['db']} | {r['workers']} | {r['clients']} | {r['rps']} | {r.get('p50')} | {r.get('p95')} "
-                     f"| {r.get('p99')} | {sum(r['errors'].values())} |")
-    lines += ["", f"Best requests/s with p99 < {P99_TARGET_MS:.0f} ms:", "",
+        lines.append(f"| {r['db']} | {r['workers']} | {r.get('kind', 'mix')} | {r['clients']} | {r['rps']} | "
+                     f"{r.get('vs_healthz') or '—'} | {r.get('p50')} | {r.get('p95')} | {r.get('p99')} | "
+                     f"{sum(r['errors'].values())} | {r.get('server_cpu_ms_per_request')} | "
+                     f"{r.get('server_cpu_share')} | {r.get('client_cpu_us_per_request')} | "
+                     f"{r.get('client_cpu_share')} | {r.get('load_before')} → {r.get('load')} |")
+    lines += ["", f"Best requests/s of the mix with p99 < {P99_TARGET_MS:.0f} ms and no errors:", "",
               "| database | workers | req/s | at clients | p99 ms |", "|---|---|---|---|---|"]
     for key, best in result["best"].items():
         db, w = key.split("/")
@@ -195,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--clients", type=int, nargs="+", default=[8, 16, 32, 64])
     p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--baseline-clients", type=int, default=16, help="clients for the /healthz baseline")
     p.add_argument("--out", type=Path, default=OUT_DIR / "api_load.json")
     args = p.parse_args(argv)
     load_start = round(os.getloadavg()[0], 1)
@@ -208,18 +337,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.db in ("sqlite", "both"):
             say(f"copying {args.sqlite_articles:,} articles into SQLite")
             sqlite_url = sqlite_copy(pg_url, Path(tmp) / "bench.db", args.sqlite_articles)
-            rows += run_db("SQLite", sqlite_url, workers=args.workers, clients=args.clients, seconds=args.seconds)
+            rows += run_db("SQLite", sqlite_url, workers=args.workers, clients=args.clients, seconds=args.seconds,
+                           baseline_clients=args.baseline_clients)
         if args.db in ("postgresql", "both"):
-            rows += run_db("PostgreSQL", pg_url, workers=args.workers, clients=args.clients, seconds=args.seconds)
+            rows += run_db("PostgreSQL", pg_url, workers=args.workers, clients=args.clients, seconds=args.seconds,
+                           baseline_clients=args.baseline_clients)
     best: dict[str, Any] = {}
     for r in rows:
+        if r.get("kind") != "mix":
+            continue
         key = f"{r['db']}/{r['workers']}"
         ok = r.get("p99") is not None and r["p99"] < P99_TARGET_MS and not r["errors"]
         if ok and (best.get(key) is None or r["rps"] > best[key]["rps"]):
             best[key] = r
         best.setdefault(key, None)
     result = {"rows": rows, "best": best, "meta": {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(), "articles": args.articles,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(), "cores": os.cpu_count(),
+        "command": "python -m bench api-load " + " ".join(sys.argv[1:] if argv is None else argv),
+        "articles": args.articles,
         "sqlite_articles": args.sqlite_articles, "seconds": args.seconds, "load_start": load_start,
         "load_end": round(os.getloadavg()[0], 1), "mix": MIX}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
