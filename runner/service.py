@@ -12,7 +12,7 @@ import signal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.loop import run_stage_loops
+from runner.loop import favour_the_dashboard, run_stage_loops
 from runner.runtime import Runtime, build_runtime
 from yuqing import config_store
 from yuqing.clock import Clock, SystemClock
@@ -37,6 +37,8 @@ async def run_service(settings: Settings) -> None:
     upgrade(engine)
     rt = build_runtime(settings, clock=clock, engine=engine)
     prepare_accounts(rt.session_factory, rt.org, clock=clock)
+    tuning = favour_the_dashboard(rt)  # the stage threads must not starve the dashboard's loop (issue 13)
+    log.info("process tuned for the dashboard", extra=tuning)
     app = create_app(settings=settings, session_factory=rt.session_factory, org=rt.org, clock=clock,
                      policy=rt.policy, sources=rt.sources)
     app.state.channel_breakers = RuntimeBreakers(rt)  # 通知渠道 shows the delivering stage's live breaker states

@@ -16,10 +16,12 @@ after a crash, neither repeats nor loses anything. Each returns a ``RoundReport`
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -68,7 +70,7 @@ class Stage:
                 database_answered(rt, self.name)
                 return report
 
-            return await asyncio.to_thread(watched) if offload else watched()
+            return await in_step_thread(watched) if offload else watched()
         step = self.run_async
         assert step is not None
 
@@ -244,6 +246,7 @@ class SideLoop:
         self.thread.start()
 
     def _run(self) -> None:
+        lower_priority()
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
@@ -253,6 +256,38 @@ class SideLoop:
             return await make()
 
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), self.loop))
+
+
+STEP_NICE = 0  # how much nicer the step threads run than the dashboard's (runner.loop.favour_the_dashboard sets it)
+_step_executor: ThreadPoolExecutor | None = None
+_step_executor_lock = threading.Lock()
+
+
+def lower_priority() -> None:
+    """Make the calling thread ``STEP_NICE`` nicer than it is. Linux schedules threads, and its nice value is per
+    thread (``setpriority`` on the thread's id); elsewhere the id is no process's, so nothing is done."""
+    import os
+    import sys
+
+    if not STEP_NICE or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + STEP_NICE))
+    except OSError:
+        log.warning("could not lower the priority of step thread %s", tid, exc_info=True)
+
+
+async def in_step_thread(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in the step threads' pool (``lower_priority`` applied to each as it starts), with the caller's
+    context variables. A pool of their own, not the loop's default one: the dashboard's own ``to_thread`` calls
+    (its live-update stream) keep the dashboard's priority."""
+    global _step_executor
+    with _step_executor_lock:
+        if _step_executor is None:
+            _step_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="step", initializer=lower_priority)
+    ctx = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(_step_executor, ctx.run, fn)
 
 
 _SIDE_LOOPS: dict[str, SideLoop] = {}
@@ -268,7 +303,7 @@ async def in_own_loop(make: Callable[[], Awaitable[T]], *, name: str) -> T:
 
 async def crawl(rt: Runtime) -> RoundReport:
     """Poll every source that is due."""
-    due = await asyncio.to_thread(due_now, rt)
+    due = await in_step_thread(lambda: due_now(rt))
     return await crawl_in_thread(rt, due)
 
 
