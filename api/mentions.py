@@ -215,7 +215,7 @@ def head_plan(session: Session, matching: int) -> Callable[[], AbstractContextMa
     The head walks ``ix_story_risks_score`` from the riskiest story and tests each of its articles against the
     scope and the filters, one page at a time; it reads about ``(PAGE_SIZE + 1) × articles / matching`` articles,
     so it is short whenever the filtered set is not a tiny share of the database. PostgreSQL cannot know that: it
-    estimates a phrase search (新华路: 6,610 rows estimated, 80,655 found over a million articles) and a channel +
+    estimates a phrase search (新华路: 6,632 rows estimated, 80,655 found over a million articles) and a channel +
     tone + month far off, and then either hashes every match first (searching 新华路 among negative posts for a
     sub-branch liaison: 3.9 s) or runs the walk in parallel workers, whose start-up was most of the page's time on
     a busy machine (``docs/benchmarks.md``, large lists). When the walk is short by the charts' count, the head
