@@ -211,7 +211,20 @@ def story_sizes(rnd: random.Random, articles: int) -> Iterator[int]:
 def load(url: str, *, articles: int, seed: int = 7, months: int = 6, force: bool = False,
          upgrade: bool = True) -> dict[str, object]:
     """Create, migrate and fill the database (see the module docstring); returns what was done and how long.
-    ``upgrade=False`` leaves the schema of a database already loaded as it is (to measure an older revision)."""
+    ``upgrade=False`` leaves the schema of a database already loaded as it is (to measure an older revision).
+
+    One load of a database at a time: two benchmarks started together on the same size (two sessions of this
+    shared machine did) each found it half-loaded, and each dropped it under the other. A session-level advisory
+    lock on the server's ``postgres`` database, named after the benchmark database, makes the second wait for the
+    first and then reuse what it loaded."""
+    u = make_url(url)
+    admin = pg_dsn(url).replace(f"dbname={u.database}", "dbname=postgres")
+    with psycopg.connect(admin, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"bench.bulk_load:{u.database}",))
+        return _load(url, articles=articles, seed=seed, months=months, force=force, upgrade=upgrade)
+
+
+def _load(url: str, *, articles: int, seed: int, months: int, force: bool, upgrade: bool) -> dict[str, object]:
     t0 = time.perf_counter()
     ensure_database(url)
     if upgrade:
