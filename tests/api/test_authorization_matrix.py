@@ -7,7 +7,11 @@ ship without its row. ``test_the_matrix_rules_hold_for_every_route`` checks the 
 that must hold everywhere (the JSON API never writes on the cookie alone, every dashboard page sends a user who
 must change the password to the password page, …); ``test_authorization_matrix`` sends every request and asserts
 the exact answer, that a refused write changed nothing while an accepted one did, and that no refusal shows the
-object. ``test_scope_and_id_range_slice_on_postgres`` runs the scope and id-range rows on PostgreSQL.
+object: every cell of the table (every route × target × caller) on SQLite, where each ``range`` cell sends one
+out-of-range id and the first cookie and first token caller of each ``range`` row every one of them
+(``range_ids``). ``test_scope_and_id_range_slice_on_postgres`` runs the scope and id-range rows on PostgreSQL:
+each such row's every answer past sign-in, for cookie and token callers, one caller per answer taken in turn so
+every role runs (``postgres_slice``).
 ``test_lists_show_exactly_the_callers_scope`` checks what every list and overview shows each caller, and
 ``test_every_dashboard_form_needs_its_csrf_token`` posts every dashboard form without its CSRF token, with a forged
 one and with another live session's, as a user whose role and scope would otherwise be allowed.
@@ -55,18 +59,22 @@ Deliberate today, encoded as they are (questionable; to be revisited separately,
 
 from __future__ import annotations
 
+import ast
+import asyncio
 import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import fastapi.routing
+import httpx
+import httpx._transports.asgi
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -889,6 +897,39 @@ def outcome(response: Any) -> str:
     return str(response.status_code)
 
 
+class AppClient:
+    """A synchronous client that hands each request straight to the app (httpx's ASGI transport) on one event
+    loop shared by all the callers' clients. Starlette's TestClient runs the app in a thread of its own and crosses
+    threads for every message of every request; the matrix sends some fifteen thousand, and this costs about a
+    third less CPU per request. The same app, cookies and redirect handling (none followed); the client address
+    is TestClient's, and an exception the app does not handle is raised here as it is there."""
+
+    def __init__(self, app: FastAPI, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        transport = httpx.ASGITransport(app=app, client=("testclient", 50000))
+        self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver", follow_redirects=False)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._client.cookies
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._client.headers
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self._loop.run_until_complete(self._client.request(method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.aclose())
+
+
 class World:
     """The app with its callers signed in once (one client per caller), and objects made for each request."""
 
@@ -902,7 +943,7 @@ class World:
         must_change = users[ROLE_CALLERS[MUST_CHANGE][0]]
         must_change.must_change_password = True
         session.commit()
-        self.clients: dict[str, TestClient] = {}
+        self.clients: dict[str, AppClient] = {}
         wangmin = users["wangmin"]
         expired = create_api_token(session, user=wangmin, name="MXTOK-expired", days=1,
                                    clock=FrozenClock(clock.now() - timedelta(days=1, seconds=1)))
@@ -912,8 +953,11 @@ class World:
         for key, (login, _, _) in ROLE_CALLERS.items():
             bearer[f"t:{key}"] = create_api_token(session, user=users[login], name="MXTOK-bearer", clock=clock)
         session.commit()
+        loop = asyncio.new_event_loop()
+        stack.callback(loop.close)  # after every client is closed (an ExitStack unwinds in reverse)
         for caller in CALLERS:
-            client = stack.enter_context(TestClient(app, follow_redirects=False))
+            client = AppClient(app, loop)
+            stack.callback(client.close)
             if caller.startswith("c:"):
                 self.sign_in(client, caller)
             elif bearer[caller] is not None:
@@ -925,7 +969,7 @@ class World:
     def login_of(caller: str) -> str | None:
         return ROLE_CALLERS[caller[2:]][0] if caller[:2] in ("c:", "t:") else None
 
-    def sign_in(self, client: TestClient, caller: str) -> None:
+    def sign_in(self, client: AppClient, caller: str) -> None:
         client.cookies.clear()
         login = self.login_of(caller)
         page = client.get("/login")
@@ -1042,6 +1086,14 @@ class World:
 
 # --- how each route is called ----------------------------------------------------------------------------------
 Prepare = Callable[[World, str, str], Call]  # (world, target, caller) -> the request
+
+
+def per_caller(prepare: Prepare) -> Prepare:
+    """Marks a recipe whose request depends on the caller (the caller's own message, token or login): it is prepared
+    for every caller. Any other recipe's request is the same for every caller, so ``run_matrix`` prepares it once
+    for all the callers a row refuses (``test_recipes_that_read_the_caller_are_marked`` keeps the marks right)."""
+    prepare.per_caller = True  # type: ignore[attr-defined]
+    return prepare
 
 
 def _id(target: str, make_one: Callable[[], int]) -> str:
@@ -1315,6 +1367,7 @@ def _api_issue_ack(w: World, target: str, caller: str) -> Call:
 
 def _notification(path: str, effect_kind: str) -> Prepare:
     """A fresh message of the caller ("mine"; anonymous callers: wangmin's) or of OTHER_LOGIN ("other")."""
+    @per_caller
     def prepare(w: World, target: str, caller: str) -> Call:
         owner = OTHER_LOGIN if target == "other" else (w.login_of(caller) or "wangmin")
         ident = _id(target, lambda: w.fresh_notification(owner))
@@ -1326,6 +1379,7 @@ def _notification(path: str, effect_kind: str) -> Prepare:
 
 def _ack_link(method: str) -> Prepare:
     """A one-click link for a fresh emailed message; "missing" is a well-formed but unsigned token."""
+    @per_caller
     def prepare(w: World, target: str, caller: str) -> Call:
         if target == "range":
             return Call("/ack/{range}", form={} if method == "POST" else None)
@@ -1340,16 +1394,19 @@ def _ack_link(method: str) -> Prepare:
     return prepare
 
 
+@per_caller
 def _token_id(w: World, target: str, caller: str) -> str:
     owner = w.login_of(caller) or "wangmin"
     return _id(target, lambda: w.fresh_token(owner if target == "mine" else OTHER_LOGIN))
 
 
+@per_caller
 def _api_revoke(w: World, target: str, caller: str) -> Call:
     token = _token_id(w, target, caller)
     return Call(f"/api/v1/tokens/{token}", effect=_effect("token", target, token))
 
 
+@per_caller
 def _page_revoke(w: World, target: str, caller: str) -> Call:
     token = _token_id(w, target, caller)
     return Call(f"/account/tokens/{token}/revoke", form={}, effect=_effect("token", target, token))
@@ -1377,6 +1434,7 @@ def _articles(w: World, target: str, caller: str) -> Call:
     return Call(f"/api/v1/articles?unit={TARGET_UNITS.get(target, 'no-such-unit')}")
 
 
+@per_caller
 def _login(w: World, target: str, caller: str) -> Call:
     return Call("/login", form={"login": w.login_of(caller) or "wangmin", "password": w.password, "next": "/"})
 
@@ -1800,8 +1858,11 @@ SIGNS_OUT = {("POST", "/logout")}  # the user's every session ends: the runner s
 
 
 @pytest.fixture
-def world(app, session, users, make, clock, password, csrf_of) -> Iterator[World]:
+def world(app, session, users, make, clock, password, csrf_of, monkeypatch) -> Iterator[World]:
     app.state.live.max_stream_seconds = 0  # GET /events ends after its first lines: each answer is read whole
+    # httpx's ASGI transport asks on every request whether trio is running by importing sniffio, which is not
+    # installed: a failed import searches sys.path each time. The matrix runs on asyncio only.
+    monkeypatch.setattr(httpx._transports.asgi, "is_running_trio", lambda: False)
     with ExitStack() as stack:
         yield World(app, session, users, make, clock, password, csrf_of, stack)
 
@@ -1864,24 +1925,51 @@ def effects_now(session: Session, effects: list[tuple[str, Any]]) -> dict[tuple[
     return done
 
 
+def range_ids(row: Row, callers: list[str]) -> dict[str, tuple[str, ...]]:
+    """The out-of-range ids each caller sends on a ``range`` row. Where the validator is reached (422) it answers
+    before any handler or role check runs, the same for every caller: so the first such caller of each kind
+    (cookie, token) sends every one of OUT_OF_RANGE_IDS and every other such caller one of them, in turn (each id is
+    still sent by several roles). A caller refused before the validator (401, 403, LGN, PWD) sends 2**31."""
+    ids: dict[str, tuple[str, ...]] = {}
+    first: set[str] = set()
+    validated = [c for c in callers if row.expected[c] == "422"]
+    for n, caller in enumerate(validated):
+        kind = caller[:2]
+        ids[caller] = OUT_OF_RANGE_IDS if kind not in first else (OUT_OF_RANGE_IDS[n % len(OUT_OF_RANGE_IDS)],)
+        first.add(kind)
+    return {c: ids.get(c, (str(2**31),)) for c in callers}
+
+
 def run_matrix(world: World, rows: list[Row], keep: Callable[[Row, str], bool] = lambda row, caller: True
                ) -> list[str]:
     """Send every (row, caller) request ``keep`` admits; return the differences from the table (empty when all
     is as written), and every refused request that changed something or an accepted one that did not.
 
     Reads run first, on the few objects they name (lists stay short and fast); then the objects every write
-    needs are made, all before the first write (factory incidents never come after one the service numbered)."""
+    needs are made, all before the first write (factory incidents never come after one the service numbered).
+    Every caller the table says is accepted gets an object of its own (its success must change it); the callers a
+    row refuses share one (the same request, unless the recipe is ``per_caller``), which must be unchanged after
+    all of them — any refused request that changed it is reported."""
     problems: list[str] = []
     effects: list[tuple[Row, str, str, tuple[str, Any]]] = []
     reads = [r for r in rows if r.method in ("GET", "HEAD")]
     for group in (reads, [r for r in rows if r not in reads]):
-        cells = [(row, caller, RECIPES[row.route](world, row.target, caller))
-                 for row in group for caller in CALLERS if keep(row, caller)]
+        cells: list[tuple[Row, str, Call, tuple[str, ...]]] = []
+        for row in group:
+            prepare = RECIPES[row.route]
+            callers = [caller for caller in CALLERS if keep(row, caller)]
+            bad_ids = range_ids(row, callers)
+            refused_call: Call | None = None
+            for caller in callers:
+                if row.expected[caller] in SUCCESS or getattr(prepare, "per_caller", False):
+                    call = prepare(world, row.target, caller)
+                else:
+                    refused_call = refused_call or prepare(world, row.target, caller)
+                    call = refused_call
+                cells.append((row, caller, call, bad_ids[caller]))
         world.session.commit()
-        for row, caller, call in cells:
-            # every out-of-range id where the validator is reached (422); one where the caller is refused before
-            bad_ids = OUT_OF_RANGE_IDS if row.expected[caller] == "422" else (str(2**31),)
-            urls = [call.url.replace("{range}", bad) for bad in bad_ids] if "{range}" in call.url else [call.url]
+        for row, caller, call, ids in cells:
+            urls = [call.url.replace("{range}", bad) for bad in ids] if "{range}" in call.url else [call.url]
             for url in urls:
                 response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect, call.files))
                 got, want = outcome(response), row.expected[caller]
@@ -1913,6 +2001,25 @@ def test_every_served_route_is_in_the_matrix(app):
     stale = sorted(listed - served)
     assert not stale, f"MATRIX lists routes the app no longer serves: {stale}"
     assert set(RECIPES) == served, "every route needs a recipe (how to call it) in RECIPES"
+
+
+def test_recipes_that_read_the_caller_are_marked():
+    """``run_matrix`` prepares one request for all the callers a row refuses unless the recipe is ``per_caller``:
+    every recipe (or helper) in this file that reads its caller argument must carry the mark."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    unmarked = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.Lambda)) or len(node.args.args) != 3:
+            continue
+        w, _target, caller = (a.arg for a in node.args.args)
+        if (w, caller) not in (("w", "caller"), ("w", "c")):
+            continue
+        if not any(isinstance(n, ast.Name) and n.id == caller for n in ast.walk(node)):
+            continue
+        marks = [d.id for d in getattr(node, "decorator_list", []) if isinstance(d, ast.Name)]
+        if "per_caller" not in marks:
+            unmarked.append(f"line {node.lineno}: {getattr(node, 'name', 'lambda')}")
+    assert not unmarked, f"recipes that read the caller without @per_caller: {unmarked}"
 
 
 def test_the_matrix_rules_hold_for_every_route(org: OrgChart):
@@ -2001,13 +2108,32 @@ def test_authorization_matrix(world):
     assert not problems, f"{len(problems)} answers differ from the matrix:\n" + "\n".join(problems)
 
 
+def postgres_slice(rows: list[Row]) -> set[tuple[str, str, str, str]]:
+    """The (method, path, target, caller) cells run on PostgreSQL: for each row, one caller per kind (cookie, token,
+    each anonymous one) and answer among the cells that get past sign-in (401, LGN and PWD look nothing up), the
+    caller taken in turn from row to row, so each row's every answer is seen and every role comes up."""
+    cells: set[tuple[str, str, str, str]] = set()
+    for n, row in enumerate(rows):
+        groups: dict[tuple[str, str], list[str]] = {}
+        for caller in CALLERS:
+            if row.expected[caller] not in ("401", "LGN", "PWD"):
+                kind = caller[:2] if caller[:2] in ("c:", "t:") else caller
+                groups.setdefault((kind, row.expected[caller]), []).append(caller)
+        cells |= {(row.method, row.path, row.target, group[n % len(group)]) for group in groups.values()}
+    return cells
+
+
 @pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_scope_and_id_range_slice_on_postgres(world):
-    """The scope checks (other units, other branch, other user's tokens) and the id range on PostgreSQL: every
-    cell of those rows that gets past sign-in (the ones refused before — 401, LGN, PWD — look nothing up)."""
+    """The scope checks (other units, other branch, other user's tokens) and the id range on PostgreSQL, where the
+    SQL differs from SQLite's: every row of those targets (SCOPE_TARGETS) with each answer it gives past sign-in,
+    for each kind of caller (``postgres_slice``: one caller per kind and answer, in turn, so every role comes up).
+    Every cell of the whole table runs on SQLite in ``test_authorization_matrix``."""
     rows = [row for row in MATRIX if row.target in SCOPE_TARGETS]
     assert {row.route for row in rows} >= {row.route for row in MATRIX if "{" in row.path}
-    problems = run_matrix(world, rows, keep=lambda row, caller: row.expected[caller] not in ("401", "LGN", "PWD"))
+    cells = postgres_slice(rows)
+    assert {c for *_, c in cells} >= {f"{kind}:{key}" for kind in "ct" for key in ROLE_CALLERS}, "a role never ran"
+    problems = run_matrix(world, rows, keep=lambda row, caller: (row.method, row.path, row.target, caller) in cells)
     assert not problems, f"{len(problems)} answers differ from the matrix:\n" + "\n".join(problems)
 
 
