@@ -218,13 +218,17 @@ def _listening(settings: Settings, host: str | None, port: int | None, allow_rem
 
 
 @app.command()
-def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False) -> None:
+def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt = False,
+        stage_process: Annotated[bool, typer.Option(
+            "--stage-process", help="run crawl, ingest, classify, score and incidents in a child process (its "
+            "own GIL, run nicer), keeping the dashboard, schedule and notify here; the "
+            "model is loaded there, not here")] = False) -> None:
     """Run every stage and the dashboard in one process, on the real clock, with the configured sources."""
     from runner.service import run_service
 
     settings = _listening(_settings(), host, port, allow_remote)
     try:
-        asyncio.run(run_service(settings))
+        asyncio.run(run_service(settings, stage_process=stage_process))
     except ConfigError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -229,6 +229,7 @@ def _stage_process_main(settings: Settings, names: list[str], nice: int, crawl_o
     ready.set()  # the runtime is built (the model loaded): the stages start now
 
     async def main() -> None:
+        favour_the_dashboard(rt, step_nice=0)  # the model's threads cut as in one process; the whole process is nice
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -323,3 +324,4 @@ class StageProcess:
         if process.is_alive():
             process.kill()
             await asyncio.to_thread(process.join, 5)
+        log.info("stage process stopped", extra={"pid": process.pid, "exitcode": process.exitcode})

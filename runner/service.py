@@ -12,7 +12,7 @@ import signal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.loop import favour_the_dashboard, run_stage_loops
+from runner.loop import HEAVY_STAGES, STAGES, StageLoops, StageProcess, favour_the_dashboard, run_stage_loops
 from runner.runtime import Runtime, build_runtime
 from yuqing import config_store
 from yuqing.clock import Clock, SystemClock
@@ -25,9 +25,11 @@ from yuqing.settings import Settings
 log = logging.getLogger("yuqing.service")
 
 
-async def run_service(settings: Settings) -> None:
+async def run_service(settings: Settings, *, stage_process: bool = False) -> None:
     """Migrate, then run the pipeline's stages (each on its own loop, ``runner.loop``) and the dashboard until
-    SIGINT/SIGTERM."""
+    SIGINT/SIGTERM. With ``stage_process`` (``yuqing run --stage-process``) the CPU-heavy stages (crawl, ingest,
+    classify, score, incidents) run in a child process of their own (``runner.loop.StageProcess``, started again
+    if it dies) and this process keeps the dashboard, the schedule and delivery."""
     from api.app import create_app
     from api.server import serve_api, stop_api
 
@@ -35,7 +37,12 @@ async def run_service(settings: Settings) -> None:
     clock = SystemClock()
     engine = engine_for(settings)
     upgrade(engine)
-    rt = build_runtime(settings, clock=clock, engine=engine)
+    classifier = None
+    if stage_process:  # classification runs in the child, which loads the model; this process never classifies
+        from sentiment.rules import RuleBasedClassifier
+
+        classifier = RuleBasedClassifier()
+    rt = build_runtime(settings, clock=clock, engine=engine, classifier=classifier)
     prepare_accounts(rt.session_factory, rt.org, clock=clock)
     tuning = favour_the_dashboard(rt)  # the stage threads must not starve the dashboard's loop (issue 13)
     log.info("process tuned for the dashboard", extra=tuning)
@@ -46,7 +53,12 @@ async def run_service(settings: Settings) -> None:
     server = await serve_api(app, settings.api_host, settings.api_port)
     announce_dashboard(settings)
     try:
-        await run_stage_loops(rt, stop)
+        if stage_process:
+            child = StageProcess(settings)
+            await asyncio.gather(child.supervise(stop), StageLoops(rt, stop).run(
+                [name for name in STAGES if name not in HEAVY_STAGES]))
+        else:
+            await run_stage_loops(rt, stop)
     finally:
         await stop_api(server)
         engine.dispose()
