@@ -246,15 +246,15 @@ def _articles_estimate(session: Session) -> float:
 def walk_the_head(session: Session) -> Iterator[None]:
     """PostgreSQL's :data:`WALK_SETTINGS` for the statements run inside (``set_config(…, true)``: this transaction
     only), then each setting back at its session value (``pg_settings.reset_val``, what ``RESET`` restores): the
-    rest of the request plans as usual. One statement each way."""
+    rest of the request plans as usual. One statement each way. When the head's statement fails nothing is set
+    back: the failed transaction is rolled back, its local settings with it (a statement in it would only fail
+    again and hide the first error)."""
     params = {f"v{i}": v for i, v in enumerate(WALK_SETTINGS.values())}
     session.execute(text("SELECT " + ", ".join(f"set_config('{n}', :v{i}, true)"
                                                for i, n in enumerate(WALK_SETTINGS))), params)
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ("
-                             + ", ".join(f"'{n}'" for n in WALK_SETTINGS) + ")"))
+    yield
+    session.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ("
+                         + ", ".join(f"'{n}'" for n in WALK_SETTINGS) + ")"))
 
 
 def _choices(org: OrgChart, me: Principal, sources: dict[str, str]) -> dict[str, Any]:
