@@ -1,9 +1,10 @@
 """Store what spiders fetched: extract pages, insert articles, update metrics, remember URLs and validators.
 
 This is where fetched bytes become ``Article`` rows at stage ``fetched`` (matching and everything after it happen
-in later stages, never here). Each item is one short transaction run in a worker thread, so extraction and the
-database never stall the event loop that also serves the API. ``Article.url_hash`` is unique, so a re-crawl after
-a crash, or the same article reached through two sources, never makes a duplicate.
+in later stages, never here). Each item (a batch of JSON records) is one short transaction run in a worker
+thread, so extraction and the database never stall the event loop that also serves the API.
+``Article.url_hash`` is unique, so a re-crawl after a crash, or the same article reached through two sources,
+never makes a duplicate.
 
 Items from JSON sources (posts, complaints) are re-read every poll: a known item gets its ``metrics`` (and
 changing fields such as a complaint's status) updated, and an ``ArticleMetricSample`` is appended whenever the
@@ -15,9 +16,11 @@ Crawled content is hostile, and one bad item must never lose the others nor hide
   ``yuqing.text`` before it is hashed or stored — a lone surrogate or a NUL in one post would otherwise make the
   database refuse the row (PostgreSQL refuses NUL in ``text``; no driver can encode a lone surrogate) — and
   values are cut to their column sizes and counters to the integer range;
-* each item is its own transaction, and whatever still goes wrong with it (the database refuses it, extraction
-  raises, the page body is empty) is caught: the item's outcome is ``failed`` or ``unparsable``, an admin-readable
-  Chinese message is appended to the ``yuqing/item_errors`` stat, and the crawl goes on with the next item.
+* each item is its own transaction — JSON records are stored a batch at a time (``store_many``), and a batch that
+  fails is rolled back and stored again one item per transaction — and whatever still goes wrong with an item
+  (the database refuses it, extraction raises, the page body is empty) is caught: the item's outcome is
+  ``failed`` or ``unparsable``, an admin-readable Chinese message is appended to the ``yuqing/item_errors``
+  stat, and the crawl goes on with the next item.
 
 Stats written here (read by ``crawlers.health``, which counts ``failed``, ``unparsable`` and ``empty`` against the
 source): ``yuqing/items/<outcome>``, ``yuqing/items/repaired`` (items whose text had to be repaired) and
@@ -82,6 +85,7 @@ _WRITE_LOCK = threading.Lock()  # one writer per process: SQLite has one, and it
 _TRUNCATED = re.compile(r"(\.\.\.|…)\s*$")
 _SWEPT = "yuqing_swept"  # session.info flag: the sweep repaired a new article's fields
 _BATCH = "yuqing_store_batch"  # session.info: the _Batch of store_many (looked-up rows, new articles to finish)
+RECORD_BATCH = 200  # JSON records the item pipeline gathers before storing them in one transaction
 BATCH_LOOKUP_CHUNK = 500  # url hashes per IN (...) lookup (SQLite allows 32,766 parameters, PostgreSQL 65,535)
 
 
@@ -99,23 +103,49 @@ class UnparsablePage(Exception):
 
 
 class StorePipeline:
-    """Scrapy item pipeline; needs ``session_factory`` and ``clock`` attributes on the spider."""
+    """Scrapy item pipeline; needs ``session_factory`` and ``clock`` attributes on the spider.
+
+    JSON records (a post list, a complaint board, a hot list: hundreds per poll) are gathered and stored
+    ``RECORD_BATCH`` at a time with ``store_many`` — one transaction per batch instead of one per record — and
+    whatever is gathered when the poll ends is stored before the spider closes (before its stats are read for the
+    source's health). A page or validator item first stores the records gathered before it, so a poll's items are
+    stored in the order they came. A crawl killed mid-poll loses the gathered records of that poll only until the
+    next poll, which brings them again (storing is idempotent)."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.capture_max_bytes = crawler.settings.getint(CAPTURE_MAX_BYTES_SETTING, 0) or configured_capture_limit()
+        self._records: list[RecordItem] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
     async def process_item(self, item: Any) -> Any:
+        if isinstance(item, RecordItem):
+            self._records.append(item)
+            if len(self._records) >= RECORD_BATCH:
+                await self._store_records()
+            return item
+        await self._store_records()
         spider = self.crawler.spider
-        factory = spider.session_factory
-        now = spider.clock.now()
-        result = await asyncio.to_thread(store_safely, factory, item, now, capture_max_bytes=self.capture_max_bytes)
+        result = await asyncio.to_thread(store_safely, spider.session_factory, item, spider.clock.now(),
+                                         capture_max_bytes=self.capture_max_bytes)
         record_result(self.crawler.stats, result)
         return item
+
+    async def close_spider(self) -> None:
+        await self._store_records()
+
+    async def _store_records(self) -> None:
+        records, self._records = self._records, []
+        if not records:
+            return
+        spider = self.crawler.spider
+        results = await asyncio.to_thread(store_many, spider.session_factory, records, spider.clock.now(),
+                                          capture_max_bytes=self.capture_max_bytes)
+        for result in results:
+            record_result(self.crawler.stats, result)
 
 
 def configured_capture_limit() -> int:
