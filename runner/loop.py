@@ -61,7 +61,7 @@ def favour_the_dashboard(rt: Runtime, *, switch_interval: float | None = None,
 
     Why: the steps run in worker threads, but a Python-heavy one (matching, clustering, the ORM, Scrapy's parsing)
     holds the GIL for up to ``sys.getswitchinterval()`` each time the loop thread asks for it, and a request
-    needs the GIL a dozen times (the socket read, the hop to Starlette's thread pool for a sync route, each
+    needs the GIL many times (the socket read, the hop to Starlette's thread pool for a sync route, each
     database call, the hop back, the write). A shorter interval bounds each wait. The step threads and the crawl's
     and delivery's loops run ``step_nice`` nicer (Linux), so when the CPU is short the operating system runs the
     dashboard's thread first. The model's inference threads are cut so inference leaves a core to the server.
