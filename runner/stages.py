@@ -285,7 +285,10 @@ async def in_step_thread(fn: Callable[[], T]) -> T:
     global _step_executor
     with _step_executor_lock:
         if _step_executor is None:
-            _step_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="step", initializer=lower_priority)
+            import os
+
+            size = max(8, min(32, (os.cpu_count() or 1) + 4))  # asyncio's default pool's size, at least one per stage
+            _step_executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="step", initializer=lower_priority)
     ctx = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(_step_executor, ctx.run, fn)
 
