@@ -21,7 +21,7 @@ import threading
 import time as monotonic_time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -179,7 +179,7 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
             (tuple(sorted((k, v) for k, v in f.raw.items() if k != "sort")), tuple(sorted(f.unit_ids))),
             lambda: chart_svgs(session, f, org=org, sources=sources, tz=tz))
         got = paginate(session, stmt, order=order, page=page, scope=scope, head=head, known_total=chart_set.total,
-                       head_context=head_plan(session, chart_set.total) if head is not None else None)
+                       walk=head_walk(session, head, chart_set.total) if head is not None else None)
     except BadFilter as exc:
         context["filters"] = Filters(raw={k: v for k in FIELDS if (v := (request.query_params.get(k) or "")[:100])})
         context["error"] = str(exc)
@@ -201,45 +201,61 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
 
 # --- how PostgreSQL reads the head of the risk order ------------------------------------------------------------
 WALK_BUDGET = 20_000  # articles the walk may expect to read for one page (PAGE_SIZE + 1 matches)
+WALK_RISK_ROWS = 2_000  # the walk reads the stories of at most this many of the highest risk rows
 # the planner settings of a walk: index scans and nested loops only, in this process (no parallel workers)
 WALK_SETTINGS = {"enable_hashjoin": "off", "enable_mergejoin": "off", "enable_bitmapscan": "off",
                  "enable_seqscan": "off", "max_parallel_workers_per_gather": "0"}
-_ARTICLE_ESTIMATE_S = 60.0
-_article_estimate: dict[str, tuple[float, float]] = {}  # database URL → (valid until, pg_class.reltuples)
+_ESTIMATE_S = 60.0
+_estimates: dict[tuple[str, str], tuple[float, float | None]] = {}  # (database URL, what) → (valid until, value)
 
 
-def head_plan(session: Session, matching: int) -> Callable[[], AbstractContextManager[Any]]:
-    """How the head of the risk order (``filtered(scored_only=True)``) is read for a filtered set of ``matching``
-    articles (the charts' exact total): a walk when one is short, else the planner's own choice.
+def head_walk(session: Session, head: tuple[Select, Order], matching: int
+              ) -> tuple[Select, Order, Callable[[], AbstractContextManager[Any]]] | None:
+    """The head of the risk order (``filtered(scored_only=True)``) cut to the riskiest stories and read as a walk,
+    for :func:`api.pagination.paginate` to ask first — or None (SQLite; a filtered set of ``matching`` articles,
+    the charts' exact total, too small for a short walk), and the head is read as the planner likes.
 
     The head walks ``ix_story_risks_score`` from the riskiest story and tests each of its articles against the
-    scope and the filters, one page at a time; it reads about ``(PAGE_SIZE + 1) × articles / matching`` articles,
-    so it is short whenever the filtered set is not a tiny share of the database. PostgreSQL cannot know that: it
-    estimates a phrase search (新华路: 6,632 rows estimated, 80,655 found over a million articles) and a channel +
-    tone + month far off, and then either hashes every match first (searching 新华路 among negative posts for a
-    sub-branch liaison: 3.9 s) or runs the walk in parallel workers, whose start-up was most of the page's time on
-    a busy machine (``docs/benchmarks.md``, large lists). When the walk is short by the charts' count, the head
-    runs with :data:`WALK_SETTINGS` (``walk_the_head``); the rows are the same either way — only the plan changes.
-    Elsewhere (SQLite, a set too small for a short walk) the planner decides as before."""
+    scope and the filters, one page at a time; for matches spread evenly it reads about ``(PAGE_SIZE + 1) ×
+    articles / matching`` articles. PostgreSQL cannot know that: it estimates a phrase search (新华路: 6,632 rows
+    estimated, 80,655 found over a million articles) and a channel + tone + month far off, and then either hashes
+    every match first (searching 新华路 among negative posts for a sub-branch liaison: 3.9 s) or runs the walk in
+    parallel workers, whose start-up was most of the page's time on a busy machine (``docs/benchmarks.md``, large
+    lists). So when the walk should be short by the charts' count, it runs with :data:`WALK_SETTINGS`
+    (``walk_the_head``) — but only over the stories whose current score is at least the score of the
+    :data:`WALK_RISK_ROWS`-th highest risk row: matches are not spread evenly (searching two words that name a
+    few quiet stories, 3,900 matches, walked 2.5 s for a page), and the cut bounds what a walk can read. Every
+    article of a story at or above the cut sorts before every article below it, so a full page of the cut head is
+    exactly the head's first page; when the cut head cannot fill the page, ``paginate`` asks the head itself,
+    planned as usual."""
     if session.get_bind().dialect.name != "postgresql" or matching <= 0:
-        return nullcontext
-    if (PAGE_SIZE + 1) * _articles_estimate(session) / matching >= WALK_BUDGET:
-        return nullcontext
-    return lambda: walk_the_head(session)
+        return None
+    if (PAGE_SIZE + 1) * (_estimate(session, "articles") or 0.0) / matching >= WALK_BUDGET:
+        return None
+    cut = _estimate(session, "cut")
+    stmt = head[0] if cut is None else head[0].where(listings.CurrentRisk.score >= cut)
+    return stmt, head[1], lambda: walk_the_head(session)
 
 
-def _articles_estimate(session: Session) -> float:
-    """The planner's own estimate of how many articles there are (``pg_class.reltuples``, kept up to date by
-    ANALYZE; 0 for a table never analysed, i.e. a new and small one), read at most once a minute per process: a
-    count would read the table."""
-    key = str(session.get_bind().url)
+def _estimate(session: Session, what: str) -> float | None:
+    """Read at most once a minute per process (neither needs to be exact: they choose a plan, not the rows):
+    ``articles``, the planner's own count of articles (``pg_class.reltuples``, kept by ANALYZE; 0 for a table
+    never analysed, i.e. a new and small one); ``cut``, the score of the :data:`WALK_RISK_ROWS`-th highest risk
+    row (a short walk down ``ix_story_risks_score``; None when there are fewer rows, and the walk is short
+    anyway)."""
+    key = (str(session.get_bind().url), what)
     now = monotonic_time.monotonic()
-    hit = _article_estimate.get(key)
+    hit = _estimates.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    value = float(session.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")) or 0.0)
-    _article_estimate[key] = (now + _ARTICLE_ESTIMATE_S, max(value, 0.0))
-    return max(value, 0.0)
+    if what == "articles":
+        value: float | None = max(float(session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'articles'::regclass")) or 0.0), 0.0)
+    else:
+        value = session.scalar(text("SELECT score FROM story_risks ORDER BY score DESC OFFSET :k LIMIT 1"),
+                               {"k": WALK_RISK_ROWS - 1})
+    _estimates[key] = (now + _ESTIMATE_S, value)
+    return value
 
 
 @contextmanager

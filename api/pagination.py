@@ -124,7 +124,8 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
              head: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]]] | None = None,
              count: Select | None = None, known_total: int | None = None,
              count_key: Hashable | None = None,
-             head_context: Callable[[], AbstractContextManager[Any]] | None = None) -> Fetched[Any]:
+             walk: tuple[Select, Sequence[tuple[ColumnElement[Any], bool]],
+                         Callable[[], AbstractContextManager[Any]]] | None = None) -> Fetched[Any]:
     """One page of ``stmt`` (a select without ORDER BY or LIMIT) in ``order``.
 
     ``order`` is ``(expression, descending)`` pairs, the last a unique id, none ever NULL. Rows come back as the
@@ -141,8 +142,10 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     it (``listings.articles(count_only=True)``): joins that cannot change the number of rows still cost a join per
     row counted, and the database cannot always prove they are harmless and drop them.
 
-    ``head_context``: a context manager the head's statement runs in (the 舆情信息 page: planner settings that make
-    PostgreSQL walk the risk order, ``api.mentions.walk_the_head``); the whole statement never runs in it.
+    ``walk``: an optional ``(statement, order, context)`` asked before ``head``, inside ``context()``, whose rows
+    are exactly the first rows of ``head`` whenever it has a full page (the 舆情信息 page: the head cut at a risk
+    score, read with planner settings that make PostgreSQL walk it, ``api.mentions.head_walk``). When it has not,
+    ``head`` and then ``stmt`` are asked as usual, outside the context.
 
     ``known_total``: the caller already knows the total (the 舆情信息 page: its charts counted the set); no count.
 
@@ -155,11 +158,15 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
     width = len(stmt.column_descriptions)  # one per entity or column asked for (not per table column)
     after = page.after(scope, len(order))
     rows = None
+    heads = [walk] if walk is not None else []
     if head is not None:
-        with (head_context or nullcontext)():
-            rows = _page_rows(session, head[0], head[1], after, page.limit)
-        if len(rows) <= page.limit:
-            rows = None  # the head ran out on this page: the rest comes from the whole statement
+        heads.append((head[0], head[1], nullcontext))
+    for head_stmt, head_order, context in heads:
+        with context():
+            rows = _page_rows(session, head_stmt, head_order, after, page.limit)
+        if len(rows) > page.limit:
+            break
+        rows = None  # this head ran out on this page: the next one (at last the whole statement) answers
     if rows is None:
         rows = _page_rows(session, stmt, order, after, page.limit)
     more = len(rows) > page.limit

@@ -1,7 +1,8 @@
-"""舆情信息's risk order read as a walk (``api.mentions.head_plan``): on PostgreSQL, when the charts' count says the
-walk is short, the head runs with nested loops and index scans only — and must give exactly the rows, order,
-cursors and totals the planner's own plan gives, for every user's scope, search and filter, across pages, ties,
-stories at risk 0 (the tail, which the walk never reads) and articles without a story."""
+"""舆情信息's risk order read as a walk (``api.mentions.head_walk``): on PostgreSQL, when the charts' count says the
+walk is short, the head cut at a risk score runs with nested loops and index scans only — and must give exactly the
+rows, order, cursors and totals the planner's own plan gives, for every user's scope, search and filter, across
+pages, ties, the cut (a page the cut head fills, a page it cannot), stories at risk 0 (the tail, which the walk
+never reads) and articles without a story."""
 
 from __future__ import annotations
 
@@ -61,15 +62,17 @@ def walk_pages(c, params: dict[str, str]) -> tuple[list[int], list[str]]:
 
 @POSTGRES
 @pytest.mark.parametrize("login", ["wangmin", "zhoufang"])
-def test_the_walk_gives_the_planners_rows_and_totals(login_as, corpus, monkeypatch, login):
+@pytest.mark.parametrize("risk_rows", [1, 3, 100])  # the cut at 90, at 60 (a tie), above every row (no cut)
+def test_the_walk_gives_the_planners_rows_and_totals(login_as, corpus, monkeypatch, login, risk_rows):
     monkeypatch.setattr(mentions, "PAGE_SIZE", 3)  # several pages, and a head that runs out into the tail
+    monkeypatch.setattr(mentions, "WALK_RISK_ROWS", risk_rows)
     walks = []
     real = mentions.walk_the_head
     monkeypatch.setattr(mentions, "walk_the_head", lambda session: (walks.append(1), real(session))[1])
     c = login_as(login)
     for params in QUERIES:
         monkeypatch.setattr(mentions, "WALK_BUDGET", 0)  # never a walk: the planner's own plan
-        mentions._article_estimate.clear()
+        mentions._estimates.clear()
         planned = walk_pages(c, params)
         assert not walks
         mentions.chart_cache(c.app).__init__()  # the charts (and their total) computed afresh for the walk
@@ -97,6 +100,20 @@ def test_walk_settings_hold_inside_only(session):
 
 
 def test_sqlite_plans_as_before(session):
-    assert mentions.head_plan(session, 10 ** 6) is not mentions.walk_the_head
-    with mentions.head_plan(session, 10 ** 6)():
-        pass  # a no-op context: SQLite has no planner settings to change
+    from sqlalchemy import select
+
+    from crawlers.models import Article
+
+    assert mentions.head_walk(session, (select(Article), []), 10 ** 6) is None
+
+
+@POSTGRES
+def test_the_cut_is_the_score_of_the_nth_highest_risk_row(session, make, clock, monkeypatch):
+    now = clock.now()
+    for score in (10.0, 80.0, 50.0, 50.0, 30.0):
+        make.story_risk(story=make.story(), score=score, level=None, at=now)
+    session.commit()
+    for n, cut in ((1, 80.0), (2, 50.0), (3, 50.0), (4, 30.0), (5, 10.0), (6, None)):
+        monkeypatch.setattr(mentions, "WALK_RISK_ROWS", n)
+        mentions._estimates.clear()
+        assert mentions._estimate(session, "cut") == cut, n
