@@ -11,9 +11,11 @@ from api import actions, listings, queries, views
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep
 from api.idempotency import IdempotencyKey, once
 from api.pagination import Page, PageDep, paginate
+from api.routing import OneHopRoute
 from api.schemas import ERROR_RESPONSES, AlertRead, DismissRequest, IncidentRead
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES,
+                   route_class=OneHopRoute)
 
 AlertId = IdPath
 

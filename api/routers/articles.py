@@ -12,10 +12,12 @@ from api import listings, present, queries, views
 from api.deps import CurrentUser, OrgDep, SessionDep, ensure_unit
 from api.pagination import TOTAL_CAP, Page, PageDep, paginate
 from api.routers.audit import IdQuery, as_utc
+from api.routing import OneHopRoute
 from api.schemas import ERROR_RESPONSES, MentionListRead, MentionRead
 from yuqing.org import OrgChart
 
-router = APIRouter(prefix="/api/v1", tags=["articles"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["articles"], responses=ERROR_RESPONSES,
+                   route_class=OneHopRoute)
 
 UnitQuery = Annotated[str | None, Query(max_length=64, description="单位 id，含其下属单位")]
 SinceQuery = Annotated[datetime | None, Query(description="起（含），ISO 8601；无时区按 UTC")]

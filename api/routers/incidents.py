@@ -13,6 +13,7 @@ from api import actions, listings, queries, views
 from api.deps import ClockDep, CurrentUser, IdPath, OrgDep, PolicyDep, SessionDep, ensure_unit
 from api.idempotency import IdempotencyKey, once
 from api.pagination import Page, PageDep, paginate, paginate_list
+from api.routing import OneHopRoute
 from api.schemas import (
     ERROR_RESPONSES,
     CloseRequest,
@@ -34,7 +35,8 @@ from incidents.policy import Policy
 from yuqing.clock import Clock
 from yuqing.org import OrgChart
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], responses=ERROR_RESPONSES,
+                   route_class=OneHopRoute)
 
 LevelParam = Literal["I", "II", "III", "IV"]
 StatusParam = Literal["active", "ended", "open", "acknowledged", "responding", "monitoring", "closed", "reviewed",

@@ -9,9 +9,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from api import listings, queries, views
 from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_unit
 from api.pagination import Page, PageDep, paginate
+from api.routing import OneHopRoute
 from api.schemas import ERROR_RESPONSES, StoryListRead, StoryRead
 
-router = APIRouter(prefix="/api/v1/stories", tags=["stories"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/stories", tags=["stories"], responses=ERROR_RESPONSES,
+                   route_class=OneHopRoute)
 
 
 @router.get("", response_model=Page[StoryListRead], summary="事件话题（同一报道合并；默认最近活跃在前）")
