@@ -282,6 +282,7 @@ def _process_one(session: Session, article_id: int, *, matcher: Matcher, index: 
         _sync_mentions(session, article, None)
         return _Outcome(relevant=False)
 
+    check_turn(session, article)  # before any write or the lock when an earlier article is plainly still waiting
     _sync_mentions(session, article, result)
     story_unit = result.primary_unit_id if result.primary_unit_id != matcher.root_unit_id else None
     grams = sorted(topic_grams(result.topic)) if story_unit else []

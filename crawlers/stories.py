@@ -791,7 +791,7 @@ def article_time(article: Article) -> datetime:
 # How long an ingest worker waits for an earlier article another worker holds before giving up its batch (the next
 # batch starts from the earliest waiting article again), and how often it looks meanwhile.
 TURN_WAIT = 30.0
-TURN_POLL = 0.02
+TURN_POLL = 0.05
 
 
 class ClusteringTurn(Exception):
@@ -823,9 +823,11 @@ def earliest_waiting_before(session: Session, article: Article) -> int | None:
 def check_turn(session: Session, article: Article) -> None:
     """Raise ``ClusteringTurn`` when an article before ``article`` in ingest order is still waiting to be ingested.
 
-    Called under the clustering lock, after ``StoryIndex.sync``: what another worker clustered is then committed
-    and no longer ``fetched``, so "nothing earlier waiting" means every earlier article is in the index, as it
-    would be for one worker going through the backlog in order."""
+    The call that decides is made under the clustering lock, after ``StoryIndex.sync``: what another worker
+    clustered is then committed and no longer ``fetched``, so "nothing earlier waiting" means every earlier
+    article is in the index, as it would be for one worker going through the backlog in order. Ingest also calls
+    it before taking the lock: a worker whose article is plainly not next does not queue for the lock (with four
+    workers it did, and most turns at the lock were wasted) nor write its mentions only to roll them back."""
     earlier = earliest_waiting_before(session, article)
     if earlier is not None:
         raise ClusteringTurn(article.id, earlier)
