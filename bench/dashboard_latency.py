@@ -9,7 +9,11 @@ matched, classified, scored and alerted on). Modes (``--modes``, default ``loops
 - **loops**: the stage loops (``runner.loop``), blocking steps in worker threads, the process left as Python sets
   it up (a 5 ms GIL switch interval, the classifier's default threads): ``yuqing run`` before issue 13's tuning;
 - **run**: the stage loops with the process tuned exactly as ``yuqing run`` tunes it (``runner.loop.favour_the_
-  dashboard``: a shorter GIL switch interval, the model's inference on fewer threads).
+  dashboard``: a shorter GIL switch interval, the step threads nicer than the dashboard's, the model's inference on
+  fewer threads);
+- **split**: ``yuqing run --stage-process``: crawl, ingest, classify, score and incidents in a nice child process
+  (``runner.loop.StageProcess``, its start-up included in the pipeline's time and reported), the rest here, tuned
+  as ``run``.
 
 Per mode, a client in a **separate process** (so its own Python never competes with the server's for the GIL) asks
 for ``/healthz`` and the login page in turn, one request at a time with a 20 ms pause, first for ``--idle-seconds``
@@ -22,8 +26,9 @@ as ``yuqing run`` loads it, unless ``--rules``).
 
 ``--debug-slow MS`` turns on asyncio's debug mode and lists the callbacks and tasks that held the dashboard's loop
 for longer than MS (a diagnosis aid: debug mode itself slows the loop, so its latencies are not comparable).
-``--switch-interval`` and ``--model-threads`` override the ``run`` mode's tuning, to measure other choices.
-"""
+``--switch-interval``, ``--model-threads`` and ``--step-nice`` override the ``run`` and ``split`` modes' tuning,
+``--process-nice`` the child's nice value, to measure other choices. Results: ``--out`` (default
+``bench/results/dashboard_latency.json``); docs/benchmarks.md has the figures and the command for a quiet machine."""
 
 from __future__ import annotations
 
