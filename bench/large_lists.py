@@ -41,6 +41,9 @@ ROUTES: list[tuple[str, str, str]] = [
     ("mentions page, by time", "/mentions?sort=time", "page"),
     ("mentions page, search 挤兑", "/mentions?q=挤兑", "page"),
     ("mentions page, search 新华路 + negative", "/mentions?q=新华路&sentiment=negative", "page"),
+    # two words that name a few quiet stories (3,872 matches for the liaison over a million articles, few of them
+    # among the riskiest): the case a walk down the risk order reads longest for (api.mentions.head_walk)
+    ("mentions page, search 挤兑 新华路", "/mentions?q=挤兑+新华路", "page"),
     ("mentions page, filters (social, negative, 30 days)", "/mentions?channel=social&sentiment=negative"
      "&since=2026-11-01&until=2026-11-30", "page"),
     ("alerts page", "/alerts", "page"),
