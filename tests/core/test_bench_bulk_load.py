@@ -30,7 +30,7 @@ def test_two_loads_at_once_load_once_and_both_see_the_articles(bench_url):
     def run() -> None:
         try:
             results.append(bulk_load.load(bench_url, articles=40, months=1))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:  # handed to the test thread
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
