@@ -289,14 +289,86 @@ def run_db(label: str, db_url: str, *, workers: list[int], clients: list[int], s
     return out
 
 
+def per_route(label: str, db_url: str, *, workers: int, clients: int = 4, seconds: float = 5.0) -> list[dict]:
+    """Each path of the mix alone (and ``/healthz``): the server's CPU per request, route by route."""
+    ids = detail_ids(db_url)
+    out = []
+    with ApiServer(db_url, workers=workers) as server:
+        creds = credentials(db_url, server.secret_key, LOGINS)
+        tokens = [creds.tokens[login] for login in LOGINS]
+        asyncio.run(drive(server.base, tokens, ids, 4, 3.0))
+        for path in ["/healthz", *(p for _, p in MIX)]:
+            row = measured(server, tokens, ids, clients, seconds, paths=[path])
+            row.update(db=label, workers=workers, kind="route", path=path)
+            say(f"  {label}: {path}: {row['rps']} req/s, server {row['server_cpu_ms_per_request']} ms CPU/request")
+            out.append(row)
+    return out
+
+
+def hop_cost(requests: int = 1500, rounds: int = 4) -> dict[str, list[float]]:
+    """CPU µs per request of a trivial synchronous JSON route in-process (no HTTP), with FastAPI's own route class
+    and with ``api.routing.OneHopRoute``, alternating: what the second worker-thread hop costs on this machine."""
+    from fastapi import APIRouter, FastAPI
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from api.routing import OneHopRoute
+
+    class Item(BaseModel):
+        id: int
+        name: str
+
+    def app_with(route_class: type[APIRoute]) -> FastAPI:
+        router = APIRouter(route_class=route_class)
+
+        @router.get("/items/{item_id}", response_model=Item)
+        def get_item(item_id: int) -> Item:
+            return Item(id=item_id, name="x")
+
+        app = FastAPI()
+        app.include_router(router)
+        return app
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/items/7", "raw_path": b"/items/7", "query_string": b"", "headers": [],
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        pass
+
+    async def run(app: FastAPI, n: int) -> float:
+        cpu0 = time.process_time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - cpu0) / n * 1e6
+
+    async def compare() -> dict[str, list[float]]:
+        apps = {"APIRoute": app_with(APIRoute), "OneHopRoute": app_with(OneHopRoute)}
+        for app in apps.values():
+            await run(app, 200)  # warm-up
+        out: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(rounds):
+            for name, app in apps.items():
+                out[name].append(round(await run(app, requests)))
+        return out
+
+    return asyncio.run(compare())
+
+
 def markdown(result: dict[str, Any]) -> str:
     m = result["meta"]
     lines = [f"# API throughput ({m['date']})", "",
              f"{m['cpu']}, {m['cores']} cores, load average {m['load_start']} → {m['load_end']}; "
-             f"PostgreSQL with {m['articles']:,} articles, SQLite with {m['sqlite_articles']:,}; {m['seconds']} s per "
-             "row; closed-loop clients on raw keep-alive HTTP/1.1 connections, a mix of list and detail reads with "
-             "bearer tokens (admin and a sub-branch liaison); `healthz` rows are the baseline (`GET /healthz`, one "
-             "database round trip) measured in the same run.", "", f"Command: `{m['command']}`", "",
+             + ", ".join(f"{db} with {n:,} articles" for db, n in (("PostgreSQL", m["articles"]),
+                                                                 ("SQLite", m["sqlite_articles"]))
+                         if any(r["db"] == db for r in result["rows"]))
+             + f"; {m['seconds']} s per row; closed-loop clients on raw keep-alive HTTP/1.1 connections, a mix of "
+             "list and detail reads with bearer tokens (admin and a sub-branch liaison); `healthz` rows are the "
+             "baseline (`GET /healthz`, one database round trip) measured in the same run.", "",
+             f"Command: `{m['command']}`", "",
              "| database | workers | what | clients | req/s | × healthz | p50 ms | p95 ms | p99 ms | errors "
              "| server CPU ms/req | server cores | client µs/req | client cores | load before → after |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -306,6 +378,15 @@ def markdown(result: dict[str, Any]) -> str:
                      f"{sum(r['errors'].values())} | {r.get('server_cpu_ms_per_request')} | "
                      f"{r.get('server_cpu_share')} | {r.get('client_cpu_us_per_request')} | "
                      f"{r.get('client_cpu_share')} | {r.get('load_before')} → {r.get('load')} |")
+    if result.get("routes"):
+        lines += ["", "Per route (each path alone):", "", "| database | workers | path | clients | req/s | p50 ms "
+                  "| server CPU ms/req | load before → after |", "|---|---|---|---|---|---|---|---|"]
+        for r in result["routes"]:
+            lines.append(f"| {r['db']} | {r['workers']} | `{r['path']}` | {r['clients']} | {r['rps']} | {r.get('p50')} "
+                         f"| {r['server_cpu_ms_per_request']} | {r['load_before']} → {r['load']} |")
+    if result.get("hop_cost"):
+        lines += ["", "CPU µs per request of a trivial sync route in-process, per round: " + "; ".join(
+            f"{name} {values}" for name, values in result["hop_cost"].items())]
     lines += ["", f"Best requests/s of the mix with p99 < {P99_TARGET_MS:.0f} ms and no errors:", "",
               "| database | workers | req/s | at clients | p99 ms |", "|---|---|---|---|---|"]
     for key, best in result["best"].items():
@@ -324,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, nargs="+", default=[8, 16, 32, 64])
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--baseline-clients", type=int, default=16, help="clients for the /healthz baseline")
+    p.add_argument("--per-route", action="store_true",
+                   help="also each path of the mix alone (4 clients, 5 s, first of --workers), per database")
+    p.add_argument("--hop-cost", action="store_true",
+                   help="also the in-process CPU of a trivial route with FastAPI's route class and OneHopRoute")
     p.add_argument("--out", type=Path, default=OUT_DIR / "api_load.json")
     args = p.parse_args(argv)
     load_start = round(os.getloadavg()[0], 1)
@@ -333,15 +418,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     bulk_load.load(pg_url, articles=args.articles)
     rows: list[dict] = []
+    routes: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="yuqing-api-load-") as tmp:
         if args.db in ("sqlite", "both"):
             say(f"copying {args.sqlite_articles:,} articles into SQLite")
             sqlite_url = sqlite_copy(pg_url, Path(tmp) / "bench.db", args.sqlite_articles)
             rows += run_db("SQLite", sqlite_url, workers=args.workers, clients=args.clients, seconds=args.seconds,
                            baseline_clients=args.baseline_clients)
+            if args.per_route:
+                routes += per_route("SQLite", sqlite_url, workers=args.workers[0])
         if args.db in ("postgresql", "both"):
             rows += run_db("PostgreSQL", pg_url, workers=args.workers, clients=args.clients, seconds=args.seconds,
                            baseline_clients=args.baseline_clients)
+            if args.per_route:
+                routes += per_route("PostgreSQL", pg_url, workers=args.workers[0])
     best: dict[str, Any] = {}
     for r in rows:
         if r.get("kind") != "mix":
@@ -351,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         if ok and (best.get(key) is None or r["rps"] > best[key]["rps"]):
             best[key] = r
         best.setdefault(key, None)
-    result = {"rows": rows, "best": best, "meta": {
+    result = {"rows": rows, "routes": routes, "hop_cost": hop_cost() if args.hop_cost else None,
+              "best": best, "meta": {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(), "cores": os.cpu_count(),
         "command": "python -m bench api-load " + " ".join(sys.argv[1:] if argv is None else argv),
         "articles": args.articles,
