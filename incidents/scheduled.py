@@ -54,6 +54,7 @@ from incidents.models import (
 )
 from incidents.notify import queue_notifications
 from incidents.policy import LevelsFile, Policy, RecipientGroup
+from incidents.round_skips import earliest, not_before, row_values
 from incidents.routing import escalation_holders, group_people
 from incidents.service import (
     OPEN,
@@ -137,8 +138,13 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     incidents = session.scalars(select(Incident).where(Incident.status.in_(_WATCHED))
                                 .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
     facts = queries.incidents_facts(session, incidents)
+    # a case whose next possible notice is later, and which reads the same, is passed over (incidents.round_skips)
+    skips = not_before(session, "deadline_notices", org=org, policy=policy)
+    read = {i.id: (row_values(i), [row_values(t) for t in sorted(i.tasks, key=lambda t: t.id)], facts[i.id])
+            for i in incidents}
+    incidents = [i for i in incidents if not skips.nothing_due(i.id, read[i.id], now)]
     sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
-    if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent, read on every round
+    if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent
         for n in session.execute(select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at,
                                         DeadlineNotice.step, DeadlineNotice.at)
                                  .where(DeadlineNotice.incident_id.in_(list(sent_by)))):
@@ -146,14 +152,48 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     for incident in incidents:
         sent = sent_by[incident.id]
         chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the case's overdue chains, by owners
-        for item in _deadline_items(session, incident, org=org, policy=policy, now=now, facts=facts[incident.id]):
+        items = _deadline_items(session, incident, org=org, policy=policy, now=now, facts=facts[incident.id])
+        for item in items:
             if now < item.due_at:
                 count += _remind(session, incident, item, sent, org=org, policy=policy, now=now)
             else:
                 count += _escalate_overdue(session, incident, item, sent, org=org, policy=policy, now=now,
                                            chains=chains)
+        skips.remember(incident.id, read[incident.id],
+                       _next_due(incident, items, sent, org=org, policy=policy, now=now, chains=chains))
+    skips.keep_only(read)
     session.flush()
     return count
+
+
+def _next_due(incident: Incident, items: list[DeadlineItem], sent: Sent, *, org: OrgChart, policy: Policy,
+              now: datetime, chains: dict[tuple, list[tuple[str, str, list[Person]]]]) -> datetime | None:
+    """The earliest time after ``now`` at which ``_remind`` or ``_escalate_overdue`` could queue a notice for one of
+    the case's ``items`` as they stand, given ``sent`` (this round's notices included); None when one could be
+    due already. The times are the ones those functions compare ``now`` with, before quiet hours or anything else
+    that makes them wait longer: early, never late."""
+    lf = policy.levels_file
+    times: list[datetime] = []
+    for item in items:
+        if now < item.due_at:
+            times.append(item.due_at)  # overdue from then on
+            if (item.key, item.due_at, "reminder") not in sent:
+                lead = timedelta(minutes=lf.reminders.before_minutes_by_level[incident.level])  # type: ignore[index]
+                times.append(max(item.due_at - lead, item.started_at + (item.due_at - item.started_at) / 2))
+            continue
+        delay = timedelta(minutes=lf.reminders.escalate_after_minutes_by_level[incident.level])  # type: ignore[index]
+        who = (item.owner_label, tuple(p.id for p in item.owners))
+        chain = chains.get(who)
+        if chain is None:
+            chain = chains[who] = _overdue_chain(org, incident, item, policy)
+        due_at = item.due_at
+        for step, _label, _whom in chain:
+            done = sent.get((item.key, item.due_at, f"overdue:{step}"))
+            if done is None:
+                times.append(due_at)  # the first step not told yet
+                break
+            due_at = done.at + delay
+    return earliest(times, now)
 
 
 def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:

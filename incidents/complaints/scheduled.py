@@ -55,6 +55,7 @@ from incidents.complaints.notices import ComplaintNotice
 from incidents.messages import local_time, plain_line
 from incidents.notify import queue_notifications
 from incidents.policy import Policy, RecipientGroup
+from incidents.round_skips import earliest, not_before, row_values
 from incidents.routing import escalation_holders, group_people
 from yuqing import audit_chain
 from yuqing.categories import category_label
@@ -90,36 +91,94 @@ def run_complaint_scheduled(session: Session, *, org: OrgChart, policy: Policy, 
 
 def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
     """Leadership, reminders, overdue escalation and 紧急 follow-up for every open complaint; returns how many
-    notices were queued."""
+    notices were queued.
+
+    Runs every round over every open complaint, and most rounds have nothing due for most of them, so after a
+    complaint is looked at the earliest time it can next need a notice is remembered (``incidents.round_skips``);
+    until then, and while its row reads the same, it is passed over without working out its clocks or reading its
+    notices."""
     now = clock.now()
     cfg = policy.complaints
     calendar = policy_calendar(policy)
     count = 0
+    skips = not_before(session, "complaint_reminders", org=org, policy=policy)
     open_ids = select(Complaint.id).where(Complaint.status.in_(list(OPEN_STATUSES)))
     complaints = list(session.scalars(select(Complaint).where(Complaint.id.in_(open_ids)).order_by(Complaint.id)))
-    # every open complaint's notices in one query (not one per complaint), as plain rows (only ``.at`` is read of a
-    # notice already sent; an open complaint keeps every notice it was ever sent, read again on every round)
+    facts = {c.id: row_values(c) for c in complaints}
+    complaints = [c for c in complaints if not skips.nothing_due(c.id, facts[c.id], now)]
+    # the notices of the complaints looked at in one query (not one per complaint), as plain rows (only ``.at`` is
+    # read of a notice already sent; an open complaint keeps every notice it was ever sent)
     by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
-    for n in session.execute(select(ComplaintNotice.complaint_id, ComplaintNotice.item, ComplaintNotice.due_at,
-                                    ComplaintNotice.step, ComplaintNotice.at)
-                             .where(ComplaintNotice.complaint_id.in_(open_ids))):
-        by_complaint.setdefault(n.complaint_id, {})[(n.item, ensure_utc(n.due_at), n.step)] = n
+    for start in range(0, len(complaints), 500):
+        ids = [c.id for c in complaints[start:start + 500]]
+        for n in session.execute(select(ComplaintNotice.complaint_id, ComplaintNotice.item, ComplaintNotice.due_at,
+                                        ComplaintNotice.step, ComplaintNotice.at)
+                                 .where(ComplaintNotice.complaint_id.in_(ids))):
+            by_complaint[n.complaint_id][(n.item, ensure_utc(n.due_at), n.step)] = n
     chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the overdue chains of this round, by who
     for c in complaints:
         sent = by_complaint[c.id]
         count += tell_leadership(session, c, sent, org=org, policy=policy, now=now)
         owners = _owners(org, c)
-        for clk in clocks(c, cfg, tz=policy.timezone, calendar=calendar):
-            if clk.done_at is not None:
-                continue
+        running = [clk for clk in clocks(c, cfg, tz=policy.timezone, calendar=calendar) if clk.done_at is None]
+        for clk in running:
             if now < clk.due:
                 count += _remind(session, c, clk, owners, sent, org=org, policy=policy, now=now)
             else:
                 count += _escalate_overdue(session, c, clk, owners, sent, org=org, policy=policy, now=now,
                                            chains=chains)
         count += _follow_up(session, c, owners, sent, org=org, policy=policy, now=now)
+        skips.remember(c.id, facts[c.id], _next_due(c, running, owners, sent, org=org, policy=policy, now=now,
+                                                    chains=chains))
+    skips.keep_only(facts)
     session.flush()
     return count
+
+
+# --- rounds with nothing due (incidents.round_skips) --------------------------------------------------------
+
+def _next_due(c: Complaint, running: list[ComplaintClock], owners: list[Person], sent: Sent, *, org: OrgChart,
+              policy: Policy, now: datetime, chains: dict[tuple, list[tuple[str, str, list[Person]]]]
+              ) -> datetime | None:
+    """The earliest time after ``now`` at which this round's steps (``tell_leadership``, ``_remind``,
+    ``_escalate_overdue``, ``_follow_up``) could queue a notice for ``c`` as it stands, given ``sent`` (this round's
+    notices included); None when one could be due already (a notice held back by quiet hours, nobody to tell: the
+    complaint is simply looked at every round). Errs early, never late: each time is the one those steps compare
+    ``now`` with, before any reason they have to wait longer."""
+    cfg = policy.complaints
+    if c.severity in cfg.leadership_severities and (
+            "leadership", ensure_utc(c.received_at), f"told:{c.severity}") not in sent:
+        return None
+    times: list[datetime] = []
+    for clk in running:
+        item = f"clock:{clk.key}"
+        if now < clk.due:
+            times.append(clk.due)  # overdue from then on
+            if (item, clk.due, "reminder") not in sent:
+                start = _clock_start(c, clk)
+                lead = timedelta(minutes=cfg.reminders.before_minutes.get(clk.key, 240))
+                times.append(max(clk.due - lead, start + (clk.due - start) / 2))
+            continue
+        delay = timedelta(minutes=cfg.reminders.escalate_after_minutes_by_severity[Severity(c.severity)])
+        who = (c.handling_unit_id, bool(c.assignee_id), tuple(p.id for p in owners))
+        chain = chains.get(who)
+        if chain is None:
+            chain = chains[who] = overdue_chain(org, c, owners, cfg)
+        due_at = clk.due
+        for step, _label, _people in chain:
+            done = sent.get((item, clk.due, f"overdue:{step}"))
+            if done is None:
+                times.append(due_at)  # the first step not told yet
+                break
+            due_at = ensure_utc(done.at) + delay
+    if c.severity == Severity.urgent and c.preliminary_at is not None and c.resolved_at is None:
+        hours = cfg.reminders.urgent_follow_up_hours
+        base = ensure_utc(c.preliminary_at)
+        n = int((now - base).total_seconds() // (hours * 3600))
+        if n >= 1 and ("follow_up", base, f"follow_up:{n}") not in sent:
+            return None
+        times.append(base + timedelta(hours=hours * (max(n, 0) + 1)))
+    return earliest(times, now)
 
 
 # --- leadership -------------------------------------------------------------------------------------------------
