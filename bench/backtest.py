@@ -6,7 +6,9 @@ of them a crisis with reposts and re-polls), the rest are about other banks and 
 crawl is). Then it times, on fresh SQLite files:
 
 - *store only* (the baseline): the first ``--baseline-items`` lines (default 20,000) through the crawler's
-  ``store_safely``, no pipeline round — what storing alone costs per item on this machine right now;
+  ``store_safely``, one transaction per item, no pipeline round — what storing alone costs per item on this
+  machine right now;
+- *store in polls*: the same lines as the replay stores them, each tick's items in one ``store_many`` transaction;
 - *replay*: the whole backtest of all ``--items`` lines (``runner.backtest.replay.run_backtest``: store, then every
   stage per tick, the decisions read back), with the configured classifier (``--rules`` for the rule-based
   baseline).
@@ -91,6 +93,31 @@ def store_only(lines: list, workdir: Path) -> tuple[float, float]:
     return seconds, cpu
 
 
+def store_polled(lines: list, workdir: Path, step: timedelta) -> tuple[float, float]:
+    """Wall and CPU seconds to store the same lines as the replay stores them: each tick's items (``step``) in one
+    ``store_many`` call (one transaction), on a fresh database (no rounds)."""
+    from crawlers.pipelines import store_many
+    from runner.backtest.replay import open_database, prepare_settings, record_item
+    from yuqing.db import make_sessionmaker
+
+    settings = prepare_settings(workdir, config_dir=None, db_url=None)
+    engine = open_database(settings, throwaway=True)
+    factory = make_sessionmaker(engine)
+    ordered = sorted(lines, key=lambda ln: ln.item.at)
+    t0, c0 = time.perf_counter(), time.process_time()
+    i = 0
+    while i < len(ordered):
+        tick = START + step * -(-(ordered[i].item.at - START) // step)  # the first tick at or after the item
+        j = i
+        while j < len(ordered) and ordered[j].item.at <= tick:
+            j += 1
+        store_many(factory, [record_item(ln) for ln in ordered[i:j]], tick)
+        i = j
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    engine.dispose()
+    return seconds, cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench backtest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000, help="synthetic lines to replay (default 100,000)")
@@ -124,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline_n = max(1, min(args.baseline_items, len(lines)))
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         say(f"store only, {baseline_n} items …")
-        stored_s, stored_cpu = store_only(lines[:baseline_n], Path(tmp))
+        stored_s, stored_cpu = store_only(lines[:baseline_n], Path(tmp) / "one")
+        say(f"store in polls, {baseline_n} items …")
+        polled_s, polled_cpu = store_polled(lines[:baseline_n], Path(tmp) / "polls", timedelta(minutes=args.step))
     say(f"replay, {args.items} items …")
     t0, c0 = time.perf_counter(), time.process_time()
     result = run_backtest(lines, options=ReplayOptions(step=timedelta(minutes=args.step)), classifier=classifier)
@@ -140,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         "store_only_items_per_s": round(store_rate, 1),
         "store_only_cpu_seconds": round(stored_cpu, 1),
         "store_only_items_per_cpu_s": round(baseline_n / max(stored_cpu, 1e-9), 1),
+        "store_polled_seconds": round(polled_s, 1), "store_polled_cpu_seconds": round(polled_cpu, 1),
+        "store_polled_items_per_s": round(baseline_n / polled_s, 1),
+        "store_polled_items_per_cpu_s": round(baseline_n / max(polled_cpu, 1e-9), 1),
         "replay_seconds": round(replay_s, 1), "replay_minutes": round(replay_s / 60, 1),
         "replay_items_per_s": round(rate, 1),
         "replay_cpu_seconds": round(replay_cpu, 1), "replay_cpu_minutes": round(replay_cpu / 60, 1),
@@ -170,6 +202,8 @@ def render_text(r: dict) -> str:
            f"tick {r['step_minutes']:g} min, classifier {r['classifier']}",
            f"  store only (baseline)  {r['store_only_items_per_s']:>9,.1f} items/s  ({r['store_only_items']:,} items "
            f"in {r['store_only_seconds']} s; {r['store_only_items_per_cpu_s']:,.1f} items per CPU second)",
+           f"  store in polls         {r['store_polled_items_per_s']:>9,.1f} items/s  ({r['store_only_items']:,} items "
+           f"in {r['store_polled_seconds']} s; {r['store_polled_items_per_cpu_s']:,.1f} items per CPU second)",
            f"  full replay            {r['replay_items_per_s']:>9,.1f} items/s  ({r['items']:,} items in "
            f"{r['replay_minutes']} min, {r['rounds']} rounds; {r['replay_cpu_minutes']} CPU min, "
            f"{r['replay_items_per_cpu_s']:,.1f} items per CPU second)",
@@ -195,6 +229,9 @@ def render_markdown(r: dict) -> str:
              f"| store only (baseline) | {r['store_only_items']:,} | {r['store_only_seconds']} | "
              f"{r['store_only_items_per_s']} | {round(r['store_only_seconds'] / 60, 1)} | "
              f"{r['store_only_cpu_seconds']} | {r['store_only_items_per_cpu_s']} |",
+             f"| store in polls (one transaction per tick) | {r['store_only_items']:,} | {r['store_polled_seconds']} | "
+             f"{r['store_polled_items_per_s']} | {round(r['store_polled_seconds'] / 60, 1)} | "
+             f"{r['store_polled_cpu_seconds']} | {r['store_polled_items_per_cpu_s']} |",
              f"| full replay | {r['items']:,} | {r['replay_seconds']} | {r['replay_items_per_s']} | "
              f"{r['replay_minutes']} | {r['replay_cpu_seconds']} | {r['replay_items_per_cpu_s']} |", "",
              f"{r['rounds']} rounds, {r['mean_round_seconds_beside_storing']} s each beside storing; "

@@ -1,11 +1,11 @@
 """Replaying a backtest file through the real pipeline on a simulated clock.
 
 Each line becomes the ``RecordItem`` a JSON-API spider would have yielded and is stored by the crawler's own
-``store_safely`` (repair, dedup on the URL, metric samples: a later line with the same id and higher counts is a
-re-poll); then ``run_round(rt, crawl=False)`` runs every stage after crawling — matching, classification,
-stories, risk, alerts, incidents, scheduled escalations and reminders, the 日报 / 周报, and delivery through the
-outbox to recording senders. Nothing is computed beside the pipeline: the decisions are read back from the
-records it wrote (``runner.backtest.decisions``).
+``store_many`` (a tick's items in one transaction, as a poll's; repair, dedup on the URL, metric samples: a later
+line with the same id and higher counts is a re-poll); then ``run_round(rt, crawl=False)`` runs every stage after
+crawling — matching, classification, stories, risk, alerts, incidents, scheduled escalations and reminders, the
+日报 / 周报, and delivery through the outbox to recording senders. Nothing is computed beside the pipeline: the
+decisions are read back from the records it wrote (``runner.backtest.decisions``).
 
 Granularity (``ReplayOptions``): the clock moves in ticks. While items arrive, and for ``fine_for`` after the last
 one, a tick is ``step`` long (default 5 minutes, like a crawler polling every 5 minutes); an item is stored at the
@@ -156,7 +156,7 @@ def open_database(settings: Any, *, throwaway: bool = False) -> Any:
 async def replay(lines: list[Line], settings: Any, engine: Any, options: ReplayOptions, *,
                  classifier: Any = None) -> Replayed:
     """Run the whole replay; returns the runtime (its database holds the result)."""
-    from crawlers.pipelines import store_safely
+    from crawlers.pipelines import store_many
     from crawlers.spiders.urls import url_hash
     from runner.runtime import build_runtime, run_round
     from sentiment.service import RiskContext
@@ -185,13 +185,17 @@ async def replay(lines: list[Line], settings: Any, engine: Any, options: ReplayO
     last_item_at = start
     while True:
         clock.set(t)
+        first = i
         while i < n and ordered[i].item.at <= t:
-            result = store_safely(rt.session_factory, record_item(ordered[i]), t)
-            stats.stored[result.outcome] = stats.stored.get(result.outcome, 0) + 1
-            if result.error:
-                stats.store_errors.append(f"line {ordered[i].number}: {result.error}")
-            last_item_at = ordered[i].item.at
             i += 1
+        if i > first:  # the tick's items, stored as a crawler's poll stores them: one transaction for all
+            polled = ordered[first:i]
+            for line, result in zip(polled, store_many(rt.session_factory, [record_item(ln) for ln in polled], t),
+                                    strict=True):
+                stats.stored[result.outcome] = stats.stored.get(result.outcome, 0) + 1
+                if result.error:
+                    stats.store_errors.append(f"line {line.number}: {result.error}")
+            last_item_at = ordered[i - 1].item.at
         report = await run_round(rt, crawl=False)
         stats.rounds += 1
         stats.round_errors.extend(report.errors)
