@@ -898,11 +898,13 @@ def outcome(response: Any) -> str:
 
 
 class AppClient:
-    """A synchronous client that hands each request straight to the app (httpx's ASGI transport) on one event
-    loop shared by all the callers' clients. Starlette's TestClient runs the app in a thread of its own and crosses
-    threads for every message of every request; the matrix sends some fifteen thousand, and this costs about a
-    third less CPU per request. The same app, cookies and redirect handling (none followed); the client address
-    is TestClient's, and an exception the app does not handle is raised here as it is there."""
+    """A client that hands each request straight to the app (httpx's ASGI transport) on one event loop shared by
+    all the callers' clients. Starlette's TestClient runs the app in a thread of its own and crosses threads for
+    every message of every request; the matrix sends some fifteen thousand, and this costs about a third less CPU
+    per request. The same app, cookies and redirect handling (none followed); the client address is TestClient's,
+    and an exception the app does not handle is raised here as it is there. ``run_matrix`` awaits ``arequest``
+    inside one task for all its requests, so the app's sync handlers reuse anyio's worker threads (it stops them
+    when the task that first used them ends: one ``request`` each would start a thread per request)."""
 
     def __init__(self, app: FastAPI, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -916,6 +918,9 @@ class AppClient:
     @property
     def headers(self) -> httpx.Headers:
         return self._client.headers
+
+    async def arequest(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return await self._client.request(method, url, **kwargs)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         return self._loop.run_until_complete(self._client.request(method, url, **kwargs))
@@ -953,7 +958,7 @@ class World:
         for key, (login, _, _) in ROLE_CALLERS.items():
             bearer[f"t:{key}"] = create_api_token(session, user=users[login], name="MXTOK-bearer", clock=clock)
         session.commit()
-        loop = asyncio.new_event_loop()
+        self.loop = loop = asyncio.new_event_loop()
         stack.callback(loop.close)  # after every client is closed (an ExitStack unwinds in reverse)
         for caller in CALLERS:
             client = AppClient(app, loop)
@@ -970,11 +975,14 @@ class World:
         return ROLE_CALLERS[caller[2:]][0] if caller[:2] in ("c:", "t:") else None
 
     def sign_in(self, client: AppClient, caller: str) -> None:
+        self.loop.run_until_complete(self.asign_in(client, caller))
+
+    async def asign_in(self, client: AppClient, caller: str) -> None:
         client.cookies.clear()
         login = self.login_of(caller)
-        page = client.get("/login")
-        r = client.post("/login", data={"login": login, "password": self.password, "next": "/",
-                                        "csrf_token": self.csrf_of(page.text)})
+        page = await client.arequest("GET", "/login")
+        r = await client.arequest("POST", "/login", data={"login": login, "password": self.password, "next": "/",
+                                                          "csrf_token": self.csrf_of(page.text)})
         assert r.status_code == 303, r.text
         assert r.headers["location"] == ("/account/password" if caller == f"c:{MUST_CHANGE}" else "/")
 
@@ -983,17 +991,20 @@ class World:
         return data.csrf if data is not None else ""
 
     def send(self, caller: str, method: str, call: Call) -> Any:
+        return self.loop.run_until_complete(self.asend(caller, method, call))
+
+    async def asend(self, caller: str, method: str, call: Call) -> Any:
         client = self.clients[caller]
         if not caller.startswith("c:"):
             client.cookies.clear()  # these callers hold no cookie, whatever an earlier answer set
         if call.files is not None:
             form = {**call.form, "csrf_token": self.csrf(caller)} if call.form is not None else None
-            return client.request(method, call.url, data=form, files=call.files)
+            return await client.arequest(method, call.url, data=form, files=call.files)
         if call.form is not None:
-            return client.request(method, call.url, data={**call.form, "csrf_token": self.csrf(caller)})
+            return await client.arequest(method, call.url, data={**call.form, "csrf_token": self.csrf(caller)})
         if call.json is not None:
-            return client.request(method, call.url, json=call.json)
-        return client.request(method, call.url)
+            return await client.arequest(method, call.url, json=call.json)
+        return await client.arequest(method, call.url)
 
     # objects
     def _next(self) -> int:
@@ -1940,6 +1951,27 @@ def range_ids(row: Row, callers: list[str]) -> dict[str, tuple[str, ...]]:
     return {c: ids.get(c, (str(2**31),)) for c in callers}
 
 
+async def _send_cells(world: World, cells: list[tuple[Row, str, Call, tuple[str, ...]]], problems: list[str],
+                      effects: list[tuple[Row, str, str, tuple[str, Any]]]) -> None:
+    """Send the cells' requests in order, in one task (``AppClient``); note every answer that differs from the
+    table or shows a refused object, and each request's effect with the answer it got."""
+    for row, caller, call, ids in cells:
+        urls = [call.url.replace("{range}", bad) for bad in ids] if "{range}" in call.url else [call.url]
+        for url in urls:
+            response = await world.asend(caller, row.method, Call(url, call.json, call.form, call.effect, call.files))
+            got, want = outcome(response), row.expected[caller]
+            if got != want:
+                problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
+                                f"{response.text[:160]!r}")
+            if got not in SUCCESS and "MX_" in response.text:
+                problems.append(f"{row.method} {url} [{row.target}] as {caller}: refused ({got}) but the "
+                                "answer shows the object's content")
+        if call.effect is not None:
+            effects.append((row, caller, got, call.effect))
+        if row.route in SIGNS_OUT and caller.startswith("c:") and got == "303":
+            await world.asign_in(world.clients[caller], caller)
+
+
 def run_matrix(world: World, rows: list[Row], keep: Callable[[Row, str], bool] = lambda row, caller: True
                ) -> list[str]:
     """Send every (row, caller) request ``keep`` admits; return the differences from the table (empty when all
@@ -1968,21 +2000,7 @@ def run_matrix(world: World, rows: list[Row], keep: Callable[[Row, str], bool] =
                     call = refused_call
                 cells.append((row, caller, call, bad_ids[caller]))
         world.session.commit()
-        for row, caller, call, ids in cells:
-            urls = [call.url.replace("{range}", bad) for bad in ids] if "{range}" in call.url else [call.url]
-            for url in urls:
-                response = world.send(caller, row.method, Call(url, call.json, call.form, call.effect, call.files))
-                got, want = outcome(response), row.expected[caller]
-                if got != want:
-                    problems.append(f"{row.method} {url} [{row.target}] as {caller}: expected {want}, got {got} "
-                                    f"{response.text[:160]!r}")
-                if got not in SUCCESS and "MX_" in response.text:
-                    problems.append(f"{row.method} {url} [{row.target}] as {caller}: refused ({got}) but the "
-                                    "answer shows the object's content")
-            if call.effect is not None:
-                effects.append((row, caller, got, call.effect))
-            if row.route in SIGNS_OUT and caller.startswith("c:") and got == "303":
-                world.sign_in(world.clients[caller], caller)
+        world.loop.run_until_complete(_send_cells(world, cells, problems, effects))
     happened = effects_now(world.session, [e for *_, e in effects])
     for row, caller, got, effect in effects:
         if happened[effect] != (got in SUCCESS):
