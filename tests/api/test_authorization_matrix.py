@@ -900,9 +900,11 @@ def outcome(response: Any) -> str:
 class AppClient:
     """A client that hands each request straight to the app (httpx's ASGI transport) on one event loop shared by
     all the callers' clients. Starlette's TestClient runs the app in a thread of its own and crosses threads for
-    every message of every request; the matrix sends some fifteen thousand, and this costs about a third less CPU
-    per request. The same app, cookies and redirect handling (none followed); the client address is TestClient's,
-    and an exception the app does not handle is raised here as it is there. ``run_matrix`` awaits ``arequest``
+    every message of every request; the matrix sends some fifteen thousand, and this costs less CPU per request
+    (measured on the loaded test machine, 400 API reads each way: 8.6 ms with TestClient, 6.1 ms through an ASGI
+    transport, httpx2's, its trio probe not yet stubbed). The same app, cookies and redirect handling (none
+    followed); the client address is TestClient's, and an exception the app does not handle is raised here as it
+    is there. ``run_matrix`` awaits ``arequest``
     inside one task for all its requests, so the app's sync handlers reuse anyio's worker threads (it stops them
     when the task that first used them ends: one ``request`` each would start a thread per request)."""
 
