@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, exists, func, literal, literal_column, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, raiseload
 
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, IncidentReport, Notification, Task, TimelineEvent
@@ -154,10 +154,13 @@ def alert_queue_order() -> Order:
 
 def incidents(*, unit_ids: Collection[str], statuses: list[str] | None = None, level: str | None = None,
               sort: str = "level") -> tuple[Select, Order]:
-    """Incidents of ``unit_ids`` (checklists loaded: the step clocks and task counts read them; timelines not, see
-    ``api.queries.list_incidents``). ``level``: most severe first, then newest (the dashboard's order); ``time``:
-    newest first."""
-    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(selectinload(Incident.tasks))
+    """Incidents of ``unit_ids`` (neither checklists nor timelines loaded: ``views.incident_list_reads`` reads the
+    few task and timeline columns a list needs in a query each, see ``api.queries.list_incidents``). ``level``: most
+    severe first, then newest (the dashboard's order); ``time``: newest first."""
+    # no checklists: the list reads only each task's status, key and deadline, and ``views.incident_list_reads``
+    # reads those as plain rows (``incidents.queries.task_facts``); touching ``tasks`` here raises instead of
+    # loading each incident's checklist one by one
+    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(raiseload(Incident.tasks))
     if statuses:
         stmt = stmt.where(Incident.status.in_(statuses))
     if level:
