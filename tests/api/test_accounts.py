@@ -152,7 +152,9 @@ def test_a_crowd_of_guessers_gets_busy_answers_not_a_stalled_server(app, monkeyp
         base = f"http://127.0.0.1:{bound_port(handle[0])}"
         try:
             async def guess(i: int) -> httpx.Response:
-                async with httpx.AsyncClient(base_url=base) as c:
+                # a generous client timeout: on a loaded machine forty sign-ins behind a gate of two take a while,
+                # and a client giving up is not what this test is about (a stall shows as the read never answered)
+                async with httpx.AsyncClient(base_url=base, timeout=60) as c:
                     page = await c.get("/login")
                     csrf = CSRF.search(page.text).group(1)
                     return await c.post("/login", data={"login": "wangmin", "password": f"guess-{i}",
@@ -160,7 +162,7 @@ def test_a_crowd_of_guessers_gets_busy_answers_not_a_stalled_server(app, monkeyp
 
             async def read_during() -> int:
                 await asyncio.sleep(0.1)
-                async with httpx.AsyncClient(base_url=base) as c:
+                async with httpx.AsyncClient(base_url=base, timeout=30) as c:
                     return (await c.get("/healthz")).status_code
 
             *answers, health = await asyncio.gather(*(guess(i) for i in range(40)), read_during())
