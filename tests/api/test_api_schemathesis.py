@@ -79,7 +79,10 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches_the_schema(
                 assert mode is GenerationMode.NEGATIVE and not operation.path_parameters and not operation.query, \
                     operation.label
             except (Exception, BaseExceptionGroup) as exc:  # every operation's first failure, reported together
-                failures.append(f"{operation.label} as {who} ({mode}): {str(exc)[:1500]}")
+                # a flaky failure (first call failed, the replay passed) hides its cause in its sub-exceptions
+                causes = "".join(f"\n  caused by {type(e).__name__}: {str(e)[:700]}"
+                                 for e in getattr(exc, "exceptions", ()))
+                failures.append(f"{operation.label} as {who} ({mode}): {str(exc)[:1500]}{causes}")
     with capsys.disabled():
         print(f"\nschemathesis: {len(operations)} operations, {calls} calls × {len(CHECKS)} checks, "
               f"{len(failures)} operations failing; answers by status: {dict(sorted(statuses.items()))}")
