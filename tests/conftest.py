@@ -36,6 +36,32 @@ PG_URL = os.environ.get("YUQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
+# The longest-running files, longest first (`pytest --durations` of a full run). xdist (`--dist loadfile`) hands
+# files to its two workers in collection order, so a long file collected late runs alone at the end while the
+# other worker has nothing left; started first, the short files fill in around them and both finish together.
+LONG_FILES_FIRST = (
+    "tests/api/test_authorization_matrix.py",
+    "tests/api/test_api_schemathesis.py",
+    "tests/e2e/test_demo_headless.py",
+    "tests/core/test_workers_pipeline.py",
+    "tests/core/test_first_run.py",
+    "tests/backtest/test_backtest_scenarios.py",
+    "tests/core/test_faults_postgres.py",
+    "tests/e2e/test_demo_distributed.py",
+    "tests/core/test_faults_kill.py",
+    "tests/core/test_faults_big_source.py",
+    "tests/core/test_story_order_workers.py",
+    "tests/api/test_bench_login_flood.py",
+    "tests/e2e/test_hostile_content_browser.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Collect the long files first (a stable sort: the order inside each file, and of the rest, is kept)."""
+    rank = {path: n for n, path in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def _postgres_available() -> str | None:
     try:
         eng = create_engine(PG_URL, connect_args={"connect_timeout": 3})
