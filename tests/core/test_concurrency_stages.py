@@ -181,22 +181,39 @@ def test_a_scorer_holding_a_story_then_dying_leaves_it_to_the_next(postgres_engi
 
 
 @pytest.mark.postgres
-def test_an_ingester_holding_an_article_then_dying_leaves_it_to_the_next(postgres_engine, org):
+def test_an_ingester_holding_an_article_then_dying_leaves_it_to_the_next(postgres_engine, org, monkeypatch):
+    """A worker holds one article (its row lock) and dies. The others cluster what comes before it in ingest order
+    at once, nothing after it until it is free (stories are built in one worker's order, ``crawlers.stories``:
+    they wait ``TURN_WAIT`` for it, then end their batch, losing nothing), and all of it once the holder is gone."""
+    from functools import partial
+
+    import crawlers.ingest
+    from crawlers.ingest import process_fetched
+    from crawlers.stories import TurnQueue
+
+    monkeypatch.setattr(crawlers.ingest, "TurnQueue", partial(TurnQueue, wait=0.5))
     matcher = Matcher.from_org(org, load_keyword_plans(PROJECT_ROOT / "config" / "keywords.yaml"))
     factory = make_sessionmaker(postgres_engine)
+
+    def ingest() -> int:
+        with factory() as session:
+            return process_fetched(session, matcher=matcher, index=StoryIndex(), clock=FrozenClock(NOW)).processed
+
+    def fetched() -> int:
+        with factory() as session:
+            return session.scalar(select(func.count()).select_from(Article)
+                                  .where(Article.stage == ArticleStage.fetched))
+
     with factory() as session:
-        ids = _articles(session, 3, stage=ArticleStage.fetched)
+        ids = _articles(session, 4, stage=ArticleStage.fetched)  # one time: ingest order is id order
         session.execute(Article.__table__.update().values(story_id=None))
         session.commit()
     dying = factory()
-    assert dying.scalars(select(Article.id).where(Article.id == ids[0]).with_for_update()).first() == ids[0]
-    from crawlers.ingest import process_fetched
-
-    with factory() as session:
-        assert process_fetched(session, matcher=matcher, index=StoryIndex(), clock=FrozenClock(NOW)).processed == 2
-    dying.connection().invalidate()
-    dying.close()
-    with factory() as session:
-        assert process_fetched(session, matcher=matcher, index=StoryIndex(), clock=FrozenClock(NOW)).processed == 1
-        assert session.scalar(select(func.count()).select_from(Article)
-                              .where(Article.stage == ArticleStage.fetched)) == 0
+    try:
+        assert dying.scalars(select(Article.id).where(Article.id == ids[2]).with_for_update()).first() == ids[2]
+        assert ingest() == 2  # the two before the held article; the one after it waits its turn
+        assert fetched() == 2
+    finally:  # the "dead" worker's connection goes even when an assertion fails (its lock would hang the teardown)
+        dying.connection().invalidate()
+        dying.close()
+    assert ingest() == 2 and fetched() == 0  # the held article and the one after it, by the next worker
