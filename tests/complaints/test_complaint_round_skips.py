@@ -19,6 +19,7 @@ from incidents.complaints import flows
 from incidents.complaints import scheduled as complaint_scheduled
 from incidents.complaints.notices import ComplaintNotice
 from tests.complaints.support import enter, local, real_policy
+from tests.helpers import counting_calls
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 
@@ -33,7 +34,7 @@ def _database(tmp_path, sqlite_template, name: str):
     return make_engine(f"sqlite:///{db}")
 
 
-def _replay(engine, org, *, remember: bool, monkeypatch) -> tuple[list[tuple], int]:
+def _replay(engine, org, *, remember: bool) -> tuple[list[tuple], int]:
     """Enter three complaints and run the complaint round every ``STEP`` for four days; returns the notices and how
     many complaints' clocks were worked out."""
     factory = make_sessionmaker(engine)
@@ -42,45 +43,34 @@ def _replay(engine, org, *, remember: bool, monkeypatch) -> tuple[list[tuple], i
         general = enter(s, org=org, policy=POLICY, clock=clock, received=local(2026, 11, 23, 8, 50)).id
         enter(s, org=org, policy=POLICY, clock=clock, severity="重要", received=local(2026, 11, 23, 8, 55))
         urgent = enter(s, org=org, policy=POLICY, clock=clock, severity="紧急", received=local(2026, 11, 23, 9, 0)).id
-    worked_out = 0
-    real_clocks = complaint_scheduled.clocks
-
-    def counted(*args, **kwargs):
-        nonlocal worked_out
-        worked_out += 1
-        return real_clocks(*args, **kwargs)
-
-    monkeypatch.setattr(complaint_scheduled, "clocks", counted)
     end = clock.now() + timedelta(days=4)
-    while clock.now() < end:
-        if not remember:
-            round_skips.forget_all()
-        if clock.now() == local(2026, 11, 23, 15, 0):  # the urgent one gets its preliminary solution: follow-ups
+    with counting_calls(complaint_scheduled, "clocks") as worked_out:
+        while clock.now() < end:
+            if not remember:
+                round_skips.forget_all()
+            if clock.now() == local(2026, 11, 23, 15, 0):  # the urgent one gets its preliminary solution: follow-ups
+                with factory() as s:
+                    flows.record_contact(s, urgent, actor="huangwei", clock=clock, how="电话")
+                    flows.propose_solution(s, urgent, actor="huangwei", clock=clock, text="先行退还多扣费用",
+                                           preliminary=True)
+                    s.commit()
+            if clock.now() == local(2026, 11, 25, 11, 0):  # the general one is contacted late: its row changes
+                with factory() as s:
+                    flows.record_contact(s, general, actor="huangwei", clock=clock, how="电话")
+                    s.commit()
             with factory() as s:
-                flows.record_contact(s, urgent, actor="huangwei", clock=clock, how="电话")
-                flows.propose_solution(s, urgent, actor="huangwei", clock=clock, text="先行退还多扣费用",
-                                       preliminary=True)
+                complaint_scheduled.run_complaint_reminders(s, org=org, policy=POLICY, clock=clock)
                 s.commit()
-        if clock.now() == local(2026, 11, 25, 11, 0):  # the general one is contacted late: its row changes
-            with factory() as s:
-                flows.record_contact(s, general, actor="huangwei", clock=clock, how="电话")
-                s.commit()
-        with factory() as s:
-            complaint_scheduled.run_complaint_reminders(s, org=org, policy=POLICY, clock=clock)
-            s.commit()
-        clock.advance(STEP)
-    monkeypatch.setattr(complaint_scheduled, "clocks", real_clocks)
+            clock.advance(STEP)
     with factory() as s:
         notices = sorted((n.complaint_id, n.item, n.due_at.isoformat(), n.step, n.at.isoformat())
                          for n in s.query(ComplaintNotice))
-    return notices, worked_out
+    return notices, worked_out.calls
 
 
-def test_skipped_rounds_send_the_same_notices_in_the_same_rounds(tmp_path, sqlite_template, org, monkeypatch):
-    remembered, remembered_work = _replay(_database(tmp_path, sqlite_template, "a"), org, remember=True,
-                                          monkeypatch=monkeypatch)
-    forgotten, full_work = _replay(_database(tmp_path, sqlite_template, "b"), org, remember=False,
-                                   monkeypatch=monkeypatch)
+def test_skipped_rounds_send_the_same_notices_in_the_same_rounds(tmp_path, sqlite_template, org):
+    remembered, remembered_work = _replay(_database(tmp_path, sqlite_template, "a"), org, remember=True)
+    forgotten, full_work = _replay(_database(tmp_path, sqlite_template, "b"), org, remember=False)
 
     assert remembered == forgotten
     steps = {(item, step) for _c, item, _due, step, _at in remembered}

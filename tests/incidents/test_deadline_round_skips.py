@@ -16,6 +16,7 @@ from incidents import round_skips, scheduled, service
 from incidents.deadline_notices import DeadlineNotice
 from incidents.models import Incident, TaskStatus
 from runner.schema import all_metadata
+from tests.helpers import counting_calls
 from tests.incidents.conftest import START, _make_risk, _make_story
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
@@ -23,55 +24,45 @@ from yuqing.db import make_engine, make_sessionmaker
 STEP = timedelta(minutes=5)
 
 
-def _replay(path, org, policy, *, remember: bool, monkeypatch) -> tuple[list[tuple], int]:
+def _replay(path, org, policy, *, remember: bool) -> tuple[list[tuple], int]:
     engine = make_engine(f"sqlite:///{path}")
     all_metadata().create_all(engine)
     session = make_sessionmaker(engine)()
     clock = FrozenClock(START)
-    worked_out = 0
-    real_items = scheduled._deadline_items
-
-    def counted(*args, **kwargs):
-        nonlocal worked_out
-        worked_out += 1
-        return real_items(*args, **kwargs)
-
-    monkeypatch.setattr(scheduled, "_deadline_items", counted)
     cases: list[int] = []
     try:
         end = clock.now() + timedelta(days=2)
-        while clock.now() < end:
-            if clock.now() in (START, START + timedelta(hours=3, minutes=10)):  # a second case opens later
-                level = "III" if not cases else "II"
-                story = _make_story(session, clock=clock, title=f"示例银行新华路网点被投诉（{len(cases)}）")
-                out = service.handle_story_risk(session, story_risk=_make_risk(session, clock=clock, story=story,
-                                                                                level=level),
-                                                org=org, policy=policy, clock=clock)
-                assert out.incident_id is not None
-                cases.append(out.incident_id)
+        with counting_calls(scheduled, "_deadline_items") as worked_out:
+            while clock.now() < end:
+                if clock.now() in (START, START + timedelta(hours=3, minutes=10)):  # a second case opens later
+                    level = "III" if not cases else "II"
+                    story = _make_story(session, clock=clock, title=f"示例银行新华路网点被投诉（{len(cases)}）")
+                    risk = _make_risk(session, clock=clock, story=story, level=level)
+                    out = service.handle_story_risk(session, story_risk=risk, org=org, policy=policy, clock=clock)
+                    assert out.incident_id is not None
+                    cases.append(out.incident_id)
+                    session.commit()
+                if clock.now() == START + timedelta(hours=5):  # a task of the first case done: its row changes
+                    case = session.get(Incident, cases[0])
+                    todo = next(t for t in sorted(case.tasks, key=lambda t: t.id) if t.status == TaskStatus.todo)
+                    todo.status = TaskStatus.done
+                    session.commit()
+                if not remember:
+                    round_skips.forget_all()
+                scheduled.run_deadline_notices(session, org=org, policy=policy, clock=clock)
                 session.commit()
-            if clock.now() == START + timedelta(hours=5):  # a task of the first case done: its row changes
-                case = session.get(Incident, cases[0])
-                todo = next(t for t in sorted(case.tasks, key=lambda t: t.id) if t.status == TaskStatus.todo)
-                todo.status = TaskStatus.done
-                session.commit()
-            if not remember:
-                round_skips.forget_all()
-            scheduled.run_deadline_notices(session, org=org, policy=policy, clock=clock)
-            session.commit()
-            clock.advance(STEP)
+                clock.advance(STEP)
         rows = sorted((n.incident_id, n.item, n.due_at.isoformat(), n.step, n.at.isoformat())
                       for n in session.query(DeadlineNotice))
     finally:
         session.close()
         engine.dispose()
-        monkeypatch.setattr(scheduled, "_deadline_items", real_items)
-    return rows, worked_out
+    return rows, worked_out.calls
 
 
-def test_skipped_rounds_send_the_same_deadline_notices_in_the_same_rounds(tmp_path, org, policy, monkeypatch):
-    remembered, remembered_work = _replay(tmp_path / "a.db", org, policy, remember=True, monkeypatch=monkeypatch)
-    forgotten, full_work = _replay(tmp_path / "b.db", org, policy, remember=False, monkeypatch=monkeypatch)
+def test_skipped_rounds_send_the_same_deadline_notices_in_the_same_rounds(tmp_path, org, policy):
+    remembered, remembered_work = _replay(tmp_path / "a.db", org, policy, remember=True)
+    forgotten, full_work = _replay(tmp_path / "b.db", org, policy, remember=False)
 
     assert remembered == forgotten
     steps = {step for *_rest, step, _at in remembered}
