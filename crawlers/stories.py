@@ -842,11 +842,15 @@ class TurnQueue:
     ``TURN_POLL`` between tries and, after ``TURN_WAIT`` seconds of it, ``waits_for`` returns False and the caller
     ends its batch. The earliest waiting article is never held back, so some worker always makes progress."""
 
-    def __init__(self, article_ids: Iterable[int], *, wait: float = TURN_WAIT, poll: float = TURN_POLL,
+    def __init__(self, article_ids: Iterable[int], *, wait: float | None = None, poll: float | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``wait`` / ``poll``: default ``TURN_WAIT`` / ``TURN_POLL`` as they are when the queue is made (not when
+        this module was imported), so a test or a deployment that sets the module's constants is obeyed."""
         self._queue = deque(article_ids)
-        self._wait, self._poll, self._sleep, self._monotonic = wait, poll, sleep, monotonic
+        self._wait = TURN_WAIT if wait is None else wait
+        self._poll = TURN_POLL if poll is None else poll
+        self._sleep, self._monotonic = sleep, monotonic
         self._blocker: int | None = None
         self._since = 0.0
         self.waited = 0  # turns met: articles put back behind an earlier one (for tests and logs)

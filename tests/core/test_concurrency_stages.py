@@ -185,13 +185,10 @@ def test_an_ingester_holding_an_article_then_dying_leaves_it_to_the_next(postgre
     """A worker holds one article (its row lock) and dies. The others cluster what comes before it in ingest order
     at once, nothing after it until it is free (stories are built in one worker's order, ``crawlers.stories``:
     they wait ``TURN_WAIT`` for it, then end their batch, losing nothing), and all of it once the holder is gone."""
-    from functools import partial
-
-    import crawlers.ingest
+    import crawlers.stories
     from crawlers.ingest import process_fetched
-    from crawlers.stories import TurnQueue
 
-    monkeypatch.setattr(crawlers.ingest, "TurnQueue", partial(TurnQueue, wait=0.5))
+    monkeypatch.setattr(crawlers.stories, "TURN_WAIT", 0.5)
     matcher = Matcher.from_org(org, load_keyword_plans(PROJECT_ROOT / "config" / "keywords.yaml"))
     factory = make_sessionmaker(postgres_engine)
 

@@ -210,3 +210,25 @@ def test_the_turn_queue_puts_the_earlier_article_first_and_gives_up_after_the_wa
     assert slept == [0.25] * 5  # a poll between repeats, until more than the 1 s wait had passed
     assert tries == 6
     assert list(order) == []  # gave up: nothing left in this batch
+
+
+def test_the_turn_queue_reads_the_module_wait_and_poll_when_it_is_made(monkeypatch):
+    """``TURN_WAIT`` / ``TURN_POLL`` set on the module (as a test or a deployment does) are what a queue made
+    afterwards waits and polls, not the values the module had when it was imported."""
+    import crawlers.stories
+
+    monkeypatch.setattr(crawlers.stories, "TURN_WAIT", 0.5)
+    monkeypatch.setattr(crawlers.stories, "TURN_POLL", 0.2)
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    queue = TurnQueue([6], sleep=sleep, monotonic=lambda: now[0])
+    order = iter(queue)
+    assert next(order) == 6
+    while queue.waits_for(ClusteringTurn(6, 3)):
+        assert [next(order), next(order)] == [3, 6]
+    assert slept == [0.2, 0.2, 0.2]  # 0.6 s > the 0.5 s wait: given up after three polls
