@@ -408,6 +408,13 @@ def train(
     blend_corpus_weight: Annotated[float, typer.Option(
         "--blend-corpus-weight", min=0.01, max=1000, help="in the blend fit, the project's corpus weighs as much as "
         "this many public sources (each public source weighs one)")] = 1.0,
+    oversample: Annotated[list[str] | None, typer.Option(
+        "--oversample", help="SOURCE=K, repeatable: weigh the transformer's training rows of SOURCE ('corpus' or a "
+        "public source) K times (3 triples them, 0.25 keeps a fixed quarter, 0 drops them); dev is not resampled")]
+    = None,
+    transformer_only: Annotated[bool, typer.Option(
+        "--transformer-only", help="save the transformer and its heads only, no n-gram model or blend (for a "
+        "following --ngram-only --transformer-from step that fits those)")] = False,
 ) -> None:
     """Train the sentiment model from the labelled corpus and the real public data (fixed seeds; metrics written
     beside the weights)."""
@@ -438,8 +445,17 @@ def train(
         if public_dir is None:
             typer.echo("警告 warning: no public data directory (YUQING_SENTIMENT_DATA_DIR unset and no "
                        "../shared/data/sentiment); training on the project's corpus only", err=True)
+    if (oversample or transformer_only) and ngram_only:
+        _fail("--oversample and --transformer-only train the transformer; they do not go with --ngram-only")
+    from sentiment.train import OversampleError, parse_oversample
+
+    try:
+        weights = parse_oversample(oversample or [])
+    except OversampleError as exc:
+        _fail(str(exc))
     cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
-                      public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight)
+                      public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight,
+                      oversample=weights, transformer_only=transformer_only)
     if epochs is not None:
         cfg.epochs = epochs
     if lr is not None:
@@ -453,7 +469,7 @@ def train(
                                               keep_corpus_ngram=keep_corpus_ngram)
         else:
             metrics = run_training(out or DEFAULT_MODEL_DIR, cfg, init_from=init_from)
-    except CorpusError as exc:
+    except (CorpusError, OversampleError) as exc:
         _fail(str(exc))
     keys = ("best_epoch", "dev", "test", "blend", "parameters", "train_seconds", "ngram_train_seconds",
             "public_split_sizes")

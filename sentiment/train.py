@@ -15,13 +15,15 @@ and rows whose label says only negative vs not negative are trained on that (``n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,10 @@ class TrainConfig:
     data_dir: str | None = None  # public data directory (default: YUQING_SENTIMENT_DATA_DIR or ../shared/...)
     public_limit_per_source: int | None = None  # smoke runs: at most this many rows per source and split
     blend_corpus_weight: float = 1.0  # in the blend fit, the corpus weighs as this many public sources
+    # Per-source weight of the transformer's training split: "corpus" or a public source name -> K (see
+    # ``oversample``); sources not named weigh 1. Dev and test are never resampled.
+    oversample: dict[str, float] = field(default_factory=dict)
+    transformer_only: bool = False  # save the transformer and heads only: no n-gram model, no blend
 
 
 def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
@@ -86,6 +92,8 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
         # The held-out split is dropped here and never used below: it is for measurement only.
         train_items += subsample_per_source(public["train"], cfg.public_limit_per_source)
         dev_items += subsample_per_source(public["dev"], cfg.public_limit_per_source)
+    if cfg.oversample:
+        train_items = oversample(train_items, cfg.oversample, seed=cfg.seed)
     for extra in cfg.extra_train:
         from sentiment.corpus import load_jsonl
 
@@ -171,21 +179,24 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
     torch.save(aux.state_dict(), out_dir / AUX_WEIGHTS)
     (out_dir / AUX_CONFIG).write_text(json.dumps({"categories": categories}, ensure_ascii=False, indent=1),
                                       encoding="utf-8")
-    from sentiment.ngram_train import save_ngram, train_ngram
+    if not cfg.transformer_only:
+        from sentiment.ngram_train import save_ngram, train_ngram
 
-    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
-                        negative_only=[i.negative_only for i in train_items])
-    save_ngram(ngram, out_dir)
+        ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
+                            negative_only=[i.negative_only for i in train_items])
+        save_ngram(ngram, out_dir)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_state[2], "history": history,
-        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
+        "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items),
+                                                          "train_used_by_source": dict(sorted(
+                                                              Counter(map(_source_key, train_items)).items()))},
         "public_split_sizes": public_sizes,
         "dev": _evaluate(model, aux, tokenizer, dev_items, categories, cfg),
         "test": _evaluate(model, aux, tokenizer, parts["test"], categories, cfg),
         "parameters": sum(p.numel() for p in model.parameters()) + sum(p.numel() for p in aux.parameters()),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    if cfg.fit_blend:
+    if cfg.fit_blend and not cfg.transformer_only:
         from sentiment.blend import fit_model_blend
 
         # Fitted on dev; every part and the blend measured on test and on the held-out set (never trained on).
@@ -193,6 +204,59 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
                                            corpus_weight=cfg.blend_corpus_weight)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
+
+
+class OversampleError(ValueError):
+    """A bad ``--oversample`` weight: malformed, negative, repeated, or naming no source of the training rows."""
+
+
+def _source_key(item: LabelledText) -> str:
+    """The name ``oversample`` weighs a training row by: ``corpus`` for the project's annotated texts, else its
+    public source."""
+    return "corpus" if item.aux_labels else item.source
+
+
+def parse_oversample(specs: Sequence[str]) -> dict[str, float]:
+    """``["corpus=3", "waimai_10k=0.25"]`` -> ``{"corpus": 3.0, "waimai_10k": 0.25}``; ValueError on a malformed
+    spec, a negative or non-finite weight, or a source named twice (``OversampleError``)."""
+    weights: dict[str, float] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name = name.strip()
+        try:
+            k = float(value)
+        except ValueError:
+            k = math.nan
+        if not sep or not name or not math.isfinite(k) or k < 0:
+            raise OversampleError(f"--oversample {spec!r}: expected SOURCE=K with K a number >= 0 (e.g. corpus=3)")
+        if name in weights:
+            raise OversampleError(f"--oversample: {name!r} given twice")
+        weights[name] = k
+    return weights
+
+
+def oversample(items: Sequence[LabelledText], weights: Mapping[str, float], *, seed: int) -> list[LabelledText]:
+    """Resample the training rows per source: each row of a source weighted K appears ``floor(K)`` times, plus
+    once more when a hash of its id (and ``seed``) falls below the fraction of K — so 3 triples a source, 0.25
+    keeps a fixed quarter of it and 0 drops it. Deterministic, order kept (the epoch shuffle mixes them).
+
+    Why: the transformer learns the mix it is shown. With tens of thousands of review rows and a few thousand bank
+    and corpus rows, each review-heavy run moved it towards reviews and away from the bank texts it is for; the
+    weights say how much each source should count without changing the data. A name that is no source of
+    ``items`` raises ``OversampleError`` (a typo would otherwise be a silent no-op)."""
+    known = {_source_key(i) for i in items}
+    unknown = sorted(set(weights) - known)
+    if unknown:
+        raise OversampleError(f"--oversample: no training rows from {', '.join(unknown)} "
+                         f"(sources: {', '.join(sorted(known))})")
+    out: list[LabelledText] = []
+    for item in items:
+        k = weights.get(_source_key(item), 1.0)
+        whole = int(k)
+        digest = hashlib.sha256(f"oversample:{seed}:{item.id}".encode()).digest()
+        extra = int.from_bytes(digest[:8], "big") / 2**64 < k - whole
+        out.extend([item] * (whole + extra))
+    return out
 
 
 def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
