@@ -114,6 +114,12 @@ class Article(Base):
 # Every list orders articles by this expression, then id: "newest first" pages walk the index (migration 0019)
 Index("ix_articles_recency", func.coalesce(Article.published_at, Article.fetched_at), Article.id)
 
+# The articles waiting for ingest in the order it clusters them (crawlers.stories.ingest_order): "the first article
+# still fetched before this one" (check_turn) is a range of this index, not a walk through every article
+# (migration 0021)
+Index("ix_articles_ingest_order", Article.stage, func.coalesce(Article.published_at, Article.fetched_at),
+      Article.fetched_at, Article.id)
+
 
 class Mention(Base):
     """An article naming a unit of the bank; the primary mention is the most specific unit named."""
