@@ -65,9 +65,6 @@ SQLITE_REFUSED = ("yuqing worker 需要 PostgreSQL：请设置 YUQING_DATABASE_U
                   "YUQING_DATABASE_URL=postgresql+psycopg://… (on SQLite, run every stage in one process with "
                   "yuqing run).")
 
-blueprint = procrastinate.Blueprint()
-
-
 class _Process:
     """What a worker process holds between jobs: the runtime, the app (to defer follow-up jobs) and one lock per
     stage (a stage's step runs once at a time here; other processes run theirs beside it)."""
@@ -103,7 +100,7 @@ def build_app(settings: Settings) -> procrastinate.App:
         worker_defaults={"update_heartbeat_interval": settings.worker_heartbeat_seconds,
                          "stalled_worker_timeout": settings.worker_stalled_seconds,
                          "fetch_job_polling_interval": 1.0})
-    app.add_tasks_from(blueprint, namespace="yuqing")
+    app.add_tasks_from(job_blueprint(), namespace="yuqing")
     return app
 
 
@@ -116,8 +113,7 @@ def ensure_job_schema(settings: Settings) -> bool:
     with psycopg.connect(dsn, autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
             return False
-    # A bare app: the schema needs no tasks, and adding the blueprint to a second app in one process would prefix
-    # its task names again ("yuqing:yuqing:…"; the distributed demo applies the schema, then defers jobs).
+    # A bare app: the schema needs no tasks.
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
     with app.open():
         app.schema_manager.apply_schema()
@@ -179,21 +175,14 @@ async def dispatch_crawls(rt: Runtime) -> int:
     return deferred
 
 
-def _tick(stage: str) -> None:
+def _tick(stage: str) -> Callable[[int], Awaitable[None]]:
     async def tick(timestamp: int) -> None:
         await run_stage(stage)
 
     tick.__name__ = tick.__qualname__ = f"tick_{stage}"
-    task = blueprint.task(name=f"tick_{stage}", queue=stage, queueing_lock=f"tick:{stage}",
-                          lock="schedule" if stage == "schedule" else None, priority=PRIORITY[stage])(tick)
-    blueprint.periodic(cron=TICK_CRON[stage], periodic_id=f"tick-{stage}")(task)
+    return tick
 
 
-for _stage in TICK_CRON:
-    _tick(_stage)
-
-
-@blueprint.task(name="crawl_source", queue="crawl", priority=PRIORITY["crawl"], pass_context=True)
 async def crawl_source(context: procrastinate.JobContext, source_id: str) -> None:
     """Crawl one source if it is still due (a duplicate job after a finished crawl finds it not due)."""
     rt = _runtime()
@@ -223,8 +212,6 @@ async def _defer_crawl(source_id: str) -> bool:
     return True
 
 
-@blueprint.periodic(cron="* * * * * *", periodic_id="retry-stalled")
-@blueprint.task(name="retry_stalled", queue=MAINTENANCE, queueing_lock="retry_stalled", priority=100)
 async def retry_stalled(timestamp: int) -> None:
     """Re-queue the running jobs of workers whose heartbeat stopped (procrastinate finds them; re-queueing is ours).
 
@@ -243,6 +230,26 @@ async def retry_stalled(timestamp: int) -> None:
             await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
             log.warning("a dead worker's job is covered by a waiting one", extra={"job_id": job.id,
                                                                                   "task": job.task_name})
+
+
+def job_blueprint() -> procrastinate.Blueprint:
+    """A new blueprint holding every yuqing job: a tick per stage (periodic), ``crawl_source`` and
+    ``retry_stalled`` (periodic).
+
+    New at every call because ``App.add_tasks_from`` changes the blueprint it copies from: it renames its tasks
+    in place (``tick_ingest`` → ``yuqing:tick_ingest``) and points them at the app. One module-level blueprint
+    added to a second app in the same process gave that app ``yuqing:yuqing:…`` names, and the first app's tasks
+    the same names and the second app's connector (tests/core/test_workers_app_build.py)."""
+    bp = procrastinate.Blueprint()
+    for stage in TICK_CRON:
+        task = bp.task(name=f"tick_{stage}", queue=stage, queueing_lock=f"tick:{stage}",
+                       lock="schedule" if stage == "schedule" else None, priority=PRIORITY[stage])(_tick(stage))
+        bp.periodic(cron=TICK_CRON[stage], periodic_id=f"tick-{stage}")(task)
+    bp.task(name="crawl_source", queue="crawl", priority=PRIORITY["crawl"], pass_context=True)(crawl_source)
+    stalled = bp.task(name="retry_stalled", queue=MAINTENANCE, queueing_lock="retry_stalled",
+                      priority=100)(retry_stalled)
+    bp.periodic(cron="* * * * * *", periodic_id="retry-stalled")(stalled)
+    return bp
 
 
 RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0)  # waits before the job queue tries the database again
