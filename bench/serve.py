@@ -35,13 +35,20 @@ class Credentials:
     cookies: dict[str, str] = field(default_factory=dict)  # login → session cookie value
 
 
+TOKEN_NAME = "bench"
+
+
 def credentials(db_url: str, secret_key: str, logins: list[str]) -> Credentials:
-    """A fresh API token and a session cookie for each login (the users exist: ``seed_users`` ran)."""
-    from sqlalchemy import select
+    """A fresh API token and a session cookie for each login (the users exist: ``seed_users`` ran).
+
+    The login's earlier benchmark tokens (named :data:`TOKEN_NAME`) are deleted first: only their hashes are
+    stored, so they cannot be reused, and a benchmark database kept between runs would otherwise gain a token row
+    per login per run (the ``token.created`` audit entries stay, as the audit log is append-only)."""
+    from sqlalchemy import delete, select
     from sqlalchemy.orm import Session
 
     from api import auth
-    from api.models import User
+    from api.models import ApiToken, User
     from api.users import create_api_token
     from yuqing.clock import SystemClock
     from yuqing.db import make_engine
@@ -54,7 +61,8 @@ def credentials(db_url: str, secret_key: str, logins: list[str]) -> Credentials:
             user = session.scalar(select(User).where(User.login == login))
             if user is None:
                 raise SystemExit(f"no user {login} in {db_url}")
-            out.tokens[login] = create_api_token(session, user=user, name="bench", clock=SystemClock(), days=1)
+            session.execute(delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == TOKEN_NAME))
+            out.tokens[login] = create_api_token(session, user=user, name=TOKEN_NAME, clock=SystemClock(), days=1)
             out.cookies[login] = signer.dumps(auth.SessionData(user_id=user.id, csrf=auth.new_csrf_token(),
                                                                epoch=user.session_epoch or 0))
         session.commit()
