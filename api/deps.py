@@ -170,7 +170,13 @@ class TokenCache:
             return None
         return found[3]
 
-    def put(self, token_hash: str, org: OrgChart, expires_at: datetime, principal: Principal) -> None:
+    def put(self, token_hash: str, org: OrgChart, expires_at: datetime, principal: Principal, *,
+            generation: int) -> None:
+        """Remember a token checked against the database. ``generation``: ``users.credentials_generation`` as it
+        was before the check read the database; if it has moved since, a change made in this process may have
+        been committed after that read (and the cache already emptied for it), so what was read is not kept."""
+        if generation != users.credentials_generation:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # plenty for the integrations of one bank; a flood of tokens just misses
         self._entries[token_hash] = (self.now() + self.ttl_s, org, expires_at, principal)
@@ -201,11 +207,12 @@ async def current_api_user(request: Request, session: SessionDep) -> Principal:
         cache, key, org = token_cache(request), auth.api_token_hash(token.strip()), request.app.state.org
         principal = cache.get(key, org, request.app.state.clock.now())
         if principal is None:
+            generation = users.credentials_generation  # before the read: see TokenCache.put
             found = await anyio.to_thread.run_sync(_token_principal, request, session, token.strip())
             if found is None:
                 raise _unauthorized("API 令牌无效或已停用")
             principal, expires_at = found
-            cache.put(key, org, expires_at, principal)
+            cache.put(key, org, expires_at, principal, generation=generation)
         return principal
     principal = await anyio.to_thread.run_sync(_session_principal, request, session)
     if principal is None:

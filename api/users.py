@@ -289,8 +289,9 @@ class TokenOwner:
 def user_for_token(session: Session, *, token: str, clock: Clock) -> TokenOwner | None:
     """The active user owning bearer ``token`` if it is neither revoked nor expired (and note its use), or None.
 
-    Read from the database on every call (no cache): a token revoked or a user deactivated stops working on the
-    very next request, in every API process."""
+    Read from the database on every call. The API asks it through ``api.deps.TokenCache``, which believes a token
+    it checked for ``TOKEN_CACHE_S`` seconds: a token revoked or a user deactivated by another process (the CLI,
+    another API worker) can keep working that long there; through the same process, not at all."""
     if not token.startswith(auth.API_TOKEN_PREFIX):
         return None
     # the token and its owner in one statement, plain columns

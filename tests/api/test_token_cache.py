@@ -74,12 +74,41 @@ def test_the_cache_forgets_everything_when_full(org):
     p = deps.Principal(user_id=1, login="a", name="a", roles=(), unit_id="u", unit_ids=frozenset(), csrf=None,
                        via="token")
     t, later = datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)
-    cache.put("h1", org, later, p)
-    cache.put("h2", org, later, p)
+    gen = users.credentials_generation
+    cache.put("h1", org, later, p, generation=gen)
+    cache.put("h2", org, later, p, generation=gen)
     assert cache.get("h1", org, t) is p
     assert cache.get("h1", org.model_copy(), t) is None  # a reloaded chart: the scope is worked out again
     assert cache.get("h1", org, later) is None  # the token's own expiry, on the app's clock
-    cache.put("h3", org, later, p)
+    cache.put("h3", org, later, p, generation=gen)
     assert cache.get("h1", org, t) is None and cache.get("h3", org, t) is p
     now.t += deps.TOKEN_CACHE_S
     assert cache.get("h3", org, t) is None
+
+
+def test_a_token_revoked_while_its_check_reads_the_database_is_not_remembered(app, client, token_for, db, clock,
+                                                                             monkeypatch):
+    """The check reads the token (still active), then this process revokes it and commits, and another request's
+    lookup empties the cache, all before the check stores what it read: the stale read is not remembered, so the
+    next request is refused at once, not after ``TOKEN_CACHE_S``."""
+    now = FakeMonotonic()
+    cache = _cached(app, now)
+    headers = token_for("zhoufang")
+    assert client.get("/api/v1/alerts", headers=headers).status_code == 200  # last_used_at noted: no write below
+    now.t += deps.TOKEN_CACHE_S + 0.01  # that check is forgotten: the next one reads the database
+    real = users.user_for_token
+
+    def read_then_revoked(session, *, token, clock):
+        owner = real(session, token=token, clock=clock)
+        assert owner is not None and not owner.token_use_noted
+        with db() as other:
+            token_id = other.scalar(select(ApiToken.id).join(User).where(User.login == "zhoufang"))
+            users.revoke_api_token(other, token_id=token_id, actor="wangmin", clock=clock)
+            other.commit()
+        cache.get("another request's token", app.state.org, clock.now())  # sees the change: empties the cache
+        return owner
+
+    monkeypatch.setattr(users, "user_for_token", read_then_revoked)
+    assert client.get("/api/v1/alerts", headers=headers).status_code == 200  # it began before the revocation
+    monkeypatch.setattr(users, "user_for_token", real)
+    assert client.get("/api/v1/alerts", headers=headers).status_code == 401  # no time passed
