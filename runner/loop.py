@@ -276,6 +276,10 @@ class StageProcess:
         self.starts = 0
 
     def start(self) -> None:
+        if self._conn is not None:  # a process that died: its pipe goes with it (one descriptor per restart)
+            with contextlib.suppress(OSError):
+                self._conn.close()
+            self._conn = None
         ctx = multiprocessing.get_context("spawn")  # never fork a process that has threads
         receive, send = ctx.Pipe(duplex=False)
         self.ready = ctx.Event()
