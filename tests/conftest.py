@@ -37,8 +37,9 @@ DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
 # The longest-running files, longest first (`pytest --durations` of a full run). xdist (`--dist loadfile`) hands
-# files to its two workers in collection order, so a long file collected late runs alone at the end while the
-# other worker has nothing left; started first, the short files fill in around them and both finish together.
+# files to its two workers in collection order (see pytest_configure), so a long file collected late runs alone at
+# the end while the other worker has nothing left; started first, the short files fill in around them and both
+# finish together.
 LONG_FILES_FIRST = (
     "tests/api/test_authorization_matrix.py",
     "tests/api/test_api_schemathesis.py",
@@ -54,6 +55,14 @@ LONG_FILES_FIRST = (
     "tests/api/test_bench_login_flood.py",
     "tests/e2e/test_hostile_content_browser.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep xdist to the collection order. By default (xdist 3.x, ``--loadscope-reorder``) it sorts the files by
+    their number of tests, most first, which undoes LONG_FILES_FIRST: the demo, fault and benchmark files hold one
+    or two tests each, so they started last and ran alone at the end of the run."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
