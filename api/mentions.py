@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time as monotonic_time
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,11 +34,11 @@ from markupsafe import Markup
 from sqlalchemy import ColumnElement, Select, case, func, select, text
 from sqlalchemy.orm import Session
 
-from api import charts, listings, present, queries, search, views
+from api import admin_forms, charts, listings, present, queries, search, views
 from api.deps import OrgDep, PageUser, Principal, SessionDep, ensure_unit
 from api.pages import render
 from api.pagination import CURSOR_SALT, PageRequest, paginate
-from crawlers.models import Article, ArticleMetricSample, Mention
+from crawlers.models import Article, ArticleMetricSample, ArticlePlanHit, Mention
 from sentiment.models import Classification
 from yuqing.categories import CATEGORIES, LEVEL_ORDER
 from yuqing.org import OrgChart
@@ -49,7 +49,7 @@ PAGE_SIZE = 50
 CHART_TTL_S = 60.0
 CHART_CACHE_SIZE = 256
 SORT_LABELS = {"risk": "按风险", "time": "按时间", "reach": "按传播量"}
-FIELDS = ("q", "since", "until", "unit", "source", "channel", "sentiment", "category", "level", "sort")
+FIELDS = ("q", "since", "until", "unit", "source", "channel", "sentiment", "category", "level", "plan", "sort")
 MAX_PARAM_CHARS = 100
 
 
@@ -77,8 +77,10 @@ class Filters:
         return "/mentions" + (f"?{urlencode(params)}" if params else "")
 
 
-def parse_filters(params: Any, me: Principal, org: OrgChart, source_ids: set[str], tz: Any) -> Filters:
-    """Check every filter; :class:`BadFilter` names the first bad one, HTTP 403 for a unit outside the scope."""
+def parse_filters(params: Any, me: Principal, org: OrgChart, source_ids: set[str], tz: Any,
+                  plans: Collection[str] = ()) -> Filters:
+    """Check every filter; :class:`BadFilter` names the first bad one, HTTP 403 for a unit outside the scope.
+    ``plans``: the names of the topic keyword plans in force (``plan``: 监测方案)."""
     raw = {name: (params.get(name) or "").strip() for name in FIELDS}
     raw = {k: v for k, v in raw.items() if v}
     f = Filters(raw=raw, unit_ids=me.unit_ids)
@@ -103,7 +105,8 @@ def parse_filters(params: Any, me: Principal, org: OrgChart, source_ids: set[str
         f.unit_ids = frozenset([unit, *(u.id for u in org.descendants(unit))]) & me.unit_ids
     checks = {"source": (source_ids, "信息源"), "channel": (set(present.CHANNEL_LABELS), "渠道"),
               "sentiment": (set(present.SENTIMENT_LABELS), "倾向"), "category": (set(CATEGORIES), "风险类别"),
-              "level": (set(LEVEL_ORDER), "等级"), "sort": (set(SORT_LABELS), "排序方式")}
+              "level": (set(LEVEL_ORDER), "等级"), "plan": (set(plans), "监测方案"),
+              "sort": (set(SORT_LABELS), "排序方式")}
     for name, (allowed, label) in checks.items():
         if name in raw and raw[name] not in allowed:
             raise BadFilter(f"{label}无效：请从列表中选择")
@@ -146,6 +149,8 @@ def filtered(session: Session, f: Filters, *, scored_only: bool = False,
                                     count_only=count_only, with_risk=bool(level))
     if level:
         stmt = stmt.where(listings.CurrentRisk.level == level)
+    if plan := f.get("plan"):  # the articles the plan fired on (ingest's rows, read through their index)
+        stmt = stmt.where(Article.id.in_(select(ArticlePlanHit.article_id).where(ArticlePlanHit.plan == plan)))
     if f.query is not None:
         stmt = stmt.where(search.condition(f.query, session.get_bind().dialect.name))
     if count_only:
@@ -162,10 +167,11 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
     state = request.app.state
     tz = state.settings.tz
     sources = {s.id: s.name for s in state.sources}
+    plans = topic_plan_names(session, state.settings)
     context: dict[str, Any] = {"filters": Filters(), "error": "", "rows": [], "total": 0, "next_link": "",
-                               "charts": {}, "reach": {}, **_choices(org, me, sources)}
+                               "charts": {}, "reach": {}, "plan_hits": {}, **_choices(org, me, sources, plans)}
     try:
-        f = parse_filters(request.query_params, me, org, set(sources), tz)
+        f = parse_filters(request.query_params, me, org, set(sources), tz, plans=plans)
         context["filters"] = f
         stmt, order = filtered(session, f)
         head = filtered(session, f, scored_only=True) if f.sort == "risk" else None
@@ -195,8 +201,21 @@ def mentions_page(request: Request, me: PageUser, session: SessionDep, org: OrgD
         rows=views.mention_reads(org, rows), total=f"{got.total:,}",
         paged=bool(request.query_params.get("cursor")),
         next_link=f.link(cursor=got.next_cursor) if got.next_cursor else "",
-        reach=article_reach(session, [r.article.id for r in rows]), charts=chart_set.svgs)
+        reach=article_reach(session, [r.article.id for r in rows]), charts=chart_set.svgs,
+        plan_hits={r.article.id: plan_hits(r.article) for r in rows})
     return render(request, "mentions.html", me, "mentions", context)
+
+
+def topic_plan_names(session: Session, settings: Any) -> list[str]:
+    """The names of the topic keyword plans in force, in their configured order (filter plans only exclude: they
+    are never an article's hit)."""
+    return [p.name for p in admin_forms.current_plans(session, settings) if p.role == "topic"]
+
+
+def plan_hits(article: Article) -> list[str]:
+    """The topic plans an article hit when it was matched (``meta['match']['plan_hits']``), by name."""
+    hits = ((article.meta or {}).get("match") or {}).get("plan_hits") or {}
+    return sorted(str(name) for name in hits) if isinstance(hits, dict) else []
 
 
 # --- how PostgreSQL reads the head of the risk order ------------------------------------------------------------
@@ -273,13 +292,14 @@ def walk_the_head(session: Session) -> Iterator[None]:
                          + ", ".join(f"'{n}'" for n in WALK_SETTINGS) + ")"))
 
 
-def _choices(org: OrgChart, me: Principal, sources: dict[str, str]) -> dict[str, Any]:
+def _choices(org: OrgChart, me: Principal, sources: dict[str, str], plans: Collection[str] = ()) -> dict[str, Any]:
     units = [(u.id, u.short_name or u.name) for u in org.units if u.id in me.unit_ids]
     return {"unit_choices": units, "source_choices": sorted(sources.items(), key=lambda kv: kv[1]),
             "channel_choices": list(present.CHANNEL_LABELS.items()),
             "sentiment_choices": list(present.SENTIMENT_LABELS.items()),
             "category_choices": list(CATEGORIES.items()),
             "level_choices": [(lv, f"{lv}级 {present.level_name(lv)}") for lv in LEVEL_ORDER],
+            "plan_choices": [(name, name) for name in plans],
             "sort_choices": list(SORT_LABELS.items())}
 
 

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from crawlers.claims import STORY_ASSIGNMENT, StoryAssignment, bump, take_sqlite_write_lock
 from crawlers.matching import Matcher, MatchResult
-from crawlers.models import Article, ArticleStage, Mention, Story
+from crawlers.models import Article, ArticlePlanHit, ArticleStage, Mention, Story
 from crawlers.stories import (
     ClusteringTurn,
     StoryIndex,
@@ -202,6 +202,7 @@ def _irrelevant_in_bulk(session: Session, ids: list[int], *, matcher: Matcher,
             settled.append(article.id)
         if settled:
             session.execute(delete(Mention).where(Mention.article_id.in_(settled)))
+            session.execute(delete(ArticlePlanHit).where(ArticlePlanHit.article_id.in_(settled)))
         session.commit()
     except Exception as exc:
         session.rollback()
@@ -365,7 +366,14 @@ def _without_error(meta: dict | None) -> dict:
 
 
 def _sync_mentions(session: Session, article: Article, result: MatchResult | None) -> None:
-    """Upsert one Mention per unit named, and drop stale ones (an article re-matched after a config change)."""
+    """Upsert one Mention per unit named, and drop stale ones (an article re-matched after a config change); the
+    same for the topic plans it hit (``ArticlePlanHit``, the 舆情信息 page's 监测方案 filter)."""
+    hits = set(session.scalars(select(ArticlePlanHit.plan).where(ArticlePlanHit.article_id == article.id)))
+    wanted_plans = set(result.plan_hits) if result else set()
+    if hits - wanted_plans:
+        session.execute(delete(ArticlePlanHit).where(ArticlePlanHit.article_id == article.id,
+                                                     ArticlePlanHit.plan.in_(hits - wanted_plans)))
+    session.add_all(ArticlePlanHit(article_id=article.id, plan=plan) for plan in sorted(wanted_plans - hits))
     existing = {m.unit_id: m for m in session.scalars(select(Mention).where(Mention.article_id == article.id))}
     wanted = {m.unit_id: m for m in (result.mentions if result else [])}
     for unit_id, stale in existing.items():

@@ -121,6 +121,22 @@ Index("ix_articles_ingest_order", Article.stage, func.coalesce(Article.published
       Article.fetched_at, Article.id)
 
 
+class ArticlePlanHit(Base):
+    """A relevant article that a topic keyword plan (监测方案) fired on, by the plan's name: the 舆情信息 page's
+    监测方案 filter reads these (``api.mentions``). Written by ingest beside the article's mentions (the plans that
+    are the keys of ``meta['match']['plan_hits']``), and dropped when the article is matched again without them.
+    A plan renamed or removed later leaves its old rows under the old name (as the articles' ``meta`` does)."""
+
+    __tablename__ = "article_plan_hits"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+# "the articles of plan P" for the filter: a range of this index, then the article rows (migration 0022)
+Index("ix_article_plan_hits_plan", ArticlePlanHit.plan, ArticlePlanHit.article_id)
+
+
 class Mention(Base):
     """An article naming a unit of the bank; the primary mention is the most specific unit named."""
 
