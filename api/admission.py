@@ -2,11 +2,12 @@
 
 Why: FastAPI runs a synchronous dependency, the route and its response validation in worker threads (anyio's 40),
 one hop after another, and a request holds its pooled database connection from its first query until its session
-is closed. With more requests inside than the pool has connections (15 by default), every worker thread could end
-up waiting for a connection while the connections belong to requests waiting for a thread: nothing moved until the
-pool's 30 s timeout (one worker, 64 clients, ``python -m bench api-load``). With at most pool-size requests
-admitted (``pool_limit``), each admitted request can always get a connection and a thread, so none of them
-stalls; the others wait here, on the event loop, holding neither, in arrival order. A request that waits longer
+is closed. With more requests inside than the pool can hand out connections (5 kept and 10 more opened on demand,
+by default), every worker thread could end up waiting for a connection while the connections belong to requests
+waiting for a thread: nothing moved until the pool's 30 s timeout (one worker, 64 clients, ``python -m bench
+api-load``). With at most as many requests admitted as the pool keeps (``pool_limit``: 5 by default, fewer than
+anyio's 40 threads), each admitted request can always get a connection and a thread, so none of them stalls;
+the others wait here, on the event loop, holding neither, in arrival order. A request that waits longer
 than ``wait_s``, or arrives when ``queue`` are already waiting, is answered 503 with ``Retry-After`` at once: under
 overload the server says so instead of letting latency grow without bound.
 
