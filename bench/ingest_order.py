@@ -2,8 +2,9 @@
 
 Ingest asks, twice per relevant article, for the first article still ``fetched`` before it in ingest order
 (``earliest_waiting_before``). This fills a PostgreSQL database of its own (``--db``, default
-``yuqing_bench_ingest_order``; created, migrated, and dropped at the end unless ``--keep``) with ``--articles``
-articles already ingested and ``--waiting`` still ``fetched`` after them (one every 52 s, a seventh without a
+``yuqing_bench_ingest_order``; one that exists already is refused; created, migrated, and dropped at the end
+unless ``--keep``) with ``--articles`` articles already ingested and ``--waiting`` still ``fetched`` after them
+(one every 52 s, a seventh without a
 publish time, the rest published up to 12 h before they were fetched: ingest order is not id order), then times
 the question for four waiting articles — the first (its turn: nothing before it, the case of every article a lone
 worker takes), the 10th, the middle one and the last — four ways, in the same run on the same rows: the question
@@ -24,10 +25,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import and_, or_, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.bulk_load import drop_database, ensure_database, migrate
+from bench.bulk_load import drop_database, ensure_database, migrate, pg_dsn
 from bench.common import cpu_model, say
 from crawlers.models import Article, ArticleStage
 from crawlers.stories import article_time, earliest_waiting_before, ingest_order
@@ -93,6 +96,12 @@ def measure(url: str, *, repeats: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def database_exists(url: str) -> bool:
+    u = make_url(url)
+    with psycopg.connect(pg_dsn(url).replace(f"dbname={u.database}", "dbname=postgres"), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,)).fetchone() is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_order", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=DEFAULT_DB, help="a PostgreSQL database of its own (dropped afterwards)")
@@ -102,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    drop_database(args.db)
+    if database_exists(args.db):  # never fill, time and drop a database this run did not create
+        raise SystemExit(f"{make_url(args.db).database} exists: give --db a new database name (it is dropped "
+                         "afterwards unless --keep)")
     ensure_database(args.db)
     try:
         migrate(args.db)
