@@ -2,28 +2,32 @@
 
 The scheduled jobs (``incidents.scheduled``, ``incidents.complaints.scheduled``) run on every pipeline round over
 every case and complaint that can still owe something, and on most rounds nothing of most of them is due. After a
-job has looked at one, it remembers the earliest time that one can next need a notice together with everything the
-job read about it (its row, its tasks, its clock facts); on later rounds, while the time has not come and what it
-reads is the same, the job passes over it without working out its clocks and owners or reading its notices.
+job has looked at one, it remembers the earliest time that one can next need a notice together with what the
+timing of its notices depends on (for a case: its status, level, unit, commander, opening time, its tasks'
+deadlines, states and owners, its clock facts; for a complaint: its clocks' times, severity and owners — each job
+names its columns); on later rounds, while the time has not come and those read the same, the job passes over it
+without working out its clocks and owners or reading its notices.
 
-Why this is safe: a job's notices for one record depend only on what it reads of that record, the notices already
-sent, the configuration and the time. What it read is compared on every round (a step done, a deadline moved, a
-new level: looked at again at once); a notice sent meanwhile by another process only removes work; and a new
+Why this is safe: whether and when a job's notices for one record fall due depends only on those values, the
+notices already sent, the configuration and the time (what a notice *says* — a title, a description — is read
+from the record when one is due). The values are compared on every round (a step done, a deadline moved, a new
+level: looked at again at once); a change to anything else (a case's summary or peak risk while its story grows)
+leaves the record passed over; a notice sent meanwhile by another process only removes work; and a new
 configuration (a reload gives new ``OrgChart`` / ``Policy`` objects) starts afresh. The remembered time errs early,
 never late (it is the time the job compares the clock with, before quiet hours or anything else that makes it wait
 longer), so a notice goes out in the same round as without the skip. Kept per database engine and in memory only:
-a restart looks at everything once.
+a restart looks at everything once. Records are remembered by id, and each job's values include the record's
+creation or opening time, so a row that took a deleted row's id (SQLite may reuse the highest id) reads
+differently and is looked at.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 NEVER = datetime.max.replace(tzinfo=UTC)
@@ -74,18 +78,6 @@ def not_before(session: Session, job: str, *, org: Any, policy: Any) -> NotBefor
 def forget_all() -> None:
     """Forget every remembered time (tests compare rounds with and without them)."""
     _BY_ENGINE.clear()
-
-
-def row_values(obj: Any) -> tuple:
-    """Every mapped column of an ORM object, as read."""
-    return tuple(getattr(obj, key) for key in _column_keys(type(obj)))
-
-
-@lru_cache(maxsize=64)
-def _column_keys(cls: type) -> tuple[str, ...]:
-    """The mapped column attributes of ``cls`` (looked up once: ``inspect`` on every row of every round was a
-    measurable part of the round)."""
-    return tuple(attr.key for attr in inspect(cls).column_attrs)
 
 
 def earliest(times: list[datetime], now: datetime) -> datetime | None:

@@ -49,12 +49,13 @@ from incidents.models import (
     Incident,
     LeadershipAcknowledgement,
     Notification,
+    Task,
     TaskStatus,
     TimelineEvent,
 )
 from incidents.notify import queue_notifications
 from incidents.policy import LevelsFile, Policy, RecipientGroup
-from incidents.round_skips import earliest, not_before, row_values
+from incidents.round_skips import earliest, not_before
 from incidents.routing import escalation_holders, group_people
 from incidents.service import (
     OPEN,
@@ -140,7 +141,7 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     facts = queries.incidents_facts(session, incidents)
     # a case whose next possible notice is later, and which reads the same, is passed over (incidents.round_skips)
     skips = not_before(session, "deadline_notices", org=org, policy=policy)
-    read = {i.id: (row_values(i), [row_values(t) for t in sorted(i.tasks, key=lambda t: t.id)], facts[i.id])
+    read = {i.id: (_timing(i), [_task_timing(t) for t in sorted(i.tasks, key=lambda t: t.id)], facts[i.id])
             for i in incidents}
     incidents = [i for i in incidents if not skips.nothing_due(i.id, read[i.id], now)]
     sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
@@ -164,6 +165,21 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     skips.keep_only(read)
     session.flush()
     return count
+
+
+def _timing(incident: Incident) -> tuple:
+    """What of a case the deadline notices' *timing* reads (``incidents.round_skips``): whether it is watched and
+    running, its level (reminder lead, escalation delay and roles, quiet hours), its unit and commander (who is
+    told: nobody means no notice), when it opened (the tasks' start) — with the id and the opening time a record
+    with a reused id reads differently. Its clocks' facts are compared beside it; a change to anything else (the
+    summary, the peak risk as the story grows, the title) cannot bring a notice forward."""
+    return (incident.id, incident.opened_at, incident.status, incident.level, incident.unit_id,
+            incident.commander_id, incident.acknowledged_at, incident.closed_at)
+
+
+def _task_timing(task: Task) -> tuple:
+    """What of a task the deadline notices' timing reads: whether it is open, its deadline and who owns it."""
+    return task.id, task.key, task.status, task.due_at, task.owner_role, task.owner_id
 
 
 def _next_due(incident: Incident, items: list[DeadlineItem], sent: Sent, *, org: OrgChart, policy: Policy,
@@ -208,24 +224,28 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
                               .where(Incident.status.in_(ACTIVE), TimelineEvent.kind == "reporting_chain")
                               .order_by(TimelineEvent.at, TimelineEvent.id)):
         latest[ev.incident_id] = ev
-    # the groups already escalated, of every such case in one query (not one per case and round)
+    # a case whose telling is the same and none of whose groups can fall due before a remembered time is passed
+    # over (incidents.round_skips); the others' groups already escalated, in one query (not one per case and round)
+    skips = not_before(session, "group_escalations", org=org, policy=policy)
+    read = {incident_id: (ev.id, ev.at) for incident_id, ev in latest.items()}
+    looked = [incident_id for incident_id in sorted(latest) if not skips.nothing_due(incident_id, read[incident_id],
+                                                                                      now)]
     escalated: dict[int, set[str]] = {}
-    if latest:
+    if looked:
         for incident_id, item in session.execute(
                 select(DeadlineNotice.incident_id, DeadlineNotice.item)
-                .where(DeadlineNotice.incident_id.in_(list(latest)), DeadlineNotice.step == "group_missed")):
+                .where(DeadlineNotice.incident_id.in_(looked), DeadlineNotice.step == "group_missed")):
             escalated.setdefault(incident_id, set()).add(item)
-    for incident_id in sorted(latest):
+    for incident_id in looked:
         told = latest[incident_id]
+        done = escalated.setdefault(incident_id, set())
         incident = told.incident
         level = str(told.data.get("level", incident.level))
-        if policy.levels_file.quiet_until(level, now) is not None:
+        if policy.levels_file.quiet_until(level, now) is not None:  # held back, not dropped: due as before
+            skips.remember(incident_id, read[incident_id], _groups_next_due(told, done, now))
             continue
         due_groups = [g for g in told.data.get("groups", [])
                       if g.get("people") and now >= datetime.fromisoformat(g["ack_due_at"])]
-        if not due_groups:
-            continue
-        done = escalated.get(incident_id, set())
         missed = []
         for group in due_groups:
             due = datetime.fromisoformat(group["ack_due_at"])
@@ -239,8 +259,21 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
         if missed:
             _escalate_groups(session, incident, missed, level=level, told=told, org=org, policy=policy, now=now)
             count += len(missed)
+            done.update(g.item for g in missed)
+        skips.remember(incident_id, read[incident_id], _groups_next_due(told, done, now))
+    skips.keep_only(latest)
     session.flush()
     return count
+
+
+def _groups_next_due(told: TimelineEvent, done: set[str], now: datetime) -> datetime | None:
+    """The earliest time after ``now`` at which a group of the telling ``told`` not escalated yet (``done``: its
+    items escalated, this round's included) reaches its deadline; None when one has (held back by quiet hours or
+    acknowledged: looked at every round, as without the skip). A telling's groups and deadlines never change (a
+    new telling is a new event, read differently), and a group escalated by another process only removes work."""
+    times = [datetime.fromisoformat(g["ack_due_at"]) for g in told.data.get("groups", [])
+             if g.get("people") and f"group:{told.id}:{g['group']}" not in done]
+    return earliest(times, now)
 
 
 def run_complaint_jobs(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:

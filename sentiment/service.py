@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release
+from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release_many
 from crawlers.models import Article, ArticleMetricSample, ArticleStage, SeenUrl, Story
 from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
@@ -75,7 +76,7 @@ def _classify_claimed(session: Session, ids: list[int], *, classifier: Classifie
     after our claim was committed, and handed back without running the model on them a second time.
     """
     articles = session.scalars(select(Article).where(Article.id.in_(ids), Article.stage == ArticleStage.matched)
-                               .order_by(Article.id)).all()
+                               .options(selectinload(Article.mentions)).order_by(Article.id)).all()
     gone = sorted(set(ids) - {a.id for a in articles})
     if gone:
         drop_claims(session, kind=CLASSIFY, token=token, item_ids=gone)
@@ -90,22 +91,24 @@ def _classify_claimed(session: Session, ids: list[int], *, classifier: Classifie
     session.rollback()  # no transaction (no snapshot, no lock) while the model runs
     preds = classifier.predict(texts)
     now = clock.now()
-    written = 0
+    # the batch's writes in a few statements, not three per article: the claims still ours (an article whose lease
+    # ran out and was taken by another runner counts with that runner's result, not ours), the articles of those
+    # still at ``matched`` moved on, and a Classification for each that has none
+    ours = release_many(session, kind=CLASSIFY, item_ids=order, token=token)
+    moved: set[int] = set()
+    if ours:
+        moved = {int(i) for i in session.execute(
+            update(Article).where(Article.id.in_(sorted(ours)), Article.stage == ArticleStage.matched)
+            .values(stage=ArticleStage.classified).returning(Article.id)).scalars()}
+    have = set(session.scalars(select(Classification.article_id).where(Classification.article_id.in_(moved)))) \
+        if moved else set()
     for article_id, p in zip(order, preds, strict=True):
-        if not release(session, kind=CLASSIFY, item_id=article_id, token=token):
-            continue  # the lease ran out and another runner took the article: its result counts, not ours
-        moved = session.execute(update(Article).where(Article.id == article_id,
-                                                      Article.stage == ArticleStage.matched)
-                                .values(stage=ArticleStage.classified)).rowcount
-        if not moved:
-            continue
-        if session.get(Classification, article_id) is None:
+        if article_id in moved and article_id not in have:
             session.add(Classification(article_id=article_id, label=p.label, negative_prob=p.negative_prob,
                                        category=p.category, model=classifier.name, classified_at=now,
                                        cues=list(p.cues)))
-        written += 1
     session.commit()
-    return written
+    return len(moved)
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,14 @@ def _utc(value: object) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=8192)
+def _tone(title: str | None, text: str | None) -> tuple[bool, bool]:
+    """(``is_calming``, ``is_thin``) of an article's title and text, remembered by the texts themselves: a story is
+    re-scored on every round it grows, and every article of it was scanned again each time. (8,192 texts: the
+    articles of the stories being scored, a few megabytes.)"""
+    return is_calming(f"{title}\n{text}"), is_thin(text or title)
+
+
 def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime) -> StoryFacts | None:
     # plain columns, not ORM objects: a big story is re-scored on every round it grows, and building an Article and
     # a Classification per row every time was most of the scoring stage (a hot-list entry's Article is read below)
@@ -274,20 +285,23 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
     facts, engagement_before = [], 0
     # each article's latest spread sample an hour ago, for all the story's articles in one query (a big story is
     # re-scored on every round it grows: one query per article made that quadratic)
-    before: dict[int, ArticleMetricSample] = {}
+    before: dict[int, int] = {}  # article id → its interactions then (plain columns: only the counts are read)
     if any((article.published_at or article.fetched_at) <= hour_ago for article in rows):
         latest = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
                   .where(ArticleMetricSample.article_id.in_(select(Article.id).where(Article.story_id == story.id)),
                          ArticleMetricSample.observed_at <= hour_ago)
                   .group_by(ArticleMetricSample.article_id).subquery())
-        for sample in session.scalars(select(ArticleMetricSample).join(
-                latest, (latest.c.article_id == ArticleMetricSample.article_id)
-                & (latest.c.at == ArticleMetricSample.observed_at))):
-            before[sample.article_id] = sample  # (article_id, observed_at) is unique: one per article
+        for article_id, reposts, comments, likes in session.execute(
+                select(ArticleMetricSample.article_id, ArticleMetricSample.reposts, ArticleMetricSample.comments,
+                       ArticleMetricSample.likes)
+                .join(latest, (latest.c.article_id == ArticleMetricSample.article_id)
+                      & (latest.c.at == ArticleMetricSample.observed_at))):
+            before[article_id] = reposts + comments + likes  # (article_id, observed_at) is unique: one per article
     for article in rows:
         m = article.metrics or {}
         published = article.published_at or article.fetched_at
         trending = None
+        calming, thin = _tone(article.title, article.text)
         if article.channel == "trending":
             entry = session.get(Article, article.id)
             trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
@@ -298,12 +312,9 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
             category=article.category,
             reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
             likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-            calming=is_calming(f"{article.title}\n{article.text}"), thin=is_thin(article.text or article.title),
-            trending=trending))
+            calming=calming, thin=thin, trending=trending))
         if published <= hour_ago:
-            sample = before.get(article.id)
-            if sample is not None:
-                engagement_before += sample.reposts + sample.comments + sample.likes
+            engagement_before += before.get(article.id, 0)
     unit_kind = "head_office"
     if story.unit_id and any(u.id == story.unit_id for u in ctx.org.units):
         unit_kind = ctx.org.unit(story.unit_id).kind.value

@@ -55,7 +55,7 @@ from incidents.complaints.notices import ComplaintNotice
 from incidents.messages import local_time, plain_line
 from incidents.notify import queue_notifications
 from incidents.policy import Policy, RecipientGroup
-from incidents.round_skips import earliest, not_before, row_values
+from incidents.round_skips import earliest, not_before
 from incidents.routing import escalation_holders, group_people
 from yuqing import audit_chain
 from yuqing.categories import category_label
@@ -102,10 +102,15 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
     calendar = policy_calendar(policy)
     count = 0
     skips = not_before(session, "complaint_reminders", org=org, policy=policy)
-    open_ids = select(Complaint.id).where(Complaint.status.in_(list(OPEN_STATUSES)))
-    complaints = list(session.scalars(select(Complaint).where(Complaint.id.in_(open_ids)).order_by(Complaint.id)))
-    facts = {c.id: row_values(c) for c in complaints}
-    complaints = [c for c in complaints if not skips.nothing_due(c.id, facts[c.id], now)]
+    # what the notices' times depend on, of every open complaint, as plain rows; the complaints themselves are
+    # loaded only for those not passed over (a replay that never closes one has thousands open on every round)
+    facts = {row[0]: tuple(row) for row in session.execute(
+        select(*TIMING_COLUMNS).where(Complaint.status.in_(list(OPEN_STATUSES))).order_by(Complaint.id))}
+    due_ids = [cid for cid, read in facts.items() if not skips.nothing_due(cid, read, now)]
+    complaints: list[Complaint] = []
+    for start in range(0, len(due_ids), 500):
+        complaints += session.scalars(select(Complaint).where(Complaint.id.in_(due_ids[start:start + 500]))
+                                      .order_by(Complaint.id))
     # the notices of the complaints looked at in one query (not one per complaint), as plain rows (only ``.at`` is
     # read of a notice already sent; an open complaint keeps every notice it was ever sent)
     by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
@@ -136,6 +141,17 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
 
 
 # --- rounds with nothing due (incidents.round_skips) --------------------------------------------------------
+
+# Everything of a complaint the reminders' *timing* reads — whether and when a notice can fall due: its clocks'
+# times and limits (``clocks.ComplaintTimes``), its severity (leadership, quiet hours, follow-up), who owns it
+# (``_owners``) and the unit whose chain is told — and ``created_at`` with the id, so that a record with a reused
+# id reads differently. A change to anything else (a note, the description, the status among the open ones, the
+# linked incident) cannot bring a notice forward, so the complaint stays passed over until its remembered time;
+# what the notices say is read from the complaint when one is due.
+TIMING_COLUMNS = (Complaint.id, Complaint.created_at, Complaint.severity, Complaint.received_at,
+                  Complaint.entered_at, Complaint.contacted_at, Complaint.preliminary_at, Complaint.resolved_at,
+                  Complaint.proposed_at, Complaint.reply_base_at, Complaint.reply_limit_days, Complaint.assignee_id,
+                  Complaint.first_contact_owner_id, Complaint.handling_unit_id)
 
 def _next_due(c: Complaint, running: list[ComplaintClock], owners: list[Person], sent: Sent, *, org: OrgChart,
               policy: Policy, now: datetime, chains: dict[tuple, list[tuple[str, str, list[Person]]]]
