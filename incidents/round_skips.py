@@ -6,7 +6,11 @@ job has looked at one, it remembers the earliest time that one can next need a n
 timing of its notices depends on (for a case: its status, level, unit, commander, opening time, its tasks'
 deadlines, states and owners, its clock facts; for a complaint: its clocks' times, severity and owners — each job
 names its columns); on later rounds, while the time has not come and those read the same, the job passes over it
-without working out its clocks and owners or reading its notices.
+without working out its clocks and owners or reading its notices. The jobs that use it: the deadline notices and
+the reporting-chain escalations (``incidents.scheduled``: a case's groups not yet escalated, until the first of
+their deadlines, while its latest telling is the same), the complaint reminders (``incidents.complaints.scheduled``)
+and the complaint-step sync of linked cases (``incidents.complaints.links``: no time, only "what it reads is the
+same as when it last changed nothing").
 
 Why this is safe: whether and when a job's notices for one record fall due depends only on those values, the
 notices already sent, the configuration and the time (what a notice *says* — a title, a description — is read

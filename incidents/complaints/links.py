@@ -55,6 +55,7 @@ from incidents.messages import local_time, plain_line
 from incidents.models import Alert, Incident, Task, TaskStatus, TimelineEvent
 from incidents.playbooks import AppliedPlaybook, applied_of, change_text, replan
 from incidents.policy import Policy
+from incidents.round_skips import NEVER, not_before
 from sentiment.models import Classification, StoryRisk
 from sentiment.risk import RiskConfig
 from yuqing import audit_chain
@@ -314,28 +315,58 @@ def sync_incident_tasks(session: Session, incident: Incident, *, policy: Policy,
 def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) -> int:
     """:func:`sync_incident_tasks` for every running incident with a linked complaint (the scheduled round).
 
-    Only cases with a complaint step still to do are read (with their tasks): this runs every round, and a linked
-    case whose complaint steps are all done or not applicable has nothing to keep in line (``sync_incident_tasks``
-    returns at once for it), however many rounds it stays open."""
+    Only cases with a complaint step still to do are considered: this runs every round, and a linked case whose
+    complaint steps are all done or not applicable has nothing to keep in line (``sync_incident_tasks`` returns at
+    once for it), however many rounds it stays open. Of those, a case is loaded and synced only when what the sync
+    reads of it — its complaint steps (``_STEP_COLUMNS``) and its first complaint's times, severity, limits and
+    number (``_FIRST_COLUMNS``), read as plain rows — differs from when a sync last changed nothing for it: the
+    sync is a function of them and the configuration, so it would change nothing again (``incidents.round_skips``:
+    per process, a new configuration starts afresh)."""
     ids = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
     open_steps = select(Task.incident_id).where(Task.key.in_(list(_STEP_CLOCKS)), Task.status == TaskStatus.todo)
-    changed = 0
-    incidents = session.scalars(select(Incident).where(Incident.id.in_(ids), Incident.id.in_(open_steps),
-                                                       Incident.status.not_in(list(ENDED)))
-                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
+    cases = dict(session.execute(select(Incident.id, Incident.opened_at).where(
+        Incident.id.in_(ids), Incident.id.in_(open_steps), Incident.status.not_in(list(ENDED))).order_by(Incident.id)
+    ).all())
+    skips = not_before(session, "complaint_step_sync", org=None, policy=policy)
+    skips.keep_only(cases)
+    if not cases:
+        return 0
+    steps: dict[int, list[tuple]] = {i: [] for i in cases}
+    for row in session.execute(select(Task.incident_id, *_STEP_COLUMNS)
+                               .where(Task.incident_id.in_(list(cases)), Task.key.in_(list(_STEP_CLOCKS)))
+                               .order_by(Task.incident_id, Task.id)):
+        steps[row[0]].append(tuple(row[1:]))
     # each case's earliest-received complaint, for all the cases in one query (not one query per case and round)
-    first: dict[int, Complaint] = {}
-    if incidents:
-        place = func.row_number().over(partition_by=Complaint.incident_id,
-                                       order_by=(Complaint.received_at, Complaint.id)).label("place")
-        ranked = (select(Complaint.id, place)
-                  .where(Complaint.incident_id.in_([i.id for i in incidents])).subquery())
-        for c in session.scalars(select(Complaint).join(ranked, ranked.c.id == Complaint.id)
-                                 .where(ranked.c.place == 1)):
-            first[c.incident_id] = c  # type: ignore[index]
+    place = func.row_number().over(partition_by=Complaint.incident_id,
+                                   order_by=(Complaint.received_at, Complaint.id)).label("place")
+    ranked = select(Complaint.id, place).where(Complaint.incident_id.in_(list(cases))).subquery()
+    firsts = {row[0]: tuple(row[1:]) for row in session.execute(
+        select(Complaint.incident_id, *_FIRST_COLUMNS).join(ranked, ranked.c.id == Complaint.id)
+        .where(ranked.c.place == 1))}
+    read = {i: (opened_at, tuple(steps[i]), firsts.get(i)) for i, opened_at in cases.items()}
+    looked = [i for i in cases if not skips.nothing_due(i, read[i], now)]
+    if not looked:
+        return 0
+    incidents = session.scalars(select(Incident).where(Incident.id.in_(looked))
+                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
+    first = {c.incident_id: c for c in session.scalars(select(Complaint).where(
+        Complaint.id.in_([firsts[i][0] for i in looked if i in firsts])))}
+    changed = 0
     for incident in incidents:
-        changed += sync_incident_tasks(session, incident, policy=policy, now=now, first=first.get(incident.id))
+        done = sync_incident_tasks(session, incident, policy=policy, now=now, first=first.get(incident.id))
+        changed += done
+        # a sync that changed something is looked at again next round (what it reads has changed, by itself)
+        skips.remember(incident.id, read[incident.id], NEVER if not done else None)
     return changed
+
+
+# What sync_incident_tasks reads of a case's complaint steps and of its first complaint (besides the configuration);
+# the first complaint's id and creation time and the case's opening time (in ``read``) make a reused id a new record.
+_STEP_COLUMNS = (Task.id, Task.key, Task.status, Task.due_at, Task.note)
+_FIRST_COLUMNS = (Complaint.id, Complaint.created_at, Complaint.number, Complaint.severity, Complaint.received_at,
+                  Complaint.reply_base_at, Complaint.reply_limit_days, Complaint.entered_at, Complaint.entered_by,
+                  Complaint.contacted_at, Complaint.preliminary_at, Complaint.resolved_at, Complaint.closed_by,
+                  Complaint.return_visit_at)
 
 
 def _actor_of(c: Complaint, *kinds: str) -> str | None:

@@ -13,11 +13,13 @@ from datetime import timedelta
 
 import incidents.playbooks  # noqa: F401  (first: incidents.service must not start its own import cycle)
 from incidents import round_skips
-from incidents.complaints import flows
+from incidents.complaints import flows, links
 from incidents.complaints import scheduled as complaint_scheduled
 from incidents.complaints.models import Complaint, ComplaintStatus
+from incidents.models import Incident
 from tests.complaints.support import enter, local, real_policy
 from tests.helpers import counting_calls
+from tests.incidents.cases import open_case
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 
@@ -103,3 +105,37 @@ def test_a_passed_over_complaint_is_still_reminded_in_the_same_round(tmp_path, s
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_a_linked_case_is_synced_again_only_when_its_steps_or_first_complaint_change(session_factory, org):
+    """The complaint-step sync loads a linked case only when its complaint steps or its first complaint read
+    differently from its last sync that changed nothing; a contact recorded meanwhile is ticked at once."""
+    clock = FrozenClock(local(2026, 11, 24, 9, 0))
+    with session_factory() as s:
+        incident_id = open_case(s, org, POLICY, clock, level="II", score=70)
+        c = enter(s, org=org, policy=POLICY, clock=clock, severity="重要", received=local(2026, 11, 23, 15, 20))
+        links.link_incident(s, c.id, incident_id, actor="liuqiang", clock=clock, org=org, policy=POLICY)
+        s.commit()
+
+    def synced() -> int:
+        with counting_calls(links, "sync_incident_tasks") as calls, session_factory() as s:
+            links.sync_linked_incidents(s, policy=POLICY, now=clock.now())
+            s.commit()
+        clock.advance(timedelta(minutes=5))
+        return calls.calls
+
+    assert synced() == 1
+    assert synced() == 0
+    with session_factory() as s:  # the case changes elsewhere (its summary): nothing the sync reads
+        s.get(Incident, incident_id).summary = "客户到店投诉后在微博发帖"
+        s.commit()
+    assert synced() == 0
+    with session_factory() as s:
+        flows.record_contact(s, c.id, actor="huangwei", clock=clock, how="电话")
+        s.commit()
+    assert synced() == 1
+    with session_factory() as s:
+        step = next(t for t in s.get(Incident, incident_id).tasks if t.key == "contact_complainant")
+        assert step.status == "done" and step.done_by == "huangwei"
+    assert synced() == 1  # the step it ticked is read once more, and changes nothing
+    assert synced() == 0
