@@ -224,11 +224,12 @@ def run(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt
             "own GIL, run nicer), keeping the dashboard, schedule and notify here; the "
             "model is loaded there, not here")] = False) -> None:
     """Run every stage and the dashboard in one process, on the real clock, with the configured sources."""
+    from runner import event_loop
     from runner.service import run_service
 
     settings = _listening(_settings(), host, port, allow_remote)
     try:
-        asyncio.run(run_service(settings, stage_process=stage_process))
+        event_loop.run(run_service(settings, stage_process=stage_process))  # uvloop when installed
     except ConfigError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -276,7 +277,9 @@ def api(host: HostOpt = None, port: PortOpt = None, allow_remote: AllowRemoteOpt
 
             run_api_workers(settings, workers)
             return
-        asyncio.run(run_api_only(settings))
+        from runner import event_loop
+
+        event_loop.run(run_api_only(settings))  # uvloop when installed (--workers: uvicorn picks it itself)
     except ConfigError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
