@@ -8,6 +8,7 @@ always end with the row id so the order is total.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -51,10 +52,23 @@ def recency() -> ColumnElement[Any]:
     return func.coalesce(Article.published_at, Article.fetched_at)
 
 
+SNIPPET_CHARS = 160  # an article's own snippet when its mention has none: the first characters of its text
+
+
+def feed_columns() -> tuple[ColumnElement[Any], ...]:
+    """What ``/api/v1/articles`` shows of an article, its classification and its story's current risk, in the order
+    ``api.views.feed_reads`` unpacks them; the text only as its first :data:`SNIPPET_CHARS` characters (``substr``
+    counts characters on both databases, as Python's slice does)."""
+    return (Article.id, Article.title, Article.url, Article.source_id, Article.channel, Article.published_at,
+            Article.fetched_at, Article.story_id, func.substr(Article.text, 1, SNIPPET_CHARS),
+            Classification.label, Classification.negative_prob, Classification.category,
+            CurrentRisk.score, CurrentRisk.level)
+
+
 def articles(*, unit_ids: Collection[str], label: str | None = None, category: str | None = None,
              channel: str | None = None, source: str | None = None, since: datetime | None = None,
              until: datetime | None = None, sort: str = "risk", scored_only: bool = False,
-             count_only: bool = False, with_risk: bool = False) -> tuple[Select, Order]:
+             count_only: bool = False, with_risk: bool = False, plain: bool = False) -> tuple[Select, Order]:
     """Articles naming one of ``unit_ids`` with their classification and their story's newest risk.
 
     ``sort``: ``risk`` (story risk, then the article's own negative probability, newest first), ``time`` (newest
@@ -69,7 +83,12 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
 
     ``count_only``: the same rows as bare article ids, for ``paginate(count=…)``: the classification is joined only
     when a filter reads it and the story's risk only with ``with_risk`` (a filter on its level), since neither join
-    changes how many articles there are (one classification per article, one current risk per story)."""
+    changes how many articles there are (one classification per article, one current risk per story).
+
+    ``plain``: the columns of :data:`FEED_COLUMNS` instead of the three ORM entities (``api.views.feed_reads``
+    builds the API's rows from them): an article's full text, metrics and meta were read, decoded and turned into
+    objects for every row of a page only to show 160 characters, and building the entities was most of the CPU of
+    ``/api/v1/articles`` (docs/benchmarks.md, API throughput). Same rows, same order, same keys."""
     if count_only:
         stmt = select(Article.id).where(visible_to(unit_ids))
         if label or category:
@@ -77,7 +96,8 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
         if with_risk:
             stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id)
     else:
-        stmt = (select(Article, Classification, CurrentRisk)
+        stmt = (select(*feed_columns()) if plain else select(Article, Classification, CurrentRisk))
+        stmt = (stmt.select_from(Article)
                 .outerjoin(Classification, Classification.article_id == Article.id)
                 .where(visible_to(unit_ids)))
         if scored_only:
@@ -126,11 +146,23 @@ def mentions(*, unit_ids: Collection[str], primary_only: bool = False, article_i
     return stmt, [(when, True), (Mention.id, True)]
 
 
+# What ``api.views.alert_read`` reads of an alert, as plain columns (``alerts(plain=True)``), and the row type
+# carrying them under the attributes' own names so ``alert_read`` takes either it or an ``Alert``.
+ALERT_COLUMNS = (Alert.id, Alert.story_id, Alert.unit_id, Alert.level, Alert.risk_score, Alert.category,
+                 Alert.title, Alert.factors, Alert.status, Alert.created_at, Alert.updated_at, Alert.ack_due_at,
+                 Alert.acknowledged_at, Alert.acknowledged_by, Alert.dismissed_reason, Alert.dismissed_at,
+                 Alert.dismissed_by, Alert.escalation_step, Alert.incident_id)
+AlertRow = namedtuple("AlertRow", [c.key for c in ALERT_COLUMNS])  # type: ignore[misc]
+
+
 def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str | None = None,
-           sort: str = "urgent") -> tuple[Select, Order]:
+           sort: str = "urgent", plain: bool = False) -> tuple[Select, Order]:
     """Alerts of ``unit_ids``. ``urgent``: open ones first by acknowledgement deadline, then the rest newest
-    first (the dashboard's queue); ``time``: newest first; ``risk``: highest score first."""
-    stmt = select(Alert).where(Alert.unit_id.in_(unit_ids))
+    first (the dashboard's queue); ``time``: newest first; ``risk``: highest score first.
+
+    ``plain``: the columns of :data:`ALERT_COLUMNS` (make each row an :data:`AlertRow`) instead of ``Alert``
+    objects — a list only reads them, and building the objects was a good part of ``/api/v1/alerts``' CPU."""
+    stmt = (select(*ALERT_COLUMNS) if plain else select(Alert)).where(Alert.unit_id.in_(unit_ids))
     if status:
         stmt = stmt.where(Alert.status == status)
     if level:

@@ -152,6 +152,22 @@ def best_mentions(session: Session, article_ids: Iterable[int],
     return best
 
 
+def best_mention_rows(session: Session, article_ids: Iterable[int],
+                      unit_ids: Collection[str]) -> dict[int, tuple[str, str | None]]:
+    """``best_mentions`` as plain ``(unit_id, snippet)`` per article id: the same choice (the primary mention when
+    visible, else the first visible one), without building a ``Mention`` object per mention of the page."""
+    ids = list(set(article_ids))
+    if not ids:
+        return {}
+    best: dict[int, tuple[str, str | None]] = {}
+    for article_id, unit_id, snippet in session.execute(
+            select(Mention.article_id, Mention.unit_id, Mention.snippet)
+            .where(Mention.article_id.in_(ids), Mention.unit_id.in_(unit_ids))
+            .order_by(Mention.is_primary.desc(), Mention.id)):
+        best.setdefault(article_id, (unit_id, snippet))
+    return best
+
+
 @dataclass(frozen=True)
 class FeedRow:
     article: Article

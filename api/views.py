@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api import present, queries
+from api.listings import AlertRow
 from api.schemas import (
     ActionItemRead,
     AlertRead,
@@ -123,6 +124,30 @@ def mention_reads(org: OrgChart, rows: Iterable[queries.FeedRow]) -> list[Mentio
     return out
 
 
+def feed_reads(org: OrgChart, rows: Iterable[Sequence[Any]],
+               best: dict[int, tuple[str, str | None]]) -> list[MentionListRead]:
+    """``mention_reads`` from plain rows: ``rows`` in the column order of ``api.listings.feed_columns`` and each
+    article's mention to show from ``api.queries.best_mention_rows`` (an article without one is left out, as there).
+    The fields and their fallbacks are exactly ``mention_reads``' (the text head stands for ``article.text``)."""
+    out = []
+    for (article_id, title, url, source_id, channel, published_at, fetched_at, story_id, text_head, label,
+         negative_prob, category, risk_score, risk_level) in rows:
+        shown = best.get(article_id)
+        if shown is None:
+            continue
+        unit_id, mention_snippet = shown
+        out.append(MentionListRead(
+            article_id=article_id, title=title or "（无标题）", url=url, source_id=source_id, channel=channel,
+            channel_name=present.label(present.CHANNEL_LABELS, channel), published_at=published_at,
+            fetched_at=fetched_at, unit=unit_ref(org, unit_id), snippet=mention_snippet or text_head or "",
+            label=label, label_name=present.label(present.SENTIMENT_LABELS, label) if label is not None else None,
+            negative_prob=negative_prob, category=category,
+            category_name=present.category_name(category) if label is not None else None, story_id=story_id,
+            risk_score=risk_score, risk_level=risk_level,
+            risk_level_name=present.level_name(risk_level) if risk_level else None))
+    return out
+
+
 def story_list_reads(session: Session, org: OrgChart, stories: list[Story]) -> list[StoryListRead]:
     risks = queries.latest_risks(session, [s.id for s in stories])
     return [_story_list_read(org, s, risks.get(s.id)) for s in stories]
@@ -157,7 +182,8 @@ def task_read(org: OrgChart, task: Task, now: datetime) -> TaskRead:
                     done_by_name=person_name(org, task.done_by), note=task.note or "")
 
 
-def alert_read(org: OrgChart, alert: Alert, now: datetime) -> AlertRead:
+def alert_read(org: OrgChart, alert: Alert | AlertRow, now: datetime) -> AlertRead:
+    """An alert, from its object or from the plain row of a list (``api.listings.AlertRow``)."""
     # an escalated alert missed its first deadline, whatever ack_due_at (the next step's time) says now
     overdue = alert.status == "open" and (bool(alert.escalation_step)
                                           or (alert.ack_due_at is not None and alert.ack_due_at < now))

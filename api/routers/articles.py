@@ -43,16 +43,15 @@ def mentions_feed(principal: CurrentUser, session: SessionDep, org: OrgDep, page
     unit_ids = unit_filter(principal, org, unit)
     filters = dict(unit_ids=unit_ids, label=label, category=category, channel=channel, source=source,
                    since=as_utc(since), until=as_utc(until), sort=sort)
-    stmt, order = listings.articles(**filters)
-    head = listings.articles(**filters, scored_only=True) if sort == "risk" else None
+    stmt, order = listings.articles(**filters, plain=True)  # plain rows, not ORM entities: the CPU of a page
+    head = listings.articles(**filters, scored_only=True, plain=True) if sort == "risk" else None
     scope = page.scope("articles", unit=unit, label=label, category=category, channel=channel, source=source,
                        since=since, until=until, sort=sort)
     counted, _ = listings.articles(**filters, count_only=True)
     got = paginate(session, stmt, order=order, page=page, scope=scope, count_cap=TOTAL_CAP, head=head,
                    count=counted, count_key=(scope, tuple(sorted(unit_ids))))
-    best = queries.best_mentions(session, [a.id for a, _, _ in got.rows], unit_ids)
-    rows = [queries.FeedRow(a, best[a.id], c, r) for a, c, r in got.rows if a.id in best]
-    return Page(items=views.mention_reads(org, rows), total=got.total, total_capped=got.total_capped,
+    best = queries.best_mention_rows(session, [row[0] for row in got.rows], unit_ids)
+    return Page(items=views.feed_reads(org, got.rows, best), total=got.total, total_capped=got.total_capped,
                 next_cursor=got.next_cursor)
 
 
