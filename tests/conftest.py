@@ -36,23 +36,28 @@ PG_URL = os.environ.get("YUQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
-# The longest-running files, longest first (`pytest --durations` of a full run). xdist (`--dist loadfile`) hands
-# files to its two workers in collection order (see pytest_configure), so a long file collected late runs alone at
-# the end while the other worker has nothing left; started first, the short files fill in around them and both
-# finish together.
+# The longest-running files, longest first. xdist (`--dist loadfile`) hands files to its two workers in collection
+# order (see pytest_configure), so a long file collected late runs alone at the end while the other worker has
+# nothing left; started first, the short files fill in around them and both finish together. Measured file by file
+# with `pytest -n 0 --durations` on 2 shared cores (2026-12-07, load 9-10 unless said): the headless demos 495 s
+# (load 6, before the --respond demo's speed was doubled), the matrix 973 s (load 12-17; CPU-bound, 170 s of CPU),
+# test_workers_pipeline 303 s, test_faults_postgres 217 s, test_faults_kill 194 s, test_faults_big_source 171 s,
+# test_first_run 153 s, test_backtest_scenarios 148 s, test_bench_login_flood 57 s, test_story_order_workers 54 s.
+# Not measured that day: schemathesis and the browser file keep the places an earlier full run gave them, the
+# distributed demo sits by its docstring's 2.5-3 minutes at load 10.
 LONG_FILES_FIRST = (
+    "tests/e2e/test_demo_headless.py",
     "tests/api/test_authorization_matrix.py",
     "tests/api/test_api_schemathesis.py",
-    "tests/e2e/test_demo_headless.py",
     "tests/core/test_workers_pipeline.py",
+    "tests/core/test_faults_postgres.py",
+    "tests/core/test_faults_kill.py",
+    "tests/e2e/test_demo_distributed.py",
+    "tests/core/test_faults_big_source.py",
     "tests/core/test_first_run.py",
     "tests/backtest/test_backtest_scenarios.py",
-    "tests/core/test_faults_postgres.py",
-    "tests/e2e/test_demo_distributed.py",
-    "tests/core/test_faults_kill.py",
-    "tests/core/test_faults_big_source.py",
-    "tests/core/test_story_order_workers.py",
     "tests/api/test_bench_login_flood.py",
+    "tests/core/test_story_order_workers.py",
     "tests/e2e/test_hostile_content_browser.py",
 )
 
