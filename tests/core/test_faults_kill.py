@@ -56,7 +56,7 @@ from yuqing.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.postgres
 
-RUNS = int(os.environ.get('H4RUNS', 20))
+RUNS = int(os.environ.get("YUQING_FAULT_RUNS") or 20)  # kills per run; lower it locally to iterate faster
 SEED = int(os.environ.get("YUQING_FAULT_SEED") or time.time_ns() % 2**31)
 HOOK_SECRET = "faults-hook-secret-6Wc1Zp8Lr3Qv"
 # past the dead worker's classify lease and its notify claim (round budget + margin), so the next worker takes them

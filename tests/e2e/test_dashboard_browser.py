@@ -37,7 +37,8 @@ def _start_demo(tmp_path: Path, speed: int, **popen) -> tuple[str, subprocess.Po
         proc = subprocess.Popen([str(YUQING), "demo", "--speed", str(speed)], env=env, stdout=log,
                                 stderr=subprocess.STDOUT, **popen)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    # generous: on a loaded machine with a cold ONNX cache the demo's start-up alone can pass a minute
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
