@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from incidents.models import (
     IncidentReport,
     IncidentReview,
     LeadershipAcknowledgement,
+    RegulatorReport,
     ReportKind,
     Task,
     TaskStatus,
@@ -26,7 +28,7 @@ from incidents.models import (
 )
 from incidents.policy import Policy
 from incidents.regulators import first_report_times_of
-from yuqing.clock import Clock
+from yuqing.clock import Clock, ensure_utc
 
 # clock key -> report kind that stops it
 _REPORT_CLOCKS = {ReportKind.initial: "initial_report", ReportKind.follow_up: "update_report",
@@ -121,31 +123,67 @@ def incidents_facts(session: Session, incidents: Sequence[Incident],
     if not by_id:
         return {}
     ids = list(by_id)
+    history = session.execute(
+        select(TimelineEvent.incident_id, TimelineEvent.kind, TimelineEvent.at, TimelineEvent.data)
+        .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind.in_(_HISTORY_KINDS))
+        .order_by(TimelineEvent.at, TimelineEvent.id)).all()
+    reports = session.execute(
+        select(IncidentReport.incident_id, IncidentReport.kind, IncidentReport.filed_at)
+        .where(IncidentReport.incident_id.in_(ids)).order_by(IncidentReport.filed_at, IncidentReport.id)).all()
+    acks = session.execute(
+        select(LeadershipAcknowledgement.incident_id, LeadershipAcknowledgement.at)
+        .where(LeadershipAcknowledgement.incident_id.in_(ids))
+        .order_by(LeadershipAcknowledgement.at, LeadershipAcknowledgement.id)).all()
+    reviews = session.execute(
+        select(IncidentReview.incident_id, IncidentReview.filed_at).where(IncidentReview.incident_id.in_(ids))
+        .order_by(IncidentReview.filed_at, IncidentReview.id)).all()
+    return _facts(by_id, history, reports, acks, reviews, first_report_times_of(session, ids), tasks)
+
+
+def incident_facts_from(incident: Incident, *, reports: Sequence[IncidentReport],
+                        acks: Sequence[LeadershipAcknowledgement], reviews: Sequence[IncidentReview],
+                        regulator_reports: Sequence[RegulatorReport]) -> IncidentFacts:
+    """:func:`incident_facts` of one incident from records its page reads anyway, without querying again: its
+    loaded timeline (``incident.events``) and checklist (``incident.tasks``), its reports, leadership
+    acknowledgements and reviews as :func:`reports_of`, :func:`leadership_acks_of` and :func:`reviews_of` return
+    them, and its reports to authorities (``incidents.regulators.reports_of``). Same facts, five queries fewer
+    on the incident page (``api.views.incident_read``)."""
+    i = incident.id
+    history = [(i, e.kind, e.at, e.data) for e in sorted(incident.events, key=lambda e: (e.at, e.id))
+               if e.kind in _HISTORY_KINDS]
+    firsts: dict[str, datetime] = {}
+    for r in regulator_reports:
+        at = ensure_utc(r.reported_at)
+        if r.kind not in firsts or at < firsts[r.kind]:
+            firsts[r.kind] = at
+    return _facts({i: incident}, history, [(i, r.kind, r.filed_at) for r in reports], [(i, a.at) for a in acks],
+                  [(i, r.filed_at) for r in reviews], {i: firsts} if firsts else {}, None)[i]
+
+
+_HISTORY_KINDS = ("opened", "level_changed")  # the timeline events a level history is read from
+
+
+def _facts(by_id: dict[int, Incident], history_rows: Iterable[Sequence[Any]], report_rows: Iterable[Sequence[Any]],
+           ack_rows: Iterable[Sequence[Any]], review_rows: Iterable[Sequence[Any]],
+           regulator_firsts: dict[int, dict[str, datetime]],
+           tasks: dict[int, list[TaskFact]] | None) -> dict[int, IncidentFacts]:
+    """The clock facts from the rows of :func:`incidents_facts`' queries, each kind in its own order."""
+    ids = list(by_id)
     history: dict[int, list[tuple[str, datetime]]] = {i: [] for i in ids}
-    for incident_id, kind, at, data in session.execute(
-            select(TimelineEvent.incident_id, TimelineEvent.kind, TimelineEvent.at, TimelineEvent.data)
-            .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind.in_(("opened", "level_changed")))
-            .order_by(TimelineEvent.at, TimelineEvent.id)):
+    for incident_id, kind, at, data in history_rows:
         data = data or {}
         if kind == "opened":
             history[incident_id].append((str(data.get("level", by_id[incident_id].level)), at))
         elif data.get("to"):
             history[incident_id].append((str(data["to"]), at))
     reports: dict[int, dict[str, list[datetime]]] = {i: {} for i in ids}
-    for incident_id, kind, filed_at in session.execute(
-            select(IncidentReport.incident_id, IncidentReport.kind, IncidentReport.filed_at)
-            .where(IncidentReport.incident_id.in_(ids)).order_by(IncidentReport.filed_at, IncidentReport.id)):
+    for incident_id, kind, filed_at in report_rows:
         reports[incident_id].setdefault(_REPORT_CLOCKS[ReportKind(kind)], []).append(filed_at)
-    for incident_id, at in session.execute(
-            select(LeadershipAcknowledgement.incident_id, LeadershipAcknowledgement.at)
-            .where(LeadershipAcknowledgement.incident_id.in_(ids))
-            .order_by(LeadershipAcknowledgement.at, LeadershipAcknowledgement.id)):
+    for incident_id, at in ack_rows:
         reports[incident_id].setdefault("leadership_notice", []).append(at)
-    for incident_id, filed_at in session.execute(
-            select(IncidentReview.incident_id, IncidentReview.filed_at).where(IncidentReview.incident_id.in_(ids))
-            .order_by(IncidentReview.filed_at, IncidentReview.id)):
+    for incident_id, filed_at in review_rows:
         reports[incident_id].setdefault("review", []).append(filed_at)
-    for incident_id, times in first_report_times_of(session, ids).items():
+    for incident_id, times in regulator_firsts.items():
         for kind, at in times.items():
             reports[incident_id][kind] = [at]
     out = {}

@@ -85,3 +85,52 @@ def _units(client, headers) -> frozenset[str]:
         owner = api_users.user_for_token(s, token=headers["Authorization"].split(" ", 1)[1], clock=app.state.clock)
         assert owner is not None
         return api_users.scope_unit_ids(app.state.org, unit_id=owner.unit_id, roles=[str(r) for r in owner.roles])
+
+
+@BOTH_DATABASES
+def test_the_incident_page_s_clock_facts_from_its_own_rows_are_the_queried_facts(make, session, clock):
+    """``incidents.queries.incident_facts_from`` (the incident page: facts from the records it shows) gives what
+    ``incident_facts`` queries — level changes out of order, reports of every kind, acknowledgements, reviews and
+    two reports to the same authority (the first one counts) included."""
+    from incidents import queries as incident_queries
+    from incidents import regulators
+    from incidents.models import (
+        IncidentReport,
+        IncidentReview,
+        LeadershipAcknowledgement,
+        RegulatorReport,
+        TimelineEvent,
+    )
+
+    now = clock.now()
+    t0 = now - timedelta(hours=30)
+    incident = make.incident(level="III", at=t0)
+    # a level change recorded after a later one (ids out of time order), and a note that is not history
+    for minutes, data, kind in [(90, {"from": "II", "to": "I"}, "level_changed"),
+                                (60, {"from": "III", "to": "II"}, "level_changed"), (70, {}, "note")]:
+        session.add(TimelineEvent(incident_id=incident.id, at=t0 + timedelta(minutes=minutes), kind=kind,
+                                  actor="system", text="", data=data))
+    for n, kind in enumerate(["initial", "follow_up", "follow_up", "final"]):
+        session.add(IncidentReport(incident_id=incident.id, kind=kind, version=n + 1, level="II", text="报告",
+                                   author="liuqiang", filed_at=t0 + timedelta(hours=2 + n)))
+    session.add(LeadershipAcknowledgement(incident_id=incident.id, leader_id="chenjing", level="II", note="",
+                                          at=t0 + timedelta(hours=1)))
+    session.add(IncidentReview(incident_id=incident.id, author="liuqiang", filed_at=t0 + timedelta(hours=20),
+                               closed_at=t0 + timedelta(hours=19), text="复盘", went_well="", went_badly=""))
+    for hours in (5, 3):  # recorded later but earlier in time: the clock stops at the earlier one
+        session.add(RegulatorReport(incident_id=incident.id, kind="regulator_report", recipient_name="监管部门",
+                                    method="phone", reference="", text="报告", level="II", reported_by="liuqiang",
+                                    reported_at=t0 + timedelta(hours=hours)))
+    incident.acknowledged_at, incident.closed_at, incident.status = t0 + timedelta(minutes=5), now, "closed"
+    session.commit()
+    session.expire_all()
+    loaded = session.get(type(incident), incident.id)
+    queried = incident_queries.incident_facts(session, loaded)
+    from_rows = incident_queries.incident_facts_from(
+        loaded, reports=incident_queries.reports_of(session, incident.id),
+        acks=incident_queries.leadership_acks_of(session, incident.id),
+        reviews=incident_queries.reviews_of(session, incident.id),
+        regulator_reports=regulators.reports_of(session, incident.id))
+    assert from_rows == queried
+    assert [level for level, _ in queried.level_history] == ["III", "II", "I"]
+    assert queried.reports["regulator_report"] == [t0 + timedelta(hours=3)]
