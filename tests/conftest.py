@@ -12,7 +12,6 @@ import os
 import shutil
 import sqlite3
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from tests.helpers import scratch_schema
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.migrate import upgrade
@@ -122,19 +122,9 @@ def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     """A migrated, empty schema of its own in the shared ``test`` database, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(postgres_url) as engine:
         upgrade(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
 
 
 @dataclass
@@ -32,3 +35,22 @@ def counting_calls(owner: Any, name: str) -> Iterator[CallCount]:
         yield count
     finally:
         setattr(owner, name, real)
+
+
+@contextmanager
+def scratch_schema(postgres_url: str) -> Iterator[Engine]:
+    """An engine whose connections work in a new, empty PostgreSQL schema of their own (``search_path``), dropped
+    with everything in it when the block ends, on error too: tests share one ``test`` database, so each gets a
+    namespace nobody else writes to. The caller creates tables in it (``upgrade`` or ``create_all``)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from html import unescape
 
 import pytest
@@ -20,6 +19,7 @@ from crawlers.matching import Matcher
 from crawlers.models import Article, ArticlePlanHit, ArticleStage
 from crawlers.stories import StoryIndex
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import scratch_schema
 from yuqing.migrate import upgrade
 
 ROW_RE = re.compile(r'<tr id="article-(\d+)">')
@@ -114,20 +114,9 @@ def at_0021(request, tmp_path):
         yield engine
         engine.dispose()
         return
-    url = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(request.getfixturevalue("postgres_url")) as engine:
         upgrade(engine, "0021")
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_migration_0022_fills_the_rows_from_what_ingest_kept_in_meta(at_0021):

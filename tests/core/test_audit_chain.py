@@ -132,27 +132,14 @@ def test_postgres_refuses_update_delete_and_truncate(postgres_engine):
 
 @pytest.mark.postgres
 def test_tables_made_by_create_all_get_the_same_postgres_guard(postgres_url):
-    import uuid
-
-    from sqlalchemy import create_engine
-
     from runner.schema import all_metadata
+    from tests.helpers import scratch_schema
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(postgres_url) as engine:
         all_metadata().create_all(engine)
         write(make_sessionmaker(engine), 1)
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM audit_log")
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

@@ -80,16 +80,9 @@ def test_the_migration_indexes_the_articles_already_stored(tmp_path):
 
 @pytest.mark.postgres
 def test_the_migration_indexes_the_articles_already_stored_on_postgres(postgres_url):
-    import uuid
+    from tests.helpers import scratch_schema
 
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(postgres_url) as engine:
         upgrade(engine, "0016")
         factory = make_sessionmaker(engine)
         with factory() as s:
@@ -99,11 +92,6 @@ def test_the_migration_indexes_the_articles_already_stored_on_postgres(postgres_
         with factory() as s:
             assert _found(s, "新华路") == {"新华路网点挤兑"}
             assert _found(s, "挤兑") == {"新华路网点挤兑"}
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_a_pipeline_round_makes_what_it_matched_searchable(sqlite_engine: Engine, tmp_path):
