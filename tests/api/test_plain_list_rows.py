@@ -1,7 +1,8 @@
 """``/api/v1/articles`` and ``/api/v1/alerts`` read plain columns, not ORM objects (docs/benchmarks.md, API
 throughput, fourth round): their items must be exactly what the object form builds — every fallback included (no
 classification, no story or risk, a mention without a snippet and an article text longer than the snippet, a risk
-without a level, alerts overdue, escalated, acknowledged and dismissed) — on both databases."""
+without a level, alerts overdue, escalated, acknowledged and dismissed) — on both databases. And the incident
+page's clock facts, built from the rows it shows instead of queried again, are the queried ones."""
 
 from __future__ import annotations
 
