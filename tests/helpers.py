@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
 
 @dataclass
@@ -54,3 +56,20 @@ def scratch_schema(postgres_url: str) -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def scratch_sqlite_session(path: Path) -> Iterator[Session]:
+    """A session on a new SQLite file at ``path`` with every table created, closed and its engine disposed when the
+    block ends: for tests that replay rounds on two databases side by side and compare what each wrote."""
+    from runner.schema import all_metadata
+    from yuqing.db import make_engine, make_sessionmaker
+
+    engine = make_engine(f"sqlite:///{path}")
+    all_metadata().create_all(engine)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()

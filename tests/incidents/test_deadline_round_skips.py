@@ -15,22 +15,17 @@ from datetime import datetime, timedelta
 from incidents import round_skips, scheduled, service
 from incidents.deadline_notices import DeadlineNotice
 from incidents.models import Incident, TaskStatus
-from runner.schema import all_metadata
-from tests.helpers import counting_calls
+from tests.helpers import counting_calls, scratch_sqlite_session
 from tests.incidents.conftest import START, _make_risk, _make_story
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
 
 STEP = timedelta(minutes=5)
 
 
 def _replay(path, org, policy, *, remember: bool) -> tuple[list[tuple], int]:
-    engine = make_engine(f"sqlite:///{path}")
-    all_metadata().create_all(engine)
-    session = make_sessionmaker(engine)()
     clock = FrozenClock(START)
     cases: list[int] = []
-    try:
+    with scratch_sqlite_session(path) as session:
         end = clock.now() + timedelta(days=2)
         with counting_calls(scheduled, "_deadline_items") as worked_out:
             while clock.now() < end:
@@ -54,9 +49,6 @@ def _replay(path, org, policy, *, remember: bool) -> tuple[list[tuple], int]:
                 clock.advance(STEP)
         rows = sorted((n.incident_id, n.item, n.due_at.isoformat(), n.step, n.at.isoformat())
                       for n in session.query(DeadlineNotice))
-    finally:
-        session.close()
-        engine.dispose()
     return rows, worked_out.calls
 
 

@@ -19,11 +19,9 @@ from crawlers.models import Story
 from incidents import round_skips, scheduled, service
 from incidents.deadline_notices import DeadlineNotice
 from incidents.models import Incident, Notification, TaskStatus, TimelineEvent
-from runner.schema import all_metadata
-from tests.helpers import counting_calls
+from tests.helpers import counting_calls, scratch_sqlite_session
 from tests.incidents.conftest import START, _make_risk, _make_story
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
 
 STEP = timedelta(minutes=5)
 
@@ -65,12 +63,9 @@ def test_a_case_is_looked_at_again_only_when_what_its_deadlines_read_changes(ses
 
 
 def _replay_groups(path, org, policy, *, remember: bool) -> tuple[list[tuple], list[tuple], int]:
-    engine = make_engine(f"sqlite:///{path}")
-    all_metadata().create_all(engine)
-    session = make_sessionmaker(engine)()
     clock = FrozenClock(START)
     cases: list[int] = []
-    try:
+    with scratch_sqlite_session(path) as session:
         end = clock.now() + timedelta(hours=6)
         with counting_calls(scheduled, "_groups_next_due") as looks:
             while clock.now() < end:
@@ -97,9 +92,6 @@ def _replay_groups(path, org, policy, *, remember: bool) -> tuple[list[tuple], l
         tellings = session.scalar(select(TimelineEvent.id).where(TimelineEvent.kind == "reporting_chain")
                                   .order_by(TimelineEvent.id.desc()).limit(1))
         assert tellings is not None
-    finally:
-        session.close()
-        engine.dispose()
     return notices, messages, looks.calls
 
 
