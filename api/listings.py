@@ -85,7 +85,7 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
     when a filter reads it and the story's risk only with ``with_risk`` (a filter on its level), since neither join
     changes how many articles there are (one classification per article, one current risk per story).
 
-    ``plain``: the columns of :data:`FEED_COLUMNS` instead of the three ORM entities (``api.views.feed_reads``
+    ``plain``: the columns of :func:`feed_columns` instead of the three ORM entities (``api.views.feed_reads``
     builds the API's rows from them): an article's full text, metrics and meta were read, decoded and turned into
     objects for every row of a page only to show 160 characters, and building the entities was most of the CPU of
     ``/api/v1/articles`` (docs/benchmarks.md, API throughput). Same rows, same order, same keys."""
