@@ -127,17 +127,10 @@ def claim(session: Session, *, kind: str, item_ids: Sequence[int], token: str, n
     return sorted(int(i) for i in session.execute(stmt).scalars())
 
 
-def release(session: Session, *, kind: str, item_id: int, token: str) -> bool:
-    """Drop the claim on ``item_id`` if ``token`` still holds it; False when the lease was lost to another worker
-    (it expired and was taken), in which case the caller must not record its result."""
-    result = session.execute(delete(WorkClaim).where(WorkClaim.kind == kind, WorkClaim.item_id == item_id,
-                                                     WorkClaim.claimed_by == token))
-    return bool(result.rowcount)
-
-
 def release_many(session: Session, *, kind: str, item_ids: Sequence[int], token: str) -> set[int]:
-    """``release`` for several items in one statement: drop the claims ``token`` still holds on ``item_ids`` and
-    return the ids whose claim it held (the others' leases were lost: their results must not be recorded)."""
+    """Drop the claims ``token`` still holds on ``item_ids``, in one statement, and return the ids whose claim it
+    held: the others' leases were lost (they expired and another worker took them), so their results must not be
+    recorded."""
     ids = list(item_ids)
     if not ids:
         return set()

@@ -27,8 +27,8 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.policy import Policy
-from incidents.regulators import first_report_times_of
-from yuqing.clock import Clock, ensure_utc
+from incidents.regulators import first_report_times, first_report_times_of
+from yuqing.clock import Clock
 
 # clock key -> report kind that stops it
 _REPORT_CLOCKS = {ReportKind.initial: "initial_report", ReportKind.follow_up: "update_report",
@@ -151,11 +151,7 @@ def incident_facts_from(incident: Incident, *, reports: Sequence[IncidentReport]
     i = incident.id
     history = [(i, e.kind, e.at, e.data) for e in sorted(incident.events, key=lambda e: (e.at, e.id))
                if e.kind in _HISTORY_KINDS]
-    firsts: dict[str, datetime] = {}
-    for r in regulator_reports:
-        at = ensure_utc(r.reported_at)
-        if r.kind not in firsts or at < firsts[r.kind]:
-            firsts[r.kind] = at
+    firsts = first_report_times(regulator_reports)
     return _facts({i: incident}, history, [(i, r.kind, r.filed_at) for r in reports], [(i, a.at) for a in acks],
                   [(i, r.filed_at) for r in reviews], {i: firsts} if firsts else {}, None)[i]
 

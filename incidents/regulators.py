@@ -23,6 +23,7 @@ it is the bank's word to its regulator.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -336,6 +337,17 @@ def reports_of(session: Session, incident_id: int) -> list[RegulatorReport]:
     """The reports to authorities recorded on an incident, oldest first."""
     return list(session.scalars(select(RegulatorReport).where(RegulatorReport.incident_id == incident_id)
                                 .order_by(RegulatorReport.reported_at, RegulatorReport.id)))
+
+
+def first_report_times(reports: Iterable[RegulatorReport]) -> dict[str, datetime]:
+    """kind -> when the first report of that kind was recorded, of one incident's reports already read (what
+    :func:`first_report_times_of` asks the database for several incidents)."""
+    out: dict[str, datetime] = {}
+    for r in reports:
+        at = ensure_utc(r.reported_at)
+        if r.kind not in out or at < out[r.kind]:
+            out[r.kind] = at
+    return out
 
 
 def first_report_times_of(session: Session, incident_ids: list[int]) -> dict[int, dict[str, datetime]]:
