@@ -175,6 +175,31 @@ def story_read(session: Session, org: OrgChart, story: Story) -> StoryRead:
                                                     for a in arts])
 
 
+def story_detail(session: Session, org: OrgChart, story: Story) -> StoryRead:
+    """``story_read`` from plain rows (``queries.story_article_rows``, ``queries.best_mention_rows``) for a story
+    whose articles are not loaded: the same model, field by field (the API's story and the incident page; the
+    dashboard's story page keeps ``story_read``, as it reads more of each article)."""
+    risk = queries.latest_risks(session, [story.id]).get(story.id)
+    rows = queries.story_article_rows(session, story_id=story.id)
+    shown = queries.best_mention_rows(session, [r.id for r in rows], None)
+    base = _story_list_read(org, story, risk)
+    return StoryRead(**base.model_dump(), articles=[article_row_read(r, shown.get(r.id)) for r in rows])
+
+
+def article_row_read(row: queries.StoryArticleRow, mention: tuple[str, str | None] | None) -> ArticleRead:
+    """``article_read`` of a plain row and its mention's ``(unit_id, snippet)``: the same fields and fallbacks (the
+    text head stands for ``article.text``)."""
+    snippet_text = mention[1] if mention is not None and mention[1] else (row.text_head or "")
+    known = row.label is not None  # a classification row exists (its label is never NULL)
+    return ArticleRead(
+        id=row.id, title=row.title or "（无标题）", url=row.url, source_id=row.source_id, channel=row.channel,
+        channel_name=present.label(present.CHANNEL_LABELS, row.channel), author=row.author,
+        published_at=row.published_at, fetched_at=row.fetched_at, snippet=snippet_text,
+        label=row.label, label_name=present.label(present.SENTIMENT_LABELS, row.label) if known else None,
+        negative_prob=row.negative_prob, category=row.category,
+        category_name=present.category_name(row.category) if known else None, is_duplicate=row.is_duplicate)
+
+
 def _story_list_read(org: OrgChart, story: Story, risk: StoryRisk | None) -> StoryListRead:
     return StoryListRead(id=story.id, title=story.title, unit=unit_ref(org, story.unit_id) if story.unit_id else None,
                          first_seen_at=story.first_seen_at, last_seen_at=story.last_seen_at,
@@ -241,8 +266,8 @@ def incident_read(session: Session, org: OrgChart, incident: Incident, *, policy
     base = _incident_list_read(session, org, incident, counts, policy=policy, clock=clock,
                                flag=resurgence.active_flag(incident), facts=facts)
     alert = queries.alert_for_incident(session, incident_id=incident.id)
-    story = queries.get_story(session, story_id=incident.story_id) if incident.story_id else None
-    story_model = story_read(session, org, story) if story is not None else None
+    story = session.get(Story, incident.story_id) if incident.story_id else None
+    story_model = story_detail(session, org, story) if story is not None else None
     if story_model is not None and story_model.risk is not None and story_model.risk.factors:
         factors = story_model.risk.factors
     else:

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api import listings, queries, views
+from api import listings, views
 from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_unit
 from api.pagination import Page, PageDep, paginate
 from api.routing import OneHopRoute
 from api.schemas import ERROR_RESPONSES, StoryListRead, StoryRead
+from crawlers.models import Story
 
 router = APIRouter(prefix="/api/v1/stories", tags=["stories"], responses=ERROR_RESPONSES,
                    route_class=OneHopRoute)
@@ -29,9 +30,9 @@ def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep, page:
 @router.get("/{story_id}", response_model=StoryRead, summary="话题详情（含全部报道）")
 def get_story(principal: CurrentUser, session: SessionDep, org: OrgDep,
               story_id: IdPath) -> StoryRead:
-    story = queries.get_story(session, story_id=story_id)
+    story = session.get(Story, story_id)  # its articles are read as plain rows (views.story_detail)
     if story is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"话题 {story_id} 不存在")
     if not (story.unit_id is None and org.root().id in principal.unit_ids):
         ensure_unit(principal, story.unit_id)
-    return views.story_read(session, org, story)
+    return views.story_detail(session, org, story)
