@@ -78,15 +78,42 @@ class Deployment:
             proc.wait()
 
 
+def _admin_dsn(postgres_url: str) -> str:
+    return postgres_url.replace("postgresql+psycopg://", "postgresql://").split("?")[0]
+
+
+@pytest.fixture(scope="module")
+def migrated(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once by ``yuqing migrate`` (the CLI, as a deployment is), for the tests that are not
+    about migrating to clone (``CREATE DATABASE … TEMPLATE``: a file copy) instead of each running the migration
+    in a process of its own again; ``test_workers_on_stage_groups…`` still migrates an empty database itself."""
+    admin_dsn = _admin_dsn(postgres_url)
+    name = f"yq_workers_tmpl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        tmp = tmp_path_factory.mktemp("workers-template")
+        url = admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+        env = {**os.environ, "YUQING_DATABASE_URL": url, "YUQING_DATA_DIR": str(tmp), "YUQING_LOG_LEVEL": "WARNING"}
+        done = subprocess.run([*YUQING, "migrate"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        yield name
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def deploy(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., Deployment]]:
-    admin_dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://").split("?")[0]
+def deploy(postgres_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Deployment]]:
+    admin_dsn = _admin_dsn(postgres_url)
     made: list[tuple[str, Deployment, Site]] = []
 
-    def make(*, slow_seconds: float = 0.0) -> Deployment:
+    def make(*, slow_seconds: float = 0.0, migrated: bool = True) -> Deployment:
+        """A deployment on a database of its own: a clone of the migrated one, or (``migrated=False``) empty."""
         name = f"yq_workers_{uuid.uuid4().hex[:10]}"
+        template = f' TEMPLATE "{request.getfixturevalue("migrated")}"' if migrated else ""
         with psycopg.connect(admin_dsn, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"{template}')
         site = Site(articles=2, slow_seconds=slow_seconds).start()
         d = Deployment(admin_dsn.rsplit("/", 1)[0] + "/" + name, admin_dsn, tmp_path, site, slow=slow_seconds > 0)
         made.append((name, d, site))
@@ -114,7 +141,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 240, procs: 
 
 
 def test_workers_on_stage_groups_take_a_crawl_to_a_delivered_alert(deploy):
-    d = deploy()
+    d = deploy(migrated=False)
     out = d.cli("migrate")
     assert "job queue schema (procrastinate) created" in out
     assert "already present" in d.cli("migrate")  # idempotent
@@ -137,7 +164,6 @@ def test_workers_on_stage_groups_take_a_crawl_to_a_delivered_alert(deploy):
 
 def test_a_sigkilled_crawl_worker_has_its_crawl_finished_by_another_once(deploy):
     d = deploy(slow_seconds=8.0)
-    d.cli("migrate")
     d.worker("schedule")
     victim = d.worker("crawl")
 
@@ -206,7 +232,6 @@ def test_escalation_and_the_webhook_go_out_while_a_crawl_hangs_and_the_mail_rela
         (config / "levels.yaml").write_text(yaml.safe_dump(levels, allow_unicode=True), encoding="utf-8")
         d.env.update(YUQING_CONFIG_DIR=str(config), T_HOOK_SECRET="workers-hook-secret-3Vn8Qd1Lx6",
                      YUQING_ALLOW_PRIVATE_SOURCES="jcwb,slow")
-        d.cli("migrate")
         d.worker("schedule")
         d.worker("notify")
         d.worker("crawl", "ingest", "classify", "score", "incidents")
@@ -237,7 +262,6 @@ def test_escalation_and_the_webhook_go_out_while_a_crawl_hangs_and_the_mail_rela
 
 def test_sigterm_lets_a_worker_finish_its_running_crawl_then_exit(deploy):
     d = deploy(slow_seconds=4.0)
-    d.cli("migrate")
     d.worker("schedule")
     crawler = d.worker("crawl")
     wait_for("the slow source's crawl to start", lambda: "/slow.xml" in d.site.hits, procs=d.procs)
