@@ -415,6 +415,12 @@ def train(
         "--oversample", help="SOURCE=K, repeatable: weigh the transformer's training rows of SOURCE ('corpus' or a "
         "public source) K times (3 triples them, 0.25 keeps a fixed quarter, 0 drops them); dev is not resampled")]
     = None,
+    blend_only: Annotated[bool, typer.Option(
+        "--blend-only", help="with --ngram-only: keep both n-gram models of --transformer-from as well and only "
+        "refit the blend")] = False,
+    blend_context: Annotated[bool, typer.Option(
+        "--blend-context", help="also blend the about-a-bank head and the text's length (needs the corpus-only "
+        "n-gram model: --keep-corpus-ngram)")] = False,
     transformer_only: Annotated[bool, typer.Option(
         "--transformer-only", help="save the transformer and its heads only, no n-gram model or blend (for a "
         "following --ngram-only --transformer-from step that fits those)")] = False,
@@ -450,6 +456,8 @@ def train(
                        "../shared/data/sentiment); training on the project's corpus only", err=True)
     if (oversample or transformer_only) and ngram_only:
         _fail("--oversample and --transformer-only train the transformer; they do not go with --ngram-only")
+    if blend_only and not ngram_only:
+        _fail("--blend-only goes with --ngram-only (it keeps every trained part and refits the blend)")
     from sentiment.train import OversampleError, parse_oversample
 
     try:
@@ -458,7 +466,7 @@ def train(
         _fail(str(exc))
     cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
                       public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight,
-                      oversample=weights, transformer_only=transformer_only)
+                      oversample=weights, transformer_only=transformer_only, blend_context=blend_context)
     if epochs is not None:
         cfg.epochs = epochs
     if lr is not None:
@@ -469,7 +477,7 @@ def train(
 
             metrics = retrain_ngram_and_blend(out or DEFAULT_MODEL_DIR, cfg,
                                               transformer_from=transformer_from or DEFAULT_MODEL_DIR,
-                                              keep_corpus_ngram=keep_corpus_ngram)
+                                              keep_corpus_ngram=keep_corpus_ngram, keep_ngram=blend_only)
         else:
             metrics = run_training(out or DEFAULT_MODEL_DIR, cfg, init_from=init_from)
     except (CorpusError, OversampleError) as exc:

@@ -10,8 +10,11 @@ Features per text: the transformer's three log-probabilities, the character n-gr
 log-probabilities (``sentiment.ngram``), logit of the rules' negative probability, and logit of snownlp's
 negative probability (1 − sentiment score); and, when the model directory keeps the corpus-only n-gram model beside
 a main one retrained on public data (``ngram_corpus.npz``), that model's three log-probabilities too — the blend
-then learns to trust each where it measures better. A text with nothing to read (empty, whitespace, emoji only) is
-neutral by definition rather than whatever the features of an empty string happen to say.
+then learns to trust each where it measures better. Optionally (``context`` features, fitted only when asked:
+``yuqing train --blend-context``) two facts about the text itself: the logit of the transformer's about-a-bank head
+and the log of the text's length — how far to trust each part differs between a short bank comment and a long
+review, and the parts alone cannot say which they are reading. A text with nothing to read (empty, whitespace,
+emoji only) is neutral by definition rather than whatever the features of an empty string happen to say.
 """
 
 from __future__ import annotations
@@ -40,6 +43,18 @@ FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive
             "ngram_neutral", "ngram_positive", "rules_negative", "snownlp_negative")
 CORPUS_NGRAM_FEATURES = ("corpus_ngram_negative", "corpus_ngram_neutral", "corpus_ngram_positive")
 ALL_FEATURES = FEATURES + CORPUS_NGRAM_FEATURES
+CONTEXT_FEATURES = ("about_bank", "log_length")
+
+
+def feature_names(n_columns: int) -> tuple[str, ...]:
+    """The names of a feature matrix's columns, from its width: the base features, the corpus-only n-gram model's
+    when present, then the context features when present (``BlendedClassifier.features`` lays them out so)."""
+    for names in (FEATURES, ALL_FEATURES, FEATURES + CONTEXT_FEATURES, ALL_FEATURES + CONTEXT_FEATURES):
+        if len(names) == n_columns:
+            return names
+    if n_columns < len(FEATURES):
+        return FEATURES[:n_columns]
+    raise ValueError(f"no blend feature layout has {n_columns} columns")
 
 
 def _logit(p: float) -> float:
@@ -67,6 +82,7 @@ def has_content(text: str) -> bool:
 class _Encoded:
     polarity: np.ndarray  # [n, 3] in LABELS order
     category: np.ndarray | None  # [n, n_categories]
+    about: np.ndarray | None = None  # [n] probability the text is about a bank
 
 
 def _encode(model: SentimentModel | OnnxSentimentModel, texts: Sequence[str]) -> _Encoded:
@@ -74,9 +90,10 @@ def _encode(model: SentimentModel | OnnxSentimentModel, texts: Sequence[str]) ->
     encode_numpy = getattr(model, "encode_numpy", None)
     if encode_numpy is not None:
         out = encode_numpy(texts)
-        return _Encoded(out.polarity, out.category)
+        return _Encoded(out.polarity, out.category, out.about)
     raw = model.encode(texts)
-    return _Encoded(raw.polarity.numpy(), None if raw.category is None else raw.category.numpy())
+    return _Encoded(raw.polarity.numpy(), None if raw.category is None else raw.category.numpy(),
+                    None if raw.about is None else raw.about.numpy())
 
 
 class BlendedClassifier:
@@ -102,11 +119,12 @@ class BlendedClassifier:
     def available(cls, model_dir: Path) -> bool:
         return (model_dir / BLEND_FILE).exists()
 
-    def features(self, texts: Sequence[str], *, all_features: bool = False
+    def features(self, texts: Sequence[str], *, all_features: bool = False, context: bool = False
                  ) -> tuple[np.ndarray, list[Prediction], _Encoded]:
         """Feature rows [n, len(FEATURES)] — [n, len(ALL_FEATURES)] when the corpus-only n-gram model is read (the
-        fitted blend uses it, or ``all_features`` and the directory has it); snownlp (slow, pure Python) only when
-        the fitted blend uses it."""
+        fitted blend uses it, or ``all_features`` and the directory has it), followed by the two
+        ``CONTEXT_FEATURES`` when the fitted blend uses them or ``context`` (``feature_names`` names the columns);
+        snownlp (slow, pure Python) only when the fitted blend uses it."""
         enc = _encode(self.model, texts)
         ngram = self.ngram.probabilities(list(texts))
         rules = self.rules.predict(texts)
@@ -114,7 +132,9 @@ class BlendedClassifier:
         snow = snownlp_negative(texts) if use_snow else [0.5] * len(texts)
         names = self.weights.get("features", FEATURES)
         use_corpus = self.corpus_ngram is not None and (all_features or CORPUS_NGRAM_FEATURES[0] in names)
-        x = np.empty((len(texts), len(ALL_FEATURES if use_corpus else FEATURES)), dtype=np.float32)
+        use_context = context or CONTEXT_FEATURES[0] in names
+        base = len(ALL_FEATURES if use_corpus else FEATURES)
+        x = np.empty((len(texts), base + (len(CONTEXT_FEATURES) if use_context else 0)), dtype=np.float32)
         x[:, 0:3] = np.log(np.clip(enc.polarity, 1e-6, None))
         x[:, 3:6] = np.log(np.clip(ngram, 1e-6, None))
         x[:, 6] = [_logit(r.negative_prob) for r in rules]
@@ -122,6 +142,11 @@ class BlendedClassifier:
         if use_corpus:
             assert self.corpus_ngram is not None
             x[:, 8:11] = np.log(np.clip(self.corpus_ngram.probabilities(list(texts)), 1e-6, None))
+        if use_context:
+            # A model directory without the about-a-bank head gives 0 (p = 0.5) for every text: no information.
+            about = enc.about if enc.about is not None else np.full(len(texts), 0.5, dtype=np.float32)
+            x[:, base] = [_logit(float(p)) for p in about]
+            x[:, base + 1] = np.log1p([len(t) for t in texts])
         return x, rules, enc
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
@@ -201,7 +226,7 @@ def fit_blend(x: np.ndarray, y: Sequence[str], *, l2: float = 1e-2, features: Se
         return loss
 
     opt.step(closure)
-    names = ALL_FEATURES[:xt.shape[1]]
+    names = feature_names(xt.shape[1])
     return {"features": list(names), "used": [names[c] for c in cols], "mean": mean.tolist(),
             "std": std.tolist(), "coef": (w * mask).detach().tolist(), "intercept": b.detach().tolist(), "l2": l2}
 
@@ -223,16 +248,24 @@ CORPUS_ABLATIONS = {
 }
 
 
+# Only when the blend is fitted with the context features (``fit_model_blend(context=True)``).
+CONTEXT_ABLATIONS = {
+    "transformer+ngram+corpus_ngram+rules+context": [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12],
+}
+
+
 DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of the time; see metrics.json
 DEPLOYED_WITH_CORPUS_NGRAM = "transformer+ngram+corpus_ngram+rules"
+DEPLOYED_WITH_CONTEXT = "transformer+ngram+corpus_ngram+rules+context"
 
 
 def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = (),
-                    corpus_weight: float = 1.0) -> dict:
+                    corpus_weight: float = 1.0, context: bool = False) -> dict:
     """Fit the blend on the dev split, write ``blend.json``, and measure every part on test and held-out.
 
     ``extra_dev``: more dev texts to fit on (the public data's dev split); never its held-out split.
     ``corpus_weight``: how many public sources the project's corpus weighs as in the fit (``fit_blend``).
+    ``context``: also fit on the ``CONTEXT_FEATURES`` and deploy that blend (needs the corpus-only n-gram model).
 
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
     fitted on dev the same way, so the contribution of each part is read off one table.
@@ -245,7 +278,11 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     sets = {"dev": list(parts["dev"]) + list(extra_dev), "test": parts["test"], "heldout": load_heldout()}
     public_sources = {i.source for i in extra_dev}
     clf = BlendedClassifier(SentimentModel(model_dir), weights={})
-    feats = {name: clf.features([i.text for i in items], all_features=True)[0] for name, items in sets.items()}
+    if context and clf.corpus_ngram is None:
+        raise ValueError(f"{model_dir}: the context features are blended beside the corpus-only n-gram model, "
+                         f"which is missing ({CORPUS_NGRAM_STEM}.npz)")
+    feats = {name: clf.features([i.text for i in items], all_features=True, context=context)[0]
+             for name, items in sets.items()}
     gold = {name: [i.polarity for i in items] for name, items in sets.items()}
     report: dict[str, dict] = {}
     chosen = None
@@ -254,6 +291,9 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
         ablations |= CORPUS_ABLATIONS
         if deployed == DEPLOYED:
             deployed = DEPLOYED_WITH_CORPUS_NGRAM
+    if context:
+        ablations |= CONTEXT_ABLATIONS
+        deployed = DEPLOYED_WITH_CONTEXT
     for name, cols in ablations.items():
         weights = fit_blend(feats["dev"], gold["dev"], features=cols,
                             negative_only=[i.negative_only for i in sets["dev"]],

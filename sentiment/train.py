@@ -65,6 +65,7 @@ class TrainConfig:
     data_dir: str | None = None  # public data directory (default: YUQING_SENTIMENT_DATA_DIR or ../shared/...)
     public_limit_per_source: int | None = None  # smoke runs: at most this many rows per source and split
     blend_corpus_weight: float = 1.0  # in the blend fit, the corpus weighs as this many public sources
+    blend_context: bool = False  # also blend the about-a-bank head and the text's length (sentiment.blend)
     # Per-source weight of the transformer's training split: "corpus" or a public source name -> K (see
     # ``oversample``); sources not named weigh 1. Dev and test are never resampled.
     oversample: dict[str, float] = field(default_factory=dict)
@@ -201,7 +202,7 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
 
         # Fitted on dev; every part and the blend measured on test and on the held-out set (never trained on).
         metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels],
-                                           corpus_weight=cfg.blend_corpus_weight)
+                                           corpus_weight=cfg.blend_corpus_weight, context=cfg.blend_context)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 
@@ -260,7 +261,8 @@ def oversample(items: Sequence[LabelledText], weights: Mapping[str, float], *, s
 
 
 def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
-                            transformer_from: Path = DEFAULT_MODEL_DIR, keep_corpus_ngram: bool = False) -> dict:
+                            transformer_from: Path = DEFAULT_MODEL_DIR, keep_corpus_ngram: bool = False,
+                            keep_ngram: bool = False) -> dict:
     """Keep a trained transformer, retrain the n-gram model and refit the blend on the current data.
 
     The transformer is the slow part (tens of CPU-minutes per epoch on the public data); the n-gram model trains
@@ -272,6 +274,8 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
     ``keep_corpus_ngram``: keep the n-gram model of ``transformer_from`` (its ``ngram_corpus`` model when it has one,
     else its main one — trained on the project's corpus only) as ``ngram_corpus`` beside the retrained one, and fit
     the blend over both (``sentiment.blend``): a model retrained mostly on reviews forgets how bank posts read.
+    ``keep_ngram``: keep the main n-gram model of ``transformer_from`` too and only refit the blend — exact and
+    seconds instead of minutes, for trying another blend over parts that are already trained.
     """
     import shutil
 
@@ -300,8 +304,9 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
         for ext in (".npz", ".json"):
             (out_dir / f"{CORPUS_NGRAM_STEM}{ext}.tmp").replace(out_dir / f"{CORPUS_NGRAM_STEM}{ext}")
     if transformer_from.resolve() != out_dir.resolve():
-        skip = {"ngram.npz", "ngram.json", "blend.json", "metrics.json",
-                f"{CORPUS_NGRAM_STEM}.npz", f"{CORPUS_NGRAM_STEM}.json"}
+        skip = {"blend.json", "metrics.json", f"{CORPUS_NGRAM_STEM}.npz", f"{CORPUS_NGRAM_STEM}.json"}
+        if not keep_ngram:
+            skip |= {"ngram.npz", "ngram.json"}
         for f in transformer_from.iterdir():
             if f.is_file() and f.name not in skip:
                 shutil.copy2(f, out_dir / f.name)
@@ -309,19 +314,23 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
     from sentiment.ngram_train import save_ngram, train_ngram
 
     t0 = time.perf_counter()
-    ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
-                        negative_only=[i.negative_only for i in train_items])
-    save_ngram(ngram, out_dir)
+    if keep_ngram:
+        if not (out_dir / "ngram.npz").exists():
+            raise FileNotFoundError(f"{transformer_from}: no n-gram model to keep")
+    else:
+        ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
+                            negative_only=[i.negative_only for i in train_items])
+        save_ngram(ngram, out_dir)
     metrics: dict = {
-        "config": asdict(cfg) | {"mode": "ngram_and_blend", "transformer_from": str(transformer_from),
-                                 "keep_corpus_ngram": keep_corpus_ngram},
+        "config": asdict(cfg) | {"mode": "blend" if keep_ngram else "ngram_and_blend",
+                                 "transformer_from": str(transformer_from), "keep_corpus_ngram": keep_corpus_ngram},
         "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
         "public_split_sizes": public_sizes,
         "ngram_train_seconds": round(time.perf_counter() - t0, 1),
     }
     if cfg.fit_blend:
         metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels],
-                                           corpus_weight=cfg.blend_corpus_weight)
+                                           corpus_weight=cfg.blend_corpus_weight, context=cfg.blend_context)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
     return metrics
 

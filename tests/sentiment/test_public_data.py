@@ -297,7 +297,7 @@ def test_train_cli_ngram_only_writes_a_model_with_the_given_transformer(data_dir
     fitted: list[int] = []
     # The blend fit is measured in its own tests; here it only has to be called with the public dev split.
     monkeypatch.setattr(blend, "fit_model_blend",
-                        lambda out, extra_dev, corpus_weight: fitted.append(len(extra_dev)) or {})
+                        lambda out, extra_dev, corpus_weight, context: fitted.append(len(extra_dev)) or {})
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--ngram-only", "--data-dir", str(data_dir), "--transformer-from",
                                  str(tiny_model_dir), "--out", str(out)])
@@ -318,8 +318,8 @@ def test_train_cli_keep_corpus_ngram_keeps_the_old_ngram_beside_the_new(data_dir
     monkeypatch.setattr(ngram_train, "train_ngram", lambda texts, labels, **kw: real(
         texts[:200], labels[:200], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:200]))
     weights: list[float] = []
-    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev, corpus_weight: weights.append(corpus_weight)
-                        or {})
+    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev, corpus_weight, context:
+                        weights.append(corpus_weight) or {})
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--ngram-only", "--keep-corpus-ngram", "--data-dir", str(data_dir),
                                  "--transformer-from", str(tiny_model_dir), "--out", str(out),
