@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,15 +62,37 @@ def scratch_schema(postgres_url: str) -> Iterator[Engine]:
         admin.dispose()
 
 
+_CREATED_TEMPLATE: list[Path] = []  # this process's SQLite file with every table created, made on first use
+
+
+def created_sqlite_engine(path: Path) -> Engine:
+    """An engine on a new SQLite file at ``path`` with every table of ``all_metadata()`` created: a copy of one file
+    this process created once, the bytes ``create_all`` writes, made by SQLite's own backup (~8 ms of CPU against
+    ~50 ms for ``create_all`` of the 48 tables, which hundreds of tests would otherwise repeat)."""
+    from runner.schema import all_metadata
+    from yuqing.db import make_engine
+
+    if not _CREATED_TEMPLATE:
+        directory = tempfile.mkdtemp(prefix="yuqing-created-schema-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        template = Path(directory) / "created.db"
+        engine = make_engine(f"sqlite:///{template}")
+        all_metadata().create_all(engine)
+        engine.dispose()
+        _CREATED_TEMPLATE.append(template)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(_CREATED_TEMPLATE[0])) as src, closing(sqlite3.connect(path)) as dst:
+        src.backup(dst)  # consistent even if the template's WAL was not checkpointed
+    return make_engine(f"sqlite:///{path}")
+
+
 @contextmanager
 def scratch_sqlite_session(path: Path) -> Iterator[Session]:
     """A session on a new SQLite file at ``path`` with every table created, closed and its engine disposed when the
     block ends: for tests that replay rounds on two databases side by side and compare what each wrote."""
-    from runner.schema import all_metadata
-    from yuqing.db import make_engine, make_sessionmaker
+    from yuqing.db import make_sessionmaker
 
-    engine = make_engine(f"sqlite:///{path}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(path)
     session = make_sessionmaker(engine)()
     try:
         yield session

@@ -19,9 +19,9 @@ from api.models import User
 from api.users import create_api_token, seed_users
 from crawlers.sources import SourceConfig
 from incidents.policy import Policy, load_policy
-from runner.schema import all_metadata
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import make_sessionmaker
 from yuqing.org import OrgChart
 from yuqing.settings import PROJECT_ROOT, Settings
 
@@ -59,8 +59,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[
     if getattr(request, "param", "sqlite") == "postgres":
         yield make_sessionmaker(request.getfixturevalue("postgres_engine"))
         return
-    engine = make_engine(f"sqlite:///{tmp_path / 'api.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "api.db")
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from runner.schema import all_metadata
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import make_sessionmaker
 
 # Tiny delays so a whole crawl test takes well under a second.
 FAST = {"DOWNLOAD_DELAY": 0, "YUQING_RETRY_BACKOFF": 0.01, "DOWNLOAD_TIMEOUT": 5, "LOG_LEVEL": "ERROR"}
@@ -133,8 +133,7 @@ def other_site() -> Iterator[LocalSite]:
 
 @pytest.fixture
 def session_factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'crawl.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "crawl.db")
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -21,6 +21,7 @@ from crawlers.matching import Matcher, MatchResult
 from crawlers.models import Article, ArticleStage, Mention, Story
 from crawlers.stories import StoryIndex
 from runner.schema import all_metadata
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import load_org
@@ -58,8 +59,7 @@ SCENARIO = [
 
 @pytest.fixture
 def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "ingest.db")
     yield make_sessionmaker(engine)
     engine.dispose()
 

@@ -13,6 +13,7 @@ from crawlers.matching import Matcher
 from crawlers.models import Article, Story
 from crawlers.stories import StoryIndex, event_concepts, shingles, story_text, strip_repost_chain, topic_grams
 from runner.schema import all_metadata
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import load_org
@@ -175,8 +176,7 @@ def test_rebuild_from_database_after_restart_gives_the_same_assignments(tmp_path
 # --- rule 2 on real-world-style texts -----------------------------------------------------------------------------
 def _cluster(tmp_path, items: list[tuple[str, str, timedelta]]) -> dict[str, Article]:
     """Ingest (key, text, offset from T0) in order on a fresh database; returns the stored articles by key."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'rule2.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "rule2.db")
     matcher = Matcher.from_org(load_org(ROOT / "config/org.yaml"), load_keyword_plans(ROOT / "config/keywords.yaml"))
     with make_sessionmaker(engine)() as session:
         for key, text, offset in items:

@@ -14,9 +14,9 @@ from crawlers.keywords import load_keyword_plans
 from crawlers.matching import Matcher
 from crawlers.models import Article, Story
 from crawlers.stories import StoryIndex, event_concepts, topic_grams
-from runner.schema import all_metadata
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import make_sessionmaker
 from yuqing.org import load_org
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,8 +31,7 @@ def _ingest(tmp_path: Path, items: list[tuple[str, str, str, timedelta]], *, ind
             keep: bool = False):
     """Ingest (key, title, text, offset from T0) in order on a fresh SQLite database; returns the stored articles
     by key and the stories by id (and the open session factory when ``keep``)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'across.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "across.db")
     factory = make_sessionmaker(engine)
     index = StoryIndex() if index is None else index  # an empty index is falsy (len 0)
     with factory() as session:

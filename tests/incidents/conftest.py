@@ -10,10 +10,10 @@ import pytest
 
 from crawlers.models import Article, Story
 from incidents.policy import Policy, load_policy
-from runner.schema import all_metadata
 from sentiment.models import StoryRisk
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
-from yuqing.db import make_engine, make_sessionmaker
+from yuqing.db import make_sessionmaker
 from yuqing.org import OrgChart, load_org
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +39,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def session(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
-    all_metadata().create_all(engine)
+    engine = created_sqlite_engine(tmp_path / "test.db")
     factory = make_sessionmaker(engine)
     s = factory()
     try:

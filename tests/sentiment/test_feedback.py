@@ -14,12 +14,12 @@ from crawlers.models import Article, Mention, Story
 from incidents import service
 from incidents.errors import IncidentError
 from incidents.policy import Policy, load_policy
-from runner.schema import all_metadata
 from sentiment import feedback
 from sentiment.corpus import CORPUS_DIR, HELDOUT_DIR, load_jsonl
 from sentiment.models import Classification, FeedbackLabel, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.train import TrainConfig, train
+from tests.helpers import created_sqlite_engine
 from yuqing.clock import FrozenClock
 from yuqing.db import make_engine, make_sessionmaker
 from yuqing.org import OrgChart, load_org
@@ -42,9 +42,7 @@ def policy() -> Policy:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "feedback.db"
-    engine = make_engine(f"sqlite:///{path}")
-    all_metadata().create_all(engine)
-    engine.dispose()
+    created_sqlite_engine(path).dispose()
     return path
 
 
