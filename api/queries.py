@@ -10,7 +10,7 @@ from collections import namedtuple
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import Select, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from api.listings import SNIPPET_CHARS, alert_queue_order
@@ -106,14 +106,20 @@ def get_alert(session: Session, *, alert_id: int) -> Alert | None:
 
 
 # --- stories and articles ------------------------------------------------------------------------------------
+# Built once, values bound per call: building a statement and working out its cache key was about 40 % of the
+# CPU of running a short one (docs/benchmarks.md, API throughput, fifth round), paid on every request of the API's
+# lists and pages. A statement object is immutable, so one is shared by every session and thread.
+_LATEST_RISKS = select(StoryRisk).where(StoryRisk.id.in_(
+    select(func.max(StoryRisk.id)).where(StoryRisk.story_id.in_(bindparam("story_ids", expanding=True)))
+    .group_by(StoryRisk.story_id).scalar_subquery()))
+
+
 def latest_risks(session: Session, story_ids: Iterable[int]) -> dict[int, StoryRisk]:
     """The most recent risk row of each story."""
     ids = list(set(story_ids))
     if not ids:
         return {}
-    newest = (select(func.max(StoryRisk.id)).where(StoryRisk.story_id.in_(ids))
-              .group_by(StoryRisk.story_id).scalar_subquery())
-    return {r.story_id: r for r in session.scalars(select(StoryRisk).where(StoryRisk.id.in_(newest)))}
+    return {r.story_id: r for r in session.scalars(_LATEST_RISKS, {"story_ids": ids})}
 
 
 def list_stories(session: Session, *, unit_ids: Collection[str], include_unattributed: bool = False,
@@ -138,6 +144,14 @@ StoryArticleRow = namedtuple("StoryArticleRow", ["id", "title", "url", "source_i
                                                  "label", "negative_prob", "category"])
 
 
+_STORY_ARTICLE_ROWS = (
+    select(Article.id, Article.title, Article.url, Article.source_id, Article.channel, Article.author,
+           Article.published_at, Article.fetched_at, func.substr(Article.text, 1, SNIPPET_CHARS),
+           Article.is_duplicate, Classification.label, Classification.negative_prob, Classification.category)
+    .outerjoin(Classification, Classification.article_id == Article.id)
+    .where(Article.story_id == bindparam("story_id")).order_by(Article.published_at))
+
+
 def story_article_rows(session: Session, *, story_id: int) -> list[StoryArticleRow]:
     """A story's articles as plain rows with their classification (one per article, so the outer join adds no
     row), ordered as ``Story.articles`` is (by ``published_at`` alone, as that relationship loads them).
@@ -145,13 +159,7 @@ def story_article_rows(session: Session, *, story_id: int) -> list[StoryArticleR
     Why not ``Story.articles``: the API's story and the incident page show a story's evidence, and loading every
     article as an object (its full text, metrics and meta JSON decoded) plus a classification object each was most
     of the CPU of ``/api/v1/stories/{id}`` (docs/benchmarks.md, API throughput); one query less too."""
-    stmt = (select(Article.id, Article.title, Article.url, Article.source_id, Article.channel, Article.author,
-                   Article.published_at, Article.fetched_at, func.substr(Article.text, 1, SNIPPET_CHARS),
-                   Article.is_duplicate, Classification.label, Classification.negative_prob,
-                   Classification.category)
-            .outerjoin(Classification, Classification.article_id == Article.id)
-            .where(Article.story_id == story_id).order_by(Article.published_at))
-    return [StoryArticleRow(*row) for row in session.execute(stmt)]
+    return [StoryArticleRow(*row) for row in session.execute(_STORY_ARTICLE_ROWS, {"story_id": story_id})]
 
 
 def classifications(session: Session, article_ids: Iterable[int]) -> dict[int, Classification]:
@@ -185,13 +193,20 @@ def best_mention_rows(session: Session, article_ids: Iterable[int],
     ids = list(set(article_ids))
     if not ids:
         return {}
-    stmt = select(Mention.article_id, Mention.unit_id, Mention.snippet).where(Mention.article_id.in_(ids))
-    if unit_ids is not None:
-        stmt = stmt.where(Mention.unit_id.in_(unit_ids))
+    if unit_ids is None:
+        rows = session.execute(_MENTION_ROWS, {"article_ids": ids})
+    else:
+        rows = session.execute(_VISIBLE_MENTION_ROWS, {"article_ids": ids, "unit_ids": list(unit_ids)})
     best: dict[int, tuple[str, str | None]] = {}
-    for article_id, unit_id, snippet in session.execute(stmt.order_by(Mention.is_primary.desc(), Mention.id)):
+    for article_id, unit_id, snippet in rows:
         best.setdefault(article_id, (unit_id, snippet))
     return best
+
+
+_MENTION_ROWS = (select(Mention.article_id, Mention.unit_id, Mention.snippet)
+                 .where(Mention.article_id.in_(bindparam("article_ids", expanding=True)))
+                 .order_by(Mention.is_primary.desc(), Mention.id))
+_VISIBLE_MENTION_ROWS = _MENTION_ROWS.where(Mention.unit_id.in_(bindparam("unit_ids", expanding=True)))
 
 
 @dataclass(frozen=True)

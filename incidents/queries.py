@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal, null, select, union_all
+from sqlalchemy import Select, bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from incidents.clocks import STEP_CLOCKS, IncidentFacts, ReportingClock, compute_clocks
@@ -106,11 +106,13 @@ def task_facts(session: Session, incident_ids: Sequence[int]) -> dict[int, list[
     out: dict[int, list[TaskFact]] = {i: [] for i in incident_ids}
     if not out:
         return out
-    for incident_id, key, status, due_at in session.execute(
-            select(Task.incident_id, Task.key, Task.status, Task.due_at).where(Task.incident_id.in_(list(out)))
-            .order_by(Task.incident_id, Task.position)):
+    for incident_id, key, status, due_at in session.execute(_TASK_FACTS, {"ids": list(out)}):
         out[incident_id].append((key, status, due_at))
     return out
+
+
+_TASK_FACTS = (select(Task.incident_id, Task.key, Task.status, Task.due_at)  # built once (see _fact_rows)
+               .where(Task.incident_id.in_(bindparam("ids", expanding=True))).order_by(Task.incident_id, Task.position))
 
 
 def incidents_facts(session: Session, incidents: Sequence[Incident],
@@ -123,21 +125,8 @@ def incidents_facts(session: Session, incidents: Sequence[Incident],
     if not by_id:
         return {}
     ids = list(by_id)
-    # the level history, reports, acknowledgements and reviews in one round trip (UNION ALL, each part tagged and
-    # kept in its own (time, id) order): four queries were four round trips and four statements' worth of CPU on
-    # every incident list (docs/benchmarks.md, API throughput, fifth round)
-    parts = union_all(
-        select(literal(_HISTORY).label("part"), TimelineEvent.incident_id, TimelineEvent.kind,
-               TimelineEvent.at, TimelineEvent.id, TimelineEvent.data)
-        .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind.in_(_HISTORY_KINDS)),
-        select(literal(_REPORTS), IncidentReport.incident_id, IncidentReport.kind, IncidentReport.filed_at,
-               IncidentReport.id, null()).where(IncidentReport.incident_id.in_(ids)),
-        select(literal(_ACKS), LeadershipAcknowledgement.incident_id, null(), LeadershipAcknowledgement.at,
-               LeadershipAcknowledgement.id, null()).where(LeadershipAcknowledgement.incident_id.in_(ids)),
-        select(literal(_REVIEWS), IncidentReview.incident_id, null(), IncidentReview.filed_at, IncidentReview.id,
-               null()).where(IncidentReview.incident_id.in_(ids))).subquery()
-    c = parts.c
-    rows = session.execute(select(c.part, c.incident_id, c.kind, c.at, c.data).order_by(c.part, c.at, c.id)).all()
+    # the level history, reports, acknowledgements and reviews in one round trip (``_FACT_ROWS``)
+    rows = session.execute(_FACT_ROWS, {"ids": ids}).all()
     history = [(i, kind, at, data) for part, i, kind, at, data in rows if part == _HISTORY]
     reports = [(i, kind, at) for part, i, kind, at, _ in rows if part == _REPORTS]
     acks = [(i, at) for part, i, _, at, _ in rows if part == _ACKS]
@@ -146,6 +135,31 @@ def incidents_facts(session: Session, incidents: Sequence[Incident],
 
 
 _HISTORY, _REPORTS, _ACKS, _REVIEWS = 1, 2, 3, 4  # the parts of incidents_facts' one query, in its order
+_HISTORY_KINDS = ("opened", "level_changed")  # the timeline events a level history is read from
+
+
+def _fact_rows() -> Select:
+    """``incidents_facts``' one query: a tagged UNION ALL, each part kept in its own (time, id) order. Four queries
+    were four round trips and four statements' worth of CPU on every incident list (docs/benchmarks.md, API
+    throughput, fifth round). Built once, the incident ids bound per call (``ids``, expanding)."""
+    def ids(column: Any) -> Any:
+        return column.in_(bindparam("ids", expanding=True))
+
+    parts = union_all(
+        select(literal(_HISTORY).label("part"), TimelineEvent.incident_id, TimelineEvent.kind,
+               TimelineEvent.at, TimelineEvent.id, TimelineEvent.data)
+        .where(ids(TimelineEvent.incident_id), TimelineEvent.kind.in_(_HISTORY_KINDS)),
+        select(literal(_REPORTS), IncidentReport.incident_id, IncidentReport.kind, IncidentReport.filed_at,
+               IncidentReport.id, null()).where(ids(IncidentReport.incident_id)),
+        select(literal(_ACKS), LeadershipAcknowledgement.incident_id, null(), LeadershipAcknowledgement.at,
+               LeadershipAcknowledgement.id, null()).where(ids(LeadershipAcknowledgement.incident_id)),
+        select(literal(_REVIEWS), IncidentReview.incident_id, null(), IncidentReview.filed_at, IncidentReview.id,
+               null()).where(ids(IncidentReview.incident_id))).subquery()
+    c = parts.c
+    return select(c.part, c.incident_id, c.kind, c.at, c.data).order_by(c.part, c.at, c.id)
+
+
+_FACT_ROWS = _fact_rows()
 
 
 def incident_facts_from(incident: Incident, *, reports: Sequence[IncidentReport],
@@ -162,9 +176,6 @@ def incident_facts_from(incident: Incident, *, reports: Sequence[IncidentReport]
     firsts = first_report_times(regulator_reports)
     return _facts({i: incident}, history, [(i, r.kind, r.filed_at) for r in reports], [(i, a.at) for a in acks],
                   [(i, r.filed_at) for r in reviews], {i: firsts} if firsts else {}, None)[i]
-
-
-_HISTORY_KINDS = ("opened", "level_changed")  # the timeline events a level history is read from
 
 
 def _facts(by_id: dict[int, Incident], history_rows: Iterable[Sequence[Any]], report_rows: Iterable[Sequence[Any]],
