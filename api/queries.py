@@ -60,13 +60,17 @@ def incident_statuses(status: str) -> list[str]:
 
 def get_incident(session: Session, *, incident_id: int) -> Incident | None:
     """An incident with its tasks and timeline loaded."""
-    stmt = (select(Incident).where(Incident.id == incident_id)
-            .options(selectinload(Incident.tasks), selectinload(Incident.events)))
-    return session.scalar(stmt)
+    return session.scalar(_INCIDENT, {"incident_id": incident_id})
 
 
 def alert_for_incident(session: Session, *, incident_id: int) -> Alert | None:
-    return session.scalar(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id).limit(1))
+    return session.scalar(_ALERT_FOR_INCIDENT, {"incident_id": incident_id})
+
+
+# built once, the incident bound per call (see _LATEST_RISKS): the incident page reads both
+_INCIDENT = (select(Incident).where(Incident.id == bindparam("incident_id"))
+             .options(selectinload(Incident.tasks), selectinload(Incident.events)))
+_ALERT_FOR_INCIDENT = select(Alert).where(Alert.incident_id == bindparam("incident_id")).order_by(Alert.id).limit(1)
 
 
 def get_task(session: Session, *, task_id: int) -> Task | None:

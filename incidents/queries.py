@@ -55,19 +55,24 @@ def get_incident(session: Session, *, incident_id: int) -> Incident | None:
 
 def reports_of(session: Session, incident_id: int) -> list[IncidentReport]:
     """The reports filed on an incident, oldest first."""
-    return list(session.scalars(select(IncidentReport).where(IncidentReport.incident_id == incident_id)
-                                .order_by(IncidentReport.filed_at, IncidentReport.id)))
+    return list(session.scalars(_REPORTS_OF, {"incident_id": incident_id}))
 
 
 def leadership_acks_of(session: Session, incident_id: int) -> list[LeadershipAcknowledgement]:
-    return list(session.scalars(select(LeadershipAcknowledgement)
-                                .where(LeadershipAcknowledgement.incident_id == incident_id)
-                                .order_by(LeadershipAcknowledgement.at, LeadershipAcknowledgement.id)))
+    return list(session.scalars(_ACKS_OF, {"incident_id": incident_id}))
 
 
 def reviews_of(session: Session, incident_id: int) -> list[IncidentReview]:
-    return list(session.scalars(select(IncidentReview).where(IncidentReview.incident_id == incident_id)
-                                .order_by(IncidentReview.filed_at, IncidentReview.id)))
+    return list(session.scalars(_REVIEWS_OF, {"incident_id": incident_id}))
+
+
+# built once, the incident bound per call (see _fact_rows): the incident page reads each of these
+_REPORTS_OF = (select(IncidentReport).where(IncidentReport.incident_id == bindparam("incident_id"))
+               .order_by(IncidentReport.filed_at, IncidentReport.id))
+_ACKS_OF = (select(LeadershipAcknowledgement).where(LeadershipAcknowledgement.incident_id == bindparam("incident_id"))
+            .order_by(LeadershipAcknowledgement.at, LeadershipAcknowledgement.id))
+_REVIEWS_OF = (select(IncidentReview).where(IncidentReview.incident_id == bindparam("incident_id"))
+               .order_by(IncidentReview.filed_at, IncidentReview.id))
 
 
 def first_statement_at(session: Session, incident: Incident) -> datetime | None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from incidents.errors import IncidentError
@@ -335,8 +335,12 @@ def _person_name(org: OrgChart, login: str) -> str:
 # --- reads and the flow ---------------------------------------------------------------------------------------
 def reports_of(session: Session, incident_id: int) -> list[RegulatorReport]:
     """The reports to authorities recorded on an incident, oldest first."""
-    return list(session.scalars(select(RegulatorReport).where(RegulatorReport.incident_id == incident_id)
-                                .order_by(RegulatorReport.reported_at, RegulatorReport.id)))
+    return list(session.scalars(_REPORTS_OF, {"incident_id": incident_id}))
+
+
+# built once, the incident bound per call (the incident page reads it: see incidents.queries._fact_rows)
+_REPORTS_OF = (select(RegulatorReport).where(RegulatorReport.incident_id == bindparam("incident_id"))
+               .order_by(RegulatorReport.reported_at, RegulatorReport.id))
 
 
 def first_report_times(reports: Iterable[RegulatorReport]) -> dict[str, datetime]:
