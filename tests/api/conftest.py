@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import fastapi.routing
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -46,6 +48,37 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with small parameters: same code path, milliseconds instead of ~100 ms per hash."""
     monkeypatch.setattr(auth, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     monkeypatch.setattr(auth, "_DUMMY_HASH", None)
+
+
+_ROUTE_STATE: dict[tuple[int, str], tuple[object, object]] = {}  # (route, inclusion) -> (route, its built state)
+
+
+@pytest.fixture(autouse=True)
+def route_state_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test builds a new app from the same routers, and FastAPI (0.165) builds each included route's state
+    (its dependant and ~10 pydantic adapters; ~1,600 for the app) lazily, per app, on the first request that walks
+    past it: ~0.6 s of CPU for the first request of each test's app, far more than the test's own requests. That
+    state depends only on the route and how its router is included (prefix, tags, dependencies, responses), the
+    same for every app here, so the first app's is reused. The one per-app input, the dependency-overrides
+    provider (the app), is left out of the key: the tests set no ``dependency_overrides`` (checked). Where
+    FastAPI has no ``_EffectiveRouteContext.from_api_route`` (another version), nothing is changed."""
+    context_cls = getattr(fastapi.routing, "_EffectiveRouteContext", None)
+    build = getattr(context_cls, "from_api_route", None)
+    if build is None:
+        return
+
+    def from_api_route(cls, *, original_route, include_context):
+        assert not getattr(include_context.dependency_overrides_provider, "dependency_overrides", None), \
+            "a test overrides dependencies: route state built for another app would not see it"
+        key = (id(original_route), repr(dataclasses.replace(include_context, dependency_overrides_provider=None)))
+        known = _ROUTE_STATE.get(key)
+        if known is not None and known[0] is original_route:
+            return known[1]
+        state = build(original_route=original_route, include_context=include_context)
+        _ROUTE_STATE[key] = (original_route, state)
+        return state
+
+    monkeypatch.setattr(context_cls, "from_api_route", classmethod(from_api_route))
 
 
 @pytest.fixture(scope="session")

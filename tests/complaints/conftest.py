@@ -21,6 +21,7 @@ from tests.api.conftest import (  # noqa: F401 — fixtures, used by name
     login_as,
     password,
     policy,
+    route_state_built_once,
     session,
     users,
 )
