@@ -418,6 +418,9 @@ def train(
     blend_only: Annotated[bool, typer.Option(
         "--blend-only", help="with --ngram-only: keep both n-gram models of --transformer-from as well and only "
         "refit the blend")] = False,
+    bank_ngram: Annotated[bool, typer.Option(
+        "--bank-ngram", help="with --ngram-only: also train a third n-gram model on the corpus and the public bank & "
+        "finance sources and blend it (needs --keep-corpus-ngram)")] = False,
     blend_context: Annotated[bool, typer.Option(
         "--blend-context", help="also blend the about-a-bank head and the text's length (needs the corpus-only "
         "n-gram model: --keep-corpus-ngram)")] = False,
@@ -456,6 +459,8 @@ def train(
                        "../shared/data/sentiment); training on the project's corpus only", err=True)
     if (oversample or transformer_only) and ngram_only:
         _fail("--oversample and --transformer-only train the transformer; they do not go with --ngram-only")
+    if bank_ngram and not (ngram_only and keep_corpus_ngram):
+        _fail("--bank-ngram goes with --ngram-only --keep-corpus-ngram (it is blended beside the corpus-only model)")
     if blend_only and not ngram_only:
         _fail("--blend-only goes with --ngram-only (it keeps every trained part and refits the blend)")
     from sentiment.train import OversampleError, parse_oversample
@@ -466,7 +471,8 @@ def train(
         _fail(str(exc))
     cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
                       public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight,
-                      oversample=weights, transformer_only=transformer_only, blend_context=blend_context)
+                      oversample=weights, transformer_only=transformer_only, blend_context=blend_context,
+                      bank_ngram=bank_ngram)
     if epochs is not None:
         cfg.epochs = epochs
     if lr is not None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from sentiment.arrays import softmax
 from sentiment.classifier import LABELS, Prediction
-from sentiment.ngram import CORPUS_NGRAM_STEM, NGRAM_WEIGHTS, load_ngram
+from sentiment.ngram import BANK_NGRAM_STEM, CORPUS_NGRAM_STEM, NGRAM_WEIGHTS, load_ngram
 from sentiment.rules import RuleBasedClassifier
 from sentiment.textnorm import normalise_text
 
@@ -44,12 +44,15 @@ FEATURES = ("transformer_negative", "transformer_neutral", "transformer_positive
 CORPUS_NGRAM_FEATURES = ("corpus_ngram_negative", "corpus_ngram_neutral", "corpus_ngram_positive")
 ALL_FEATURES = FEATURES + CORPUS_NGRAM_FEATURES
 CONTEXT_FEATURES = ("about_bank", "log_length")
+# The bank n-gram model's (``ngram_bank.npz``: corpus + public bank & finance text), only beside the corpus-only one.
+BANK_NGRAM_FEATURES = ("bank_ngram_negative", "bank_ngram_neutral", "bank_ngram_positive")
 
 
 def feature_names(n_columns: int) -> tuple[str, ...]:
     """The names of a feature matrix's columns, from its width: the base features, the corpus-only n-gram model's
     when present, then the context features when present (``BlendedClassifier.features`` lays them out so)."""
-    for names in (FEATURES, ALL_FEATURES, FEATURES + CONTEXT_FEATURES, ALL_FEATURES + CONTEXT_FEATURES):
+    for names in (FEATURES, ALL_FEATURES, FEATURES + CONTEXT_FEATURES, ALL_FEATURES + CONTEXT_FEATURES,
+                  ALL_FEATURES + BANK_NGRAM_FEATURES, ALL_FEATURES + BANK_NGRAM_FEATURES + CONTEXT_FEATURES):
         if len(names) == n_columns:
             return names
     if n_columns < len(FEATURES):
@@ -108,11 +111,15 @@ class BlendedClassifier:
         if self.ngram is None:
             raise FileNotFoundError(f"{model.model_dir}: {NGRAM_WEIGHTS} missing; run `yuqing train`")
         self.corpus_ngram = load_ngram(model.model_dir, stem=CORPUS_NGRAM_STEM)
+        self.bank_ngram = load_ngram(model.model_dir, stem=BANK_NGRAM_STEM) if self.corpus_ngram else None
         self.rules = RuleBasedClassifier()
         path = model.model_dir / BLEND_FILE
         self.weights = weights if weights is not None else json.loads(path.read_text(encoding="utf-8"))
         if (set(self.weights.get("features", ())) & set(CORPUS_NGRAM_FEATURES)) and self.corpus_ngram is None:
             raise FileNotFoundError(f"{model.model_dir}: the blend reads {CORPUS_NGRAM_STEM}.npz, which is missing")
+        if (set(self.weights.get("features", ())) & set(BANK_NGRAM_FEATURES)) and self.bank_ngram is None:
+            raise FileNotFoundError(f"{model.model_dir}: the blend reads {BANK_NGRAM_STEM}.npz (beside "
+                                    f"{CORPUS_NGRAM_STEM}.npz), which is missing")
         self.name = f"blend:{model.name}"
 
     @classmethod
@@ -133,7 +140,8 @@ class BlendedClassifier:
         names = self.weights.get("features", FEATURES)
         use_corpus = self.corpus_ngram is not None and (all_features or CORPUS_NGRAM_FEATURES[0] in names)
         use_context = context or CONTEXT_FEATURES[0] in names
-        base = len(ALL_FEATURES if use_corpus else FEATURES)
+        use_bank = use_corpus and self.bank_ngram is not None and (all_features or BANK_NGRAM_FEATURES[0] in names)
+        base = len(ALL_FEATURES if use_corpus else FEATURES) + (len(BANK_NGRAM_FEATURES) if use_bank else 0)
         x = np.empty((len(texts), base + (len(CONTEXT_FEATURES) if use_context else 0)), dtype=np.float32)
         x[:, 0:3] = np.log(np.clip(enc.polarity, 1e-6, None))
         x[:, 3:6] = np.log(np.clip(ngram, 1e-6, None))
@@ -142,6 +150,9 @@ class BlendedClassifier:
         if use_corpus:
             assert self.corpus_ngram is not None
             x[:, 8:11] = np.log(np.clip(self.corpus_ngram.probabilities(list(texts)), 1e-6, None))
+        if use_bank:
+            assert self.bank_ngram is not None
+            x[:, 11:14] = np.log(np.clip(self.bank_ngram.probabilities(list(texts)), 1e-6, None))
         if use_context:
             # A model directory without the about-a-bank head gives 0 (p = 0.5) for every text: no information.
             about = enc.about if enc.about is not None else np.full(len(texts), 0.5, dtype=np.float32)
@@ -248,15 +259,8 @@ CORPUS_ABLATIONS = {
 }
 
 
-# Only when the blend is fitted with the context features (``fit_model_blend(context=True)``).
-CONTEXT_ABLATIONS = {
-    "transformer+ngram+corpus_ngram+rules+context": [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12],
-}
-
-
 DEPLOYED = "transformer+ngram+rules"  # snownlp adds little and costs most of the time; see metrics.json
 DEPLOYED_WITH_CORPUS_NGRAM = "transformer+ngram+corpus_ngram+rules"
-DEPLOYED_WITH_CONTEXT = "transformer+ngram+corpus_ngram+rules+context"
 
 
 def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = (),
@@ -266,6 +270,7 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     ``extra_dev``: more dev texts to fit on (the public data's dev split); never its held-out split.
     ``corpus_weight``: how many public sources the project's corpus weighs as in the fit (``fit_blend``).
     ``context``: also fit on the ``CONTEXT_FEATURES`` and deploy that blend (needs the corpus-only n-gram model).
+    A bank n-gram model in the directory (``ngram_bank.npz``, beside the corpus-only one) is blended too.
 
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
     fitted on dev the same way, so the contribution of each part is read off one table.
@@ -291,9 +296,19 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
         ablations |= CORPUS_ABLATIONS
         if deployed == DEPLOYED:
             deployed = DEPLOYED_WITH_CORPUS_NGRAM
-    if context:
-        ablations |= CONTEXT_ABLATIONS
-        deployed = DEPLOYED_WITH_CONTEXT
+    names = feature_names(feats["dev"].shape[1])
+    if clf.bank_ngram is not None or context:
+        # the deployed blend over every part present, named by its parts; its columns looked up by name
+        parts_used = list(FEATURES[:7]) + list(CORPUS_NGRAM_FEATURES)
+        deployed = "transformer+ngram+corpus_ngram"
+        if clf.bank_ngram is not None:
+            parts_used += BANK_NGRAM_FEATURES
+            deployed += "+bank_ngram"
+        deployed += "+rules"
+        if context:
+            parts_used += CONTEXT_FEATURES
+            deployed += "+context"
+        ablations[deployed] = [names.index(n) for n in parts_used]
     for name, cols in ablations.items():
         weights = fit_blend(feats["dev"], gold["dev"], features=cols,
                             negative_only=[i.negative_only for i in sets["dev"]],

@@ -24,6 +24,8 @@ NGRAM_CONFIG = "ngram.json"
 # A second n-gram model a directory may carry beside the main one: trained on the project's own corpus only, kept
 # when the main one is retrained on public data, so the blend can trust each where it measures better.
 CORPUS_NGRAM_STEM = "ngram_corpus"
+# A third, beside those two: trained on the corpus and the public bank & finance sources (``sentiment.train``).
+BANK_NGRAM_STEM = "ngram_bank"
 BUCKETS = 1 << 18
 
 

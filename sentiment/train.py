@@ -66,6 +66,7 @@ class TrainConfig:
     public_limit_per_source: int | None = None  # smoke runs: at most this many rows per source and split
     blend_corpus_weight: float = 1.0  # in the blend fit, the corpus weighs as this many public sources
     blend_context: bool = False  # also blend the about-a-bank head and the text's length (sentiment.blend)
+    bank_ngram: bool = False  # --ngram-only: also train the bank n-gram model (``bank_ngram_items``) and blend it
     # Per-source weight of the transformer's training split: "corpus" or a public source name -> K (see
     # ``oversample``); sources not named weigh 1. Dev and test are never resampled.
     oversample: dict[str, float] = field(default_factory=dict)
@@ -260,6 +261,28 @@ def oversample(items: Sequence[LabelledText], weights: Mapping[str, float], *, s
     return out
 
 
+def bank_ngram_items(items: Sequence[LabelledText]) -> list[LabelledText]:
+    """The training rows of the bank n-gram model (``sentiment.ngram.BANK_NGRAM_STEM``): the project's corpus and
+    the public bank & finance sources, not the reviews — the main n-gram model's data is mostly reviews, the
+    corpus-only one has never seen a real bank post; this one reads bank text of both kinds. Order kept."""
+    from sentiment.public_data import SOURCES
+
+    return [i for i in items if i.source not in SOURCES or SOURCES[i.source].domain == "bank_finance"]
+
+
+def train_bank_ngram(items: Sequence[LabelledText], out_dir: Path, *, seed: int) -> int:
+    """Train the bank n-gram model on ``bank_ngram_items(items)`` and save it beside the others; returns its size."""
+    from sentiment.ngram import BANK_NGRAM_STEM, save_arrays
+    from sentiment.ngram_train import train_ngram
+
+    rows = bank_ngram_items(items)
+    model = train_ngram([i.text for i in rows], [i.polarity for i in rows], seed=seed,
+                        negative_only=[i.negative_only for i in rows])
+    save_arrays(out_dir, model.weight.weight.detach().numpy(), model.bias.detach().numpy(), model.idf,
+                stem=BANK_NGRAM_STEM)
+    return len(rows)
+
+
 def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
                             transformer_from: Path = DEFAULT_MODEL_DIR, keep_corpus_ngram: bool = False,
                             keep_ngram: bool = False) -> dict:
@@ -274,8 +297,9 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
     ``keep_corpus_ngram``: keep the n-gram model of ``transformer_from`` (its ``ngram_corpus`` model when it has one,
     else its main one — trained on the project's corpus only) as ``ngram_corpus`` beside the retrained one, and fit
     the blend over both (``sentiment.blend``): a model retrained mostly on reviews forgets how bank posts read.
-    ``keep_ngram``: keep the main n-gram model of ``transformer_from`` too and only refit the blend — exact and
-    seconds instead of minutes, for trying another blend over parts that are already trained.
+    ``keep_ngram``: keep the main n-gram model of ``transformer_from`` too (and its bank n-gram model when it has
+    one) and only refit the blend — exact and seconds instead of minutes, for another blend over trained parts.
+    ``cfg.bank_ngram``: (re)train the bank n-gram model (``train_bank_ngram``) and blend it too.
     """
     import shutil
 
@@ -306,7 +330,7 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
     if transformer_from.resolve() != out_dir.resolve():
         skip = {"blend.json", "metrics.json", f"{CORPUS_NGRAM_STEM}.npz", f"{CORPUS_NGRAM_STEM}.json"}
         if not keep_ngram:
-            skip |= {"ngram.npz", "ngram.json"}
+            skip |= {"ngram.npz", "ngram.json", "ngram_bank.npz", "ngram_bank.json"}
         for f in transformer_from.iterdir():
             if f.is_file() and f.name not in skip:
                 shutil.copy2(f, out_dir / f.name)
@@ -321,12 +345,14 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
         ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
                             negative_only=[i.negative_only for i in train_items])
         save_ngram(ngram, out_dir)
+    bank_rows = train_bank_ngram(train_items, out_dir, seed=cfg.seed) if cfg.bank_ngram else None
     metrics: dict = {
         "config": asdict(cfg) | {"mode": "blend" if keep_ngram else "ngram_and_blend",
                                  "transformer_from": str(transformer_from), "keep_corpus_ngram": keep_corpus_ngram},
         "sizes": {k: len(v) for k, v in parts.items()} | {"train_used": len(train_items), "dev_used": len(dev_items)},
         "public_split_sizes": public_sizes,
         "ngram_train_seconds": round(time.perf_counter() - t0, 1),
+        "bank_ngram_train_rows": bank_rows,
     }
     if cfg.fit_blend:
         metrics["blend"] = fit_model_blend(out_dir, extra_dev=[i for i in dev_items if not i.aux_labels],

@@ -105,3 +105,79 @@ def test_train_cli_blend_only_keeps_every_part_and_refits_the_blend(synthetic_pu
 def test_train_cli_blend_only_goes_with_ngram_only(tiny_model_dir, tmp_path):
     result = runner.invoke(app, ["train", "--no-public-data", "--blend-only", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "--blend-only goes with --ngram-only" in result.stderr
+
+
+def test_bank_ngram_items_are_the_corpus_and_the_bank_finance_sources_in_order():
+    from sentiment.corpus import LabelledText
+    from sentiment.train import bank_ngram_items
+
+    def item(k: int, source: str) -> LabelledText:
+        return LabelledText(id=f"t{k}", text=f"文本{k}", polarity="neutral", about_bank=True, category="other",
+                            platform="forum", source=source)
+
+    items = [item(0, "corpus-batch-01"), item(1, "waimai_10k"), item(2, "ccf2019"), item(3, "bdci2021"),
+             item(4, "online_shopping_10_cats"), item(5, "weibo")]
+    assert [i.id for i in bank_ngram_items(items)] == ["t0", "t2", "t3", "t5"]
+
+
+def test_the_bank_ngram_is_blended_beside_the_corpus_ngram(tiny_model_dir, tmp_path):
+    from sentiment.blend import (
+        ALL_FEATURES,
+        BANK_NGRAM_FEATURES,
+        CONTEXT_FEATURES,
+        BlendedClassifier,
+        feature_names,
+        fit_blend,
+    )
+    from sentiment.model import SentimentModel
+    from sentiment.ngram import load_ngram
+
+    model_dir = _two_ngram_dir(tiny_model_dir, tmp_path)
+    for ext in (".npz", ".json"):
+        shutil.copy2(model_dir / f"ngram{ext}", model_dir / f"ngram_bank{ext}")
+    model = SentimentModel(model_dir)
+    x = BlendedClassifier(model, weights={}).features(TEXTS, all_features=True, context=True)[0]
+    assert x.shape == (3, 16)
+    assert feature_names(16) == ALL_FEATURES + BANK_NGRAM_FEATURES + CONTEXT_FEATURES
+    bank = load_ngram(model_dir, stem="ngram_bank")
+    assert bank is not None
+    assert np.allclose(x[:, 11:14], np.log(np.clip(bank.probabilities(TEXTS), 1e-6, None)))
+    assert np.allclose(x[:, 15], np.log1p([7, 6, 19]))
+    weights = fit_blend(np.tile(x, (4, 1)), ["negative", "neutral", "positive"] * 4)
+    assert np.array_equal(BlendedClassifier(model, weights=weights).features(TEXTS)[0], x)
+    # a blend that names it in a directory without it is refused
+    (model_dir / "ngram_bank.npz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"ngram_bank\.npz"):
+        BlendedClassifier(SentimentModel(model_dir), weights=weights)
+
+
+def test_train_cli_bank_ngram_trains_it_on_corpus_and_bank_finance_rows(synthetic_public_dir, tiny_model_dir,
+                                                                         tmp_path, monkeypatch):
+    from sentiment import blend, ngram_train
+    from sentiment.public_data import load_public, split_public
+
+    seen: list[list[str]] = []
+    real = ngram_train.train_ngram
+
+    def spy(texts, labels, **kw):
+        seen.append(list(texts))
+        return real(texts[:50], labels[:50], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:50])
+
+    monkeypatch.setattr(ngram_train, "train_ngram", spy)
+    monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev, corpus_weight, context: {})
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", "--ngram-only", "--blend-only", "--keep-corpus-ngram", "--bank-ngram",
+                                 "--data-dir", str(synthetic_public_dir), "--transformer-from",
+                                 str(_two_ngram_dir(tiny_model_dir, tmp_path)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1 and (out / "ngram_bank.npz").exists()  # --blend-only: only the bank model is trained
+    public = split_public(load_public(synthetic_public_dir))
+    bank_train = {i.text for i in public["train"] if i.source in ("bdci2021", "ccf2019")}
+    assert bank_train <= set(seen[0])
+    assert not {i.text for i in public["train"] if i.source == "waimai_10k"} & set(seen[0])
+    assert not {i.text for i in public["heldout"] + public["dev"]} & set(seen[0])
+    rows = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["bank_ngram_train_rows"]
+    assert rows == len(seen[0])
+    refused = runner.invoke(app, ["train", "--ngram-only", "--bank-ngram", "--data-dir", str(synthetic_public_dir),
+                                  "--out", str(tmp_path / "n")])
+    assert refused.exit_code == 2 and "--keep-corpus-ngram" in refused.stderr
