@@ -6,11 +6,13 @@ the same stage never process an item twice."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release_many
@@ -135,7 +137,7 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
     for story_id in sorted(candidates):
         try:
             story = session.get(Story, story_id) if hold(session, Story.id, story_id) else None
-            if story is None or not _stories_with_work(session, story_ids=[story_id]):
+            if story is None or not _has_work(session, story_id):
                 session.rollback()  # another scorer holds it, or has done it since we looked
                 continue
             row = _score_one(session, story, ctx=ctx, now=now, min_change=min_change)
@@ -155,6 +157,16 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
     return created
 
 
+def _has_work(session: Session, story_id: int) -> bool:
+    """Whether the story still has work (``_stories_with_work`` of it is not empty), checked under its lock: a
+    classified article not yet scored settles it in one query — the usual case, as a story is re-scored when it
+    grows — and only otherwise are its spread samples and hot-list re-polls compared with its last risk row."""
+    if session.scalar(select(Article.id).where(Article.stage == ArticleStage.classified,
+                                               Article.story_id == story_id).limit(1)) is not None:
+        return True
+    return bool(_stories_with_work(session, story_ids=[story_id]))
+
+
 def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[int]:
     """Stories (all, or those of ``story_ids``) with classified articles not yet scored, or with spread samples or
     hot-list re-polls newer than their last risk row."""
@@ -166,18 +178,21 @@ def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[
         last = last.where(StoryRisk.story_id.in_(story_ids))
     found = set(session.scalars(new_articles).all())
     last_computed = dict(session.execute(last).all())
-    if last_computed:
+    # the stories already found need no second look: a big story grows on most rounds, and comparing all its
+    # articles' samples again each time was most of this
+    rest = sorted(sid for sid in last_computed if sid not in found)
+    if rest:
         rows = session.execute(
             select(Article.story_id, func.max(ArticleMetricSample.observed_at))
             .join(ArticleMetricSample, ArticleMetricSample.article_id == Article.id)
-            .where(Article.story_id.in_(list(last_computed)))
+            .where(Article.story_id.in_(rest))
             .group_by(Article.story_id)).all()
         found |= {sid for sid, seen in rows if seen is not None and seen > last_computed[sid]}
         # A hot-list entry polled again: its hours on the list grew even when its rank did not move (no sample).
         polled = session.execute(
             select(Article.story_id, func.max(SeenUrl.last_fetched_at))
             .join(SeenUrl, SeenUrl.url_hash == Article.url_hash)
-            .where(Article.story_id.in_(list(last_computed)), Article.channel == "trending")
+            .where(Article.story_id.in_(rest), Article.channel == "trending")
             .group_by(Article.story_id)).all()
         found |= {sid for sid, seen in polled if seen is not None and seen > last_computed[sid]}
     return found
@@ -270,23 +285,69 @@ def _tone(title: str | None, text: str | None) -> tuple[bool, bool]:
     return is_calming(f"{title}\n{text}"), is_thin(text or title)
 
 
+# An article's risk facts, remembered between rounds by its id and its spread counts as the database holds them
+# (their JSON text): a story is re-scored on every round it grows, and turning every article of a big story into
+# facts again each time (reading its texts, decoding its counts and times) made scoring quadratic in the story's
+# size. Nothing else of the facts changes once an article is classified: its source, channel, times, title and
+# text are never updated and its classification is written once (``classify_pending``); only a re-poll's counts
+# change (``crawlers.pipelines``), and they are read every time. Hot-list entries are never remembered (their rank
+# history is read each time). Kept per database engine and risk context, in memory only.
+FACTS_KEPT = 50_000  # articles remembered per database (the articles of the stories being scored; a few MB)
+
+
+@dataclass
+class _FactsMemory:
+    ctx: RiskContext
+    facts: dict[int, tuple[tuple, ArticleFacts]] = field(default_factory=dict)  # id → (_SEEN values, facts)
+
+
+_FACTS_BY_ENGINE: WeakKeyDictionary[Any, _FactsMemory] = WeakKeyDictionary()
+# What is compared before remembered facts are reused: the counts (as the database's JSON text, not decoded) and,
+# so that a row that took a deleted row's id (a test's emptied database) reads as new, the article's identity and
+# its classification; the last three are the classification's.
+_SEEN = (Article.url_hash, Article.content_hash, cast(Article.metrics, Text).label("metrics_text"),
+         Classification.label, Classification.negative_prob, Classification.category)
+
+
+def _facts_memory(session: Session, ctx: RiskContext) -> _FactsMemory:
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    memory = _FACTS_BY_ENGINE.get(engine)
+    if memory is None or memory.ctx is not ctx or len(memory.facts) > FACTS_KEPT:
+        memory = _FACTS_BY_ENGINE[engine] = _FactsMemory(ctx=ctx)  # a new configuration starts afresh
+    return memory
+
+
 def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime) -> StoryFacts | None:
-    # plain columns, not ORM objects: a big story is re-scored on every round it grows, and building an Article and
-    # a Classification per row every time was most of the scoring stage (a hot-list entry's Article is read below)
-    rows = session.execute(
-        select(Article.id, Article.source_id, Article.channel, Article.published_at, Article.fetched_at,
-               Article.title, Article.text, Article.metrics, Classification.label, Classification.negative_prob,
-               Classification.category)
-        .join(Classification, Classification.article_id == Article.id)
-        .where(Article.story_id == story.id)).all()
-    if not rows:
+    # plain columns, not ORM objects; and of an article already turned into facts only its counts' text (above)
+    memory = _facts_memory(session, ctx)
+    listed = [(row[0], tuple(row[1:])) for row in session.execute(
+        select(Article.id, *_SEEN).join(Classification, Classification.article_id == Article.id)
+        .where(Article.story_id == story.id))]
+    if not listed:
         return None
+    known = memory.facts
+    missing = [article_id for article_id, seen in listed
+               if (hit := known.get(article_id)) is None or hit[0] != seen]
+    fresh: dict[int, ArticleFacts] = {}
+    if missing:
+        for chunk in range(0, len(missing), 500):
+            for row in session.execute(
+                    select(Article.id, Article.source_id, Article.channel, Article.published_at,
+                           Article.fetched_at, Article.title, Article.text, Article.metrics, *_SEEN)
+                    .join(Classification, Classification.article_id == Article.id)
+                    .where(Article.id.in_(missing[chunk:chunk + 500]))):
+                fresh[row[0]] = facts = _article_facts(session, row, ctx)
+                if facts.trending is None:
+                    known[row[0]] = (tuple(row[8:]), facts)
+    articles = [(article_id, fresh[article_id] if article_id in fresh else known[article_id][1])
+                for article_id, _ in listed]
     hour_ago = now - timedelta(hours=1)
-    facts, engagement_before = [], 0
+    engagement_before = 0
     # each article's latest spread sample an hour ago, for all the story's articles in one query (a big story is
     # re-scored on every round it grows: one query per article made that quadratic)
     before: dict[int, int] = {}  # article id → its interactions then (plain columns: only the counts are read)
-    if any((article.published_at or article.fetched_at) <= hour_ago for article in rows):
+    if any(facts.published_at <= hour_ago for _, facts in articles):
         latest = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
                   .where(ArticleMetricSample.article_id.in_(select(Article.id).where(Article.story_id == story.id)),
                          ArticleMetricSample.observed_at <= hour_ago)
@@ -297,26 +358,31 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
                 .join(latest, (latest.c.article_id == ArticleMetricSample.article_id)
                       & (latest.c.at == ArticleMetricSample.observed_at))):
             before[article_id] = reposts + comments + likes  # (article_id, observed_at) is unique: one per article
-    for article in rows:
-        m = article.metrics or {}
-        published = article.published_at or article.fetched_at
-        trending = None
-        calming, thin = _tone(article.title, article.text)
-        if article.channel == "trending":
-            entry = session.get(Article, article.id)
-            trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
-        facts.append(ArticleFacts(
-            published_at=published,
-            authority=ctx.authorities.get(article.source_id, DEFAULT_AUTHORITY.get(article.channel, "social")),
-            channel=article.channel, label=article.label, negative_prob=article.negative_prob,
-            category=article.category,
-            reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
-            likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-            calming=calming, thin=thin, trending=trending))
-        if published <= hour_ago:
-            engagement_before += before.get(article.id, 0)
+    for article_id, facts in articles:
+        if facts.published_at <= hour_ago:
+            engagement_before += before.get(article_id, 0)
+    facts_list = [facts for _, facts in articles]
     unit_kind = "head_office"
     if story.unit_id and any(u.id == story.unit_id for u in ctx.org.units):
         unit_kind = ctx.org.unit(story.unit_id).kind.value
-    return StoryFacts(articles=facts, unit_kind=unit_kind, engagement_hour_ago=engagement_before, now=now)
+    return StoryFacts(articles=facts_list, unit_kind=unit_kind, engagement_hour_ago=engagement_before, now=now)
+
+
+def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts:
+    """One article's facts from its plain columns (``_story_facts``' second query)."""
+    article_id, source_id, channel, published_at, fetched_at, title, text, metrics = row[:8]
+    label, negative_prob, category = row[-3:]
+    m = metrics or {}
+    trending = None
+    calming, thin = _tone(title, text)
+    if channel == "trending":
+        entry = session.get(Article, article_id)
+        trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
+    return ArticleFacts(
+        published_at=published_at or fetched_at,
+        authority=ctx.authorities.get(source_id, DEFAULT_AUTHORITY.get(channel, "social")),
+        channel=channel, label=label, negative_prob=negative_prob, category=category,
+        reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
+        likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
+        calming=calming, thin=thin, trending=trending)
 
