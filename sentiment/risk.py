@@ -19,6 +19,7 @@ Every factor is returned with its value and a Chinese reason. Pure: plain values
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -392,7 +393,9 @@ def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:
 
 def _story_category(articles: list[ArticleFacts], cfg: RiskConfig) -> str:
     """Most severe category among the articles that carry one; 'other' only when nothing else is known."""
-    cats = [a.category for a in articles if a.category != "other"]
-    if not cats:
+    # counted once (``Counter``), not ``cats.count`` per article: that was quadratic in a big story, re-scored on
+    # every round it grows; ``max`` over the categories in order of first appearance picks the same one on a tie
+    counts = Counter(a.category for a in articles if a.category != "other")
+    if not counts:
         return "other"
-    return max(cats, key=lambda c: (cfg.severity.get(c, 0.0), cats.count(c)))
+    return max(counts, key=lambda c: (cfg.severity.get(c, 0.0), counts[c]))
