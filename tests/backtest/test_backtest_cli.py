@@ -59,8 +59,19 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_decisions_come_out_in_time_order_with_the_items_behind_them(data_dir):
-    result = backtest("--input", str(write(data_dir / "in.jsonl", ITEMS)))
+@pytest.fixture(scope="module")
+def items_replayed(tmp_path_factory):
+    """One replay of ITEMS with the default options, read by every test that asserts on that same run (the
+    replay is the expensive part; each test only reads its output)."""
+    tmp = tmp_path_factory.mktemp("items-replayed")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("YUQING_DATA_DIR", str(tmp / "data"))
+        mp.delenv("YUQING_DATABASE_URL", raising=False)
+        return backtest("--input", str(write(tmp / "in.jsonl", ITEMS)))
+
+
+def test_decisions_come_out_in_time_order_with_the_items_behind_them(items_replayed):
+    result = items_replayed
     assert result.exit_code == 0, result.stderr
     decisions, summary = parse(result.stdout)
     assert [d["at"] for d in decisions] == sorted(d["at"] for d in decisions)
@@ -77,8 +88,8 @@ def test_decisions_come_out_in_time_order_with_the_items_behind_them(data_dir):
     assert summary["replay"]["messages_handed_to_channels"] >= len(told)
 
 
-def test_an_incident_carries_its_level_history_and_the_ids_linked_to_it(data_dir):
-    result = backtest("--input", str(write(data_dir / "in.jsonl", ITEMS)))
+def test_an_incident_carries_its_level_history_and_the_ids_linked_to_it(items_replayed):
+    result = items_replayed
     decisions, summary = parse(result.stdout)
     for inc in summary["incidents"]:
         assert inc["unit"] and inc["level_history"][0]["at"] == inc["opened_at"]
