@@ -79,16 +79,30 @@ def test_one_round_at_t_plus_3h_alerts_on_the_outlet(db_engine, sim_at, tmp_path
     assert again == state
 
 
-def test_crash_mid_round_resumes_without_duplicates_or_losses(db_engine, sim_at, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def uninterrupted_at_t_plus_3h(sim_at, tmp_path_factory) -> dict:
+    """The reference for the crash test: the state after an uninterrupted round at T+3h in a separate SQLite
+    database. The same inputs for the SQLite and the PostgreSQL run of that test, so it is replayed once."""
+    clock, base = sim_at
+    clock.set(DEFAULT_START + timedelta(hours=3))
+    tmp = tmp_path_factory.mktemp("pipeline-reference")
+    ref_engine = make_engine(f"sqlite:///{tmp / 'reference.db'}")
+    upgrade(ref_engine)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            asyncio.run(run_round(_runtime(ref_engine, clock, base, tmp, mp)))
+        return _state(ref_engine)
+    finally:
+        ref_engine.dispose()
+
+
+def test_crash_mid_round_resumes_without_duplicates_or_losses(db_engine, sim_at, tmp_path, monkeypatch,
+                                                              uninterrupted_at_t_plus_3h):
     clock, base = sim_at
     clock.set(DEFAULT_START + timedelta(hours=3))
 
-    # reference: an uninterrupted run in a separate SQLite database
-    ref_engine = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(ref_engine)
-    asyncio.run(run_round(_runtime(ref_engine, clock, base, tmp_path, monkeypatch)))
-    reference = _state(ref_engine)
-    ref_engine.dispose()
+    # reference: an uninterrupted run in a separate SQLite database (module-scoped: one for both databases)
+    reference = uninterrupted_at_t_plus_3h
 
     # the process dies while handing the third risk row to incidents
     import incidents.service
