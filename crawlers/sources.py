@@ -39,7 +39,21 @@ Authority = Literal[
 # The shortest poll interval a source may ask for, in seconds (politeness towards the sites we read). Only the fault
 # tests lower it (``YUQING_MIN_POLL_INTERVAL``): they wait for a source's second poll to fetch again what an outage
 # lost, and the length of that wait is not what they test.
-MIN_POLL_INTERVAL = int(os.environ.get("YUQING_MIN_POLL_INTERVAL", "30"))
+def _min_poll_interval(raw: str | None) -> int:
+    """``YUQING_MIN_POLL_INTERVAL`` read as whole seconds ≥ 1 (default 30); anything else is a configuration error
+    naming the variable, not a bare ``ValueError`` at import."""
+    if raw is None or not raw.strip():
+        return 30
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError("environment", [("YUQING_MIN_POLL_INTERVAL", f"expected whole seconds ≥ 1, got {raw!r}")])
+    return value
+
+
+MIN_POLL_INTERVAL = _min_poll_interval(os.environ.get("YUQING_MIN_POLL_INTERVAL"))
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")

@@ -283,3 +283,15 @@ def test_run_and_check_config_refuse_private_sources_the_admin_did_not_list(tmp_
     accepted = CliRunner().invoke(app, ["check-config"])
     assert accepted.exit_code == 0, accepted.output
     assert f"{len(demo_source_ids())} sources" in accepted.output
+
+
+def test_the_poll_floor_variable_is_read_as_whole_seconds_and_a_bad_value_names_it():
+    from crawlers.sources import _min_poll_interval
+
+    assert _min_poll_interval(None) == 30
+    assert _min_poll_interval(" ") == 30
+    assert _min_poll_interval("10") == 10
+    for bad in ("ten", "0", "-5", "1.5"):
+        with pytest.raises(ConfigError) as info:
+            _min_poll_interval(bad)
+        assert "YUQING_MIN_POLL_INTERVAL" in str(info.value) and repr(bad) in str(info.value)
