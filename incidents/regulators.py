@@ -354,14 +354,18 @@ def first_report_times(reports: Iterable[RegulatorReport]) -> dict[str, datetime
     return out
 
 
+# Built once, the ids bound per call (expanding): ``queries.incidents_facts`` runs it on every pipeline round (the
+# deadline notices), and building a statement and working out its cache key cost more than running it.
+_FIRST_REPORT_TIMES = (select(RegulatorReport.incident_id, RegulatorReport.kind, func.min(RegulatorReport.reported_at))
+                       .where(RegulatorReport.incident_id.in_(bindparam("ids", expanding=True)))
+                       .group_by(RegulatorReport.incident_id, RegulatorReport.kind))
+
+
 def first_report_times_of(session: Session, incident_ids: list[int]) -> dict[int, dict[str, datetime]]:
     """incident -> kind -> when the first report of that kind was recorded (what stops its clock), for several
     incidents in one query (incidents without a report are left out)."""
     out: dict[int, dict[str, datetime]] = {}
-    rows = session.execute(select(RegulatorReport.incident_id, RegulatorReport.kind,
-                                  func.min(RegulatorReport.reported_at))
-                           .where(RegulatorReport.incident_id.in_(incident_ids))
-                           .group_by(RegulatorReport.incident_id, RegulatorReport.kind))
+    rows = session.execute(_FIRST_REPORT_TIMES, {"ids": list(incident_ids)})
     for incident_id, kind, at in rows:
         out.setdefault(incident_id, {})[kind] = ensure_utc(at)
     return out

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from incidents import queries
@@ -81,6 +81,22 @@ _ACK_EVENTS = ("acknowledged",)
 # Incidents that can still owe something: a closed one owes 终报 and 复盘; a reviewed one nothing.
 _WATCHED = (*ACTIVE, IncidentStatus.closed)
 
+# The jobs' per-round statements, built once with the values bound per call (``now``; ``ids``, expanding): every
+# job runs on every pipeline round, and building a statement and working out its cache key cost more CPU than
+# running these short ones. Same SQL as built per call; a statement is immutable, so one is shared by every session.
+_DUE_ALERTS = (select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
+                                   Alert.ack_due_at <= bindparam("now")).order_by(Alert.id))
+_WATCHED_INCIDENTS = (select(Incident).where(Incident.status.in_(_WATCHED))
+                      .options(selectinload(Incident.tasks)).order_by(Incident.id))
+_SENT_NOTICES = (select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at, DeadlineNotice.step,
+                        DeadlineNotice.at).where(DeadlineNotice.incident_id.in_(bindparam("ids", expanding=True))))
+_TELLINGS = (select(TimelineEvent).join(Incident, Incident.id == TimelineEvent.incident_id)
+             .where(Incident.status.in_(ACTIVE), TimelineEvent.kind == "reporting_chain")
+             .order_by(TimelineEvent.at, TimelineEvent.id))
+_GROUPS_MISSED = (select(DeadlineNotice.incident_id, DeadlineNotice.item)
+                  .where(DeadlineNotice.incident_id.in_(bindparam("ids", expanding=True)),
+                         DeadlineNotice.step == "group_missed"))
+
 
 def run_scheduled(session: Session, *, org: OrgChart, policy: Policy, clock: Clock) -> int:
     """Run every scheduled job once, in order; returns how much they did in all (alerts escalated, reminders and
@@ -92,8 +108,7 @@ def run_escalations(session: Session, *, org: OrgChart, policy: Policy, clock: C
     """Escalate every open alert past its acknowledgement deadline one step; returns how many escalated."""
     now = clock.now()
     count = 0
-    due = session.scalars(select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
-                                              Alert.ack_due_at <= now).order_by(Alert.id)).all()
+    due = session.scalars(_DUE_ALERTS, {"now": now}).all()
     for alert in due:
         chain = _chain(alert, org, policy)
         step = next_step(chain, alert.escalation_step, status=alert.status, ack_due_at=alert.ack_due_at, now=now)
@@ -136,8 +151,7 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     reading them all first gives what reading each case in turn would."""
     now = clock.now()
     count = 0
-    incidents = session.scalars(select(Incident).where(Incident.status.in_(_WATCHED))
-                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
+    incidents = session.scalars(_WATCHED_INCIDENTS).all()
     facts = queries.incidents_facts(session, incidents)
     # a case whose next possible notice is later, and which reads the same, is passed over (incidents.round_skips)
     skips = not_before(session, "deadline_notices", org=org, policy=policy)
@@ -146,9 +160,7 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     incidents = [i for i in incidents if not skips.nothing_due(i.id, read[i.id], now)]
     sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
     if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent
-        for n in session.execute(select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at,
-                                        DeadlineNotice.step, DeadlineNotice.at)
-                                 .where(DeadlineNotice.incident_id.in_(list(sent_by)))):
+        for n in session.execute(_SENT_NOTICES, {"ids": list(sent_by)}):
             sent_by[n.incident_id][(n.item, n.due_at, n.step)] = n
     for incident in incidents:
         sent = sent_by[incident.id]
@@ -220,9 +232,7 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
     count = 0
     # the latest telling of each running case, read in one query (not each case's whole timeline)
     latest: dict[int, TimelineEvent] = {}
-    for ev in session.scalars(select(TimelineEvent).join(Incident, Incident.id == TimelineEvent.incident_id)
-                              .where(Incident.status.in_(ACTIVE), TimelineEvent.kind == "reporting_chain")
-                              .order_by(TimelineEvent.at, TimelineEvent.id)):
+    for ev in session.scalars(_TELLINGS):
         latest[ev.incident_id] = ev
     # a case whose telling is the same and none of whose groups can fall due before a remembered time is passed
     # over (incidents.round_skips); the others' groups already escalated, in one query (not one per case and round)
@@ -232,9 +242,7 @@ def run_group_escalations(session: Session, *, org: OrgChart, policy: Policy, cl
                                                                                       now)]
     escalated: dict[int, set[str]] = {}
     if looked:
-        for incident_id, item in session.execute(
-                select(DeadlineNotice.incident_id, DeadlineNotice.item)
-                .where(DeadlineNotice.incident_id.in_(looked), DeadlineNotice.step == "group_missed")):
+        for incident_id, item in session.execute(_GROUPS_MISSED, {"ids": looked}):
             escalated.setdefault(incident_id, set()).add(item)
     for incident_id in looked:
         told = latest[incident_id]

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from crawlers.models import Article, ArticleStage, Channel, Mention, Story
@@ -322,35 +322,23 @@ def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) ->
     number (``_FIRST_COLUMNS``), read as plain rows — differs from when a sync last changed nothing for it: the
     sync is a function of them and the configuration, so it would change nothing again (``incidents.round_skips``:
     per process, a new configuration starts afresh)."""
-    ids = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
-    open_steps = select(Task.incident_id).where(Task.key.in_(list(_STEP_CLOCKS)), Task.status == TaskStatus.todo)
-    cases = dict(session.execute(select(Incident.id, Incident.opened_at).where(
-        Incident.id.in_(ids), Incident.id.in_(open_steps), Incident.status.not_in(list(ENDED))).order_by(Incident.id)
-    ).all())
+    cases = dict(session.execute(_SYNC_CASES).all())
     skips = not_before(session, "complaint_step_sync", org=None, policy=policy)
     skips.keep_only(cases)
     if not cases:
         return 0
     steps: dict[int, list[tuple]] = {i: [] for i in cases}
-    for row in session.execute(select(Task.incident_id, *_STEP_COLUMNS)
-                               .where(Task.incident_id.in_(list(cases)), Task.key.in_(list(_STEP_CLOCKS)))
-                               .order_by(Task.incident_id, Task.id)):
+    for row in session.execute(_SYNC_STEPS, {"ids": list(cases)}):
         steps[row[0]].append(tuple(row[1:]))
     # each case's earliest-received complaint, for all the cases in one query (not one query per case and round)
-    place = func.row_number().over(partition_by=Complaint.incident_id,
-                                   order_by=(Complaint.received_at, Complaint.id)).label("place")
-    ranked = select(Complaint.id, place).where(Complaint.incident_id.in_(list(cases))).subquery()
-    firsts = {row[0]: tuple(row[1:]) for row in session.execute(
-        select(Complaint.incident_id, *_FIRST_COLUMNS).join(ranked, ranked.c.id == Complaint.id)
-        .where(ranked.c.place == 1))}
+    firsts = {row[0]: tuple(row[1:]) for row in session.execute(_SYNC_FIRSTS, {"ids": list(cases)})}
     read = {i: (opened_at, tuple(steps[i]), firsts.get(i)) for i, opened_at in cases.items()}
     looked = [i for i in cases if not skips.nothing_due(i, read[i], now)]
     if not looked:
         return 0
-    incidents = session.scalars(select(Incident).where(Incident.id.in_(looked))
-                                .options(selectinload(Incident.tasks)).order_by(Incident.id)).all()
-    first = {c.incident_id: c for c in session.scalars(select(Complaint).where(
-        Complaint.id.in_([firsts[i][0] for i in looked if i in firsts])))}
+    incidents = session.scalars(_SYNC_INCIDENTS, {"ids": looked}).all()
+    first = {c.incident_id: c for c in session.scalars(_SYNC_FIRST_COMPLAINTS,
+                                                       {"ids": [firsts[i][0] for i in looked if i in firsts]})}
     changed = 0
     for incident in incidents:
         done = sync_incident_tasks(session, incident, policy=policy, now=now, first=first.get(incident.id))
@@ -369,6 +357,33 @@ _FIRST_COLUMNS = (Complaint.id, Complaint.created_at, Complaint.number, Complain
                   Complaint.return_visit_at)
 
 
+def _sync_statements() -> tuple:
+    """``sync_linked_incidents``' statements, built once with the incident ids bound per call (``ids``, expanding):
+    it runs on every pipeline round, and building a statement and working out its cache key cost more CPU than
+    running these short ones. Same SQL as built per call; a statement is immutable, so one is shared by every
+    session."""
+    ids = bindparam("ids", expanding=True)
+    linked = select(Complaint.incident_id).where(Complaint.incident_id.is_not(None))
+    open_steps = select(Task.incident_id).where(Task.key.in_(list(_STEP_CLOCKS)), Task.status == TaskStatus.todo)
+    cases = (select(Incident.id, Incident.opened_at).where(
+        Incident.id.in_(linked), Incident.id.in_(open_steps), Incident.status.not_in(list(ENDED)))
+        .order_by(Incident.id))
+    steps = (select(Task.incident_id, *_STEP_COLUMNS).where(Task.incident_id.in_(ids), Task.key.in_(list(_STEP_CLOCKS)))
+             .order_by(Task.incident_id, Task.id))
+    place = func.row_number().over(partition_by=Complaint.incident_id,
+                                   order_by=(Complaint.received_at, Complaint.id)).label("place")
+    ranked = select(Complaint.id, place).where(Complaint.incident_id.in_(ids)).subquery()
+    firsts = (select(Complaint.incident_id, *_FIRST_COLUMNS).join(ranked, ranked.c.id == Complaint.id)
+              .where(ranked.c.place == 1))
+    incidents = (select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.tasks))
+                 .order_by(Incident.id))
+    first_complaints = select(Complaint).where(Complaint.id.in_(ids))
+    return cases, steps, firsts, incidents, first_complaints
+
+
+_SYNC_CASES, _SYNC_STEPS, _SYNC_FIRSTS, _SYNC_INCIDENTS, _SYNC_FIRST_COMPLAINTS = _sync_statements()
+
+
 def _actor_of(c: Complaint, *kinds: str) -> str | None:
     ev = next((e for e in c.events if e.kind in kinds), None)
     return ev.actor if ev is not None else None
@@ -381,14 +396,7 @@ def complaints_from_board_posts(session: Session, *, org: OrgChart, policy: Poli
     classification: the category is the classifier's). Once per post: ``article_id`` is unique and the
     idempotency key is the article's, so a re-poll or a restart adds nothing. Returns how many were created."""
     now = clock.now()
-    rows = session.execute(
-        select(Article, Mention.unit_id)
-        .join(Mention, (Mention.article_id == Article.id) & Mention.is_primary.is_(True))
-        .outerjoin(Complaint, Complaint.article_id == Article.id)
-        .where(Article.channel == Channel.complaint, Article.source_id != INTERNAL_SOURCE,
-               Article.stage.in_([ArticleStage.classified, ArticleStage.scored]), Article.is_duplicate.is_(False),
-               Complaint.id.is_(None))
-        .order_by(Article.id)).all()
+    rows = session.execute(_BOARD_POSTS).all()
     created = 0
     for article, unit_id in rows:
         cls = session.get(Classification, article.id)
@@ -424,17 +432,27 @@ def complaints_from_board_posts(session: Session, *, org: OrgChart, policy: Poli
 def link_board_complaints(session: Session, *, org: OrgChart, policy: Policy, now: datetime) -> int:
     """Link every unlinked complaint made from a post to the incident its story opened (a complaint that went
     viral is one case); returns how many were linked."""
-    rows = session.execute(
-        select(Complaint.id, Alert.incident_id)
-        .join(Article, Article.id == Complaint.article_id)
-        .join(Alert, Alert.story_id == Article.story_id)
-        .where(Complaint.incident_id.is_(None), Alert.incident_id.is_not(None))
-        .order_by(Complaint.id)).all()
+    rows = session.execute(_UNLINKED_BOARD_COMPLAINTS).all()
     for complaint_id, incident_id in rows:
         c, incident = session.get(Complaint, complaint_id), session.get(Incident, incident_id)
         if c is not None and incident is not None:
             _link(session, c, incident, actor=SYSTEM, now=now, org=org, policy=policy)
     return len(rows)
+
+
+# The board jobs' statements, built once (they run on every pipeline round; see ``_sync_statements``).
+_BOARD_POSTS = (select(Article, Mention.unit_id)
+                .join(Mention, (Mention.article_id == Article.id) & Mention.is_primary.is_(True))
+                .outerjoin(Complaint, Complaint.article_id == Article.id)
+                .where(Article.channel == Channel.complaint, Article.source_id != INTERNAL_SOURCE,
+                       Article.stage.in_([ArticleStage.classified, ArticleStage.scored]),
+                       Article.is_duplicate.is_(False), Complaint.id.is_(None))
+                .order_by(Article.id))
+_UNLINKED_BOARD_COMPLAINTS = (select(Complaint.id, Alert.incident_id)
+                              .join(Article, Article.id == Complaint.article_id)
+                              .join(Alert, Alert.story_id == Article.story_id)
+                              .where(Complaint.incident_id.is_(None), Alert.incident_id.is_not(None))
+                              .order_by(Complaint.id))
 
 
 # --- the incident side ------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from incidents.clocks import policy_calendar
@@ -104,21 +104,17 @@ def run_complaint_reminders(session: Session, *, org: OrgChart, policy: Policy, 
     skips = not_before(session, "complaint_reminders", org=org, policy=policy)
     # what the notices' times depend on, of every open complaint, as plain rows; the complaints themselves are
     # loaded only for those not passed over (a replay that never closes one has thousands open on every round)
-    facts = {row[0]: tuple(row) for row in session.execute(
-        select(*TIMING_COLUMNS).where(Complaint.status.in_(list(OPEN_STATUSES))).order_by(Complaint.id))}
+    facts = {row[0]: tuple(row) for row in session.execute(_OPEN_TIMINGS)}
     due_ids = [cid for cid, read in facts.items() if not skips.nothing_due(cid, read, now)]
     complaints: list[Complaint] = []
     for start in range(0, len(due_ids), 500):
-        complaints += session.scalars(select(Complaint).where(Complaint.id.in_(due_ids[start:start + 500]))
-                                      .order_by(Complaint.id))
+        complaints += session.scalars(_COMPLAINTS, {"ids": due_ids[start:start + 500]})
     # the notices of the complaints looked at in one query (not one per complaint), as plain rows (only ``.at`` is
     # read of a notice already sent; an open complaint keeps every notice it was ever sent)
     by_complaint: dict[int, Sent] = {c.id: {} for c in complaints}
     for start in range(0, len(complaints), 500):
         ids = [c.id for c in complaints[start:start + 500]]
-        for n in session.execute(select(ComplaintNotice.complaint_id, ComplaintNotice.item, ComplaintNotice.due_at,
-                                        ComplaintNotice.step, ComplaintNotice.at)
-                                 .where(ComplaintNotice.complaint_id.in_(ids))):
+        for n in session.execute(_SENT_NOTICES, {"ids": ids}):
             by_complaint[n.complaint_id][(n.item, ensure_utc(n.due_at), n.step)] = n
     chains: dict[tuple, list[tuple[str, str, list[Person]]]] = {}  # the overdue chains of this round, by who
     for c in complaints:
@@ -152,6 +148,17 @@ TIMING_COLUMNS = (Complaint.id, Complaint.created_at, Complaint.severity, Compla
                   Complaint.entered_at, Complaint.contacted_at, Complaint.preliminary_at, Complaint.resolved_at,
                   Complaint.proposed_at, Complaint.reply_base_at, Complaint.reply_limit_days, Complaint.assignee_id,
                   Complaint.first_contact_owner_id, Complaint.handling_unit_id)
+
+# The reminders' per-round statements, built once with the values bound per call (``ids``, expanding): the job runs
+# on every pipeline round, and building a statement and working out its cache key cost more CPU than running these
+# short ones. Same SQL as built per call; a statement is immutable, so one is shared by every session.
+_OPEN_TIMINGS = select(*TIMING_COLUMNS).where(Complaint.status.in_(list(OPEN_STATUSES))).order_by(Complaint.id)
+_COMPLAINTS = select(Complaint).where(Complaint.id.in_(bindparam("ids", expanding=True))).order_by(Complaint.id)
+_SENT_NOTICES = (select(ComplaintNotice.complaint_id, ComplaintNotice.item, ComplaintNotice.due_at,
+                        ComplaintNotice.step, ComplaintNotice.at)
+                 .where(ComplaintNotice.complaint_id.in_(bindparam("ids", expanding=True))))
+_LEADERSHIP_NOTICES = select(ComplaintNotice).where(ComplaintNotice.complaint_id == bindparam("complaint_id"),
+                                                    ComplaintNotice.item == "leadership")
 
 def _next_due(c: Complaint, running: list[ComplaintClock], owners: list[Person], sent: Sent, *, org: OrgChart,
               policy: Policy, now: datetime, chains: dict[tuple, list[tuple[str, str, list[Person]]]]
@@ -217,8 +224,8 @@ def tell_leadership(session: Session, c: Complaint, sent: Sent | None = None, *,
     if c.severity not in cfg.leadership_severities:
         return 0
     if sent is None:
-        sent = {(n.item, ensure_utc(n.due_at), n.step): n for n in session.scalars(
-            select(ComplaintNotice).where(ComplaintNotice.complaint_id == c.id, ComplaintNotice.item == "leadership"))}
+        sent = {(n.item, ensure_utc(n.due_at), n.step): n for n in session.scalars(_LEADERSHIP_NOTICES,
+                                                                                     {"complaint_id": c.id})}
     received = ensure_utc(c.received_at)
     step = f"told:{c.severity}"
     if ("leadership", received, step) in sent:
