@@ -32,8 +32,10 @@ from sqlalchemy import (
     DDL,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
+    bindparam,
     column,
     delete,
     event,
@@ -132,11 +134,15 @@ def tsvector_literal(tokens: Iterable[str]) -> str:
 # --- keeping the index current ---------------------------------------------------------------------------------
 def pending_ids(session: Session, limit: int = BATCH) -> list[int]:
     """Matched articles not yet indexed, or whose text changed since (``content_hash``), oldest first."""
-    stmt = (select(Article.id).outerjoin(ArticleSearch, ArticleSearch.article_id == Article.id)
+    return list(session.scalars(_PENDING, {"limit": limit}))
+
+
+# Built once, the limit bound per call: ``pending_ids`` runs on every pipeline round, and building the statement
+# and its cache key each time cost more than running it on a quiet round.
+_PENDING = (select(Article.id).outerjoin(ArticleSearch, ArticleSearch.article_id == Article.id)
             .where(Article.stage.in_(INDEXED_STAGES))
             .where(or_(ArticleSearch.article_id.is_(None), ArticleSearch.content_hash != Article.content_hash))
-            .order_by(Article.id).limit(limit))
-    return list(session.scalars(stmt))
+            .order_by(Article.id).limit(bindparam("limit", type_=Integer)))
 
 
 def index_articles(session: Session, article_ids: list[int], *, now: datetime) -> int:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy import Integer, Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from crawlers.claims import claim, claim_token, drop_claims, hold, live_claims, release_many
@@ -32,6 +32,14 @@ DEFAULT_AUTHORITY = {"news": "local_media", "social": "social", "complaint": "co
 CLASSIFY = "classify"  # the work_claims kind of the classify stage
 CLASSIFY_LEASE = timedelta(minutes=5)  # how long a claimed batch stays another worker's: far above one batch's time
 
+# The statements every pipeline round runs are built once, their values bound per call: building a statement and
+# working out its cache key was about a fifth of a round's CPU (a backtest replay's profile), paid again on every
+# round although the SQL never changes. A statement object is immutable, so one is shared by every session.
+_CLASSIFY_CANDIDATES = (select(Article.id).where(Article.stage == ArticleStage.matched,
+                                                 Article.id.not_in(live_claims(CLASSIFY, bindparam("now"))))
+                        .order_by(Article.id).limit(bindparam("batch_size", type_=Integer))
+                        .with_for_update(skip_locked=True))
+
 
 def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, batch_size: int = 64,
                      lease_clock: Clock | None = None, lease: timedelta = CLASSIFY_LEASE) -> int:
@@ -50,10 +58,7 @@ def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, 
     done = 0
     while True:
         now = lease_clock.now()
-        candidates = session.scalars(
-            select(Article.id).where(Article.stage == ArticleStage.matched,
-                                     Article.id.not_in(live_claims(CLASSIFY, now)))
-            .order_by(Article.id).limit(batch_size).with_for_update(skip_locked=True)).all()
+        candidates = session.scalars(_CLASSIFY_CANDIDATES, {"now": now, "batch_size": batch_size}).all()
         if not candidates:
             session.rollback()
             return done
@@ -143,6 +148,8 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
             row = _score_one(session, story, ctx=ctx, now=now, min_change=min_change)
             if row is not None:
                 created.append(row)
+            # built here, not once with a bound story id: the session synchronises the update's WHERE to the
+            # articles it holds by evaluating it in Python, and that evaluation does not see values bound per call
             session.execute(update(Article).where(Article.story_id == story_id,
                                                   Article.stage == ArticleStage.classified)
                             .values(stage=ArticleStage.scored))
@@ -151,18 +158,22 @@ def score_stories(session: Session, *, ctx: RiskContext, clock: Clock, min_chang
             session.rollback()
             raise
     # Classified articles without a story have nothing to score.
-    session.execute(update(Article).where(Article.stage == ArticleStage.classified, Article.story_id.is_(None))
-                    .values(stage=ArticleStage.scored))
+    session.execute(_STORYLESS_SCORED)
     session.commit()
     return created
+
+
+_STORYLESS_SCORED = (update(Article).where(Article.stage == ArticleStage.classified, Article.story_id.is_(None))
+                     .values(stage=ArticleStage.scored))
+_HAS_NEW_ARTICLE = (select(Article.id).where(Article.stage == ArticleStage.classified,
+                                             Article.story_id == bindparam("story_id")).limit(1))
 
 
 def _has_work(session: Session, story_id: int) -> bool:
     """Whether the story still has work (``_stories_with_work`` of it is not empty), checked under its lock: a
     classified article not yet scored settles it in one query — the usual case, as a story is re-scored when it
     grows — and only otherwise are its spread samples and hot-list re-polls compared with its last risk row."""
-    if session.scalar(select(Article.id).where(Article.stage == ArticleStage.classified,
-                                               Article.story_id == story_id).limit(1)) is not None:
+    if session.scalar(_HAS_NEW_ARTICLE, {"story_id": story_id}) is not None:
         return True
     return bool(_stories_with_work(session, story_ids=[story_id]))
 
@@ -170,32 +181,37 @@ def _has_work(session: Session, story_id: int) -> bool:
 def _stories_with_work(session: Session, *, story_ids: list[int] | None) -> set[int]:
     """Stories (all, or those of ``story_ids``) with classified articles not yet scored, or with spread samples or
     hot-list re-polls newer than their last risk row."""
-    new_articles = select(Article.story_id).where(Article.stage == ArticleStage.classified,
-                                                  Article.story_id.is_not(None))
-    last = select(StoryRisk.story_id, func.max(StoryRisk.computed_at)).group_by(StoryRisk.story_id)
-    if story_ids is not None:
-        new_articles = new_articles.where(Article.story_id.in_(story_ids))
-        last = last.where(StoryRisk.story_id.in_(story_ids))
-    found = set(session.scalars(new_articles).all())
-    last_computed = dict(session.execute(last).all())
+    if story_ids is None:
+        found = set(session.scalars(_NEW_ARTICLE_STORIES).all())
+        last_computed = dict(session.execute(_LAST_COMPUTED).all())
+    else:
+        found = set(session.scalars(_NEW_ARTICLE_STORIES_OF, {"story_ids": story_ids}).all())
+        last_computed = dict(session.execute(_LAST_COMPUTED_OF, {"story_ids": story_ids}).all())
     # the stories already found need no second look: a big story grows on most rounds, and comparing all its
     # articles' samples again each time was most of this
     rest = sorted(sid for sid in last_computed if sid not in found)
     if rest:
-        rows = session.execute(
-            select(Article.story_id, func.max(ArticleMetricSample.observed_at))
-            .join(ArticleMetricSample, ArticleMetricSample.article_id == Article.id)
-            .where(Article.story_id.in_(rest))
-            .group_by(Article.story_id)).all()
+        rows = session.execute(_LAST_SAMPLED, {"story_ids": rest}).all()
         found |= {sid for sid, seen in rows if seen is not None and seen > last_computed[sid]}
         # A hot-list entry polled again: its hours on the list grew even when its rank did not move (no sample).
-        polled = session.execute(
-            select(Article.story_id, func.max(SeenUrl.last_fetched_at))
-            .join(SeenUrl, SeenUrl.url_hash == Article.url_hash)
-            .where(Article.story_id.in_(rest), Article.channel == "trending")
-            .group_by(Article.story_id)).all()
+        polled = session.execute(_LAST_POLLED, {"story_ids": rest}).all()
         found |= {sid for sid, seen in polled if seen is not None and seen > last_computed[sid]}
     return found
+
+
+_NEW_ARTICLE_STORIES = select(Article.story_id).where(Article.stage == ArticleStage.classified,
+                                                      Article.story_id.is_not(None))
+_NEW_ARTICLE_STORIES_OF = _NEW_ARTICLE_STORIES.where(Article.story_id.in_(bindparam("story_ids", expanding=True)))
+_LAST_COMPUTED = select(StoryRisk.story_id, func.max(StoryRisk.computed_at)).group_by(StoryRisk.story_id)
+_LAST_COMPUTED_OF = _LAST_COMPUTED.where(StoryRisk.story_id.in_(bindparam("story_ids", expanding=True)))
+_LAST_SAMPLED = (select(Article.story_id, func.max(ArticleMetricSample.observed_at))
+                 .join(ArticleMetricSample, ArticleMetricSample.article_id == Article.id)
+                 .where(Article.story_id.in_(bindparam("story_ids", expanding=True)))
+                 .group_by(Article.story_id))
+_LAST_POLLED = (select(Article.story_id, func.max(SeenUrl.last_fetched_at))
+                .join(SeenUrl, SeenUrl.url_hash == Article.url_hash)
+                .where(Article.story_id.in_(bindparam("story_ids", expanding=True)), Article.channel == "trending")
+                .group_by(Article.story_id))
 
 
 def _score_one(session: Session, story: Story, *, ctx: RiskContext, now: datetime,
@@ -205,14 +221,17 @@ def _score_one(session: Session, story: Story, *, ctx: RiskContext, now: datetim
     if facts is None:
         return None
     result = score_story(facts, ctx.config)
-    previous = session.scalars(select(StoryRisk).where(StoryRisk.story_id == story.id)
-                               .order_by(StoryRisk.computed_at.desc(), StoryRisk.id.desc()).limit(1)).first()
+    previous = session.scalars(_PREVIOUS_RISK, {"story_id": story.id}).first()
     if previous is not None and abs(previous.score - result.score) < min_change and previous.level == result.level:
         return None
     row = StoryRisk(story_id=story.id, computed_at=now, score=result.score, level=result.level,
                     category=result.category, factors=result.factors)
     session.add(row)
     return row
+
+
+_PREVIOUS_RISK = (select(StoryRisk).where(StoryRisk.story_id == bindparam("story_id"))
+                  .order_by(StoryRisk.computed_at.desc(), StoryRisk.id.desc()).limit(1))
 
 
 def trending_facts(article: Article, samples: Sequence[tuple[datetime, int | None]] = ()) -> TrendingFacts | None:
@@ -249,10 +268,13 @@ def trending_facts(article: Article, samples: Sequence[tuple[datetime, int | Non
 def _rank_samples(session: Session, article: Article) -> list[tuple[datetime, int | None]]:
     if article.channel != "trending":
         return []
-    return [(at, rank) for at, rank in session.execute(
-        select(ArticleMetricSample.observed_at, ArticleMetricSample.rank)
-        .where(ArticleMetricSample.article_id == article.id, ArticleMetricSample.rank.is_not(None))
-        .order_by(ArticleMetricSample.observed_at)).all()]
+    return [(at, rank) for at, rank in session.execute(_RANK_SAMPLES, {"article_id": article.id}).all()]
+
+
+_RANK_SAMPLES = (select(ArticleMetricSample.observed_at, ArticleMetricSample.rank)
+                 .where(ArticleMetricSample.article_id == bindparam("article_id"),
+                        ArticleMetricSample.rank.is_not(None))
+                 .order_by(ArticleMetricSample.observed_at))
 
 
 def _whole(value: object) -> int | None:
@@ -321,9 +343,7 @@ def _facts_memory(session: Session, ctx: RiskContext) -> _FactsMemory:
 def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime) -> StoryFacts | None:
     # plain columns, not ORM objects; and of an article already turned into facts only its counts' text (above)
     memory = _facts_memory(session, ctx)
-    listed = [(row[0], tuple(row[1:])) for row in session.execute(
-        select(Article.id, *_SEEN).join(Classification, Classification.article_id == Article.id)
-        .where(Article.story_id == story.id))]
+    listed = [(row[0], tuple(row[1:])) for row in session.execute(_LISTED, {"story_id": story.id})]
     if not listed:
         return None
     known = memory.facts
@@ -332,11 +352,7 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
     fresh: dict[int, ArticleFacts] = {}
     if missing:
         for chunk in range(0, len(missing), 500):
-            for row in session.execute(
-                    select(Article.id, Article.source_id, Article.channel, Article.published_at,
-                           Article.fetched_at, Article.title, Article.text, Article.metrics, *_SEEN)
-                    .join(Classification, Classification.article_id == Article.id)
-                    .where(Article.id.in_(missing[chunk:chunk + 500]))):
+            for row in session.execute(_FACT_ROWS, {"ids": missing[chunk:chunk + 500]}):
                 fresh[row[0]] = facts = _article_facts(session, row, ctx)
                 if facts.trending is None:
                     known[row[0]] = (tuple(row[8:]), facts)
@@ -348,15 +364,8 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
     # re-scored on every round it grows: one query per article made that quadratic)
     before: dict[int, int] = {}  # article id → its interactions then (plain columns: only the counts are read)
     if any(facts.published_at <= hour_ago for _, facts in articles):
-        latest = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
-                  .where(ArticleMetricSample.article_id.in_(select(Article.id).where(Article.story_id == story.id)),
-                         ArticleMetricSample.observed_at <= hour_ago)
-                  .group_by(ArticleMetricSample.article_id).subquery())
         for article_id, reposts, comments, likes in session.execute(
-                select(ArticleMetricSample.article_id, ArticleMetricSample.reposts, ArticleMetricSample.comments,
-                       ArticleMetricSample.likes)
-                .join(latest, (latest.c.article_id == ArticleMetricSample.article_id)
-                      & (latest.c.at == ArticleMetricSample.observed_at))):
+                _COUNTS_BEFORE, {"story_id": story.id, "hour_ago": hour_ago}):
             before[article_id] = reposts + comments + likes  # (article_id, observed_at) is unique: one per article
     for article_id, facts in articles:
         if facts.published_at <= hour_ago:
@@ -366,6 +375,23 @@ def _story_facts(session: Session, story: Story, ctx: RiskContext, now: datetime
     if story.unit_id and any(u.id == story.unit_id for u in ctx.org.units):
         unit_kind = ctx.org.unit(story.unit_id).kind.value
     return StoryFacts(articles=facts_list, unit_kind=unit_kind, engagement_hour_ago=engagement_before, now=now)
+
+
+_LISTED = (select(Article.id, *_SEEN).join(Classification, Classification.article_id == Article.id)
+           .where(Article.story_id == bindparam("story_id")))
+_FACT_ROWS = (select(Article.id, Article.source_id, Article.channel, Article.published_at, Article.fetched_at,
+                     Article.title, Article.text, Article.metrics, *_SEEN)
+              .join(Classification, Classification.article_id == Article.id)
+              .where(Article.id.in_(bindparam("ids", expanding=True))))
+_LATEST_BEFORE = (select(ArticleMetricSample.article_id, func.max(ArticleMetricSample.observed_at).label("at"))
+                  .where(ArticleMetricSample.article_id.in_(
+                      select(Article.id).where(Article.story_id == bindparam("story_id"))),
+                      ArticleMetricSample.observed_at <= bindparam("hour_ago"))
+                  .group_by(ArticleMetricSample.article_id).subquery())
+_COUNTS_BEFORE = (select(ArticleMetricSample.article_id, ArticleMetricSample.reposts, ArticleMetricSample.comments,
+                         ArticleMetricSample.likes)
+                  .join(_LATEST_BEFORE, (_LATEST_BEFORE.c.article_id == ArticleMetricSample.article_id)
+                        & (_LATEST_BEFORE.c.at == ArticleMetricSample.observed_at)))
 
 
 def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts:

@@ -209,7 +209,10 @@ def save_document(session: Session, name: str, content: str, *, actor: str, cloc
 def config_generation(session: Session) -> int:
     """The newest revision id (0 before the first save): changes with every save of any document. One indexed
     ``max()`` — cheap enough to ask before every request and every pipeline round."""
-    return int(session.scalar(select(func.coalesce(func.max(ConfigRevision.id), 0))) or 0)
+    return int(session.scalar(_GENERATION) or 0)
+
+
+_GENERATION = select(func.coalesce(func.max(ConfigRevision.id), 0))  # built once: asked on every round
 
 
 def database_documents(session: Session) -> dict[str, ConfigDocument]:
