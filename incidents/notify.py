@@ -43,7 +43,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Integer, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from incidents.acks import AckLinks, dashboard_path
@@ -382,6 +382,19 @@ class _Job:
     started: bool = False
 
 
+# The round's two outbox reads, built once with the values bound per call (``now``, the channels whose breaker is
+# open, the batch size): building a statement and its cache key cost more than running it on every round of a
+# replay or a quiet service. Same SQL as ``due`` below (an empty ``blocked`` excludes nothing).
+_DUE_ROWS = (
+    select(Notification)
+    .where(Notification.status == "pending",
+           or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")),
+           Notification.channel.not_in(bindparam("blocked", expanding=True)))
+    .order_by(Notification.created_at, Notification.id).limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True))
+_AWAITING_CALLS = select(Notification).where(Notification.status == AWAITING_CALL)
+
+
 async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Any], org: OrgChart,
                           retry: RetryPolicy | None = None, limit: int = 200,
                           breakers: ChannelBreakers | None = None) -> DeliveryReport:
@@ -406,10 +419,7 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
     blocked = sorted(ch for ch in senders if breakers.state(ch) == "open")
     if blocked:
         _note_skipped(session, blocked, due, breakers, report)
-    rows = session.scalars(
-        select(Notification).where(*due, Notification.channel.not_in(blocked))
-        .order_by(Notification.created_at, Notification.id).limit(limit)
-        .with_for_update(skip_locked=True)).all()
+    rows = session.scalars(_DUE_ROWS, {"now": now, "blocked": blocked, "limit": limit}).all()
     jobs: dict[str, list[_Job]] = {}
     groups: dict[tuple, _Job] = {}
     for n in rows:
@@ -649,7 +659,7 @@ def _open_call_task(session: Session, n: Notification, person: Person, phone: Ph
 
 def _confirm_calls(session: Session, org: OrgChart, now: datetime, report: DeliveryReport) -> None:
     """Phone rows whose task a person completed are sent (at the moment they confirmed); dropped tasks cancel."""
-    waiting = session.scalars(select(Notification).where(Notification.status == AWAITING_CALL)).all()
+    waiting = session.scalars(_AWAITING_CALLS).all()
     for n in waiting:
         incident = session.get(Incident, n.incident_id) if n.incident_id else None
         task = next((t for t in incident.tasks if t.key == _call_task_key(n)), None) if incident else None
