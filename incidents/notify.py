@@ -384,12 +384,13 @@ class _Job:
 
 # The round's two outbox reads, built once with the values bound per call (``now``, the channels whose breaker is
 # open, the batch size): building a statement and its cache key cost more than running it on every round of a
-# replay or a quiet service. Same SQL as ``due`` below (an empty ``blocked`` excludes nothing).
+# replay or a quiet service. ``_DUE`` (pending, and no retry time or one reached by ``now``) is also what the
+# rows of a channel with an open breaker are found by (``_note_skipped``). An empty ``blocked`` excludes nothing.
+_DUE = (Notification.status == "pending",
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")))
 _DUE_ROWS = (
     select(Notification)
-    .where(Notification.status == "pending",
-           or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= bindparam("now")),
-           Notification.channel.not_in(bindparam("blocked", expanding=True)))
+    .where(*_DUE, Notification.channel.not_in(bindparam("blocked", expanding=True)))
     .order_by(Notification.created_at, Notification.id).limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True))
 _AWAITING_CALLS = select(Notification).where(Notification.status == AWAITING_CALL)
@@ -414,11 +415,9 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
     report = DeliveryReport()
     _confirm_calls(session, org, now, report)
     session.commit()
-    due = [Notification.status == "pending",
-           or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now)]
     blocked = sorted(ch for ch in senders if breakers.state(ch) == "open")
     if blocked:
-        _note_skipped(session, blocked, due, breakers, report)
+        _note_skipped(session, blocked, now, breakers, report)
     rows = session.scalars(_DUE_ROWS, {"now": now, "blocked": blocked, "limit": limit}).all()
     jobs: dict[str, list[_Job]] = {}
     groups: dict[tuple, _Job] = {}
@@ -521,14 +520,15 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
     return report
 
 
-def _note_skipped(session: Session, blocked: Sequence[str], due: list, breakers: ChannelBreakers,
+def _note_skipped(session: Session, blocked: Sequence[str], now: datetime, breakers: ChannelBreakers,
                   report: DeliveryReport) -> None:
     """Due rows of a channel whose breaker is open stay pending, untouched but for a note the outbox page shows."""
     for channel in blocked:
         wait = round(breakers.retry_in(channel))
         note = f"{CHANNEL_LABELS.get(channel, channel)}通道连续失败，已暂停发送（熔断），约{wait}秒后重试"
-        result = session.execute(update(Notification).where(*due, Notification.channel == channel)
-                                 .values(last_error=note).execution_options(synchronize_session="fetch"))
+        result = session.execute(update(Notification).where(*_DUE, Notification.channel == channel)
+                                 .values(last_error=note).execution_options(synchronize_session="fetch"),
+                                 {"now": now})
         count = result.rowcount or 0  # type: ignore[attr-defined]
         if count:
             report.skipped[channel] = report.skipped.get(channel, 0) + count
