@@ -120,6 +120,11 @@ Index("ix_articles_recency", func.coalesce(Article.published_at, Article.fetched
 Index("ix_articles_ingest_order", Article.stage, func.coalesce(Article.published_at, Article.fetched_at),
       Article.fetched_at, Article.id)
 
+# The search index's per-round pending query (crawlers.search_index.pending_ids) compares every matched article's
+# content_hash with its index row: read off this index it never touches the table (id is in every SQLite index
+# entry as the rowid; PostgreSQL needs it as a column for an index-only scan) (migration 0023)
+Index("ix_articles_stage_hash", Article.stage, Article.content_hash, Article.id)
+
 
 class ArticlePlanHit(Base):
     """A relevant article that a topic keyword plan (监测方案) fired on, by the plan's name: the 舆情信息 page's
