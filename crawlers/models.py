@@ -125,6 +125,11 @@ Index("ix_articles_ingest_order", Article.stage, func.coalesce(Article.published
 # entry as the rowid; PostgreSQL needs it as a column for an index-only scan) (migration 0023)
 Index("ix_articles_stage_hash", Article.stage, Article.content_hash, Article.id)
 
+# The complaint-board job's per-round query (incidents.complaints.links.complaints_from_board_posts: classified posts
+# of the complaint channel without a complaint yet) reads the complaint channel's posts off this index instead of
+# every relevant article's row (migration 0024)
+Index("ix_articles_channel_stage", Article.channel, Article.stage, Article.is_duplicate, Article.id)
+
 
 class ArticlePlanHit(Base):
     """A relevant article that a topic keyword plan (监测方案) fired on, by the plan's name: the 舆情信息 page's
