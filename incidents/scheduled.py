@@ -86,8 +86,18 @@ _WATCHED = (*ACTIVE, IncidentStatus.closed)
 # running these short ones. Same SQL as built per call; a statement is immutable, so one is shared by every session.
 _DUE_ALERTS = (select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
                                    Alert.ack_due_at <= bindparam("now")).order_by(Alert.id))
-_WATCHED_INCIDENTS = (select(Incident).where(Incident.status.in_(_WATCHED))
-                      .options(selectinload(Incident.tasks)).order_by(Incident.id))
+# run_deadline_notices reads every watched case's timing as plain rows (``_TIMING_COLUMNS``, ``_TASK_TIMING_COLUMNS``)
+# and loads as ORM objects, with their tasks, only the cases it does not pass over
+_TIMING_COLUMNS = (Incident.id, Incident.opened_at, Incident.status, Incident.level, Incident.unit_id,
+                   Incident.commander_id, Incident.acknowledged_at, Incident.closed_at)
+_TASK_TIMING_COLUMNS = (Task.id, Task.key, Task.status, Task.due_at, Task.owner_role, Task.owner_id)
+_WATCHED_TIMINGS = select(*_TIMING_COLUMNS).where(Incident.status.in_(_WATCHED)).order_by(Incident.id)
+# in checklist order (``Incident.tasks`` is ordered by position): the clock facts take the step deadlines from it
+_WATCHED_TASK_TIMINGS = (select(Task.incident_id, *_TASK_TIMING_COLUMNS)
+                         .where(Task.incident_id.in_(bindparam("ids", expanding=True)))
+                         .order_by(Task.incident_id, Task.position, Task.id))
+_INCIDENTS_WITH_TASKS = (select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
+                         .options(selectinload(Incident.tasks)).order_by(Incident.id))
 _SENT_NOTICES = (select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at, DeadlineNotice.step,
                         DeadlineNotice.at).where(DeadlineNotice.incident_id.in_(bindparam("ids", expanding=True))))
 _TELLINGS = (select(TimelineEvent).join(Incident, Incident.id == TimelineEvent.incident_id)
@@ -145,19 +155,28 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     """Remind the owners of tasks and clocks about to fall due, and escalate overdue ones one step at a time;
     returns how many notices were queued.
 
-    Runs every pipeline round over every case that can still owe something, so it reads in bulk: the cases with
-    their tasks, the facts their clocks are computed from (``queries.incidents_facts``) and the notices already
-    sent, each in a fixed number of queries whatever the number of cases. A case only writes its own notices, so
-    reading them all first gives what reading each case in turn would."""
+    Runs every pipeline round over every case that can still owe something, so it reads in bulk: what the timing
+    of every case reads (its columns and its tasks', as plain rows), the facts its clocks are computed from
+    (``queries.incidents_facts``), then the cases not passed over (``incidents.round_skips``) with their tasks and
+    their notices already sent, each in a fixed number of queries whatever the number of cases. A case only writes
+    its own notices, so reading them all first gives what reading each case in turn would."""
     now = clock.now()
     count = 0
-    incidents = session.scalars(_WATCHED_INCIDENTS).all()
-    facts = queries.incidents_facts(session, incidents)
+    # what the timing reads, as plain rows: building every watched case and its tasks as ORM objects on every
+    # round was most of this job's CPU, and on most rounds every case is passed over
+    cases = session.execute(_WATCHED_TIMINGS).all()
+    tasks: dict[int, list[tuple]] = {c.id: [] for c in cases}
+    if cases:
+        for row in session.execute(_WATCHED_TASK_TIMINGS, {"ids": list(tasks)}):
+            tasks[row[0]].append(tuple(row[1:]))
+    # the clock facts from the same rows (a row has the case's level, times and status, as the case would)
+    facts = queries.incidents_facts(session, cases, {i: [(key, status, due_at) for _, key, status, due_at, *_ in ts]
+                                                     for i, ts in tasks.items()})
     # a case whose next possible notice is later, and which reads the same, is passed over (incidents.round_skips)
     skips = not_before(session, "deadline_notices", org=org, policy=policy)
-    read = {i.id: (_timing(i), [_task_timing(t) for t in sorted(i.tasks, key=lambda t: t.id)], facts[i.id])
-            for i in incidents}
-    incidents = [i for i in incidents if not skips.nothing_due(i.id, read[i.id], now)]
+    read = {c.id: (tuple(c), sorted(tasks[c.id]), facts[c.id]) for c in cases}
+    looked = [c.id for c in cases if not skips.nothing_due(c.id, read[c.id], now)]
+    incidents = session.scalars(_INCIDENTS_WITH_TASKS, {"ids": looked}).all() if looked else []
     sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
     if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent
         for n in session.execute(_SENT_NOTICES, {"ids": list(sent_by)}):
@@ -179,19 +198,13 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     return count
 
 
-def _timing(incident: Incident) -> tuple:
-    """What of a case the deadline notices' *timing* reads (``incidents.round_skips``): whether it is watched and
-    running, its level (reminder lead, escalation delay and roles, quiet hours), its unit and commander (who is
-    told: nobody means no notice), when it opened (the tasks' start) — with the id and the opening time a record
-    with a reused id reads differently. Its clocks' facts are compared beside it; a change to anything else (the
-    summary, the peak risk as the story grows, the title) cannot bring a notice forward."""
-    return (incident.id, incident.opened_at, incident.status, incident.level, incident.unit_id,
-            incident.commander_id, incident.acknowledged_at, incident.closed_at)
-
-
-def _task_timing(task: Task) -> tuple:
-    """What of a task the deadline notices' timing reads: whether it is open, its deadline and who owns it."""
-    return task.id, task.key, task.status, task.due_at, task.owner_role, task.owner_id
+# ``_TIMING_COLUMNS``: what of a case the deadline notices' *timing* reads (``incidents.round_skips``): whether it
+# is watched and running, its level (reminder lead, escalation delay and roles, quiet hours), its unit and commander
+# (who is told: nobody means no notice), when it opened (the tasks' start) — with the id and the opening time a
+# record with a reused id reads differently. Its clocks' facts are compared beside it; a change to anything else
+# (the summary, the peak risk as the story grows, the title) cannot bring a notice forward.
+# ``_TASK_TIMING_COLUMNS``: what of a task it reads: whether it is open, its deadline and who owns it (compared in
+# id order).
 
 
 def _next_due(incident: Incident, items: list[DeadlineItem], sent: Sent, *, org: OrgChart, policy: Policy,
