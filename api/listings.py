@@ -11,9 +11,21 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Collection
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, literal_column, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import aliased, raiseload
 
 from crawlers.models import Article, Mention, Story
@@ -23,6 +35,22 @@ from yuqing.db import UTCDateTime
 
 Order = list[tuple[ColumnElement[Any], bool]]  # (expression, descending)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # 'no deadline' sorts last
+
+
+def _given(value: Any) -> bool:
+    """Whether a filter applies: a bind parameter (a statement built once for a shape with this filter) or a
+    truthy value (an empty string or list filters nothing, as it always has)."""
+    return isinstance(value, BindParameter) or bool(value)
+
+
+def _one_of(values: Any) -> Any:
+    """The right side of an ``IN``: an (expanding) bind parameter as it is, a collection sorted (so the SQL and
+    its parameters do not depend on a set's iteration order)."""
+    return values if isinstance(values, BindParameter) else sorted(values)
+
+
+def _bind(name: str, given: bool, *, expanding: bool = False) -> BindParameter[Any] | None:
+    return bindparam(name, expanding=expanding) if given else None
 
 
 def _current_risks() -> Any:
@@ -43,7 +71,7 @@ CurrentRisk = aliased(StoryRisk, _current_risks())
 def visible_to(unit_ids: Collection[str]) -> ColumnElement[bool]:
     """Articles with a mention of one of ``unit_ids`` (the caller's scope, computed once per request): a semi-join
     probing the unique ``(article_id, unit_id)`` index, never a per-row function."""
-    return exists().where(Mention.article_id == Article.id, Mention.unit_id.in_(sorted(unit_ids)))
+    return exists().where(Mention.article_id == Article.id, Mention.unit_id.in_(_one_of(unit_ids)))
 
 
 def recency() -> ColumnElement[Any]:
@@ -91,7 +119,7 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
     ``/api/v1/articles`` (docs/benchmarks.md, API throughput). Same rows, same order, same keys."""
     if count_only:
         stmt = select(Article.id).where(visible_to(unit_ids))
-        if label or category:
+        if _given(label) or _given(category):
             stmt = stmt.join(Classification, Classification.article_id == Article.id)
         if with_risk:
             stmt = stmt.join(CurrentRisk, CurrentRisk.story_id == Article.story_id)
@@ -105,13 +133,13 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
         else:
             stmt = stmt.outerjoin(CurrentRisk, CurrentRisk.story_id == Article.story_id)
     when = recency()
-    if label:
+    if _given(label):
         stmt = stmt.where(Classification.label == label)
-    if category:
+    if _given(category):
         stmt = stmt.where(Classification.category == category)
-    if channel:
+    if _given(channel):
         stmt = stmt.where(Article.channel == channel)
-    if source:
+    if _given(source):
         stmt = stmt.where(Article.source_id == source)
     if since is not None:
         stmt = stmt.where(when >= since)
@@ -129,12 +157,39 @@ def articles(*, unit_ids: Collection[str], label: str | None = None, category: s
     return stmt, order
 
 
+def articles_bound(*, unit_ids: Collection[str], label: str | None = None, category: str | None = None,
+                   channel: str | None = None, source: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None, sort: str = "risk", scored_only: bool = False,
+                   count_only: bool = False, with_risk: bool = False, plain: bool = False
+                   ) -> tuple[Select, Order, dict[str, Any]]:
+    """:func:`articles` built once per shape (which filters are given, the sort and the form) with bind
+    parameters, and this call's values for them: ``(statement, order, params)`` for ``paginate(params=…)``.
+    The statement and order are the very objects every call of this shape gets, so the statements
+    ``paginate`` derives from them are built once too."""
+    values = {"label": label, "category": category, "channel": channel, "source": source}
+    shape = {k: _given(v) for k, v in values.items()} | {"since": since is not None, "until": until is not None}
+    stmt, order = _articles_shape(**shape, sort=sort, scored_only=scored_only, count_only=count_only,
+                                  with_risk=with_risk, plain=plain)
+    params = {"unit_ids": sorted(unit_ids), "since": since, "until": until} | values
+    return stmt, order, {k: v for k, v in params.items() if k == "unit_ids" or shape[k]}
+
+
+@lru_cache(maxsize=256)
+def _articles_shape(*, label: bool, category: bool, channel: bool, source: bool, since: bool, until: bool,
+                    sort: str, scored_only: bool, count_only: bool, with_risk: bool,
+                    plain: bool) -> tuple[Select, Order]:
+    return articles(unit_ids=bindparam("unit_ids", expanding=True), label=_bind("label", label),
+                    category=_bind("category", category), channel=_bind("channel", channel),
+                    source=_bind("source", source), since=_bind("since", since), until=_bind("until", until),
+                    sort=sort, scored_only=scored_only, count_only=count_only, with_risk=with_risk, plain=plain)
+
+
 def mentions(*, unit_ids: Collection[str], primary_only: bool = False, article_id: int | None = None,
              since: datetime | None = None, until: datetime | None = None) -> tuple[Select, Order]:
     """Mention rows (an article naming a unit) of ``unit_ids``, newest article first."""
     when = recency()
     stmt = (select(Mention, Article).join(Article, Article.id == Mention.article_id)
-            .where(Mention.unit_id.in_(sorted(unit_ids))))
+            .where(Mention.unit_id.in_(_one_of(unit_ids))))
     if primary_only:
         stmt = stmt.where(Mention.is_primary.is_(True))
     if article_id is not None:
@@ -144,6 +199,23 @@ def mentions(*, unit_ids: Collection[str], primary_only: bool = False, article_i
     if until is not None:
         stmt = stmt.where(when < until)
     return stmt, [(when, True), (Mention.id, True)]
+
+
+def mentions_bound(*, unit_ids: Collection[str], primary_only: bool = False, article_id: int | None = None,
+                   since: datetime | None = None, until: datetime | None = None
+                   ) -> tuple[Select, Order, dict[str, Any]]:
+    """:func:`mentions` built once per shape, and this call's values (see :func:`articles_bound`)."""
+    given = {"article_id": article_id, "since": since, "until": until}
+    shape = {k: v is not None for k, v in given.items()}
+    stmt, order = _mentions_shape(primary_only=primary_only, **shape)
+    return stmt, order, {"unit_ids": sorted(unit_ids)} | {k: v for k, v in given.items() if shape[k]}
+
+
+@lru_cache(maxsize=64)
+def _mentions_shape(*, primary_only: bool, article_id: bool, since: bool, until: bool) -> tuple[Select, Order]:
+    return mentions(unit_ids=bindparam("unit_ids", expanding=True), primary_only=primary_only,
+                    article_id=_bind("article_id", article_id), since=_bind("since", since),
+                    until=_bind("until", until))
 
 
 # What ``api.views.alert_read`` reads of an alert, as plain columns (``alerts(plain=True)``), and the row type
@@ -162,16 +234,31 @@ def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str |
 
     ``plain``: the columns of :data:`ALERT_COLUMNS` (make each row an :data:`AlertRow`) instead of ``Alert``
     objects — a list only reads them, and building the objects was a good part of ``/api/v1/alerts``' CPU."""
-    stmt = (select(*ALERT_COLUMNS) if plain else select(Alert)).where(Alert.unit_id.in_(unit_ids))
-    if status:
+    stmt = (select(*ALERT_COLUMNS) if plain else select(Alert)).where(Alert.unit_id.in_(_one_of(unit_ids)))
+    if _given(status):
         stmt = stmt.where(Alert.status == status)
-    if level:
+    if _given(level):
         stmt = stmt.where(Alert.level == level)
     if sort == "time":
         return stmt, [(Alert.created_at, True), (Alert.id, True)]
     if sort == "risk":
         return stmt, [(Alert.risk_score, True), (Alert.id, True)]
     return stmt, alert_queue_order()
+
+
+def alerts_bound(*, unit_ids: Collection[str], status: str | None = None, level: str | None = None,
+                 sort: str = "urgent", plain: bool = False) -> tuple[Select, Order, dict[str, Any]]:
+    """:func:`alerts` built once per shape, and this call's values (see :func:`articles_bound`)."""
+    given = {"status": status, "level": level}
+    shape = {k: _given(v) for k, v in given.items()}
+    stmt, order = _alerts_shape(**shape, sort=sort, plain=plain)
+    return stmt, order, {"unit_ids": sorted(unit_ids)} | {k: v for k, v in given.items() if shape[k]}
+
+
+@lru_cache(maxsize=64)
+def _alerts_shape(*, status: bool, level: bool, sort: str, plain: bool) -> tuple[Select, Order]:
+    return alerts(unit_ids=bindparam("unit_ids", expanding=True), status=_bind("status", status),
+                  level=_bind("level", level), sort=sort, plain=plain)
 
 
 def alert_queue_order() -> Order:
@@ -192,26 +279,56 @@ def incidents(*, unit_ids: Collection[str], statuses: list[str] | None = None, l
     # no checklists: the list reads only each task's status, key and deadline, and ``views.incident_list_reads``
     # reads those as plain rows (``incidents.queries.task_facts``); touching ``tasks`` here raises instead of
     # loading each incident's checklist one by one
-    stmt = select(Incident).where(Incident.unit_id.in_(unit_ids)).options(raiseload(Incident.tasks))
-    if statuses:
+    stmt = select(Incident).where(Incident.unit_id.in_(_one_of(unit_ids))).options(raiseload(Incident.tasks))
+    if _given(statuses):
         stmt = stmt.where(Incident.status.in_(statuses))
-    if level:
+    if _given(level):
         stmt = stmt.where(Incident.level == level)
     if sort == "time":
         return stmt, [(Incident.opened_at, True), (Incident.id, True)]
     return stmt, [(Incident.level, False), (Incident.opened_at, True), (Incident.id, True)]
 
 
+def incidents_bound(*, unit_ids: Collection[str], statuses: list[str] | None = None, level: str | None = None,
+                    sort: str = "level") -> tuple[Select, Order, dict[str, Any]]:
+    """:func:`incidents` built once per shape, and this call's values (see :func:`articles_bound`); the statuses
+    in the caller's order, as :func:`incidents` binds them."""
+    shape = {"statuses": _given(statuses), "level": _given(level)}
+    stmt, order = _incidents_shape(**shape, sort=sort)
+    given = {"statuses": list(statuses or ()), "level": level}
+    return stmt, order, {"unit_ids": sorted(unit_ids)} | {k: v for k, v in given.items() if shape[k]}
+
+
+@lru_cache(maxsize=64)
+def _incidents_shape(*, statuses: bool, level: bool, sort: str) -> tuple[Select, Order]:
+    return incidents(unit_ids=bindparam("unit_ids", expanding=True),
+                     statuses=_bind("statuses", statuses, expanding=True),  # type: ignore[arg-type]
+                     level=_bind("level", level), sort=sort)
+
+
 def stories(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time") -> tuple[Select, Order]:
     """Stories about ``unit_ids`` (and those attributed to no unit, for whole-bank callers). ``time``: most
     recently active first; ``risk``: highest current risk first."""
-    cond = Story.unit_id.in_(unit_ids)
+    cond = Story.unit_id.in_(_one_of(unit_ids))
     if include_unattributed:
         cond = cond | Story.unit_id.is_(None)
     if sort == "risk":
         stmt = select(Story).outerjoin(CurrentRisk, CurrentRisk.story_id == Story.id).where(cond)
         return stmt, [(func.coalesce(CurrentRisk.score, 0.0), True), (Story.last_seen_at, True), (Story.id, True)]
     return select(Story).where(cond), [(Story.last_seen_at, True), (Story.id, True)]
+
+
+def stories_bound(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time"
+                  ) -> tuple[Select, Order, dict[str, Any]]:
+    """:func:`stories` built once per shape, and this call's values (see :func:`articles_bound`)."""
+    stmt, order = _stories_shape(include_unattributed=include_unattributed, sort=sort)
+    return stmt, order, {"unit_ids": sorted(unit_ids)}
+
+
+@lru_cache(maxsize=16)
+def _stories_shape(*, include_unattributed: bool, sort: str) -> tuple[Select, Order]:
+    return stories(unit_ids=bindparam("unit_ids", expanding=True), include_unattributed=include_unattributed,
+                   sort=sort)
 
 
 def tasks(*, unit_ids: Collection[str], status: str | None = None, owner_id: str | None = None,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from incidents.clocks import step_due_at
@@ -162,10 +162,14 @@ def plan_steps(playbooks: Sequence[Playbook], *, level: str, start: datetime, op
 
 
 # --- reads ----------------------------------------------------------------------------------------------------
+# built once, the incident id bound per call: the incident page reads it on every view (the API's dearest page)
+_APPLIED_OF = (select(AppliedPlaybook).where(AppliedPlaybook.incident_id == bindparam("incident_id"))
+               .order_by(AppliedPlaybook.applied_at, AppliedPlaybook.id))
+
+
 def applied_of(session: Session, incident: Incident) -> list[AppliedPlaybook]:
     """The playbooks applied to an incident, in the order they were applied."""
-    return list(session.scalars(select(AppliedPlaybook).where(AppliedPlaybook.incident_id == incident.id)
-                                .order_by(AppliedPlaybook.applied_at, AppliedPlaybook.id)))
+    return list(session.scalars(_APPLIED_OF, {"incident_id": incident.id}))
 
 
 def applied_playbooks(session: Session, incident: Incident, policy: Policy) -> list[Playbook]:

@@ -40,7 +40,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from crawlers.models import Article
@@ -231,13 +231,18 @@ def active_flag(incident: Incident) -> ResurgenceFlag | None:
                           first_source=str(d.get("first_source") or ""), text=latest.text)
 
 
+# built once, the incidents bound per call (the incident list reads it on every page with an ended incident)
+_FLAGGED = (select(TimelineEvent.incident_id)
+            .where(TimelineEvent.incident_id.in_(bindparam("ids", expanding=True)), TimelineEvent.kind == RESURGENCE)
+            .distinct())
+
+
 def active_flags(session: Session, incidents: list[Incident]) -> dict[int, ResurgenceFlag]:
     """The standing flags of several incidents (for lists), in one query for the ended ones."""
     ended = [i for i in incidents if i.status in ENDED]
     if not ended:
         return {}
-    flagged = set(session.scalars(select(TimelineEvent.incident_id).where(
-        TimelineEvent.incident_id.in_([i.id for i in ended]), TimelineEvent.kind == RESURGENCE).distinct()))
+    flagged = set(session.scalars(_FLAGGED, {"ids": [i.id for i in ended]}))
     out = {}
     for incident in ended:
         if incident.id in flagged and (flag := active_flag(incident)) is not None:

@@ -26,9 +26,10 @@ def list_alerts(principal: CurrentUser, session: SessionDep, org: OrgDep, clock:
                 level: Annotated[Literal["I", "II", "III", "IV"] | None, Query()] = None,
                 sort: Annotated[Literal["urgent", "time", "risk"], Query()] = "urgent") -> Page[AlertRead]:
     now = clock.now()
-    stmt, order = listings.alerts(unit_ids=principal.unit_ids, status=status_, level=level, sort=sort, plain=True)
+    stmt, order, params = listings.alerts_bound(unit_ids=principal.unit_ids, status=status_, level=level, sort=sort,
+                                                plain=True)
     got = paginate(session, stmt, order=order, page=page,
-                   scope=page.scope("alerts", status=status_, level=level, sort=sort))
+                   scope=page.scope("alerts", status=status_, level=level, sort=sort), params=params)
     return Page(items=[views.alert_read(org, listings.AlertRow._make(row), now) for row in got.rows],
                 total=got.total, next_cursor=got.next_cursor)
 

@@ -49,9 +49,10 @@ def list_incidents(principal: CurrentUser, session: SessionDep, org: OrgDep, clo
                    level: Annotated[LevelParam | None, Query()] = None,
                    sort: Annotated[Literal["level", "time"], Query()] = "level") -> Page[IncidentListRead]:
     statuses = queries.incident_statuses(status_) if status_ else None
-    stmt, order = listings.incidents(unit_ids=principal.unit_ids, statuses=statuses, level=level, sort=sort)
+    stmt, order, params = listings.incidents_bound(unit_ids=principal.unit_ids, statuses=statuses, level=level,
+                                                   sort=sort)
     got = paginate(session, stmt, order=order, page=page,
-                   scope=page.scope("incidents", status=status_, level=level, sort=sort))
+                   scope=page.scope("incidents", status=status_, level=level, sort=sort), params=params)
     items = views.incident_list_reads(session, org, [i for (i,) in got.rows], policy=policy, clock=clock)
     return Page(items=items, total=got.total, next_cursor=got.next_cursor)
 

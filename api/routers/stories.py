@@ -21,8 +21,9 @@ router = APIRouter(prefix="/api/v1/stories", tags=["stories"], responses=ERROR_R
 def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep, page: PageDep,
                  sort: Annotated[Literal["time", "risk"], Query()] = "time") -> Page[StoryListRead]:
     whole_bank = org.root().id in principal.unit_ids
-    stmt, order = listings.stories(unit_ids=principal.unit_ids, include_unattributed=whole_bank, sort=sort)
-    got = paginate(session, stmt, order=order, page=page, scope=page.scope("stories", sort=sort))
+    stmt, order, params = listings.stories_bound(unit_ids=principal.unit_ids, include_unattributed=whole_bank,
+                                                 sort=sort)
+    got = paginate(session, stmt, order=order, page=page, scope=page.scope("stories", sort=sort), params=params)
     return Page(items=views.story_list_reads(session, org, [s for (s,) in got.rows]), total=got.total,
                 next_cursor=got.next_cursor)
 

@@ -457,6 +457,11 @@ _UNLINKED_BOARD_COMPLAINTS = (select(Complaint.id, Alert.incident_id)
 
 # --- the incident side ------------------------------------------------------------------------------------------
 
+# built once, the incident id bound per call (the incident page reads it on every view)
+_INCIDENT_COMPLAINTS = (select(Complaint).where(Complaint.incident_id == bindparam("incident_id"))
+                        .order_by(Complaint.received_at, Complaint.id))
+
+
 def incident_complaints(session: Session, incident_id: int, *, policy: Policy, now: datetime) -> list[dict]:
     """The complaints linked to an incident with their clocks (what the incident page and API show; the customer is
     never in it — the complaint page masks and audits that). Times carry the policy timezone's offset
@@ -468,8 +473,7 @@ def incident_complaints(session: Session, incident_id: int, *, policy: Policy, n
         return ensure_utc(at).astimezone(zone) if at is not None else None
 
     out = []
-    for c in session.scalars(select(Complaint).where(Complaint.incident_id == incident_id)
-                             .order_by(Complaint.received_at, Complaint.id)):
+    for c in session.scalars(_INCIDENT_COMPLAINTS, {"incident_id": incident_id}):
         out.append({
             "id": c.id, "number": c.number, "severity": c.severity,
             "severity_label": SEVERITY_LABELS.get(c.severity, c.severity),
