@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, delete, select, update
+from sqlalchemy import BigInteger, Integer, String, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
@@ -75,10 +75,9 @@ def bump(session: Session, name: str, *, start: int = 0) -> int:
     The counter's row stays locked until the caller's transaction ends, so concurrent callers are served one after
     the other and a rolled-back value is handed out again. On SQLite the update takes the database's write lock.
     """
-    session.execute(_insert(session, SequenceCounter.__table__).values(name=name, value=start)
-                    .on_conflict_do_nothing(index_elements=["name"]))
-    return int(session.execute(update(SequenceCounter).where(SequenceCounter.name == name)
-                               .values(value=SequenceCounter.value + 1).returning(SequenceCounter.value)).scalar_one())
+    create = _CREATE_COUNTER["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    session.execute(create, {"counter": name, "first": start})
+    return int(session.execute(_BUMP, {"counter": name}).scalar_one())
 
 
 def hold(session: Session, key: InstrumentedAttribute[int], value: int) -> bool:
@@ -100,7 +99,22 @@ def take_sqlite_write_lock(session: Session) -> None:
     busy timeout for another writer). A transaction that read first and wrote later would instead fail at once
     (``database is locked``) when another connection committed in between; taking the lock first makes what the
     caller reads next the latest and its later writes safe."""
-    session.execute(update(SequenceCounter).where(SequenceCounter.name == "").values(value=SequenceCounter.value))
+    session.execute(_TOUCH_NOTHING)
+
+
+# Built once, the counter's name (and start) bound per call: ingest bumps the clustering counter and takes SQLite's
+# write lock for every relevant article, and building these statements and their cache keys each time cost about
+# as much as running them. Same SQL. No counter is ever loaded as an ORM object, so the updates need no
+# synchronisation of the session (and could not do it by evaluation: their values are bound at execution).
+_CREATE_COUNTER = {
+    name: dialect.insert(SequenceCounter.__table__).values(name=bindparam("counter"), value=bindparam("first"))
+    .on_conflict_do_nothing(index_elements=["name"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_BUMP = (update(SequenceCounter).where(SequenceCounter.name == bindparam("counter"))
+         .values(value=SequenceCounter.value + 1).returning(SequenceCounter.value)
+         .execution_options(synchronize_session=False))
+_TOUCH_NOTHING = (update(SequenceCounter).where(SequenceCounter.name == "").values(value=SequenceCounter.value)
+                  .execution_options(synchronize_session=False))
 
 
 def claim_token() -> str:

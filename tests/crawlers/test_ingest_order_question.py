@@ -64,10 +64,11 @@ def test_postgres_reads_the_question_as_a_range_of_the_ingest_order_index(postgr
         captured: list[str] = []
         real_scalar = session.scalar
 
-        def capture(stmt, *args, **kwargs):
-            captured.append(str(stmt.compile(dialect=postgresql.dialect(),
-                                             compile_kwargs={"literal_binds": True})))
-            return real_scalar(stmt, *args, **kwargs)
+        def capture(stmt, params=None, *args, **kwargs):
+            bound = stmt.params(params) if params else stmt  # the statement is built once, the article bound per call
+            captured.append(str(bound.compile(dialect=postgresql.dialect(),
+                                              compile_kwargs={"literal_binds": True})))
+            return real_scalar(stmt, params, *args, **kwargs)
 
         session.scalar = capture  # the statement the function really runs
         earliest_waiting_before(session, rows[4])
