@@ -30,7 +30,7 @@ import numpy as np
 
 from sentiment.arrays import softmax
 from sentiment.classifier import LABELS, Prediction
-from sentiment.ngram import BANK_NGRAM_STEM, CORPUS_NGRAM_STEM, NGRAM_WEIGHTS, load_ngram
+from sentiment.ngram import BANK_NGRAM_STEM, CORPUS_NGRAM_STEM, NGRAM_WEIGHTS, load_ngram, ngrams
 from sentiment.rules import RuleBasedClassifier
 from sentiment.textnorm import normalise_text
 
@@ -133,7 +133,8 @@ class BlendedClassifier:
         ``CONTEXT_FEATURES`` when the fitted blend uses them or ``context`` (``feature_names`` names the columns);
         snownlp (slow, pure Python) only when the fitted blend uses it."""
         enc = _encode(self.model, texts)
-        ngram = self.ngram.probabilities(list(texts))
+        grams = [ngrams(t) for t in texts]  # counted once for every n-gram model below (all count 1- to 3-grams)
+        ngram = self.ngram.probabilities(list(texts), grams)
         rules = self.rules.predict(texts)
         use_snow = all_features or "snownlp_negative" in self.weights.get("used", FEATURES)
         snow = snownlp_negative(texts) if use_snow else [0.5] * len(texts)
@@ -149,10 +150,10 @@ class BlendedClassifier:
         x[:, 7] = [_logit(p) for p in snow]
         if use_corpus:
             assert self.corpus_ngram is not None
-            x[:, 8:11] = np.log(np.clip(self.corpus_ngram.probabilities(list(texts)), 1e-6, None))
+            x[:, 8:11] = np.log(np.clip(self.corpus_ngram.probabilities(list(texts), grams), 1e-6, None))
         if use_bank:
             assert self.bank_ngram is not None
-            x[:, 11:14] = np.log(np.clip(self.bank_ngram.probabilities(list(texts)), 1e-6, None))
+            x[:, 11:14] = np.log(np.clip(self.bank_ngram.probabilities(list(texts), grams), 1e-6, None))
         if use_context:
             # A model directory without the about-a-bank head gives 0 (p = 0.5) for every text: no information.
             about = enc.about if enc.about is not None else np.full(len(texts), 0.5, dtype=np.float32)

@@ -61,19 +61,21 @@ class NgramScorer:
         self.bias = bias.astype(np.float32)
         self.idf = idf.astype(np.float32)
 
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
+    def logits(self, texts: Sequence[str], grams: Sequence[Counter[int]] | None = None) -> np.ndarray:
+        """``grams``: the texts' :func:`ngrams` when the caller has them (the blend scores the same texts with up to
+        three n-gram models, and counting the n-grams was most of each model's time); they are only read."""
         out = np.tile(self.bias, (len(texts), 1))
         for i, text in enumerate(texts):
-            ids, vals = tfidf(ngrams(text), self.idf)
+            ids, vals = tfidf(grams[i] if grams is not None else ngrams(text), self.idf)
             if len(ids):
                 out[i] += vals @ self.weight[ids]
         return out
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """[n, 3] probabilities in ``LABELS`` order."""
+    def probabilities(self, texts: Sequence[str], grams: Sequence[Counter[int]] | None = None) -> np.ndarray:
+        """[n, 3] probabilities in ``LABELS`` order (``grams`` as for :meth:`logits`)."""
         if not texts:
             return np.zeros((0, 3), dtype=np.float32)
-        return softmax(self.logits(texts))
+        return softmax(self.logits(texts, grams))
 
 
 def save_arrays(model_dir: Path, weight: np.ndarray, bias: np.ndarray, idf: np.ndarray, *,
