@@ -230,7 +230,7 @@ def _paginate_bound(session: Session, stmt: Select, *, order: Sequence[tuple[Col
     derived once per shape."""
     width = _width(stmt)
     after = page.after(scope, len(order))
-    if session.new or session.deleted or session.dirty:
+    if session.autoflush and (session.new or session.deleted or session.dirty):
         session.flush()  # what Session.execute's autoflush would do before the connection's reads below
     rows = None
     if head is not None:

@@ -17,6 +17,7 @@ from api.listings import SNIPPET_CHARS, alert_queue_order
 from crawlers.models import Article, Mention, Story
 from incidents.models import Alert, Incident, Task
 from sentiment.models import Classification, StoryRisk
+from yuqing.db import plain_rows
 
 
 def ping(session: Session) -> None:
@@ -163,7 +164,7 @@ def story_article_rows(session: Session, *, story_id: int) -> list[StoryArticleR
     Why not ``Story.articles``: the API's story and the incident page show a story's evidence, and loading every
     article as an object (its full text, metrics and meta JSON decoded) plus a classification object each was most
     of the CPU of ``/api/v1/stories/{id}`` (docs/benchmarks.md, API throughput); one query less too."""
-    return [StoryArticleRow(*row) for row in session.execute(_STORY_ARTICLE_ROWS, {"story_id": story_id})]
+    return [StoryArticleRow(*row) for row in plain_rows(session, _STORY_ARTICLE_ROWS, {"story_id": story_id})]
 
 
 def classifications(session: Session, article_ids: Iterable[int]) -> dict[int, Classification]:
@@ -198,9 +199,9 @@ def best_mention_rows(session: Session, article_ids: Iterable[int],
     if not ids:
         return {}
     if unit_ids is None:
-        rows = session.execute(_MENTION_ROWS, {"article_ids": ids})
+        rows = plain_rows(session, _MENTION_ROWS, {"article_ids": ids})  # plain columns: on the connection
     else:
-        rows = session.execute(_VISIBLE_MENTION_ROWS, {"article_ids": ids, "unit_ids": list(unit_ids)})
+        rows = plain_rows(session, _VISIBLE_MENTION_ROWS, {"article_ids": ids, "unit_ids": list(unit_ids)})
     best: dict[int, tuple[str, str | None]] = {}
     for article_id, unit_id, snippet in rows:
         best.setdefault(article_id, (unit_id, snippet))

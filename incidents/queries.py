@@ -29,6 +29,7 @@ from incidents.models import (
 from incidents.policy import Policy
 from incidents.regulators import first_report_times, first_report_times_of
 from yuqing.clock import Clock
+from yuqing.db import plain_rows
 
 # clock key -> report kind that stops it
 _REPORT_CLOCKS = {ReportKind.initial: "initial_report", ReportKind.follow_up: "update_report",
@@ -111,7 +112,7 @@ def task_facts(session: Session, incident_ids: Sequence[int]) -> dict[int, list[
     out: dict[int, list[TaskFact]] = {i: [] for i in incident_ids}
     if not out:
         return out
-    for incident_id, key, status, due_at in session.execute(_TASK_FACTS, {"ids": list(out)}):
+    for incident_id, key, status, due_at in plain_rows(session, _TASK_FACTS, {"ids": list(out)}):
         out[incident_id].append((key, status, due_at))
     return out
 
@@ -131,7 +132,7 @@ def incidents_facts(session: Session, incidents: Sequence[Incident],
         return {}
     ids = list(by_id)
     # the level history, reports, acknowledgements and reviews in one round trip (``_FACT_ROWS``)
-    rows = session.execute(_FACT_ROWS, {"ids": ids}).all()
+    rows = plain_rows(session, _FACT_ROWS, {"ids": ids}).all()  # plain columns: on the connection
     history = [(i, kind, at, data) for part, i, kind, at, data in rows if part == _HISTORY]
     reports = [(i, kind, at) for part, i, kind, at, _ in rows if part == _REPORTS]
     acks = [(i, at) for part, i, _, at, _ in rows if part == _ACKS]

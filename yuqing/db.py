@@ -135,3 +135,15 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def plain_rows(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+    """Run a statement of plain columns (no ORM entity) on the session's connection and return its result.
+
+    Why: ``Session.execute`` sets up the ORM's loading even for rows of plain columns, about a third of the CPU of
+    running a short statement built once (docs/benchmarks.md, API throughput, sixth round); the connection gives
+    the same rows. The session's pending changes are flushed first when autoflush is on, as ``Session.execute``
+    would do, so the rows see them. Only for statements without ORM entities: entities need the session."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection().execute(stmt, params or {})

@@ -211,3 +211,18 @@ def _count_per_request(stmt, cap):
     from sqlalchemy import func, select
 
     return select(func.count()).select_from(stmt.order_by(None).limit(cap + 1).subquery())
+
+
+@BOTH_DATABASES
+def test_plain_rows_flush_pending_changes_only_when_the_session_autoflushes(make, session, clock):
+    from sqlalchemy import select
+
+    from crawlers.models import Story
+    from yuqing.db import plain_rows
+
+    titles = select(Story.title).where(Story.unit_id == "binjiang")
+    make.session.add(Story(title="待写入", unit_id="binjiang", first_seen_at=clock.now(), last_seen_at=clock.now(),
+                           article_count=0))
+    with session.no_autoflush:  # as Session.execute there: the pending story is not written, so not read
+        assert plain_rows(session, titles).all() == session.execute(titles).all() == []
+    assert [t for (t,) in plain_rows(session, titles)] == [t for (t,) in session.execute(titles)] == ["待写入"]
