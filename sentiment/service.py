@@ -5,6 +5,8 @@ the same stage never process an item twice."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +42,34 @@ _CLASSIFY_CANDIDATES = (select(Article.id).where(Article.stage == ArticleStage.m
                         .order_by(Article.id).limit(bindparam("batch_size", type_=Integer))
                         .with_for_update(skip_locked=True))
 
+# Claims this process failed to give back because the database itself had gone (an outage mid-batch: the batch
+# fails, and so does the DELETE that should return its claims). Nobody else can take those articles until the
+# lease passes - five minutes of a pipeline standing still after a few seconds' outage - although this process
+# knows the work was not done. They are given back at the start of the next classify call, once the database answers.
+# Kept per database (its URL), as one process may use more than one (the tests do).
+_OWED_CLAIMS: list[tuple[str, str, list[int]]] = []
+_OWED_LOCK = threading.Lock()
+
+
+def _give_back_owed_claims(session: Session) -> int:
+    """Return the claims an earlier call of this process could not give back (see ``_OWED_CLAIMS``); returns how
+    many were still held. Raises, keeping them owed, while the database is still away."""
+    database = str(session.get_bind().url)
+    with _OWED_LOCK:
+        owed = [entry for entry in _OWED_CLAIMS if entry[0] == database]
+    if not owed:
+        return 0
+    try:
+        dropped = sum(drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids) for _, token, ids in owed)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    with _OWED_LOCK:
+        for entry in owed:
+            _OWED_CLAIMS.remove(entry)
+    return dropped
+
 
 def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, batch_size: int = 64,
                      lease_clock: Clock | None = None, lease: timedelta = CLASSIFY_LEASE) -> int:
@@ -51,8 +81,11 @@ def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, 
     transaction), so an item whose lease ran out and was taken by another runner is recorded once. A runner that
     dies leaves its claims, and the items are picked up once the lease has passed; one that fails gives its
     unfinished claims back at once. Leases are measured on ``lease_clock`` (real time by default, not the demo's
-    scaled clock: they concern processes). On SQLite (one writer) the claim is simply serial.
+    scaled clock: they concern processes). On SQLite (one writer) the claim is simply serial. A failure that also
+    kept the claims from being given back (the database went away) leaves them owed, and the next call in this
+    process gives them back first, so the articles wait for the database, not for the lease.
     """
+    _give_back_owed_claims(session)
     lease_clock = lease_clock or SystemClock()
     token = claim_token()
     done = 0
@@ -69,9 +102,15 @@ def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, 
         try:
             done += _classify_claimed(session, ids, classifier=classifier, clock=clock, token=token)
         except BaseException:
-            session.rollback()
-            drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids)
-            session.commit()
+            try:
+                session.rollback()
+                drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids)
+                session.commit()
+            except BaseException:  # the database is away too: give them back when it answers again
+                with _OWED_LOCK:
+                    _OWED_CLAIMS.append((str(session.get_bind().url), token, list(ids)))
+                with contextlib.suppress(Exception):
+                    session.rollback()
             raise
 
 

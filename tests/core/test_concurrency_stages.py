@@ -214,3 +214,40 @@ def test_an_ingester_holding_an_article_then_dying_leaves_it_to_the_next(postgre
         dying.connection().invalidate()
         dying.close()
     assert ingest() == 2 and fetched() == 0  # the held article and the one after it, by the next worker
+
+
+def test_claims_that_an_outage_kept_from_being_given_back_are_returned_once_the_database_answers(db_engine,
+                                                                                                 monkeypatch):
+    """The database goes away mid-batch: the batch fails, and so does the DELETE that should give its claims back.
+    The same process gives them back at its next classify call, so the articles wait for the database, not for the
+    five-minute lease (``yuqing run`` sat out a lease after a PostgreSQL restart before this)."""
+    import sentiment.service as service
+    from crawlers.claims import WorkClaim
+
+    factory = make_sessionmaker(db_engine)
+    with factory() as session:
+        _articles(session, 12, stage=ArticleStage.matched)
+
+    class Gone(Exception):
+        """Stands for the lost connection: the model's batch and the claims' return both fail on it."""
+
+    class DyingClassifier(CountingClassifier):
+        def predict(self, texts):
+            raise Gone("server closed the connection unexpectedly")
+
+    def drop_fails(*args, **kwargs):
+        raise Gone("connection refused")
+
+    with monkeypatch.context() as m:
+        m.setattr(service, "drop_claims", drop_fails)
+        with factory() as session, pytest.raises(Gone):
+            classify_pending(session, classifier=DyingClassifier(), clock=FrozenClock(NOW), batch_size=8)
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(WorkClaim)) == 8  # left behind, leased 5 minutes
+
+    model = CountingClassifier()
+    with factory() as session:  # the database is back; the lease has not passed (real time, seconds later)
+        assert classify_pending(session, classifier=model, clock=FrozenClock(NOW)) == 12
+        assert session.scalar(select(func.count()).select_from(WorkClaim)) == 0
+        assert session.scalar(select(func.count()).select_from(Classification)) == 12
+    assert len(model.seen) == 12 and set(model.seen.values()) == {1}
