@@ -108,10 +108,11 @@ def test_a_blackholed_smtp_server_delays_only_mail_and_the_mail_goes_out_once_it
                                        monotonic=lambda: ticks[0])
 
             started = time.perf_counter()
-            report, inside = run_round(session, pol, org, clock, breakers)
+            report, blackholed = run_round(session, pol, org, clock, breakers)
             whole = time.perf_counter() - started
-            # A 3 s budget: the round did not hang on the mail server (the straggling SMTP thread included).
-            assert inside < 10 and whole < 10, (inside, whole)
+            # A 3 s budget: the round waited for it (the budget is the only thing that ends a send to the hole
+            # before the socket's timeout); that it did not hang is checked below against a healthy round.
+            assert blackholed >= delivery.round_budget_seconds, blackholed
             assert report.timed_out == ["email"] and report.breakers_opened == ["email"]
             assert breakers.state("email") == "open"
             # The webhook and the inbox were not held up: all delivered, each exactly once.
@@ -129,8 +130,10 @@ def test_a_blackholed_smtp_server_delays_only_mail_and_the_mail_goes_out_once_it
             # While the breaker is open the channel is skipped: no connection, no attempt, a note on the row.
             connections = len(hole.accepted)
             clock.advance(timedelta(seconds=61))
-            report, inside = run_round(session, pol, org, clock, breakers)
-            assert inside < 2 and len(hole.accepted) == connections
+            report, skipping = run_round(session, pol, org, clock, breakers)
+            # no connection, and no wait for the budget: quicker than the round that waited for it (an ordering,
+            # not seconds, so that a loaded machine cannot fail it)
+            assert len(hole.accepted) == connections and skipping < blackholed, (skipping, blackholed)
             assert report.skipped == {"email": len(mails)} and report.sent == 0
             assert sorted(n.attempts for n in rows(session, "email")) == [0] * (len(mails) - 2) + [1, 1]
             assert all("熔断" in (n.last_error or "") for n in rows(session, "email"))
@@ -141,8 +144,13 @@ def test_a_blackholed_smtp_server_delays_only_mail_and_the_mail_goes_out_once_it
             sink = MailSink(port=hole.port).start()
             ticks[0] += delivery.breaker_cooldown_seconds + 1
             assert breakers.state("email") == "half_open"
-            report, _ = run_round(session, pol, org, clock, breakers)
+            report, healthy = run_round(session, pol, org, clock, breakers)
             assert report.sent == len(mails) and report.failed == 0, report.errors
+            # The blackholed round did not hang on the mail server (the straggling SMTP thread included): it took
+            # no more than its budget, one socket timeout (2 s) and a margin scaled by what a round sending every
+            # mail takes on this machine now (measured just above, so a loaded machine raises both alike).
+            limit = delivery.round_budget_seconds + 2 + 2 * healthy + 1
+            assert blackholed < limit and whole < limit + 1, (blackholed, whole, healthy)
             assert breakers.state("email") == "closed" and report.breakers == {}
             assert {n.status for n in rows(session, "email")} == {"sent"}
             clock.advance(timedelta(minutes=30))
