@@ -28,11 +28,13 @@ sender fail visibly instead of waiting forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Integer, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session
 
 from incidents.acks import AckLinks, dashboard_path
@@ -396,6 +399,49 @@ _DUE_ROWS = (
 _AWAITING_CALLS = select(Notification).where(Notification.status == AWAITING_CALL)
 
 
+# Claims a round of this process could not settle nor give back because the database went away mid-round: each
+# row's next_attempt_at stayed at the round's lease (budget + CLAIM_MARGIN_SECONDS ahead), as if this process had
+# died, so the messages - the admins' outage message among those that follow - waited a minute and a half after a
+# few seconds' outage. The next round of this process gives them back first (to when each was due before the claim;
+# only rows still pending at that very lease, so nothing another deliverer took over is touched). A message whose
+# send went out before its outcome could be recorded goes out again, with the same delivery id, as after a crash -
+# only sooner. Kept per database (its URL): one process may use more than one (the tests do).
+_OWED_CLAIMS: list[tuple[str, datetime, list[tuple[int, datetime | None]]]] = []
+_OWED_LOCK = threading.Lock()
+_GIVE_BACK = (update(Notification)
+              .where(Notification.id == bindparam("row_id"), Notification.status == "pending",
+                     Notification.next_attempt_at == bindparam("lease"))
+              .values(next_attempt_at=bindparam("was_due")))
+
+
+def _give_back(session: Session, lease: datetime, rows: Sequence[tuple[int, datetime | None]]) -> None:
+    """Undo this process's claim on ``rows`` (id, due before the claim) and commit."""
+    for row_id, was_due in rows:
+        session.execute(_GIVE_BACK, {"row_id": row_id, "lease": lease, "was_due": was_due},
+                        execution_options={"synchronize_session": False})
+    session.commit()
+
+
+def _give_back_owed_claims(session: Session) -> None:
+    """Give back the claims an earlier round could not (see ``_OWED_CLAIMS``); raises, keeping them, while the
+    database is still away."""
+    database = str(session.get_bind().url)
+    with _OWED_LOCK:
+        owed = [entry for entry in _OWED_CLAIMS if entry[0] == database]
+    if not owed:
+        return
+    try:
+        for _, lease, rows in owed:
+            _give_back(session, lease, rows)
+    except BaseException:
+        session.rollback()
+        raise
+    with _OWED_LOCK:
+        for entry in owed:
+            _OWED_CLAIMS.remove(entry)
+    log.warning("claims of a round cut short by the database given back", extra={"rows": sum(len(r) for *_, r in owed)})
+
+
 async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Any], org: OrgChart,
                           retry: RetryPolicy | None = None, limit: int = 200,
                           breakers: ChannelBreakers | None = None) -> DeliveryReport:
@@ -409,6 +455,7 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
     ``retry.concurrency_per_channel`` sends in flight and its own circuit breaker; the round stops after
     ``retry.round_budget_seconds`` (sends still in flight count as timed out, messages not started stay pending
     as they were), so a stalled mail server delays only mail."""
+    _give_back_owed_claims(session)
     now = clock.now()
     retry = retry or RetryPolicy()
     breakers = breakers if breakers is not None else ChannelBreakers.from_policy(retry)
@@ -445,20 +492,47 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
         else:
             jobs.setdefault(n.channel, []).append(_Job(n.channel, [(n, person)], [n.next_attempt_at]))
     lease = now + timedelta(seconds=retry.round_budget_seconds + CLAIM_MARGIN_SECONDS)
+    claimed: dict[int, datetime | None] = {}  # row id → due before the claim, until its outcome is committed
     for channel_jobs in jobs.values():
         for job in channel_jobs:
-            for n, _ in job.rows:
+            for (n, _), was_due in zip(job.rows, job.due, strict=True):
+                claimed[n.id] = was_due
                 n.next_attempt_at = lease
     session.commit()  # the claim, and the final failures and phone tasks above
+    try:
+        return await _send_claimed(session, jobs, claimed, now=now, senders=senders, retry=retry,
+                                   breakers=breakers, report=report)
+    except (DBAPIError, DisconnectionError):  # the database went away mid-round: not a dead process
+        with contextlib.suppress(Exception):
+            session.rollback()
+        left = sorted(claimed.items())
+        try:
+            _give_back(session, lease, left)
+        except Exception:
+            with contextlib.suppress(Exception):
+                session.rollback()
+            with _OWED_LOCK:
+                _OWED_CLAIMS.append((str(session.get_bind().url), lease, left))
+        raise
+
+
+async def _send_claimed(session: Session, jobs: dict[str, list[_Job]], claimed: dict[int, datetime | None], *,
+                        now: datetime, senders: Mapping[str, Any], retry: RetryPolicy, breakers: ChannelBreakers,
+                        report: DeliveryReport) -> DeliveryReport:
+    """The sends of a round whose rows are claimed (``deliver_pending``); each outcome committed at once, and its
+    rows taken out of ``claimed``."""
 
     def settle(job: _Job, confirmation: str | None, error: str | None) -> None:
         """Record one send's outcome and commit it at once (runs on the loop, between awaits: never interleaved)."""
+        ids = [n.id for n, _ in job.rows]
         for n, person in job.rows:
             if error is None:
                 _mark_sent(session, n, [person], now, confirmation, report)
             else:
                 _attempt_failed(session, n, now, error, report, retry)
         session.commit()
+        for row_id in ids:
+            claimed.pop(row_id, None)
         if error is None:
             breakers.success(job.channel)
         elif breakers.failure(job.channel):
@@ -502,7 +576,9 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
                         extra={"channels": sorted(tasks[t] for t in late),
                                "budget_seconds": retry.round_budget_seconds})
             await asyncio.wait(late)
-        crash = next((t.exception() for t in done if not t.cancelled() and t.exception() is not None), None)
+        # every channel's exception retrieved (not just the first: asyncio would log the others as never retrieved)
+        crashes = [t.exception() for t in done if not t.cancelled()]
+        crash = next((exc for exc in crashes if exc is not None), None)
         if crash is not None:
             raise crash
     left = 0
@@ -517,6 +593,7 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
         log.warning("notifications left pending for the next round", extra={"skipped": dict(report.skipped)})
     report.breakers = breakers.snapshot()
     session.commit()
+    claimed.clear()  # every row settled or put back as it was
     return report
 
 

@@ -232,3 +232,40 @@ def test_the_delivery_settings_are_validated(policy):
     defaults = ChannelsFile().delivery
     assert (defaults.concurrency_per_channel, defaults.breaker_failures,
             defaults.breaker_cooldown_seconds) == (4, 3, 300)
+
+
+def test_claims_a_database_outage_kept_from_being_settled_are_given_back_at_the_next_round(
+        session, org, policy, clock, make_story, make_risk, monkeypatch):
+    """The database goes away after a round claimed its rows: the outcomes cannot be recorded, nor the claims
+    given back. The process's next round gives them back first, so the messages go out as soon as the database
+    answers, not after the round's lease (budget + CLAIM_MARGIN_SECONDS: 90 s with the shipped settings)."""
+    from sqlalchemy.exc import OperationalError
+
+    with running_receiver() as receiver:
+        pol = isolation_policy(policy, smtp_port=25, hook_url=f"{receiver.base}/webhook", email=False)
+        service.handle_story_risk(session, story_risk=make_risk(story=make_story(), level="II", score=80),
+                                  org=org, policy=pol, clock=clock)
+        session.commit()
+        pending = {n.id for n in session.scalars(select(Notification).where(Notification.status == "pending"))}
+        assert len(pending) >= 2
+        real_commit, commits = session.commit, [0]
+
+        def commit_until_the_outage():
+            commits[0] += 1
+            if commits[0] > 2:  # _confirm_calls' and the claim's commits go through; then the server is gone
+                raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+            real_commit()
+
+        monkeypatch.setattr(session, "commit", commit_until_the_outage)
+        with pytest.raises(OperationalError):
+            run_round(session, pol, org, clock, ChannelBreakers())
+        monkeypatch.setattr(session, "commit", real_commit)
+        session.rollback()
+        leased = session.scalars(select(Notification).where(Notification.id.in_(pending))).all()
+        assert all(n.status == "pending" and n.next_attempt_at > clock.now() for n in leased)  # still claimed
+
+        # The database is back, the clock has not moved: this process's next round sends every message.
+        report, _ = run_round(session, pol, org, clock, ChannelBreakers())
+        assert report.failed == 0, report.errors
+        assert {n.status for n in session.scalars(select(Notification).where(Notification.id.in_(pending)))} \
+            == {"sent"}
