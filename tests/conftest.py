@@ -36,9 +36,9 @@ PG_URL = os.environ.get("YUQING_TEST_POSTGRES_URL", "postgresql+psycopg://postgr
 DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
-# The longest-running files, longest first. xdist (`--dist loadfile`) hands files to its two workers in collection
-# order (see pytest_configure), so a long file collected late runs alone at the end while the other worker has
-# nothing left; started first, the short files fill in around them and both finish together. Measured file by file
+# The longest-running files, longest first. xdist (`--dist loadfile`) hands files to its workers in collection
+# order (see pytest_configure), so a long file collected late runs alone at the end while the other workers have
+# nothing left; started first, the short files fill in around them and all finish together. Measured file by file
 # with `pytest -n 0 --durations` on 2 shared cores (2026-12-07, load 9-10 unless said): the headless demos 495 s
 # (load 6, before the --respond demo's speed was doubled), the matrix 973 s (load 12-17; CPU-bound, 170 s of CPU),
 # test_workers_pipeline 303 s, test_faults_postgres 217 s, test_faults_kill 194 s, test_faults_big_source 171 s,
@@ -46,16 +46,22 @@ DEMO_START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 # Not measured that day: schemathesis and the browser file keep the places an earlier full run gave them, the
 # distributed demo sits by its docstring's 2.5-3 minutes at load 10. Later that day test_faults_postgres waited for
 # a 10 s poll instead of a 30 s one (0.68x its time, measured before and after) and moved down, to about 148 s.
+# Later still (load 10-15, /usr/bin/time on `pytest -n 0` per file): the two headless demos, 210 s together, were
+# split into two files so they can run on two workers; run side by side (load ~20) the --respond demo took 315 s
+# wall (44 s of CPU) and the one where nobody acts 201 s (21 s of CPU): the --respond one goes first, the other
+# among the files of about its length (test_faults_kill 198 s, test_workers_pipeline 189 s, test_faults_big_source
+# 187 s, test_faults_postgres 160 s, the distributed demo 152 s, test_first_run 69 s that morning).
 LONG_FILES_FIRST = (
-    "tests/e2e/test_demo_headless.py",
+    "tests/e2e/test_demo_headless_respond.py",
     "tests/api/test_authorization_matrix.py",
     "tests/api/test_api_schemathesis.py",
-    "tests/core/test_workers_pipeline.py",
     "tests/core/test_faults_kill.py",
-    "tests/e2e/test_demo_distributed.py",
+    "tests/e2e/test_demo_headless.py",
+    "tests/core/test_workers_pipeline.py",
     "tests/core/test_faults_big_source.py",
-    "tests/core/test_first_run.py",
     "tests/core/test_faults_postgres.py",
+    "tests/e2e/test_demo_distributed.py",
+    "tests/core/test_first_run.py",
     "tests/backtest/test_backtest_scenarios.py",
     "tests/api/test_bench_login_flood.py",
     "tests/core/test_story_order_workers.py",
