@@ -2,29 +2,81 @@
 walk is short, the head cut at a risk score runs with nested loops and index scans only — and must give exactly the
 rows, order, cursors and totals the planner's own plan gives, for every user's scope, search and filter, across
 pages, ties, the cut (a page the cut head fills, a page it cannot), stories at risk 0 (the tail, which the walk
-never reads) and articles without a story."""
+never reads) and articles without a story.
+
+The six walks (two users x three cuts) only read, so they share one PostgreSQL schema, migrated and filled with the
+corpus once for the module (``corpus_db``), instead of migrating a schema and writing the same corpus six times:
+each still builds its own app and signs in through the form, and the corpus, the cuts and the comparisons are the
+same as when each had its own database. The tests that write (the cut's risk rows) keep a fresh schema each."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
-from api import mentions
+from api import auth, mentions
+from api.users import seed_users
 from crawlers.search_index import index_pending
+from tests.api.conftest import PASSWORD, factories
+from tests.conftest import DEMO_START
+from tests.helpers import created_sqlite_engine, scratch_schema
+from yuqing.clock import FrozenClock
+from yuqing.db import make_sessionmaker
+from yuqing.migrate import upgrade
+from yuqing.org import OrgChart
 
 ROW_RE = re.compile(r'<tr id="article-(\d+)">')
 NEXT_RE = re.compile(r'href="(/mentions\?[^"]*cursor=[^"]+)"')
 TOTAL_RE = re.compile(r"共 ([\d,]+\+?) 条")
 POSTGRES = pytest.mark.parametrize("db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+# The corpus's schema, shared by the tests that only read it (see ``db`` below).
+CORPUS_POSTGRES = pytest.mark.parametrize("db", [pytest.param("postgres-corpus", marks=pytest.mark.postgres)],
+                                          indirect=True)
 QUERIES = [{}, {"q": "挤兑"}, {"q": "新华路", "sentiment": "negative"}, {"channel": "social", "sentiment": "negative"},
            {"q": "排队", "channel": "news"}]
 
 
+@pytest.fixture(scope="module")
+def corpus_db(postgres_url: str, org: OrgChart) -> Iterator[sessionmaker[Session]]:
+    """One PostgreSQL schema for the module: migrated, the users seeded (cheap argon2, as every API test's) and the
+    corpus written and indexed once. Only tests that do not write use it."""
+    with scratch_schema(postgres_url) as engine, pytest.MonkeyPatch.context() as mp:
+        upgrade(engine)
+        mp.setattr(auth, "password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        mp.setattr(auth, "_DUMMY_HASH", None)
+        factory = make_sessionmaker(engine)
+        clock = FrozenClock(DEMO_START)
+        with factory() as session:
+            seed_users(session, org, password=PASSWORD, clock=clock, must_change=False)
+            session.commit()
+            write_corpus(factories.Factories(session, clock), session, clock)
+        yield factory
+
+
 @pytest.fixture
-def corpus(make, session, clock):
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """As tests/api/conftest.py's ``db`` (a fresh SQLite database, or a fresh PostgreSQL schema with
+    ``indirect`` "postgres"), plus "postgres-corpus": the module's shared schema with the corpus already in it."""
+    param = getattr(request, "param", "sqlite")
+    if param == "postgres-corpus":
+        yield request.getfixturevalue("corpus_db")
+        return
+    if param == "postgres":
+        yield make_sessionmaker(request.getfixturevalue("postgres_engine"))
+        return
+    engine = created_sqlite_engine(tmp_path / "api.db")
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+def write_corpus(make, session, clock) -> None:
     """Stories with tied and distinct risks, a story whose newest risk is lower than its first, a story at risk 0,
     articles without a story, in the liaison's units (新华路) and outside them (滨江), then indexed."""
     now = clock.now()
@@ -60,10 +112,10 @@ def walk_pages(c, params: dict[str, str]) -> tuple[list[int], list[str]]:
     raise AssertionError("the pages never ran out")
 
 
-@POSTGRES
+@CORPUS_POSTGRES
 @pytest.mark.parametrize("login", ["wangmin", "zhoufang"])
 @pytest.mark.parametrize("risk_rows", [1, 3, 100])  # the cut at 90, at 60 (a tie), above every row (no cut)
-def test_the_walk_gives_the_planners_rows_and_totals(login_as, corpus, monkeypatch, login, risk_rows):
+def test_the_walk_gives_the_planners_rows_and_totals(login_as, monkeypatch, login, risk_rows):
     monkeypatch.setattr(mentions, "PAGE_SIZE", 3)  # several pages, and a head that runs out into the tail
     monkeypatch.setattr(mentions, "WALK_RISK_ROWS", risk_rows)
     walks = []
