@@ -60,6 +60,7 @@ from incidents.channels import (
 from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.policy import EmailChannel, Policy, RetryPolicy, check_http_url
 from yuqing.clock import Clock
+from yuqing.daemon_thread import in_daemon_thread
 from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, Person, Role
 
@@ -152,7 +153,7 @@ class SmtpSender:
 
     async def send(self, notification: Notification, person: Person) -> str | None:
         msg = self.build_message(notification, person)  # on the loop: reads ORM attributes
-        return await asyncio.to_thread(self._transmit, msg)
+        return await in_daemon_thread(self._transmit, msg)  # Ctrl-C never waits for a silent SMTP server
 
     def _transmit(self, msg: EmailMessage) -> str:
         if self.use_ssl:

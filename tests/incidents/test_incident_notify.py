@@ -142,3 +142,28 @@ def test_smtp_sender_failure_is_an_exception_for_retry(org):
     n = Notification(id=1, subject="主题", body="正文", created_at=datetime.now(UTC))
     with pytest.raises(OSError):
         asyncio.run(sender.send(n, org.person("chenjing")))
+
+
+def test_a_send_to_a_silent_smtp_server_does_not_hold_up_the_process_stopping(org):
+    """A server that accepts the connection and never greets (a stalled relay, or the demo's own mail sink once its
+    loop has stopped) must not keep the event loop from closing: with the default executor, ``asyncio.run`` joined
+    the sending thread until its 30 s socket timeout, and Ctrl-C on ``yuqing demo`` waited for it."""
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel completes the handshake; nobody ever sends the 220 greeting
+        sender = SmtpSender(host="127.0.0.1", port=silent.getsockname()[1], from_address="a@b.example", timeout=30)
+        n = Notification(id=1, subject="主题", body="正文", created_at=datetime.now(UTC))
+
+        async def stop_while_sending() -> bool:
+            task = asyncio.create_task(sender.send(n, org.person("chenjing")))
+            await asyncio.sleep(0.3)
+            stuck = not task.done()  # still waiting for the greeting
+            task.cancel()  # the process stops: the loop no longer waits for the send
+            return stuck
+
+        started = time.monotonic()
+        assert asyncio.run(stop_while_sending()), "the send should still be waiting for the greeting"
+        closed_after = time.monotonic() - started
+    assert closed_after < 10, f"the loop took {closed_after:.1f} s to close: it waited for the blocked send"
