@@ -34,7 +34,6 @@ import os
 import re
 import smtplib
 import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from yuqing.clock import Clock
 from yuqing.daemon_thread import in_daemon_thread
 from yuqing.errors import ConfigError
 from yuqing.org import OrgChart, Person, Role
+from yuqing.owed_claims import OwedClaims
 
 log = logging.getLogger(__name__)
 
@@ -407,8 +407,7 @@ _AWAITING_CALLS = select(Notification).where(Notification.status == AWAITING_CAL
 # only rows still pending at that very lease, so nothing another deliverer took over is touched). A message whose
 # send went out before its outcome could be recorded goes out again, with the same delivery id, as after a crash -
 # only sooner. Kept per database (its URL): one process may use more than one (the tests do).
-_OWED_CLAIMS: list[tuple[str, datetime, list[tuple[int, datetime | None]]]] = []
-_OWED_LOCK = threading.Lock()
+_OWED_CLAIMS: OwedClaims[tuple[datetime, list[tuple[int, datetime | None]]]] = OwedClaims()
 _GIVE_BACK = (update(Notification)
               .where(Notification.id == bindparam("row_id"), Notification.status == "pending",
                      Notification.next_attempt_at == bindparam("lease"))
@@ -426,21 +425,14 @@ def _give_back(session: Session, lease: datetime, rows: Sequence[tuple[int, date
 def _give_back_owed_claims(session: Session) -> None:
     """Give back the claims an earlier round could not (see ``_OWED_CLAIMS``); raises, keeping them, while the
     database is still away."""
-    database = str(session.get_bind().url)
-    with _OWED_LOCK:
-        owed = [entry for entry in _OWED_CLAIMS if entry[0] == database]
-    if not owed:
-        return
-    try:
-        for _, lease, rows in owed:
+
+    def give(session: Session, owed: list[tuple[datetime, list[tuple[int, datetime | None]]]]) -> int:
+        for lease, rows in owed:
             _give_back(session, lease, rows)
-    except BaseException:
-        session.rollback()
-        raise
-    with _OWED_LOCK:
-        for entry in owed:
-            _OWED_CLAIMS.remove(entry)
-    log.warning("claims of a round cut short by the database given back", extra={"rows": sum(len(r) for *_, r in owed)})
+        return sum(len(rows) for _, rows in owed)
+
+    if given := _OWED_CLAIMS.give_back(session, give):
+        log.warning("claims of a round cut short by the database given back", extra={"rows": given})
 
 
 async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[str, Any], org: OrgChart,
@@ -512,8 +504,7 @@ async def deliver_pending(session: Session, *, clock: Clock, senders: Mapping[st
         except Exception:
             with contextlib.suppress(Exception):
                 session.rollback()
-            with _OWED_LOCK:
-                _OWED_CLAIMS.append((str(session.get_bind().url), lease, left))
+            _OWED_CLAIMS.owe(session, (lease, left))
         raise
 
 

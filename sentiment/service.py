@@ -6,7 +6,6 @@ the same stage never process an item twice."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, TrendingFacts, 
 from sentiment.rules import is_calming, is_thin
 from yuqing.clock import Clock, SystemClock
 from yuqing.org import OrgChart
+from yuqing.owed_claims import OwedClaims
 
 DEFAULT_AUTHORITY = {"news": "local_media", "social": "social", "complaint": "complaint_platform",
                      "regulator": "regulator"}
@@ -47,28 +47,19 @@ _CLASSIFY_CANDIDATES = (select(Article.id).where(Article.stage == ArticleStage.m
 # lease passes - five minutes of a pipeline standing still after a few seconds' outage - although this process
 # knows the work was not done. They are given back at the start of the next classify call, once the database answers.
 # Kept per database (its URL), as one process may use more than one (the tests do).
-_OWED_CLAIMS: list[tuple[str, str, list[int]]] = []
-_OWED_LOCK = threading.Lock()
+_OWED_CLAIMS: OwedClaims[tuple[str, list[int]]] = OwedClaims()
 
 
 def _give_back_owed_claims(session: Session) -> int:
     """Return the claims an earlier call of this process could not give back (see ``_OWED_CLAIMS``); returns how
     many were still held. Raises, keeping them owed, while the database is still away."""
-    database = str(session.get_bind().url)
-    with _OWED_LOCK:
-        owed = [entry for entry in _OWED_CLAIMS if entry[0] == database]
-    if not owed:
-        return 0
-    try:
-        dropped = sum(drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids) for _, token, ids in owed)
+
+    def give(session: Session, owed: list[tuple[str, list[int]]]) -> int:
+        dropped = sum(drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids) for token, ids in owed)
         session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    with _OWED_LOCK:
-        for entry in owed:
-            _OWED_CLAIMS.remove(entry)
-    return dropped
+        return dropped
+
+    return _OWED_CLAIMS.give_back(session, give)
 
 
 def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, batch_size: int = 64,
@@ -107,8 +98,7 @@ def classify_pending(session: Session, *, classifier: Classifier, clock: Clock, 
                 drop_claims(session, kind=CLASSIFY, token=token, item_ids=ids)
                 session.commit()
             except BaseException:  # the database is away too: give them back when it answers again
-                with _OWED_LOCK:
-                    _OWED_CLAIMS.append((str(session.get_bind().url), token, list(ids)))
+                _OWED_CLAIMS.owe(session, (token, list(ids)))
                 with contextlib.suppress(Exception):
                     session.rollback()
             raise
