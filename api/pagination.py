@@ -198,26 +198,15 @@ def paginate(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElem
         rows = None  # this head ran out on this page: the next one (at last the whole statement) answers
     if rows is None:
         rows = _page_rows(session, stmt, order, after, page.limit)
-    more = len(rows) > page.limit
-    memo = (str(session.get_bind().url), count_key, count_cap) if count_key is not None and count_cap else None
-    if known_total is not None:
-        total = known_total
-    elif after is None and not more:
-        total = len(rows)  # the whole list is on this first page: no count needed
-    elif memo is not None and _capped_memo.holds(memo):
-        total = count_cap + 1  # type: ignore[operator]
-    else:
+
+    def counted() -> int:
         counted = (count if count is not None else stmt).order_by(None)
         if count_cap is not None:
             counted = counted.limit(count_cap + 1)
-        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-        if memo is not None and total > count_cap:  # type: ignore[operator]
-            _capped_memo.note(memo)
-    capped = count_cap is not None and total > count_cap
-    rows = rows[:page.limit]
-    next_cursor = page.make(scope, list(rows[-1][width:])) if more and rows else None
-    return Fetched([r[:width] for r in rows], count_cap if capped else int(total), next_cursor,
-                   total_capped=capped)
+        return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+
+    return _fetched(session, rows, width=width, page=page, scope=scope, first_page=after is None,
+                    count_cap=count_cap, known_total=known_total, count_key=count_key, count_rows=counted)
 
 
 def _paginate_bound(session: Session, stmt: Select, *, order: Sequence[tuple[ColumnElement[Any], bool]],
@@ -239,17 +228,31 @@ def _paginate_bound(session: Session, stmt: Select, *, order: Sequence[tuple[Col
             rows = None  # the head ran out on this page: the whole statement answers
     if rows is None:
         rows = _bound_page_rows(session, stmt, order, after, page.limit, params)
+
+    def counted() -> int:
+        return session.connection().scalar(_bound_count(count if count is not None else stmt, count_cap),
+                                           params) or 0
+
+    return _fetched(session, rows, width=width, page=page, scope=scope, first_page=after is None,
+                    count_cap=count_cap, known_total=known_total, count_key=count_key, count_rows=counted)
+
+
+def _fetched(session: Session, rows: Sequence[Any], *, width: int, page: PageRequest, scope: str, first_page: bool,
+             count_cap: int | None, known_total: int | None, count_key: Hashable | None,
+             count_rows: Callable[[], int]) -> Fetched[Any]:
+    """The page out of ``rows`` (up to one more than the limit, each with its sort key after ``width`` columns),
+    its total and its next cursor — for both forms of :func:`paginate`. The total is counted (``count_rows``) only
+    when nothing else tells it: the caller's known total, a first page holding the whole list, or the capped memo."""
     more = len(rows) > page.limit
     memo = (str(session.get_bind().url), count_key, count_cap) if count_key is not None and count_cap else None
     if known_total is not None:
         total = known_total
-    elif after is None and not more:
-        total = len(rows)
+    elif first_page and not more:
+        total = len(rows)  # the whole list is on this first page: no count needed
     elif memo is not None and _capped_memo.holds(memo):
         total = count_cap + 1  # type: ignore[operator]
     else:
-        total = session.connection().scalar(_bound_count(count if count is not None else stmt, count_cap),
-                                            params) or 0
+        total = count_rows()
         if memo is not None and total > count_cap:  # type: ignore[operator]
             _capped_memo.note(memo)
     capped = count_cap is not None and total > count_cap
