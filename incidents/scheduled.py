@@ -87,7 +87,14 @@ _WATCHED = (*ACTIVE, IncidentStatus.closed)
 _DUE_ALERTS = (select(Alert).where(Alert.status == OPEN, Alert.ack_due_at.is_not(None),
                                    Alert.ack_due_at <= bindparam("now")).order_by(Alert.id))
 # run_deadline_notices reads every watched case's timing as plain rows (``_TIMING_COLUMNS``, ``_TASK_TIMING_COLUMNS``)
-# and loads as ORM objects, with their tasks, only the cases it does not pass over
+# and loads as ORM objects, with their tasks, only the cases it does not pass over.
+# ``_TIMING_COLUMNS``: what of a case the deadline notices' *timing* reads (``incidents.round_skips``): whether it
+# is watched and running, its level (reminder lead, escalation delay and roles, quiet hours), its unit and commander
+# (who is told: nobody means no notice), when it opened (the tasks' start) — with the id and the opening time a
+# record with a reused id reads differently. Its clocks' facts are compared beside it; a change to anything else
+# (the summary, the peak risk as the story grows, the title) cannot bring a notice forward.
+# ``_TASK_TIMING_COLUMNS``: what of a task it reads: whether it is open, its deadline and who owns it (compared in
+# id order).
 _TIMING_COLUMNS = (Incident.id, Incident.opened_at, Incident.status, Incident.level, Incident.unit_id,
                    Incident.commander_id, Incident.acknowledged_at, Incident.closed_at)
 _TASK_TIMING_COLUMNS = (Task.id, Task.key, Task.status, Task.due_at, Task.owner_role, Task.owner_id)
@@ -196,15 +203,6 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     skips.keep_only(read)
     session.flush()
     return count
-
-
-# ``_TIMING_COLUMNS``: what of a case the deadline notices' *timing* reads (``incidents.round_skips``): whether it
-# is watched and running, its level (reminder lead, escalation delay and roles, quiet hours), its unit and commander
-# (who is told: nobody means no notice), when it opened (the tasks' start) — with the id and the opening time a
-# record with a reused id reads differently. Its clocks' facts are compared beside it; a change to anything else
-# (the summary, the peak risk as the story grows, the title) cannot bring a notice forward.
-# ``_TASK_TIMING_COLUMNS``: what of a task it reads: whether it is open, its deadline and who owns it (compared in
-# id order).
 
 
 def _next_due(incident: Incident, items: list[DeadlineItem], sent: Sent, *, org: OrgChart, policy: Policy,
