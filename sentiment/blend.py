@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +78,9 @@ def snownlp_negative(texts: Sequence[str]) -> list[float]:
 
 
 def has_content(text: str) -> bool:
-    """Whether a text has any letter, digit or CJK character to read."""
-    return any(ch.isalnum() for ch in normalise_text(text))
+    """Whether a text has anything to read: a letter, digit or CJK character, or a symbol such as an emoji or a
+    kaomoji's parts ("😡😭", "(╯°□°）╯︵ ┻━┻" say something); punctuation alone ("……", "？？？") does not."""
+    return any(ch.isalnum() or unicodedata.category(ch) == "So" for ch in normalise_text(text))
 
 
 @dataclass

@@ -228,6 +228,9 @@ class ArticleFacts:
     calming: bool = False  # a clarification or notice (辟谣, 情况说明, …): never a topic signal
     thin: bool = False  # a short reply or repost comment ("绝了//@…"): too few words of its own to set the tone
     trending: TrendingFacts | None = None  # set for an entry of a hot list
+    # the topic categories whose risk words the item's own title and text contain
+    # (``sentiment.rules.risk_word_categories``): a calm item counts for a topic only when its words name one
+    risk_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -388,7 +391,12 @@ def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:
     """How negative an item counts for being about a topic that is a risk in any tone (0 when it is not)."""
     if article.label == "positive" or article.calming:
         return 0.0
-    return cfg.topic_polarity.get(article.category, 0.0)
+    # The learned category alone is not enough: it also files a bare "储户" (depositors) under a run. The item's own
+    # words must name a topic that is a risk in any tone (挤兑, 限制取现, 倒闭, 罚款 …); then they count even when
+    # the category head filed the item elsewhere.
+    if not article.risk_words:
+        return 0.0
+    return max(cfg.topic_polarity.get(c, 0.0) for c in {article.category, *article.risk_words})
 
 
 def _story_category(articles: list[ArticleFacts], cfg: RiskConfig) -> str:

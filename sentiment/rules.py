@@ -155,6 +155,26 @@ class RuleBasedClassifier:
         return Prediction(label, round(neg_prob, 4), _category(text), tuple(dict.fromkeys(cues)))
 
 
+# Words that name a risk in any tone, per topic category (config/risk.yaml's ``topic_polarity``): a calmly worded
+# item counts as negative for such a topic only when its own words carry one. Narrower than ``CATEGORY_CUES``,
+# which file a text under a topic ("取款", "兑付") without saying anything is wrong.
+RISK_WORDS: dict[str, tuple[str, ...]] = {
+    "withdrawal_bank_run": ("挤兑", "挤提", "取不出", "取不了", "提不出", "不让取", "拒绝取款", "限制取", "限取",
+                            "暂停取", "现金不够", "没有现金", "倒闭", "跑路", "暂停营业", "无法兑付", "兑付困难",
+                            "延期兑付"),
+    "liquidity_risk": ("流动性风险", "流动性危机", "资不抵债", "破产", "被接管", "接管组", "经营困难", "倒闭", "跑路",
+                       "暴雷", "爆雷"),
+    "regulatory_penalty": ("行政处罚", "罚款", "罚没", "警示函", "处罚", "约谈"),
+}
+
+
+def risk_word_categories(text: str) -> frozenset[str]:
+    """The topic categories whose risk words (``RISK_WORDS``) the text itself contains: "内部消息：……各网点都限制取现"
+    and "是不是要倒闭了？" name a run in any tone; a bare "储户" or "取款" does not, whatever category a model gives
+    it."""
+    return frozenset(code for code, words in RISK_WORDS.items() if any(w in text for w in words))
+
+
 def _category(text: str) -> str:
     best, best_hits = "other", 0
     for code, words in CATEGORY_CUES.items():  # dict order is severity order: earlier wins ties

@@ -22,7 +22,7 @@ from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, TrendingFacts, score_story
-from sentiment.rules import is_calming, is_thin
+from sentiment.rules import is_calming, is_thin, risk_word_categories
 from yuqing.clock import Clock, SystemClock
 from yuqing.org import OrgChart
 from yuqing.owed_claims import OwedClaims
@@ -329,11 +329,12 @@ def _utc(value: object) -> datetime | None:
 
 
 @lru_cache(maxsize=8192)
-def _tone(title: str | None, text: str | None) -> tuple[bool, bool]:
-    """(``is_calming``, ``is_thin``) of an article's title and text, remembered by the texts themselves: a story is
-    re-scored on every round it grows, and every article of it was scanned again each time. (8,192 texts: the
-    articles of the stories being scored, a few megabytes.)"""
-    return is_calming(f"{title}\n{text}"), is_thin(text or title)
+def _tone(title: str | None, text: str | None) -> tuple[bool, bool, frozenset[str]]:
+    """(``is_calming``, ``is_thin``, ``risk_word_categories``) of an article's title and text, remembered by the
+    texts themselves: a story is re-scored on every round it grows, and every article of it was scanned again
+    each time. (8,192 texts: the articles of the stories being scored, a few megabytes.)"""
+    both = f"{title}\n{text}"
+    return is_calming(both), is_thin(text or title), risk_word_categories(both)
 
 
 # An article's risk facts, remembered between rounds by its id and its spread counts as the database holds them
@@ -429,7 +430,7 @@ def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts
     label, negative_prob, category = row[-3:]
     m = metrics or {}
     trending = None
-    calming, thin = _tone(title, text)
+    calming, thin, cues = _tone(title, text)
     if channel == "trending":
         entry = session.get(Article, article_id)
         trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
@@ -439,5 +440,5 @@ def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts
         channel=channel, label=label, negative_prob=negative_prob, category=category,
         reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
         likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-        calming=calming, thin=thin, trending=trending)
+        calming=calming, thin=thin, trending=trending, risk_words=cues)
 

@@ -192,8 +192,10 @@ def test_choose_classifier_prefers_the_blend(tiny_model_dir, tmp_path):
         encoding="utf-8")
     clf = choose_classifier(blended)
     assert clf.name == "blend:blended"
-    # the intercept decides; a text with nothing to read is neutral whatever the weights say
-    assert [p.label for p in clf.predict(["示例银行", "😀"])] == ["negative", "neutral"]
+    # the intercept decides; a text with nothing to read (punctuation only) is neutral whatever the weights say,
+    # while an emoji or a kaomoji is something to read
+    assert [p.label for p in clf.predict(["示例银行", "……", "？？？", "😀", "(╯°□°）╯"])] == [
+        "negative", "neutral", "neutral", "negative", "negative"]
 
 
 def test_a_long_text_is_read_by_its_passages_about_a_bank():

@@ -23,7 +23,7 @@ TEXTS = [
     "示例银行新华路网点拒绝取款，太过分了",
     "",
     "   \n\t ",
-    "😡😡😡",
+    "……！！？？",
     "示例銀行ＡＰＰ又崩了！！！",
     "光明路\u200b支行\u200d大堂经理点赞",
     "JiangCheng branch 取不出钱 ??? 排长队",
@@ -145,8 +145,9 @@ def test_blend_on_onnx_equals_blend_on_torch(blended_model_dir: Path, tmp_path: 
     via_onnx = BlendedClassifier(OnnxSentimentModel(model_dir, tmp_path / "b.onnx")).predict(TEXTS)
     assert [(p.label, p.category, p.cues) for p in via_onnx] == [(p.label, p.category, p.cues) for p in via_torch]
     assert [p.negative_prob for p in via_onnx] == pytest.approx([p.negative_prob for p in via_torch], abs=1e-4)
-    # Texts with nothing to read are neutral by definition on both backends.
+    # Texts with nothing to read (empty, blank, punctuation only) are neutral by definition on both backends.
     assert via_onnx[1].label == via_onnx[2].label == via_onnx[3].label == "neutral"
+    assert via_onnx[1].negative_prob == via_onnx[3].negative_prob == 0.0
 
 
 def test_deployed_blend_on_onnx_never_imports_torch(blended_model_dir: Path, tmp_path: Path) -> None:
@@ -166,8 +167,9 @@ def test_deployed_blend_on_onnx_never_imports_torch(blended_model_dir: Path, tmp
         import sys
         from sentiment.batch import choose_classifier
         clf = choose_classifier({str(model_dir)!r})
-        preds = clf.predict(["示例银行新华路网点拒绝取款，太过分了", "😡"])
-        assert [p.label for p in preds][1] == "neutral", preds
+        preds = clf.predict(["示例银行新华路网点拒绝取款，太过分了", "😡", "……"])
+        assert "😡" in preds[1].cues and preds[1].negative_prob > 0, preds  # an emoji alone is read
+        assert preds[2].label == "neutral" and preds[2].negative_prob == 0.0, preds  # punctuation alone is not
         print(clf.name, "torch" in sys.modules, "transformers" in sys.modules)
     """)
     proc = subprocess.run([sys.executable, "-c", second], capture_output=True, text=True, timeout=120, env=env)

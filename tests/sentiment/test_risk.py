@@ -17,9 +17,11 @@ CFG = load_risk_config(PROJECT_ROOT / "config" / "risk.yaml")
 
 
 def art(authority="social", channel="social", label="negative", p=0.95, category="withdrawal_bank_run",
-        reposts=0, comments=0, likes=0, followers=0, age_h=0.5) -> ArticleFacts:
+        reposts=0, comments=0, likes=0, followers=0, age_h=0.5, risk_words=None) -> ArticleFacts:
+    """An item whose own words name its topic (挤兑, 限制取现 … for a run) unless ``risk_words`` says otherwise."""
+    words = frozenset({category}) if risk_words is None else frozenset(risk_words)
     return ArticleFacts(NOW - timedelta(hours=age_h), authority, channel, label, p, category, reposts, comments,
-                        likes, followers)
+                        likes, followers, risk_words=words)
 
 
 def level(*articles, unit_kind="outlet", before=0) -> str | None:
@@ -55,13 +57,28 @@ def test_a_calm_run_rumour_that_spreads_is_a_risk_whatever_its_tone():
     assert result.category == "withdrawal_bank_run"
     # The same story told as a clarification (辟谣 / 经营正常) or in praise is no risk.
     calm = ArticleFacts(rumour.published_at, "social", "social", "neutral", 0.10, "withdrawal_bank_run",
-                        720, 150, 400, 3000, calming=True)
+                        720, 150, 400, 3000, calming=True, risk_words=frozenset({"withdrawal_bank_run"}))
     assert score_story(StoryFacts([calm], "branch", now=NOW), CFG).level is None
     praise = art(label="positive", p=0.02, reposts=720)
     assert score_story(StoryFacts([praise], "branch", now=NOW), CFG).level is None
     # A category without a topic weight stays a matter of tone.
     neutral_fee = art(label="neutral", p=0.10, category="opaque_fees", reposts=720)
     assert score_story(StoryFacts([neutral_fee], "branch", now=NOW), CFG).level is None
+
+
+def test_a_calm_item_counts_for_a_topic_only_when_its_own_words_name_the_risk():
+    # The category head files a bare "储户" (depositors) under a run; with no risk word of its own such an item is
+    # a matter of tone like any other, however far it spreads.
+    bare = art(label="neutral", p=0.30, reposts=720, comments=150, likes=400, followers=3000, risk_words=())
+    result = score_story(StoryFacts([bare], "branch", now=NOW), CFG)
+    assert result.level is None and result.score == 0.0
+    worded = art(label="neutral", p=0.30, reposts=720, comments=150, likes=400, followers=3000)
+    assert score_story(StoryFacts([worded], "branch", now=NOW), CFG).level in {"III", "II"}
+    # the words count even when the head filed the item elsewhere ("是不是要倒闭了？" read as service_attitude)
+    misfiled = art(label="neutral", p=0.30, category="service_attitude", reposts=720, comments=150, likes=400,
+                   followers=3000, risk_words={"liquidity_risk"})
+    hit = score_story(StoryFacts([misfiled], "branch", now=NOW), CFG)
+    assert hit.level is not None and "高风险话题" in hit.factors["polarity"]["reason"]
 
 
 def test_a_calm_run_rumour_counts_for_the_run_trigger_but_a_neutral_regulator_notice_does_not_force_level_I():
