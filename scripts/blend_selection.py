@@ -85,7 +85,7 @@ def score(model_dir: Path, dev: list, test: list, weights: list[float], folds: i
     fold = np.random.default_rng(0).permutation(len(dev)) % folds
     out = []
     for w in weights:
-        def fit(mask: np.ndarray) -> dict:
+        def fit(mask: np.ndarray, w: float = w) -> dict:
             idx = np.flatnonzero(mask)
             return fit_blend(xd[idx], [gold_d[k] for k in idx], features=cols,
                              negative_only=[neg_only[k] for k in idx], groups=[groups[k] for k in idx],
