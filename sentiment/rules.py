@@ -159,9 +159,10 @@ class RuleBasedClassifier:
 # item counts as negative for such a topic only when its own words carry one. Narrower than ``CATEGORY_CUES``,
 # which file a text under a topic ("取款", "兑付") without saying anything is wrong.
 RISK_WORDS: dict[str, tuple[str, ...]] = {
-    "withdrawal_bank_run": ("挤兑", "挤提", "取不出", "取不了", "提不出", "不让取", "拒绝取款", "限制取", "限取",
-                            "暂停取", "现金不够", "没有现金", "倒闭", "跑路", "暂停营业", "无法兑付", "兑付困难",
-                            "延期兑付"),
+    "withdrawal_bank_run": ("挤兑", "挤提", "取不出", "取不了", "提不出", "不让取", "拒绝取", "限制取", "限取",
+                            "暂停取", "只能取", "取款被拒", "取现被拒", "取钱被拒", "取款遭拒", "取现遭拒",
+                            "取款受阻", "取现受阻", "取钱难", "取款难", "排长队取", "排队取钱", "排队取款", "人在取钱",
+                            "现金不够", "没有现金", "倒闭", "跑路", "暂停营业", "无法兑付", "兑付困难", "延期兑付"),
     "liquidity_risk": ("流动性风险", "流动性危机", "资不抵债", "破产", "被接管", "接管组", "经营困难", "倒闭", "跑路",
                        "暴雷", "爆雷"),
     "regulatory_penalty": ("行政处罚", "罚款", "罚没", "警示函", "处罚", "约谈"),

@@ -9,7 +9,7 @@ import pytest
 
 from sentiment.batch import classify_jsonl
 from sentiment.passages import passages_about
-from sentiment.rules import RuleBasedClassifier
+from sentiment.rules import RuleBasedClassifier, risk_word_categories
 from sentiment.textnorm import normalise_text
 
 
@@ -90,3 +90,19 @@ def test_classify_jsonl_processes_good_lines_and_reports_bad_ones(tmp_path):
     for lineno, reason in [(2, "invalid JSON"), (4, '"id" and "text"'), (5, "must be a string"),
                            (7, "longer than"), (9, "not valid UTF-8")]:
         assert f"in.jsonl:{lineno}: " in report and reason in report
+
+
+@pytest.mark.parametrize(("text", "topics"), [
+    ("内部消息：现金已经不够了，各网点都限制取现", {"withdrawal_bank_run"}),
+    ("示例银行是不是要倒闭了？", {"withdrawal_bank_run", "liquidity_risk"}),
+    ("网点门口好多人在取钱，我妈让我也去", {"withdrawal_bank_run"}),
+    ("老人在新华路网点取款被拒的视频", {"withdrawal_bank_run"}),
+    ("示例银行江城分行被处以罚款50万元", {"regulatory_penalty"}),
+    ("储户", set()),
+    ("取款", set()),
+    ("我在ATM取钱，挺快的", set()),
+    ("大额取现需提前一天预约", set()),
+])
+def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text, topics):
+    # what lets a calmly worded item count as negative for a run, liquidity or penalty story (sentiment.risk)
+    assert risk_word_categories(text) == topics
