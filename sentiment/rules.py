@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from sentiment.classifier import Prediction
+from sentiment.textnorm import normalise_text
 
 # Weighted cue words. Weights are rough log-odds of a negative (+) or positive (-) reading.
 NEGATIVE_CUES: dict[str, float] = {
@@ -172,7 +173,8 @@ RISK_WORDS: dict[str, tuple[str, ...]] = {
 def risk_word_categories(text: str) -> frozenset[str]:
     """The topic categories whose risk words (``RISK_WORDS``) the text itself contains: "内部消息：……各网点都限制取现"
     and "是不是要倒闭了？" name a run in any tone; a bare "储户" or "取款" does not, whatever category a model gives
-    it."""
+    it. Read normalised (full-width, traditional characters, zero-width joiners: "擠兌", "限制\u200b取现")."""
+    text = normalise_text(text)
     return frozenset(code for code, words in RISK_WORDS.items() if any(w in text for w in words))
 
 

@@ -98,6 +98,8 @@ def test_classify_jsonl_processes_good_lines_and_reports_bad_ones(tmp_path):
     ("网点门口好多人在取钱，我妈让我也去", {"withdrawal_bank_run"}),
     ("老人在新华路网点取款被拒的视频", {"withdrawal_bank_run"}),
     ("示例银行江城分行被处以罚款50万元", {"regulatory_penalty"}),
+    ("內部消息：現金已經不夠了，各網點都限制取現", {"withdrawal_bank_run"}),  # traditional characters
+    ("网点门口在挤\u200b兑", {"withdrawal_bank_run"}),  # a zero-width character inside the word
     ("储户", set()),
     ("取款", set()),
     ("我在ATM取钱，挺快的", set()),
