@@ -58,7 +58,9 @@ NEUTRALISERS = ("澄清", "辟谣", "不实", "经营正常", "情况说明", "�
 
 
 def is_calming(text: str) -> bool:
-    """A clarification or notice (辟谣, 情况说明, 经营正常 …): written to calm, whatever words it quotes."""
+    """A clarification or notice (辟谣, 情况说明, 经营正常 …): written to calm, whatever words it quotes. Read
+    normalised, so "闢謠" and "經營正常" in traditional characters count too."""
+    text = normalise_text(text)
     return any(n in text for n in NEUTRALISERS)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from sentiment.batch import classify_jsonl
 from sentiment.passages import passages_about
-from sentiment.rules import RuleBasedClassifier, risk_word_categories
+from sentiment.rules import RuleBasedClassifier, is_calming, risk_word_categories
 from sentiment.textnorm import normalise_text
 
 
@@ -108,3 +108,12 @@ def test_classify_jsonl_processes_good_lines_and_reports_bad_ones(tmp_path):
 def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text, topics):
     # what lets a calmly worded item count as negative for a run, liquidity or penalty story (sentiment.risk)
     assert risk_word_categories(text) == topics
+
+
+@pytest.mark.parametrize(("text", "calming"), [
+    ("关于网传我行限制取现的辟谣声明：我行经营正常", True),
+    ("關於網傳我行限制取現的闢謠聲明：我行經營正常", True),  # traditional characters
+    ("网传示例银行限制取现，是真的吗", False),
+])
+def test_clarifications_are_recognised_in_either_script(text, calming):
+    assert is_calming(text) is calming
