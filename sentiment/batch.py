@@ -26,7 +26,7 @@ from typing import NamedTuple, TextIO
 from sentiment.classifier import Classifier
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, score_story
-from sentiment.rules import is_calming, risk_word_categories
+from sentiment.rules import calming_and_risk_words
 from yuqing.text import repair
 
 log = logging.getLogger("sentiment.batch")
@@ -231,9 +231,9 @@ def _flush(clf: Classifier, batch: list[_Line], out: TextIO) -> tuple[int, list[
     now = datetime.now(UTC)
     cfg = RiskConfig()
     for line, p in zip(batch, preds, strict=True):
+        calming, risk_words = calming_and_risk_words(line.text)
         facts = StoryFacts([ArticleFacts(now, "social", "social", p.label, p.negative_prob, p.category,
-                                         calming=is_calming(line.text),
-                                         risk_words=risk_word_categories(line.text))],
+                                         calming=calming, risk_words=risk_words)],
                            unit_kind="outlet", now=now)
         risk = score_story(facts, cfg).score
         out.write(_json_line({"id": line.item_id, "label": p.label, "negative_prob": p.negative_prob,

@@ -60,8 +60,11 @@ NEUTRALISERS = ("澄清", "辟谣", "不实", "经营正常", "情况说明", "�
 def is_calming(text: str) -> bool:
     """A clarification or notice (辟谣, 情况说明, 经营正常 …): written to calm, whatever words it quotes. Read
     normalised, so "闢謠" and "經營正常" in traditional characters count too."""
-    text = normalise_text(text)
-    return any(n in text for n in NEUTRALISERS)
+    return _calming(normalise_text(text))
+
+
+def _calming(normalised: str) -> bool:
+    return any(n in normalised for n in NEUTRALISERS)
 
 
 # A repost's own words are what precedes its ``//@user:`` chain; a reply's are all of it. Fewer than this many
@@ -141,7 +144,7 @@ class RuleBasedClassifier:
                 sign = -1.0 if _negated(text, pos) else 1.0
                 score -= sign * weight
                 cues.append(word if sign > 0 else f"否定:{word}")
-        if any(n in text for n in NEUTRALISERS):
+        if _calming(text):
             score = min(score, 0.0) - 1.0
             cues.append("澄清/通知")
         if _QUESTION.search(text[-30:]) and score < 2.5:
@@ -176,8 +179,18 @@ def risk_word_categories(text: str) -> frozenset[str]:
     """The topic categories whose risk words (``RISK_WORDS``) the text itself contains: "内部消息：……各网点都限制取现"
     and "是不是要倒闭了？" name a run in any tone; a bare "储户" or "取款" does not, whatever category a model gives
     it. Read normalised (full-width, traditional characters, zero-width joiners: "擠兌", "限制\u200b取现")."""
-    text = normalise_text(text)
-    return frozenset(code for code, words in RISK_WORDS.items() if any(w in text for w in words))
+    return _risk_words(normalise_text(text))
+
+
+def _risk_words(normalised: str) -> frozenset[str]:
+    return frozenset(code for code, words in RISK_WORDS.items() if any(w in normalised for w in words))
+
+
+def calming_and_risk_words(text: str) -> tuple[bool, frozenset[str]]:
+    """``is_calming`` and ``risk_word_categories`` of one text, normalising it once: risk scoring asks both of every
+    article, whose text can run to thousands of characters."""
+    normalised = normalise_text(text)
+    return _calming(normalised), _risk_words(normalised)
 
 
 def _category(text: str) -> str:

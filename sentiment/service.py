@@ -22,7 +22,7 @@ from sentiment.classifier import Classifier
 from sentiment.models import Classification, StoryRisk
 from sentiment.passages import passages_about
 from sentiment.risk import ArticleFacts, RiskConfig, StoryFacts, TrendingFacts, score_story
-from sentiment.rules import is_calming, is_thin, risk_word_categories
+from sentiment.rules import calming_and_risk_words, is_thin
 from yuqing.clock import Clock, SystemClock
 from yuqing.org import OrgChart
 from yuqing.owed_claims import OwedClaims
@@ -333,8 +333,8 @@ def _tone(title: str | None, text: str | None) -> tuple[bool, bool, frozenset[st
     """(``is_calming``, ``is_thin``, ``risk_word_categories``) of an article's title and text, remembered by the
     texts themselves: a story is re-scored on every round it grows, and every article of it was scanned again
     each time. (8,192 texts: the articles of the stories being scored, a few megabytes.)"""
-    both = f"{title}\n{text}"
-    return is_calming(both), is_thin(text or title), risk_word_categories(both)
+    calming, risk_words = calming_and_risk_words(f"{title}\n{text}")
+    return calming, is_thin(text or title), risk_words
 
 
 # An article's risk facts, remembered between rounds by its id and its spread counts as the database holds them

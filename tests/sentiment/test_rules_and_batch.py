@@ -9,7 +9,7 @@ import pytest
 
 from sentiment.batch import classify_jsonl
 from sentiment.passages import passages_about
-from sentiment.rules import RuleBasedClassifier, is_calming, risk_word_categories
+from sentiment.rules import RuleBasedClassifier, calming_and_risk_words, is_calming, risk_word_categories
 from sentiment.textnorm import normalise_text
 
 
@@ -108,6 +108,7 @@ def test_classify_jsonl_processes_good_lines_and_reports_bad_ones(tmp_path):
 def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text, topics):
     # what lets a calmly worded item count as negative for a run, liquidity or penalty story (sentiment.risk)
     assert risk_word_categories(text) == topics
+    assert calming_and_risk_words(text) == (is_calming(text), topics)  # the one-pass form risk scoring uses
 
 
 @pytest.mark.parametrize(("text", "calming"), [
@@ -117,3 +118,4 @@ def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text
 ])
 def test_clarifications_are_recognised_in_either_script(text, calming):
     assert is_calming(text) is calming
+    assert calming_and_risk_words(text) == (calming, risk_word_categories(text))
