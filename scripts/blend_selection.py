@@ -70,52 +70,56 @@ def _neg_f1(gold: list[str], probs: np.ndarray) -> float:
 
 
 def score(model_dir: Path, dev: list, test: list, weights: list[float], folds: int = 5) -> list[dict]:
-    from sentiment.blend import blend_probabilities, feature_names, fit_blend
-
     texts = [i.text for i in dev] + [i.text for i in test]
     x = _features(model_dir, texts)
     xd, xt = x[:len(dev)], x[len(dev):]
-    names = feature_names(x.shape[1])
-    cols = [k for k, n in enumerate(names) if n != "snownlp_negative"]
-    public = {i.source for i in dev if i.source in BANK_FINANCE + REVIEWS}
-    groups = [i.source if i.source in public else "corpus" for i in dev]
+    return [{"model": model_dir.name, "corpus_weight": w} | figures
+            for w in weights for figures, _ in [blend_figures(xd, xd, xt, dev, test, w, folds=folds)]]
+
+
+def blend_figures(x_fit: np.ndarray, x_dev: np.ndarray, x_test: np.ndarray, dev: list, test: list, weight: float,
+                  *, folds: int = 5) -> tuple[dict, dict]:
+    """The rule's figures for the blend fitted the shipped way at corpus weight ``weight``, and that blend fitted on
+    all dev. Fitted on ``x_fit`` (dev rows), scored on ``x_dev`` (the same rows, out of fold) and ``x_test``; the
+    two dev matrices differ only when the blend is fitted on one kind of features and judged on another (round 3)."""
+    from sentiment.blend import blend_probabilities, feature_names, fit_blend
+
+    cols = [k for k, n in enumerate(feature_names(x_fit.shape[1])) if n != "snownlp_negative"]
+    groups = [i.source if i.source in BANK_FINANCE + REVIEWS else "corpus" for i in dev]
     gold_d = [i.polarity for i in dev]
     gold_t = [i.polarity for i in test]
     neg_only = [i.negative_only for i in dev]
     fold = np.random.default_rng(0).permutation(len(dev)) % folds
-    out = []
-    for w in weights:
-        def fit(mask: np.ndarray, w: float = w) -> dict:
-            idx = np.flatnonzero(mask)
-            return fit_blend(xd[idx], [gold_d[k] for k in idx], features=cols,
-                             negative_only=[neg_only[k] for k in idx], groups=[groups[k] for k in idx],
-                             group_weights={"corpus": w})
 
-        full = fit(np.ones(len(dev), dtype=bool))
-        p_test = blend_probabilities(xt, full)
-        p_in = blend_probabilities(xd, full)
-        p_oof = np.empty_like(p_in)
-        for f in range(folds):
-            p_oof[fold == f] = blend_probabilities(xd[fold == f], fit(fold != f))
+    def fit(mask: np.ndarray) -> dict:
+        idx = np.flatnonzero(mask)
+        return fit_blend(x_fit[idx], [gold_d[k] for k in idx], features=cols,
+                         negative_only=[neg_only[k] for k in idx], groups=[groups[k] for k in idx],
+                         group_weights={"corpus": weight})
 
-        def sel(probs: np.ndarray, which) -> float:
-            idx = [k for k, g in enumerate(groups) if which(g)]
-            return _neg_f1([gold_d[k] for k in idx], probs[idx])
+    full = fit(np.ones(len(dev), dtype=bool))
+    p_test = blend_probabilities(x_test, full)
+    p_in = blend_probabilities(x_dev, full)
+    p_oof = np.empty_like(p_in)
+    for f in range(folds):
+        p_oof[fold == f] = blend_probabilities(x_dev[fold == f], fit(fold != f))
 
-        corpus_idx = [k for k, g in enumerate(groups) if g == "corpus"]
-        pooled = _neg_f1(gold_t + [gold_d[k] for k in corpus_idx],
-                         np.concatenate([p_test, p_oof[corpus_idx]]))
-        out.append({
-            "model": model_dir.name, "corpus_weight": w,
-            "corpus_pooled": pooled,
-            "corpus_test": _neg_f1(gold_t, p_test),
-            "corpus_dev_oof": sel(p_oof, lambda g: g == "corpus"),
-            "bank_finance_dev_oof": sel(p_oof, lambda g: g in BANK_FINANCE),
-            "reviews_dev_oof": sel(p_oof, lambda g: g in REVIEWS),
-            "bank_finance_dev_in_sample": sel(p_in, lambda g: g in BANK_FINANCE),
-            "reviews_dev_in_sample": sel(p_in, lambda g: g in REVIEWS),
-        })
-    return out
+    def sel(probs: np.ndarray, which) -> float:
+        idx = [k for k, g in enumerate(groups) if which(g)]
+        return _neg_f1([gold_d[k] for k in idx], probs[idx])
+
+    corpus_idx = [k for k, g in enumerate(groups) if g == "corpus"]
+    figures = {
+        "corpus_pooled": _neg_f1(gold_t + [gold_d[k] for k in corpus_idx],
+                                 np.concatenate([p_test, p_oof[corpus_idx]])),
+        "corpus_test": _neg_f1(gold_t, p_test),
+        "corpus_dev_oof": sel(p_oof, lambda g: g == "corpus"),
+        "bank_finance_dev_oof": sel(p_oof, lambda g: g in BANK_FINANCE),
+        "reviews_dev_oof": sel(p_oof, lambda g: g in REVIEWS),
+        "bank_finance_dev_in_sample": sel(p_in, lambda g: g in BANK_FINANCE),
+        "reviews_dev_in_sample": sel(p_in, lambda g: g in REVIEWS),
+    }
+    return figures, full
 
 
 def main() -> None:

@@ -84,8 +84,6 @@ def unseen_features(x_dev: np.ndarray, x_test: np.ndarray, dev: list, test: list
 
 
 def main() -> None:
-    from sentiment.blend import blend_probabilities, feature_names, fit_blend
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model_dir", type=Path)
     ap.add_argument("--data-dir", type=Path, required=True)
@@ -97,43 +95,18 @@ def main() -> None:
     x = bs._features(args.model_dir, [i.text for i in dev] + [i.text for i in test])
     xd_std, xt_std = x[:len(dev)], x[len(dev):]
     xd, xt = unseen_features(xd_std, xt_std, dev, test, args.data_dir, 6000, args.workers)
-    names = feature_names(x.shape[1])
-    cols = [k for k, n in enumerate(names) if n != "snownlp_negative"]
-    groups = [i.source if i.source in bs.BANK_FINANCE + bs.REVIEWS else "corpus" for i in dev]
-    gold_d, gold_t = [i.polarity for i in dev], [i.polarity for i in test]
-    neg_only = [i.negative_only for i in dev]
-    fold = np.random.default_rng(0).permutation(len(dev)) % 5
-    corpus_idx = [k for k, g in enumerate(groups) if g == "corpus"]
 
-    def fit(xfit: np.ndarray, mask: np.ndarray, w: float) -> dict:
-        idx = np.flatnonzero(mask)
-        return fit_blend(xfit[idx], [gold_d[k] for k in idx], features=cols, negative_only=[neg_only[k] for k in idx],
-                         groups=[groups[k] for k in idx], group_weights={"corpus": w})
-
-    def report(label: str, xfit: np.ndarray, w: float) -> dict:
-        full = fit(xfit, np.ones(len(dev), dtype=bool), w)
-        oof = np.empty((len(dev), 3), dtype=np.float32)
-        for f in range(5):
-            oof[fold == f] = blend_probabilities(xd[fold == f], fit(xfit, fold != f, w))
-        p_test = blend_probabilities(xt, full)
-
-        def sel(which) -> float:
-            idx = [k for k, g in enumerate(groups) if which(g)]
-            return bs._neg_f1([gold_d[k] for k in idx], oof[idx])
-
-        row = {"candidate": label, "corpus_weight": w,
-               "corpus_pooled_unseen": bs._neg_f1(gold_t + [gold_d[k] for k in corpus_idx],
-                                                  np.concatenate([p_test, oof[corpus_idx]])),
-               "corpus_test_unseen": bs._neg_f1(gold_t, p_test),
-               "bank_finance_dev_oof": sel(lambda g: g in bs.BANK_FINANCE),
-               "reviews_dev_oof": sel(lambda g: g in bs.REVIEWS)}
+    def report(label: str, x_fit: np.ndarray, w: float) -> dict:
+        figures, full = bs.blend_figures(x_fit, xd, xt, dev, test, w)
+        # every corpus figure here is on unseen-voice features; the in-sample rows are not part of the rule
+        row = {"candidate": label, "corpus_weight": w, "corpus_pooled_unseen": figures["corpus_pooled"],
+               "corpus_test_unseen": figures["corpus_test"],
+               "bank_finance_dev_oof": figures["bank_finance_dev_oof"], "reviews_dev_oof": figures["reviews_dev_oof"]}
         print(json.dumps(row), flush=True)
         return full
 
     report("(d): blend fitted on in-batch features", xd_std, 12)
-    blends = {}
-    for w in args.weights:
-        blends[str(w)] = report("fitted on unseen-voice features", xd, w)
+    blends = {str(w): report("fitted on unseen-voice features", xd, w) for w in args.weights}
     args.out.write_text(json.dumps(blends), encoding="utf-8")
 
 
