@@ -300,11 +300,14 @@ def extract(
 
 @app.command()
 def classify(
-    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL lines {id, text}")],
+    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False, help="JSONL lines {id, text} "
+                                        "(or, with --lines, plain text: one text per line)")],
     output: Annotated[Path, typer.Option("--output", help="JSONL lines {id, label, negative_prob, category, risk}")],
     model: Annotated[Path | None, typer.Option("--model", help="model directory (default: YUQING_MODEL_DIR or "
                                                "the bundled model)")] = None,
     rules: Annotated[bool, typer.Option("--rules", help="use the rule-based baseline instead of the model")] = False,
+    lines: Annotated[bool, typer.Option("--lines", help="the input is plain text, one text per line; each output "
+                                        "id is the text's line number")] = False,
 ) -> None:
     """Classify texts: sentiment label, negative probability, risk category and a single-text risk score.
 
@@ -318,7 +321,7 @@ def classify(
         classifier = choose_classifier(model, rules=rules)
     except (OSError, ValueError) as exc:
         _fail(f"cannot load the model: {exc}")
-    stats = classify_jsonl(input, output, classifier=classifier)
+    stats = classify_jsonl(input, output, classifier=classifier, plain_lines=lines)
     typer.echo(json.dumps(stats, ensure_ascii=False), err=True)
     if stats["errors"]:
         raise typer.Exit(1)

@@ -130,8 +130,11 @@ class _Line(NamedTuple):
 
 
 def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifier | None = None,
-                   errors: TextIO | None = None) -> dict:
+                   errors: TextIO | None = None, plain_lines: bool = False) -> dict:
     """Classify every valid line; report each invalid one on ``errors`` with its line number.
+
+    ``plain_lines``: the input is plain text, one text per line (a file pasted from a spreadsheet or a chat
+    export), not JSONL; each text's id is its line number. Blank lines are skipped, as in JSONL.
 
     ``classifier`` defaults to the rule baseline (a library default that needs no model files); the CLI passes
     ``choose_classifier()``. Returns ``{"ok", "errors", "model"}``.
@@ -159,7 +162,7 @@ def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifie
     with output_path.open("w", encoding="utf-8") as out:
         batch: list[_Line] = []
         chars = 0
-        for lineno, item, err in _read_lines(input_path):
+        for lineno, item, err in _read_lines(input_path, plain_lines=plain_lines):
             if err:
                 bad += 1
                 print(f"{input_path}:{lineno}: {err}", file=errors)
@@ -179,7 +182,8 @@ def classify_jsonl(input_path: Path, output_path: Path, *, classifier: Classifie
         flush(batch)
     return {"ok": ok, "errors": bad, "model": clf.name}
 
-def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, str | None]]:
+def _read_lines(path: Path, *, plain_lines: bool = False) -> Iterator[tuple[int, tuple[object, str] | None,
+                                                                            str | None]]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             try:
@@ -187,7 +191,16 @@ def _read_lines(path: Path) -> Iterator[tuple[int, tuple[object, str] | None, st
             except UnicodeDecodeError:
                 yield lineno, None, "line is not valid UTF-8"
                 continue
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark from Windows editors is not text
             if not line.strip():
+                continue
+            if plain_lines:
+                text = line.rstrip("\r\n")
+                if len(text) > MAX_TEXT_CHARS:
+                    yield lineno, None, f"line longer than {MAX_TEXT_CHARS} characters"
+                else:
+                    yield lineno, (lineno, text), None
                 continue
             try:
                 obj = json.loads(line)

@@ -89,6 +89,28 @@ def test_classify_falls_back_to_the_rules_loudly_and_uses_them_when_asked(tiny_m
     assert json.loads(asked.stderr.strip().splitlines()[-1])["model"] == "rules-v0"
 
 
+def test_classify_lines_takes_one_plain_text_per_line_with_line_numbers_as_ids(tiny_model_dir, tmp_path):
+    src = tmp_path / "in.txt"
+    # a BOM and CRLF line ends as a Windows editor writes them; a blank line; a text that looks like JSON stays text
+    src.write_bytes("\ufeff示例银行新华路网点拒绝取款，太过分了\r\n\r\n{\"id\": 1}\r\n".encode()
+                    + b"\xff\xfe broken\n" + ("长" * (MAX_TEXT_CHARS + 1) + "\n给光明路支行点赞\n").encode())
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["classify", "--lines", "--input", str(src), "--output", str(out),
+                                 "--model", str(tiny_model_dir)])
+    assert result.exit_code == 1, result.output  # two bad lines: reported, the rest written
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == [1, 3, 6]
+    assert json.loads(result.stderr.strip().splitlines()[-1])["errors"] == 2
+    assert "in.txt:4: line is not valid UTF-8" in result.stderr and "in.txt:5: line longer than" in result.stderr
+
+    # the same first line as JSONL would be malformed; with the BOM it is still read as JSON
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_bytes("\ufeff".encode() + _lines([{"id": "a", "text": "很好"}]))
+    ok = runner.invoke(app, ["classify", "--input", str(jsonl), "--output", str(out), "--model", str(tiny_model_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(out.read_text(encoding="utf-8"))["id"] == "a"
+
+
 def test_classify_repairs_lone_surrogates_reports_malformed_lines_and_exits_1(tiny_model_dir, tmp_path):
     src = tmp_path / "in.jsonl"
     # JSON escapes are valid UTF-8 on disk, but decode to lone surrogates / NUL in Python
