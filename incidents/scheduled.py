@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from incidents import queries
 from incidents.clocks import CLOCK_LABELS, IncidentFacts, compute_clocks
@@ -103,8 +103,6 @@ _WATCHED_TIMINGS = select(*_TIMING_COLUMNS).where(Incident.status.in_(_WATCHED))
 _WATCHED_TASK_TIMINGS = (select(Task.incident_id, *_TASK_TIMING_COLUMNS)
                          .where(Task.incident_id.in_(bindparam("ids", expanding=True)))
                          .order_by(Task.incident_id, Task.position, Task.id))
-_INCIDENTS_WITH_TASKS = (select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
-                         .options(selectinload(Incident.tasks)).order_by(Incident.id))
 _SENT_NOTICES = (select(DeadlineNotice.incident_id, DeadlineNotice.item, DeadlineNotice.due_at, DeadlineNotice.step,
                         DeadlineNotice.at).where(DeadlineNotice.incident_id.in_(bindparam("ids", expanding=True))))
 _TELLINGS = (select(TimelineEvent).join(Incident, Incident.id == TimelineEvent.incident_id)
@@ -183,7 +181,7 @@ def run_deadline_notices(session: Session, *, org: OrgChart, policy: Policy, clo
     skips = not_before(session, "deadline_notices", org=org, policy=policy)
     read = {c.id: (tuple(c), sorted(tasks[c.id]), facts[c.id]) for c in cases}
     looked = [c.id for c in cases if not skips.nothing_due(c.id, read[c.id], now)]
-    incidents = session.scalars(_INCIDENTS_WITH_TASKS, {"ids": looked}).all() if looked else []
+    incidents = session.scalars(queries.INCIDENTS_WITH_TASKS, {"ids": looked}).all() if looked else []
     sent_by: dict[int, Sent] = {i.id: {} for i in incidents}
     if incidents:  # plain rows, not ORM objects: a case keeps every notice it was ever sent
         for n in session.execute(_SENT_NOTICES, {"ids": list(sent_by)}):

@@ -33,7 +33,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from crawlers.models import Article, ArticleStage, Channel, Mention, Story
 from incidents.clocks import policy_calendar
@@ -55,6 +55,7 @@ from incidents.messages import local_time, plain_line
 from incidents.models import Alert, Incident, Task, TaskStatus, TimelineEvent
 from incidents.playbooks import AppliedPlaybook, applied_of, change_text, replan
 from incidents.policy import Policy
+from incidents.queries import INCIDENTS_WITH_TASKS
 from incidents.round_skips import NEVER, not_before
 from sentiment.models import Classification, StoryRisk
 from sentiment.risk import RiskConfig
@@ -336,7 +337,7 @@ def sync_linked_incidents(session: Session, *, policy: Policy, now: datetime) ->
     looked = [i for i in cases if not skips.nothing_due(i, read[i], now)]
     if not looked:
         return 0
-    incidents = session.scalars(_SYNC_INCIDENTS, {"ids": looked}).all()
+    incidents = session.scalars(INCIDENTS_WITH_TASKS, {"ids": looked}).all()
     first = {c.incident_id: c for c in session.scalars(_SYNC_FIRST_COMPLAINTS,
                                                        {"ids": [firsts[i][0] for i in looked if i in firsts]})}
     changed = 0
@@ -375,13 +376,11 @@ def _sync_statements() -> tuple:
     ranked = select(Complaint.id, place).where(Complaint.incident_id.in_(ids)).subquery()
     firsts = (select(Complaint.incident_id, *_FIRST_COLUMNS).join(ranked, ranked.c.id == Complaint.id)
               .where(ranked.c.place == 1))
-    incidents = (select(Incident).where(Incident.id.in_(ids)).options(selectinload(Incident.tasks))
-                 .order_by(Incident.id))
     first_complaints = select(Complaint).where(Complaint.id.in_(ids))
-    return cases, steps, firsts, incidents, first_complaints
+    return cases, steps, firsts, first_complaints
 
 
-_SYNC_CASES, _SYNC_STEPS, _SYNC_FIRSTS, _SYNC_INCIDENTS, _SYNC_FIRST_COMPLAINTS = _sync_statements()
+_SYNC_CASES, _SYNC_STEPS, _SYNC_FIRSTS, _SYNC_FIRST_COMPLAINTS = _sync_statements()
 
 
 def _actor_of(c: Complaint, *kinds: str) -> str | None:
