@@ -268,7 +268,11 @@ DEPLOYED_WITH_CORPUS_NGRAM = "transformer+ngram+corpus_ngram+rules"
 
 def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Sequence = (),
                     corpus_weight: float = 1.0, context: bool = False) -> dict:
-    """Fit the blend on the dev split, write ``blend.json``, and measure every part on test and held-out.
+    """Fit the blend on the dev split, write ``blend.json``, and measure every part on the corpus test split.
+
+    Never on the authored held-out set: a training run that printed each part's held-out figure would invite
+    choosing parts or weights by it, and then the set would no longer measure a new writer. The finished model is
+    measured there by ``yuqing evaluate --data heldout``.
 
     ``extra_dev``: more dev texts to fit on (the public data's dev split); never its held-out split.
     ``corpus_weight``: how many public sources the project's corpus weighs as in the fit (``fit_blend``).
@@ -278,12 +282,12 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
     Returns ``{ablation: {split: metrics}}``: each row is a logistic regression over that subset of features,
     fitted on dev the same way, so the contribution of each part is read off one table.
     """
-    from sentiment.corpus import load_corpus, load_heldout, split
+    from sentiment.corpus import load_corpus, split
     from sentiment.metrics import polarity_metrics
     from sentiment.model import SentimentModel
 
     parts = split(load_corpus())
-    sets = {"dev": list(parts["dev"]) + list(extra_dev), "test": parts["test"], "heldout": load_heldout()}
+    sets = {"dev": list(parts["dev"]) + list(extra_dev), "test": parts["test"]}
     public_sources = {i.source for i in extra_dev}
     clf = BlendedClassifier(SentimentModel(model_dir), weights={})
     if context and clf.corpus_ngram is None:
@@ -318,7 +322,7 @@ def fit_model_blend(model_dir: Path, deployed: str = DEPLOYED, *, extra_dev: Seq
                             groups=[i.source if i.source in public_sources else "corpus" for i in sets["dev"]],
                             group_weights={"corpus": corpus_weight})
         report[name] = {}
-        for split_name in ("test", "heldout"):
+        for split_name in ("test",):
             probs = blend_probabilities(feats[split_name], weights)
             pred = [LABELS[int(k)] for k in probs.argmax(-1)]
             m = polarity_metrics(gold[split_name], probs[:, 0].tolist(), pred)

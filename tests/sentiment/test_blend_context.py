@@ -181,3 +181,27 @@ def test_train_cli_bank_ngram_trains_it_on_corpus_and_bank_finance_rows(syntheti
     refused = runner.invoke(app, ["train", "--ngram-only", "--bank-ngram", "--data-dir", str(synthetic_public_dir),
                                   "--out", str(tmp_path / "n")])
     assert refused.exit_code == 2 and "--keep-corpus-ngram" in refused.stderr
+
+
+def test_fit_model_blend_never_reads_the_authored_heldout_set(tiny_model_dir, tmp_path, monkeypatch):
+    """Training measures each part on corpus test only: a per-part held-out figure printed by every training run
+    would invite choosing parts by it. The held-out set is read by ``yuqing evaluate`` alone."""
+    from sentiment import corpus
+    from sentiment.blend import fit_model_blend
+
+    def forbidden(*args, **kw):
+        raise AssertionError("training read the authored held-out set")
+
+    monkeypatch.setattr(corpus, "load_heldout", forbidden)
+    monkeypatch.setattr(corpus, "load_dir", _only_corpus(corpus.load_dir, corpus.HELDOUT_DIR))
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "m"))
+    report = fit_model_blend(model_dir)
+    assert report and all(set(splits) == {"test"} for splits in report.values())
+    assert (model_dir / "blend.json").exists()
+
+
+def _only_corpus(load_dir, heldout_dir):
+    def guarded(directory, *args, **kw):
+        assert Path(directory).resolve() != Path(heldout_dir).resolve(), "training read the authored held-out set"
+        return load_dir(directory, *args, **kw)
+    return guarded
