@@ -3,7 +3,7 @@
 ``python -m bench sentiment [OPTIONS]``, ``python -m bench login-flood [OPTIONS]``, ``python -m bench reports
 [OPTIONS]``, ``python -m bench large-lists [OPTIONS]``, ``python -m bench api-load [OPTIONS]``, ``python -m bench
 backtest [OPTIONS]``, ``python -m bench workers [OPTIONS]`` (also ``job-engines``, ``search``,
-``dashboard-latency``) runs one of them (``--help`` for its options). Options
+``dashboard-latency``, ``ingest-order``) runs one of them (``--help`` for its options). Options
 without a benchmark name belong to the sentiment benchmark, which then runs alone (``python -m bench --texts 40``
 as before).
 """
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench import dashboard_latency
 
         return dashboard_latency.main(args[1:])
+    if args[:1] == ["ingest-order"]:  # the ingest-turn question with a large backlog (bench/ingest_order.py)
+        return __import__("bench.ingest_order").ingest_order.main(args[1:])
     if args[:1] == ["large-lists"]:  # list and search latency with many articles in PostgreSQL (bench/large_lists.py)
         return __import__("bench.large_lists").large_lists.main(args[1:])
     if args[:1] == ["api-load"]:  # API requests/s at p99 < 300 ms by worker processes (bench/api_load.py)
