@@ -427,6 +427,9 @@ def train(
     blend_context: Annotated[bool, typer.Option(
         "--blend-context", help="also blend the about-a-bank head and the text's length (needs the corpus-only "
         "n-gram model: --keep-corpus-ngram)")] = False,
+    ngram_seeds: Annotated[int, typer.Option(
+        "--ngram-seeds", min=1, max=50, help="train each n-gram model this many times (seeds from the config's) and "
+        "average their weights: the same size and speed, less dependent on the data order")] = 1,
     transformer_only: Annotated[bool, typer.Option(
         "--transformer-only", help="save the transformer and its heads only, no n-gram model or blend (for a "
         "following --ngram-only --transformer-from step that fits those)")] = False,
@@ -475,7 +478,7 @@ def train(
     cfg = TrainConfig(use_public=public_dir is not None, data_dir=str(public_dir) if public_dir else None,
                       public_limit_per_source=public_limit_per_source, blend_corpus_weight=blend_corpus_weight,
                       oversample=weights, transformer_only=transformer_only, blend_context=blend_context,
-                      bank_ngram=bank_ngram)
+                      bank_ngram=bank_ngram, ngram_seeds=ngram_seeds)
     if epochs is not None:
         cfg.epochs = epochs
     if lr is not None:

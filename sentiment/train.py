@@ -67,6 +67,7 @@ class TrainConfig:
     blend_corpus_weight: float = 1.0  # in the blend fit, the corpus weighs as this many public sources
     blend_context: bool = False  # also blend the about-a-bank head and the text's length (sentiment.blend)
     bank_ngram: bool = False  # --ngram-only: also train the bank n-gram model (``bank_ngram_items``) and blend it
+    ngram_seeds: int = 1  # each n-gram model is the weight average of this many seeds' models (``train_ngram``)
     # Per-source weight of the transformer's training split: "corpus" or a public source name -> K (see
     # ``oversample``); sources not named weigh 1. Dev and test are never resampled.
     oversample: dict[str, float] = field(default_factory=dict)
@@ -185,7 +186,7 @@ def train(out_dir: Path = DEFAULT_MODEL_DIR, cfg: TrainConfig | None = None, *,
         from sentiment.ngram_train import save_ngram, train_ngram
 
         ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
-                            negative_only=[i.negative_only for i in train_items])
+                            negative_only=[i.negative_only for i in train_items], seeds=cfg.ngram_seeds)
         save_ngram(ngram, out_dir)
     metrics = {
         "config": asdict(cfg), "best_epoch": best_state[2], "history": history,
@@ -270,14 +271,14 @@ def bank_ngram_items(items: Sequence[LabelledText]) -> list[LabelledText]:
     return [i for i in items if i.source not in SOURCES or SOURCES[i.source].domain == "bank_finance"]
 
 
-def train_bank_ngram(items: Sequence[LabelledText], out_dir: Path, *, seed: int) -> int:
+def train_bank_ngram(items: Sequence[LabelledText], out_dir: Path, *, seed: int, seeds: int = 1) -> int:
     """Train the bank n-gram model on ``bank_ngram_items(items)`` and save it beside the others; returns its size."""
     from sentiment.ngram import BANK_NGRAM_STEM, save_arrays
     from sentiment.ngram_train import train_ngram
 
     rows = bank_ngram_items(items)
     model = train_ngram([i.text for i in rows], [i.polarity for i in rows], seed=seed,
-                        negative_only=[i.negative_only for i in rows])
+                        negative_only=[i.negative_only for i in rows], seeds=seeds)
     save_arrays(out_dir, model.weight.weight.detach().numpy(), model.bias.detach().numpy(), model.idf,
                 stem=BANK_NGRAM_STEM)
     return len(rows)
@@ -343,9 +344,10 @@ def retrain_ngram_and_blend(out_dir: Path, cfg: TrainConfig | None = None, *,
             raise FileNotFoundError(f"{transformer_from}: no n-gram model to keep")
     else:
         ngram = train_ngram([i.text for i in train_items], [i.polarity for i in train_items], seed=cfg.seed,
-                            negative_only=[i.negative_only for i in train_items])
+                            negative_only=[i.negative_only for i in train_items], seeds=cfg.ngram_seeds)
         save_ngram(ngram, out_dir)
-    bank_rows = train_bank_ngram(train_items, out_dir, seed=cfg.seed) if cfg.bank_ngram else None
+    bank_rows = (train_bank_ngram(train_items, out_dir, seed=cfg.seed, seeds=cfg.ngram_seeds) if cfg.bank_ngram
+                 else None)
     metrics: dict = {
         "config": asdict(cfg) | {"mode": "blend" if keep_ngram else "ngram_and_blend",
                                  "transformer_from": str(transformer_from), "keep_corpus_ngram": keep_corpus_ngram},

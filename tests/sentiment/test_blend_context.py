@@ -161,13 +161,14 @@ def test_train_cli_bank_ngram_trains_it_on_corpus_and_bank_finance_rows(syntheti
 
     def spy(texts, labels, **kw):
         seen.append(list(texts))
+        assert kw["seeds"] == 3  # --ngram-seeds reaches the bank model
         return real(texts[:50], labels[:50], epochs=1, seed=kw["seed"], negative_only=kw["negative_only"][:50])
 
     monkeypatch.setattr(ngram_train, "train_ngram", spy)
     monkeypatch.setattr(blend, "fit_model_blend", lambda out, extra_dev, corpus_weight, context: {})
     out = tmp_path / "m"
     result = runner.invoke(app, ["train", "--ngram-only", "--blend-only", "--keep-corpus-ngram", "--bank-ngram",
-                                 "--data-dir", str(synthetic_public_dir), "--transformer-from",
+                                 "--ngram-seeds", "3", "--data-dir", str(synthetic_public_dir), "--transformer-from",
                                  str(_two_ngram_dir(tiny_model_dir, tmp_path)), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert len(seen) == 1 and (out / "ngram_bank.npz").exists()  # --blend-only: only the bank model is trained

@@ -64,3 +64,18 @@ def test_empty_input() -> None:
     scorer = NgramScorer(np.zeros((BUCKETS, 3)), np.zeros(3), np.ones(BUCKETS))
     assert scorer.probabilities([]).shape == (0, 3)
     np.testing.assert_allclose(scorer.probabilities([""]), [[1 / 3, 1 / 3, 1 / 3]], atol=1e-6)
+
+
+def test_several_seeds_average_the_weights_of_the_single_seed_models() -> None:
+    texts, gold = TEXTS * 30, GOLD * 30  # three batches of 64, so the data order matters
+    one = train_ngram(texts, gold, epochs=3, seed=5)
+    two = train_ngram(texts, gold, epochs=3, seed=6)
+    both = train_ngram(texts, gold, epochs=3, seed=5, seeds=2)
+    w = [m.weight.weight.detach().numpy() for m in (one, two, both)]
+    assert not np.allclose(w[0], w[1])  # another data order gives other weights …
+    np.testing.assert_allclose(w[2], (w[0] + w[1]) / 2, atol=1e-7)  # … and the average is their ensemble
+    np.testing.assert_allclose(both.bias.detach().numpy(),
+                               (one.bias.detach().numpy() + two.bias.detach().numpy()) / 2, atol=1e-7)
+    assert np.array_equal(both.idf, one.idf)
+    with pytest.raises(ValueError, match="at least 1"):
+        train_ngram(TEXTS, GOLD, seeds=0)
