@@ -67,11 +67,11 @@ def reviews_of(session: Session, incident_id: int) -> list[IncidentReview]:
     return list(session.scalars(_REVIEWS_OF, {"incident_id": incident_id}))
 
 
-# built once, the incident bound per call (see _fact_rows): the incident page reads each of these
 # incidents by id with their checklists loaded in one more query, in id order; built once (the scheduled round and
 # the complaint-link sync run it every pipeline round), the ids bound per call as ``ids``
 INCIDENTS_WITH_TASKS = (select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
                         .options(selectinload(Incident.tasks)).order_by(Incident.id))
+# built once, the incident bound per call (see _fact_rows): the incident page reads each of these
 _REPORTS_OF = (select(IncidentReport).where(IncidentReport.incident_id == bindparam("incident_id"))
                .order_by(IncidentReport.filed_at, IncidentReport.id))
 _ACKS_OF = (select(LeadershipAcknowledgement).where(LeadershipAcknowledgement.incident_id == bindparam("incident_id"))

@@ -60,6 +60,8 @@ def train_ngram(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 12
     negative. For a linear model the averaged weights give exactly the mean of the models' logits — an ensemble
     at the cost of one model at inference.
     """
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, not {seeds}")
     grams = [ngrams(t) for t in texts]
     df = np.zeros(BUCKETS, dtype=np.float32)
     for g in grams:
@@ -68,8 +70,6 @@ def train_ngram(texts: Sequence[str], labels: Sequence[str], *, epochs: int = 12
     model = NgramTrainer(idf)
     feats = [tfidf(g, model.idf) for g in grams]  # once, not every epoch
     y = [LABELS.index(v) for v in labels]
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, not {seeds}")
     weight = torch.zeros_like(model.weight.weight)
     bias = torch.zeros_like(model.bias)
     for k in range(seeds):
