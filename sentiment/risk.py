@@ -152,8 +152,7 @@ class RiskConfig(BaseModel):
     # level: minimum score (I is the most severe)
     thresholds: dict[str, float] = Field(default_factory=lambda: {"I": 80, "II": 60, "III": 30, "IV": 5})
     saturation: float = Field(5.0, gt=0, description="k in 100 × (1 − e^(−raw / k))")
-    min_negative_prob: float = Field(
-        0.5, ge=0, le=1, description="a story with no article this negative, and none labelled negative, is no risk")
+    min_negative_prob: float = Field(0.5, ge=0, le=1, description="a story with no article this negative is no risk")
     topic_polarity: dict[str, float] = Field(
         default_factory=lambda: {"withdrawal_bank_run": 0.7, "liquidity_risk": 0.7, "regulatory_penalty": 0.55},
         description="categories that are a risk whatever the tone: a calm rumour of a run counts as this negative")
@@ -278,11 +277,7 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
                for a in arts]
     concerning_ids = {id(a) for a in concerning}
     neg_share = sum(w for w, a in zip(weights, arts, strict=True) if id(a) in concerning_ids) / sum(weights)
-    # An item the model labels negative counts even below the floor: with three classes the most likely reading can
-    # be negative at 0.43 ("银行很差": neutral and positive share the rest). The floor keeps out only stories in
-    # which nothing reads negative — under the same rule as the tone: a thin item alone does not set it.
-    labelled = any(a.label == "negative" for a in arts if not a.thin) or (len(judged) == len(arts) and negatives)
-    polarity = top_neg * (0.6 + 0.4 * neg_share) if top_neg >= cfg.min_negative_prob or labelled else 0.0
+    polarity = top_neg * (0.6 + 0.4 * neg_share) if top_neg >= cfg.min_negative_prob else 0.0
 
     category = _story_category(concerning or arts, cfg)
     severity = cfg.severity.get(category, cfg.severity["other"])

@@ -173,19 +173,3 @@ def test_a_thin_reply_does_not_set_a_benign_storys_tone():
     # a story made only of thin items is still judged by them
     only = score_story(StoryFacts(comments, "outlet", now=NOW), CFG)
     assert only.factors["polarity"]["value"] > 0
-
-
-def test_an_item_labelled_negative_counts_below_the_probability_floor():
-    # "银行很差": the three-class model's most likely reading is negative at 0.43 (neutral and positive share the
-    # rest). Below the 0.5 floor the story used to score 0 whatever its spread; an item labelled negative counts.
-    lone = score_story(StoryFacts([art(p=0.43, category="other", risk_words=())], "outlet", now=NOW), CFG)
-    assert lone.factors["polarity"]["value"] > 0 and lone.score > 0
-    spread = art(p=0.43, category="other", risk_words=(), reposts=400, comments=300, likes=900, followers=5000)
-    assert score_story(StoryFacts([spread], "outlet", now=NOW), CFG).level is not None
-    # the same probability read as neutral is still no risk: the floor keeps out what nothing reads as negative
-    calm = art(label="neutral", p=0.43, category="other", risk_words=(), reposts=400, comments=300, likes=900)
-    assert score_story(StoryFacts([calm], "outlet", now=NOW), CFG).score == 0.0
-    # and a thin reply labelled negative below the floor does not lend its label to a neutral story
-    launch = art("local_media", "news", label="neutral", p=0.05, category="other", risk_words=())
-    thin = ArticleFacts(NOW, "social", "social", "negative", 0.45, "other", thin=True)
-    assert score_story(StoryFacts([launch, thin], "head_office", now=NOW), CFG).score == 0.0
