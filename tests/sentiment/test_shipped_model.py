@@ -25,7 +25,9 @@ def test_shipped_blend_beats_the_baselines_on_the_heldout_set(monkeypatch):
     best_baseline = max(result[name]["negative_f1"] for name in baseline_classifiers())
     model_f1 = result[clf.name]["negative_f1"]
     assert model_f1 >= best_baseline + 0.15, (model_f1, best_baseline)
-    assert model_f1 >= 0.80  # regression floor; the measured figure is in docs/model-card.md
+    # The issue's floor for the authored set ("no worse than" the first build's 0.876); the shipped build measures
+    # 0.889 (docs/model-card.md, run `plain`).
+    assert model_f1 >= 0.876, model_f1
     assert result[clf.name]["roc_auc"] >= 0.90
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
@@ -38,10 +40,11 @@ PUBLIC_SAMPLE_PER_SOURCE = 200
 def test_shipped_blend_on_the_real_public_heldout_split_beside_the_baselines(monkeypatch, public_data_dir,
                                                                             public_split):
     """Measured on real posts, per domain, in one run with both baselines: the shipped blend (fine-tuned on the
-    public data's train split 2026-12-06, bank n-gram model and context features 2026-12-07) must reach
-    negative-F1 ≥ 0.75 on bank and finance text and beat both lexicon baselines on the reviews — on this fixed
-    sample it measures 0.809 (ROC-AUC 0.954) and 0.841 (0.936), the best lexicon baseline on the reviews 0.671
-    (the 2026-12-06 build measured 0.796 and 0.845; the full split's figures are in docs/model-card.md).
+    public data's train split 2026-12-06, bank n-gram model and context features 2026-12-07, n-gram models
+    retrained over the 23-batch corpus with five seeds late on 2026-12-07) must reach negative-F1 ≥ 0.75 on bank
+    and finance text and beat both lexicon baselines on the reviews — on this fixed sample it measures 0.832
+    (ROC-AUC 0.956) and 0.850 (0.943), the best lexicon baseline on the reviews 0.671 (the build before it 0.809
+    and 0.841, the 2026-12-06 build 0.796 and 0.845; the full split's figures are in docs/model-card.md).
     Measured with ``HF_HUB_OFFLINE=1 YUQING_SENTIMENT_DATA_DIR=DATA_DIR pytest -q -n 0 -s
     tests/sentiment/test_shipped_model.py`` (the printed line).
 
