@@ -103,7 +103,7 @@ def database_exists(url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ingest_order", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench ingest-order", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default=DEFAULT_DB, help="a PostgreSQL database of its own (dropped afterwards)")
     parser.add_argument("--articles", type=int, default=100_000, help="articles already ingested")
     parser.add_argument("--waiting", type=int, default=10_000, help="articles still waiting (fetched)")

@@ -58,7 +58,7 @@ try:
     from taskiq.schedule_sources import LabelScheduleSource
     from taskiq_redis import RedisStreamBroker
 except ImportError as exc:  # the losing candidate is only in the bench extra
-    raise SystemExit(f"python -m bench.job_engines needs the bench extra: pip install -e '.[bench]' ({exc})") from exc
+    raise SystemExit(f"python -m bench job-engines needs the bench extra: pip install -e '.[bench]' ({exc})") from exc
 
 from bench.common import cpu_model, nearest_rank, say
 
@@ -695,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_baseline_scheduler())
         return 0
-    ap = argparse.ArgumentParser(prog="python -m bench.job_engines", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench job-engines", description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2000, help="small jobs per latency run (default 2000)")
     ap.add_argument("--rate", type=float, default=100.0, help="latency jobs sent per second (default 100)")
     ap.add_argument("--stage-jobs", type=int, default=1000, help="stage-shaped jobs per throughput run (default 1000)")

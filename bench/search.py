@@ -303,7 +303,7 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench search", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="articles to index (default 100,000)")
     parser.add_argument("--repeat", type=int, default=20, help="runs of each query per statement (default 20)")
     parser.add_argument("--pg-url", default=os.environ.get("YUQING_BENCH_PG", "postgresql://postgres@127.0.0.1/test"))
