@@ -329,8 +329,9 @@ def classify(
 
 @app.command()
 def evaluate(
-    data: Annotated[str, typer.Option("--data", help="corpus-format JSONL file or directory, or 'heldout', "
-                                      "or 'corpus' (with --split), or 'public' (the real labelled data, per source)")],
+    data: Annotated[str, typer.Option("--data", help="corpus-format JSONL file or directory, or 'heldout' / "
+                                      "'heldout2', or 'corpus' (with --split), or 'public' (the real labelled data, "
+                                      "per source)")],
     split: Annotated[str | None, typer.Option("--split", help="train|dev|test split of the data (default for "
                                               "'corpus': test); for 'public' train|dev|heldout (default heldout)")]
     = None,

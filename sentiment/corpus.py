@@ -24,6 +24,9 @@ from yuqing.categories import CATEGORIES
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CORPUS_DIR = DATA_DIR / "corpus"
 HELDOUT_DIR = DATA_DIR / "heldout"
+# A second authored held-out set, written after the shipped build by two other writers (docs/model-card.md):
+# evaluation only, like the first; never trained on or used to choose a model.
+SECOND_HELDOUT_DIR = DATA_DIR / "heldout2"
 FEEDBACK_FILE = "feedback.jsonl"
 NEAR_DUPLICATE_JACCARD = 0.6
 SPLIT_SEED = "yuqing-corpus-v1"
@@ -93,6 +96,10 @@ def load_corpus() -> list[LabelledText]:
 
 def load_heldout() -> list[LabelledText]:
     return load_dir(HELDOUT_DIR)
+
+
+def load_second_heldout() -> list[LabelledText]:
+    return load_dir(SECOND_HELDOUT_DIR)
 
 
 def shingles(text: str, n: int = 3) -> set[str]:

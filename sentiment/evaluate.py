@@ -198,12 +198,13 @@ def json_safe(value):
 
 def load_items(data: str, split_name: str | None = None, *, data_dir: Path | str | None = None,
                limit_per_source: int | None = None) -> tuple[list[LabelledText], str]:
-    """Texts to evaluate and a description: ``heldout``, ``corpus`` (with a split, default test), ``public`` (the
+    """Texts to evaluate and a description: ``heldout`` (the authored held-out set), ``heldout2`` (the second one),
+    ``corpus`` (with a split, default test), ``public`` (the
     real labelled data of ``sentiment.public_data`` from ``data_dir``, with a split of train / dev / heldout,
     default heldout), a JSONL file or a directory of them in the corpus format. ``split_name`` on a file or
     directory splits it the way the corpus is split. ``limit_per_source`` keeps at most that many texts of each
     source, chosen deterministically by a hash of the id (said in the description)."""
-    from sentiment.corpus import load_corpus, load_dir, load_heldout, load_jsonl, split
+    from sentiment.corpus import load_corpus, load_dir, load_heldout, load_jsonl, load_second_heldout, split
 
     if data == "public":
         from sentiment.public_data import load_public_split, subsample_per_source
@@ -218,13 +219,15 @@ def load_items(data: str, split_name: str | None = None, *, data_dir: Path | str
         return items, what
     if data == "heldout":
         items, what = load_heldout(), "held-out set"
+    elif data == "heldout2":
+        items, what = load_second_heldout(), "second held-out set"
     elif data == "corpus":
         items, what = load_corpus(), "corpus"
         split_name = split_name or "test"
     else:
         path = Path(data)
         if not path.exists():
-            raise FileNotFoundError(f"{data}: no such file (or use 'corpus' / 'heldout' / 'public')")
+            raise FileNotFoundError(f"{data}: no such file (or use 'corpus' / 'heldout' / 'heldout2' / 'public')")
         items, what = (load_dir(path) if path.is_dir() else load_jsonl(path)), str(path)
     if split_name:
         if split_name not in ("train", "dev", "test"):

@@ -7,7 +7,15 @@ from collections import Counter
 
 import pytest
 
-from sentiment.corpus import CorpusError, cross_duplicates, load_corpus, load_heldout, load_jsonl, split
+from sentiment.corpus import (
+    CorpusError,
+    cross_duplicates,
+    load_corpus,
+    load_heldout,
+    load_jsonl,
+    load_second_heldout,
+    split,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +51,15 @@ def test_heldout_is_independent_of_the_training_corpus(corpus):
     assert len(heldout) >= 800
     assert cross_duplicates(corpus, heldout) == []
     assert not {i.id for i in heldout} & {i.id for i in corpus}
+
+
+def test_second_heldout_is_independent_of_the_corpus_and_the_first(corpus):
+    second = load_second_heldout()
+    assert len(second) >= 800
+    assert Counter(i.polarity for i in second).keys() == {"negative", "neutral", "positive"}
+    assert cross_duplicates(corpus, second) == []
+    assert cross_duplicates(load_heldout(), second) == []
+    assert not {i.id for i in second} & ({i.id for i in corpus} | {i.id for i in load_heldout()})
 
 
 def test_split_is_deterministic(corpus, parts):
