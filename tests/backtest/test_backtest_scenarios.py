@@ -117,6 +117,19 @@ def test_run_rumour_is_one_incident(run_rumour):
     assert all(rank(a) < rank(b) for a, b in pairwise(levels)) and levels[-1] == "I"  # raised, never split
 
 
+def test_a_lone_calm_run_rumour_reaches_level_I_as_it_spreads(tmp_path):
+    """``scenarios/calm_rumour.jsonl``: one calmly worded post (库存现金紧张 … 大额要预约才能取 … 转给家里人看看) and
+    nothing else, re-polled as it spreads — 25 interactions at 09:30, 1,450 at 10:00, 9,900 at 10:30, 25,300 at
+    11:00. The model reads it neutral; its run words and its spread must still take it to level I (the level
+    table's "run rumour spread widely"), and not before it has spread."""
+    decisions, summary, _noise = replay("calm_rumour.jsonl", tmp_path)
+    assert first(decisions, ("alert_opened",)) == at("2026-03-12T09:30:00")
+    assert first(decisions, ("alert_level_changed", "level_changed", "incident_opened"), ("I",)) == \
+        at("2026-03-12T11:00:00")
+    [incident] = summary["incidents"]
+    assert incident["level"] == "I" and incident["unit"] == "jiangcheng" and incident["items"] == ["m1"]
+
+
 def test_mis_selling_is_seen_from_the_first_complaint_and_raised_when_the_press_reports(mis_selling):
     decisions, summary, _noise = mis_selling
     first_alert = next(d for d in decisions if d["decision"] == "alert_opened")

@@ -90,6 +90,22 @@ def test_a_calm_run_rumour_counts_for_the_run_trigger_but_a_neutral_regulator_no
     assert calm.level not in {"I", "II"} and "floor" not in calm.factors
 
 
+def test_one_calm_run_rumour_reposted_widely_is_level_I_on_its_own():
+    """Spread, not the number of posts, makes a run rumour level I: one calm "内部消息" reposted and discussed
+    29,000 times is as wide as many posts adding up to it. Below the spread threshold it stays under I."""
+    wide = art(label="neutral", p=0.25, reposts=15000, comments=6000, likes=8000, followers=3000)
+    result = score_story(StoryFacts([wide], "city_branch", now=NOW), CFG)
+    assert result.level == "I", result.factors
+    assert "挤兑传言已广泛传播" in result.factors["floor"]["reason"]
+    assert "高风险话题" in result.factors["polarity"]["reason"]  # why a neutral reading still counts
+    early = art(label="neutral", p=0.25, reposts=720, comments=330, likes=260, followers=3000)
+    assert score_story(StoryFacts([early], "city_branch", now=NOW), CFG).level in {"III", "II"}
+    # the branch's denial (辟谣, naming the same words) does not count for the trigger, however widely reposted
+    denial = ArticleFacts(wide.published_at, "social", "social", "neutral", 0.05, "withdrawal_bank_run",
+                          15000, 6000, 8000, 3000, calming=True, risk_words=frozenset({"withdrawal_bank_run"}))
+    assert score_story(StoryFacts([denial], "city_branch", now=NOW), CFG).level is None
+
+
 def test_topic_weights_must_name_known_categories():
     with pytest.raises(ValueError, match=r"topic_polarity\.nonsense"):
         RiskConfig(topic_polarity={"nonsense": 0.5})
