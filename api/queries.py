@@ -146,13 +146,14 @@ def get_story(session: Session, *, story_id: int) -> Story | None:
 # classification's.
 StoryArticleRow = namedtuple("StoryArticleRow", ["id", "title", "url", "source_id", "channel", "author",
                                                  "published_at", "fetched_at", "text_head", "is_duplicate",
-                                                 "label", "negative_prob", "category"])
+                                                 "label", "negative_prob", "category", "published_local"])
 
 
 _STORY_ARTICLE_ROWS = (
     select(Article.id, Article.title, Article.url, Article.source_id, Article.channel, Article.author,
            Article.published_at, Article.fetched_at, func.substr(Article.text, 1, SNIPPET_CHARS),
-           Article.is_duplicate, Classification.label, Classification.negative_prob, Classification.category)
+           Article.is_duplicate, Classification.label, Classification.negative_prob, Classification.category,
+           Article.meta["published_local"].as_string())
     .outerjoin(Classification, Classification.article_id == Article.id)
     .where(Article.story_id == bindparam("story_id")).order_by(Article.published_at))
 

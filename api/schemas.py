@@ -99,6 +99,9 @@ class ArticleRead(BaseModel):
     channel_name: str
     author: str | None
     published_at: datetime | None
+    published_local: datetime | None = Field(
+        default=None, description="the same instant as published_at, in the zone the page gave it (+08:00 when the "
+        "page named none); published_at is stored and given in UTC")
     fetched_at: datetime
     snippet: str
     label: str | None

@@ -42,6 +42,7 @@ from api.schemas import (
 from crawlers.health import health_report
 from crawlers.models import Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
+from crawlers.timewindow import SHANGHAI
 from incidents import action_items, playbooks, regulators, resurgence
 from incidents import queries as incident_queries
 from incidents.clocks import IncidentFacts, compute_clocks
@@ -105,12 +106,29 @@ def snippet(article: Article, mention: Mention | None) -> str:
     return (article.text or "")[:SNIPPET_CHARS]
 
 
+def page_time(published_at: datetime | None, published_local: str | None) -> datetime | None:
+    """The publish instant in the zone the page gave it (``meta['published_local']``, written when the article was
+    stored), else in Beijing time: the column keeps only the UTC instant."""
+    if published_at is None:
+        return None
+    if published_local:
+        try:
+            local = datetime.fromisoformat(published_local)
+        except ValueError:
+            local = None
+        if local is not None and local.tzinfo is not None and local == published_at:
+            return local
+    return published_at.astimezone(SHANGHAI)
+
+
 def article_read(article: Article, classification: Classification | None, mention: Mention | None) -> ArticleRead:
     c = classification
     return ArticleRead(
         id=article.id, title=article.title or "（无标题）", url=article.url, source_id=article.source_id,
         channel=article.channel, channel_name=present.label(present.CHANNEL_LABELS, article.channel),
-        author=article.author, published_at=article.published_at, fetched_at=article.fetched_at,
+        author=article.author, published_at=article.published_at,
+        published_local=page_time(article.published_at, (article.meta or {}).get("published_local")),
+        fetched_at=article.fetched_at,
         snippet=snippet(article, mention),
         label=c.label if c else None, label_name=present.label(present.SENTIMENT_LABELS, c.label) if c else None,
         negative_prob=c.negative_prob if c else None, category=c.category if c else None,
@@ -194,7 +212,8 @@ def article_row_read(row: queries.StoryArticleRow, mention: tuple[str, str | Non
     return ArticleRead(
         id=row.id, title=row.title or "（无标题）", url=row.url, source_id=row.source_id, channel=row.channel,
         channel_name=present.label(present.CHANNEL_LABELS, row.channel), author=row.author,
-        published_at=row.published_at, fetched_at=row.fetched_at, snippet=snippet_text,
+        published_at=row.published_at, published_local=page_time(row.published_at, row.published_local),
+        fetched_at=row.fetched_at, snippet=snippet_text,
         label=row.label, label_name=present.label(present.SENTIMENT_LABELS, row.label) if known else None,
         negative_prob=row.negative_prob, category=row.category,
         category_name=present.category_name(row.category) if known else None, is_duplicate=row.is_duplicate)

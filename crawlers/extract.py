@@ -565,6 +565,9 @@ _COLUMN_WORDS = frozenset({"财经", "金融", "要闻", "国内", "国际", "�
                            "银行", "股票", "基金", "保险", "证券", "热点", "滚动", "原创", "评论", "观点", "视频",
                            "图片", "房产", "汽车", "教育", "娱乐", "体育", "健康", "民生", "经济", "产经"})
 MAX_SITE_NAME_CHARS = 10  # "中国证券报·中证网" is 9; a headline is rarely this short *and* ends in 网/频道/日报
+# What a short headline has and a site name does not: a predicate or a sentence's punctuation ("示例银行倒闭是假新闻",
+# "网传停业？辟谣了" end like a site name but say something).
+_HEADLINE_MARK = re.compile(r"[是了被遭把将吗呢称？！?!，,：:“”\"]")
 _TAGLIKE = re.compile(r"<[^<>]{0,500}>")
 _QUOTES = "\"'“”‘’「」"
 
@@ -577,7 +580,8 @@ def is_site_or_column_name(text: str, known: frozenset[str] | set[str] = frozens
         return False
     if compact in known or compact in _COLUMN_WORDS:
         return True
-    return len(compact) <= MAX_SITE_NAME_CHARS and _SITE_NAME.search(compact) is not None
+    return (len(compact) <= MAX_SITE_NAME_CHARS and _SITE_NAME.search(compact) is not None
+            and not _HEADLINE_MARK.search(compact))
 
 
 def strip_site_suffix(title: str, known: frozenset[str] | set[str] = frozenset()) -> str:
@@ -641,6 +645,13 @@ def _title(tree: etree._Element) -> str:
         chosen = page_clean
     if not chosen and h1s:
         chosen = h1s[0]
+    if not chosen:  # the <h1> is the logo and <title> only the site's name: the headline is often an <h2>
+        for h in tree.iter("h2"):
+            text = _clean_ws(h.text_content())
+            if 6 <= len(text) <= MAX_TITLE_CHARS and not is_site_or_column_name(text, known) \
+                    and not _is_boiler_heading(text):
+                chosen = text
+                break
     chosen = _clean_ws(_TAGLIKE.sub("", chosen))
     if chosen.lower() in _GENERIC_TITLES:
         chosen = ""

@@ -6,7 +6,7 @@ another unit, an author, a duplicate, articles with the same time and with none)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -41,6 +41,9 @@ def test_a_story_from_plain_rows_is_what_the_objects_gave(client, make, session,
                         snippet="新华路网点的说法"))  # the primary mention is the one shown
     author = make.article(story=story, title="作者署名", at=now - timedelta(minutes=5))
     author.author, author.is_duplicate = "某博主", True
+    tokyo = make.article(story=story, title="东京时间", at=now - timedelta(minutes=3))  # a page that gave +09:00
+    tokyo.meta = {**(tokyo.meta or {}),
+                  "published_local": tokyo.published_at.astimezone(timezone(timedelta(hours=9))).isoformat()}
     undated = [make.article(story=story, title=f"无发布时间{n}", at=now - timedelta(minutes=n)) for n in (1, 2)]
     for article in undated:
         article.published_at = None
@@ -50,12 +53,17 @@ def test_a_story_from_plain_rows_is_what_the_objects_gave(client, make, session,
     assert got.status_code == 200, got.text
     expected = object_form(session, org, story.id)
     assert got.json() == expected
-    assert len(expected["articles"]) == 8
+    assert len(expected["articles"]) == 9
     shown = {a["title"]: a for a in expected["articles"]}
     assert shown["（无标题）"]["snippet"] == LONG_TEXT[:160]  # the mention had none: the text's first 160 characters
     assert shown["未分类"]["label"] is None and shown["未分类"]["category_name"] is None
     assert shown["光明路也有"]["snippet"] == "新华路网点的说法"
     assert shown["作者署名"]["author"] == "某博主" and shown["作者署名"]["is_duplicate"] is True
+    # the page's own zone beside the UTC instant; Beijing time when the page named none; nothing when undated
+    assert shown["东京时间"]["published_local"].endswith("+09:00")
+    assert shown["东京时间"]["published_at"].endswith(("Z", "+00:00"))
+    assert shown["作者署名"]["published_local"].endswith("+08:00")
+    assert shown["无发布时间1"]["published_local"] is None
 
 
 @BOTH_DATABASES

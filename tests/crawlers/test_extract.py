@@ -12,7 +12,14 @@ import pytest
 from starlette.testclient import TestClient
 
 from crawlers.encoding import decode_html, normalise_charset
-from crawlers.extract import MAX_INPUT_BYTES, MAX_TABLE_ROWS, extract_html, parse_datetime, strip_site_suffix
+from crawlers.extract import (
+    MAX_INPUT_BYTES,
+    MAX_TABLE_ROWS,
+    extract_html,
+    is_site_or_column_name,
+    parse_datetime,
+    strip_site_suffix,
+)
 from sim.model import DISTRACTOR
 from sim.scenario import DEFAULT_START, build_scenario, fill
 from sim.server import create_app
@@ -556,6 +563,51 @@ def test_og_title_broken_by_a_leading_ascii_quote_falls_back_to_the_page_title()
             '<div class="content"><p>示例银行江城分行表示，已在排队较多的网点增派人手，并开放预约办理。</p></div>'
             "</body></html>")
     assert extract_html(page.encode()).title == '"示例银行"回应网点排队：已增派人手'
+
+
+def test_a_short_headline_that_ends_like_a_site_name_is_still_the_headline():
+    """"示例银行倒闭是假新闻" is ten characters ending in 新闻, the shape of a site name — but it says something."""
+    page = ("<html><head><title>示例银行倒闭是假新闻_江城日报</title></head><body><h1>示例银行倒闭是假新闻</h1>"
+            "<div class='info'>发布时间：2026-11-24 09:00 来源：江城日报</div><div class='article-content'><p>近日网传"
+            "示例银行倒闭的消息，经记者向监管部门核实，系谣言。示例银行江城分行表示，该行各项业务运行正常。</p></div>"
+            "</body></html>")
+    assert extract_html(page.encode()).title == "示例银行倒闭是假新闻"
+    assert is_site_or_column_name("江城新闻网") and not is_site_or_column_name("网传停业？辟谣了新闻")
+
+
+def test_the_headline_in_an_h2_when_the_h1_is_the_logo_and_the_title_only_the_site():
+    page = ("<html><head><title>江城晚报 - 江城新闻网</title></head><body><div class='logo'><h1>江城晚报</h1></div>"
+            "<div class='crumb'>当前位置：首页 &gt; 本地新闻 &gt; 民生</div><div class='main'>"
+            "<h2 class='title'>七旬老人取款遭拒 示例银行新华路网点：已上门致歉</h2>"
+            "<div class='src'>发布时间：2026年11月21日 10:05　来源：江城晚报　作者：陈静</div><div class='TRS_Editor'>"
+            "<p>江城晚报讯（记者陈静）11月20日上午，家住新华路附近的67岁市民王阿姨到示例银行新华路网点支取5万元现金，"
+            "因未提前预约被拒，双方发生争执。</p></div></div></body></html>")
+    e = extract_html(page.encode())
+    assert e.title == "七旬老人取款遭拒 示例银行新华路网点：已上门致歉"
+    assert e.to_json()["published_at"] == "2026-11-21T10:05:00+08:00" and e.author == "陈静"
+
+
+def test_a_listed_title_is_cleaned_like_the_pages_own(session_factory):
+    """A feed's or list page's title for the link replaces the page's only after the same cleaning: its portal
+    suffix goes, and a column name ("财经频道", a list page's link text) is no title at all."""
+    from sqlalchemy import select
+
+    from crawlers.models import Article
+    from crawlers.pipelines import store_page
+    from crawlers.spiders.items import PageHints, PageItem
+
+    def item(n: int, listed: str) -> PageItem:
+        return PageItem(source_id="cjxw", channel="news", url=f"https://cjxw.example.cn/{n}.htm",
+                        body=load("portal_sohu_finance.html"), content_type="text/html", hints=PageHints(title=listed))
+
+    with session_factory() as s:
+        store_page(s, item(1, "示例银行下调三年期定期存款利率 部分网点同步调整_搜狐财经"), utc(2026, 11, 23, 2, 0))
+        store_page(s, item(2, "财经频道"), utc(2026, 11, 23, 2, 0))
+        s.commit()
+    with session_factory() as s:
+        stored = {a.url[-5:]: a.title for a in s.scalars(select(Article))}
+    assert stored["1.htm"] == "示例银行下调三年期定期存款利率 部分网点同步调整"
+    assert stored["2.htm"] == "示例银行下调三年期定期存款利率"  # the page's own headline
 
 
 @pytest.mark.parametrize(("raw", "headline"), [
