@@ -607,6 +607,23 @@ def strip_site_suffix(title: str, known: frozenset[str] | set[str] = frozenset()
     return max(parts, key=len)
 
 
+def strip_site_tail(title: str) -> str:
+    """``标题_搜狐财经`` → ``标题``, for a title given outside the page (a feed's, a list page's link text): only
+    trailing parts that are site or column names go. Unlike ``strip_site_suffix`` it never keeps just the first
+    part, because such a title has no site suffix to expect: "示例银行_2026年报" and a title with "__" in it stay
+    whole."""
+    title = _clean_ws(title)
+    while True:
+        cuts = list(_TITLE_SEPARATORS.finditer(title))
+        m = cuts[-1] if cuts else _BARE_DASH_TAIL.search(title)
+        if m is None or m.start() < 2:
+            return title
+        tail = title[m.end():] if cuts else m.group("tail")
+        if not is_site_or_column_name(tail):
+            return title
+        title = title[: m.start()].rstrip()
+
+
 def _title(tree: etree._Element) -> str:
     """og:title, else the h1 that agrees with <title>, else <title> without its site suffix; "" if generic.
 

@@ -46,7 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawlers.extract import extract_html, is_site_or_column_name, strip_site_suffix
+from crawlers.extract import extract_html, is_site_or_column_name, strip_site_tail
 from crawlers.models import Article, ArticleCapture, ArticleMetricSample, ArticleStage, CaptureKind, SeenUrl
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
@@ -416,7 +416,7 @@ def store_page(session: Session, item: PageItem, now: datetime, *,
     hints = item.hints or PageHints()
     # A feed's or list page's title for the link is cleaned like the page's own: no "_搜狐财经" suffix, and a column
     # name ("财经频道", a list page's link text) is not a title at all.
-    listed = strip_site_suffix(hints.title) if hints.title else ""
+    listed = strip_site_tail(hints.title) if hints.title else ""
     if listed and is_site_or_column_name(listed):
         listed = ""
     title = listed if listed and not _TRUNCATED.search(listed) else extracted.title

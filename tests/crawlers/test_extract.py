@@ -19,6 +19,7 @@ from crawlers.extract import (
     is_site_or_column_name,
     parse_datetime,
     strip_site_suffix,
+    strip_site_tail,
 )
 from sim.model import DISTRACTOR
 from sim.scenario import DEFAULT_START, build_scenario, fill
@@ -608,6 +609,18 @@ def test_a_listed_title_is_cleaned_like_the_pages_own(session_factory):
         stored = {a.url[-5:]: a.title for a in s.scalars(select(Article))}
     assert stored["1.htm"] == "示例银行下调三年期定期存款利率 部分网点同步调整"
     assert stored["2.htm"] == "示例银行下调三年期定期存款利率"  # the page's own headline
+
+
+@pytest.mark.parametrize(("raw", "headline"), [
+    ("示例银行下调存款利率_搜狐财经", "示例银行下调存款利率"),
+    ("示例银行发布公告_江城财经_江城网", "示例银行发布公告"),
+    ("示例银行回应网点排队-新华网", "示例银行回应网点排队"),
+    ("示例银行_2026年报", "示例银行_2026年报"),  # not a site name: a listed title keeps it, unlike a <title>
+    ("示例银行<script>__xss('t')</script>", "示例银行<script>__xss('t')</script>"),
+    ("中国-东盟金融合作论坛在江城开幕", "中国-东盟金融合作论坛在江城开幕"),
+])
+def test_a_listed_title_loses_only_a_site_tail(raw, headline):
+    assert strip_site_tail(raw) == headline
 
 
 @pytest.mark.parametrize(("raw", "headline"), [
