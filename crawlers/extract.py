@@ -587,17 +587,10 @@ def is_site_or_column_name(text: str, known: frozenset[str] | set[str] = frozens
 def strip_site_suffix(title: str, known: frozenset[str] | set[str] = frozenset()) -> str:
     """``示例银行网点排长队_江城晚报网`` → ``示例银行网点排长队``: keep the headline, drop section and site names —
     also behind a bare hyphen (``标题-新华网``) and when the headline is shorter than the site name."""
-    title = _clean_ws(title)
+    title = strip_site_tail(title, known)
     parts = [p for p in _TITLE_SEPARATORS.split(title) if p]
     if not parts:
         return title
-    while True:  # "标题-楚江新闻网": a hyphen without spaces, but only before a site or column name
-        m = _BARE_DASH_TAIL.search(parts[-1])
-        if not (m and m.start() >= 2 and is_site_or_column_name(m.group("tail"), known)):
-            break
-        parts[-1:] = [parts[-1][: m.start()].strip(), m.group("tail")]
-    while len(parts) > 1 and is_site_or_column_name(parts[-1], known):
-        parts.pop()
     while len(parts) > 1 and is_site_or_column_name(parts[0], known):
         parts.pop(0)
     if len(parts) == 1:
@@ -607,11 +600,12 @@ def strip_site_suffix(title: str, known: frozenset[str] | set[str] = frozenset()
     return max(parts, key=len)
 
 
-def strip_site_tail(title: str) -> str:
+def strip_site_tail(title: str, known: frozenset[str] | set[str] = frozenset()) -> str:
     """``标题_搜狐财经`` → ``标题``, for a title given outside the page (a feed's, a list page's link text): only
     trailing parts that are site or column names go. Unlike ``strip_site_suffix`` it never keeps just the first
     part, because such a title has no site suffix to expect: "示例银行_2026年报" and a title with "__" in it stay
-    whole."""
+    whole. A hyphen without spaces counts only before a site or column name ("标题-楚江新闻网"). ``strip_site_suffix``
+    starts with it."""
     title = _clean_ws(title)
     while True:
         cuts = list(_TITLE_SEPARATORS.finditer(title))
@@ -619,7 +613,7 @@ def strip_site_tail(title: str) -> str:
         if m is None or m.start() < 2:
             return title
         tail = title[m.end():] if cuts else m.group("tail")
-        if not is_site_or_column_name(tail):
+        if not is_site_or_column_name(tail, known):
             return title
         title = title[: m.start()].rstrip()
 
