@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from api.listings import SNIPPET_CHARS, alert_queue_order
-from crawlers.models import Article, Mention, Story
+from crawlers.models import PUBLISHED_LOCAL_KEY, Article, Mention, Story
 from incidents.models import Alert, Incident, Task
 from sentiment.models import Classification, StoryRisk
 from yuqing.db import plain_rows
@@ -153,7 +153,7 @@ _STORY_ARTICLE_ROWS = (
     select(Article.id, Article.title, Article.url, Article.source_id, Article.channel, Article.author,
            Article.published_at, Article.fetched_at, func.substr(Article.text, 1, SNIPPET_CHARS),
            Article.is_duplicate, Classification.label, Classification.negative_prob, Classification.category,
-           Article.meta["published_local"].as_string())
+           Article.meta[PUBLISHED_LOCAL_KEY].as_string())
     .outerjoin(Classification, Classification.article_id == Article.id)
     .where(Article.story_id == bindparam("story_id")).order_by(Article.published_at))
 

@@ -40,7 +40,7 @@ from api.schemas import (
     UnitRef,
 )
 from crawlers.health import health_report
-from crawlers.models import Article, Mention, SourceState, Story
+from crawlers.models import PUBLISHED_LOCAL_KEY, Article, Mention, SourceState, Story
 from crawlers.sources import SourceConfig
 from crawlers.timewindow import SHANGHAI
 from incidents import action_items, playbooks, regulators, resurgence
@@ -107,7 +107,7 @@ def snippet(article: Article, mention: Mention | None) -> str:
 
 
 def page_time(published_at: datetime | None, published_local: str | None) -> datetime | None:
-    """The publish instant in the zone the page gave it (``meta['published_local']``, written when the article was
+    """The publish instant in the zone the page gave it (``meta[PUBLISHED_LOCAL_KEY]``, written when the article was
     stored), else in Beijing time: the column keeps only the UTC instant."""
     if published_at is None:
         return None
@@ -127,7 +127,7 @@ def article_read(article: Article, classification: Classification | None, mentio
         id=article.id, title=article.title or "（无标题）", url=article.url, source_id=article.source_id,
         channel=article.channel, channel_name=present.label(present.CHANNEL_LABELS, article.channel),
         author=article.author, published_at=article.published_at,
-        published_local=page_time(article.published_at, (article.meta or {}).get("published_local")),
+        published_local=page_time(article.published_at, (article.meta or {}).get(PUBLISHED_LOCAL_KEY)),
         fetched_at=article.fetched_at,
         snippet=snippet(article, mention),
         label=c.label if c else None, label_name=present.label(present.SENTIMENT_LABELS, c.label) if c else None,

@@ -83,6 +83,9 @@ class Story(Base):
     articles: Mapped[list[Article]] = relationship(back_populates="story", order_by="Article.published_at")
 
 
+PUBLISHED_LOCAL_KEY = "published_local"  # Article.meta[...]: the publish time with the page's offset (ISO 8601)
+
+
 class Article(Base):
     """One fetched item: a news article, a social post, a complaint or a regulator notice."""
 

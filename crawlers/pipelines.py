@@ -47,7 +47,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawlers.extract import extract_html, is_site_or_column_name, strip_site_tail
-from crawlers.models import Article, ArticleCapture, ArticleMetricSample, ArticleStage, CaptureKind, SeenUrl
+from crawlers.models import (
+    PUBLISHED_LOCAL_KEY,
+    Article,
+    ArticleCapture,
+    ArticleMetricSample,
+    ArticleStage,
+    CaptureKind,
+    SeenUrl,
+)
 from crawlers.spiders.items import PageHints, PageItem, RecordItem, ValidatorItem
 from crawlers.spiders.urls import normalise_url, url_hash
 from crawlers.timewindow import SHANGHAI
@@ -62,7 +70,6 @@ logger = logging.getLogger(__name__)
 # Outcomes returned by the store functions (and counted as ``yuqing/items/<outcome>`` in stats).
 NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
 DUPLICATE, EMPTY, VALIDATORS = "duplicate", "empty", "validators"
-PUBLISHED_LOCAL_KEY = "published_local"  # Article.meta[...]: the publish time with the page's offset (ISO 8601)
 FAILED = "failed"  # the database refused the item (after retries), or storing it raised
 UNPARSABLE = "unparsable"  # a page whose body is empty or whose extraction raised
 # Outcomes that mean the source offered an item that did not become an article: they count against its health.
