@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from runner.cli import app
 from sentiment.batch import BANK_TERMS, LONG_TEXT_CHARS, MAX_TEXT_CHARS, choose_classifier, text_for_model
 from sentiment.blend import FEATURES
+from sentiment.corpus import load_second_heldout
 
 runner = CliRunner()
 
@@ -264,3 +265,13 @@ def test_evaluate_cli_names_a_bad_data_file(tmp_path):
     assert result.exit_code == 2 and "bad.jsonl:1" in result.stderr and "polarity" in result.stderr
     missing = runner.invoke(app, ["evaluate", "--data", str(tmp_path / "none.jsonl")])
     assert missing.exit_code == 2 and "no such file" in missing.stderr
+
+
+def test_evaluate_cli_reads_the_second_heldout_set_by_name(tmp_path, tiny_model_dir):
+    out = tmp_path / "eval.json"
+    result = runner.invoke(app, ["evaluate", "--data", "heldout2", "--model", str(tiny_model_dir), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "second held-out set" in result.stdout
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    n = len(load_second_heldout())
+    assert n >= 800 and {r["n"] for r in saved["results"].values()} == {n}
