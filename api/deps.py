@@ -21,8 +21,9 @@ import anyio.to_thread
 from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
-from api import auth, users
+from api import auth, queries, users
 from api.models import User
+from crawlers.models import Story
 from incidents.policy import Policy
 from yuqing.clock import Clock
 from yuqing.org import OrgChart, Role
@@ -58,6 +59,8 @@ class Principal:
     csrf: str | None  # the session's CSRF token (None for bearer-token callers)
     via: str  # "session" | "token"
     must_change_password: bool = False
+    # units above the scope: their stories and alerts are visible when they name a unit of the scope (read only)
+    above_ids: frozenset[str] = frozenset()
 
     def has_role(self, *roles: Role | str) -> bool:
         return any(str(r) in self.roles for r in roles)
@@ -126,7 +129,8 @@ def principal_for(user: User | users.TokenOwner, org: OrgChart, *, csrf: str | N
     roles = tuple(str(r) for r in (user.roles or []))
     return Principal(user_id=user.id, login=user.login, name=user.name, roles=roles, unit_id=user.unit_id,
                      unit_ids=users.scope_unit_ids(org, unit_id=user.unit_id, roles=list(roles)),
-                     csrf=csrf, via=via, must_change_password=bool(user.must_change_password))
+                     csrf=csrf, via=via, must_change_password=bool(user.must_change_password),
+                     above_ids=users.scope_above_ids(org, unit_id=user.unit_id, roles=list(roles)))
 
 
 # The sign-in check and the route run in two worker threads one after the other, on the request's one session: the
@@ -264,6 +268,17 @@ def ensure_role(principal: Principal, *roles: Role) -> None:
 def ensure_unit(principal: Principal, unit_id: str | None) -> None:
     if not principal.sees_unit(unit_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "无权访问：该事项不属于您所辖的单位")
+
+
+def ensure_story(session: Session, principal: Principal, org: OrgChart, story: Story) -> None:
+    """A story is the caller's to see when it is of their units, unattributed and they see the whole bank, or of a
+    unit above their scope and one of its articles names a unit of it (``crawlers.matching`` rule j)."""
+    if story.unit_id is None and org.root().id in principal.unit_ids:
+        return
+    if story.unit_id in principal.above_ids and queries.story_reaches(session, story_id=story.id,
+                                                                        unit_ids=principal.unit_ids):
+        return
+    ensure_unit(principal, story.unit_id)
 
 
 def ensure_csrf(principal: Principal | None, token: str | None, session_data: auth.SessionData | None = None) -> None:

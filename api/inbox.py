@@ -46,7 +46,7 @@ from api.deps import (
 )
 from api.pages import render
 from api.pagination import Page, PageDep, paginate
-from incidents import acks, flows
+from incidents import acks, flows, reach
 from incidents.briefings.delivery import PURPOSE_LABELS as REPORT_PURPOSE_LABELS
 from incidents.briefings.delivery import issue_of_message, record_receipt
 from incidents.complaints.scheduled import PURPOSE_LABELS as COMPLAINT_PURPOSE_LABELS
@@ -67,6 +67,7 @@ INBOX_FLASH = {"read": "已标为已读。", "allread": "已全部标为已读�
                "ack": "已确认收到。"}
 PURPOSE_LABELS = {"alert": "预警", "escalation": "逐级上报", "incident_opened": "事件立案", "level_changed": "事件升级",
                   "resurgence": "舆情反弹", "channel_test": "渠道测试",  # api.admin_channels.TEST_PURPOSE
+                  reach.PURPOSE: reach.PURPOSE_LABEL,
                   **SCHEDULED_PURPOSE_LABELS, **REPORT_PURPOSE_LABELS, **COMPLAINT_PURPOSE_LABELS}
 
 

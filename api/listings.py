@@ -74,6 +74,23 @@ def visible_to(unit_ids: Collection[str]) -> ColumnElement[bool]:
     return exists().where(Mention.article_id == Article.id, Mention.unit_id.in_(_one_of(unit_ids)))
 
 
+def in_scope(unit_col: Any, story_col: Any, unit_ids: Collection[str],
+             above_ids: Collection[str] | None) -> ColumnElement[bool]:
+    """Rows (alerts, stories) of ``unit_ids``, and — when ``above_ids`` (the units above the caller's scope) are
+    given — rows of those units whose story has an article naming a unit of ``unit_ids``: a head-office post
+    naming the places of several branches is each of those branches' to see (``crawlers.matching`` rule j)."""
+    own = unit_col.in_(_one_of(unit_ids))
+    if above_ids is None:
+        return own
+    return own | (unit_col.in_(_one_of(above_ids)) & reaches(story_col, unit_ids))
+
+
+def reaches(story_col: Any, unit_ids: Collection[str]) -> ColumnElement[bool]:
+    """Whether an article of the story ``story_col`` names a unit of ``unit_ids``."""
+    return exists().where(Article.story_id == story_col, Mention.article_id == Article.id,
+                          Mention.unit_id.in_(_one_of(unit_ids)))
+
+
 def recency() -> ColumnElement[Any]:
     """An article's time: published, else fetched. Indexed as an expression (``ix_articles_recency``) together with
     the id, so "newest first" pages walk that index instead of sorting every visible article."""
@@ -228,13 +245,16 @@ AlertRow = namedtuple("AlertRow", [c.key for c in ALERT_COLUMNS])  # type: ignor
 
 
 def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str | None = None,
-           sort: str = "urgent", plain: bool = False) -> tuple[Select, Order]:
+           sort: str = "urgent", plain: bool = False, above_ids: Collection[str] | None = None
+           ) -> tuple[Select, Order]:
     """Alerts of ``unit_ids``. ``urgent``: open ones first by acknowledgement deadline, then the rest newest
     first (the dashboard's queue); ``time``: newest first; ``risk``: highest score first.
 
     ``plain``: the columns of :data:`ALERT_COLUMNS` (make each row an :data:`AlertRow`) instead of ``Alert``
-    objects — a list only reads them, and building the objects was a good part of ``/api/v1/alerts``' CPU."""
-    stmt = (select(*ALERT_COLUMNS) if plain else select(Alert)).where(Alert.unit_id.in_(_one_of(unit_ids)))
+    objects — a list only reads them, and building the objects was a good part of ``/api/v1/alerts``' CPU.
+    ``above_ids``: see :func:`in_scope`."""
+    stmt = ((select(*ALERT_COLUMNS) if plain else select(Alert))
+            .where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids)))
     if _given(status):
         stmt = stmt.where(Alert.status == status)
     if _given(level):
@@ -247,18 +267,20 @@ def alerts(*, unit_ids: Collection[str], status: str | None = None, level: str |
 
 
 def alerts_bound(*, unit_ids: Collection[str], status: str | None = None, level: str | None = None,
-                 sort: str = "urgent", plain: bool = False) -> tuple[Select, Order, dict[str, Any]]:
+                 sort: str = "urgent", plain: bool = False, above_ids: Collection[str] = ()
+                 ) -> tuple[Select, Order, dict[str, Any]]:
     """:func:`alerts` built once per shape, and this call's values (see :func:`articles_bound`)."""
-    given = {"status": status, "level": level}
+    given = {"status": status, "level": level, "above_ids": sorted(above_ids) or None}
     shape = {k: _given(v) for k, v in given.items()}
     stmt, order = _alerts_shape(**shape, sort=sort, plain=plain)
     return stmt, order, {"unit_ids": sorted(unit_ids)} | {k: v for k, v in given.items() if shape[k]}
 
 
 @lru_cache(maxsize=64)
-def _alerts_shape(*, status: bool, level: bool, sort: str, plain: bool) -> tuple[Select, Order]:
+def _alerts_shape(*, status: bool, level: bool, above_ids: bool, sort: str, plain: bool) -> tuple[Select, Order]:
     return alerts(unit_ids=bindparam("unit_ids", expanding=True), status=_bind("status", status),
-                  level=_bind("level", level), sort=sort, plain=plain)
+                  level=_bind("level", level), sort=sort, plain=plain,
+                  above_ids=_bind("above_ids", above_ids, expanding=True))
 
 
 def alert_queue_order() -> Order:
@@ -306,10 +328,11 @@ def _incidents_shape(*, statuses: bool, level: bool, sort: str) -> tuple[Select,
                      level=_bind("level", level), sort=sort)
 
 
-def stories(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time") -> tuple[Select, Order]:
-    """Stories about ``unit_ids`` (and those attributed to no unit, for whole-bank callers). ``time``: most
-    recently active first; ``risk``: highest current risk first."""
-    cond = Story.unit_id.in_(_one_of(unit_ids))
+def stories(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time",
+            above_ids: Collection[str] | None = None) -> tuple[Select, Order]:
+    """Stories about ``unit_ids`` (and those attributed to no unit, for whole-bank callers; ``above_ids``: see
+    :func:`in_scope`). ``time``: most recently active first; ``risk``: highest current risk first."""
+    cond = in_scope(Story.unit_id, Story.id, unit_ids, above_ids)
     if include_unattributed:
         cond = cond | Story.unit_id.is_(None)
     if sort == "risk":
@@ -318,17 +341,17 @@ def stories(*, unit_ids: Collection[str], include_unattributed: bool, sort: str 
     return select(Story).where(cond), [(Story.last_seen_at, True), (Story.id, True)]
 
 
-def stories_bound(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time"
-                  ) -> tuple[Select, Order, dict[str, Any]]:
+def stories_bound(*, unit_ids: Collection[str], include_unattributed: bool, sort: str = "time",
+                  above_ids: Collection[str] = ()) -> tuple[Select, Order, dict[str, Any]]:
     """:func:`stories` built once per shape, and this call's values (see :func:`articles_bound`)."""
-    stmt, order = _stories_shape(include_unattributed=include_unattributed, sort=sort)
-    return stmt, order, {"unit_ids": sorted(unit_ids)}
+    stmt, order = _stories_shape(include_unattributed=include_unattributed, sort=sort, above=bool(above_ids))
+    return stmt, order, {"unit_ids": sorted(unit_ids)} | ({"above_ids": sorted(above_ids)} if above_ids else {})
 
 
 @lru_cache(maxsize=16)
-def _stories_shape(*, include_unattributed: bool, sort: str) -> tuple[Select, Order]:
+def _stories_shape(*, include_unattributed: bool, sort: str, above: bool) -> tuple[Select, Order]:
     return stories(unit_ids=bindparam("unit_ids", expanding=True), include_unattributed=include_unattributed,
-                   sort=sort)
+                   sort=sort, above_ids=_bind("above_ids", above, expanding=True))
 
 
 def tasks(*, unit_ids: Collection[str], status: str | None = None, owner_id: str | None = None,

@@ -65,10 +65,11 @@ def alerts_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep
     now = clock.now()
     # the most urgent open alerts as cards (each with its escalation history), and how many are open in all: a
     # page of hundreds of cards is read by nobody and cost a tenth of a second of CPU to render
-    open_rows = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=ALERT_CARDS)
+    open_rows = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=ALERT_CARDS,
+                                    above_ids=me.above_ids)
     open_total = len(open_rows) if len(open_rows) < ALERT_CARDS else \
-        queries.count_alerts(session, unit_ids=me.unit_ids, status="open")
-    handled = queries.list_handled_alerts(session, unit_ids=me.unit_ids, limit=50)
+        queries.count_alerts(session, unit_ids=me.unit_ids, status="open", above_ids=me.above_ids)
+    handled = queries.list_handled_alerts(session, unit_ids=me.unit_ids, limit=50, above_ids=me.above_ids)
     return render(request, "alerts.html", me, "alerts", {
         "open_alerts": [views.alert_read(org, a, now) for a in open_rows], "open_total": open_total,
         "handled_alerts": [views.alert_read(org, a, now) for a in handled],
@@ -216,7 +217,8 @@ def overview_context(session, me: Principal, *, org, clock, policy, sources) -> 
     now = clock.now()
     by_level = queries.incident_level_counts(session, unit_ids=me.unit_ids, status="active")
     incidents = queries.list_incidents(session, unit_ids=me.unit_ids, status="active", limit=OVERVIEW_INCIDENTS)
-    open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50)
+    open_alerts = queries.list_alerts(session, unit_ids=me.unit_ids, status="open", limit=50,
+                                      above_ids=me.above_ids)
     health = views.source_reads(session, sources, now)
     return {
         "incidents_by_level": {lv: by_level.get(lv, 0) for lv in LEVEL_ORDER},

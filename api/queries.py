@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from api.listings import SNIPPET_CHARS, alert_queue_order
+from api.listings import SNIPPET_CHARS, alert_queue_order, in_scope, reaches
 from crawlers.models import PUBLISHED_LOCAL_KEY, Article, Mention, Story
 from incidents.models import Alert, Incident, Task
 from sentiment.models import Classification, StoryRisk
@@ -80,28 +80,32 @@ def get_task(session: Session, *, task_id: int) -> Task | None:
 
 # --- alerts --------------------------------------------------------------------------------------------------
 def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None,
-                limit: int = 100) -> list[Alert]:
+                limit: int = 100, above_ids: Collection[str] = ()) -> list[Alert]:
     """Alerts of the given units in the queue's order (``api.listings.alert_queue_order``: open ones by deadline
-    first, on the index made for it)."""
-    stmt = select(Alert).where(Alert.unit_id.in_(unit_ids))
+    first, on the index made for it); ``above_ids``: see ``api.listings.in_scope``."""
+    stmt = select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None))
     if status:
         stmt = stmt.where(Alert.status == status)
     stmt = stmt.order_by(*(expr.desc() if desc else expr.asc() for expr, desc in alert_queue_order())).limit(limit)
     return list(session.scalars(stmt))
 
 
-def count_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None) -> int:
-    stmt = select(func.count()).select_from(Alert).where(Alert.unit_id.in_(unit_ids))
+def count_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None,
+                 above_ids: Collection[str] = ()) -> int:
+    stmt = (select(func.count()).select_from(Alert)
+            .where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None)))
     if status:
         stmt = stmt.where(Alert.status == status)
     return int(session.scalar(stmt) or 0)
 
 
-def list_handled_alerts(session: Session, *, unit_ids: Collection[str], limit: int = 50) -> list[Alert]:
+def list_handled_alerts(session: Session, *, unit_ids: Collection[str], limit: int = 50,
+                        above_ids: Collection[str] = ()) -> list[Alert]:
     """Alerts of the given units that are no longer open (acknowledged, dismissed …), newest first: the alert
     page's second list. Asked for as such rather than picked out of the first 100 alerts of the queue, which once
     more than 100 alerts were open held none of them (and an index on the creation time answers it)."""
-    stmt = (select(Alert).where(Alert.unit_id.in_(unit_ids), Alert.status != "open")
+    stmt = (select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None),
+                                Alert.status != "open")
             .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
     return list(session.scalars(stmt))
 
@@ -135,6 +139,11 @@ def list_stories(session: Session, *, unit_ids: Collection[str], include_unattri
         cond = cond | Story.unit_id.is_(None)
     stmt = select(Story).where(cond).order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def story_reaches(session: Session, *, story_id: int, unit_ids: Collection[str]) -> bool:
+    """Whether an article of the story names one of ``unit_ids`` (``api.listings.reaches``)."""
+    return bool(unit_ids) and bool(session.scalar(select(reaches(story_id, unit_ids))))
 
 
 def get_story(session: Session, *, story_id: int) -> Story | None:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import charts, present, queries, views
-from api.deps import IdPath, OrgDep, PageUser, SessionDep, ensure_unit
+from api.deps import IdPath, OrgDep, PageUser, SessionDep, ensure_story
 from api.pages import render
 from crawlers.models import Article, ArticleCapture, ArticleMetricSample
 from incidents.models import Alert, Incident
@@ -37,8 +37,7 @@ def story_page(request: Request, me: PageUser, session: SessionDep, org: OrgDep,
     story = queries.get_story(session, story_id=story_id)
     if story is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"话题 {story_id} 不存在")
-    if not (story.unit_id is None and org.root().id in me.unit_ids):
-        ensure_unit(me, story.unit_id)
+    ensure_story(session, me, org, story)
     tz = request.app.state.settings.tz
     read = views.story_read(session, org, story)
     articles = {a.id: a for a in story.articles}

@@ -357,6 +357,19 @@ def _scope_unit_ids(org: OrgChart, *, unit_id: str, roles: list[str]) -> frozens
     return frozenset([root, *(u.id for u in org.descendants(root))])
 
 
+def scope_above_ids(org: OrgChart, *, unit_id: str, roles: list[str]) -> frozenset[str]:
+    """The units above a user's scope (the head office for a branch user, nothing for the head office).
+
+    A story of one of them is visible to the user too when one of its articles names a unit of the scope — a
+    head-office post naming the places of several branches (``crawlers.matching`` rule j) — so that each branch
+    it concerns sees it (``api.listings.reaches``)."""
+    try:
+        root = scope_root(org, unit_id=unit_id, roles=roles)
+        return frozenset(u.id for u in org.ancestors(root)[1:])
+    except KeyError:
+        return frozenset()
+
+
 def role_labels(roles: list[str]) -> list[str]:
     """Chinese names of roles, in the order given (unknown roles are skipped)."""
     return [ROLE_LABELS[Role(r)] for r in roles if r in Role.__members__]

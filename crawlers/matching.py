@@ -37,6 +37,10 @@ i. A post that names the bank and a region a unit serves (``regions`` in org.yam
    (工行新华路那家…), nor sit inside an ``@handle`` (//@新华路的猫:); a look-alike street (新华北路) is simply
    not the word. Several regions: one inside another's area wins (江城 + 新华路 is the 新华路 outlet); places of
    several units (人民广场、新华路和大学城一带) are one mention of the unit whose area holds them all (the branch).
+j. When that unit is above every branch — places of two branches, "示例银行江城和汉北两地的网点都在限制取现" —
+   the head office is the primary mention and each unit the places belong to is a secondary one, so every
+   branch concerned sees the post in its feed; its story and alert stay the head office's, are visible to those
+   branches (``api.listings``) and tell their duty monitors (``incidents.reach``).
 
 An article is relevant when it mentions a unit (or the bank) and no filter plan's exclude word appears.
 """
@@ -50,7 +54,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from crawlers.keywords import KeywordPlan
-from yuqing.org import OrgChart
+from yuqing.org import OrgChart, UnitKind
 
 # Other Chinese banks, full names and the abbreviations people type. Only used to reject our aliases that they
 # directly precede, so common-word collisions (平安, 光大) cost nothing elsewhere.
@@ -230,11 +234,14 @@ class Matcher:
         if bank_mentioned and not accepted:  # rule (i): the bank and a region, no unit
             unit_spans = [(h.start, h.end) for h in hits if h.entry.kind in ("unit", "other")]
             handles = [m.span() for m in _HANDLE.finditer(norm)]
-            accepted = self._area(_drop_contained([
+            accepted, reached = self._area(_drop_contained([
                 h for h in hits if h.entry.kind == "region"
                 and not any(a <= h.start and h.end <= b for a, b in unit_spans + handles)
                 and not self._other_bank_precedes(norm, h, by_end)]))
+        else:
+            reached = []
         mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title)
+        mentions += self._reached(norm, body_start, reached, norm_title)
         primary = next((m.unit_id for m in mentions if m.is_primary), None)
         topic = ""
         if primary is not None:
@@ -251,19 +258,38 @@ class Matcher:
         )
 
     # --- helpers -----------------------------------------------------------------------------------------------------
-    def _area(self, regions: list[_Hit]) -> list[_Hit]:
-        """Rule (i): the unit a set of region hits is about. A region inside another named one wins (江城 + 新华路
-        is the 新华路 outlet); places of several units (人民广场、新华路和大学城一带) are about the unit whose area
-        holds them all, so the hits are re-attributed to it."""
+    def _area(self, regions: list[_Hit]) -> tuple[list[_Hit], list[_Hit]]:
+        """Rule (i): the unit a set of region hits is about, and the branches' units it reaches.
+
+        A region inside another named one wins (江城 + 新华路 is the 新华路 outlet); places of several units
+        (人民广场、新华路和大学城一带) are about the unit whose area holds them all, so the hits are re-attributed to
+        it. When that unit is above every branch (江城和汉北两地的网点), the post is the head office's, but each
+        branch's monitors must see it too: the second list keeps the hits at their own units, which become
+        secondary mentions (rule j)."""
         units = {h.entry.unit_id for h in regions}
         inner = {u for u in units if u is not None
                  and not any(o != u and u in {a.id for a in self.org.ancestors(o or "")} for o in units)}
         if len(inner) <= 1:
-            return [h for h in regions if h.entry.unit_id in inner]
+            return [h for h in regions if h.entry.unit_id in inner], []
         chains = [[a.id for a in self.org.ancestors(u)] for u in sorted(inner)]
         common = next(u for u in chains[0] if all(u in c for c in chains[1:]))
-        return [_Hit(h.start, h.end, _Entry("region", h.entry.term, common)) for h in regions
+        area = [_Hit(h.start, h.end, _Entry("region", h.entry.term, common)) for h in regions
                 if h.entry.unit_id in inner]
+        if self.org.owning_branch(common).kind == UnitKind.branch:  # within one branch: its monitors see it
+            return area, []
+        return area, [h for h in regions if h.entry.unit_id in inner]
+
+    def _reached(self, norm: str, body_start: int, hits: list[_Hit], norm_title: str) -> list[UnitMention]:
+        """Rule (j): secondary mentions of the units a head-office post names by place, one per unit."""
+        per_unit: dict[str, list[_Hit]] = {}
+        for h in sorted(hits, key=lambda h: h.start):
+            per_unit.setdefault(h.entry.unit_id or "", []).append(h)
+        out = []
+        for unit_id, unit_hits in sorted(per_unit.items(), key=lambda kv: (-self._depth.get(kv[0], 0), kv[0])):
+            score = 0.6 if norm_title and any(h.start < len(norm_title) for h in unit_hits) else 0.5
+            terms = list(dict.fromkeys(h.entry.term for h in unit_hits))
+            out.append(UnitMention(unit_id, terms, _snippet(norm, _first(unit_hits, body_start)), score, False))
+        return out
 
     def _mentions(self, norm: str, body_start: int, accepted: list[_Hit], bank_hits: list[_Hit],
                   norm_title: str) -> list[UnitMention]:

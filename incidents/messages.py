@@ -75,11 +75,12 @@ def local_time(when: datetime | None, tz: str = "Asia/Shanghai") -> str:
 def compose(*, purpose: str, level: str, unit_name: str, title: str, score: float, category: str,
             factors: Mapping[str, object], link: str, number: str | None = None, previous_level: str | None = None,
             deadline: datetime | None = None, tz: str = "Asia/Shanghai", note: str = "") -> tuple[str, str]:
-    """(subject, body) for one notification. ``purpose``: alert, escalation, incident_opened, level_changed,
-    resurgence."""
+    """(subject, body) for one notification. ``purpose``: alert, alert_reach (incidents.reach), escalation,
+    incident_opened, level_changed, resurgence."""
     lt = level_title(level)
     head = {
         "alert": f"【舆情预警·{lt}】",
+        "alert_reach": f"【舆情预警·{lt}·涉及本辖区】",
         "escalation": f"【预警未确认·逐级上报·{lt}】",
         "incident_opened": f"【舆情事件{number or ''}·{lt}】",
         "level_changed": f"【舆情事件{number or ''}升级：{level_title(previous_level or level)}→{lt}】",

@@ -30,6 +30,7 @@ from incidents.models import Alert, Incident, Notification, Task, TimelineEvent
 from incidents.notify import queue_notifications
 from incidents.numbering import next_incident_number
 from incidents.policy import PlaybookStep, Policy
+from incidents.reach import notify_reached
 from incidents.routing import resolve_chain
 from sentiment import feedback as sentiment_feedback
 from sentiment.models import StoryRisk
@@ -147,6 +148,8 @@ def handle_story_risk(session: Session, *, story_risk: StoryRisk, org: OrgChart,
     if out.alert_created or out.alert_level_change:
         # After the incident step, so the duty monitors' message links to the incident when there is one.
         out.notifications_queued += _notify_alert(session, alert=alert, org=org, policy=policy, now=now)
+    # the branches a head-office post names by place (crawlers.matching rule j), at each level and as they appear
+    out.notifications_queued += notify_reached(session, alert=alert, org=org, policy=policy, now=now)
     session.flush()
     return out
 

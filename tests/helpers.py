@@ -99,3 +99,59 @@ def scratch_sqlite_session(path: Path) -> Iterator[Session]:
     finally:
         session.close()
         engine.dispose()
+
+
+# A second and a third branch for tests of posts that name the places of several branches (crawlers.matching rule
+# j): the shipped org chart has one branch, which hides how such a post reaches each branch it concerns.
+MORE_BRANCHES: dict[str, list[dict[str, Any]]] = {
+    "units": [
+        {"id": "hanbei", "kind": "branch", "parent": "head-office", "name": "示例银行汉北分行",
+         "short_name": "汉北分行", "aliases": ["示例银行汉北市分行"],
+         "regions": ["汉北", "汉北市"], "address": "汉北市长江路 8 号"},
+        {"id": "hankoulu", "kind": "outlet", "parent": "hanbei", "name": "示例银行汉北分行汉口路网点",
+         "short_name": "汉口路网点", "aliases": ["示例银行汉口路网点"], "regions": ["汉口路"],
+         "address": "汉北市汉口路 12 号"},
+        {"id": "dongshan", "kind": "branch", "parent": "head-office", "name": "示例银行东山分行",
+         "short_name": "东山分行", "aliases": ["示例银行东山市分行"],
+         "regions": ["东山市"], "address": "东山市人民路 1 号"},
+    ],
+    "people": [
+        {"id": "lina", "name": "李娜", "title": "汉北分行综合管理部值班监测员", "unit": "hanbei", "roles": ["monitor"],
+         "contacts": {"email": "lina@hb.shili-bank.example", "phone": "13900000001"}},
+        {"id": "gaoyan", "name": "高岩", "title": "汉北分行综合管理部总经理", "unit": "hanbei", "roles": ["commander"],
+         "contacts": {"email": "gaoyan@hb.shili-bank.example"}},
+        {"id": "songtao", "name": "宋涛", "title": "东山分行综合管理部值班监测员", "unit": "dongshan",
+         "roles": ["monitor"], "contacts": {"email": "songtao@ds.shili-bank.example"}},
+    ],
+}
+
+
+def org_with_more_branches(dest: Path) -> Path:
+    """The shipped org chart with 汉北分行 (and its 汉口路网点) and 东山分行 added, written to ``dest``."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    data = yaml.safe_load((root / "config/org.yaml").read_text(encoding="utf-8"))
+    data["units"] += MORE_BRANCHES["units"]
+    data["people"] += MORE_BRANCHES["people"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def config_with_more_branches(dest: Path) -> Path:
+    """A config directory (laid over config/) whose org chart has the branches of :func:`org_with_more_branches`,
+    with regulators.yaml giving those branches their recipients (the check refuses a branch without them)."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    org_with_more_branches(dest / "org.yaml")
+    regulators = yaml.safe_load((root / "config/regulators.yaml").read_text(encoding="utf-8"))
+    for kind, name in (("regulator_report", "国家金融监督管理总局汉北监管分局"),
+                       ("pboc_report", "中国人民银行汉北市分行")):
+        regulators["recipients"].append({"key": f"{kind}_more", "name": name, "department": "办公室",
+                                         "contact": "值班电话 0710-5550100（示例）", "methods": ["书面报告"],
+                                         "reports": [kind], "branches": ["hanbei", "dongshan"]})
+    (dest / "regulators.yaml").write_text(yaml.safe_dump(regulators, allow_unicode=True, sort_keys=False),
+                                          encoding="utf-8")
+    return dest

@@ -27,7 +27,7 @@ def list_alerts(principal: CurrentUser, session: SessionDep, org: OrgDep, clock:
                 sort: Annotated[Literal["urgent", "time", "risk"], Query()] = "urgent") -> Page[AlertRead]:
     now = clock.now()
     stmt, order, params = listings.alerts_bound(unit_ids=principal.unit_ids, status=status_, level=level, sort=sort,
-                                                plain=True)
+                                                plain=True, above_ids=principal.above_ids)
     got = paginate(session, stmt, order=order, page=page,
                    scope=page.scope("alerts", status=status_, level=level, sort=sort), params=params)
     return Page(items=[views.alert_read(org, listings.AlertRow._make(row), now) for row in got.rows],

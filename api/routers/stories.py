@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api import listings, views
-from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_unit
+from api.deps import CurrentUser, IdPath, OrgDep, SessionDep, ensure_story
 from api.pagination import Page, PageDep, paginate
 from api.routing import OneHopRoute
 from api.schemas import ERROR_RESPONSES, StoryListRead, StoryRead
@@ -22,7 +22,7 @@ def list_stories(principal: CurrentUser, session: SessionDep, org: OrgDep, page:
                  sort: Annotated[Literal["time", "risk"], Query()] = "time") -> Page[StoryListRead]:
     whole_bank = org.root().id in principal.unit_ids
     stmt, order, params = listings.stories_bound(unit_ids=principal.unit_ids, include_unattributed=whole_bank,
-                                                 sort=sort)
+                                                 sort=sort, above_ids=principal.above_ids)
     got = paginate(session, stmt, order=order, page=page, scope=page.scope("stories", sort=sort), params=params)
     return Page(items=views.story_list_reads(session, org, [s for (s,) in got.rows]), total=got.total,
                 next_cursor=got.next_cursor)
@@ -34,6 +34,5 @@ def get_story(principal: CurrentUser, session: SessionDep, org: OrgDep,
     story = session.get(Story, story_id)  # its articles are read as plain rows (views.story_detail)
     if story is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"话题 {story_id} 不存在")
-    if not (story.unit_id is None and org.root().id in principal.unit_ids):
-        ensure_unit(principal, story.unit_id)
+    ensure_story(session, principal, org, story)
     return views.story_detail(session, org, story)

@@ -8,6 +8,7 @@ import pytest
 
 from crawlers.keywords import KeywordPlan, load_keyword_plans
 from crawlers.matching import Matcher, normalise
+from tests.helpers import org_with_more_branches
 from yuqing.errors import ConfigError
 from yuqing.org import load_org
 
@@ -70,6 +71,37 @@ def test_bare_place_names_never_count(matcher):
     r = matcher.match("示例银行发布公告：人民广场、新华路和大学城一带的客户请注意。")
     # beside the bank, places of several outlets are the area they share (the branch), not any one outlet
     assert units(r) == {"jiangcheng"} and r.mentions[0].terms == ["人民广场", "新华路", "大学城"]
+
+
+@pytest.fixture(scope="module")
+def matcher_more_branches(tmp_path_factory) -> Matcher:
+    org = load_org(org_with_more_branches(tmp_path_factory.mktemp("org") / "org.yaml"))
+    return Matcher.from_org(org, load_keyword_plans(ROOT / "config/keywords.yaml"))
+
+
+@pytest.mark.parametrize(("text", "reached"), [
+    ("示例银行江城和汉北两地的网点都在限制取现", {"jiangcheng": ["江城"], "hanbei": ["汉北"]}),
+    ("示例银行新华路和汉口路两个网点都排长队", {"xinhualu": ["新华路"], "hankoulu": ["汉口路"]}),
+    ("听说示例银行在江城、汉北、东山市的储户都在排队取钱", {"jiangcheng": ["江城"], "hanbei": ["汉北"],
+                                                      "dongshan": ["东山市"]}),
+])
+def test_places_of_several_branches_are_the_head_offices_and_reach_each_branch(matcher_more_branches, text, reached):
+    """Rule (j): the head office is the primary mention (its story, its alert); each unit whose place the post
+    names is a secondary mention, so that branch's monitors see the post."""
+    r = matcher_more_branches.match(text)
+    assert r.primary_unit_id == "head-office" and r.mentions[0].is_primary
+    secondary = {m.unit_id: m.terms for m in r.mentions if not m.is_primary}
+    assert secondary == reached
+    assert all(m.score == 0.5 for m in r.mentions)
+
+
+def test_places_within_one_branch_reach_no_one_else(matcher_more_branches):
+    r = matcher_more_branches.match("示例银行发布公告：人民广场、新华路和大学城一带的客户请注意。")
+    assert [(m.unit_id, m.is_primary) for m in r.mentions] == [("jiangcheng", True)]
+    r = matcher_more_branches.match("示例银行汉北这边现金不够了，汉口路那家也排队")
+    assert r.primary_unit_id == "hankoulu" and units(r) == {"hankoulu"}  # 汉口路 is inside 汉北's area
+    r = matcher_more_branches.match("工商银行汉北分行限制取现，示例银行江城这边正常")
+    assert units(r) == {"jiangcheng"}  # another bank's 汉北 is not a place of ours
 
 
 def test_bank_name_alone_is_a_relevant_head_office_mention(matcher):
