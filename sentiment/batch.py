@@ -244,9 +244,9 @@ def _flush(clf: Classifier, batch: list[_Line], out: TextIO) -> tuple[int, list[
     now = datetime.now(UTC)
     cfg = RiskConfig()
     for line, p in zip(batch, preds, strict=True):
-        calming, risk_words = calming_and_risk_words(line.text)
+        calming, risk_words, terms = calming_and_risk_words(line.text)
         facts = StoryFacts([ArticleFacts(now, "social", "social", p.label, p.negative_prob, p.category,
-                                         calming=calming, risk_words=risk_words)],
+                                         calming=calming, risk_words=risk_words, risk_terms=terms)],
                            unit_kind="outlet", now=now)
         risk = score_story(facts, cfg).score
         out.write(_json_line({"id": line.item_id, "label": p.label, "negative_prob": p.negative_prob,

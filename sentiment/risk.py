@@ -231,6 +231,7 @@ class ArticleFacts:
     # the topic categories whose risk words the item's own title and text contain
     # (``sentiment.rules.risk_word_categories``): a calm item counts for a topic only when its words name one
     risk_words: frozenset[str] = frozenset()
+    risk_terms: tuple[str, ...] = ()  # the risk words themselves ("限制取", "现金不够"), named in "why this alert"
 
 
 @dataclass(frozen=True)
@@ -311,8 +312,8 @@ def score_story(facts: StoryFacts, config: RiskConfig | None = None) -> RiskResu
                                  + (f"（不计 {thin_skipped} 条字数过少的短评/转发）" if thin_skipped else "")
                                  + f"，按互动加权的负面占比 {neg_share:.0%}"
                                  f"（{len(negatives)}/{len(arts)} 条负面"
-                                 + (f"，另有 {len(topical) - listed} 条语气平静但属高风险话题的传言或报道，按负面计"
-                                    if len(topical) > listed else "")
+                                 + (f"，另有 {len(topical) - listed} 条语气平静但属高风险话题的传言或报道"
+                                    f"{_named_terms(topical)}，按负面计" if len(topical) > listed else "")
                                  + (f"，另有 {listed} 条热榜条目，按负面计" if listed else "") + "）"),
         "severity": _f(severity, f"风险类别：{category_label(category)}"),
         "authority": _f(authority, f"最具影响力的来源：{AUTHORITY_LABELS.get(best_source.authority, '其他')}"),
@@ -385,6 +386,15 @@ def _trending_signal(article: ArticleFacts, cfg: RiskConfig) -> float:
     if article.trending is None or article.label == "positive" or article.calming:
         return 0.0
     return cfg.trending.entry_signal
+
+
+def _named_terms(items: list[ArticleFacts], most: int = 4) -> str:
+    """"（含“限制取”“现金不够”）": the risk words that made calm items count, the first ``most`` of them."""
+    terms = list(dict.fromkeys(t for a in items for t in a.risk_terms))
+    if not terms:
+        return ""
+    more = "等" if len(terms) > most else ""
+    return "（含" + "".join(f"“{t}”" for t in terms[:most]) + more + "）"
 
 
 def _topic_signal(article: ArticleFacts, cfg: RiskConfig) -> float:

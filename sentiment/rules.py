@@ -186,11 +186,16 @@ def _risk_words(normalised: str) -> frozenset[str]:
     return frozenset(code for code, words in RISK_WORDS.items() if any(w in normalised for w in words))
 
 
-def calming_and_risk_words(text: str) -> tuple[bool, frozenset[str]]:
-    """``is_calming`` and ``risk_word_categories`` of one text, normalising it once: risk scoring asks both of every
-    article, whose text can run to thousands of characters."""
+def _risk_terms(normalised: str) -> tuple[str, ...]:
+    """The risk words themselves, in the order of ``RISK_WORDS``, each once: "why this alert" names them."""
+    return tuple(dict.fromkeys(w for words in RISK_WORDS.values() for w in words if w in normalised))
+
+
+def calming_and_risk_words(text: str) -> tuple[bool, frozenset[str], tuple[str, ...]]:
+    """``is_calming``, ``risk_word_categories`` and the risk words found, of one text normalised once: risk scoring
+    asks them of every article, whose text can run to thousands of characters."""
     normalised = normalise_text(text)
-    return _calming(normalised), _risk_words(normalised)
+    return _calming(normalised), _risk_words(normalised), _risk_terms(normalised)
 
 
 def _category(text: str) -> str:

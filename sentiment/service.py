@@ -329,12 +329,13 @@ def _utc(value: object) -> datetime | None:
 
 
 @lru_cache(maxsize=8192)
-def _tone(title: str | None, text: str | None) -> tuple[bool, bool, frozenset[str]]:
-    """(``is_calming``, ``is_thin``, ``risk_word_categories``) of an article's title and text, remembered by the
+def _tone(title: str | None, text: str | None) -> tuple[bool, bool, frozenset[str], tuple[str, ...]]:
+    """(``is_calming``, ``is_thin``, ``risk_word_categories``, the risk words) of an article's title and text,
+    remembered by the
     texts themselves: a story is re-scored on every round it grows, and every article of it was scanned again
     each time. (8,192 texts: the articles of the stories being scored, a few megabytes.)"""
-    calming, risk_words = calming_and_risk_words(f"{title}\n{text}")
-    return calming, is_thin(text or title), risk_words
+    calming, risk_words, terms = calming_and_risk_words(f"{title}\n{text}")
+    return calming, is_thin(text or title), risk_words, terms
 
 
 # An article's risk facts, remembered between rounds by its id and its spread counts as the database holds them
@@ -430,7 +431,7 @@ def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts
     label, negative_prob, category = row[-3:]
     m = metrics or {}
     trending = None
-    calming, thin, cues = _tone(title, text)
+    calming, thin, cues, terms = _tone(title, text)
     if channel == "trending":
         entry = session.get(Article, article_id)
         trending = trending_facts(entry, _rank_samples(session, entry)) if entry is not None else None
@@ -440,5 +441,5 @@ def _article_facts(session: Session, row: Any, ctx: RiskContext) -> ArticleFacts
         channel=channel, label=label, negative_prob=negative_prob, category=category,
         reposts=int(m.get("reposts", 0) or 0), comments=int(m.get("comments", 0) or 0),
         likes=int(m.get("likes", 0) or 0), followers=int(m.get("followers", 0) or 0),
-        calming=calming, thin=thin, trending=trending, risk_words=cues)
+        calming=calming, thin=thin, trending=trending, risk_words=cues, risk_terms=terms)
 

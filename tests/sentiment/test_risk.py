@@ -3,6 +3,7 @@ itself, triggers force a level, and old news never raises an alert."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def test_a_calm_run_rumour_that_spreads_is_a_risk_whatever_its_tone():
     assert result.level in {"III", "II"}, result
     assert "高风险话题" in result.factors["polarity"]["reason"]
     assert result.category == "withdrawal_bank_run"
+    # "why this alert" names the words that made the calm item count
+    named = replace(rumour, risk_terms=("限制取", "现金不够"))
+    reason = score_story(StoryFacts([named], "branch", now=NOW), CFG).factors["polarity"]["reason"]
+    assert "1 条语气平静但属高风险话题的传言或报道（含“限制取”“现金不够”），按负面计" in reason
     # The same story told as a clarification (辟谣 / 经营正常) or in praise is no risk.
     calm = ArticleFacts(rumour.published_at, "social", "social", "neutral", 0.10, "withdrawal_bank_run",
                         720, 150, 400, 3000, calming=True, risk_words=frozenset({"withdrawal_bank_run"}))

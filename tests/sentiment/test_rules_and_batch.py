@@ -108,7 +108,9 @@ def test_classify_jsonl_processes_good_lines_and_reports_bad_ones(tmp_path):
 def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text, topics):
     # what lets a calmly worded item count as negative for a run, liquidity or penalty story (sentiment.risk)
     assert risk_word_categories(text) == topics
-    assert calming_and_risk_words(text) == (is_calming(text), topics)  # the one-pass form risk scoring uses
+    calming, found, terms = calming_and_risk_words(text)  # the one-pass form risk scoring uses
+    assert (calming, found) == (is_calming(text), topics)
+    assert bool(terms) == bool(topics)  # the words themselves, for "why this alert"
 
 
 @pytest.mark.parametrize(("text", "calming"), [
@@ -118,4 +120,15 @@ def test_risk_words_name_a_topic_only_when_the_text_says_something_is_wrong(text
 ])
 def test_clarifications_are_recognised_in_either_script(text, calming):
     assert is_calming(text) is calming
-    assert calming_and_risk_words(text) == (calming, risk_word_categories(text))
+    assert calming_and_risk_words(text)[:2] == (calming, risk_word_categories(text))
+
+
+@pytest.mark.parametrize(("text", "terms"), [
+    ("内部消息：现金已经不够了，各网点都限制取现", ("限制取",)),
+    ("网点现金不够，都在限制取现，限制取现！", ("限制取", "现金不够")),
+    ("網點現金不夠，都在限制取現", ("限制取", "现金不够")),  # named in simplified characters
+    ("示例银行是不是要倒闭了？", ("倒闭",)),
+    ("大额取现需提前一天预约", ()),
+])
+def test_the_risk_words_found_are_named_once_each(text, terms):
+    assert calming_and_risk_words(text)[2] == terms

@@ -60,3 +60,29 @@ def test_classify_then_score_then_rescore_on_spread(session_factory, clock, org)
         second = score_stories(s, ctx=ctx, clock=clock)
         assert len(second) == 1 and second[0].score > first[0].score
         assert len(s.scalars(select(StoryRisk)).all()) == 2
+
+
+def test_why_this_alert_names_the_risk_words_of_a_calm_rumour(session_factory, clock, org):
+    """A calmly worded run rumour the model reads neutral counts as negative by its words; the stored risk's
+    polarity reason names them (read from the article's title and text by the scoring stage)."""
+    ctx = RiskContext(org=org, config=RiskConfig(), authorities={"weibo": "social"})
+    now = clock.now()
+    with session_factory() as s:
+        story = Story(title="内部消息", unit_id="xinhualu", first_seen_at=now, last_seen_at=now, article_count=1)
+        s.add(story)
+        s.flush()
+        text = "内部消息：示例银行新华路网点现金不够，这两天都在限制取现，转给家里人"
+        a = Article(source_id="weibo", channel="social", url="http://example.test/calm", url_hash="calm", title="",
+                    text=text, published_at=now, fetched_at=now, content_hash="calm", stage=ArticleStage.classified,
+                    metrics={"reposts": 900, "comments": 300, "likes": 500, "followers": 4000}, story_id=story.id)
+        a.mentions.append(Mention(unit_id="xinhualu", is_primary=True, terms=["新华路网点"], snippet=text))
+        s.add(a)
+        s.flush()
+        # the model's reading, fixed: neutral (the edge this test does not exercise)
+        s.add(Classification(article_id=a.id, label="neutral", negative_prob=0.2, category="withdrawal_bank_run",
+                             model="fixed", classified_at=now, cues=[]))
+        s.commit()
+        [risk] = score_stories(s, ctx=ctx, clock=clock)
+        assert risk.level is not None
+        assert "1 条语气平静但属高风险话题的传言或报道（含“限制取”“现金不够”），按负面计" in \
+            risk.factors["polarity"]["reason"]
