@@ -131,7 +131,9 @@ def test_the_alerts_page_shows_it_to_the_branch_without_buttons_and_the_head_off
     assert "由示例银行总行确认和处置；此处只读" in card
     assert f"/alerts/{alert.id}/ack" not in card and f"/incidents/{alert.incident_id}" not in card
     assert f'href="/stories/{alert.story_id}"' in card
-    assert login_as("lina").get(f"/stories/{alert.story_id}").status_code == 200
+    story = login_as("lina").get(f"/stories/{alert.story_id}")
+    assert story.status_code == 200 and "由上级单位处置，此处只读" in story.text
+    assert f"/incidents/{alert.incident_id}" not in story.text
     # the head office's page has the buttons, and its acknowledgement is the one that counts
     hq = login_as("yangfan").get("/alerts").text
     assert re.search(rf'action="/alerts/{alert.id}/ack"', hq) and "此处只读" not in hq
