@@ -195,7 +195,9 @@ def calming_and_risk_words(text: str) -> tuple[bool, frozenset[str], tuple[str, 
     """``is_calming``, ``risk_word_categories`` and the risk words found, of one text normalised once: risk scoring
     asks them of every article, whose text can run to thousands of characters."""
     normalised = normalise_text(text)
-    return _calming(normalised), _risk_words(normalised), _risk_terms(normalised)
+    terms = _risk_terms(normalised)
+    found = set(terms)
+    return _calming(normalised), frozenset(c for c, words in RISK_WORDS.items() if found.intersection(words)), terms
 
 
 def _category(text: str) -> str:

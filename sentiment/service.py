@@ -331,9 +331,8 @@ def _utc(value: object) -> datetime | None:
 @lru_cache(maxsize=8192)
 def _tone(title: str | None, text: str | None) -> tuple[bool, bool, frozenset[str], tuple[str, ...]]:
     """(``is_calming``, ``is_thin``, ``risk_word_categories``, the risk words) of an article's title and text,
-    remembered by the
-    texts themselves: a story is re-scored on every round it grows, and every article of it was scanned again
-    each time. (8,192 texts: the articles of the stories being scored, a few megabytes.)"""
+    remembered by the texts themselves: a story is re-scored on every round it grows, and every article of it was
+    scanned again each time. (8,192 texts: the articles of the stories being scored, a few megabytes.)"""
     calming, risk_words, terms = calming_and_risk_words(f"{title}\n{text}")
     return calming, is_thin(text or title), risk_words, terms
 
