@@ -75,12 +75,12 @@ def visible_to(unit_ids: Collection[str]) -> ColumnElement[bool]:
 
 
 def in_scope(unit_col: Any, story_col: Any, unit_ids: Collection[str],
-             above_ids: Collection[str] | None) -> ColumnElement[bool]:
+             above_ids: Collection[str] | None = None) -> ColumnElement[bool]:
     """Rows (alerts, stories) of ``unit_ids``, and — when ``above_ids`` (the units above the caller's scope) are
     given — rows of those units whose story has an article naming a unit of ``unit_ids``: a head-office post
     naming the places of several branches is each of those branches' to see (``crawlers.matching`` rule j)."""
     own = unit_col.in_(_one_of(unit_ids))
-    if above_ids is None:
+    if not _given(above_ids):
         return own
     return own | (unit_col.in_(_one_of(above_ids)) & reaches(story_col, unit_ids))
 

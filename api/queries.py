@@ -83,7 +83,7 @@ def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | No
                 limit: int = 100, above_ids: Collection[str] = ()) -> list[Alert]:
     """Alerts of the given units in the queue's order (``api.listings.alert_queue_order``: open ones by deadline
     first, on the index made for it); ``above_ids``: see ``api.listings.in_scope``."""
-    stmt = select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None))
+    stmt = select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids))
     if status:
         stmt = stmt.where(Alert.status == status)
     stmt = stmt.order_by(*(expr.desc() if desc else expr.asc() for expr, desc in alert_queue_order())).limit(limit)
@@ -93,7 +93,7 @@ def list_alerts(session: Session, *, unit_ids: Collection[str], status: str | No
 def count_alerts(session: Session, *, unit_ids: Collection[str], status: str | None = None,
                  above_ids: Collection[str] = ()) -> int:
     stmt = (select(func.count()).select_from(Alert)
-            .where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None)))
+            .where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids)))
     if status:
         stmt = stmt.where(Alert.status == status)
     return int(session.scalar(stmt) or 0)
@@ -104,7 +104,7 @@ def list_handled_alerts(session: Session, *, unit_ids: Collection[str], limit: i
     """Alerts of the given units that are no longer open (acknowledged, dismissed …), newest first: the alert
     page's second list. Asked for as such rather than picked out of the first 100 alerts of the queue, which once
     more than 100 alerts were open held none of them (and an index on the creation time answers it)."""
-    stmt = (select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids or None),
+    stmt = (select(Alert).where(in_scope(Alert.unit_id, Alert.story_id, unit_ids, above_ids),
                                 Alert.status != "open")
             .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
     return list(session.scalars(stmt))

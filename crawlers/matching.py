@@ -240,8 +240,7 @@ class Matcher:
                 and not self._other_bank_precedes(norm, h, by_end)]))
         else:
             reached = []
-        mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title)
-        mentions += self._reached(norm, body_start, reached, norm_title)
+        mentions = self._mentions(norm, body_start, accepted, bank_hits, norm_title, reached)
         primary = next((m.unit_id for m in mentions if m.is_primary), None)
         topic = ""
         if primary is not None:
@@ -279,23 +278,11 @@ class Matcher:
             return area, []
         return area, [h for h in regions if h.entry.unit_id in inner]
 
-    def _reached(self, norm: str, body_start: int, hits: list[_Hit], norm_title: str) -> list[UnitMention]:
-        """Rule (j): secondary mentions of the units a head-office post names by place, one per unit."""
-        per_unit: dict[str, list[_Hit]] = {}
-        for h in sorted(hits, key=lambda h: h.start):
-            per_unit.setdefault(h.entry.unit_id or "", []).append(h)
-        out = []
-        for unit_id, unit_hits in sorted(per_unit.items(), key=lambda kv: (-self._depth.get(kv[0], 0), kv[0])):
-            score = 0.6 if norm_title and any(h.start < len(norm_title) for h in unit_hits) else 0.5
-            terms = list(dict.fromkeys(h.entry.term for h in unit_hits))
-            out.append(UnitMention(unit_id, terms, _snippet(norm, _first(unit_hits, body_start)), score, False))
-        return out
-
     def _mentions(self, norm: str, body_start: int, accepted: list[_Hit], bank_hits: list[_Hit],
-                  norm_title: str) -> list[UnitMention]:
-        per_unit: dict[str, list[_Hit]] = {}
-        for h in sorted(accepted, key=lambda h: h.start):
-            per_unit.setdefault(h.entry.unit_id or "", []).append(h)
+                  norm_title: str, reached: list[_Hit]) -> list[UnitMention]:
+        """One mention per unit of ``accepted`` (the most specific the primary), and a secondary one per unit of
+        ``reached`` (rule j)."""
+        per_unit = _by_unit(accepted)
         if not per_unit:
             if not bank_hits:
                 return []
@@ -309,15 +296,10 @@ class Matcher:
             return (self._depth.get(unit_id, 0), len(unit_hits), -unit_hits[0].start)
 
         primary_id = max(per_unit.items(), key=rank)[0]
-        mentions = []
-        for unit_id, unit_hits in per_unit.items():
-            strong = any(h.entry.strong for h in unit_hits)
-            score = 1.0 if strong else 0.5 if all(h.entry.kind == "region" for h in unit_hits) else 0.8
-            if norm_title and any(h.start < len(norm_title) for h in unit_hits):
-                score = min(1.0, score + 0.1)
-            terms = list(dict.fromkeys(h.entry.term for h in unit_hits))
-            mentions.append(UnitMention(unit_id, terms, _snippet(norm, _first(unit_hits, body_start)), score,
-                                        unit_id == primary_id))
+        mentions = [_unit_mention(norm, body_start, norm_title, unit_id, unit_hits, unit_id == primary_id)
+                    for unit_id, unit_hits in per_unit.items()]
+        mentions += [_unit_mention(norm, body_start, norm_title, unit_id, unit_hits, False)
+                     for unit_id, unit_hits in _by_unit(reached).items()]
         mentions.sort(key=lambda m: (not m.is_primary, -self._depth.get(m.unit_id, 0), m.unit_id))
         return mentions
 
@@ -352,6 +334,26 @@ class Matcher:
                 return False
             pos = min(h.start for h in chain)
         return False
+
+
+def _by_unit(hits: list[_Hit]) -> dict[str, list[_Hit]]:
+    """Hits grouped by unit, each group in text order."""
+    per_unit: dict[str, list[_Hit]] = {}
+    for h in sorted(hits, key=lambda h: h.start):
+        per_unit.setdefault(h.entry.unit_id or "", []).append(h)
+    return per_unit
+
+
+def _unit_mention(norm: str, body_start: int, norm_title: str, unit_id: str, unit_hits: list[_Hit],
+                  primary: bool) -> UnitMention:
+    """A unit's mention: 1.0 for a name with the bank's in it, 0.5 for places only, 0.8 otherwise; +0.1 in the
+    title."""
+    strong = any(h.entry.strong for h in unit_hits)
+    score = 1.0 if strong else 0.5 if all(h.entry.kind == "region" for h in unit_hits) else 0.8
+    if norm_title and any(h.start < len(norm_title) for h in unit_hits):
+        score = min(1.0, score + 0.1)
+    terms = list(dict.fromkeys(h.entry.term for h in unit_hits))
+    return UnitMention(unit_id, terms, _snippet(norm, _first(unit_hits, body_start)), score, primary)
 
 
 def _drop_contained(hits: list[_Hit]) -> list[_Hit]:

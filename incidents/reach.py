@@ -47,8 +47,10 @@ def reached_units(session: Session, org: OrgChart, alert: Alert) -> list[str]:
 def notify_reached(session: Session, *, alert: Alert, org: OrgChart, policy: Policy, now: datetime) -> int:
     """Queue the alert's current level to the duty monitors of every unit it reaches (once per level, person and
     channel however often this runs); returns how many messages were queued."""
+    if alert.status == "dismissed":  # a false alarm tells nobody (incidents.service.DISMISSED)
+        return 0
     units = reached_units(session, org, alert)
-    if not units or alert.status == "dismissed":
+    if not units:
         return 0
     roles = policy.levels_file.escalation_roles(alert.level)[:1]
     owners = {p for step in build_chain(org, alert.unit_id, roles) for p in step.people}

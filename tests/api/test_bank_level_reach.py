@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from crawlers.models import Mention
 from incidents.models import Alert, Notification
+from incidents.reach import notify_reached, reached_units
 from runner.cli import app as cli
 from tests.helpers import config_with_more_branches
 from yuqing.db import make_engine, make_sessionmaker
@@ -151,3 +152,14 @@ def test_the_branch_monitors_message_is_a_receipt_not_an_acknowledgement(login_a
     assert r.status_code == 303 and "done=ack" in r.headers["location"] and "ack_alert" not in r.headers["location"]
     session.expire_all()
     assert session.scalar(select(Alert.status)) == "open"
+
+
+def test_an_alert_of_a_unit_gone_from_the_org_chart_reaches_nobody_and_raises_nothing(session, org, policy, clock):
+    """The pipeline handles the risk rows of old alerts too; a unit removed from the org chart since is below
+    nothing and above nothing, so nobody is told and nothing is asked of the chart about it."""
+    alert = session.scalar(select(Alert))
+    assert alert is not None and reached_units(session, org, alert) == ["jiangcheng", "hanbei"]
+    alert.unit_id = "closed-branch"
+    assert reached_units(session, org, alert) == []
+    assert notify_reached(session, alert=alert, org=org, policy=policy, now=clock.now()) == 0
+    session.rollback()
